@@ -230,6 +230,26 @@ public final class PciTopology {
         groupOf = null;
     }
 
+    /**
+     * The scenario file's {@code alias-of: "bb:dd.f"}: the function's DMA also appears with that
+     * address, which must be on the function's own bus and segment.
+     *
+     * @throws IommuException EINVAL for an address on another bus or segment
+     */
+    public synchronized void addDmaAlias(PciDevice dev, Bdf aliasOf) {
+        checkMember(dev);
+        if (aliasOf.segment() != dev.segment() || aliasOf.bus() != dev.bus()) {
+            throw new IommuException(Errno.EINVAL, dev.name() + " at " + dev.bdf() + ": DMA alias " + aliasOf
+                    + " is not on the same bus (the kernel supports same-bus aliases only)");
+        }
+        addDmaAlias(dev, aliasOf.devfn(), 1);
+    }
+
+    /** The function at {@code bdf}, or null. */
+    public PciDevice find(Bdf bdf) {
+        return find(bdf.segment(), bdf.bus(), bdf.devfn());
+    }
+
     /** The function's quirk alias devfns, ascending (empty without quirks). */
     public synchronized List<Integer> dmaAliasDevfns(PciDevice dev) {
         checkMember(dev);
