@@ -443,9 +443,9 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         return (va >>> vaBits) == want && (last >>> vaBits) == want;
     }
 
-    /** A non-leaf entry at {@code level} (>= 2): present and, where leaves exist, PS clear. */
+    /** A non-leaf entry at {@code level}: present, above level 1 and, where leaves exist, PS clear. */
     final boolean isTable(long e, int level) {
-        return (e & presentMask) != 0 && (level > MAX_LEAF_LEVEL || (e & PS) == 0);
+        return (e & presentMask) != 0 && level > 1 && (level > MAX_LEAF_LEVEL || (e & PS) == 0);
     }
 
     /** A present leaf at {@code level}: any entry at level 1, PS=1 at levels 2 and 3. */
