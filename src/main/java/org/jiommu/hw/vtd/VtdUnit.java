@@ -963,7 +963,9 @@ public final class VtdUnit implements DmaTranslator {
             } else if (enable) {
                 iqHead = 0; // hardware resets IQH when QI is enabled
                 gsts |= GSTS_QIES;
-                events |= processQueueLocked();
+                if (!config.deferredInvalidation()) {
+                    events |= processQueueLocked();
+                }
             } else {
                 if (iqHead != iqTail) {
                     programmingError("GCMD.QIE", "queued invalidation disabled with descriptors pending");
