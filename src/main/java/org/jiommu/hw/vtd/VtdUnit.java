@@ -463,13 +463,13 @@ public final class VtdUnit implements DmaTranslator {
                     scalable ? FaultReason.SM_INTERRUPT_ADDRESS : FaultReason.INTERRUPT_ADDRESS, fpd, out, probe);
         }
         out.pa = pageBase | (iova & (size - 1));
-        if (!probe) {
+        if (!probe && iotlb.capacity() > 0) {
             int perms = (out.readable ? IotlbEntry.READ : 0) | (out.writable ? IotlbEntry.WRITE : 0);
             IotlbEntry e = new IotlbEntry(tag, iova & ~(size - 1), Long.numberOfTrailingZeros(size), pageBase,
                     perms, pgtt);
             if (iotlb.insert(e, epoch)) {
                 cIotlbFills.increment();
-            } else if (iotlb.capacity() > 0) {
+            } else {
                 cIotlbFillsDropped.increment();
             }
         }
