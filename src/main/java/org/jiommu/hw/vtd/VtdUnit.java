@@ -217,7 +217,9 @@ public final class VtdUnit implements DmaTranslator {
 
     /**
      * Connects the ATC of the endpoint with requester id {@code sourceId}: Device-TLB and
-     * PASID-based Device-TLB invalidation descriptors naming that SID are forwarded to it.
+     * PASID-based Device-TLB invalidation descriptors naming that SID are forwarded to it. The
+     * call comes from the thread that moved the queue tail, with the unit's register lock held:
+     * the ATC must drop its entries and return, not program this unit from another thread.
      */
     public void registerDeviceTlb(int sourceId, DeviceTlb tlb) {
         checkSourceId(sourceId);
