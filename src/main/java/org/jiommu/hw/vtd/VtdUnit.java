@@ -1196,8 +1196,8 @@ public final class VtdUnit implements DmaTranslator {
                 return g;
             default:
                 stats.counter("inv.context-cache.device").increment();
-                int ignore = InvDescriptor.ContextCacheInv.functionMaskBits(fm);
-                contextCache.invalidateIf((s, e) -> (s & ~ignore) == (sid & ~ignore));
+                InvDescriptor.ContextCacheInv device = new InvDescriptor.ContextCacheInv(g, did, sid, fm);
+                contextCache.invalidateIf((s, e) -> device.coversSource(s));
                 return g;
         }
     }
