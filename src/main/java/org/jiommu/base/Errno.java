@@ -22,7 +22,9 @@ public enum Errno {
     ENOSYS(38),
     EOPNOTSUPP(95),
     ETIMEDOUT(110),
-    EPROBE_DEFER(517);
+    EPROBE_DEFER(517),
+    EOVERFLOW(75),
+    EADDRINUSE(98);
 
     /** The positive kernel errno number. */
     public final int code;
