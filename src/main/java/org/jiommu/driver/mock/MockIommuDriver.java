@@ -22,7 +22,6 @@ import org.jiommu.core.spi.GroupRef;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
-import org.jiommu.core.spi.IotlbGathers;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
@@ -481,8 +480,12 @@ public final class MockIommuDriver {
 
     private MockDomain newPagingDomain(int flags) {
         MockDomain d = new MockDomain(this, pagingOps, flags);
-        IoPageTable pt = tables.create(config.pgsizeBitmap(), config.ias(),
-                (gather, iova, granule) -> IotlbGathers.addPage(d, gather, iova, granule));
+        // No per-page invalidation hardware: cleared leaves only widen the gather, so the core's
+        // single iotlb_sync at the end of an unmap covers them (SEMANTICS.md 13 #90).
+        IoPageTable pt = tables.create(config.pgsizeBitmap(), config.ias(), (gather, iova, granule) -> {
+            gather.addRange(iova, granule);
+            gather.pgsize = granule;
+        });
         d.pgtable = pt;
         d.setPgsizeBitmap(pt.pgsizeBitmap());
         d.setGeometry(config.aperture() != null ? config.aperture() : Geometry.ofBits(pt.ias()));
