@@ -12,6 +12,7 @@ public enum Errno {
     ENXIO(6),
     EAGAIN(11),
     ENOMEM(12),
+    EACCES(13),
     EFAULT(14),
     EBUSY(16),
     EEXIST(17),

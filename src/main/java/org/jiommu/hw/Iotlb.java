@@ -1,0 +1,67 @@
+package org.jiommu.hw;
+
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * An IOTLB: translations cached by (tag, input page, page size), as the VT-d and SMMU
+ * models both need it (the shared-cache split of QEMU's smmu-common, ARCHITECTURE.md).
+ *
+ * <p>A lookup names the page size it probes, because the walker does not know in advance
+ * which level the leaf was at; a unit probes its supported sizes smallest first. Lookups are
+ * lock-free and allocate nothing (see {@link TaggedCache}). Entries go away only through an
+ * invalidation the unit executes (or capacity pressure), so a missing invalidation leaves a
+ * stale translation usable, as on a real machine.
+ */
+public final class Iotlb {
+    private final TaggedCache<IotlbEntry> cache;
+
+    /** @param capacity most entries held; 0 disables the IOTLB (every request walks) */
+    public Iotlb(int capacity) {
+        this.cache = new TaggedCache<>(capacity);
+    }
+
+    private static long key2(long iova, int pageShift) {
+        return (iova >>> pageShift) << 6 | pageShift;
+    }
+
+    /** The entry of {@code tag} caching the 2^pageShift page that holds {@code iova}, or null. */
+    public IotlbEntry lookup(long tag, long iova, int pageShift) {
+        return cache.get(tag, key2(iova, pageShift));
+    }
+
+    /** Read before the walk whose result will be inserted (see {@link TaggedCache#put}). */
+    public long epoch() {
+        return cache.epoch();
+    }
+
+    /** @return false if the fill was dropped because an invalidation ran since {@code epochSeen} */
+    public boolean insert(IotlbEntry entry, long epochSeen) {
+        return cache.put(entry.tag, key2(entry.iovaBase, entry.pageShift), entry, epochSeen);
+    }
+
+    public int invalidateAll() {
+        return cache.invalidateAll();
+    }
+
+    public int invalidateIf(Predicate<? super IotlbEntry> matches) {
+        return cache.invalidateIf(matches);
+    }
+
+    /** Drops the entries of {@code tag} that overlap {@code [start, start + size)}. */
+    public int invalidateRange(long tag, long start, long size) {
+        return cache.invalidateIf(e -> e.tag == tag && e.overlaps(start, size));
+    }
+
+    public int size() {
+        return cache.size();
+    }
+
+    public int capacity() {
+        return cache.capacity();
+    }
+
+    public List<IotlbEntry> entries() {
+        return cache.values();
+    }
+}
