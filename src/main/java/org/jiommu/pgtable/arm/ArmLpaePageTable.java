@@ -591,6 +591,14 @@ public final class ArmLpaePageTable implements IoPageTable {
                 return 0;
             }
             if (pgsize == 1L << shift) {
+                if (pgcount == 1 && isLeaf(pte, lvl)) {
+                    // The common single-leaf unmap, without rescanning the slot just read.
+                    memory.writeLongRelease(ptep, 0);
+                    if (gather != null && !gather.queued) {
+                        tlb.tlbAddPage(gather, iova, pgsize);
+                    }
+                    return pgsize;
+                }
                 return clearLeaves(iova, pgsize, pgcount, lvl, idx, ptep, gather);
             }
             if (isLeaf(pte, lvl)) {
