@@ -170,6 +170,11 @@ public final class VtdIommu {
         return -1;
     }
 
+    /** Bits {@code [hi:lo]} of a register value. */
+    static long field(long value, int hi, int lo) {
+        return (value >>> lo) & (hi - lo == 63 ? -1L : (1L << (hi - lo + 1)) - 1);
+    }
+
     /** width(agaw) = min(30 + 9 agaw, 64) (HARDWARE.md 2.1). */
     static int agawToWidth(int agaw) {
         return Math.min(30 + 9 * agaw, 64);

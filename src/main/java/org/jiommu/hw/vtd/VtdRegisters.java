@@ -161,9 +161,4 @@ public final class VtdRegisters {
     public static final long ECAP_FLTS = 1L << 47;
     public static final long ECAP_SMPWCS = 1L << 48;
     public static final long ECAP_RPS = 1L << 49;
-
-    /** Extracts bits {@code [hi:lo]} of a register value. */
-    public static long field(long value, int hi, int lo) {
-        return (value >>> lo) & ((hi - lo == 63) ? -1L : (1L << (hi - lo + 1)) - 1);
-    }
 }

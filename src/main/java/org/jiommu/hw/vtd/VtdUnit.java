@@ -217,7 +217,9 @@ public final class VtdUnit implements DmaTranslator {
 
     /**
      * Connects the ATC of the endpoint with requester id {@code sourceId}: Device-TLB and
-     * PASID-based Device-TLB invalidation descriptors naming that SID are forwarded to it.
+     * PASID-based Device-TLB invalidation descriptors naming that SID are forwarded to it. The
+     * call comes from the thread that moved the queue tail, with the unit's register lock held:
+     * the ATC must drop its entries and return, not program this unit from another thread.
      */
     public void registerDeviceTlb(int sourceId, DeviceTlb tlb) {
         checkSourceId(sourceId);
@@ -463,13 +465,13 @@ public final class VtdUnit implements DmaTranslator {
                     scalable ? FaultReason.SM_INTERRUPT_ADDRESS : FaultReason.INTERRUPT_ADDRESS, fpd, out, probe);
         }
         out.pa = pageBase | (iova & (size - 1));
-        if (!probe) {
+        if (!probe && iotlb.capacity() > 0) {
             int perms = (out.readable ? IotlbEntry.READ : 0) | (out.writable ? IotlbEntry.WRITE : 0);
             IotlbEntry e = new IotlbEntry(tag, iova & ~(size - 1), Long.numberOfTrailingZeros(size), pageBase,
                     perms, pgtt);
             if (iotlb.insert(e, epoch)) {
                 cIotlbFills.increment();
-            } else if (iotlb.capacity() > 0) {
+            } else {
                 cIotlbFillsDropped.increment();
             }
         }
@@ -963,7 +965,9 @@ public final class VtdUnit implements DmaTranslator {
             } else if (enable) {
                 iqHead = 0; // hardware resets IQH when QI is enabled
                 gsts |= GSTS_QIES;
-                events |= processQueueLocked();
+                if (!config.deferredInvalidation()) {
+                    events |= processQueueLocked();
+                }
             } else {
                 if (iqHead != iqTail) {
                     programmingError("GCMD.QIE", "queued invalidation disabled with descriptors pending");
@@ -1192,8 +1196,8 @@ public final class VtdUnit implements DmaTranslator {
                 return g;
             default:
                 stats.counter("inv.context-cache.device").increment();
-                int ignore = InvDescriptor.ContextCacheInv.functionMaskBits(fm);
-                contextCache.invalidateIf((s, e) -> (s & ~ignore) == (sid & ~ignore));
+                InvDescriptor.ContextCacheInv device = new InvDescriptor.ContextCacheInv(g, did, sid, fm);
+                contextCache.invalidateIf((s, e) -> device.coversSource(s));
                 return g;
         }
     }

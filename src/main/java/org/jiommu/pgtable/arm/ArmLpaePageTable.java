@@ -510,26 +510,36 @@ public final class ArmLpaePageTable implements IoPageTable {
     private int installLeaves(long iova, long paddr, long size, long pgcount, long pteProt, int lvl, int idx,
                               long ptep, Mapped mapped) {
         int n = Math.min((int) pgcount, maxEntries(idx)); // min_t(int, ...) as in the kernel
-        for (int i = 0; i < n; i++) {
-            long slot = ptep + ((long) i << 3);
-            long old = memory.readLong(slot);
-            if (isLeaf(old, lvl)) {
-                if (!noWarn) {
-                    warnings.warn("arm_lpae_init_pte", String.format(
-                            "iova %#x: level %d leaf %#x already mapped", iova + i * size, lvl, old));
+        if (n > 0 && memory.countMatchingLongs(ptep, n, -1L, 0) != n) {
+            // Something is in the way: check slot by slot, as the kernel does.
+            for (int i = 0; i < n; i++) {
+                long slot = ptep + ((long) i << 3);
+                long old = memory.readLong(slot);
+                if (isLeaf(old, lvl)) {
+                    if (!noWarn) {
+                        warnings.warn("arm_lpae_init_pte", String.format(
+                                "iova %#x: level %d leaf %#x already mapped", iova + i * size, lvl, old));
+                    }
+                    return Errno.EEXIST.neg();
+                } else if ((old & TYPE_MASK) == TYPE_TABLE) {
+                    // A block over a table: unmap and free the whole subtree first, live pages included.
+                    memory.writeLong(slot, 0);
+                    tlb.tlbFlushWalk(iova + i * size, size, granule);
+                    freeTable(lvl + 1, ioptePaddr(old));
                 }
-                return Errno.EEXIST.neg();
-            } else if ((old & TYPE_MASK) == TYPE_TABLE) {
-                // A block over a table: unmap and free the whole subtree first, live pages included.
-                memory.writeLong(slot, 0);
-                tlb.tlbFlushWalk(iova + i * size, size, granule);
-                freeTable(lvl + 1, ioptePaddr(old));
             }
         }
-        long type = lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK;
-        long attrs = pteProt | type;
-        for (int i = 0; i < n; i++) {
-            memory.writeLong(ptep + ((long) i << 3), attrs | paddrToIopte(paddr + i * size));
+        long attrs = pteProt | (lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK);
+        if (n > 0) {
+            long last = paddr + (n - 1) * size;
+            if ((paddr >>> 48) == 0 && (last >>> 48) == 0) {
+                // Below 2^48, paddr_to_iopte is the identity on aligned addresses: an arithmetic run.
+                memory.fillLongsRelease(ptep, n, attrs | paddrToIopte(paddr), size);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    memory.writeLongRelease(ptep + ((long) i << 3), attrs | paddrToIopte(paddr + i * size));
+                }
+            }
         }
         mapped.bytes += (long) n * size;
         return 0;
@@ -581,6 +591,14 @@ public final class ArmLpaePageTable implements IoPageTable {
                 return 0;
             }
             if (pgsize == 1L << shift) {
+                if (pgcount == 1 && isLeaf(pte, lvl)) {
+                    // The common single-leaf unmap, without rescanning the slot just read.
+                    memory.writeLongRelease(ptep, 0);
+                    if (gather != null && !gather.queued) {
+                        tlb.tlbAddPage(gather, iova, pgsize);
+                    }
+                    return pgsize;
+                }
                 return clearLeaves(iova, pgsize, pgcount, lvl, idx, ptep, gather);
             }
             if (isLeaf(pte, lvl)) {
@@ -595,10 +613,17 @@ public final class ArmLpaePageTable implements IoPageTable {
         }
     }
 
+    /** The size-matches-level half of {@code __arm_lpae_unmap}; the slot at {@code ptep} is non-zero. */
     private long clearLeaves(long iova, long size, long pgcount, int lvl, int idx, long ptep, IotlbGather gather) {
         int n = Math.min((int) pgcount, maxEntries(idx));
-        int i;
-        for (i = 0; i < n; i++) {
+        long leafType = lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK;
+        int i = 0;
+        while (i < n) {
+            // Leaves need nothing before the clear below; stop at anything else.
+            i += memory.countMatchingLongs(ptep + ((long) i << 3), n - i, TYPE_MASK, leafType);
+            if (i == n) {
+                break;
+            }
             long slot = ptep + ((long) i << 3);
             long pte = memory.readLong(slot);
             if (pte == 0) {
@@ -608,13 +633,13 @@ public final class ArmLpaePageTable implements IoPageTable {
                 }
                 break;
             }
+            // A table where a leaf of this size would be: cut it off, flush partial walks, free it.
             memory.writeLong(slot, 0);
-            if (!isLeaf(pte, lvl)) {
-                // A table where a leaf of this size would be: cut it off, flush partial walks, free it.
-                tlb.tlbFlushWalk(iova + i * size, size, granule);
-                freeTable(lvl + 1, ioptePaddr(pte));
-            }
+            tlb.tlbFlushWalk(iova + i * size, size, granule);
+            freeTable(lvl + 1, ioptePaddr(pte));
+            i++;
         }
+        memory.fillLongsRelease(ptep, i, 0, 0);
         if (gather != null && !gather.queued) {
             for (int j = 0; j < i; j++) {
                 tlb.tlbAddPage(gather, iova + j * size, size);

@@ -113,6 +113,15 @@ final class VtdTestBed {
         return tail;
     }
 
+    /** Clears every pending fault record (W1C of F, as Linux dmar_fault does) and FSTS.PFO. */
+    void write32ClearAllFaults() {
+        int n = (int) ((unit.read64(CAP_REG) >>> CAP_NFR_SHIFT) & 0xFF) + 1;
+        for (int i = 0; i < n; i++) {
+            unit.write32(FRCD_REG_BASE + FRCD_REG_SIZE * i + 12, 0x8000_0000);
+        }
+        unit.write32(FSTS_REG, FSTS_PFO);
+    }
+
     // ---- root / context ----
 
     private long contextTable(int bus, boolean upper) {
