@@ -46,8 +46,10 @@ import org.jiommu.mem.PhysicalMemory;
  * Core PASID slots other than 0 must have a matching PASID entry, and every present PASID entry
  * other than RID_PASID must be one the core knows. Each domain id of a unit names one domain.
  *
- * <p>The check takes a {@link org.jiommu.core.IommuCore#snapshot()}, so it sees no half-done
- * operation; it reads memory only, and moves no hardware counter or cache.
+ * <p>The check takes a {@link org.jiommu.core.IommuCore#snapshot()}, so the core state it compares
+ * with is never half-done, then reads memory (and the driver's domain ids) after the snapshot's
+ * locks are released: run it at a quiescent point, with no core call running on another thread.
+ * It moves no hardware counter or cache.
  */
 public final class VtdHardwareAgreement {
     private final VtdPlatform platform;

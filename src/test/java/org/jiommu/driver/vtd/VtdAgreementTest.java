@@ -94,6 +94,13 @@ class VtdAgreementTest {
         corruptAndRestore(f, word1, scalable ? 0x10 : 0x1000, "DID");
         // the table pointer
         corruptAndRestore(f, e, 0x1000, "is not");
+        // The fixture's check after every core call sees a corruption at the next call.
+        long good = f.p.memory().readLong(word1);
+        f.p.memory().writeLong(word1, good ^ (scalable ? 0x10 : 0x1000));
+        f.core().map(f.domain(f.disk), 0x1000, 0x2000_0000L, 0x1000, Prot.RW);
+        assertThat(f.violations).anyMatch(v -> v.startsWith("after iommu_map: ") && v.contains("DID"));
+        f.p.memory().writeLong(word1, good);
+        f.violations.clear();
         // the present bit: the group's domain is no longer reachable
         corruptAndRestore(f, e, 1, "not present");
         // the address width

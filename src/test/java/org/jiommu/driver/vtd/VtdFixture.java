@@ -3,6 +3,7 @@ package org.jiommu.driver.vtd;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.pci.Acs;
@@ -10,6 +11,7 @@ import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
+import org.jiommu.core.TraceEvent;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.vtd.FaultRecord;
 import org.jiommu.hw.vtd.VtdConfig;
@@ -23,7 +25,10 @@ import org.jiommu.platform.VtdPlatform;
  * 00:1d.0 root port (ACS) -> 02:00.0 disk  no ATS, no PASID
  * 00:1e.0 PCIe-to-PCI bridge -> 03:01.0 leg0, 03:02.0 leg1 (conventional PCI: DMA aliased to 03:00.0)
  * </pre>
- * Devices are created but not added; {@link #hotplug} adds them. {@link #agree()} is invariant I7.
+ * Devices are created but not added; {@link #hotplug} adds them. Invariant I7 is checked after
+ * every public core call (on its RETURN or ERROR trace event, which the core emits after the call
+ * released its locks) unless {@link #checkEveryCall} is turned off; {@link #agree()} asserts that
+ * no check failed and checks once more.
  */
 final class VtdFixture {
     final VtdPlatform p;
@@ -40,8 +45,20 @@ final class VtdFixture {
         this(VtdPlatform.builder().unit(cfg).coreConfig(core));
     }
 
+    /** Violations found by the per-call checks, each prefixed with the core call it followed. */
+    final List<String> violations = new CopyOnWriteArrayList<>();
+    /** Check I7 after every core call (single-threaded tests whose core state describes every entry). */
+    volatile boolean checkEveryCall = true;
+
     VtdFixture(VtdPlatform.Builder b) {
         p = b.build();
+        p.core().addTraceListener(e -> {
+            if (checkEveryCall && (e.kind() == TraceEvent.Kind.RETURN || e.kind() == TraceEvent.Kind.ERROR)) {
+                for (String v : VtdHardwareAgreement.check(p)) {
+                    violations.add("after " + e.function() + ": " + v);
+                }
+            }
+        });
         PciBus root = p.topology().rootBus(0, 0);
         nic = root.rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED).endpoint("nic", 0, 0, true, 20, true, Acs.NONE);
         disk = root.rootPort("rp1", 0x1d, 0, 2, Acs.ISOLATED).endpoint("disk", 0, 0, false, 0, false, Acs.NONE);
@@ -116,6 +133,7 @@ final class VtdFixture {
 
     /** Invariant I7: hardware and core agree. */
     void agree() {
+        assertThat(violations).as("hardware agreement (I7) after each core call").isEmpty();
         assertThat(VtdHardwareAgreement.check(p)).as("hardware agreement (I7)").isEmpty();
     }
 

@@ -29,6 +29,7 @@ class VtdSetDevPasidTest {
     @DisplayName("Second-level and pass-through PASID entries: attach, DMA, replace, unmap, remove")
     void pasidEntries() {
         VtdFixture f = VtdFixture.of(true, 48);
+        f.checkEveryCall = false; // PASID entries the core's (absent) PASID API does not describe
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
         f.core().map(def, 0x1000, 0x2000_0000L, 0x1000, Prot.RW);
