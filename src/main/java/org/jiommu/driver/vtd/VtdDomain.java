@@ -1,0 +1,85 @@
+package org.jiommu.driver.vtd;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jiommu.core.spi.DomainOps;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
+
+/**
+ * A VT-d paging domain ({@code struct dmar_domain} with a second-stage table): its page table,
+ * and, per unit it is attached through, the domain id it carries there and what caches may hold
+ * its translations (the kernel's {@code iommu_array} and cache tags).
+ *
+ * <p>Locking: {@link #lock} ({@code domain->lock} / {@code cache_lock}) guards the per-unit ids
+ * and the device-TLB tags; it nests inside a unit's lock and outside the invalidation queue's.
+ */
+public final class VtdDomain extends IommuDomain {
+    /** One unit the domain is attached through: its DID there and how many attachments use it. */
+    static final class UnitRef {
+        final int did;
+        int refcnt;
+
+        UnitRef(int did) {
+            this.did = did;
+        }
+    }
+
+    /** A device whose ATC may cache this domain's translations, for requests with {@code pasid} (0 = RID). */
+    record DevTlbTag(DeviceInfo info, int pasid) {
+    }
+
+    final VtdIommuDriver driver;
+    final VtdSecondLevelPageTable pgtable;
+    final int apertureBits;
+    final Object lock = new Object();
+    /** Units in first-attach order. Guarded by {@link #lock}. */
+    final Map<VtdIommu, UnitRef> units = new LinkedHashMap<>();
+    /** Guarded by {@link #lock}. */
+    final List<DevTlbTag> devTlbTags = new ArrayList<>();
+    private volatile boolean iopfCapable;
+    volatile boolean freedByDriver;
+
+    VtdDomain(VtdIommuDriver driver, DomainOps ops, VtdSecondLevelPageTable pgtable, int apertureBits) {
+        super(ops);
+        this.driver = driver;
+        this.pgtable = pgtable;
+        this.apertureBits = apertureBits;
+    }
+
+    /** The second-level table every context or PASID entry of this domain points at. */
+    public VtdSecondLevelPageTable pageTable() {
+        return pgtable;
+    }
+
+    /** The DID this domain carries on {@code unit}, or -1 if it is not attached through it. */
+    public int domainId(VtdIommu unit) {
+        synchronized (lock) {
+            UnitRef r = units.get(unit);
+            return r == null ? -1 : r.did;
+        }
+    }
+
+    /** Attachments (RID and PASID) through {@code unit}. */
+    public int attachments(VtdIommu unit) {
+        synchronized (lock) {
+            UnitRef r = units.get(unit);
+            return r == null ? 0 : r.refcnt;
+        }
+    }
+
+    /**
+     * Whether the domain has an I/O page-fault handler ({@code domain->iopf_handler}): attaching
+     * it takes an IOPF reference on the device (iopf_for_domain_set).
+     */
+    public boolean iopfCapable() {
+        return iopfCapable;
+    }
+
+    /** Gives the domain an IOPF handler (or takes it away); set before attaching it anywhere. */
+    public void setIopfCapable(boolean v) {
+        this.iopfCapable = v;
+    }
+}

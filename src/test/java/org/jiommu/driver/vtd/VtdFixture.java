@@ -1,0 +1,147 @@
+package org.jiommu.driver.vtd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.jiommu.bus.dma.DmaResult;
+import org.jiommu.bus.dma.DmaTranslator;
+import org.jiommu.bus.pci.Acs;
+import org.jiommu.bus.pci.PciBus;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.CoreConfig;
+import org.jiommu.core.IommuCore;
+import org.jiommu.core.TraceEvent;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.hw.vtd.FaultRecord;
+import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.platform.VtdHardwareAgreement;
+import org.jiommu.platform.VtdPlatform;
+
+/**
+ * A VT-d platform with a small PCI tree, as the driver tests use it:
+ * <pre>
+ * 00:1c.0 root port (ACS) -> 01:00.0 nic   ATS, 20-bit PASID, PRI
+ * 00:1d.0 root port (ACS) -> 02:00.0 disk  no ATS, no PASID
+ * 00:1e.0 PCIe-to-PCI bridge -> 03:01.0 leg0, 03:02.0 leg1 (conventional PCI: DMA aliased to 03:00.0)
+ * </pre>
+ * Devices are created but not added; {@link #hotplug} adds them. Invariant I7 is checked after
+ * every public core call (on its RETURN or ERROR trace event, which the core emits after the call
+ * released its locks) unless {@link #checkEveryCall} is turned off; {@link #agree()} asserts that
+ * no check failed and checks once more.
+ */
+final class VtdFixture {
+    final VtdPlatform p;
+    final PciDevice nic;
+    final PciDevice disk;
+    final PciDevice leg0;
+    final PciDevice leg1;
+
+    VtdFixture(VtdConfig cfg) {
+        this(VtdPlatform.builder().unit(cfg));
+    }
+
+    VtdFixture(VtdConfig cfg, CoreConfig core) {
+        this(VtdPlatform.builder().unit(cfg).coreConfig(core));
+    }
+
+    /** Violations found by the per-call checks, each prefixed with the core call it followed. */
+    final List<String> violations = new CopyOnWriteArrayList<>();
+    /** Check I7 after every core call (single-threaded tests whose core state describes every entry). */
+    volatile boolean checkEveryCall = true;
+
+    VtdFixture(VtdPlatform.Builder b) {
+        p = b.build();
+        p.core().addTraceListener(e -> {
+            if (checkEveryCall && (e.kind() == TraceEvent.Kind.RETURN || e.kind() == TraceEvent.Kind.ERROR)) {
+                for (String v : VtdHardwareAgreement.check(p)) {
+                    violations.add("after " + e.function() + ": " + v);
+                }
+            }
+        });
+        PciBus root = p.topology().rootBus(0, 0);
+        nic = root.rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED).endpoint("nic", 0, 0, true, 20, true, Acs.NONE);
+        disk = root.rootPort("rp1", 0x1d, 0, 2, Acs.ISOLATED).endpoint("disk", 0, 0, false, 0, false, Acs.NONE);
+        PciBus legacyBus = root.pcieToPciBridge("p2p", 0x1e, 0, 3);
+        leg0 = legacyBus.endpoint("leg0", 1, 0);
+        leg1 = legacyBus.endpoint("leg1", 2, 0);
+    }
+
+    static VtdConfig config(boolean scalable, int width) {
+        return scalable ? VtdConfig.scalable(width) : VtdConfig.legacy(width);
+    }
+
+    static VtdFixture of(boolean scalable, int width) {
+        return new VtdFixture(config(scalable, width));
+    }
+
+    IommuCore core() {
+        return p.core();
+    }
+
+    VtdIommuDriver driver() {
+        return p.driver();
+    }
+
+    VtdIommu unit() {
+        return p.unit(0);
+    }
+
+    void hotplug(PciDevice... devs) {
+        for (PciDevice d : devs) {
+            p.hotplug(d);
+            agree();
+        }
+    }
+
+    /** The domain the device's group is attached to. */
+    IommuDomain domain(PciDevice d) {
+        return core().groupGet(d).domain();
+    }
+
+    /** DMA write of {@code data}; the physical address it landed at, or -(fault reason). */
+    long write(PciDevice d, long iova, byte[] data) {
+        return write(d, DmaTranslator.NO_PASID, iova, data);
+    }
+
+    long write(PciDevice d, int pasid, long iova, byte[] data) {
+        DmaResult r = p.dma(d).write(pasid, iova, data, 0, data.length, new DmaResult());
+        return r.ok() ? r.firstPa() : -r.faultCode();
+    }
+
+    /** DMA read of {@code len} bytes into a new array, or null on a fault (see {@link #lastReadFault}). */
+    byte[] read(PciDevice d, long iova, int len) {
+        byte[] buf = new byte[len];
+        DmaResult r = p.dma(d).read(DmaTranslator.NO_PASID, iova, buf, 0, len, new DmaResult());
+        lastReadFault = r.ok() ? 0 : r.faultCode();
+        return r.ok() ? buf : null;
+    }
+
+    int lastReadFault;
+
+    /** The last fault the unit saw (recorded or not). */
+    FaultRecord lastFault() {
+        List<FaultRecord> log = unit().unit().faultLog();
+        return log.isEmpty() ? null : log.get(log.size() - 1);
+    }
+
+    /** The last fault the driver read from the fault recording registers. */
+    DmarFault lastDriverFault() {
+        List<DmarFault> f = unit().faults();
+        return f.isEmpty() ? null : f.get(f.size() - 1);
+    }
+
+    /** Invariant I7: hardware and core agree. */
+    void agree() {
+        assertThat(violations).as("hardware agreement (I7) after each core call").isEmpty();
+        assertThat(VtdHardwareAgreement.check(p)).as("hardware agreement (I7)").isEmpty();
+    }
+
+    static byte[] pattern(int len, int seed) {
+        byte[] b = new byte[len];
+        for (int i = 0; i < len; i++) {
+            b[i] = (byte) (seed * 31 + i * 7 + 1);
+        }
+        return b;
+    }
+}
