@@ -1,0 +1,456 @@
+package org.jiommu.check;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Deque;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import org.jiommu.base.Errno;
+import org.jiommu.core.IommuCore;
+import org.jiommu.core.IommuGroup;
+import org.jiommu.core.TraceEvent;
+import org.jiommu.core.TraceListener;
+import org.jiommu.core.spi.IommuDevice;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IommuOps;
+
+/**
+ * Runs the {@link InvariantChecker} on one core after every public call returns, hooked on the
+ * core's trace: a CALL event opens a call, the matching RETURN or ERROR closes it, and then the
+ * whole platform is captured and checked (state invariants, plus the call's transition
+ * invariants against the state captured at the CALL). Nested calls (a public call made while
+ * another is running on the same thread) are checked with their outermost call.
+ *
+ * <p><b>Concurrency.</b> A per-core gate makes every check see only whole calls: a call holds the
+ * gate's read lock from its CALL to its RETURN, a check takes the write lock, so it waits for the
+ * calls in flight and holds new ones at their CALL (where they hold no core lock). Transition
+ * invariants need the state right before a call: they are skipped for a call that overlapped
+ * another (the state checks still run, and the I4 ledger restarts from the core's counters).
+ *
+ * <p><b>WARNs.</b> A kernel WARN means the kernel itself noticed broken state and carried on. The
+ * violations found after a call that WARNed are recorded as excused, not reported, and so is the
+ * same violation found again later (the damage persists); new violations are reported. A logged
+ * failure to establish direct mappings (the kernel ignores it on hot-add) excuses I8 the same way.
+ *
+ * <p><b>Hardware view.</b> By default the {@link TraceHardwareView} (what the core told the
+ * driver); {@link #usePlatform} switches to the mock drivers' exact state and adds I10.
+ */
+public final class CoreWatch implements TraceListener {
+    private static final StackWalker WALKER = StackWalker.getInstance();
+    /** Only a thread that left a call by an unexpected exception can hold a check up this long. */
+    private static final long GATE_WAIT_SECONDS = 60;
+
+    private final IommuCore core;
+    private final String label;
+    private final Consumer<Report> sink;
+    private final TraceHardwareView traceView = new TraceHardwareView();
+    private volatile Platform platform;
+
+    private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+    private final AtomicInteger inflight = new AtomicInteger();
+    private final AtomicLong overlapEpoch = new AtomicLong();
+    private final ThreadLocal<Frame> frames = new ThreadLocal<>();
+    /** Guarded by the gate's write lock. */
+    private final History history = new History();
+    private final Set<Violation> excused = ConcurrentHashMap.newKeySet();
+
+    /** State checks run by every watch in this JVM. */
+    private static final AtomicLong TOTAL_CHECKS = new AtomicLong();
+    /** Outermost public calls seen by every watch in this JVM. */
+    private static final AtomicLong TOTAL_CALLS = new AtomicLong();
+
+    private final AtomicLong calls = new AtomicLong();
+    private final AtomicLong checks = new AtomicLong();
+    private final AtomicLong transitionChecks = new AtomicLong();
+    private final AtomicLong reported = new AtomicLong();
+    private final AtomicLong excusedCount = new AtomicLong();
+
+    /**
+     * One finding: the violations a check found after a call.
+     *
+     * @param core which core ({@code core@1a2b})
+     * @param call the call, with arguments and outcome
+     * @param violations what is broken
+     */
+    public record Report(String core, String call, List<Violation> violations) {
+        @Override
+        public String toString() {
+            StringBuilder sb = new StringBuilder("after " + call + " on " + core + ":");
+            for (Violation v : violations) {
+                sb.append("\n    ").append(v);
+            }
+            return sb.toString();
+        }
+    }
+
+    /** What one thread's current outermost call has done so far. */
+    private static final class Frame {
+        final Deque<String> stack = new ArrayDeque<>();
+        String function;
+        List<String> args;
+        long epoch;
+        boolean overlapped;
+        PlatformState before;
+        final List<CallRecord.AttachCall> attaches = new ArrayList<>();
+        boolean warned;
+        boolean directMapFailed;
+        IommuDomain mapDomain;
+        long mapIova;
+        long mapPaddr;
+        long mapSize;
+        long[] mapOffsets;
+        long[] mapBefore;
+    }
+
+    /**
+     * Watches {@code core} from now on.
+     *
+     * @param sink where reports go (called on the thread that made the call)
+     */
+    public CoreWatch(IommuCore core, Consumer<Report> sink) {
+        this.core = core;
+        this.label = "core@" + Integer.toHexString(System.identityHashCode(core));
+        this.sink = sink;
+        core.addTraceListener(this);
+    }
+
+    public IommuCore core() {
+        return core;
+    }
+
+    /** Use {@code p}'s mock drivers for the hardware view and its frame allocator for I10. */
+    public void usePlatform(Platform p) {
+        if (p.core() != core) {
+            throw new IllegalArgumentException("platform of another core");
+        }
+        gate.writeLock().lock();
+        try {
+            this.platform = p;
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    /** Stops watching. */
+    public void detach() {
+        core.removeTraceListener(this);
+    }
+
+    /** Outermost public calls seen. */
+    public long calls() {
+        return calls.get();
+    }
+
+    /** State checks run (one per outermost call). */
+    public long checks() {
+        return checks.get();
+    }
+
+    /** State checks run by all watches of this JVM so far. */
+    public static long totalChecks() {
+        return TOTAL_CHECKS.get();
+    }
+
+    /** Outermost public calls seen by all watches of this JVM so far. */
+    public static long totalCalls() {
+        return TOTAL_CALLS.get();
+    }
+
+    /** Calls whose transition invariants were checked (not overlapping another call). */
+    public long transitionChecks() {
+        return transitionChecks.get();
+    }
+
+    /** Violations reported to the sink. */
+    public long reported() {
+        return reported.get();
+    }
+
+    /** Violations excused by a WARN (or an ignored direct-mapping failure). */
+    public long excused() {
+        return excusedCount.get();
+    }
+
+    /** The current platform state, captured under the gate (so between whole calls). */
+    public PlatformState capture() {
+        gate.writeLock().lock();
+        try {
+            return captureLocked();
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    /** Checks the state invariants now, under the gate, without reporting. */
+    public List<Violation> checkNow() {
+        gate.writeLock().lock();
+        try {
+            return InvariantChecker.checkState(captureLocked(), history);
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    private PlatformState captureLocked() {
+        Platform p = platform;
+        if (p != null) {
+            return p.capture();
+        }
+        return PlatformState.capture(core, s -> traceView.copy(), null, null);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Trace events
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public void onEvent(TraceEvent e) {
+        switch (e.kind()) {
+            case CALL:
+                onCall(e);
+                break;
+            case RETURN:
+            case ERROR:
+                onReturn(e);
+                break;
+            case DRIVER:
+                traceView.onDriverEvent(e.function(), e.text(), this::resolveDomain);
+                if (e.function().equals("attach_dev")) {
+                    Frame f = frames.get();
+                    if (f != null && !f.stack.isEmpty()) {
+                        List<String> a = TraceText.driverArgs(e.text());
+                        if (a.size() >= 2) {
+                            f.attaches.add(new CallRecord.AttachCall(resolveDomain(a.get(0)), a.get(0), a.get(1),
+                                    TraceText.ok(TraceText.driverResult(e.text()))));
+                        }
+                    }
+                }
+                break;
+            case WARN: {
+                Frame f = frames.get();
+                if (f != null && !f.stack.isEmpty()) {
+                    f.warned = true;
+                }
+                break;
+            }
+            case LOG: {
+                Frame f = frames.get();
+                // iommu_setup_default_domain and __iommu_probe_device log and go on
+                if (f != null && !f.stack.isEmpty() && e.text().contains("direct mapping")) {
+                    f.directMapFailed = true;
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
+
+    /** Number of {@code IommuCore.call} frames on this thread's stack (the real nesting depth). */
+    private static long callFrames() {
+        String cls = IommuCore.class.getName();
+        return WALKER.walk(s -> s.filter(f -> f.getMethodName().equals("call") && f.getClassName().equals(cls))
+                .count());
+    }
+
+    private void onCall(TraceEvent e) {
+        Frame f = frames.get();
+        if (f != null && !f.stack.isEmpty()) {
+            long outer = callFrames() - 1; // the calls this one is nested in
+            if (outer >= f.stack.size()) {
+                f.stack.push(e.function());
+                return;
+            }
+            // Some earlier call left by an exception other than IommuException: no RETURN came.
+            while (f.stack.size() > outer) {
+                f.stack.removeLast();
+            }
+            if (!f.stack.isEmpty()) {
+                f.stack.push(e.function());
+                return;
+            }
+            abandon(f);
+        }
+        gate.readLock().lock();
+        f = new Frame();
+        frames.set(f);
+        f.stack.push(e.function());
+        f.function = e.function();
+        f.args = TraceText.callArgs(e.text());
+        int prev = inflight.getAndIncrement();
+        if (prev > 0) {
+            overlapEpoch.incrementAndGet();
+        }
+        f.epoch = overlapEpoch.get();
+        f.overlapped = prev > 0;
+        if (!f.overlapped) {
+            f.before = captureLocked();
+        }
+        if ((f.function.equals("iommu_map") || f.function.equals("iommu_map_nosync")) && f.args.size() == 5) {
+            prepareMapProbe(f);
+        }
+    }
+
+    /** Forgets a call that never returned: releases its read hold so checks are not held up. */
+    private void abandon(Frame f) {
+        frames.remove();
+        inflight.decrementAndGet();
+        overlapEpoch.incrementAndGet(); // its half-done state must not serve as a "before"
+        while (gate.getReadHoldCount() > 0) {
+            gate.readLock().unlock();
+        }
+    }
+
+    private void prepareMapProbe(Frame f) {
+        IommuDomain d = resolveDomain(f.args.get(0));
+        try {
+            f.mapIova = TraceText.number(f.args.get(1));
+            f.mapPaddr = TraceText.number(f.args.get(2));
+            f.mapSize = TraceText.number(f.args.get(3));
+        } catch (NumberFormatException ex) {
+            return;
+        }
+        if (d == null || d.isFreed() || !d.type().isPaging() || d.pgsizeBitmap() == 0 || f.mapSize == 0
+                || Long.compareUnsigned(f.mapIova + f.mapSize - 1, f.mapIova) < 0) {
+            return; // refused by validation before touching the table; nothing to sample
+        }
+        f.mapDomain = d;
+        f.mapOffsets = InvariantChecker.sampleOffsets(f.mapSize, Long.lowestOneBit(d.pgsizeBitmap()));
+        f.mapBefore = sample(d, f.mapIova, f.mapOffsets);
+    }
+
+    private long[] sample(IommuDomain d, long iova, long[] offsets) {
+        long[] out = new long[offsets.length];
+        for (int i = 0; i < offsets.length; i++) {
+            out[i] = core.iovaToPhys(d, iova + offsets[i]);
+        }
+        return out;
+    }
+
+    private void onReturn(TraceEvent e) {
+        Frame f = frames.get();
+        if (f == null || f.stack.isEmpty()) {
+            return;
+        }
+        f.stack.pop();
+        if (!f.stack.isEmpty()) {
+            return; // a nested call: checked with its outermost call
+        }
+        frames.remove();
+        Errno error = null;
+        if (e.kind() == TraceEvent.Kind.ERROR) {
+            error = errnoOf(e.text());
+        }
+        CallRecord.MapProbe map = null;
+        if (f.mapDomain != null && !f.mapDomain.isFreed()) {
+            // still under the read hold: the range is this call's (overlapping maps are the caller's bug)
+            map = new CallRecord.MapProbe(f.mapDomain, f.mapIova, f.mapPaddr, f.mapSize, f.mapOffsets, f.mapBefore,
+                    sample(f.mapDomain, f.mapIova, f.mapOffsets));
+        }
+        CallRecord call = new CallRecord(f.function, f.args, error, List.copyOf(f.attaches), f.warned, map);
+        inflight.decrementAndGet();
+        boolean overlapped = f.overlapped || overlapEpoch.get() != f.epoch;
+        gate.readLock().unlock();
+        calls.incrementAndGet();
+        TOTAL_CALLS.incrementAndGet();
+
+        List<Violation> found = new ArrayList<>();
+        boolean locked;
+        try {
+            locked = gate.writeLock().tryLock(GATE_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (!locked) {
+            report(call, List.of(new Violation(Invariant.UNCHECKED, "no consistent state to check: a thread"
+                    + " left a core call without returning and holds the check gate")));
+            return;
+        }
+        try {
+            PlatformState after = captureLocked();
+            found.addAll(InvariantChecker.checkState(after, history));
+            found.addAll(InvariantChecker.checkCall(overlapped ? null : f.before, after, call, history));
+            checks.incrementAndGet();
+            TOTAL_CHECKS.incrementAndGet();
+            if (!overlapped) {
+                transitionChecks.incrementAndGet();
+            }
+        } finally {
+            gate.writeLock().unlock();
+        }
+        List<Violation> toReport = new ArrayList<>();
+        for (Violation v : found) {
+            boolean excuse = call.warned() || (f.directMapFailed && v.invariant() == Invariant.DIRECT_MAPPINGS);
+            if (excuse) {
+                excused.add(v);
+            }
+            if (excuse || excused.contains(v)) {
+                excusedCount.incrementAndGet();
+            } else {
+                toReport.add(v);
+            }
+        }
+        if (!toReport.isEmpty()) {
+            report(call, toReport);
+        }
+    }
+
+    private void report(CallRecord call, List<Violation> v) {
+        reported.addAndGet(v.size());
+        sink.accept(new Report(label, call.toString(), List.copyOf(v)));
+    }
+
+    private static Errno errnoOf(String message) {
+        int colon = message.indexOf(':');
+        if (colon > 0) {
+            try {
+                return Errno.valueOf(message.substring(0, colon));
+            } catch (IllegalArgumentException ignored) {
+                // fall through
+            }
+        }
+        return Errno.EINVAL;
+    }
+
+    /**
+     * The domain a trace names: among the core's live domains, the static domains of its
+     * instances and its groups' domains; null if none or several carry the name. Takes only the
+     * core's leaf locks (safe inside a driver callback).
+     */
+    IommuDomain resolveDomain(String name) {
+        Set<IommuDomain> found = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (IommuDomain d : core.liveDomains()) {
+            if (d.toString().equals(name)) {
+                found.add(d);
+            }
+        }
+        for (IommuDevice i : core.iommuDevices()) {
+            IommuOps ops = i.ops();
+            for (IommuDomain d : new IommuDomain[] {ops.identityDomain(), ops.blockedDomain(), ops.releaseDomain(),
+                    ops.defaultDomain()}) {
+                if (d != null && d.toString().equals(name)) {
+                    found.add(d);
+                }
+            }
+        }
+        if (found.isEmpty()) {
+            for (IommuGroup g : core.groups()) {
+                for (IommuDomain d : new IommuDomain[] {g.domain(), g.defaultDomain(), g.blockingDomain()}) {
+                    if (d != null && d.toString().equals(name)) {
+                        found.add(d);
+                    }
+                }
+            }
+        }
+        return found.size() == 1 ? found.iterator().next() : null;
+    }
+}
