@@ -168,6 +168,27 @@ class WatchTest {
                 .hasMessageContaining("after iommu_group_dma_owner_claimed(group0)");
     }
 
+    @Test
+    @DisplayName("a jqwik property whose tries break an invariant is falsified with the violation list")
+    void failingProperty() {
+        TestExecutionSummary s = run(BrokenProperty.class.getName());
+        assertThat(s.getTestsFoundCount()).isEqualTo(1);
+        assertThat(s.getTotalFailureCount()).isEqualTo(1);
+        assertThat(s.getFailures().get(0).getException()).hasMessageContaining("I-OWNER: group0 has owner x but owner_cnt 0");
+    }
+
+    /** Run only through {@link #failingProperty}. */
+    static class BrokenProperty {
+        @net.jqwik.api.Property(tries = 3, shrinking = net.jqwik.api.ShrinkingMode.OFF)
+        @net.jqwik.api.Label("breaks I-OWNER")
+        void breaksOwner(@net.jqwik.api.ForAll @net.jqwik.api.constraints.IntRange(min = 0, max = 3) int n) {
+            TestPlatform p = new TestPlatform();
+            PlatformDevice a = p.plat("a");
+            CoreCorruption.setOwner(p.group(a), "x", 0);
+            p.core.groupDmaOwnerClaimed(p.group(a));
+        }
+    }
+
     /** Run only through {@link #failingSample} (surefire skips nested classes). */
     static class BrokenSample {
         @Test
