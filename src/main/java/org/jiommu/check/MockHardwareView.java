@@ -17,16 +17,27 @@ import org.jiommu.driver.mock.MockSnapshot;
 public final class MockHardwareView implements HardwareView {
     private final Map<IommuDevice, MockSnapshot> byInstance = new HashMap<>();
     private final Map<Device, IommuDevice> fwspec;
+    /** The RID entries, read one by one: the snapshot leaves out entries parked on a static BLOCKED domain. */
+    private final Map<Device, IommuDomain> rid = new HashMap<>();
 
     /**
      * @param drivers the mock drivers of the platform
      * @param fwspec for each device the core knows, the instance firmware names for it (or absent)
      */
     public MockHardwareView(List<MockIommuDriver> drivers, Map<Device, IommuDevice> fwspec) {
+        Map<IommuDevice, MockIommuDriver> drv = new HashMap<>();
         for (MockIommuDriver m : drivers) {
             byInstance.put(m.iommu(), m.snapshot());
+            drv.put(m.iommu(), m);
         }
         this.fwspec = Map.copyOf(fwspec);
+        fwspec.forEach((dev, inst) -> {
+            MockIommuDriver m = drv.get(inst);
+            IommuDomain d = m == null ? null : m.programmed(dev);
+            if (d != null) {
+                rid.put(dev, d);
+            }
+        });
     }
 
     private MockSnapshot of(Device dev) {
@@ -46,8 +57,7 @@ public final class MockHardwareView implements HardwareView {
 
     @Override
     public IommuDomain rid(Device dev) {
-        MockSnapshot s = of(dev);
-        return s == null ? null : s.programmed().get(dev);
+        return rid.get(dev);
     }
 
     @Override
