@@ -13,6 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jiommu.base.Errno;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
@@ -37,8 +39,14 @@ import org.jiommu.core.spi.IommuOps;
  *
  * <p><b>WARNs.</b> A kernel WARN means the kernel itself noticed broken state and carried on. The
  * violations found after a call that WARNed are recorded as excused, not reported, and so is the
- * same violation found again later (the damage persists); new violations are reported. A logged
- * failure to establish direct mappings (the kernel ignores it on hot-add) excuses I8 the same way.
+ * same violation found again later (the damage persists), and any violation about a group the
+ * excused ones named, until that group checks clean again (damage spreads within a group: an
+ * owner left with owner_cnt 0 lets a DMA-API driver bind next to it). Other new violations are
+ * reported. A logged
+ * failure to establish direct mappings (the kernel ignores it on hot-add) excuses I8 the same way,
+ * and so does an unbalanced ownership call the kernel lets through without a WARN (an unuse with no
+ * matching use takes the count from an owner's claim, SEMANTICS.md 7.2: a caller bug, as the I4
+ * ledger shows).
  *
  * <p><b>Hardware view.</b> By default the {@link TraceHardwareView} (what the core told the
  * driver); {@link #usePlatform} switches to the mock drivers' exact state and adds I10.
@@ -61,6 +69,9 @@ public final class CoreWatch implements TraceListener {
     /** Guarded by the gate's write lock. */
     private final History history = new History();
     private final Set<Violation> excused = ConcurrentHashMap.newKeySet();
+    /** Groups ({@code group3}) whose damage a WARN or an unbalanced call excused, until they check clean. */
+    private final Set<String> tainted = ConcurrentHashMap.newKeySet();
+    private static final Pattern GROUP = Pattern.compile("\\bgroup\\d+\\b");
 
     /** State checks run by every watch in this JVM. */
     private static final AtomicLong TOTAL_CHECKS = new AtomicLong();
@@ -363,6 +374,7 @@ public final class CoreWatch implements TraceListener {
         TOTAL_CALLS.incrementAndGet();
 
         List<Violation> found = new ArrayList<>();
+        boolean unbalanced = false;
         boolean locked;
         try {
             locked = gate.writeLock().tryLock(GATE_WAIT_SECONDS, TimeUnit.SECONDS);
@@ -379,6 +391,7 @@ public final class CoreWatch implements TraceListener {
             PlatformState after = captureLocked();
             found.addAll(InvariantChecker.checkState(after, history));
             found.addAll(InvariantChecker.checkCall(overlapped ? null : f.before, after, call, history));
+            unbalanced = history.lastCallUnbalanced();
             checks.incrementAndGet();
             TOTAL_CHECKS.incrementAndGet();
             if (!overlapped) {
@@ -388,20 +401,37 @@ public final class CoreWatch implements TraceListener {
             gate.writeLock().unlock();
         }
         List<Violation> toReport = new ArrayList<>();
+        boolean excuseAll = call.warned() || unbalanced;
+        Set<String> seen = new java.util.HashSet<>();
         for (Violation v : found) {
-            boolean excuse = call.warned() || (f.directMapFailed && v.invariant() == Invariant.DIRECT_MAPPINGS);
+            String group = groupOf(v);
+            if (group != null) {
+                seen.add(group);
+            }
+            boolean excuse = excuseAll || (f.directMapFailed && v.invariant() == Invariant.DIRECT_MAPPINGS);
             if (excuse) {
                 excused.add(v);
+                if (group != null) {
+                    tainted.add(group);
+                }
             }
-            if (excuse || excused.contains(v)) {
+            if (excuse || excused.contains(v) || (group != null && tainted.contains(group))) {
                 excusedCount.incrementAndGet();
             } else {
                 toReport.add(v);
             }
         }
+        // a tainted group that checks clean again is healed: later damage there is reported
+        tainted.retainAll(seen);
         if (!toReport.isEmpty()) {
             report(call, toReport);
         }
+    }
+
+    /** The group a violation is about ({@code group3}), or null. */
+    private static String groupOf(Violation v) {
+        Matcher m = GROUP.matcher(v.message());
+        return m.find() ? m.group() : null;
     }
 
     private void report(CallRecord call, List<Violation> v) {

@@ -19,10 +19,23 @@ public final class History {
     /** Groups whose ledger cannot be trusted (overlapping calls); resynchronised from the state. */
     final Set<IommuGroup> ledgerUnsure = Collections.newSetFromMap(new IdentityHashMap<>());
     final Set<Device> requireDirectSeen = Collections.newSetFromMap(new IdentityHashMap<>());
+    /**
+     * The last call checked was an unbalanced ownership call the kernel does not WARN about
+     * (unuse without a use, device release of a claim nobody made): it still decrements owner_cnt.
+     */
+    boolean lastCallUnbalanced;
 
     /** The ledger entry of {@code g}: {DMA-API users, owner claims}. */
     int[] ledger(IommuGroup g) {
         return ledger.computeIfAbsent(g, k -> new int[2]);
+    }
+
+    /**
+     * True if the last call checked was an unbalanced ownership call (a caller bug the kernel
+     * lets through without a WARN, SEMANTICS.md 7.2): the watch excuses what follows from it.
+     */
+    public boolean lastCallUnbalanced() {
+        return lastCallUnbalanced;
     }
 
     /** True if {@code dev} ever had {@code require_direct} while this history watched. */

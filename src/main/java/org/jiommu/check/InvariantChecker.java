@@ -365,6 +365,7 @@ public final class InvariantChecker {
             checkOrder(before, after, call, out);
         }
         if (history != null) {
+            history.lastCallUnbalanced = false;
             ledger(after, call, history, before == null, out);
         }
         return out;
@@ -739,7 +740,13 @@ public final class InvariantChecker {
                 break;
             case "iommu_device_unuse_default_domain":
                 if (!call.warned()) {
-                    l[0]--;
+                    if (l[0] == 0) {
+                        // no matching use: the kernel takes the count from an owner's claim
+                        h.lastCallUnbalanced = true;
+                        l[1]--;
+                    } else {
+                        l[0]--;
+                    }
                 }
                 break;
             case "iommu_group_claim_dma_owner":
@@ -761,6 +768,7 @@ public final class InvariantChecker {
                         if (l[1] > 0) {
                             l[1]--;
                         } else {
+                            h.lastCallUnbalanced = true; // no claim: the kernel takes a DMA-API user's count
                             l[0]--;
                         }
                     } else {
