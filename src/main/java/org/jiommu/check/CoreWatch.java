@@ -61,6 +61,7 @@ public final class CoreWatch implements TraceListener {
     private final Consumer<Report> sink;
     private final TraceHardwareView traceView = new TraceHardwareView();
     private volatile Platform platform;
+    private volatile boolean paused;
 
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
     private final AtomicInteger inflight = new AtomicInteger();
@@ -150,6 +151,29 @@ public final class CoreWatch implements TraceListener {
         }
     }
 
+    /**
+     * Stops checking until {@link #resume()} (a fail_nth sweep replaying a known-good prefix).
+     * Only with {@link #usePlatform}: the trace view cannot follow calls it does not see.
+     */
+    public void pause() {
+        if (platform == null) {
+            throw new IllegalStateException("pausing needs the platform's hardware view");
+        }
+        paused = true;
+    }
+
+    /** Checks again after {@link #pause()}; the I4 ledger restarts from the core's counters. */
+    public void resume() {
+        gate.writeLock().lock();
+        try {
+            history.ledgerUnsure.addAll(history.ledger.keySet());
+            history.ledgerUnsure.addAll(core.groups());
+            paused = false;
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
     /** Stops watching. */
     public void detach() {
         core.removeTraceListener(this);
@@ -224,6 +248,9 @@ public final class CoreWatch implements TraceListener {
 
     @Override
     public void onEvent(TraceEvent e) {
+        if (paused) {
+            return;
+        }
         switch (e.kind()) {
             case CALL:
                 onCall(e);
