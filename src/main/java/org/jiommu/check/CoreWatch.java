@@ -65,7 +65,9 @@ public final class CoreWatch implements TraceListener {
 
     private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
     private final AtomicInteger inflight = new AtomicInteger();
+    /** Bumped whenever a call starts while another is in flight; guarded by {@link #overlapLock} for writes. */
     private final AtomicLong overlapEpoch = new AtomicLong();
+    private final Object overlapLock = new Object();
     private final ThreadLocal<Frame> frames = new ThreadLocal<>();
     /** Guarded by the gate's write lock. */
     private final History history = new History();
@@ -136,6 +138,11 @@ public final class CoreWatch implements TraceListener {
 
     public IommuCore core() {
         return core;
+    }
+
+    /** The name reports give this core ({@code core@1a2b}). */
+    public String label() {
+        return label;
     }
 
     /** Use {@code p}'s mock drivers for the hardware view and its frame allocator for I10. */
@@ -323,12 +330,15 @@ public final class CoreWatch implements TraceListener {
         f.stack.push(e.function());
         f.function = e.function();
         f.args = TraceText.callArgs(e.text());
-        int prev = inflight.getAndIncrement();
-        if (prev > 0) {
-            overlapEpoch.incrementAndGet();
+        synchronized (overlapLock) {
+            // one step, so no other call can slip in between counting and reading the epoch
+            int prev = inflight.getAndIncrement();
+            if (prev > 0) {
+                overlapEpoch.incrementAndGet();
+            }
+            f.epoch = overlapEpoch.get();
+            f.overlapped = prev > 0;
         }
-        f.epoch = overlapEpoch.get();
-        f.overlapped = prev > 0;
         if (!f.overlapped) {
             f.before = captureLocked();
         }
@@ -337,11 +347,28 @@ public final class CoreWatch implements TraceListener {
         }
     }
 
+    /** Takes a finished call out of the in-flight count; true if another call overlapped it. */
+    private boolean endCall(Frame f) {
+        synchronized (overlapLock) {
+            inflight.decrementAndGet();
+            return f.overlapped || overlapEpoch.get() != f.epoch;
+        }
+    }
+
+    private void endCall() {
+        synchronized (overlapLock) {
+            inflight.decrementAndGet();
+            overlapEpoch.incrementAndGet();
+        }
+    }
+
     /** Forgets a call that never returned: releases its read hold so checks are not held up. */
     private void abandon(Frame f) {
         frames.remove();
-        inflight.decrementAndGet();
-        overlapEpoch.incrementAndGet(); // its half-done state must not serve as a "before"
+        synchronized (overlapLock) {
+            inflight.decrementAndGet();
+            overlapEpoch.incrementAndGet(); // its half-done state must not serve as a "before"
+        }
         while (gate.getReadHoldCount() > 0) {
             gate.readLock().unlock();
         }
@@ -394,27 +421,32 @@ public final class CoreWatch implements TraceListener {
                     sample(f.mapDomain, f.mapIova, f.mapOffsets));
         }
         CallRecord call = new CallRecord(f.function, f.args, error, List.copyOf(f.attaches), f.warned, map);
-        inflight.decrementAndGet();
-        boolean overlapped = f.overlapped || overlapEpoch.get() != f.epoch;
         gate.readLock().unlock();
         calls.incrementAndGet();
         TOTAL_CALLS.incrementAndGet();
 
         List<Violation> found = new ArrayList<>();
+        List<Violation> toReport;
         boolean unbalanced = false;
         boolean locked;
         try {
             locked = gate.writeLock().tryLock(GATE_WAIT_SECONDS, TimeUnit.SECONDS);
         } catch (InterruptedException ie) {
+            endCall();
             Thread.currentThread().interrupt();
             return;
         }
         if (!locked) {
+            endCall();
             report(call, List.of(new Violation(Invariant.UNCHECKED, "no consistent state to check: a thread"
                     + " left a core call without returning and holds the check gate")));
             return;
         }
+        boolean overlapped;
         try {
+            // This call stays counted in flight until here: a call that started after its RETURN
+            // but before this check got its changes into "after", and marked this one overlapped.
+            overlapped = endCall(f);
             PlatformState after = captureLocked();
             found.addAll(InvariantChecker.checkState(after, history));
             found.addAll(InvariantChecker.checkCall(overlapped ? null : f.before, after, call, history));
@@ -424,18 +456,25 @@ public final class CoreWatch implements TraceListener {
             if (!overlapped) {
                 transitionChecks.incrementAndGet();
             }
+            toReport = excuse(found, call.warned() || unbalanced, f.directMapFailed);
         } finally {
             gate.writeLock().unlock();
         }
+        if (!toReport.isEmpty()) {
+            report(call, toReport);
+        }
+    }
+
+    /** The violations to report: those not excused by a WARN, an unbalanced call or a tainted group. Gate held. */
+    private List<Violation> excuse(List<Violation> found, boolean excuseAll, boolean directMapFailed) {
         List<Violation> toReport = new ArrayList<>();
-        boolean excuseAll = call.warned() || unbalanced;
         Set<String> seen = new java.util.HashSet<>();
         for (Violation v : found) {
             String group = groupOf(v);
             if (group != null) {
                 seen.add(group);
             }
-            boolean excuse = excuseAll || (f.directMapFailed && v.invariant() == Invariant.DIRECT_MAPPINGS);
+            boolean excuse = excuseAll || (directMapFailed && v.invariant() == Invariant.DIRECT_MAPPINGS);
             if (excuse) {
                 excused.add(v);
                 if (group != null) {
@@ -450,9 +489,7 @@ public final class CoreWatch implements TraceListener {
         }
         // a tainted group that checks clean again is healed: later damage there is reported
         tainted.retainAll(seen);
-        if (!toReport.isEmpty()) {
-            report(call, toReport);
-        }
+        return toReport;
     }
 
     /** The group a violation is about ({@code group3}), or null. */
