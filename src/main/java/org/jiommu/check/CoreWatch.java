@@ -309,8 +309,10 @@ public final class CoreWatch implements TraceListener {
     private void onCall(TraceEvent e) {
         Frame f = frames.get();
         if (f != null && !f.stack.isEmpty()) {
-            long outer = callFrames() - 1; // the calls this one is nested in
-            if (outer >= f.stack.size()) {
+            long onStack = callFrames();
+            long outer = onStack - 1; // the calls this one is nested in
+            // no frame at all: the core's call wrapper is not where we look, so trust the events
+            if (onStack == 0 || outer >= f.stack.size()) {
                 f.stack.push(e.function());
                 return;
             }
