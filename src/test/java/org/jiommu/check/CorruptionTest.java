@@ -47,6 +47,25 @@ class CorruptionTest {
         });
     }
 
+    @Test
+    @DisplayName("every invariant the checker implements has a corruption test here, named by its id")
+    void everyInvariantCovered() {
+        Set<String> named = new TreeSet<>();
+        for (Class<?> c : CorruptionTest.class.getDeclaredClasses()) {
+            for (java.lang.reflect.Method m : c.getDeclaredMethods()) {
+                DisplayName dn = m.getAnnotation(DisplayName.class);
+                if (dn != null && m.isAnnotationPresent(Test.class)) {
+                    named.add(dn.value().split("[: ]")[0]);
+                }
+            }
+        }
+        for (Invariant i : Invariant.values()) {
+            if (i != Invariant.UNCHECKED) {
+                assertThat(named).as("corruption test for " + i).contains(i.id());
+            }
+        }
+    }
+
     @Nested
     class StateInvariants {
         @Test
