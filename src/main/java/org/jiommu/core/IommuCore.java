@@ -10,6 +10,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
@@ -121,6 +122,26 @@ public final class IommuCore {
         this.attach = new AttachEngine(this);
         this.ownership = new OwnershipEngine(this);
         this.mapEngine = new MapEngine(this);
+        for (Consumer<IommuCore> hook : CREATION_HOOKS) {
+            hook.accept(this);
+        }
+    }
+
+    /** See {@link #addCreationHook}. */
+    private static final List<Consumer<IommuCore>> CREATION_HOOKS = new CopyOnWriteArrayList<>();
+
+    /**
+     * Tooling hook: {@code hook} is told of every core constructed from now on, at the end of its
+     * constructor, on the constructing thread. The invariant checker's test extension attaches its
+     * trace listener to every core this way, so tests need not know about it. Not for model code.
+     */
+    public static void addCreationHook(Consumer<IommuCore> hook) {
+        CREATION_HOOKS.add(java.util.Objects.requireNonNull(hook));
+    }
+
+    /** Undoes {@link #addCreationHook}. */
+    public static void removeCreationHook(Consumer<IommuCore> hook) {
+        CREATION_HOOKS.remove(hook);
     }
 
     /**

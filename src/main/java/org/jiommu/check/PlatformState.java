@@ -1,0 +1,202 @@
+package org.jiommu.check;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.jiommu.bus.Device;
+import org.jiommu.core.CoreSnapshot;
+import org.jiommu.core.DevIommu;
+import org.jiommu.core.IommuCore;
+import org.jiommu.core.IommuGroup;
+import org.jiommu.core.KernelVersion;
+import org.jiommu.core.spi.IommuDevice;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.core.spi.ResvType;
+import org.jiommu.mem.FrameAllocator;
+
+/**
+ * One platform at one instant, built only from the core's public queries
+ * ({@link IommuCore#snapshot()}, {@link IommuCore#groups()}, {@link IommuCore#devIommu},
+ * {@link IommuCore#getResvRegions}) plus a {@link HardwareView} and, when known, the frame
+ * allocator's statistics. The checker reads nothing else, except page tables through
+ * {@link #iovaToPhys} (I8 and I-MAP samples).
+ *
+ * <p>Capture it when no call is half done: on a single thread between calls, or under the
+ * {@link CoreWatch} gate.
+ */
+public final class PlatformState {
+    private final IommuCore coreRef;
+    private final CoreSnapshot core;
+    private final Map<Integer, IommuGroup> groupObjects;
+    private final Map<Device, DevIommu> devIommus;
+    private final HardwareView hw;
+    private final Set<IommuDomain> staticDomains;
+    private final Map<Device, List<ResvRegion>> directRegions;
+    private final FrameAllocator.Stats frames;
+    private final FrameAllocator.Stats framesBaseline;
+
+    private PlatformState(IommuCore coreRef, CoreSnapshot core, Map<Integer, IommuGroup> groupObjects,
+                          Map<Device, DevIommu> devIommus, HardwareView hw, Set<IommuDomain> staticDomains,
+                          Map<Device, List<ResvRegion>> directRegions, FrameAllocator.Stats frames,
+                          FrameAllocator.Stats framesBaseline) {
+        this.coreRef = coreRef;
+        this.core = core;
+        this.groupObjects = groupObjects;
+        this.devIommus = devIommus;
+        this.hw = hw;
+        this.staticDomains = staticDomains;
+        this.directRegions = directRegions;
+        this.frames = frames;
+        this.framesBaseline = framesBaseline;
+    }
+
+    /**
+     * Captures the platform.
+     *
+     * @param core the core
+     * @param hw builds the hardware view once the core snapshot is taken (it may need the
+     *     device-to-instance map); null for none
+     * @param frames the page-table frame allocator, or null if unknown
+     * @param framesBaseline its statistics before any domain existed, or null
+     */
+    public static PlatformState capture(IommuCore core, Function<CoreSnapshot, HardwareView> hw,
+                                        FrameAllocator frames, FrameAllocator.Stats framesBaseline) {
+        CoreSnapshot s = core.snapshot();
+        Map<Integer, IommuGroup> groups = new HashMap<>();
+        for (IommuGroup g : core.groups()) {
+            groups.put(g.id(), g);
+        }
+        Map<Device, DevIommu> dis = new IdentityHashMap<>();
+        Map<Device, List<ResvRegion>> direct = new IdentityHashMap<>();
+        for (CoreSnapshot.DeviceState d : s.devices()) {
+            DevIommu di = core.devIommu(d.dev());
+            if (di != null) {
+                dis.put(d.dev(), di);
+            }
+            if (d.requireDirect() && d.iommu() != null) {
+                List<ResvRegion> rs = new ArrayList<>();
+                for (ResvRegion r : core.getResvRegions(d.dev())) {
+                    if (r.type() == ResvType.DIRECT) {
+                        rs.add(r);
+                    }
+                }
+                direct.put(d.dev(), List.copyOf(rs));
+            }
+        }
+        Set<IommuDomain> statics = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (IommuDevice i : s.iommus()) {
+            IommuOps ops = i.ops();
+            for (IommuDomain d : new IommuDomain[] {ops.identityDomain(), ops.blockedDomain(), ops.releaseDomain(),
+                    ops.defaultDomain()}) {
+                if (d != null) {
+                    statics.add(d);
+                }
+            }
+        }
+        HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
+        return new PlatformState(core, s, Collections.unmodifiableMap(groups), Collections.unmodifiableMap(dis), view,
+                Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
+                frames == null ? null : frames.stats(), framesBaseline);
+    }
+
+    /** For each device the core knows, the instance firmware names for it. */
+    public static Map<Device, IommuDevice> fwspecMap(CoreSnapshot s) {
+        Map<Device, IommuDevice> m = new LinkedHashMap<>();
+        for (CoreSnapshot.DeviceState d : s.devices()) {
+            if (d.fwspecIommu() != null) {
+                m.put(d.dev(), d.fwspecIommu());
+            }
+        }
+        return m;
+    }
+
+    public CoreSnapshot core() {
+        return core;
+    }
+
+    /** The group objects by id at capture time (same ids as {@link CoreSnapshot#groups()}). */
+    public Map<Integer, IommuGroup> groupObjects() {
+        return groupObjects;
+    }
+
+    /** {@code dev->iommu} of every device that has one, by device identity. */
+    public Map<Device, DevIommu> devIommus() {
+        return devIommus;
+    }
+
+    public HardwareView hw() {
+        return hw;
+    }
+
+    /** Static domains of every registered instance's ops. */
+    public Set<IommuDomain> staticDomains() {
+        return staticDomains;
+    }
+
+    /** DIRECT reserved regions of every probed require_direct device. */
+    public Map<Device, List<ResvRegion>> directRegions() {
+        return directRegions;
+    }
+
+    /** Frame allocator statistics, or null if the allocator is not known. */
+    public FrameAllocator.Stats frames() {
+        return frames;
+    }
+
+    public FrameAllocator.Stats framesBaseline() {
+        return framesBaseline;
+    }
+
+    public KernelVersion version() {
+        return coreRef.version();
+    }
+
+    /** {@code iommu_iova_to_phys} on the live page table (not a copy). */
+    public long iovaToPhys(IommuDomain d, long iova) {
+        return coreRef.iovaToPhys(d, iova);
+    }
+
+    /** The group with this id, or null. */
+    public CoreSnapshot.GroupState group(int id) {
+        return core.group(id);
+    }
+
+    /** The state of this device, or null. */
+    public CoreSnapshot.DeviceState device(Device dev) {
+        return core.device(dev);
+    }
+
+    /** The device with this name, or null if none or several. */
+    public Device deviceNamed(String name) {
+        Device found = null;
+        for (CoreSnapshot.DeviceState d : core.devices()) {
+            if (d.dev().name().equals(name)) {
+                if (found != null) {
+                    return null;
+                }
+                found = d.dev();
+            }
+        }
+        return found;
+    }
+
+    /** The group state whose members include {@code dev}, or null. */
+    public CoreSnapshot.GroupState groupOf(Device dev) {
+        for (CoreSnapshot.GroupState g : core.groups()) {
+            for (Device d : g.devices()) {
+                if (d == dev) {
+                    return g;
+                }
+            }
+        }
+        return null;
+    }
+}

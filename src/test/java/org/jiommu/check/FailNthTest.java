@@ -1,0 +1,188 @@
+package org.jiommu.check;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.jiommu.base.Prot;
+import org.jiommu.bus.Device;
+import org.jiommu.bus.PlatformDevice;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.check.FailNthSweep.Env;
+import org.jiommu.check.FailNthSweep.Outcome;
+import org.jiommu.check.FailNthSweep.Source;
+import org.jiommu.check.FailNthSweep.Step;
+import org.jiommu.core.AttachHandle;
+import org.jiommu.core.CoreConfig;
+import org.jiommu.core.IommuCore;
+import org.jiommu.core.IommuGroup;
+import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.driver.mock.MockConfig;
+import org.jiommu.driver.mock.MockIommuDriver;
+import org.jiommu.driver.mock.MockPageTableFactory;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mem.PhysicalMemory;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The fail_nth sweep (REFERENCES.md 1a, iommufd_fail_nth.c) over a recorded sequence: probe
+ * (a two-device group, a require_direct device, a PCI function), attach / replace / detach,
+ * group handles, group and device ownership, DMA-API use, map and unmap of multi-page and
+ * block-sized ranges, domain free, release and re-probe into the group. Every call is re-run with its Nth core /
+ * driver allocation failing and with its Nth page-table page failing; every failed call must
+ * leave the whole platform as it was.
+ */
+class FailNthTest {
+    private static final long DIRECT = 0x8000_0000L;
+
+    /** A fresh platform: mock M, devices a, b (a's group), c (require_direct), p (PCI), on the bus, not probed. */
+    private static Env platform(MockConfig mcfg) {
+        IommuCore core = new IommuCore(CoreConfig.defaults());
+        FrameAllocator frames = new FrameAllocator(new PhysicalMemory(1L << 32));
+        MockIommuDriver m = new MockIommuDriver(mcfg, core.services(),
+                MockPageTableFactory.armLpae(frames, core.services().warnings()));
+        core.iommuDeviceRegister(m.iommu());
+        Platform platform = new Platform(core, frames, m);
+        CoreWatch w = InvariantWatch.of(core);
+        if (w != null) {
+            w.usePlatform(platform);
+        }
+        Env e = new Env(platform);
+        PlatformDevice a = e.put("a", new PlatformDevice("a", List.of(1), 0));
+        PlatformDevice b = e.put("b", new PlatformDevice("b", List.of(2), 0));
+        PlatformDevice c = e.put("c", new PlatformDevice("c", List.of(3), 0));
+        PciDevice p = e.put("p", new PciDevice("p", 0, 0, 8, true, 20, true, false));
+        m.groupWith(b, a);
+        m.setResvRegions(c, List.of(ResvRegion.direct(DIRECT, 0x3000)));
+        for (Device d : List.of(a, b, c, p)) {
+            core.fwspecInit(d, m.iommu());
+            core.busAddDevice(d);
+        }
+        return e;
+    }
+
+    private static Step step(String name, java.util.function.Consumer<Env> action) {
+        return new Step(name, action);
+    }
+
+    private static IommuGroup group(Env e, String dev) {
+        return e.core().groupGet(e.<Device>get(dev));
+    }
+
+    /** The recorded sequence; every call succeeds on a fresh platform. */
+    private static List<Step> sequence() {
+        List<Step> s = new ArrayList<>();
+        s.add(step("probe a", e -> e.core().probeDevice(e.get("a"))));
+        s.add(step("probe b into a's group", e -> e.core().probeDevice(e.get("b"))));
+        s.add(step("probe c (require_direct)", e -> e.core().probeDevice(e.get("c"))));
+        s.add(step("probe p (PCI)", e -> e.core().probeDevice(e.get("p"))));
+        s.add(step("d1 = paging domain", e -> e.put("d1", e.core().pagingDomainAlloc(e.get("a")))));
+        s.add(step("attach d1 to a's group", e -> e.core().attachGroup(e.get("d1"), group(e, "a"))));
+        s.add(step("map 5 pages into d1", e -> e.core().map(e.get("d1"), 0x100000, 0x4000_0000L, 0x5000, Prot.RW)));
+        s.add(step("map 2M+4K into d1", e -> e.core().map(e.get("d1"), 0x400000, 0x600000, 0x201000, Prot.RW)));
+        s.add(step("unmap the 5 pages", e -> assertThat(e.core().unmap(e.get("d1"), 0x100000, 0x5000))
+                .isEqualTo(0x5000)));
+        s.add(step("d2 = paging domain", e -> e.put("d2", e.core().pagingDomainAlloc(e.get("a")))));
+        s.add(step("replace a's group by d2", e -> e.core().groupReplaceDomain(group(e, "a"), e.get("d2"))));
+        s.add(step("detach a's group", e -> e.core().detachGroup(e.get("d2"), group(e, "a"))));
+        s.add(step("claim p's group", e -> e.core().groupClaimDmaOwner(group(e, "p"), "vfio")));
+        s.add(step("d3 = paging domain for p", e -> e.put("d3", e.core().pagingDomainAlloc(e.get("p")))));
+        s.add(step("attach d3 to p's group with a handle", e -> e.core().attachGroupHandle(e.get("d3"), group(e, "p"),
+                e.put("h", new AttachHandle()))));
+        s.add(step("map 3 pages into d3", e -> e.core().map(e.get("d3"), 0x10000, 0x20000, 0x3000, Prot.READ)));
+        s.add(step("replace the handle by d1", e -> e.core().replaceGroupHandle(group(e, "p"), e.get("d1"),
+                e.get("h"))));
+        s.add(step("detach the handle", e -> e.core().detachGroupHandle(e.get("d1"), group(e, "p"))));
+        s.add(step("release p's group", e -> e.core().groupReleaseDmaOwner(group(e, "p"))));
+        s.add(step("device-claim a", e -> e.core().deviceClaimDmaOwner(e.get("a"), "ctx")));
+        s.add(step("device-claim b (same owner)", e -> e.core().deviceClaimDmaOwner(e.get("b"), "ctx")));
+        s.add(step("device-release b", e -> e.core().deviceReleaseDmaOwner(e.get("b"))));
+        s.add(step("device-release a", e -> e.core().deviceReleaseDmaOwner(e.get("a"))));
+        s.add(step("DMA API uses c", e -> e.core().deviceUseDefaultDomain(e.get("c"))));
+        s.add(step("DMA API stops using c", e -> e.core().deviceUnuseDefaultDomain(e.get("c"))));
+        s.add(step("unmap 2M+4K and free d1", e -> {
+            e.core().unmap(e.get("d1"), 0x400000, 0x201000);
+            e.core().domainFree(e.get("d1"));
+        }));
+        s.add(step("free d2", e -> e.core().domainFree(e.get("d2"))));
+        s.add(step("free d3", e -> e.core().domainFree(e.get("d3"))));
+        s.add(step("release b", e -> e.core().releaseDevice(e.get("b"))));
+        s.add(step("release c (require_direct)", e -> e.core().releaseDevice(e.get("c"))));
+        s.add(step("re-probe b", e -> e.core().probeDevice(e.get("b"))));
+        return s;
+    }
+
+    private static void assertClean(FailNthSweep.Result r) {
+        assertThat(r.problems()).as(String.join("\n", r.problems())).isEmpty();
+    }
+
+    @Test
+    @DisplayName("fail_nth sweep: every failed call of the sequence leaves core, driver, page tables and frames as they were")
+    void sweep() {
+        List<Step> seq = sequence();
+        FailNthSweep.Result r = FailNthSweep.run(() -> platform(MockConfig.builder("M").build()), seq, Source.CORE,
+                Source.FRAMES);
+        assertClean(r);
+        // the sweep really injects where the calls allocate
+        assertThat(r.failures("probe a", Source.CORE)).as("dev_iommu, group, mock probe, domain, cookie, ...")
+                .isGreaterThanOrEqualTo(4);
+        // a failed DMA-FQ table root falls back to a DMA domain; failed direct mappings are retried
+        assertThat(r.count("probe a", Source.FRAMES, Outcome.ABSORBED)).as("the default domain's table root")
+                .isPositive();
+        assertThat(r.count("probe c (require_direct)", Source.FRAMES, Outcome.ABSORBED))
+                .as("table pages of the direct mapping").isGreaterThanOrEqualTo(2);
+        assertThat(r.failures("map 2M+4K into d1", Source.FRAMES)).isPositive();
+        assertThat(r.failures("attach d3 to p's group with a handle", Source.CORE)).as("xa_insert slot 0").isEqualTo(1);
+        assertThat(r.failures("replace the handle by d1", Source.CORE)).as("xa_reserve slot 0").isEqualTo(1);
+        assertThat(r.failures("re-probe b", Source.CORE)).as("dev_iommu").isPositive();
+        assertThat(r.failures()).isGreaterThan(30);
+        // calls that allocate nothing are done at n = 1
+        assertThat(r.failures("detach a's group", Source.CORE)).isZero();
+        assertThat(r.failures("release b", Source.FRAMES)).isZero();
+    }
+
+    @Test
+    @DisplayName("fail_nth sweep without a static blocked domain: a claim allocates the blocking domain and undoes it")
+    void sweepPagingBlocking() {
+        List<Step> seq = List.of(
+                step("probe a", e -> e.core().probeDevice(e.get("a"))),
+                step("probe b into a's group", e -> e.core().probeDevice(e.get("b"))),
+                step("claim a's group", e -> e.core().groupClaimDmaOwner(group(e, "a"), "vfio")),
+                step("release a's group", e -> e.core().groupReleaseDmaOwner(group(e, "a"))),
+                step("release a", e -> e.core().releaseDevice(e.get("a"))),
+                step("release b", e -> e.core().releaseDevice(e.get("b"))));
+        FailNthSweep.Result r = FailNthSweep.run(() -> platform(MockConfig.builder("M").staticBlocked(false)
+                .releaseDomain(MockConfig.ReleaseDomain.IDENTITY).build()), seq, Source.CORE, Source.FRAMES);
+        assertClean(r);
+        assertThat(r.failures("claim a's group", Source.CORE)).as("the blocking paging domain").isPositive();
+        assertThat(r.failures("claim a's group", Source.FRAMES)).as("its table root").isPositive();
+    }
+
+    @Test
+    @DisplayName("fail_nth sweep finds a call that leaks a page-table page when it fails")
+    void sweepFindsLeak() {
+        List<Step> seq = List.of(
+                step("probe a", e -> e.core().probeDevice(e.get("a"))),
+                step("d1 = paging domain", e -> e.put("d1", e.core().pagingDomainAlloc(e.get("a")))),
+                step("leaky map", e -> {
+                    e.platform().frames().alloc(0); // taken before the map and never given back on failure
+                    e.core().map(e.get("d1"), 0x100000, 0x200000, 0x2000, Prot.RW);
+                }));
+        FailNthSweep.Result r = FailNthSweep.run(() -> platform(MockConfig.builder("M").build()), seq, Source.FRAMES);
+        assertThat(r.problems()).isNotEmpty()
+                .anySatisfy(p -> assertThat(p).contains("leaky map").contains("frames: "));
+        // the domain allocation of the same sequence is clean
+        assertThat(r.problems()).noneMatch(p -> p.contains("d1 = paging domain"));
+    }
+
+    @Test
+    @DisplayName("fail_nth: a sequence that fails without injection is reported, not swept")
+    void referenceMustSucceed() {
+        List<Step> seq = List.of(step("attach to nothing", e -> e.core().attachGroup(e.get("nothing"), null)));
+        FailNthSweep.Result r = FailNthSweep.run(() -> platform(MockConfig.builder("M").build()), seq, Source.CORE);
+        assertThat(r.problems()).singleElement().asString().startsWith("the reference run fails at attach to nothing");
+        assertThat(r.attempts()).isEmpty();
+    }
+
+}
