@@ -507,6 +507,13 @@ public final class ArmLpaePageTable implements IoPageTable {
     private int installLeaves(long iova, long paddr, long size, long pgcount, long pteProt, int lvl, int idx,
                               long ptep, Mapped mapped) {
         int n = Math.min((int) pgcount, maxEntries(idx)); // min_t(int, ...) as in the kernel
+        long attrs = pteProt | (lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK);
+        if (n == 1 && memory.readLong(ptep) == 0) {
+            // The common single page into an empty slot: one read, one write.
+            memory.writeLongRelease(ptep, attrs | paddrToIopte(paddr));
+            mapped.bytes += size;
+            return 0;
+        }
         if (n > 0 && memory.countMatchingLongs(ptep, n, -1L, 0) != n) {
             // Something is in the way: check slot by slot, as the kernel does.
             for (int i = 0; i < n; i++) {
@@ -525,7 +532,6 @@ public final class ArmLpaePageTable implements IoPageTable {
                 }
             }
         }
-        long attrs = pteProt | (lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK);
         if (n > 0) {
             long last = paddr + (n - 1) * size;
             if ((paddr >>> 48) == 0 && (last >>> 48) == 0) {
