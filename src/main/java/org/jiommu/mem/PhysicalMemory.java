@@ -291,13 +291,14 @@ public final class PhysicalMemory {
     }
 
     // ---- Word runs for page-table writers (added with the ARM LPAE format) ----
-    // The kernel writes PTEs with plain stores and one barrier per map call. These resolve the
-    // frame once per 4 KiB instead of once per word and use acquire/release ordering, which
-    // keeps every word access atomic for concurrent walkers without a full fence per word.
+    // The kernel writes PTEs with plain stores and one barrier per map call. The run helpers
+    // resolve the frame once per 4 KiB instead of once per word and use plain VarHandle access,
+    // which is still atomic per aligned 64-bit word (no walker sees a torn descriptor) and lets
+    // the JIT unroll the loop; a fill ends with a release fence, the kernel's wmb().
 
     /**
      * Counts the consecutive aligned words from {@code pa} (at most {@code max}) for which
-     * {@code (word & mask) == value}, reading each atomically with acquire ordering.
+     * {@code (word & mask) == value}. Each word is read atomically, without ordering (READ_ONCE).
      */
     public int countMatchingLongs(long pa, int max, long mask, long value) {
         checkAligned(pa);
@@ -317,7 +318,7 @@ public final class PhysicalMemory {
                 n += inFrame;
             } else {
                 for (int i = 0; i < inFrame; i++, off += 8) {
-                    if (((long) WORD.getAcquire(f, off) & mask) != value) {
+                    if (((long) WORD.get(f, off) & mask) != value) {
                         return n + i;
                     }
                 }
@@ -330,7 +331,8 @@ public final class PhysicalMemory {
 
     /**
      * Writes {@code first + i * step} to the {@code count} consecutive aligned words from
-     * {@code pa}, each atomically with release ordering, in ascending address order.
+     * {@code pa}, each atomically; a release fence then orders the whole run before this
+     * thread's later writes (as {@code wmb()} after the kernel's plain PTE stores).
      */
     public void fillLongsRelease(long pa, int count, long first, long step) {
         checkAligned(pa);
@@ -347,7 +349,7 @@ public final class PhysicalMemory {
             byte[] f = zeros ? frameOrNull(pa) : frame(pa);
             if (f != null) {
                 for (int i = 0; i < inFrame; i++, off += 8) {
-                    WORD.setRelease(f, off, v);
+                    WORD.set(f, off, v);
                     v += step;
                 }
             } else {
@@ -356,5 +358,6 @@ public final class PhysicalMemory {
             done += inFrame;
             pa += (long) inFrame << 3;
         }
+        VarHandle.releaseFence();
     }
 }

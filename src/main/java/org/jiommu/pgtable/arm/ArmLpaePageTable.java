@@ -507,6 +507,13 @@ public final class ArmLpaePageTable implements IoPageTable {
     private int installLeaves(long iova, long paddr, long size, long pgcount, long pteProt, int lvl, int idx,
                               long ptep, Mapped mapped) {
         int n = Math.min((int) pgcount, maxEntries(idx)); // min_t(int, ...) as in the kernel
+        long attrs = pteProt | (lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK);
+        if (n == 1 && memory.readLong(ptep) == 0) {
+            // The common single page into an empty slot: one read, one write.
+            memory.writeLongRelease(ptep, attrs | paddrToIopte(paddr));
+            mapped.bytes += size;
+            return 0;
+        }
         if (n > 0 && memory.countMatchingLongs(ptep, n, -1L, 0) != n) {
             // Something is in the way: check slot by slot, as the kernel does.
             for (int i = 0; i < n; i++) {
@@ -525,7 +532,6 @@ public final class ArmLpaePageTable implements IoPageTable {
                 }
             }
         }
-        long attrs = pteProt | (lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK);
         if (n > 0) {
             long last = paddr + (n - 1) * size;
             if ((paddr >>> 48) == 0 && (last >>> 48) == 0) {
@@ -695,6 +701,74 @@ public final class ArmLpaePageTable implements IoPageTable {
                 walkTable(visitor, lvl + 1, ioptePaddr(pte), iova);
             }
         }
+    }
+
+    /** Receives the dirty ranges of {@link #readAndClearDirty} ({@code iommu_dirty_bitmap_record}). */
+    @FunctionalInterface
+    public interface DirtyRecorder {
+        void record(long iova, long size);
+    }
+
+    /**
+     * {@code arm_lpae_read_and_clear_dirty} (stage 1 only): reports every leaf in
+     * {@code [iova, iova+size)} that is writable-dirty (DBM set, AP_RDONLY clear: the SMMU
+     * cleared AP_RDONLY on a write, or it was mapped writable with the HD quirk) and, unless
+     * {@code noClear} ({@code IOMMU_DIRTY_NO_CLEAR}), sets AP_RDONLY again atomically to re-arm it.
+     * Like the kernel's visitor walk, the range must be fully mapped: an empty slot ends the walk
+     * with -EINVAL after what was already reported.
+     *
+     * @return 0, or -EINVAL (size 0 or range beyond the IAS: WARN; stage 2; a hole in the range)
+     */
+    public int readAndClearDirty(long iova, long size, boolean noClear, DirtyRecorder recorder) {
+        checkLive();
+        if (size == 0) {
+            warnings.warn("arm_lpae_read_and_clear_dirty", "size 0");
+            return Errno.EINVAL.neg();
+        }
+        if (((iova + size - 1) & ~((1L << ias) - 1)) != 0) {
+            warnings.warn("arm_lpae_read_and_clear_dirty", String.format(
+                    "range [%#x, +%#x) beyond ias %d", iova, size, ias));
+            return Errno.EINVAL.neg();
+        }
+        if (format != PgtableFormat.ARM_64_LPAE_S1) {
+            return Errno.EINVAL.neg();
+        }
+        long[] cursor = {iova};
+        return walkDirty(startLevel, pgd, cursor, iova + size, noClear, recorder);
+    }
+
+    /** {@code __arm_lpae_iopte_walk} with {@code visit_dirty}; {@code cursor[0]} is walk_data->addr. */
+    private int walkDirty(int lvl, long table, long[] cursor, long end, boolean noClear, DirtyRecorder recorder) {
+        int shift = levelShift[lvl];
+        long entries = lvl == startLevel ? pgdSize >>> 3 : ptesPerTable;
+        long size = 1L << shift;
+        for (long idx = (cursor[0] >>> shift) & indexMask[lvl];
+                idx < entries && Long.compareUnsigned(cursor[0], end) < 0; idx++) {
+            long ptep = table + (idx << 3);
+            long pte = memory.readLong(ptep);
+            if (isLeaf(pte, lvl)) {
+                if ((pte & (DBM | AP_RDONLY)) == DBM) {
+                    recorder.record(cursor[0], size);
+                    if (!noClear) {
+                        // set_bit: the SMMU may update the same descriptor concurrently.
+                        long old = pte;
+                        while (!memory.compareAndSetLong(ptep, old, old | AP_RDONLY)) {
+                            old = memory.readLong(ptep);
+                        }
+                    }
+                }
+                cursor[0] += size;
+                continue;
+            }
+            if (!isTable(pte, lvl)) {
+                return Errno.EINVAL.neg();
+            }
+            int ret = walkDirty(lvl + 1, ioptePaddr(pte), cursor, end, noClear, recorder);
+            if (ret != 0) {
+                return ret;
+            }
+        }
+        return 0;
     }
 
     /** {@code free_io_pgtable_ops}: flush the whole TLB, then free every table page, post-order. */
