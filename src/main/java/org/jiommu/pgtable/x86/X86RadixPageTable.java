@@ -324,11 +324,11 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             int idx = index(va, leafLevel);
             int end = ((va ^ last) >>> (leafShift + BITS_PER_LEVEL)) == 0 ? index(last, leafLevel) + 1 : ENTRIES;
             long slot = table + ((long) idx << 3);
-            if (end - idx > 1 && !debugChecks && mem.firstNonZeroLong(slot, end - idx) < 0) {
+            if (end - idx > 1 && !debugChecks && mem.countMatchingLongs(slot, end - idx, -1L, 0) == end - idx) {
                 // the common case of a run of empty entries: one frame lookup for all of them;
                 // anything non-zero takes the entry-by-entry path below, which decides exactly
                 int n = end - idx;
-                mem.writeLongRunRelease(slot, oa | leafBits, leafSize, n);
+                mem.fillLongsRelease(slot, n, oa | leafBits, leafSize);
                 va += n * leafSize;
                 oa += n * leafSize;
                 idx = end;
