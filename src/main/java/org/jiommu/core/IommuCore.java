@@ -61,6 +61,13 @@ import org.jiommu.pgtable.IotlbGather;
 public final class IommuCore {
     static final String NAME_PREFIX = "D";
 
+    /** {@code IOMMU_NO_PASID}: DMA without a PASID, the RID's domain (SEMANTICS.md 8). */
+    public static final int IOMMU_NO_PASID = 0;
+    /** {@code IOMMU_FIRST_GLOBAL_PASID}: the global allocator never hands out 0. */
+    public static final int IOMMU_FIRST_GLOBAL_PASID = 1;
+    /** {@code IOMMU_PASID_INVALID} (0xFFFFFFFF as an unsigned 32-bit PASID). */
+    public static final int IOMMU_PASID_INVALID = 0xFFFFFFFF;
+
     final CoreConfig config;
     final KernelVersion version;
 
@@ -101,6 +108,8 @@ public final class IommuCore {
     final AttachEngine attach;
     final OwnershipEngine ownership;
     final MapEngine mapEngine;
+    /** Part 2 engines: they only keep {@code this}, so they are built as field initialisers. */
+    final PasidEngine pasidEngine = new PasidEngine(this);
     private final CoreServices services = new Services();
 
     public IommuCore() {
@@ -1067,6 +1076,54 @@ public final class IommuCore {
             attach.resetDone(dev);
             return null;
         }, dev);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: PASID attachments (SEMANTICS.md 8.1, 8.2)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code iommu_attach_device_pasid}: install {@code d} at {@code pasid} on every PASID-capable
+     * member of the device's group and store it in the group's PASID slot (with {@code h}, whose
+     * domain the core sets, or bare when {@code h} is null). -ENODEV without a group or IOMMU;
+     * -EOPNOTSUPP without the domain's or the blocked domain's {@code set_dev_pasid}; -EINVAL for an
+     * incompatible domain, PASID 0, a device without PASIDs or a PASID beyond a member's range;
+     * -EBUSY for an occupied slot or (Δ7.0) a reset in progress; the driver's errno after rollback.
+     */
+    public void attachDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
+        call("iommu_attach_device_pasid", () -> {
+            pasidEngine.attachDevicePasid(d, dev, pasid, h);
+            return null;
+        }, d, dev, pasid, h);
+    }
+
+    /** {@link #attachDevicePasid(IommuDomain, Device, int, AttachHandle)} without a handle. */
+    public void attachDevicePasid(IommuDomain d, Device dev, int pasid) {
+        attachDevicePasid(d, dev, pasid, null);
+    }
+
+    /**
+     * {@code iommu_replace_device_pasid} (iommufd-internal): switch an attached PASID to {@code d}
+     * with handle {@code h}; only the handle changes when {@code d} is already there. -EINVAL for
+     * an empty slot, a null handle or the very handle already stored (WARN); on a driver failure
+     * the old domain stays on every member.
+     */
+    public void replaceDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
+        call("iommu_replace_device_pasid", () -> {
+            pasidEngine.replaceDevicePasid(d, dev, pasid, h);
+            return null;
+        }, d, dev, pasid, h);
+    }
+
+    /**
+     * {@code iommu_detach_device_pasid}: the blocked domain's {@code set_dev_pasid} on every
+     * PASID-capable member, then the slot is erased. A PASID never attached is not an error.
+     */
+    public void detachDevicePasid(IommuDomain d, Device dev, int pasid) {
+        call("iommu_detach_device_pasid", () -> {
+            pasidEngine.detachDevicePasid(d, dev, pasid);
+            return null;
+        }, d, dev, pasid);
     }
 
     // ------------------------------------------------------------------------------------------

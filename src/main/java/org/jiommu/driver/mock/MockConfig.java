@@ -12,7 +12,18 @@ import org.jiommu.core.spi.Geometry;
 public record MockConfig(String name, boolean staticIdentity, boolean identityAllocOp, boolean staticBlocked,
                          boolean blockedSetDevPasid, ReleaseDomain releaseDomain, DomainType legacyDefaultDomain,
                          AllocOps allocOps, boolean pasidFlagSupported, long pgsizeBitmap, int ias,
-                         Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp) {
+                         Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp,
+                         boolean pasidCompatCheck, boolean pasidReservedFault) {
+
+    /** The part-1 component list: the PASID knobs take their defaults (no compat check, 1024 fault on). */
+    public MockConfig(String name, boolean staticIdentity, boolean identityAllocOp, boolean staticBlocked,
+                      boolean blockedSetDevPasid, ReleaseDomain releaseDomain, DomainType legacyDefaultDomain,
+                      AllocOps allocOps, boolean pasidFlagSupported, long pgsizeBitmap, int ias,
+                      Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp) {
+        this(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid, releaseDomain,
+                legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture, maxPasids, grouping,
+                syncMapOp, false, true);
+    }
 
     /** What {@code ops.release_domain} is. */
     public enum ReleaseDomain {
@@ -82,6 +93,8 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         b.maxPasids = maxPasids;
         b.grouping = grouping;
         b.syncMapOp = syncMapOp;
+        b.pasidCompatCheck = pasidCompatCheck;
+        b.pasidReservedFault = pasidReservedFault;
         return b;
     }
 
@@ -101,6 +114,8 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         private int maxPasids = 1 << 20;
         private Grouping grouping = Grouping.GENERIC;
         private boolean syncMapOp = true;
+        private boolean pasidCompatCheck;
+        private boolean pasidReservedFault = true;
 
         private Builder(String name) {
             this.name = name;
@@ -180,10 +195,35 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
             return this;
         }
 
+        /**
+         * The driver checks PASID compatibility both ways, as iommufd does for its HW page tables
+         * ({@code iommufd_hwpt_pasid_compat}, REFERENCES.md 1a rules 2, 3, 5, 8) and drivers whose
+         * PASID table hangs from the RID entry must (SMMUv3 refuses a stage-2 RID domain while
+         * SSIDs are in use): a paging domain allocated without {@code IOMMU_HWPT_ALLOC_PASID} is
+         * refused by {@code set_dev_pasid}, a PASID attach is refused while the RID sits on such a
+         * domain, and {@code attach_dev} of such a domain is refused while the device has PASIDs.
+         * Off by default (the kernel core itself does not check it).
+         */
+        public Builder pasidCompatCheck(boolean v) {
+            this.pasidCompatCheck = v;
+            return this;
+        }
+
+        /**
+         * The iommufd selftest mock's rollback probe ({@code IOMMU_TEST_PASID_RESERVED}): on PASID
+         * 1024 of a device, the first {@code set_dev_pasid} of a non-blocked domain succeeds, the
+         * next one (a replace) fails -ENOMEM once; a removal re-arms it. On by default, as in the
+         * kernel's mock.
+         */
+        public Builder pasidReservedFault(boolean v) {
+            this.pasidReservedFault = v;
+            return this;
+        }
+
         public MockConfig build() {
             return new MockConfig(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid,
                     releaseDomain, legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture,
-                    maxPasids, grouping, syncMapOp);
+                    maxPasids, grouping, syncMapOp, pasidCompatCheck, pasidReservedFault);
         }
     }
 }

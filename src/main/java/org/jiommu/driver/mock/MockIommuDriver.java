@@ -83,6 +83,11 @@ public final class MockIommuDriver {
     private Errno failSyncMap;
     private Lookup lookupInAttach = Lookup.NONE;
     private boolean leakIopfRefcount;
+    /** Devices whose PASID {@link #TEST_PASID_RESERVED} fails its next non-blocked set_dev_pasid. */
+    private final Set<Device> pasidReservedArmed = new LinkedHashSet<>();
+
+    /** {@code IOMMU_TEST_PASID_RESERVED}: the PASID whose replace fails once (see {@link MockConfig.Builder#pasidReservedFault}). */
+    public static final int TEST_PASID_RESERVED = 1024;
 
     /** What attach_dev asks the core for the current domain, to show S20's rule. */
     public enum Lookup {
@@ -626,6 +631,11 @@ public final class MockIommuDriver {
             } else if (!probed.contains(dev) || !ours(d)) {
                 // a device this instance never probed, or another driver's domain
                 r = Errno.EINVAL.neg();
+            } else if (config.pasidCompatCheck() && !pasidCompat(d)
+                    && !pasids.getOrDefault(dev, new TreeMap<>()).isEmpty()) {
+                // the PASID entries hang from the RID entry: a table format without PASID support
+                // would strand them (iommufd_hwpt_pasid_compat, the RID direction)
+                r = Errno.EINVAL.neg();
             } else {
                 IommuDomain hw = programmed.get(dev);
                 if (old != null && hw != null && old != hw) {
@@ -688,6 +698,9 @@ public final class MockIommuDriver {
                     break;
                 }
             }
+            if (f == null) {
+                f = pasidRefusal(d, dev, pasid);
+            }
             if (f != null) {
                 r = f.neg();
             } else if (!probed.contains(dev) || !ours(d)) {
@@ -709,6 +722,41 @@ public final class MockIommuDriver {
         }
         record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
         return r;
+    }
+
+    /**
+     * The driver's own reasons to refuse a {@code set_dev_pasid}, or null: the PASID-compat rule
+     * (when configured) and the selftest's PASID-1024 fault. Holds this.
+     */
+    private Errno pasidRefusal(IommuDomain d, Device dev, int pasid) {
+        boolean removal = d == blockedDomain;
+        if (!removal && config.pasidCompatCheck()) {
+            IommuDomain rid = programmed.get(dev);
+            if (!pasidCompat(d) || (rid != null && !pasidCompat(rid))) {
+                return Errno.EINVAL;
+            }
+        }
+        if (pasid == TEST_PASID_RESERVED && config.pasidReservedFault() && probed.contains(dev) && ours(d)) {
+            if (removal) {
+                pasidReservedArmed.remove(dev);
+            } else if (pasidReservedArmed.remove(dev)) {
+                return Errno.ENOMEM; // the replace after a first attach fails, once
+            } else {
+                pasidReservedArmed.add(dev);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A domain whose table format can sit under a PASID (and carry PASID entries under its RID):
+     * static and table-less domains, and paging domains allocated with {@code IOMMU_HWPT_ALLOC_PASID}.
+     */
+    private static boolean pasidCompat(IommuDomain d) {
+        if (!(d instanceof MockDomain) || ((MockDomain) d).pgtable == null) {
+            return true;
+        }
+        return (((MockDomain) d).allocFlags & AllocFlags.PASID) != 0;
     }
 
     private int mapPages(IommuDomain dom, long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
