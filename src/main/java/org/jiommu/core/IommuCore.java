@@ -110,6 +110,8 @@ public final class IommuCore {
     final MapEngine mapEngine;
     /** Part 2 engines: they only keep {@code this}, so they are built as field initialisers. */
     final PasidEngine pasidEngine = new PasidEngine(this);
+    /** {@code iommu_global_pasid_ida}: system-wide, i.e. one per simulated platform. */
+    final GlobalPasidAllocator globalPasids = new GlobalPasidAllocator();
     private final CoreServices services = new Services();
 
     public IommuCore() {
@@ -1124,6 +1126,60 @@ public final class IommuCore {
             pasidEngine.detachDevicePasid(d, dev, pasid);
             return null;
         }, d, dev, pasid);
+    }
+
+    /**
+     * {@code iommu_alloc_global_pasid}: the lowest free PASID in {@code [1, max_pasids - 1]} of
+     * {@code dev} from the platform-wide namespace; {@link #IOMMU_PASID_INVALID} when the device
+     * has no PASIDs, the range is exhausted or the allocation fails (fail_nth). Never 0
+     * (I-NO-PASID-0). -ENODEV for a device without an IOMMU (the kernel would dereference NULL).
+     */
+    public int allocGlobalPasid(Device dev) {
+        return call("iommu_alloc_global_pasid", () -> {
+            requireDevice(dev, "iommu_alloc_global_pasid");
+            DevIommu di = devIommuOf(dev);
+            if (di == null || di.iommuDev == null) {
+                throw err(Errno.ENODEV, "iommu_alloc_global_pasid: " + dev + " has no IOMMU");
+            }
+            return allocGlobalPasidInternal(di.maxPasids, "iommu_alloc_global_pasid " + dev);
+        }, dev);
+    }
+
+    /** The allocator with the kernel's reading of {@code max_pasids == 0} and of an IDA OOM. */
+    int allocGlobalPasidInternal(int maxPasids, String site) {
+        if (maxPasids == 0) {
+            return IOMMU_PASID_INVALID; // max_pasids == 0: the device cannot issue PASIDs
+        }
+        if (shouldFailAlloc("ida_alloc_range " + site)) {
+            return IOMMU_PASID_INVALID;
+        }
+        return globalPasids.alloc(maxPasids);
+    }
+
+    /**
+     * {@code iommu_free_global_pasid}: return a PASID to the namespace. WARN and ignore for
+     * {@link #IOMMU_PASID_INVALID} and (as {@code ida_free}) for an id that is not allocated.
+     */
+    public void freeGlobalPasid(int pasid) {
+        call("iommu_free_global_pasid", () -> {
+            freeGlobalPasidInternal(pasid, "iommu_free_global_pasid");
+            return null;
+        }, pasid);
+    }
+
+    void freeGlobalPasidInternal(int pasid, String fn) {
+        if (pasid == IOMMU_PASID_INVALID) {
+            warn(fn, "freeing IOMMU_PASID_INVALID");
+            return;
+        }
+        if (!globalPasids.free(pasid)) {
+            warn(fn, "ida_free called for PASID " + Integer.toUnsignedString(pasid) + " which is not allocated");
+        }
+    }
+
+    /** Allocated global PASIDs, each with the {@code max_pasids} it was allocated under (I-PASID-RANGE). */
+    public Map<Integer, Integer> globalPasids() {
+        return globalPasids.allocated();
     }
 
     // ------------------------------------------------------------------------------------------
