@@ -17,6 +17,7 @@ import org.jiommu.base.WarningSink;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.CookieType;
+import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.DomainType;
@@ -1180,6 +1181,91 @@ public final class IommuCore {
     /** Allocated global PASIDs, each with the {@code max_pasids} it was allocated under (I-PASID-RANGE). */
     public Map<Integer, Integer> globalPasids() {
         return globalPasids.allocated();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: per-device features (v5.2-v6.15 iommu_dev_*_feature, S01, S02)
+    // ------------------------------------------------------------------------------------------
+
+    /** The ops of the driver that probed {@code dev}, or null: the feature calls' "dev->iommu" test. */
+    private IommuOps probedOps(Device dev) {
+        DevIommu di = devIommuOf(dev);
+        return di == null || di.iommuDev == null ? null : di.ops();
+    }
+
+    private static void requireFeature(DevFeature f, String fn) {
+        if (f == null) {
+            throw err(Errno.EINVAL, fn + ": feature is null");
+        }
+    }
+
+    /** {@code iommu_dev_has_feature}: the driver's answer; false without an IOMMU or the op. */
+    public boolean devHasFeature(Device dev, DevFeature f) {
+        requireDevice(dev, "iommu_dev_has_feature");
+        requireFeature(f, "iommu_dev_has_feature");
+        IommuOps ops = probedOps(dev);
+        return ops != null && ops.devHasFeat() != null && ops.devHasFeat().devHasFeat(dev, f);
+    }
+
+    /** {@code iommu_dev_feature_enabled}: false without an IOMMU or the op. */
+    public boolean devFeatureEnabled(Device dev, DevFeature f) {
+        requireDevice(dev, "iommu_dev_feature_enabled");
+        requireFeature(f, "iommu_dev_feature_enabled");
+        IommuOps ops = probedOps(dev);
+        return ops != null && ops.devFeatEnabled() != null && ops.devFeatEnabled().devFeatEnabled(dev, f);
+    }
+
+    /**
+     * {@code iommu_dev_enable_feature}: -ENODEV without an IOMMU or the op; else the driver's
+     * answer (the mock: -EINVAL when the hardware behind the device cannot do it, S01/S02).
+     */
+    public void devEnableFeature(Device dev, DevFeature f) {
+        call("iommu_dev_enable_feature", () -> {
+            requireDevice(dev, "iommu_dev_enable_feature");
+            requireFeature(f, "iommu_dev_enable_feature");
+            IommuOps ops = probedOps(dev);
+            if (ops == null || ops.devEnableFeat() == null) {
+                throw err(Errno.ENODEV, "iommu_dev_enable_feature: " + dev + " has no IOMMU driver that knows features");
+            }
+            int ret = ops.devEnableFeat().devSetFeat(dev, f);
+            trace(TraceEvent.Kind.DRIVER, "dev_enable_feat", "(" + dev + ", " + f + ") = " + Errno.describe(ret));
+            if (ret != 0) {
+                throw driverErr(ret, "driver " + ops + " dev_enable_feat(" + dev + ", " + f + ")");
+            }
+            return null;
+        }, dev, f);
+    }
+
+    /**
+     * {@code iommu_dev_disable_feature}: -ENODEV without an IOMMU or the op; -EBUSY while the
+     * feature is in use by the core (AUX with aux domains attached, SVA with bonds: the model
+     * checks this in the core for every driver, as SMMUv3's {@code arm_smmu_master_disable_sva}
+     * does for its bonds); else the driver's answer.
+     */
+    public void devDisableFeature(Device dev, DevFeature f) {
+        call("iommu_dev_disable_feature", () -> {
+            requireDevice(dev, "iommu_dev_disable_feature");
+            requireFeature(f, "iommu_dev_disable_feature");
+            IommuOps ops = probedOps(dev);
+            if (ops == null || ops.devDisableFeat() == null) {
+                throw err(Errno.ENODEV, "iommu_dev_disable_feature: " + dev + " has no IOMMU driver that knows features");
+            }
+            String user = featureUser(dev, f);
+            if (user != null) {
+                throw err(Errno.EBUSY, "iommu_dev_disable_feature: " + f + " of " + dev + " is in use: " + user);
+            }
+            int ret = ops.devDisableFeat().devSetFeat(dev, f);
+            trace(TraceEvent.Kind.DRIVER, "dev_disable_feat", "(" + dev + ", " + f + ") = " + Errno.describe(ret));
+            if (ret != 0) {
+                throw driverErr(ret, "driver " + ops + " dev_disable_feat(" + dev + ", " + f + ")");
+            }
+            return null;
+        }, dev, f);
+    }
+
+    /** What of the core still uses feature {@code f} of {@code dev}, or null. */
+    private String featureUser(Device dev, DevFeature f) {
+        return null;
     }
 
     // ------------------------------------------------------------------------------------------

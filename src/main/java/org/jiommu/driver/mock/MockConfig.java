@@ -1,5 +1,6 @@
 package org.jiommu.driver.mock;
 
+import org.jiommu.base.Errno;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.Geometry;
 
@@ -13,7 +14,8 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
                          boolean blockedSetDevPasid, ReleaseDomain releaseDomain, DomainType legacyDefaultDomain,
                          AllocOps allocOps, boolean pasidFlagSupported, long pgsizeBitmap, int ias,
                          Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp,
-                         boolean pasidCompatCheck, boolean pasidReservedFault) {
+                         boolean pasidCompatCheck, boolean pasidReservedFault, AuxModel auxModel,
+                         Errno auxRefusal, boolean svaSupport) {
 
     /** The part-1 component list: the PASID knobs take their defaults (no compat check, 1024 fault on). */
     public MockConfig(String name, boolean staticIdentity, boolean identityAllocOp, boolean staticBlocked,
@@ -22,7 +24,26 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
                       Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp) {
         this(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid, releaseDomain,
                 legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture, maxPasids, grouping,
-                syncMapOp, false, true);
+                syncMapOp, false, true, AuxModel.PASID, Errno.EINVAL, true);
+    }
+
+    /**
+     * How the hardware behind the mock can give one device several address spaces (S02), which
+     * decides {@code dev_has_feat(AUX)} and the driver's aux side.
+     */
+    public enum AuxModel {
+        /** No aux support at all (no aux ops, AUX never available). */
+        NONE,
+        /**
+         * Per-PASID translation (VT-d scalable mode, SMMUv3 with SSIDs): AUX for every device with
+         * PASIDs; aux domains are installed at their PASID with set_dev_pasid.
+         */
+        PASID,
+        /**
+         * A plain SMMUv2: no PASIDs in the IOMMU; AUX only for masters declared context-switch
+         * capable (the GPU case), whose aux domains only get a page table the master switches to.
+         */
+        CONTEXT_SWITCH
     }
 
     /** What {@code ops.release_domain} is. */
@@ -68,6 +89,9 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
                 && legacyDefaultDomain != DomainType.BLOCKED && legacyDefaultDomain != DomainType.PLATFORM) {
             throw new IllegalArgumentException("a legacy default domain is IDENTITY, BLOCKED or PLATFORM");
         }
+        if (auxModel == null || auxRefusal == null) {
+            throw new IllegalArgumentException("aux model and refusal errno must be given");
+        }
         if (maxPasids < 0 || ias < 12 || ias > 48) {
             throw new IllegalArgumentException("bad PASID count or input address size");
         }
@@ -95,6 +119,9 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         b.syncMapOp = syncMapOp;
         b.pasidCompatCheck = pasidCompatCheck;
         b.pasidReservedFault = pasidReservedFault;
+        b.auxModel = auxModel;
+        b.auxRefusal = auxRefusal;
+        b.svaSupport = svaSupport;
         return b;
     }
 
@@ -116,6 +143,9 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         private boolean syncMapOp = true;
         private boolean pasidCompatCheck;
         private boolean pasidReservedFault = true;
+        private AuxModel auxModel = AuxModel.PASID;
+        private Errno auxRefusal = Errno.EINVAL;
+        private boolean svaSupport = true;
 
         private Builder(String name) {
             this.name = name;
@@ -220,10 +250,29 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
             return this;
         }
 
+        /** How the hardware gives a device several address spaces (S02); PASID by default. */
+        public Builder auxModel(AuxModel v) {
+            this.auxModel = v;
+            return this;
+        }
+
+        /** The errno of a refused aux attach (S03): -EINVAL by default, -EPERM for VT-d's wording. */
+        public Builder auxRefusal(Errno v) {
+            this.auxRefusal = v;
+            return this;
+        }
+
+        /** Whether devices with PASIDs can do SVA ({@code dev_has_feat(SVA)}, {@code domain_alloc_sva}). */
+        public Builder svaSupport(boolean v) {
+            this.svaSupport = v;
+            return this;
+        }
+
         public MockConfig build() {
             return new MockConfig(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid,
                     releaseDomain, legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture,
-                    maxPasids, grouping, syncMapOp, pasidCompatCheck, pasidReservedFault);
+                    maxPasids, grouping, syncMapOp, pasidCompatCheck, pasidReservedFault, auxModel,
+                    auxRefusal, svaSupport);
         }
     }
 }

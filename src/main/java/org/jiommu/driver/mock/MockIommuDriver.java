@@ -2,6 +2,8 @@ package org.jiommu.driver.mock;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -16,6 +18,9 @@ import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.AllocFlags;
+import org.jiommu.core.spi.AuxOps;
+import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
@@ -83,6 +88,14 @@ public final class MockIommuDriver {
     private Errno failSyncMap;
     private Lookup lookupInAttach = Lookup.NONE;
     private boolean leakIopfRefcount;
+    /** Per device, the features enabled through {@code dev_enable_feat}. */
+    private final Map<Device, EnumSet<DevFeature>> featuresEnabled = new HashMap<>();
+    /** Per device, what {@code dev_has_feat} answers instead of the hardware's default. */
+    private final Map<Device, EnumMap<DevFeature, Boolean>> featureSupport = new HashMap<>();
+    /** Masters declared able to switch their own page tables (the SMMUv2 GPU case, S02). */
+    private final Set<Device> contextSwitchCapable = new LinkedHashSet<>();
+    /** Table-only aux domains (AuxModel.CONTEXT_SWITCH) and the devices they are aux-attached to. */
+    private final Map<IommuDomain, Set<Device>> auxTables = new LinkedHashMap<>();
     /** Devices whose PASID {@link #TEST_PASID_RESERVED} fails its next non-blocked set_dev_pasid. */
     private final Set<Device> pasidReservedArmed = new LinkedHashSet<>();
 
@@ -182,6 +195,19 @@ public final class MockIommuDriver {
         }
         if (config.identityAllocOp()) {
             b.domainAllocIdentity(this::domainAllocIdentity);
+        }
+        b.devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
+                .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
+                .domainGetAttr(this::domainGetAttr);
+        switch (config.auxModel()) {
+            case PASID:
+                b.auxOps(new AuxOps(config.auxRefusal(), true, null, null));
+                break;
+            case CONTEXT_SWITCH:
+                b.auxOps(new AuxOps(config.auxRefusal(), false, this::auxAttach, this::auxDetach));
+                break;
+            default:
+                break;
         }
         this.ops = b.build();
         this.iommu = new IommuDevice(n, ops, config.maxPasids());
@@ -291,6 +317,51 @@ public final class MockIommuDriver {
     /** {@code set_dev_pasid} fails with {@code errno} for this (domain, device, pasid); nulls / -1 match any. */
     public synchronized void failSetDevPasid(IommuDomain domain, Device dev, int pasid, Errno errno) {
         failSetDevPasid.add(new Object[] {domain, dev, pasid, errno});
+    }
+
+    /**
+     * What {@code dev_has_feat(dev, feature)} answers, overriding the hardware default (S02); null
+     * restores the default.
+     */
+    public synchronized void setFeatureSupport(Device dev, DevFeature feature, Boolean supported) {
+        if (supported == null) {
+            EnumMap<DevFeature, Boolean> m = featureSupport.get(dev);
+            if (m != null) {
+                m.remove(feature);
+            }
+        } else {
+            featureSupport.computeIfAbsent(dev, k -> new EnumMap<>(DevFeature.class)).put(feature, supported);
+        }
+    }
+
+    /** Firmware declares the master able to switch its own page tables (the SMMUv2 GPU, S02). */
+    public synchronized void declareContextSwitchCapable(Device dev) {
+        contextSwitchCapable.add(dev);
+    }
+
+    /**
+     * The master itself writes a page-table base into its context bank's TTBR0 (S10's
+     * {@code gpu_switch_ttbr0}): from then on its DMA without PASID walks that table. The IOMMU
+     * driver is not involved; the table is found by its base to learn its input size and granule.
+     */
+    public synchronized void gpuSwitchTtbr0(Device dev, long ttbr0) {
+        if (hardware == null) {
+            throw new IllegalStateException("mock " + config.name() + " has no hardware");
+        }
+        IoPageTable table = null;
+        for (IommuDomain d : live) {
+            if (d instanceof MockDomain && ((MockDomain) d).pgtable != null && ((MockDomain) d).pgtable.root() == ttbr0) {
+                table = ((MockDomain) d).pgtable;
+            }
+        }
+        MockHardware.Entry e = table == null
+                ? new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr0, config.ias(), 12)
+                : new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr0, table.ias(),
+                        Long.numberOfTrailingZeros(table.pgsizeBitmap()));
+        for (int sid : sids.getOrDefault(dev, List.of())) {
+            hardware.writeStream(sid, e);
+        }
+        record("gpu_switch_ttbr0", null, dev, null, String.format("gpu_switch_ttbr0(%s, %#x)", dev, ttbr0), 0);
     }
 
     /** Drops every failAttach / failSetDevPasid / map / sync injection. */
@@ -495,8 +566,128 @@ public final class MockIommuDriver {
                 moveRid(dev, park);
             }
             iopfRefcount.remove(dev);
+            featuresEnabled.remove(dev); // dev->iommu goes, and with it the driver's per-device state
+            pasidReservedArmed.remove(dev);
+            auxTables.values().forEach(set -> set.remove(dev));
+            auxTables.values().removeIf(Set::isEmpty);
         }
         record("release_device", null, dev, null, "release_device(" + dev + ")", 0);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Device features (S01, S02) and the aux side (S03, S10)
+    // ------------------------------------------------------------------------------------------
+
+    private int maxPasidsOf(Device dev) {
+        DevIommuView di = core.devIommu(dev);
+        return di == null ? 0 : di.maxPasids();
+    }
+
+    /** What the hardware behind {@code dev} can do. Holds this. */
+    private boolean hardwareHas(Device dev, DevFeature f) {
+        EnumMap<DevFeature, Boolean> o = featureSupport.get(dev);
+        if (o != null && o.containsKey(f)) {
+            return o.get(f);
+        }
+        switch (f) {
+            case AUX:
+                switch (config.auxModel()) {
+                    case PASID: return maxPasidsOf(dev) > 0;
+                    case CONTEXT_SWITCH: return contextSwitchCapable.contains(dev);
+                    default: return false;
+                }
+            case SVA:
+                return config.svaSupport() && maxPasidsOf(dev) > 0;
+            default:
+                // recoverable faults need PCI PRI (an SMMU stall master is declared with setFeatureSupport)
+                return dev instanceof PciDevice && ((PciDevice) dev).hasPri();
+        }
+    }
+
+    private synchronized boolean devHasFeat(Device dev, DevFeature f) {
+        return probed.contains(dev) && hardwareHas(dev, f);
+    }
+
+    private synchronized boolean devFeatEnabled(Device dev, DevFeature f) {
+        EnumSet<DevFeature> s = featuresEnabled.get(dev);
+        return s != null && s.contains(f);
+    }
+
+    private int devEnableFeat(Device dev, DevFeature f) {
+        int r;
+        synchronized (this) {
+            if (!probed.contains(dev)) {
+                r = Errno.ENODEV.neg();
+            } else if (!hardwareHas(dev, f)) {
+                r = Errno.EINVAL.neg(); // the hardware behind this device cannot do it (S01)
+            } else {
+                featuresEnabled.computeIfAbsent(dev, k -> EnumSet.noneOf(DevFeature.class)).add(f);
+                r = 0;
+            }
+        }
+        record("dev_enable_feat", null, dev, null, "dev_enable_feat(" + dev + ", " + f + ") = " + ret(r), r);
+        return r;
+    }
+
+    private int devDisableFeat(Device dev, DevFeature f) {
+        int r;
+        synchronized (this) {
+            EnumSet<DevFeature> s = featuresEnabled.get(dev);
+            if (s == null || !s.contains(f)) {
+                r = Errno.EINVAL.neg();
+            } else if (f == DevFeature.IOPF && s.contains(DevFeature.SVA)) {
+                r = Errno.EBUSY.neg(); // SVA relies on the fault path (arm_smmu_master_disable_iopf)
+            } else {
+                s.remove(f);
+                r = 0;
+            }
+        }
+        record("dev_disable_feat", null, dev, null, "dev_disable_feat(" + dev + ", " + f + ") = " + ret(r), r);
+        return r;
+    }
+
+    /** Table-only aux attach: the domain becomes an aux domain of {@code dev}; no hardware is touched. */
+    private int auxAttach(IommuDomain d, Device dev) {
+        int r;
+        synchronized (this) {
+            if (!probed.contains(dev) || !(d instanceof MockDomain) || ((MockDomain) d).pgtable == null
+                    || ((MockDomain) d).driver() != this) {
+                r = Errno.EINVAL.neg();
+            } else {
+                auxTables.computeIfAbsent(d, k -> new LinkedHashSet<>()).add(dev);
+                r = 0;
+            }
+        }
+        record("aux_attach_dev", d, dev, null, "aux_attach_dev(" + d + ", " + dev + ") = " + ret(r), r);
+        return r;
+    }
+
+    private void auxDetach(IommuDomain d, Device dev) {
+        synchronized (this) {
+            Set<Device> s = auxTables.get(d);
+            if (s != null) {
+                s.remove(dev);
+                if (s.isEmpty()) {
+                    auxTables.remove(d);
+                }
+            }
+        }
+        record("aux_detach_dev", d, dev, null, "aux_detach_dev(" + d + ", " + dev + ")", 0);
+    }
+
+    /** {@code domain_get_attr(PTBASE)}: an aux domain's table base (TTBR0); -ENODEV for any other domain (S10). */
+    private long domainGetAttr(IommuDomain d, DomainAttr attr) {
+        long base;
+        synchronized (this) {
+            if (attr != DomainAttr.PTBASE || !auxTables.containsKey(d)) {
+                record("domain_get_attr", d, null, null, "domain_get_attr(" + d + ", " + attr + ") = -ENODEV",
+                        Errno.ENODEV.neg());
+                throw new IommuException(Errno.ENODEV, "mock " + config.name() + ": " + d + " is not an aux domain");
+            }
+            base = ((MockDomain) d).pgtable.root();
+        }
+        record("domain_get_attr", d, null, null, String.format("domain_get_attr(%s, %s) = %#x", d, attr, base), 0);
+        return base;
     }
 
     private GroupRef deviceGroup(Device dev) {
