@@ -18,6 +18,7 @@ import org.jiommu.bus.Device;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.CookieType;
 import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.DomainType;
@@ -46,6 +47,9 @@ import org.jiommu.pgtable.IotlbGather;
  * <ol>
  * <li>{@link #probeLock} ({@code iommu_probe_device_lock}): probe, release (the model serialises a
  *     device's add and removal as the driver core does), bus scans, snapshots;</li>
+ * <li>the part-2 global locks, never two at once: the aux lock ({@code AuxEngine.lock}, S05's one
+ *     lock; RID attaches of caller domains take its read side) and the SVA lock
+ *     ({@code iommu_sva_lock});</li>
  * <li>{@link IommuGroup#mutex} ({@code group->mutex}): one group's state; held across the driver
  *     callbacks that change it. Two group mutexes are only ever held together by
  *     {@link #snapshot()}, in ascending group id;</li>
@@ -113,6 +117,7 @@ public final class IommuCore {
     final PasidEngine pasidEngine = new PasidEngine(this);
     /** {@code iommu_global_pasid_ida}: system-wide, i.e. one per simulated platform. */
     final GlobalPasidAllocator globalPasids = new GlobalPasidAllocator();
+    final AuxEngine auxEngine = new AuxEngine(this);
     private final CoreServices services = new Services();
 
     public IommuCore() {
@@ -641,6 +646,9 @@ public final class IommuCore {
 
     /** Where a domain is still in use, for {@link #domainFree}; null if nowhere. */
     private String domainUser(IommuDomain d) {
+        if (auxEngine.isAux(d)) {
+            return "it is attached as an aux domain";
+        }
         for (IommuGroup g : liveGroups()) {
             if (g.domain == d) {
                 return g + " is attached to it";
@@ -967,7 +975,7 @@ public final class IommuCore {
     /** {@code iommu_attach_device}: singleton groups only (S13). */
     public void attachDevice(IommuDomain d, Device dev) {
         call("iommu_attach_device", () -> {
-            attach.attachDevice(d, dev);
+            auxEngine.ridAttach(d, "iommu_attach_device", () -> attach.attachDevice(d, dev));
             return null;
         }, d, dev);
     }
@@ -983,7 +991,7 @@ public final class IommuCore {
     /** {@code iommu_attach_group}. */
     public void attachGroup(IommuDomain d, IommuGroup g) {
         call("iommu_attach_group", () -> {
-            attach.attachGroup(d, g);
+            auxEngine.ridAttach(d, "iommu_attach_group", () -> attach.attachGroup(d, g));
             return null;
         }, d, g);
     }
@@ -1002,7 +1010,7 @@ public final class IommuCore {
      */
     public void groupReplaceDomain(IommuGroup g, IommuDomain d) {
         call("iommu_group_replace_domain", () -> {
-            attach.groupReplaceDomain(g, d);
+            auxEngine.ridAttach(d, "iommu_group_replace_domain", () -> attach.groupReplaceDomain(g, d));
             return null;
         }, g, d);
     }
@@ -1010,7 +1018,7 @@ public final class IommuCore {
     /** {@code iommu_attach_group_handle}: attach and store {@code h} in PASID slot 0. */
     public void attachGroupHandle(IommuDomain d, IommuGroup g, AttachHandle h) {
         call("iommu_attach_group_handle", () -> {
-            attach.attachGroupHandle(d, g, h);
+            auxEngine.ridAttach(d, "iommu_attach_group_handle", () -> attach.attachGroupHandle(d, g, h));
             return null;
         }, d, g, h);
     }
@@ -1026,7 +1034,7 @@ public final class IommuCore {
     /** {@code iommu_replace_group_handle}: switch to {@code d} (no -EBUSY check), slot 0 = {@code h}. */
     public void replaceGroupHandle(IommuGroup g, IommuDomain d, AttachHandle h) {
         call("iommu_replace_group_handle", () -> {
-            attach.replaceGroupHandle(g, d, h);
+            auxEngine.ridAttach(d, "iommu_replace_group_handle", () -> attach.replaceGroupHandle(g, d, h));
             return null;
         }, g, d, h);
     }
@@ -1265,7 +1273,57 @@ public final class IommuCore {
 
     /** What of the core still uses feature {@code f} of {@code dev}, or null. */
     private String featureUser(Device dev, DevFeature f) {
+        if (f == DevFeature.AUX) {
+            List<IommuDomain> aux = auxEngine.domainsOf(dev);
+            return aux.isEmpty() ? null : "aux domains " + aux + " are attached";
+        }
         return null;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: the 2019 aux-domain API on the PASID machinery (SEMANTICS.md 8.6, S03-S12)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code iommu_aux_attach_device}: attach {@code d} to {@code dev} as an aux domain. With a
+     * PASID-capable driver the domain's default PASID is allocated on its first aux attach (within
+     * the device's PASID width), shared by later ones and installed with the PASID API; a
+     * table-only driver (SMMUv2) only sets the domain up. -ENODEV without an IOMMU or aux support
+     * or when no default PASID is left; the driver's refusal errno (VT-d -EPERM, else -EINVAL)
+     * without AUX enabled or for a non-UNMANAGED domain; -EINVAL for a RID domain (S04) or a
+     * blocked RID; -EBUSY if already attached to {@code dev} or the PASID is taken (S12);
+     * -EOVERFLOW if the domain's PASID is beyond the device's width. A failure undoes exactly what
+     * the call did (S06).
+     */
+    public void auxAttachDevice(IommuDomain d, Device dev) {
+        call("iommu_aux_attach_device", () -> {
+            auxEngine.attach(d, dev);
+            return null;
+        }, d, dev);
+    }
+
+    /**
+     * {@code iommu_aux_detach_device}: the PASID entry goes with the last aux user of its group, the
+     * default PASID with the domain's last aux attachment (exactly once, S05). Not attached: nothing.
+     */
+    public void auxDetachDevice(IommuDomain d, Device dev) {
+        call("iommu_aux_detach_device", () -> {
+            auxEngine.detach(d, dev);
+            return null;
+        }, d, dev);
+    }
+
+    /** {@code iommu_aux_get_pasid}: the domain's PASID while aux-attached to {@code dev}; -EINVAL otherwise (S07). */
+    public int auxGetPasid(IommuDomain d, Device dev) {
+        return call("iommu_aux_get_pasid", () -> auxEngine.getPasid(d, dev), d, dev);
+    }
+
+    /**
+     * {@code iommu_domain_get_attr} (≤v5.12): -EINVAL without the driver op; PTBASE: an aux
+     * domain's page-table base (TTBR0), -ENODEV for any other domain (S10).
+     */
+    public long domainGetAttr(IommuDomain d, DomainAttr attr) {
+        return call("iommu_domain_get_attr", () -> auxEngine.getAttr(d, attr), d, attr);
     }
 
     // ------------------------------------------------------------------------------------------

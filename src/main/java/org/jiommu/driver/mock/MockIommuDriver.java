@@ -15,6 +15,7 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
+import org.jiommu.bus.dma.Atc;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.AllocFlags;
@@ -898,21 +899,57 @@ public final class MockIommuDriver {
                 r = Errno.EINVAL.neg();
             } else {
                 TreeMap<Integer, IommuDomain> m = pasids.computeIfAbsent(dev, k -> new TreeMap<>());
-                if (d == blockedDomain) {
-                    m.remove(pasid);
-                } else {
-                    m.put(pasid, d);
-                }
+                IommuDomain prev = d == blockedDomain ? m.remove(pasid) : m.put(pasid, d);
                 if (hardware != null) {
                     for (int sid : sids.getOrDefault(dev, List.of())) {
                         hardware.writePasid(sid, pasid, d == blockedDomain ? null : entryFor(d));
                     }
                 }
-                r = 0;
+                record("set_dev_pasid", d, dev, old, text + " = 0", 0);
+                if (prev != null && prev != d) {
+                    // the entry is written; flush the PASID-tagged ATCs under the same lock (S08)
+                    invalidatePasidAtcs(dev, pasid, prev);
+                }
+                return 0;
+            }
+            record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
+            return r;
+        }
+    }
+
+    /**
+     * S08, after a PASID entry of {@code dev} changed away from {@code old}: ATC entries are
+     * PASID-tagged, so the leaving device's ATC is invalidated for that PASID; when no device holds
+     * {@code old} at that PASID any more, the tag may be reused, so every device that could have
+     * cached it (those translating through the same RID domain, whose PASID table the entry hung
+     * from) is invalidated too. Runs under this driver's lock together with the entry change, so
+     * no device can join or leave in between. Holds this.
+     */
+    private void invalidatePasidAtcs(Device dev, int pasid, IommuDomain old) {
+        atcInvalidate(dev, pasid);
+        if (old == null) {
+            return;
+        }
+        for (TreeMap<Integer, IommuDomain> m : pasids.values()) {
+            if (m.get(pasid) == old) {
+                return; // other devices still use the entry: only the leaving device is flushed
             }
         }
-        record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
-        return r;
+        IommuDomain parent = programmed.get(dev);
+        for (Map.Entry<Device, IommuDomain> e : programmed.entrySet()) {
+            if (e.getKey() != dev && parent != null && e.getValue() == parent && probed.contains(e.getKey())) {
+                atcInvalidate(e.getKey(), pasid);
+            }
+        }
+    }
+
+    /** A PASID-selective ATC invalidation of one device (its ATS cache, if it has one). Holds this. */
+    private void atcInvalidate(Device dev, int pasid) {
+        if (dev instanceof PciDevice && ((PciDevice) dev).atc() != null) {
+            ((PciDevice) dev).atc().invalidate(pasid, false, 0, Atc.WHOLE_ADDRESS_SPACE);
+        }
+        MockEvent e = new MockEvent(++eventSeq, "atc_inv", null, dev, null, "atc_inv(" + dev + ", pasid=" + pasid + ")", 0);
+        events.add(e);
     }
 
     /**
