@@ -289,6 +289,36 @@ class AuxDomainTest {
     }
 
     @Test
+    @DisplayName("S11 SMMUv2 split tables: with TTBR1 in use, an IOVA with the split bit set walks TTBR1, others TTBR0")
+    void smmuv2SplitTables() {
+        Fixture f = new Fixture(MockConfig.builder("S").maxPasids(0).ias(39)
+                .auxModel(MockConfig.AuxModel.CONTEXT_SWITCH).build());
+        PlatformDevice gpu = f.plat("gpu");
+        f.m.declareContextSwitchCapable(gpu);
+        f.core.deviceAdd(gpu);
+        f.core.devEnableFeature(gpu, DevFeature.AUX);
+        IommuDomain low = f.core.pagingDomainAlloc(gpu);
+        IommuDomain high = f.core.pagingDomainAlloc(gpu);
+        f.core.auxAttachDevice(low, gpu);
+        f.core.auxAttachDevice(high, gpu);
+        f.core.map(low, 0x2000, 0x6000_0000L, 0x1000, Prot.RW);
+        f.core.map(high, 0x2000, 0x7000_0000L, 0x1000, Prot.RW);
+        f.m.gpuSwitchTtbr0(gpu, f.core.domainGetAttr(low, DomainAttr.PTBASE));
+        int sid = f.m.sourceIds(gpu).get(0);
+        long split = 1L << 39;
+        TranslationResult r = new TranslationResult();
+        assertThat(f.m.hardware().translate(sid, DmaTranslator.NO_PASID, split | 0x2008, false, false, r)).isFalse();
+        f.m.gpuSwitchTtbr1(gpu, f.core.domainGetAttr(high, DomainAttr.PTBASE), 39);
+        assertThat(f.m.hardware().translate(sid, DmaTranslator.NO_PASID, 0x2008, false, false, r)).isTrue();
+        assertThat(r.pa).isEqualTo(0x6000_0008L);
+        assertThat(f.m.hardware().translate(sid, DmaTranslator.NO_PASID, split | 0x2008, false, false, r)).isTrue();
+        assertThat(r.pa).isEqualTo(0x7000_0008L);
+        f.m.gpuSwitchTtbr1(gpu, 0, 39);
+        assertThat(f.m.hardware().translate(sid, DmaTranslator.NO_PASID, split | 0x2008, false, false, r)).isFalse();
+        assertThat(r.faultName).isEqualTo("out-of-range");
+    }
+
+    @Test
     @DisplayName("S12 one platform, both APIs: a PASID taken by the aux API is busy for the PASID API and the reverse")
     void bothApis() {
         Fixture f = new Fixture();

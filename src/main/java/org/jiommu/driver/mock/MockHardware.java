@@ -39,6 +39,8 @@ public final class MockHardware implements DmaTranslator {
     private final ConcurrentHashMap<Integer, Entry> streams = new ConcurrentHashMap<>();
     /** (source ID << 32 | PASID) → PASID entry. */
     private final ConcurrentHashMap<Long, Entry> pasids = new ConcurrentHashMap<>();
+    /** source ID → the TTBR1 half of a split address space (SMMUv2 with TTBR1 in use, S11). */
+    private final ConcurrentHashMap<Integer, Split> splits = new ConcurrentHashMap<>();
     private final LongAdder translations = new LongAdder();
     private final LongAdder faults = new LongAdder();
     private final LongAdder walkReads = new LongAdder();
@@ -62,6 +64,22 @@ public final class MockHardware implements DmaTranslator {
             pasids.remove(key);
         } else {
             pasids.put(key, e);
+        }
+    }
+
+    /**
+     * A split address space: IOVAs with {@code splitBit} set walk {@code ttbr1} (its table indexed
+     * by the bits below its input size), the others the RID entry (TTBR0).
+     */
+    public record Split(Entry ttbr1, int splitBit) {
+    }
+
+    /** The master (or its driver) sets or clears (null) the TTBR1 half of a source ID's context. */
+    void writeSplit(int sid, Split split) {
+        if (split == null) {
+            splits.remove(sid);
+        } else {
+            splits.put(sid, split);
         }
     }
 
@@ -91,6 +109,12 @@ public final class MockHardware implements DmaTranslator {
         Entry e;
         if (pasid == NO_PASID) {
             e = stream(sourceId);
+            Split sp = splits.get(sourceId);
+            if (sp != null && e.kind() == Entry.Kind.TRANSLATE && (iova >>> sp.splitBit() & 1) != 0) {
+                // S11: the split bit selects TTBR1, whose table sees the address below its input size
+                Entry t1 = sp.ttbr1();
+                return walk(t1, iova & ((1L << t1.ias()) - 1), write, translationRequest, out);
+            }
         } else {
             e = pasids.get((long) sourceId << 32 | (pasid & 0xffffffffL));
             if (e == null) {

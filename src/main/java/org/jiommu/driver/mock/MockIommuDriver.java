@@ -349,12 +349,7 @@ public final class MockIommuDriver {
         if (hardware == null) {
             throw new IllegalStateException("mock " + config.name() + " has no hardware");
         }
-        IoPageTable table = null;
-        for (IommuDomain d : live) {
-            if (d instanceof MockDomain && ((MockDomain) d).pgtable != null && ((MockDomain) d).pgtable.root() == ttbr0) {
-                table = ((MockDomain) d).pgtable;
-            }
-        }
+        IoPageTable table = tableAt(ttbr0);
         MockHardware.Entry e = table == null
                 ? new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr0, config.ias(), 12)
                 : new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr0, table.ias(),
@@ -363,6 +358,42 @@ public final class MockIommuDriver {
             hardware.writeStream(sid, e);
         }
         record("gpu_switch_ttbr0", null, dev, null, String.format("gpu_switch_ttbr0(%s, %#x)", dev, ttbr0), 0);
+    }
+
+    /**
+     * S11: the master also loads TTBR1 ({@code ttbr1}, 0 to stop using it): IOVAs with bit
+     * {@code splitBit} set are translated by that table, the others by TTBR0.
+     */
+    public synchronized void gpuSwitchTtbr1(Device dev, long ttbr1, int splitBit) {
+        if (hardware == null) {
+            throw new IllegalStateException("mock " + config.name() + " has no hardware");
+        }
+        if (splitBit < 12 || splitBit > 63) {
+            throw new IllegalArgumentException("split bit " + splitBit + " outside 12..63");
+        }
+        MockHardware.Split split = null;
+        if (ttbr1 != 0) {
+            IoPageTable table = tableAt(ttbr1);
+            int ias = table == null ? Math.min(config.ias(), splitBit) : table.ias();
+            int granule = table == null ? 12 : Long.numberOfTrailingZeros(table.pgsizeBitmap());
+            split = new MockHardware.Split(new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr1, ias,
+                    granule), splitBit);
+        }
+        for (int sid : sids.getOrDefault(dev, List.of())) {
+            hardware.writeSplit(sid, split);
+        }
+        record("gpu_switch_ttbr1", null, dev, null, String.format("gpu_switch_ttbr1(%s, %#x, bit %d)", dev, ttbr1,
+                splitBit), 0);
+    }
+
+    /** The live paging domain's table whose base is {@code base}, or null. Holds this. */
+    private IoPageTable tableAt(long base) {
+        for (IommuDomain d : live) {
+            if (d instanceof MockDomain && ((MockDomain) d).pgtable != null && ((MockDomain) d).pgtable.root() == base) {
+                return ((MockDomain) d).pgtable;
+            }
+        }
+        return null;
     }
 
     /** Drops every failAttach / failSetDevPasid / map / sync injection. */
