@@ -27,6 +27,7 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.MmStruct;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IotlbGather;
 
@@ -47,13 +48,16 @@ import org.jiommu.pgtable.IotlbGather;
  * <ol>
  * <li>{@link #probeLock} ({@code iommu_probe_device_lock}): probe, release (the model serialises a
  *     device's add and removal as the driver core does), bus scans, snapshots;</li>
- * <li>the part-2 global locks, never two at once: the aux lock ({@code AuxEngine.lock}, S05's one
- *     lock; RID attaches of caller domains take its read side) and the SVA lock
- *     ({@code iommu_sva_lock});</li>
+ * <li>the part-2 global locks: the aux lock ({@code AuxEngine.lock}, S05's one lock; RID
+ *     attaches of caller domains take its read side), then the SVA lock ({@code iommu_sva_lock}).
+ *     Only {@link #snapshot()} holds both;</li>
  * <li>{@link IommuGroup#mutex} ({@code group->mutex}): one group's state; held across the driver
  *     callbacks that change it. Two group mutexes are only ever held together by
  *     {@link #snapshot()}, in ascending group id;</li>
  * <li>driver-internal locks (taken inside driver callbacks);</li>
+ * <li>the IOPF locks: an IOPF queue's lock, then a device's fault-parameter lock (the kernel's
+ *     {@code queue->lock}, {@code dev->iommu->lock} / {@code fault_param->lock}); fault handlers
+ *     run with none of the core's locks held;</li>
  * <li>leaf locks: {@link #registry} (device, group, instance and domain tables), the trace and
  *     warning logs, fault injection. Nothing is called out while holding one.</li>
  * </ol>
@@ -118,6 +122,8 @@ public final class IommuCore {
     /** {@code iommu_global_pasid_ida}: system-wide, i.e. one per simulated platform. */
     final GlobalPasidAllocator globalPasids = new GlobalPasidAllocator();
     final AuxEngine auxEngine = new AuxEngine(this);
+    final SvaEngine sva = new SvaEngine(this);
+    final IopfEngine iopf = new IopfEngine(this);
     private final CoreServices services = new Services();
 
     public IommuCore() {
@@ -1277,6 +1283,17 @@ public final class IommuCore {
             List<IommuDomain> aux = auxEngine.domainsOf(dev);
             return aux.isEmpty() ? null : "aux domains " + aux + " are attached";
         }
+        if (f == DevFeature.SVA) {
+            IommuGroup g = groupOf(dev);
+            if (g != null) {
+                for (Map.Entry<Integer, PasidEntry> e : g.pasidArray.entrySet()) {
+                    if (e.getValue() instanceof PasidEntry.HandleEntry
+                            && ((PasidEntry.HandleEntry) e.getValue()).handle() instanceof SvaHandle) {
+                        return "an address space is bound at PASID " + e.getKey();
+                    }
+                }
+            }
+        }
         return null;
     }
 
@@ -1324,6 +1341,54 @@ public final class IommuCore {
      */
     public long domainGetAttr(IommuDomain d, DomainAttr attr) {
         return call("iommu_domain_get_attr", () -> auxEngine.getAttr(d, attr), d, attr);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: shared virtual addressing (SEMANTICS.md 8.5)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code iommu_sva_bind_device}: bind {@code mm} to {@code dev} at the mm's PASID (allocated
+     * from the global namespace on the mm's first bind and kept until {@link #mmPasidDrop}).
+     * Binding again where the group already has the bond returns the same handle with one more
+     * user; a new bond shares an existing SVA domain of the mm if the driver accepts it, else the
+     * driver allocates one ({@code domain_alloc_sva}). -ENODEV without a group; -EBUSY for an mm
+     * the IOMMU cannot follow or a PASID slot holding another domain; -EOVERFLOW when the mm's
+     * PASID is beyond the device's width; -ENOSPC when no PASID is left; -EOPNOTSUPP without
+     * {@code domain_alloc_sva}; PASID API errors. A failure after the mm got its PASID keeps the
+     * PASID (the kernel does; it belongs to the mm).
+     */
+    public SvaHandle svaBindDevice(Device dev, MmStruct mm) {
+        return call("iommu_sva_bind_device", () -> sva.bind(dev, mm), dev, mm);
+    }
+
+    /** {@code iommu_sva_unbind_device}: one user less; the last detaches the PASID and frees an unused SVA domain. */
+    public void svaUnbindDevice(SvaHandle h) {
+        call("iommu_sva_unbind_device", () -> {
+            sva.unbind(h);
+            return null;
+        }, h);
+    }
+
+    /** {@code iommu_sva_get_pasid}: the bond's PASID (the mm's). */
+    public int svaGetPasid(SvaHandle h) {
+        return sva.getPasid(h);
+    }
+
+    /** {@code mm->iommu_mm->pasid}, or {@link #IOMMU_PASID_INVALID} before the mm's first bind. */
+    public int mmPasid(MmStruct mm) {
+        return sva.mmPasid(mm);
+    }
+
+    /**
+     * {@code mm_pasid_drop} (mm teardown): the mm's PASID returns to the namespace. -EBUSY while
+     * SVA domains still hold the mm (in the kernel they hold a reference that delays teardown).
+     */
+    public void mmPasidDrop(MmStruct mm) {
+        call("mm_pasid_drop", () -> {
+            sva.mmPasidDrop(mm);
+            return null;
+        }, mm);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1471,6 +1536,8 @@ public final class IommuCore {
      */
     public CoreSnapshot snapshot() {
         probeLock.lock();
+        auxEngine.lock.readLock().lock();
+        sva.lock.lock();
         List<IommuGroup> locked = new ArrayList<>();
         try {
             for (IommuGroup g : liveGroups()) {
@@ -1495,11 +1562,22 @@ public final class IommuCore {
             for (IommuDomain d : liveDomains()) {
                 doms.add(new CoreSnapshot.DomainState(d, d.type(), d.owner(), d.cookieType(), d.pgsizeBitmap()));
             }
-            return new CoreSnapshot(defDomainType, dmaStrict, iommuDevices(), gs, ds, doms);
+            Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
+            sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
+            Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
+            sva.domains.forEach((d, sd) -> svaDoms.put(d, new CoreSnapshot.SvaDomainState(sd.mm, sd.users)));
+            Map<IommuDomain, CoreSnapshot.AuxDomainState> aux = new LinkedHashMap<>();
+            auxEngine.domains.forEach((d, a) -> aux.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
+                    List.copyOf(a.devices.keySet()))));
+            return new CoreSnapshot(defDomainType, dmaStrict, iommuDevices(), gs, ds, doms, globalPasids.allocated(),
+                    java.util.Collections.unmodifiableMap(mms), java.util.Collections.unmodifiableMap(svaDoms),
+                    java.util.Collections.unmodifiableMap(aux), iopf.snapshot());
         } finally {
             for (int i = locked.size() - 1; i >= 0; i--) {
                 locked.get(i).mutex.unlock();
             }
+            sva.lock.unlock();
+            auxEngine.lock.readLock().unlock();
             probeLock.unlock();
         }
     }

@@ -105,6 +105,15 @@ public final class IommuOps {
         long domainGetAttr(IommuDomain domain, DomainAttr attr);
     }
 
+    /**
+     * {@code domain_alloc_sva(dev, mm)}: an SVA domain sharing {@code mm}'s page table; the core
+     * sets its type, cookie and fault handler. Throws for an error; null reads as -ENOMEM.
+     */
+    @FunctionalInterface
+    public interface DomainAllocSva {
+        IommuDomain domainAllocSva(Device dev, MmStruct mm);
+    }
+
     private final String name;
     private final Capable capable;
     private final DomainAllocPaging domainAllocPaging;
@@ -130,6 +139,7 @@ public final class IommuOps {
     private final DevSetFeat devDisableFeat;
     private final AuxOps auxOps;
     private final DomainGetAttr domainGetAttr;
+    private final DomainAllocSva domainAllocSva;
 
     private IommuOps(Builder b) {
         this.name = b.name;
@@ -157,6 +167,7 @@ public final class IommuOps {
         this.devDisableFeat = b.devDisableFeat;
         this.auxOps = b.auxOps;
         this.domainGetAttr = b.domainGetAttr;
+        this.domainAllocSva = b.domainAllocSva;
     }
 
     public static Builder builder(String name) {
@@ -271,6 +282,11 @@ public final class IommuOps {
         return domainGetAttr;
     }
 
+    /** {@code domain_alloc_sva}; null: the driver cannot do SVA (bind is -EOPNOTSUPP, v6.16+). */
+    public DomainAllocSva domainAllocSva() {
+        return domainAllocSva;
+    }
+
     @Override
     public String toString() {
         return name;
@@ -303,6 +319,7 @@ public final class IommuOps {
         private DevSetFeat devDisableFeat;
         private AuxOps auxOps;
         private DomainGetAttr domainGetAttr;
+        private DomainAllocSva domainAllocSva;
 
         private Builder(String name) {
             if (name == null || name.isEmpty()) {
@@ -428,6 +445,11 @@ public final class IommuOps {
 
         public Builder domainGetAttr(DomainGetAttr op) {
             this.domainGetAttr = op;
+            return this;
+        }
+
+        public Builder domainAllocSva(DomainAllocSva op) {
+            this.domainAllocSva = op;
             return this;
         }
 

@@ -25,10 +25,15 @@ public final class MockHardware implements DmaTranslator {
 
     private static final long AP_RDONLY = 1L << 7;
     private static final long OA_MASK = 0x0000_ffff_ffff_f000L;
+    private static final long X86_OA_MASK = 0x000f_ffff_ffff_f000L;
 
     /** What one stream-table (or PASID-table) entry says. */
     public record Entry(Kind kind, long root, int ias, int granuleShift) {
-        public enum Kind { ABORT, BYPASS, TRANSLATE }
+        /**
+         * TRANSLATE walks a VMSAv8-64 stage-1 table; FIRST_LEVEL an x86-64 4-level process table
+         * (an SVA PASID entry pointing at {@code mm->pgd}).
+         */
+        public enum Kind { ABORT, BYPASS, TRANSLATE, FIRST_LEVEL }
 
         public static final Entry ABORT = new Entry(Kind.ABORT, 0, 0, 0);
         public static final Entry BYPASS = new Entry(Kind.BYPASS, 0, 0, 0);
@@ -130,9 +135,48 @@ public final class MockHardware implements DmaTranslator {
                 out.readable = true;
                 out.writable = true;
                 return true;
+            case FIRST_LEVEL:
+                return walkX86(e, iova, write, translationRequest, out);
             default:
                 return walk(e, iova, write, translationRequest, out);
         }
+    }
+
+    /**
+     * An x86-64 4-level walk (Intel SDM vol. 3 4.5; VT-d first-stage, HARDWARE.md 2.5): P in bit
+     * 0, R/W in bit 1 (writable only if set at every level), PS in bit 7 above the last level,
+     * address in bits 51:12; user addresses below 2^48, no sign extension.
+     */
+    private boolean walkX86(Entry e, long iova, boolean write, boolean translationRequest, TranslationResult out) {
+        if ((iova >>> e.ias()) != 0) {
+            return fault(out, FAULT_OUT_OF_RANGE, "out-of-range");
+        }
+        long table = e.root();
+        boolean writable = true;
+        for (int level = 4; level >= 1; level--) {
+            int shift = 12 + 9 * (level - 1);
+            long pte = memory.readLong(table + ((iova >>> shift) & 511) * 8);
+            walkReads.increment();
+            if ((pte & 1) == 0) {
+                return fault(out, FAULT_NOT_PRESENT, "not-present");
+            }
+            writable &= (pte & 2) != 0;
+            boolean leaf = level == 1 || (pte & (1L << 7)) != 0;
+            if (!leaf) {
+                table = pte & X86_OA_MASK;
+                continue;
+            }
+            long size = 1L << shift;
+            out.pa = (pte & X86_OA_MASK & ~(size - 1)) | (iova & (size - 1));
+            out.pageSize = size;
+            out.readable = true;
+            out.writable = writable;
+            if (write && !writable && !translationRequest) {
+                return fault(out, FAULT_PERMISSION, "permission");
+            }
+            return true;
+        }
+        return fault(out, FAULT_NOT_PRESENT, "not-present");
     }
 
     /** A VMSAv8-64 stage-1 walk of one granule size from the entry's root. */

@@ -31,6 +31,7 @@ import org.jiommu.core.spi.GroupRef;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.MmStruct;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
@@ -63,6 +64,7 @@ public final class MockIommuDriver {
     private final IommuDomain legacyDefaultDomain;
     private final DomainOps pagingOps;
     private final DomainOps identityAllocOps;
+    private final DomainOps svaOps;
 
     // ---- state, guarded by this ----
     private final List<MockEvent> events = new ArrayList<>();
@@ -169,6 +171,8 @@ public final class MockIommuDriver {
         this.pagingOps = po.build();
         this.identityAllocOps = DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid)
                 .free(this::free).build();
+        // an SVA domain only goes on PASIDs and has no table of its own to map into
+        this.svaOps = DomainOps.builder().setDevPasid(this::setDevPasid).free(this::free).build();
 
         IommuOps.Builder b = IommuOps.builder("mock-" + n)
                 .probeDevice(this::probeDevice)
@@ -196,6 +200,9 @@ public final class MockIommuDriver {
         }
         if (config.identityAllocOp()) {
             b.domainAllocIdentity(this::domainAllocIdentity);
+        }
+        if (config.svaSupport()) {
+            b.domainAllocSva(this::domainAllocSva);
         }
         b.devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
                 .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
@@ -576,6 +583,10 @@ public final class MockIommuDriver {
         if (d == null || d.type() == DomainType.BLOCKED) {
             return MockHardware.Entry.ABORT;
         }
+        if (d instanceof MockDomain && ((MockDomain) d).mm != null) {
+            MmStruct mm = ((MockDomain) d).mm;
+            return new MockHardware.Entry(MockHardware.Entry.Kind.FIRST_LEVEL, mm.pgd().root(), 48, 12);
+        }
         if (d instanceof MockDomain && ((MockDomain) d).pgtable != null) {
             IoPageTable pt = ((MockDomain) d).pgtable;
             return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, pt.root(), pt.ias(),
@@ -800,6 +811,21 @@ public final class MockIommuDriver {
         synchronized (this) {
             live.add(d);
         }
+        return d;
+    }
+
+    /** {@code domain_alloc_sva}: a domain whose PASID entries point at the mm's page table. */
+    private IommuDomain domainAllocSva(Device dev, MmStruct mm) {
+        if (core.shouldFailAlloc("mock domain_alloc_sva")) {
+            record("domain_alloc_sva", null, dev, null, "domain_alloc_sva(" + dev + ", " + mm + ") = -ENOMEM",
+                    Errno.ENOMEM.neg());
+            throw new IommuException(Errno.ENOMEM, "mock " + config.name() + ": out of memory for an SVA domain");
+        }
+        MockDomain d = new MockDomain(this, svaOps, 0, mm);
+        synchronized (this) {
+            live.add(d);
+        }
+        record("domain_alloc_sva", d, dev, null, "domain_alloc_sva(" + dev + ", " + mm + ") = ok", 0);
         return d;
     }
 
