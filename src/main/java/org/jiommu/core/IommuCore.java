@@ -27,7 +27,10 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.IopfFault;
+import org.jiommu.core.spi.IopfQueueRef;
 import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IotlbGather;
 
@@ -634,6 +637,7 @@ public final class IommuCore {
             return;
         }
         d.setCookieType(CookieType.NONE);
+        iopf.clearHandler(d);
         DomainOps.Free f = d.ops().free();
         if (f != null) {
             f.free(d);
@@ -1392,6 +1396,109 @@ public final class IommuCore {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Public API: I/O page faults (SEMANTICS.md 10)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Installs {@code h} as {@code d}'s fault handler (what iommufd does for a HW page table with
+     * a fault object; null removes it). Only while the domain is not attached anywhere (-EBUSY):
+     * drivers enable IOPF for what they see at attach time. -EINVAL for static and SVA domains.
+     */
+    public void domainSetIopfHandler(IommuDomain d, IopfHandler h) {
+        call("iommu_domain_set_iopf_handler", () -> {
+            requireDomain(d, "iommu_domain_set_iopf_handler");
+            if (d.isStatic() || d.type() == DomainType.SVA) {
+                throw err(Errno.EINVAL, "iommu_domain_set_iopf_handler: " + d + " is a " + (d.isStatic()
+                        ? "static" : "SVA") + " domain");
+            }
+            String user = domainUser(d);
+            if (user != null) {
+                throw err(Errno.EBUSY, "iommu_domain_set_iopf_handler: " + d + " is in use: " + user);
+            }
+            iopf.setHandler(d, h);
+            return null;
+        }, d, h);
+    }
+
+    /** {@code iopf_queue_alloc}. */
+    public IopfQueue iopfQueueAlloc(String name) {
+        return call("iopf_queue_alloc", () -> iopf.queueAlloc(name), name);
+    }
+
+    /** {@code iopf_queue_add_device}: -ENODEV without {@code page_response}, -EBUSY if already added, -ENOMEM. */
+    public void iopfQueueAddDevice(IopfQueue q, Device dev) {
+        call("iopf_queue_add_device", () -> {
+            int r = iopf.addDevice(q, dev);
+            if (r != 0) {
+                throw err(Errno.fromCode(r), "iopf_queue_add_device: " + dev + " on " + q);
+            }
+            return null;
+        }, q, dev);
+    }
+
+    /** {@code iopf_queue_remove_device}: pending groups are answered INVALID and freed, partial faults dropped. */
+    public void iopfQueueRemoveDevice(IopfQueue q, Device dev) {
+        call("iopf_queue_remove_device", () -> {
+            iopf.removeDevice(q, dev);
+            return null;
+        }, q, dev);
+    }
+
+    /** {@code iopf_queue_flush_dev}: WARN and -ENODEV without a fault parameter. */
+    public void iopfQueueFlushDev(Device dev) {
+        call("iopf_queue_flush_dev", () -> {
+            requireDevice(dev, "iopf_queue_flush_dev");
+            iopf.flushDev(dev);
+            return null;
+        }, dev);
+    }
+
+    /** {@code iopf_queue_discard_partial}: drops the partial requests of every device on the queue. */
+    public void iopfQueueDiscardPartial(IopfQueue q) {
+        call("iopf_queue_discard_partial", () -> {
+            iopf.discardPartial(q);
+            return null;
+        }, q);
+    }
+
+    /** {@code iopf_queue_free}: removes every device, then the queue. */
+    public void iopfQueueFree(IopfQueue q) {
+        call("iopf_queue_free", () -> {
+            iopf.queueFree(q);
+            return null;
+        }, q);
+    }
+
+    /**
+     * {@code iommu_report_device_fault}: route a page request to the handler of the domain at its
+     * PASID. A request nobody handles is answered INVALID and is -EINVAL; a non-last request is
+     * kept until its group's last one; a complete group goes to the handler (a handler error is
+     * answered FAILURE). Called by drivers; public for scenarios.
+     */
+    public void reportDeviceFault(Device dev, IopfFault fault) {
+        call("iommu_report_device_fault", () -> {
+            int r = iopf.report(dev, fault);
+            if (r != 0) {
+                throw err(Errno.fromCode(r), "iommu_report_device_fault: " + dev + " " + fault);
+            }
+            return null;
+        }, dev, fault);
+    }
+
+    /** {@code iopf_group_response}: the first answer of a group reaches the driver, later ones do nothing (I-IOPF-ONCE). */
+    public void iopfGroupResponse(IopfGroup g, PageResponse.Code code) {
+        call("iopf_group_response", () -> {
+            iopf.groupResponse(g, code);
+            return null;
+        }, g, code);
+    }
+
+    /** {@code iopf_free_group}: the handler is done with the group. */
+    public void iopfFreeGroup(IopfGroup g) {
+        iopf.freeGroup(g);
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Public API: DMA ownership (SEMANTICS.md 7)
     // ------------------------------------------------------------------------------------------
 
@@ -1633,6 +1740,26 @@ public final class IommuCore {
         @Override
         public boolean shouldFailAlloc(String site) {
             return IommuCore.this.shouldFailAlloc(site);
+        }
+
+        @Override
+        public IopfQueueRef iopfQueueAlloc(String name) {
+            return iopf.queueAlloc(name);
+        }
+
+        @Override
+        public int iopfQueueAddDevice(IopfQueueRef q, Device dev) {
+            return iopf.addDevice(q, dev);
+        }
+
+        @Override
+        public void iopfQueueRemoveDevice(IopfQueueRef q, Device dev) {
+            iopf.removeDevice(q, dev);
+        }
+
+        @Override
+        public int reportDeviceFault(Device dev, IopfFault fault) {
+            return iopf.report(dev, fault);
         }
     }
 }

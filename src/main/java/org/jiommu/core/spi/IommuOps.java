@@ -114,6 +114,12 @@ public final class IommuOps {
         IommuDomain domainAllocSva(Device dev, MmStruct mm);
     }
 
+    /** {@code page_response(dev, evt, msg)}: deliver the answer to a page request group to the hardware. */
+    @FunctionalInterface
+    public interface PageResponseOp {
+        void pageResponse(Device dev, IopfFault lastFault, PageResponse msg);
+    }
+
     private final String name;
     private final Capable capable;
     private final DomainAllocPaging domainAllocPaging;
@@ -140,6 +146,7 @@ public final class IommuOps {
     private final AuxOps auxOps;
     private final DomainGetAttr domainGetAttr;
     private final DomainAllocSva domainAllocSva;
+    private final PageResponseOp pageResponse;
 
     private IommuOps(Builder b) {
         this.name = b.name;
@@ -168,6 +175,7 @@ public final class IommuOps {
         this.auxOps = b.auxOps;
         this.domainGetAttr = b.domainGetAttr;
         this.domainAllocSva = b.domainAllocSva;
+        this.pageResponse = b.pageResponse;
     }
 
     public static Builder builder(String name) {
@@ -282,6 +290,11 @@ public final class IommuOps {
         return domainGetAttr;
     }
 
+    /** {@code page_response}; required by {@code iopf_queue_add_device}. */
+    public PageResponseOp pageResponse() {
+        return pageResponse;
+    }
+
     /** {@code domain_alloc_sva}; null: the driver cannot do SVA (bind is -EOPNOTSUPP, v6.16+). */
     public DomainAllocSva domainAllocSva() {
         return domainAllocSva;
@@ -320,6 +333,7 @@ public final class IommuOps {
         private AuxOps auxOps;
         private DomainGetAttr domainGetAttr;
         private DomainAllocSva domainAllocSva;
+        private PageResponseOp pageResponse;
 
         private Builder(String name) {
             if (name == null || name.isEmpty()) {
@@ -450,6 +464,11 @@ public final class IommuOps {
 
         public Builder domainAllocSva(DomainAllocSva op) {
             this.domainAllocSva = op;
+            return this;
+        }
+
+        public Builder pageResponse(PageResponseOp op) {
+            this.pageResponse = op;
             return this;
         }
 

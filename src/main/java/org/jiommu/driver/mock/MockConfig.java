@@ -15,7 +15,7 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
                          AllocOps allocOps, boolean pasidFlagSupported, long pgsizeBitmap, int ias,
                          Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp,
                          boolean pasidCompatCheck, boolean pasidReservedFault, AuxModel auxModel,
-                         Errno auxRefusal, boolean svaSupport) {
+                         Errno auxRefusal, boolean svaSupport, boolean pageResponseOp) {
 
     /** The part-1 component list: the PASID knobs take their defaults (no compat check, 1024 fault on). */
     public MockConfig(String name, boolean staticIdentity, boolean identityAllocOp, boolean staticBlocked,
@@ -24,7 +24,7 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
                       Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp) {
         this(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid, releaseDomain,
                 legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture, maxPasids, grouping,
-                syncMapOp, false, true, AuxModel.PASID, Errno.EINVAL, true);
+                syncMapOp, false, true, AuxModel.PASID, Errno.EINVAL, true, true);
     }
 
     /**
@@ -122,6 +122,7 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         b.auxModel = auxModel;
         b.auxRefusal = auxRefusal;
         b.svaSupport = svaSupport;
+        b.pageResponseOp = pageResponseOp;
         return b;
     }
 
@@ -146,6 +147,7 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         private AuxModel auxModel = AuxModel.PASID;
         private Errno auxRefusal = Errno.EINVAL;
         private boolean svaSupport = true;
+        private boolean pageResponseOp = true;
 
         private Builder(String name) {
             this.name = name;
@@ -268,11 +270,17 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
             return this;
         }
 
+        /** Whether the driver has {@code page_response} (without it IOPF queues refuse its devices, #99). */
+        public Builder pageResponseOp(boolean v) {
+            this.pageResponseOp = v;
+            return this;
+        }
+
         public MockConfig build() {
             return new MockConfig(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid,
                     releaseDomain, legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture,
                     maxPasids, grouping, syncMapOp, pasidCompatCheck, pasidReservedFault, auxModel,
-                    auxRefusal, svaSupport);
+                    auxRefusal, svaSupport, pageResponseOp);
         }
     }
 }

@@ -31,7 +31,10 @@ import org.jiommu.core.spi.GroupRef;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.IopfFault;
+import org.jiommu.core.spi.IopfQueueRef;
 import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
@@ -91,6 +94,12 @@ public final class MockIommuDriver {
     private Errno failSyncMap;
     private Lookup lookupInAttach = Lookup.NONE;
     private boolean leakIopfRefcount;
+    /** Devices this driver put on its IOPF queue. Guarded by this. */
+    private final Set<Device> iopfEnabled = new LinkedHashSet<>();
+    /** Page responses sent, oldest first. Guarded by this. */
+    private final List<PageResponse> responses = new ArrayList<>();
+    /** Guarded by this. */
+    private IopfQueueRef iopfQueue;
     /** Per device, the features enabled through {@code dev_enable_feat}. */
     private final Map<Device, EnumSet<DevFeature>> featuresEnabled = new HashMap<>();
     /** Per device, what {@code dev_has_feat} answers instead of the hardware's default. */
@@ -203,6 +212,9 @@ public final class MockIommuDriver {
         }
         if (config.svaSupport()) {
             b.domainAllocSva(this::domainAllocSva);
+        }
+        if (config.pageResponseOp()) {
+            b.pageResponse(this::pageResponse);
         }
         b.devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
                 .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
@@ -467,6 +479,21 @@ public final class MockIommuDriver {
         return m == null ? null : m.get(pasid);
     }
 
+    /** Page responses the core sent through this driver, oldest first. */
+    public synchronized List<PageResponse> pageResponses() {
+        return List.copyOf(responses);
+    }
+
+    /** Whether the driver has the device on its IOPF queue (PRI/stall enabled). */
+    public synchronized boolean iopfEnabled(Device dev) {
+        return iopfEnabled.contains(dev);
+    }
+
+    /** The driver's IOPF queue, or null before the first IOPF-capable attach. */
+    public synchronized IopfQueueRef iopfQueueRef() {
+        return iopfQueue;
+    }
+
     public synchronized int iopfRefcount(Device dev) {
         return iopfRefcount.getOrDefault(dev, 0);
     }
@@ -599,7 +626,9 @@ public final class MockIommuDriver {
     }
 
     private void releaseDevice(Device dev) {
+        boolean onQueue;
         synchronized (this) {
+            onQueue = iopfEnabled.remove(dev);
             probed.remove(dev);
             if (releaseDomain == null) {
                 // No release_domain: the driver parks the device itself, keeping 1:1 regions alive.
@@ -613,6 +642,10 @@ public final class MockIommuDriver {
             pasidReservedArmed.remove(dev);
             auxTables.values().forEach(set -> set.remove(dev));
             auxTables.values().removeIf(Set::isEmpty);
+        }
+        if (onQueue) {
+            // the device goes: PRI off, its pending page requests are answered INVALID
+            core.iopfQueueRemoveDevice(iopfQueue(), dev);
         }
         record("release_device", null, dev, null, "release_device(" + dev + ")", 0);
     }
@@ -872,7 +905,15 @@ public final class MockIommuDriver {
             core.driverGetDomainForDev(dev);
         }
         String text = "attach_dev(" + d + ", " + dev + ", old=" + old + ")";
-        int r;
+        IommuDomain before;
+        synchronized (this) {
+            before = programmed.get(dev);
+        }
+        int r = iopfBefore(dev, before, d);
+        if (r != 0) {
+            record("attach_dev", d, dev, old, text + " = " + ret(r), r);
+            return r;
+        }
         synchronized (this) {
             Errno f = attachFault(d, dev);
             if (f != null) {
@@ -896,6 +937,7 @@ public final class MockIommuDriver {
             }
         }
         record("attach_dev", d, dev, old, text + " = " + ret(r), r);
+        iopfAfter(dev);
         return r;
     }
 
@@ -903,18 +945,16 @@ public final class MockIommuDriver {
     private void moveRid(Device dev, IommuDomain d) {
         IommuDomain prev = programmed.get(dev);
         if (prev instanceof MockDomain) {
-            MockDomain pm = (MockDomain) prev;
-            pm.attached.remove(dev);
-            if (pm.iopfCapable && !leakIopfRefcount) {
-                iopfRefcount.merge(dev, -1, Integer::sum);
-            }
+            ((MockDomain) prev).attached.remove(dev);
+        }
+        if (isIopf(prev) && !leakIopfRefcount) {
+            iopfRefcount.merge(dev, -1, Integer::sum);
         }
         if (d instanceof MockDomain) {
-            MockDomain nm = (MockDomain) d;
-            nm.attached.add(dev);
-            if (nm.iopfCapable) {
-                iopfRefcount.merge(dev, 1, Integer::sum);
-            }
+            ((MockDomain) d).attached.add(dev);
+        }
+        if (isIopf(d)) {
+            iopfRefcount.merge(dev, 1, Integer::sum);
         }
         if (d == null) {
             programmed.remove(dev);
@@ -927,15 +967,99 @@ public final class MockIommuDriver {
                 hardware.writeStream(sid, e);
             }
         }
-        // S19: on a blocked or identity domain with no PASIDs the IOPF count must be zero.
+        checkIopfRefcount(dev, "mock attach_dev");
+    }
+
+    /**
+     * S19: on a blocked or identity RID domain with no PASIDs the device's IOPF count must be zero;
+     * a violation is reported as a WARN and the model carries on. Holds this.
+     */
+    private void checkIopfRefcount(Device dev, String where) {
+        IommuDomain d = programmed.get(dev);
         if (d != null && (d.type() == DomainType.BLOCKED || d.type() == DomainType.IDENTITY)
                 && pasids.getOrDefault(dev, new TreeMap<>()).isEmpty() && iopfRefcount.getOrDefault(dev, 0) != 0) {
-            core.warnings().warn("mock attach_dev", dev + " on " + d + " with no PASIDs still has iopf_refcount "
+            core.warnings().warn(where, dev + " on " + d + " with no PASIDs still has iopf_refcount "
                     + iopfRefcount.get(dev));
         }
     }
 
+    /** The domain carries a fault handler: attaching it takes an IOPF reference (v6.16 attach-path IOPF). */
+    private static boolean isIopf(IommuDomain d) {
+        return d != null && (d.hasIopfHandler() || d instanceof MockDomain && ((MockDomain) d).iopfCapable);
+    }
+
+    /** The driver's IOPF queue, allocated on first use. */
+    private synchronized IopfQueueRef iopfQueue() {
+        if (iopfQueue == null) {
+            iopfQueue = core.iopfQueueAlloc("mock-" + config.name() + "-iopf");
+        }
+        return iopfQueue;
+    }
+
+    /**
+     * Before {@code dev} moves from {@code prev} to {@code next} (RID or one PASID): the first
+     * IOPF-capable attachment puts the device on the driver's IOPF queue (PRI/stall enabled);
+     * failing that fails the attach. Called without this lock (the core takes its IOPF locks).
+     */
+    private int iopfBefore(Device dev, IommuDomain prev, IommuDomain next) {
+        boolean need;
+        synchronized (this) {
+            need = isIopf(next) && !isIopf(prev) && !iopfEnabled.contains(dev) && probed.contains(dev);
+        }
+        if (!need || !config.pageResponseOp()) {
+            return 0;
+        }
+        int r = core.iopfQueueAddDevice(iopfQueue(), dev);
+        synchronized (this) {
+            if (r == 0) {
+                iopfEnabled.add(dev);
+            }
+            record("iopf_queue_add_device", null, dev, null, "iopf_queue_add_device(" + dev + ") = " + ret(r), r);
+        }
+        return r;
+    }
+
+    /** After an attachment change: the last IOPF reference gone, the device leaves the queue. Without this lock. */
+    private void iopfAfter(Device dev) {
+        boolean drop;
+        synchronized (this) {
+            drop = iopfEnabled.contains(dev) && iopfRefcount.getOrDefault(dev, 0) == 0;
+            if (drop) {
+                iopfEnabled.remove(dev);
+            }
+        }
+        if (drop) {
+            core.iopfQueueRemoveDevice(iopfQueue(), dev);
+            record("iopf_queue_remove_device", null, dev, null, "iopf_queue_remove_device(" + dev + ")", 0);
+        }
+    }
+
+    /** {@code page_response}: the answer goes to the device (recorded, and kept for {@link #pageResponses()}). */
+    private void pageResponse(Device dev, IopfFault last, PageResponse msg) {
+        synchronized (this) {
+            responses.add(msg);
+        }
+        record("page_response", null, dev, null, "page_response(" + dev + ", "
+                + (msg.pasidValid() ? "pasid=" + msg.pasid() + ", " : "") + "grp=" + msg.grpid() + ", " + msg.code() + ")", 0);
+    }
+
     private int setDevPasid(IommuDomain d, Device dev, int pasid, IommuDomain old) {
+        IommuDomain before;
+        synchronized (this) {
+            before = programmedPasid(dev, pasid);
+        }
+        int r = iopfBefore(dev, before, d == blockedDomain ? null : d);
+        if (r != 0) {
+            record("set_dev_pasid", d, dev, old, "set_dev_pasid(" + d + ", " + dev + ", " + pasid + ", old=" + old
+                    + ") = " + ret(r), r);
+            return r;
+        }
+        r = setDevPasidLocked(d, dev, pasid, old);
+        iopfAfter(dev);
+        return r;
+    }
+
+    private int setDevPasidLocked(IommuDomain d, Device dev, int pasid, IommuDomain old) {
         String text = "set_dev_pasid(" + d + ", " + dev + ", " + pasid + ", old=" + old + ")";
         int r;
         synchronized (this) {
@@ -957,6 +1081,12 @@ public final class MockIommuDriver {
             } else {
                 TreeMap<Integer, IommuDomain> m = pasids.computeIfAbsent(dev, k -> new TreeMap<>());
                 IommuDomain prev = d == blockedDomain ? m.remove(pasid) : m.put(pasid, d);
+                if (isIopf(prev) && !leakIopfRefcount) {
+                    iopfRefcount.merge(dev, -1, Integer::sum);
+                }
+                if (d != blockedDomain && isIopf(d)) {
+                    iopfRefcount.merge(dev, 1, Integer::sum);
+                }
                 if (hardware != null) {
                     for (int sid : sids.getOrDefault(dev, List.of())) {
                         hardware.writePasid(sid, pasid, d == blockedDomain ? null : entryFor(d));
@@ -967,6 +1097,7 @@ public final class MockIommuDriver {
                     // the entry is written; flush the PASID-tagged ATCs under the same lock (S08)
                     invalidatePasidAtcs(dev, pasid, prev);
                 }
+                checkIopfRefcount(dev, "mock set_dev_pasid");
                 return 0;
             }
             record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
