@@ -27,18 +27,20 @@ import org.jiommu.core.spi.MmStruct;
  * @param svaDomains live SVA domains: their mm and {@code users}
  * @param auxDomains aux domains: their default PASID and the devices they are aux-attached to
  * @param iopf per device with an IOPF parameter: its queue, partial faults and pending groups
+ * @param reservedPasidSlots per group id, PASID slots holding a reservation placeholder (a
+ *     snapshot is taken with every group mutex held, so any entry here is a leak: I-PASID-SLOT)
  */
 public record CoreSnapshot(DomainType defDomainType, boolean dmaStrict, List<IommuDevice> iommus,
                            List<GroupState> groups, List<DeviceState> devices, List<DomainState> domains,
                            Map<Integer, Integer> globalPasids, Map<MmStruct, MmState> mms,
                            Map<IommuDomain, SvaDomainState> svaDomains, Map<IommuDomain, AuxDomainState> auxDomains,
-                           Map<Device, IopfState> iopf) {
+                           Map<Device, IopfState> iopf, Map<Integer, List<Integer>> reservedPasidSlots) {
 
     /** The part-1 components only; the part-2 state is empty. */
     public CoreSnapshot(DomainType defDomainType, boolean dmaStrict, List<IommuDevice> iommus,
                         List<GroupState> groups, List<DeviceState> devices, List<DomainState> domains) {
         this(defDomainType, dmaStrict, iommus, groups, devices, domains, Map.of(), Map.of(), Map.of(), Map.of(),
-                Map.of());
+                Map.of(), Map.of());
     }
 
     /**
@@ -69,7 +71,7 @@ public record CoreSnapshot(DomainType defDomainType, boolean dmaStrict, List<Iom
      * @param queue the queue's name
      * @param partial faults of groups whose last request has not come yet
      * @param pending groups handed to a handler and not answered yet, by group serial
-     * @param responses per group serial ever created for the device, how many page responses it got
+     * @param responses per group not yet freed (pending or answered), by serial, the page responses it got
      */
     public record IopfState(String queue, int partial, List<Long> pending, Map<Long, Integer> responses) {
     }

@@ -1386,7 +1386,8 @@ public final class IommuCore {
 
     /**
      * {@code mm_pasid_drop} (mm teardown): the mm's PASID returns to the namespace. -EBUSY while
-     * SVA domains still hold the mm (in the kernel they hold a reference that delays teardown).
+     * the process still runs ({@link MmStruct#exit} not called) or SVA domains still hold the mm
+     * (in the kernel both keep a reference that delays the teardown).
      */
     public void mmPasidDrop(MmStruct mm) {
         call("mm_pasid_drop", () -> {
@@ -1676,9 +1677,22 @@ public final class IommuCore {
             Map<IommuDomain, CoreSnapshot.AuxDomainState> aux = new LinkedHashMap<>();
             auxEngine.domains.forEach((d, a) -> aux.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
                     List.copyOf(a.devices.keySet()))));
+            Map<Integer, List<Integer>> reserved = new TreeMap<>();
+            for (IommuGroup g : locked) {
+                List<Integer> r = new ArrayList<>();
+                g.pasidArray.forEach((p, e) -> {
+                    if (e == PasidEntry.Reserved.INSTANCE) {
+                        r.add(p);
+                    }
+                });
+                if (!r.isEmpty()) {
+                    reserved.put(g.id(), List.copyOf(r));
+                }
+            }
             return new CoreSnapshot(defDomainType, dmaStrict, iommuDevices(), gs, ds, doms, globalPasids.allocated(),
                     java.util.Collections.unmodifiableMap(mms), java.util.Collections.unmodifiableMap(svaDoms),
-                    java.util.Collections.unmodifiableMap(aux), iopf.snapshot());
+                    java.util.Collections.unmodifiableMap(aux), iopf.snapshot(),
+                    java.util.Collections.unmodifiableMap(reserved));
         } finally {
             for (int i = locked.size() - 1; i >= 0; i--) {
                 locked.get(i).mutex.unlock();

@@ -234,6 +234,9 @@ final class SvaEngine {
             if (im == null) {
                 return;
             }
+            if (!mm.exited()) {
+                throw IommuCore.err(Errno.EBUSY, fn + ": " + mm + " has not exited: its PASID lives as long as it does");
+            }
             if (!im.svaDomains.isEmpty()) {
                 throw IommuCore.err(Errno.EBUSY, fn + ": " + mm + " is still held by SVA domains " + im.svaDomains);
             }

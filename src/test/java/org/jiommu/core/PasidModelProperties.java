@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
+import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.IommuDomain;
@@ -90,6 +91,9 @@ class PasidModelProperties {
             } else {
                 model.put(s.pasid(), s.dom());
             }
+            Map<Device, Map<Integer, IommuDomain>> hw = f.m.snapshot().pasids();
+            assertThat(PasidInvariants.check(before, f.core.snapshot(), dev -> hw.getOrDefault(dev, Map.of())))
+                    .as("after %s", s).isEmpty();
             Map<Integer, PasidEntry> slots = g.pasidEntries();
             assertThat(slots.keySet()).isEqualTo(model.keySet());
             assertThat(g.pasidArray.keySet()).isEqualTo(model.keySet());
