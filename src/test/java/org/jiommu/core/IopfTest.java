@@ -188,6 +188,30 @@ class IopfTest {
     }
 
     @Test
+    @DisplayName("#99 S19 the driver cannot enable IOPF (its queue or the fault parameter fails): the attach fails, nothing changes")
+    void iopfEnableFails() {
+        Fixture f = new Fixture();
+        PciDevice a = f.pci("a");
+        f.core.deviceAdd(a);
+        IommuDomain d = f.core.pagingDomainAlloc(a);
+        f.core.domainSetIopfHandler(d, g -> 0);
+        for (int nth = 1; nth <= 3; nth++) {
+            CoreSnapshot before = f.core.snapshot();
+            // 1: the PASID slot's reservation, 2: the driver's IOPF queue, 3: the device's fault parameter
+            f.core.failNthAllocation(nth);
+            fails(Errno.ENOMEM, () -> f.core.attachDevicePasid(d, a, 4));
+            assertThat(f.core.snapshot()).isEqualTo(before);
+            assertThat(f.m.iopfEnabled(a)).isFalse();
+            assertThat(f.m.iopfRefcount(a)).isZero();
+        }
+        assertThat(f.m.calls("iopf_queue_add_device")).containsExactly(
+                "iopf_queue_add_device(a) = " + Errno.describe(Errno.ENOMEM.neg()),
+                "iopf_queue_add_device(a) = " + Errno.describe(Errno.ENOMEM.neg()));
+        f.core.attachDevicePasid(d, a, 4);
+        assertThat(f.m.iopfEnabled(a)).isTrue();
+    }
+
+    @Test
     @DisplayName("#79 #97 SVA faults resolve against the mm: a page in a VMA is mapped on demand (SUCCESS) and the DMA retry lands")
     void svaDemandPaging() {
         Fixture f = new Fixture();

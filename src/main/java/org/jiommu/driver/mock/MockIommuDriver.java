@@ -1009,7 +1009,12 @@ public final class MockIommuDriver {
         if (!need || !config.pageResponseOp()) {
             return 0;
         }
-        int r = core.iopfQueueAddDevice(iopfQueue(), dev);
+        int r;
+        try {
+            r = core.iopfQueueAddDevice(iopfQueue(), dev);
+        } catch (IommuException e) {
+            r = e.errno().neg(); // the queue itself could not be allocated (fail_nth)
+        }
         synchronized (this) {
             if (r == 0) {
                 iopfEnabled.add(dev);
