@@ -27,13 +27,21 @@ public final class MockHardware implements DmaTranslator {
     private static final long OA_MASK = 0x0000_ffff_ffff_f000L;
     private static final long X86_OA_MASK = 0x000f_ffff_ffff_f000L;
 
-    /** What one stream-table (or PASID-table) entry says. */
-    public record Entry(Kind kind, long root, int ias, int granuleShift) {
-        /**
-         * TRANSLATE walks a VMSAv8-64 stage-1 table; FIRST_LEVEL an x86-64 4-level process table
-         * (an SVA PASID entry pointing at {@code mm->pgd}).
-         */
-        public enum Kind { ABORT, BYPASS, TRANSLATE, FIRST_LEVEL }
+    /**
+     * What one stream-table (or PASID-table) entry says. A TRANSLATE entry walks a VMSAv8-64
+     * stage-1 table, or with format X86_FIRST_LEVEL an x86-64 4-level process table (an SVA PASID
+     * entry pointing at {@code mm->pgd}).
+     */
+    public record Entry(Kind kind, long root, int ias, int granuleShift, TableFormat format) {
+        public enum Kind { ABORT, BYPASS, TRANSLATE }
+
+        /** The table format a TRANSLATE entry's walk reads. */
+        public enum TableFormat { ARM_LPAE_S1, X86_FIRST_LEVEL }
+
+        /** An entry walking an ARM LPAE stage-1 table (or not walking at all). */
+        public Entry(Kind kind, long root, int ias, int granuleShift) {
+            this(kind, root, ias, granuleShift, TableFormat.ARM_LPAE_S1);
+        }
 
         public static final Entry ABORT = new Entry(Kind.ABORT, 0, 0, 0);
         public static final Entry BYPASS = new Entry(Kind.BYPASS, 0, 0, 0);
@@ -135,10 +143,10 @@ public final class MockHardware implements DmaTranslator {
                 out.readable = true;
                 out.writable = true;
                 return true;
-            case FIRST_LEVEL:
-                return walkX86(e, iova, write, translationRequest, out);
             default:
-                return walk(e, iova, write, translationRequest, out);
+                return e.format() == Entry.TableFormat.X86_FIRST_LEVEL
+                        ? walkX86(e, iova, write, translationRequest, out)
+                        : walk(e, iova, write, translationRequest, out);
         }
     }
 

@@ -612,7 +612,8 @@ public final class MockIommuDriver {
         }
         if (d instanceof MockDomain && ((MockDomain) d).mm != null) {
             MmStruct mm = ((MockDomain) d).mm;
-            return new MockHardware.Entry(MockHardware.Entry.Kind.FIRST_LEVEL, mm.pgd().root(), 48, 12);
+            return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, mm.pgd().root(), 48, 12,
+                    MockHardware.Entry.TableFormat.X86_FIRST_LEVEL);
         }
         if (d instanceof MockDomain && ((MockDomain) d).pgtable != null) {
             IoPageTable pt = ((MockDomain) d).pgtable;
