@@ -488,7 +488,7 @@ final class AttachEngine {
             // Stop every PASID of this device too; the slots themselves stay.
             for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
                 IommuDomain pd = e.getValue().domain();
-                if (pd != null) {
+                if (pd != null && core.devIommuOf(dev).maxPasids > 0) {
                     removeDevPasid(dev, e.getKey(), pd);
                 }
             }
@@ -526,7 +526,7 @@ final class AttachEngine {
             }
             for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
                 IommuDomain pd = e.getValue().domain();
-                if (pd == null || pd.ops().setDevPasid() == null) {
+                if (pd == null || pd.ops().setDevPasid() == null || core.devIommuOf(dev).maxPasids == 0) {
                     continue;
                 }
                 int ret = pd.ops().setDevPasid().setDevPasid(pd, dev, e.getKey(), blk);

@@ -8,6 +8,7 @@ import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.MmStruct;
 
 /**
  * The whole core at one instant ({@link IommuCore#snapshot()}). Value records: two snapshots are
@@ -21,9 +22,59 @@ import org.jiommu.core.spi.IommuOps;
  * @param groups live groups in id order
  * @param devices every device the core knows, in first-seen order
  * @param domains domains allocated through the core and not freed, in allocation order
+ * @param globalPasids allocated global PASIDs, each with the {@code max_pasids} it was allocated under
+ * @param mms {@code mm->iommu_mm} of every mm with a PASID
+ * @param svaDomains live SVA domains: their mm and {@code users}
+ * @param auxDomains aux domains: their default PASID and the devices they are aux-attached to
+ * @param iopf per device with an IOPF parameter: its queue, partial faults and pending groups
+ * @param reservedPasidSlots per group id, PASID slots holding a reservation placeholder (a
+ *     snapshot is taken with every group mutex held, so any entry here is a leak: I-PASID-SLOT)
  */
 public record CoreSnapshot(DomainType defDomainType, boolean dmaStrict, List<IommuDevice> iommus,
-                           List<GroupState> groups, List<DeviceState> devices, List<DomainState> domains) {
+                           List<GroupState> groups, List<DeviceState> devices, List<DomainState> domains,
+                           Map<Integer, Integer> globalPasids, Map<MmStruct, MmState> mms,
+                           Map<IommuDomain, SvaDomainState> svaDomains, Map<IommuDomain, AuxDomainState> auxDomains,
+                           Map<Device, IopfState> iopf, Map<Integer, List<Integer>> reservedPasidSlots) {
+
+    /** The part-1 components only; the part-2 state is empty. */
+    public CoreSnapshot(DomainType defDomainType, boolean dmaStrict, List<IommuDevice> iommus,
+                        List<GroupState> groups, List<DeviceState> devices, List<DomainState> domains) {
+        this(defDomainType, dmaStrict, iommus, groups, devices, domains, Map.of(), Map.of(), Map.of(), Map.of(),
+                Map.of(), Map.of());
+    }
+
+    /**
+     * {@code mm->iommu_mm}.
+     *
+     * @param pasid the mm's PASID
+     * @param svaDomains the SVA domains sharing the mm, in creation order
+     */
+    public record MmState(int pasid, List<IommuDomain> svaDomains) {
+    }
+
+    /** An SVA domain's {@code mm} and {@code users} (bonds through it). */
+    public record SvaDomainState(MmStruct mm, int users) {
+    }
+
+    /**
+     * An aux domain.
+     *
+     * @param pasid its default PASID, or {@link IommuCore#IOMMU_PASID_INVALID} on a table-only driver
+     * @param devices the devices it is aux-attached to, in attach order
+     */
+    public record AuxDomainState(int pasid, List<Device> devices) {
+    }
+
+    /**
+     * A device's IOPF parameter ({@code dev->iommu->fault_param}).
+     *
+     * @param queue the queue's name
+     * @param partial faults of groups whose last request has not come yet
+     * @param pending groups handed to a handler and not answered yet, by group serial
+     * @param responses per group not yet freed (pending or answered), by serial, the page responses it got
+     */
+    public record IopfState(String queue, int partial, List<Long> pending, Map<Long, Integer> responses) {
+    }
 
     /**
      * One group.

@@ -18,6 +18,8 @@ import org.jiommu.base.WarningSink;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.CookieType;
+import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.DomainType;
@@ -26,6 +28,10 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.IopfFault;
+import org.jiommu.core.spi.IopfQueueRef;
+import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IotlbGather;
 
@@ -46,10 +52,16 @@ import org.jiommu.pgtable.IotlbGather;
  * <ol>
  * <li>{@link #probeLock} ({@code iommu_probe_device_lock}): probe, release (the model serialises a
  *     device's add and removal as the driver core does), bus scans, snapshots;</li>
+ * <li>the part-2 global locks: the aux lock ({@code AuxEngine.lock}, S05's one lock; RID
+ *     attaches of caller domains take its read side), then the SVA lock ({@code iommu_sva_lock}).
+ *     Only {@link #snapshot()} holds both;</li>
  * <li>{@link IommuGroup#mutex} ({@code group->mutex}): one group's state; held across the driver
  *     callbacks that change it. Two group mutexes are only ever held together by
  *     {@link #snapshot()}, in ascending group id;</li>
  * <li>driver-internal locks (taken inside driver callbacks);</li>
+ * <li>the IOPF locks: an IOPF queue's lock, then a device's fault-parameter lock (the kernel's
+ *     {@code queue->lock}, {@code dev->iommu->lock} / {@code fault_param->lock}); fault handlers
+ *     run with none of the core's locks held;</li>
  * <li>leaf locks: {@link #registry} (device, group, instance and domain tables), the trace and
  *     warning logs, fault injection. Nothing is called out while holding one.</li>
  * </ol>
@@ -61,6 +73,13 @@ import org.jiommu.pgtable.IotlbGather;
  */
 public final class IommuCore {
     static final String NAME_PREFIX = "D";
+
+    /** {@code IOMMU_NO_PASID}: DMA without a PASID, the RID's domain (SEMANTICS.md 8). */
+    public static final int IOMMU_NO_PASID = 0;
+    /** {@code IOMMU_FIRST_GLOBAL_PASID}: the global allocator never hands out 0. */
+    public static final int IOMMU_FIRST_GLOBAL_PASID = 1;
+    /** {@code IOMMU_PASID_INVALID} (0xFFFFFFFF as an unsigned 32-bit PASID). */
+    public static final int IOMMU_PASID_INVALID = 0xFFFFFFFF;
 
     final CoreConfig config;
     final KernelVersion version;
@@ -102,6 +121,13 @@ public final class IommuCore {
     final AttachEngine attach;
     final OwnershipEngine ownership;
     final MapEngine mapEngine;
+    /** Part 2 engines: they only keep {@code this}, so they are built as field initialisers. */
+    final PasidEngine pasidEngine = new PasidEngine(this);
+    /** {@code iommu_global_pasid_ida}: system-wide, i.e. one per simulated platform. */
+    final GlobalPasidAllocator globalPasids = new GlobalPasidAllocator();
+    final AuxEngine auxEngine = new AuxEngine(this);
+    final SvaEngine sva = new SvaEngine(this);
+    final IopfEngine iopf = new IopfEngine(this);
     private final CoreServices services = new Services();
 
     public IommuCore() {
@@ -632,6 +658,7 @@ public final class IommuCore {
             return;
         }
         d.setCookieType(CookieType.NONE);
+        iopf.clearHandler(d);
         DomainOps.Free f = d.ops().free();
         if (f != null) {
             f.free(d);
@@ -650,6 +677,9 @@ public final class IommuCore {
 
     /** Where a domain is still in use, for {@link #domainFree}; null if nowhere. */
     private String domainUser(IommuDomain d) {
+        if (auxEngine.isAux(d)) {
+            return "it is attached as an aux domain";
+        }
         for (IommuGroup g : liveGroups()) {
             if (g.domain == d) {
                 return g + " is attached to it";
@@ -976,7 +1006,7 @@ public final class IommuCore {
     /** {@code iommu_attach_device}: singleton groups only (S13). */
     public void attachDevice(IommuDomain d, Device dev) {
         call("iommu_attach_device", () -> {
-            attach.attachDevice(d, dev);
+            auxEngine.ridAttach(d, "iommu_attach_device", () -> attach.attachDevice(d, dev));
             return null;
         }, d, dev);
     }
@@ -992,7 +1022,7 @@ public final class IommuCore {
     /** {@code iommu_attach_group}. */
     public void attachGroup(IommuDomain d, IommuGroup g) {
         call("iommu_attach_group", () -> {
-            attach.attachGroup(d, g);
+            auxEngine.ridAttach(d, "iommu_attach_group", () -> attach.attachGroup(d, g));
             return null;
         }, d, g);
     }
@@ -1011,7 +1041,7 @@ public final class IommuCore {
      */
     public void groupReplaceDomain(IommuGroup g, IommuDomain d) {
         call("iommu_group_replace_domain", () -> {
-            attach.groupReplaceDomain(g, d);
+            auxEngine.ridAttach(d, "iommu_group_replace_domain", () -> attach.groupReplaceDomain(g, d));
             return null;
         }, g, d);
     }
@@ -1019,7 +1049,7 @@ public final class IommuCore {
     /** {@code iommu_attach_group_handle}: attach and store {@code h} in PASID slot 0. */
     public void attachGroupHandle(IommuDomain d, IommuGroup g, AttachHandle h) {
         call("iommu_attach_group_handle", () -> {
-            attach.attachGroupHandle(d, g, h);
+            auxEngine.ridAttach(d, "iommu_attach_group_handle", () -> attach.attachGroupHandle(d, g, h));
             return null;
         }, d, g, h);
     }
@@ -1035,7 +1065,7 @@ public final class IommuCore {
     /** {@code iommu_replace_group_handle}: switch to {@code d} (no -EBUSY check), slot 0 = {@code h}. */
     public void replaceGroupHandle(IommuGroup g, IommuDomain d, AttachHandle h) {
         call("iommu_replace_group_handle", () -> {
-            attach.replaceGroupHandle(g, d, h);
+            auxEngine.ridAttach(d, "iommu_replace_group_handle", () -> attach.replaceGroupHandle(g, d, h));
             return null;
         }, g, d, h);
     }
@@ -1088,6 +1118,406 @@ public final class IommuCore {
             attach.resetDone(dev);
             return null;
         }, dev);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: PASID attachments (SEMANTICS.md 8.1, 8.2)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code iommu_attach_device_pasid}: install {@code d} at {@code pasid} on every PASID-capable
+     * member of the device's group and store it in the group's PASID slot (with {@code h}, whose
+     * domain the core sets, or bare when {@code h} is null). -ENODEV without a group or IOMMU;
+     * -EOPNOTSUPP without the domain's or the blocked domain's {@code set_dev_pasid}; -EINVAL for an
+     * incompatible domain, PASID 0, a device without PASIDs or a PASID beyond a member's range;
+     * -EBUSY for an occupied slot or (Δ7.0) a reset in progress; the driver's errno after rollback.
+     */
+    public void attachDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
+        call("iommu_attach_device_pasid", () -> {
+            pasidEngine.attachDevicePasid(d, dev, pasid, h);
+            return null;
+        }, d, dev, pasid, h);
+    }
+
+    /** {@link #attachDevicePasid(IommuDomain, Device, int, AttachHandle)} without a handle. */
+    public void attachDevicePasid(IommuDomain d, Device dev, int pasid) {
+        attachDevicePasid(d, dev, pasid, null);
+    }
+
+    /**
+     * {@code iommu_replace_device_pasid} (iommufd-internal): switch an attached PASID to {@code d}
+     * with handle {@code h}; only the handle changes when {@code d} is already there. -EINVAL for
+     * an empty slot, a null handle or the very handle already stored (WARN); on a driver failure
+     * the old domain stays on every member.
+     */
+    public void replaceDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
+        call("iommu_replace_device_pasid", () -> {
+            pasidEngine.replaceDevicePasid(d, dev, pasid, h);
+            return null;
+        }, d, dev, pasid, h);
+    }
+
+    /**
+     * {@code iommu_detach_device_pasid}: the blocked domain's {@code set_dev_pasid} on every
+     * PASID-capable member, then the slot is erased. A PASID never attached is not an error.
+     */
+    public void detachDevicePasid(IommuDomain d, Device dev, int pasid) {
+        call("iommu_detach_device_pasid", () -> {
+            pasidEngine.detachDevicePasid(d, dev, pasid);
+            return null;
+        }, d, dev, pasid);
+    }
+
+    /**
+     * {@code iommu_alloc_global_pasid}: the lowest free PASID in {@code [1, max_pasids - 1]} of
+     * {@code dev} from the platform-wide namespace; {@link #IOMMU_PASID_INVALID} when the device
+     * has no PASIDs, the range is exhausted or the allocation fails (fail_nth). Never 0
+     * (I-NO-PASID-0). -ENODEV for a device without an IOMMU (the kernel would dereference NULL).
+     */
+    public int allocGlobalPasid(Device dev) {
+        return call("iommu_alloc_global_pasid", () -> {
+            requireDevice(dev, "iommu_alloc_global_pasid");
+            DevIommu di = devIommuOf(dev);
+            if (di == null || di.iommuDev == null) {
+                throw err(Errno.ENODEV, "iommu_alloc_global_pasid: " + dev + " has no IOMMU");
+            }
+            return allocGlobalPasidInternal(di.maxPasids, "iommu_alloc_global_pasid " + dev);
+        }, dev);
+    }
+
+    /** The allocator with the kernel's reading of {@code max_pasids == 0} and of an IDA OOM. */
+    int allocGlobalPasidInternal(int maxPasids, String site) {
+        if (maxPasids == 0) {
+            return IOMMU_PASID_INVALID; // max_pasids == 0: the device cannot issue PASIDs
+        }
+        if (shouldFailAlloc("ida_alloc_range " + site)) {
+            return IOMMU_PASID_INVALID;
+        }
+        return globalPasids.alloc(maxPasids);
+    }
+
+    /**
+     * {@code iommu_free_global_pasid}: return a PASID to the namespace. WARN and ignore for
+     * {@link #IOMMU_PASID_INVALID} and (as {@code ida_free}) for an id that is not allocated.
+     */
+    public void freeGlobalPasid(int pasid) {
+        call("iommu_free_global_pasid", () -> {
+            freeGlobalPasidInternal(pasid, "iommu_free_global_pasid");
+            return null;
+        }, pasid);
+    }
+
+    void freeGlobalPasidInternal(int pasid, String fn) {
+        if (pasid == IOMMU_PASID_INVALID) {
+            warn(fn, "freeing IOMMU_PASID_INVALID");
+            return;
+        }
+        if (!globalPasids.free(pasid)) {
+            warn(fn, "ida_free called for PASID " + Integer.toUnsignedString(pasid) + " which is not allocated");
+        }
+    }
+
+    /** Allocated global PASIDs, each with the {@code max_pasids} it was allocated under (I-PASID-RANGE). */
+    public Map<Integer, Integer> globalPasids() {
+        return globalPasids.allocated();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: per-device features (v5.2-v6.15 iommu_dev_*_feature, S01, S02)
+    // ------------------------------------------------------------------------------------------
+
+    /** The ops of the driver that probed {@code dev}, or null: the feature calls' "dev->iommu" test. */
+    private IommuOps probedOps(Device dev) {
+        DevIommu di = devIommuOf(dev);
+        return di == null || di.iommuDev == null ? null : di.ops();
+    }
+
+    private static void requireFeature(DevFeature f, String fn) {
+        if (f == null) {
+            throw err(Errno.EINVAL, fn + ": feature is null");
+        }
+    }
+
+    /** {@code iommu_dev_has_feature}: the driver's answer; false without an IOMMU or the op. */
+    public boolean devHasFeature(Device dev, DevFeature f) {
+        requireDevice(dev, "iommu_dev_has_feature");
+        requireFeature(f, "iommu_dev_has_feature");
+        IommuOps ops = probedOps(dev);
+        return ops != null && ops.devHasFeat() != null && ops.devHasFeat().devHasFeat(dev, f);
+    }
+
+    /** {@code iommu_dev_feature_enabled}: false without an IOMMU or the op. */
+    public boolean devFeatureEnabled(Device dev, DevFeature f) {
+        requireDevice(dev, "iommu_dev_feature_enabled");
+        requireFeature(f, "iommu_dev_feature_enabled");
+        IommuOps ops = probedOps(dev);
+        return ops != null && ops.devFeatEnabled() != null && ops.devFeatEnabled().devFeatEnabled(dev, f);
+    }
+
+    /**
+     * {@code iommu_dev_enable_feature}: -ENODEV without an IOMMU or the op; else the driver's
+     * answer (the mock: -EINVAL when the hardware behind the device cannot do it, S01/S02).
+     */
+    public void devEnableFeature(Device dev, DevFeature f) {
+        call("iommu_dev_enable_feature", () -> {
+            requireDevice(dev, "iommu_dev_enable_feature");
+            requireFeature(f, "iommu_dev_enable_feature");
+            IommuOps ops = probedOps(dev);
+            if (ops == null || ops.devEnableFeat() == null) {
+                throw err(Errno.ENODEV, "iommu_dev_enable_feature: " + dev + " has no IOMMU driver that knows features");
+            }
+            int ret = ops.devEnableFeat().devSetFeat(dev, f);
+            trace(TraceEvent.Kind.DRIVER, "dev_enable_feat", "(" + dev + ", " + f + ") = " + Errno.describe(ret));
+            if (ret != 0) {
+                throw driverErr(ret, "driver " + ops + " dev_enable_feat(" + dev + ", " + f + ")");
+            }
+            return null;
+        }, dev, f);
+    }
+
+    /**
+     * {@code iommu_dev_disable_feature}: -ENODEV without an IOMMU or the op; -EBUSY while the
+     * feature is in use by the core (AUX with aux domains attached, SVA with bonds: the model
+     * checks this in the core for every driver, as SMMUv3's {@code arm_smmu_master_disable_sva}
+     * does for its bonds); else the driver's answer.
+     */
+    public void devDisableFeature(Device dev, DevFeature f) {
+        call("iommu_dev_disable_feature", () -> {
+            requireDevice(dev, "iommu_dev_disable_feature");
+            requireFeature(f, "iommu_dev_disable_feature");
+            IommuOps ops = probedOps(dev);
+            if (ops == null || ops.devDisableFeat() == null) {
+                throw err(Errno.ENODEV, "iommu_dev_disable_feature: " + dev + " has no IOMMU driver that knows features");
+            }
+            String user = featureUser(dev, f);
+            if (user != null) {
+                throw err(Errno.EBUSY, "iommu_dev_disable_feature: " + f + " of " + dev + " is in use: " + user);
+            }
+            int ret = ops.devDisableFeat().devSetFeat(dev, f);
+            trace(TraceEvent.Kind.DRIVER, "dev_disable_feat", "(" + dev + ", " + f + ") = " + Errno.describe(ret));
+            if (ret != 0) {
+                throw driverErr(ret, "driver " + ops + " dev_disable_feat(" + dev + ", " + f + ")");
+            }
+            return null;
+        }, dev, f);
+    }
+
+    /** What of the core still uses feature {@code f} of {@code dev}, or null. */
+    private String featureUser(Device dev, DevFeature f) {
+        if (f == DevFeature.AUX) {
+            List<IommuDomain> aux = auxEngine.domainsOf(dev);
+            return aux.isEmpty() ? null : "aux domains " + aux + " are attached";
+        }
+        if (f == DevFeature.SVA) {
+            IommuGroup g = groupOf(dev);
+            if (g != null) {
+                for (Map.Entry<Integer, PasidEntry> e : g.pasidArray.entrySet()) {
+                    if (e.getValue() instanceof PasidEntry.HandleEntry
+                            && ((PasidEntry.HandleEntry) e.getValue()).handle() instanceof SvaHandle) {
+                        return "an address space is bound at PASID " + e.getKey();
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: the 2019 aux-domain API on the PASID machinery (SEMANTICS.md 8.6, S03-S12)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code iommu_aux_attach_device}: attach {@code d} to {@code dev} as an aux domain. With a
+     * PASID-capable driver the domain's default PASID is allocated on its first aux attach (within
+     * the device's PASID width), shared by later ones and installed with the PASID API; a
+     * table-only driver (SMMUv2) only sets the domain up. -ENODEV without an IOMMU or aux support
+     * or when no default PASID is left; the driver's refusal errno (VT-d -EPERM, else -EINVAL)
+     * without AUX enabled or for a non-UNMANAGED domain; -EINVAL for a RID domain (S04) or a
+     * blocked RID; -EBUSY if already attached to {@code dev} or the PASID is taken (S12);
+     * -EOVERFLOW if the domain's PASID is beyond the device's width. A failure undoes exactly what
+     * the call did (S06).
+     */
+    public void auxAttachDevice(IommuDomain d, Device dev) {
+        call("iommu_aux_attach_device", () -> {
+            auxEngine.attach(d, dev);
+            return null;
+        }, d, dev);
+    }
+
+    /**
+     * {@code iommu_aux_detach_device}: the PASID entry goes with the last aux user of its group, the
+     * default PASID with the domain's last aux attachment (exactly once, S05). Not attached: nothing.
+     */
+    public void auxDetachDevice(IommuDomain d, Device dev) {
+        call("iommu_aux_detach_device", () -> {
+            auxEngine.detach(d, dev);
+            return null;
+        }, d, dev);
+    }
+
+    /** {@code iommu_aux_get_pasid}: the domain's PASID while aux-attached to {@code dev}; -EINVAL otherwise (S07). */
+    public int auxGetPasid(IommuDomain d, Device dev) {
+        return call("iommu_aux_get_pasid", () -> auxEngine.getPasid(d, dev), d, dev);
+    }
+
+    /**
+     * {@code iommu_domain_get_attr} (≤v5.12): -EINVAL without the driver op; PTBASE: an aux
+     * domain's page-table base (TTBR0), -ENODEV for any other domain (S10).
+     */
+    public long domainGetAttr(IommuDomain d, DomainAttr attr) {
+        return call("iommu_domain_get_attr", () -> auxEngine.getAttr(d, attr), d, attr);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: shared virtual addressing (SEMANTICS.md 8.5)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code iommu_sva_bind_device}: bind {@code mm} to {@code dev} at the mm's PASID (allocated
+     * from the global namespace on the mm's first bind and kept until {@link #mmPasidDrop}).
+     * Binding again where the group already has the bond returns the same handle with one more
+     * user; a new bond shares an existing SVA domain of the mm if the driver accepts it, else the
+     * driver allocates one ({@code domain_alloc_sva}). -ENODEV without a group; -EBUSY for an mm
+     * the IOMMU cannot follow or a PASID slot holding another domain; -EOVERFLOW when the mm's
+     * PASID is beyond the device's width; -ENOSPC when no PASID is left; -EOPNOTSUPP without
+     * {@code domain_alloc_sva}; PASID API errors. A failure after the mm got its PASID keeps the
+     * PASID (the kernel does; it belongs to the mm).
+     */
+    public SvaHandle svaBindDevice(Device dev, MmStruct mm) {
+        return call("iommu_sva_bind_device", () -> sva.bind(dev, mm), dev, mm);
+    }
+
+    /** {@code iommu_sva_unbind_device}: one user less; the last detaches the PASID and frees an unused SVA domain. */
+    public void svaUnbindDevice(SvaHandle h) {
+        call("iommu_sva_unbind_device", () -> {
+            sva.unbind(h);
+            return null;
+        }, h);
+    }
+
+    /** {@code iommu_sva_get_pasid}: the bond's PASID (the mm's). */
+    public int svaGetPasid(SvaHandle h) {
+        return sva.getPasid(h);
+    }
+
+    /** {@code mm->iommu_mm->pasid}, or {@link #IOMMU_PASID_INVALID} before the mm's first bind. */
+    public int mmPasid(MmStruct mm) {
+        return sva.mmPasid(mm);
+    }
+
+    /**
+     * {@code mm_pasid_drop} (mm teardown): the mm's PASID returns to the namespace. -EBUSY while
+     * the process still runs ({@link MmStruct#exit} not called) or SVA domains still hold the mm
+     * (in the kernel both keep a reference that delays the teardown).
+     */
+    public void mmPasidDrop(MmStruct mm) {
+        call("mm_pasid_drop", () -> {
+            sva.mmPasidDrop(mm);
+            return null;
+        }, mm);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public API: I/O page faults (SEMANTICS.md 10)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Installs {@code h} as {@code d}'s fault handler (what iommufd does for a HW page table with
+     * a fault object; null removes it). Only while the domain is not attached anywhere (-EBUSY):
+     * drivers enable IOPF for what they see at attach time. -EINVAL for static and SVA domains.
+     */
+    public void domainSetIopfHandler(IommuDomain d, IopfHandler h) {
+        call("iommu_domain_set_iopf_handler", () -> {
+            requireDomain(d, "iommu_domain_set_iopf_handler");
+            if (d.isStatic() || d.type() == DomainType.SVA) {
+                throw err(Errno.EINVAL, "iommu_domain_set_iopf_handler: " + d + " is a " + (d.isStatic()
+                        ? "static" : "SVA") + " domain");
+            }
+            String user = domainUser(d);
+            if (user != null) {
+                throw err(Errno.EBUSY, "iommu_domain_set_iopf_handler: " + d + " is in use: " + user);
+            }
+            iopf.setHandler(d, h);
+            return null;
+        }, d, h);
+    }
+
+    /** {@code iopf_queue_alloc}. */
+    public IopfQueue iopfQueueAlloc(String name) {
+        return call("iopf_queue_alloc", () -> iopf.queueAlloc(name), name);
+    }
+
+    /** {@code iopf_queue_add_device}: -ENODEV without {@code page_response}, -EBUSY if already added, -ENOMEM. */
+    public void iopfQueueAddDevice(IopfQueue q, Device dev) {
+        call("iopf_queue_add_device", () -> {
+            int r = iopf.addDevice(q, dev);
+            if (r != 0) {
+                throw err(Errno.fromCode(r), "iopf_queue_add_device: " + dev + " on " + q);
+            }
+            return null;
+        }, q, dev);
+    }
+
+    /** {@code iopf_queue_remove_device}: pending groups are answered INVALID and freed, partial faults dropped. */
+    public void iopfQueueRemoveDevice(IopfQueue q, Device dev) {
+        call("iopf_queue_remove_device", () -> {
+            iopf.removeDevice(q, dev);
+            return null;
+        }, q, dev);
+    }
+
+    /** {@code iopf_queue_flush_dev}: WARN and -ENODEV without a fault parameter. */
+    public void iopfQueueFlushDev(Device dev) {
+        call("iopf_queue_flush_dev", () -> {
+            requireDevice(dev, "iopf_queue_flush_dev");
+            iopf.flushDev(dev);
+            return null;
+        }, dev);
+    }
+
+    /** {@code iopf_queue_discard_partial}: drops the partial requests of every device on the queue. */
+    public void iopfQueueDiscardPartial(IopfQueue q) {
+        call("iopf_queue_discard_partial", () -> {
+            iopf.discardPartial(q);
+            return null;
+        }, q);
+    }
+
+    /** {@code iopf_queue_free}: removes every device, then the queue. */
+    public void iopfQueueFree(IopfQueue q) {
+        call("iopf_queue_free", () -> {
+            iopf.queueFree(q);
+            return null;
+        }, q);
+    }
+
+    /**
+     * {@code iommu_report_device_fault}: route a page request to the handler of the domain at its
+     * PASID. A request nobody handles is answered INVALID and is -EINVAL; a non-last request is
+     * kept until its group's last one; a complete group goes to the handler (a handler error is
+     * answered FAILURE). Called by drivers; public for scenarios.
+     */
+    public void reportDeviceFault(Device dev, IopfFault fault) {
+        call("iommu_report_device_fault", () -> {
+            int r = iopf.report(dev, fault);
+            if (r != 0) {
+                throw err(Errno.fromCode(r), "iommu_report_device_fault: " + dev + " " + fault);
+            }
+            return null;
+        }, dev, fault);
+    }
+
+    /** {@code iopf_group_response}: the first answer of a group reaches the driver, later ones do nothing (I-IOPF-ONCE). */
+    public void iopfGroupResponse(IopfGroup g, PageResponse.Code code) {
+        call("iopf_group_response", () -> {
+            iopf.groupResponse(g, code);
+            return null;
+        }, g, code);
+    }
+
+    /** {@code iopf_free_group}: the handler is done with the group. */
+    public void iopfFreeGroup(IopfGroup g) {
+        iopf.freeGroup(g);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1235,6 +1665,8 @@ public final class IommuCore {
      */
     public CoreSnapshot snapshot() {
         probeLock.lock();
+        auxEngine.lock.readLock().lock();
+        sva.lock.lock();
         List<IommuGroup> locked = new ArrayList<>();
         try {
             for (IommuGroup g : liveGroups()) {
@@ -1259,11 +1691,35 @@ public final class IommuCore {
             for (IommuDomain d : liveDomains()) {
                 doms.add(new CoreSnapshot.DomainState(d, d.type(), d.owner(), d.cookieType(), d.pgsizeBitmap()));
             }
-            return new CoreSnapshot(defDomainType, dmaStrict, iommuDevices(), gs, ds, doms);
+            Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
+            sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
+            Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
+            sva.domains.forEach((d, sd) -> svaDoms.put(d, new CoreSnapshot.SvaDomainState(sd.mm, sd.users)));
+            Map<IommuDomain, CoreSnapshot.AuxDomainState> aux = new LinkedHashMap<>();
+            auxEngine.domains.forEach((d, a) -> aux.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
+                    List.copyOf(a.devices.keySet()))));
+            Map<Integer, List<Integer>> reserved = new TreeMap<>();
+            for (IommuGroup g : locked) {
+                List<Integer> r = new ArrayList<>();
+                g.pasidArray.forEach((p, e) -> {
+                    if (e == PasidEntry.Reserved.INSTANCE) {
+                        r.add(p);
+                    }
+                });
+                if (!r.isEmpty()) {
+                    reserved.put(g.id(), List.copyOf(r));
+                }
+            }
+            return new CoreSnapshot(defDomainType, dmaStrict, iommuDevices(), gs, ds, doms, globalPasids.allocated(),
+                    java.util.Collections.unmodifiableMap(mms), java.util.Collections.unmodifiableMap(svaDoms),
+                    java.util.Collections.unmodifiableMap(aux), iopf.snapshot(),
+                    java.util.Collections.unmodifiableMap(reserved));
         } finally {
             for (int i = locked.size() - 1; i >= 0; i--) {
                 locked.get(i).mutex.unlock();
             }
+            sva.lock.unlock();
+            auxEngine.lock.readLock().unlock();
             probeLock.unlock();
         }
     }
@@ -1319,6 +1775,26 @@ public final class IommuCore {
         @Override
         public boolean shouldFailAlloc(String site) {
             return IommuCore.this.shouldFailAlloc(site);
+        }
+
+        @Override
+        public IopfQueueRef iopfQueueAlloc(String name) {
+            return iopf.queueAlloc(name);
+        }
+
+        @Override
+        public int iopfQueueAddDevice(IopfQueueRef q, Device dev) {
+            return iopf.addDevice(q, dev);
+        }
+
+        @Override
+        public void iopfQueueRemoveDevice(IopfQueueRef q, Device dev) {
+            iopf.removeDevice(q, dev);
+        }
+
+        @Override
+        public int reportDeviceFault(Device dev, IopfFault fault) {
+            return iopf.report(dev, fault);
         }
     }
 }

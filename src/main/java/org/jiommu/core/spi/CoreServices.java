@@ -47,4 +47,29 @@ public interface CoreServices {
      * @param site what is being allocated, for the trace
      */
     boolean shouldFailAlloc(String site);
+
+    /** {@code iopf_queue_alloc}: a fault queue for the driver's devices. */
+    default IopfQueueRef iopfQueueAlloc(String name) {
+        throw new UnsupportedOperationException("iopf_queue_alloc");
+    }
+
+    /**
+     * {@code iopf_queue_add_device}: the driver's attach path enables recoverable faults for
+     * {@code dev} (first IOPF-capable attachment). 0 or -errno (-ENODEV without page_response,
+     * -EBUSY if already added, -ENOMEM). Takes no group mutex: callable from attach callbacks,
+     * but not with driver-internal locks held.
+     */
+    default int iopfQueueAddDevice(IopfQueueRef q, Device dev) {
+        throw new UnsupportedOperationException("iopf_queue_add_device");
+    }
+
+    /** {@code iopf_queue_remove_device}: the last IOPF-capable attachment went; pending groups get INVALID. */
+    default void iopfQueueRemoveDevice(IopfQueueRef q, Device dev) {
+        throw new UnsupportedOperationException("iopf_queue_remove_device");
+    }
+
+    /** {@code iommu_report_device_fault}: 0, or -errno after answering the request INVALID where the kernel does. */
+    default int reportDeviceFault(Device dev, IopfFault fault) {
+        throw new UnsupportedOperationException("iommu_report_device_fault");
+    }
 }

@@ -30,6 +30,7 @@ public class IommuDomain {
     private volatile String name;
     private volatile boolean initialized;
     private volatile boolean freed;
+    private volatile boolean iopfHandler;
 
     /**
      * An allocated domain, before the core initialises it.
@@ -152,6 +153,20 @@ public class IommuDomain {
             throw new IllegalArgumentException("domain name must not be empty");
         }
         this.name = name;
+    }
+
+    /**
+     * {@code domain->iopf_handler != NULL}: faults on this domain are recoverable (an SVA domain, or
+     * a user such as iommufd installed a handler). Drivers enable PRI/stall and take their IOPF
+     * reference when they attach such a domain (v6.16+ attach-path IOPF enablement).
+     */
+    public final boolean hasIopfHandler() {
+        return iopfHandler;
+    }
+
+    /** Core use: a fault handler was installed on or removed from the domain. */
+    public final void setIopfHandlerPresent(boolean v) {
+        this.iopfHandler = v;
     }
 
     public final boolean isFreed() {

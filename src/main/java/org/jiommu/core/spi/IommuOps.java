@@ -78,6 +78,48 @@ public final class IommuOps {
         DomainType defDomainType(Device dev);
     }
 
+    /** {@code dev_has_feat(dev, feat)} (v5.2-v6.15): can the hardware behind {@code dev} do it. */
+    @FunctionalInterface
+    public interface DevHasFeat {
+        boolean devHasFeat(Device dev, DevFeature feat);
+    }
+
+    /** {@code dev_feat_enabled(dev, feat)}. */
+    @FunctionalInterface
+    public interface DevFeatEnabled {
+        boolean devFeatEnabled(Device dev, DevFeature feat);
+    }
+
+    /** {@code dev_enable_feat(dev, feat)} / {@code dev_disable_feat}: 0 or -errno. */
+    @FunctionalInterface
+    public interface DevSetFeat {
+        int devSetFeat(Device dev, DevFeature feat);
+    }
+
+    /**
+     * {@code domain_get_attr(domain, attr, data)} (≤v5.12 iommu_ops): the attribute's value;
+     * throws {@link org.jiommu.base.IommuException} for the driver's error (-ENODEV: not this domain).
+     */
+    @FunctionalInterface
+    public interface DomainGetAttr {
+        long domainGetAttr(IommuDomain domain, DomainAttr attr);
+    }
+
+    /**
+     * {@code domain_alloc_sva(dev, mm)}: an SVA domain sharing {@code mm}'s page table; the core
+     * sets its type, cookie and fault handler. Throws for an error; null reads as -ENOMEM.
+     */
+    @FunctionalInterface
+    public interface DomainAllocSva {
+        IommuDomain domainAllocSva(Device dev, MmStruct mm);
+    }
+
+    /** {@code page_response(dev, evt, msg)}: deliver the answer to a page request group to the hardware. */
+    @FunctionalInterface
+    public interface PageResponseOp {
+        void pageResponse(Device dev, IopfFault lastFault, PageResponse msg);
+    }
+
     private final String name;
     private final Capable capable;
     private final DomainAllocPaging domainAllocPaging;
@@ -97,6 +139,14 @@ public final class IommuOps {
     private final IommuDomain releaseDomain;
     private final IommuDomain defaultDomain;
     private final boolean userPasidTable;
+    private final DevHasFeat devHasFeat;
+    private final DevFeatEnabled devFeatEnabled;
+    private final DevSetFeat devEnableFeat;
+    private final DevSetFeat devDisableFeat;
+    private final AuxOps auxOps;
+    private final DomainGetAttr domainGetAttr;
+    private final DomainAllocSva domainAllocSva;
+    private final PageResponseOp pageResponse;
 
     private IommuOps(Builder b) {
         this.name = b.name;
@@ -118,6 +168,14 @@ public final class IommuOps {
         this.releaseDomain = b.releaseDomain;
         this.defaultDomain = b.defaultDomain;
         this.userPasidTable = b.userPasidTable;
+        this.devHasFeat = b.devHasFeat;
+        this.devFeatEnabled = b.devFeatEnabled;
+        this.devEnableFeat = b.devEnableFeat;
+        this.devDisableFeat = b.devDisableFeat;
+        this.auxOps = b.auxOps;
+        this.domainGetAttr = b.domainGetAttr;
+        this.domainAllocSva = b.domainAllocSva;
+        this.pageResponse = b.pageResponse;
     }
 
     public static Builder builder(String name) {
@@ -207,6 +265,41 @@ public final class IommuOps {
         return userPasidTable;
     }
 
+    public DevHasFeat devHasFeat() {
+        return devHasFeat;
+    }
+
+    public DevFeatEnabled devFeatEnabled() {
+        return devFeatEnabled;
+    }
+
+    public DevSetFeat devEnableFeat() {
+        return devEnableFeat;
+    }
+
+    public DevSetFeat devDisableFeat() {
+        return devDisableFeat;
+    }
+
+    /** The legacy aux-domain side of the driver (v5.2-v5.17), or null: the driver has no aux support. */
+    public AuxOps auxOps() {
+        return auxOps;
+    }
+
+    public DomainGetAttr domainGetAttr() {
+        return domainGetAttr;
+    }
+
+    /** {@code page_response}; required by {@code iopf_queue_add_device}. */
+    public PageResponseOp pageResponse() {
+        return pageResponse;
+    }
+
+    /** {@code domain_alloc_sva}; null: the driver cannot do SVA (bind is -EOPNOTSUPP, v6.16+). */
+    public DomainAllocSva domainAllocSva() {
+        return domainAllocSva;
+    }
+
     @Override
     public String toString() {
         return name;
@@ -233,6 +326,14 @@ public final class IommuOps {
         private IommuDomain releaseDomain;
         private IommuDomain defaultDomain;
         private boolean userPasidTable;
+        private DevHasFeat devHasFeat;
+        private DevFeatEnabled devFeatEnabled;
+        private DevSetFeat devEnableFeat;
+        private DevSetFeat devDisableFeat;
+        private AuxOps auxOps;
+        private DomainGetAttr domainGetAttr;
+        private DomainAllocSva domainAllocSva;
+        private PageResponseOp pageResponse;
 
         private Builder(String name) {
             if (name == null || name.isEmpty()) {
@@ -328,6 +429,46 @@ public final class IommuOps {
 
         public Builder userPasidTable(boolean v) {
             this.userPasidTable = v;
+            return this;
+        }
+
+        public Builder devHasFeat(DevHasFeat op) {
+            this.devHasFeat = op;
+            return this;
+        }
+
+        public Builder devFeatEnabled(DevFeatEnabled op) {
+            this.devFeatEnabled = op;
+            return this;
+        }
+
+        public Builder devEnableFeat(DevSetFeat op) {
+            this.devEnableFeat = op;
+            return this;
+        }
+
+        public Builder devDisableFeat(DevSetFeat op) {
+            this.devDisableFeat = op;
+            return this;
+        }
+
+        public Builder auxOps(AuxOps ops) {
+            this.auxOps = ops;
+            return this;
+        }
+
+        public Builder domainGetAttr(DomainGetAttr op) {
+            this.domainGetAttr = op;
+            return this;
+        }
+
+        public Builder domainAllocSva(DomainAllocSva op) {
+            this.domainAllocSva = op;
+            return this;
+        }
+
+        public Builder pageResponse(PageResponseOp op) {
+            this.pageResponse = op;
             return this;
         }
 

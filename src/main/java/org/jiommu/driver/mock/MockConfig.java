@@ -1,5 +1,6 @@
 package org.jiommu.driver.mock;
 
+import org.jiommu.base.Errno;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.Geometry;
 
@@ -12,7 +13,38 @@ import org.jiommu.core.spi.Geometry;
 public record MockConfig(String name, boolean staticIdentity, boolean identityAllocOp, boolean staticBlocked,
                          boolean blockedSetDevPasid, ReleaseDomain releaseDomain, DomainType legacyDefaultDomain,
                          AllocOps allocOps, boolean pasidFlagSupported, long pgsizeBitmap, int ias,
-                         Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp) {
+                         Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp,
+                         boolean pasidCompatCheck, boolean pasidReservedFault, AuxModel auxModel,
+                         Errno auxRefusal, boolean svaSupport, boolean pageResponseOp) {
+
+    /** The part-1 component list: the PASID knobs take their defaults (no compat check, 1024 fault on). */
+    public MockConfig(String name, boolean staticIdentity, boolean identityAllocOp, boolean staticBlocked,
+                      boolean blockedSetDevPasid, ReleaseDomain releaseDomain, DomainType legacyDefaultDomain,
+                      AllocOps allocOps, boolean pasidFlagSupported, long pgsizeBitmap, int ias,
+                      Geometry aperture, int maxPasids, Grouping grouping, boolean syncMapOp) {
+        this(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid, releaseDomain,
+                legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture, maxPasids, grouping,
+                syncMapOp, false, true, AuxModel.PASID, Errno.EINVAL, true, true);
+    }
+
+    /**
+     * How the hardware behind the mock can give one device several address spaces (S02), which
+     * decides {@code dev_has_feat(AUX)} and the driver's aux side.
+     */
+    public enum AuxModel {
+        /** No aux support at all (no aux ops, AUX never available). */
+        NONE,
+        /**
+         * Per-PASID translation (VT-d scalable mode, SMMUv3 with SSIDs): AUX for every device with
+         * PASIDs; aux domains are installed at their PASID with set_dev_pasid.
+         */
+        PASID,
+        /**
+         * A plain SMMUv2: no PASIDs in the IOMMU; AUX only for masters declared context-switch
+         * capable (the GPU case), whose aux domains only get a page table the master switches to.
+         */
+        CONTEXT_SWITCH
+    }
 
     /** What {@code ops.release_domain} is. */
     public enum ReleaseDomain {
@@ -57,6 +89,9 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
                 && legacyDefaultDomain != DomainType.BLOCKED && legacyDefaultDomain != DomainType.PLATFORM) {
             throw new IllegalArgumentException("a legacy default domain is IDENTITY, BLOCKED or PLATFORM");
         }
+        if (auxModel == null || auxRefusal == null) {
+            throw new IllegalArgumentException("aux model and refusal errno must be given");
+        }
         if (maxPasids < 0 || ias < 12 || ias > 48) {
             throw new IllegalArgumentException("bad PASID count or input address size");
         }
@@ -82,6 +117,12 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         b.maxPasids = maxPasids;
         b.grouping = grouping;
         b.syncMapOp = syncMapOp;
+        b.pasidCompatCheck = pasidCompatCheck;
+        b.pasidReservedFault = pasidReservedFault;
+        b.auxModel = auxModel;
+        b.auxRefusal = auxRefusal;
+        b.svaSupport = svaSupport;
+        b.pageResponseOp = pageResponseOp;
         return b;
     }
 
@@ -101,6 +142,12 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
         private int maxPasids = 1 << 20;
         private Grouping grouping = Grouping.GENERIC;
         private boolean syncMapOp = true;
+        private boolean pasidCompatCheck;
+        private boolean pasidReservedFault = true;
+        private AuxModel auxModel = AuxModel.PASID;
+        private Errno auxRefusal = Errno.EINVAL;
+        private boolean svaSupport = true;
+        private boolean pageResponseOp = true;
 
         private Builder(String name) {
             this.name = name;
@@ -180,10 +227,60 @@ public record MockConfig(String name, boolean staticIdentity, boolean identityAl
             return this;
         }
 
+        /**
+         * The driver checks PASID compatibility both ways, as iommufd does for its HW page tables
+         * ({@code iommufd_hwpt_pasid_compat}, REFERENCES.md 1a rules 2, 3, 5, 8) and drivers whose
+         * PASID table hangs from the RID entry must (SMMUv3 refuses a stage-2 RID domain while
+         * SSIDs are in use): a paging domain allocated without {@code IOMMU_HWPT_ALLOC_PASID} is
+         * refused by {@code set_dev_pasid}, a PASID attach is refused while the RID sits on such a
+         * domain, and {@code attach_dev} of such a domain is refused while the device has PASIDs.
+         * Off by default (the kernel core itself does not check it).
+         */
+        public Builder pasidCompatCheck(boolean v) {
+            this.pasidCompatCheck = v;
+            return this;
+        }
+
+        /**
+         * The iommufd selftest mock's rollback probe ({@code IOMMU_TEST_PASID_RESERVED}): on PASID
+         * 1024 of a device, the first {@code set_dev_pasid} of a non-blocked domain succeeds, the
+         * next one (a replace) fails -ENOMEM once; a removal re-arms it. On by default, as in the
+         * kernel's mock.
+         */
+        public Builder pasidReservedFault(boolean v) {
+            this.pasidReservedFault = v;
+            return this;
+        }
+
+        /** How the hardware gives a device several address spaces (S02); PASID by default. */
+        public Builder auxModel(AuxModel v) {
+            this.auxModel = v;
+            return this;
+        }
+
+        /** The errno of a refused aux attach (S03): -EINVAL by default, -EPERM for VT-d's wording. */
+        public Builder auxRefusal(Errno v) {
+            this.auxRefusal = v;
+            return this;
+        }
+
+        /** Whether devices with PASIDs can do SVA ({@code dev_has_feat(SVA)}, {@code domain_alloc_sva}). */
+        public Builder svaSupport(boolean v) {
+            this.svaSupport = v;
+            return this;
+        }
+
+        /** Whether the driver has {@code page_response} (without it IOPF queues refuse its devices, #99). */
+        public Builder pageResponseOp(boolean v) {
+            this.pageResponseOp = v;
+            return this;
+        }
+
         public MockConfig build() {
             return new MockConfig(name, staticIdentity, identityAllocOp, staticBlocked, blockedSetDevPasid,
                     releaseDomain, legacyDefaultDomain, allocOps, pasidFlagSupported, pgsizeBitmap, ias, aperture,
-                    maxPasids, grouping, syncMapOp);
+                    maxPasids, grouping, syncMapOp, pasidCompatCheck, pasidReservedFault, auxModel,
+                    auxRefusal, svaSupport, pageResponseOp);
         }
     }
 }

@@ -5,11 +5,13 @@ import java.util.Set;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.MmStruct;
 import org.jiommu.pgtable.IoPageTable;
 
 /**
- * A domain the mock allocated: a paging domain over a real page table, or (from
- * {@code domain_alloc_identity}) a table-less identity domain. The driver-private part of the
+ * A domain the mock allocated: a paging domain over a real page table, (from
+ * {@code domain_alloc_identity}) a table-less identity domain, or (from {@code domain_alloc_sva})
+ * an SVA domain sharing a process's page table. The driver-private part of the
  * kernel's {@code struct mock_iommu_domain}.
  */
 public final class MockDomain extends IommuDomain {
@@ -23,11 +25,23 @@ public final class MockDomain extends IommuDomain {
     /** Devices whose RID entry points here (the driver's devices list). Guarded by the driver. */
     final Set<Device> attached = new LinkedHashSet<>();
     volatile boolean freedByDriver;
+    /** For an SVA domain: the address space whose page table it shares; else null. */
+    final MmStruct mm;
 
     MockDomain(MockIommuDriver driver, DomainOps ops, int allocFlags) {
+        this(driver, ops, allocFlags, null);
+    }
+
+    MockDomain(MockIommuDriver driver, DomainOps ops, int allocFlags, MmStruct mm) {
         super(ops);
         this.driver = driver;
         this.allocFlags = allocFlags;
+        this.mm = mm;
+    }
+
+    /** The address space of an SVA domain, or null. */
+    public MmStruct mm() {
+        return mm;
     }
 
     public MockIommuDriver driver() {

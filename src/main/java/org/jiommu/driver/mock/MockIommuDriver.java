@@ -2,6 +2,8 @@ package org.jiommu.driver.mock;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -13,9 +15,13 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
+import org.jiommu.bus.dma.Atc;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.AllocFlags;
+import org.jiommu.core.spi.AuxOps;
+import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
@@ -25,6 +31,10 @@ import org.jiommu.core.spi.GroupRef;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.IopfFault;
+import org.jiommu.core.spi.IopfQueueRef;
+import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
@@ -57,6 +67,7 @@ public final class MockIommuDriver {
     private final IommuDomain legacyDefaultDomain;
     private final DomainOps pagingOps;
     private final DomainOps identityAllocOps;
+    private final DomainOps svaOps;
 
     // ---- state, guarded by this ----
     private final List<MockEvent> events = new ArrayList<>();
@@ -83,6 +94,25 @@ public final class MockIommuDriver {
     private Errno failSyncMap;
     private Lookup lookupInAttach = Lookup.NONE;
     private boolean leakIopfRefcount;
+    /** Devices this driver put on its IOPF queue. Guarded by this. */
+    private final Set<Device> iopfEnabled = new LinkedHashSet<>();
+    /** Page responses sent, oldest first. Guarded by this. */
+    private final List<PageResponse> responses = new ArrayList<>();
+    /** Guarded by this. */
+    private IopfQueueRef iopfQueue;
+    /** Per device, the features enabled through {@code dev_enable_feat}. */
+    private final Map<Device, EnumSet<DevFeature>> featuresEnabled = new HashMap<>();
+    /** Per device, what {@code dev_has_feat} answers instead of the hardware's default. */
+    private final Map<Device, EnumMap<DevFeature, Boolean>> featureSupport = new HashMap<>();
+    /** Masters declared able to switch their own page tables (the SMMUv2 GPU case, S02). */
+    private final Set<Device> contextSwitchCapable = new LinkedHashSet<>();
+    /** Table-only aux domains (AuxModel.CONTEXT_SWITCH) and the devices they are aux-attached to. */
+    private final Map<IommuDomain, Set<Device>> auxTables = new LinkedHashMap<>();
+    /** Devices whose PASID {@link #TEST_PASID_RESERVED} fails its next non-blocked set_dev_pasid. */
+    private final Set<Device> pasidReservedArmed = new LinkedHashSet<>();
+
+    /** {@code IOMMU_TEST_PASID_RESERVED}: the PASID whose replace fails once (see {@link MockConfig.Builder#pasidReservedFault}). */
+    public static final int TEST_PASID_RESERVED = 1024;
 
     /** What attach_dev asks the core for the current domain, to show S20's rule. */
     public enum Lookup {
@@ -150,6 +180,8 @@ public final class MockIommuDriver {
         this.pagingOps = po.build();
         this.identityAllocOps = DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid)
                 .free(this::free).build();
+        // an SVA domain only goes on PASIDs and has no table of its own to map into
+        this.svaOps = DomainOps.builder().setDevPasid(this::setDevPasid).free(this::free).build();
 
         IommuOps.Builder b = IommuOps.builder("mock-" + n)
                 .probeDevice(this::probeDevice)
@@ -177,6 +209,25 @@ public final class MockIommuDriver {
         }
         if (config.identityAllocOp()) {
             b.domainAllocIdentity(this::domainAllocIdentity);
+        }
+        if (config.svaSupport()) {
+            b.domainAllocSva(this::domainAllocSva);
+        }
+        if (config.pageResponseOp()) {
+            b.pageResponse(this::pageResponse);
+        }
+        b.devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
+                .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
+                .domainGetAttr(this::domainGetAttr);
+        switch (config.auxModel()) {
+            case PASID:
+                b.auxOps(new AuxOps(config.auxRefusal(), true, null, null));
+                break;
+            case CONTEXT_SWITCH:
+                b.auxOps(new AuxOps(config.auxRefusal(), false, this::auxAttach, this::auxDetach));
+                break;
+            default:
+                break;
         }
         this.ops = b.build();
         this.iommu = new IommuDevice(n, ops, config.maxPasids());
@@ -288,6 +339,82 @@ public final class MockIommuDriver {
         failSetDevPasid.add(new Object[] {domain, dev, pasid, errno});
     }
 
+    /**
+     * What {@code dev_has_feat(dev, feature)} answers, overriding the hardware default (S02); null
+     * restores the default.
+     */
+    public synchronized void setFeatureSupport(Device dev, DevFeature feature, Boolean supported) {
+        if (supported == null) {
+            EnumMap<DevFeature, Boolean> m = featureSupport.get(dev);
+            if (m != null) {
+                m.remove(feature);
+            }
+        } else {
+            featureSupport.computeIfAbsent(dev, k -> new EnumMap<>(DevFeature.class)).put(feature, supported);
+        }
+    }
+
+    /** Firmware declares the master able to switch its own page tables (the SMMUv2 GPU, S02). */
+    public synchronized void declareContextSwitchCapable(Device dev) {
+        contextSwitchCapable.add(dev);
+    }
+
+    /**
+     * The master itself writes a page-table base into its context bank's TTBR0 (S10's
+     * {@code gpu_switch_ttbr0}): from then on its DMA without PASID walks that table. The IOMMU
+     * driver is not involved; the table is found by its base to learn its input size and granule.
+     */
+    public synchronized void gpuSwitchTtbr0(Device dev, long ttbr0) {
+        if (hardware == null) {
+            throw new IllegalStateException("mock " + config.name() + " has no hardware");
+        }
+        IoPageTable table = tableAt(ttbr0);
+        MockHardware.Entry e = table == null
+                ? new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr0, config.ias(), 12)
+                : new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr0, table.ias(),
+                        Long.numberOfTrailingZeros(table.pgsizeBitmap()));
+        for (int sid : sids.getOrDefault(dev, List.of())) {
+            hardware.writeStream(sid, e);
+        }
+        record("gpu_switch_ttbr0", null, dev, null, String.format("gpu_switch_ttbr0(%s, %#x)", dev, ttbr0), 0);
+    }
+
+    /**
+     * S11: the master also loads TTBR1 ({@code ttbr1}, 0 to stop using it): IOVAs with bit
+     * {@code splitBit} set are translated by that table, the others by TTBR0.
+     */
+    public synchronized void gpuSwitchTtbr1(Device dev, long ttbr1, int splitBit) {
+        if (hardware == null) {
+            throw new IllegalStateException("mock " + config.name() + " has no hardware");
+        }
+        if (splitBit < 12 || splitBit > 63) {
+            throw new IllegalArgumentException("split bit " + splitBit + " outside 12..63");
+        }
+        MockHardware.Split split = null;
+        if (ttbr1 != 0) {
+            IoPageTable table = tableAt(ttbr1);
+            int ias = table == null ? Math.min(config.ias(), splitBit) : table.ias();
+            int granule = table == null ? 12 : Long.numberOfTrailingZeros(table.pgsizeBitmap());
+            split = new MockHardware.Split(new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, ttbr1, ias,
+                    granule), splitBit);
+        }
+        for (int sid : sids.getOrDefault(dev, List.of())) {
+            hardware.writeSplit(sid, split);
+        }
+        record("gpu_switch_ttbr1", null, dev, null, String.format("gpu_switch_ttbr1(%s, %#x, bit %d)", dev, ttbr1,
+                splitBit), 0);
+    }
+
+    /** The live paging domain's table whose base is {@code base}, or null. Holds this. */
+    private IoPageTable tableAt(long base) {
+        for (IommuDomain d : live) {
+            if (d instanceof MockDomain && ((MockDomain) d).pgtable != null && ((MockDomain) d).pgtable.root() == base) {
+                return ((MockDomain) d).pgtable;
+            }
+        }
+        return null;
+    }
+
     /** Drops every failAttach / failSetDevPasid / map / sync injection. */
     public synchronized void clearFaults() {
         failAttach.clear();
@@ -350,6 +477,21 @@ public final class MockIommuDriver {
     public synchronized IommuDomain programmedPasid(Device dev, int pasid) {
         TreeMap<Integer, IommuDomain> m = pasids.get(dev);
         return m == null ? null : m.get(pasid);
+    }
+
+    /** Page responses the core sent through this driver, oldest first. */
+    public synchronized List<PageResponse> pageResponses() {
+        return List.copyOf(responses);
+    }
+
+    /** Whether the driver has the device on its IOPF queue (PRI/stall enabled). */
+    public synchronized boolean iopfEnabled(Device dev) {
+        return iopfEnabled.contains(dev);
+    }
+
+    /** The driver's IOPF queue, or null before the first IOPF-capable attach. */
+    public synchronized IopfQueueRef iopfQueueRef() {
+        return iopfQueue;
     }
 
     public synchronized int iopfRefcount(Device dev) {
@@ -468,6 +610,11 @@ public final class MockIommuDriver {
         if (d == null || d.type() == DomainType.BLOCKED) {
             return MockHardware.Entry.ABORT;
         }
+        if (d instanceof MockDomain && ((MockDomain) d).mm != null) {
+            MmStruct mm = ((MockDomain) d).mm;
+            return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, mm.pgd().root(), 48, 12,
+                    MockHardware.Entry.TableFormat.X86_FIRST_LEVEL);
+        }
         if (d instanceof MockDomain && ((MockDomain) d).pgtable != null) {
             IoPageTable pt = ((MockDomain) d).pgtable;
             return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, pt.root(), pt.ias(),
@@ -480,7 +627,9 @@ public final class MockIommuDriver {
     }
 
     private void releaseDevice(Device dev) {
+        boolean onQueue;
         synchronized (this) {
+            onQueue = iopfEnabled.remove(dev);
             probed.remove(dev);
             if (releaseDomain == null) {
                 // No release_domain: the driver parks the device itself, keeping 1:1 regions alive.
@@ -490,8 +639,132 @@ public final class MockIommuDriver {
                 moveRid(dev, park);
             }
             iopfRefcount.remove(dev);
+            featuresEnabled.remove(dev); // dev->iommu goes, and with it the driver's per-device state
+            pasidReservedArmed.remove(dev);
+            auxTables.values().forEach(set -> set.remove(dev));
+            auxTables.values().removeIf(Set::isEmpty);
+        }
+        if (onQueue) {
+            // the device goes: PRI off, its pending page requests are answered INVALID
+            core.iopfQueueRemoveDevice(iopfQueue(), dev);
         }
         record("release_device", null, dev, null, "release_device(" + dev + ")", 0);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Device features (S01, S02) and the aux side (S03, S10)
+    // ------------------------------------------------------------------------------------------
+
+    private int maxPasidsOf(Device dev) {
+        DevIommuView di = core.devIommu(dev);
+        return di == null ? 0 : di.maxPasids();
+    }
+
+    /** What the hardware behind {@code dev} can do. Holds this. */
+    private boolean hardwareHas(Device dev, DevFeature f) {
+        EnumMap<DevFeature, Boolean> o = featureSupport.get(dev);
+        if (o != null && o.containsKey(f)) {
+            return o.get(f);
+        }
+        switch (f) {
+            case AUX:
+                switch (config.auxModel()) {
+                    case PASID: return maxPasidsOf(dev) > 0;
+                    case CONTEXT_SWITCH: return contextSwitchCapable.contains(dev);
+                    default: return false;
+                }
+            case SVA:
+                return config.svaSupport() && maxPasidsOf(dev) > 0;
+            default:
+                // recoverable faults need PCI PRI (an SMMU stall master is declared with setFeatureSupport)
+                return dev instanceof PciDevice && ((PciDevice) dev).hasPri();
+        }
+    }
+
+    private synchronized boolean devHasFeat(Device dev, DevFeature f) {
+        return probed.contains(dev) && hardwareHas(dev, f);
+    }
+
+    private synchronized boolean devFeatEnabled(Device dev, DevFeature f) {
+        EnumSet<DevFeature> s = featuresEnabled.get(dev);
+        return s != null && s.contains(f);
+    }
+
+    private int devEnableFeat(Device dev, DevFeature f) {
+        int r;
+        synchronized (this) {
+            if (!probed.contains(dev)) {
+                r = Errno.ENODEV.neg();
+            } else if (!hardwareHas(dev, f)) {
+                r = Errno.EINVAL.neg(); // the hardware behind this device cannot do it (S01)
+            } else {
+                featuresEnabled.computeIfAbsent(dev, k -> EnumSet.noneOf(DevFeature.class)).add(f);
+                r = 0;
+            }
+        }
+        record("dev_enable_feat", null, dev, null, "dev_enable_feat(" + dev + ", " + f + ") = " + ret(r), r);
+        return r;
+    }
+
+    private int devDisableFeat(Device dev, DevFeature f) {
+        int r;
+        synchronized (this) {
+            EnumSet<DevFeature> s = featuresEnabled.get(dev);
+            if (s == null || !s.contains(f)) {
+                r = Errno.EINVAL.neg();
+            } else if (f == DevFeature.IOPF && s.contains(DevFeature.SVA)) {
+                r = Errno.EBUSY.neg(); // SVA relies on the fault path (arm_smmu_master_disable_iopf)
+            } else {
+                s.remove(f);
+                r = 0;
+            }
+        }
+        record("dev_disable_feat", null, dev, null, "dev_disable_feat(" + dev + ", " + f + ") = " + ret(r), r);
+        return r;
+    }
+
+    /** Table-only aux attach: the domain becomes an aux domain of {@code dev}; no hardware is touched. */
+    private int auxAttach(IommuDomain d, Device dev) {
+        int r;
+        synchronized (this) {
+            if (!probed.contains(dev) || !(d instanceof MockDomain) || ((MockDomain) d).pgtable == null
+                    || ((MockDomain) d).driver() != this) {
+                r = Errno.EINVAL.neg();
+            } else {
+                auxTables.computeIfAbsent(d, k -> new LinkedHashSet<>()).add(dev);
+                r = 0;
+            }
+        }
+        record("aux_attach_dev", d, dev, null, "aux_attach_dev(" + d + ", " + dev + ") = " + ret(r), r);
+        return r;
+    }
+
+    private void auxDetach(IommuDomain d, Device dev) {
+        synchronized (this) {
+            Set<Device> s = auxTables.get(d);
+            if (s != null) {
+                s.remove(dev);
+                if (s.isEmpty()) {
+                    auxTables.remove(d);
+                }
+            }
+        }
+        record("aux_detach_dev", d, dev, null, "aux_detach_dev(" + d + ", " + dev + ")", 0);
+    }
+
+    /** {@code domain_get_attr(PTBASE)}: an aux domain's table base (TTBR0); -ENODEV for any other domain (S10). */
+    private long domainGetAttr(IommuDomain d, DomainAttr attr) {
+        long base;
+        synchronized (this) {
+            if (attr != DomainAttr.PTBASE || !auxTables.containsKey(d)) {
+                record("domain_get_attr", d, null, null, "domain_get_attr(" + d + ", " + attr + ") = -ENODEV",
+                        Errno.ENODEV.neg());
+                throw new IommuException(Errno.ENODEV, "mock " + config.name() + ": " + d + " is not an aux domain");
+            }
+            base = ((MockDomain) d).pgtable.root();
+        }
+        record("domain_get_attr", d, null, null, String.format("domain_get_attr(%s, %s) = %#x", d, attr, base), 0);
+        return base;
     }
 
     private GroupRef deviceGroup(Device dev) {
@@ -575,6 +848,21 @@ public final class MockIommuDriver {
         return d;
     }
 
+    /** {@code domain_alloc_sva}: a domain whose PASID entries point at the mm's page table. */
+    private IommuDomain domainAllocSva(Device dev, MmStruct mm) {
+        if (core.shouldFailAlloc("mock domain_alloc_sva")) {
+            record("domain_alloc_sva", null, dev, null, "domain_alloc_sva(" + dev + ", " + mm + ") = -ENOMEM",
+                    Errno.ENOMEM.neg());
+            throw new IommuException(Errno.ENOMEM, "mock " + config.name() + ": out of memory for an SVA domain");
+        }
+        MockDomain d = new MockDomain(this, svaOps, 0, mm);
+        synchronized (this) {
+            live.add(d);
+        }
+        record("domain_alloc_sva", d, dev, null, "domain_alloc_sva(" + dev + ", " + mm + ") = ok", 0);
+        return d;
+    }
+
     private IommuDomain domainAllocIdentity(Device dev) {
         if (core.shouldFailAlloc("mock domain_alloc_identity")) {
             record("domain_alloc_identity", null, dev, null, "domain_alloc_identity(" + dev + ") = NULL",
@@ -618,13 +906,26 @@ public final class MockIommuDriver {
             core.driverGetDomainForDev(dev);
         }
         String text = "attach_dev(" + d + ", " + dev + ", old=" + old + ")";
-        int r;
+        IommuDomain before;
+        synchronized (this) {
+            before = programmed.get(dev);
+        }
+        int r = iopfBefore(dev, before, d);
+        if (r != 0) {
+            record("attach_dev", d, dev, old, text + " = " + ret(r), r);
+            return r;
+        }
         synchronized (this) {
             Errno f = attachFault(d, dev);
             if (f != null) {
                 r = f.neg();
             } else if (!probed.contains(dev) || !ours(d)) {
                 // a device this instance never probed, or another driver's domain
+                r = Errno.EINVAL.neg();
+            } else if (config.pasidCompatCheck() && !pasidCompat(d)
+                    && !pasids.getOrDefault(dev, new TreeMap<>()).isEmpty()) {
+                // the PASID entries hang from the RID entry: a table format without PASID support
+                // would strand them (iommufd_hwpt_pasid_compat, the RID direction)
                 r = Errno.EINVAL.neg();
             } else {
                 IommuDomain hw = programmed.get(dev);
@@ -637,6 +938,7 @@ public final class MockIommuDriver {
             }
         }
         record("attach_dev", d, dev, old, text + " = " + ret(r), r);
+        iopfAfter(dev);
         return r;
     }
 
@@ -644,18 +946,16 @@ public final class MockIommuDriver {
     private void moveRid(Device dev, IommuDomain d) {
         IommuDomain prev = programmed.get(dev);
         if (prev instanceof MockDomain) {
-            MockDomain pm = (MockDomain) prev;
-            pm.attached.remove(dev);
-            if (pm.iopfCapable && !leakIopfRefcount) {
-                iopfRefcount.merge(dev, -1, Integer::sum);
-            }
+            ((MockDomain) prev).attached.remove(dev);
+        }
+        if (isIopf(prev) && !leakIopfRefcount) {
+            iopfRefcount.merge(dev, -1, Integer::sum);
         }
         if (d instanceof MockDomain) {
-            MockDomain nm = (MockDomain) d;
-            nm.attached.add(dev);
-            if (nm.iopfCapable) {
-                iopfRefcount.merge(dev, 1, Integer::sum);
-            }
+            ((MockDomain) d).attached.add(dev);
+        }
+        if (isIopf(d)) {
+            iopfRefcount.merge(dev, 1, Integer::sum);
         }
         if (d == null) {
             programmed.remove(dev);
@@ -668,15 +968,104 @@ public final class MockIommuDriver {
                 hardware.writeStream(sid, e);
             }
         }
-        // S19: on a blocked or identity domain with no PASIDs the IOPF count must be zero.
+        checkIopfRefcount(dev, "mock attach_dev");
+    }
+
+    /**
+     * S19: on a blocked or identity RID domain with no PASIDs the device's IOPF count must be zero;
+     * a violation is reported as a WARN and the model carries on. Holds this.
+     */
+    private void checkIopfRefcount(Device dev, String where) {
+        IommuDomain d = programmed.get(dev);
         if (d != null && (d.type() == DomainType.BLOCKED || d.type() == DomainType.IDENTITY)
                 && pasids.getOrDefault(dev, new TreeMap<>()).isEmpty() && iopfRefcount.getOrDefault(dev, 0) != 0) {
-            core.warnings().warn("mock attach_dev", dev + " on " + d + " with no PASIDs still has iopf_refcount "
+            core.warnings().warn(where, dev + " on " + d + " with no PASIDs still has iopf_refcount "
                     + iopfRefcount.get(dev));
         }
     }
 
+    /** The domain carries a fault handler: attaching it takes an IOPF reference (v6.16 attach-path IOPF). */
+    private static boolean isIopf(IommuDomain d) {
+        return d != null && (d.hasIopfHandler() || d instanceof MockDomain && ((MockDomain) d).iopfCapable);
+    }
+
+    /** The driver's IOPF queue, allocated on first use. */
+    private synchronized IopfQueueRef iopfQueue() {
+        if (iopfQueue == null) {
+            iopfQueue = core.iopfQueueAlloc("mock-" + config.name() + "-iopf");
+        }
+        return iopfQueue;
+    }
+
+    /**
+     * Before {@code dev} moves from {@code prev} to {@code next} (RID or one PASID): the first
+     * IOPF-capable attachment puts the device on the driver's IOPF queue (PRI/stall enabled);
+     * failing that fails the attach. Called without this lock (the core takes its IOPF locks).
+     */
+    private int iopfBefore(Device dev, IommuDomain prev, IommuDomain next) {
+        boolean need;
+        synchronized (this) {
+            need = isIopf(next) && !isIopf(prev) && !iopfEnabled.contains(dev) && probed.contains(dev);
+        }
+        if (!need || !config.pageResponseOp()) {
+            return 0;
+        }
+        int r;
+        try {
+            r = core.iopfQueueAddDevice(iopfQueue(), dev);
+        } catch (IommuException e) {
+            r = e.errno().neg(); // the queue itself could not be allocated (fail_nth)
+        }
+        synchronized (this) {
+            if (r == 0) {
+                iopfEnabled.add(dev);
+            }
+            record("iopf_queue_add_device", null, dev, null, "iopf_queue_add_device(" + dev + ") = " + ret(r), r);
+        }
+        return r;
+    }
+
+    /** After an attachment change: the last IOPF reference gone, the device leaves the queue. Without this lock. */
+    private void iopfAfter(Device dev) {
+        boolean drop;
+        synchronized (this) {
+            drop = iopfEnabled.contains(dev) && iopfRefcount.getOrDefault(dev, 0) == 0;
+            if (drop) {
+                iopfEnabled.remove(dev);
+            }
+        }
+        if (drop) {
+            core.iopfQueueRemoveDevice(iopfQueue(), dev);
+            record("iopf_queue_remove_device", null, dev, null, "iopf_queue_remove_device(" + dev + ")", 0);
+        }
+    }
+
+    /** {@code page_response}: the answer goes to the device (recorded, and kept for {@link #pageResponses()}). */
+    private void pageResponse(Device dev, IopfFault last, PageResponse msg) {
+        synchronized (this) {
+            responses.add(msg);
+        }
+        record("page_response", null, dev, null, "page_response(" + dev + ", "
+                + (msg.pasidValid() ? "pasid=" + msg.pasid() + ", " : "") + "grp=" + msg.grpid() + ", " + msg.code() + ")", 0);
+    }
+
     private int setDevPasid(IommuDomain d, Device dev, int pasid, IommuDomain old) {
+        IommuDomain before;
+        synchronized (this) {
+            before = programmedPasid(dev, pasid);
+        }
+        int r = iopfBefore(dev, before, d == blockedDomain ? null : d);
+        if (r != 0) {
+            record("set_dev_pasid", d, dev, old, "set_dev_pasid(" + d + ", " + dev + ", " + pasid + ", old=" + old
+                    + ") = " + ret(r), r);
+            return r;
+        }
+        r = setDevPasidLocked(d, dev, pasid, old);
+        iopfAfter(dev);
+        return r;
+    }
+
+    private int setDevPasidLocked(IommuDomain d, Device dev, int pasid, IommuDomain old) {
         String text = "set_dev_pasid(" + d + ", " + dev + ", " + pasid + ", old=" + old + ")";
         int r;
         synchronized (this) {
@@ -688,27 +1077,108 @@ public final class MockIommuDriver {
                     break;
                 }
             }
+            if (f == null) {
+                f = pasidRefusal(d, dev, pasid);
+            }
             if (f != null) {
                 r = f.neg();
             } else if (!probed.contains(dev) || !ours(d)) {
                 r = Errno.EINVAL.neg();
             } else {
                 TreeMap<Integer, IommuDomain> m = pasids.computeIfAbsent(dev, k -> new TreeMap<>());
-                if (d == blockedDomain) {
-                    m.remove(pasid);
-                } else {
-                    m.put(pasid, d);
+                IommuDomain prev = d == blockedDomain ? m.remove(pasid) : m.put(pasid, d);
+                if (isIopf(prev) && !leakIopfRefcount) {
+                    iopfRefcount.merge(dev, -1, Integer::sum);
+                }
+                if (d != blockedDomain && isIopf(d)) {
+                    iopfRefcount.merge(dev, 1, Integer::sum);
                 }
                 if (hardware != null) {
                     for (int sid : sids.getOrDefault(dev, List.of())) {
                         hardware.writePasid(sid, pasid, d == blockedDomain ? null : entryFor(d));
                     }
                 }
-                r = 0;
+                record("set_dev_pasid", d, dev, old, text + " = 0", 0);
+                if (prev != null && prev != d) {
+                    // the entry is written; flush the PASID-tagged ATCs under the same lock (S08)
+                    invalidatePasidAtcs(dev, pasid, prev);
+                }
+                checkIopfRefcount(dev, "mock set_dev_pasid");
+                return 0;
+            }
+            record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
+            return r;
+        }
+    }
+
+    /**
+     * S08, after a PASID entry of {@code dev} changed away from {@code old}: ATC entries are
+     * PASID-tagged, so the leaving device's ATC is invalidated for that PASID; when no device holds
+     * {@code old} at that PASID any more, the tag may be reused, so every device that could have
+     * cached it (those translating through the same RID domain, whose PASID table the entry hung
+     * from) is invalidated too. Runs under this driver's lock together with the entry change, so
+     * no device can join or leave in between. Holds this.
+     */
+    private void invalidatePasidAtcs(Device dev, int pasid, IommuDomain old) {
+        atcInvalidate(dev, pasid);
+        if (old == null) {
+            return;
+        }
+        for (TreeMap<Integer, IommuDomain> m : pasids.values()) {
+            if (m.get(pasid) == old) {
+                return; // other devices still use the entry: only the leaving device is flushed
             }
         }
-        record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
-        return r;
+        IommuDomain parent = programmed.get(dev);
+        for (Map.Entry<Device, IommuDomain> e : programmed.entrySet()) {
+            if (e.getKey() != dev && parent != null && e.getValue() == parent && probed.contains(e.getKey())) {
+                atcInvalidate(e.getKey(), pasid);
+            }
+        }
+    }
+
+    /** A PASID-selective ATC invalidation of one device (its ATS cache, if it has one). Holds this. */
+    private void atcInvalidate(Device dev, int pasid) {
+        if (dev instanceof PciDevice && ((PciDevice) dev).atc() != null) {
+            ((PciDevice) dev).atc().invalidate(pasid, false, 0, Atc.WHOLE_ADDRESS_SPACE);
+        }
+        MockEvent e = new MockEvent(++eventSeq, "atc_inv", null, dev, null, "atc_inv(" + dev + ", pasid=" + pasid + ")", 0);
+        events.add(e);
+    }
+
+    /**
+     * The driver's own reasons to refuse a {@code set_dev_pasid}, or null: the PASID-compat rule
+     * (when configured) and the selftest's PASID-1024 fault. Holds this.
+     */
+    private Errno pasidRefusal(IommuDomain d, Device dev, int pasid) {
+        boolean removal = d == blockedDomain;
+        if (!removal && config.pasidCompatCheck()) {
+            IommuDomain rid = programmed.get(dev);
+            if (!pasidCompat(d) || (rid != null && !pasidCompat(rid))) {
+                return Errno.EINVAL;
+            }
+        }
+        if (pasid == TEST_PASID_RESERVED && config.pasidReservedFault() && probed.contains(dev) && ours(d)) {
+            if (removal) {
+                pasidReservedArmed.remove(dev);
+            } else if (pasidReservedArmed.remove(dev)) {
+                return Errno.ENOMEM; // the replace after a first attach fails, once
+            } else {
+                pasidReservedArmed.add(dev);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A domain whose table format can sit under a PASID (and carry PASID entries under its RID):
+     * static and table-less domains, and paging domains allocated with {@code IOMMU_HWPT_ALLOC_PASID}.
+     */
+    private static boolean pasidCompat(IommuDomain d) {
+        if (!(d instanceof MockDomain) || ((MockDomain) d).pgtable == null) {
+            return true;
+        }
+        return (((MockDomain) d).allocFlags & AllocFlags.PASID) != 0;
     }
 
     private int mapPages(IommuDomain dom, long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {

@@ -1,0 +1,279 @@
+package org.jiommu.core;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.bus.Device;
+import org.jiommu.core.spi.DomainOps;
+import org.jiommu.core.spi.DomainType;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IommuOps;
+
+/**
+ * The PASID attach API (SEMANTICS.md 8.1/8.2, v6.15+ shape): {@code iommu_attach_device_pasid},
+ * {@code iommu_replace_device_pasid}, {@code iommu_detach_device_pasid} and their group helpers.
+ * A PASID attachment lives in the group's {@code pasid_array} (one slot per PASID, shared by the
+ * group's PASID-capable members) and in every such member's PASID entry, which the driver writes
+ * through {@code set_dev_pasid}; the blocked domain's {@code set_dev_pasid} takes it off again.
+ *
+ * <p>All changes run under the group mutex; the slot is reserved first and only made visible once
+ * the driver accepted the domain on every member (reserve-then-store, 5e9f822c9c68), so the
+ * lockless {@code attach_handle_get} never sees a half-done attach.
+ */
+final class PasidEngine {
+    private final IommuCore core;
+
+    PasidEngine(IommuCore core) {
+        this.core = core;
+    }
+
+    /** The ops of the driver that probed {@code dev}, or null without an IOMMU. */
+    private IommuOps opsOf(Device dev) {
+        DevIommu di = core.devIommuOf(dev);
+        return di == null || di.iommuDev == null ? null : di.ops();
+    }
+
+    private static boolean pasidCapable(IommuCore core, Device dev) {
+        DevIommu di = core.devIommuOf(dev);
+        return di != null && di.maxPasids > 0;
+    }
+
+    /** One driver call of {@code set_dev_pasid}, traced; a positive return is a driver bug read as -EINVAL. */
+    private int setDevPasidOp(IommuDomain d, Device dev, int pasid, IommuDomain old) {
+        DomainOps.SetDevPasid op = d.ops().setDevPasid();
+        if (op == null) {
+            return Errno.EOPNOTSUPP.neg();
+        }
+        int ret = op.setDevPasid(d, dev, pasid, old);
+        core.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + d + ", " + dev + ", " + pasid + ", old=" + old
+                + ") = " + (ret == 0 ? "0" : Errno.describe(ret)));
+        if (ret > 0) {
+            core.warn("set_dev_pasid", d + " returned positive " + ret + " for " + dev + " PASID " + pasid);
+            ret = Errno.EINVAL.neg();
+        }
+        return ret;
+    }
+
+    /**
+     * {@code __iommu_set_group_pasid}: install {@code d} at {@code pasid} on every PASID-capable
+     * member in list order (v6.15: members with {@code max_pasids == 0} cannot issue PASID TLPs and
+     * are skipped, b3f6fcd8404f). On a failure the members done so far go back to {@code old}
+     * (or lose the PASID if there was none); a failing restore is a WARN and removes the PASID.
+     */
+    void setGroupPasid(IommuDomain d, IommuGroup group, int pasid, IommuDomain old) {
+        List<Device> done = new ArrayList<>();
+        for (Device dev : group.devices) {
+            if (!pasidCapable(core, dev)) {
+                continue;
+            }
+            int ret = setDevPasidOp(d, dev, pasid, old);
+            if (ret == 0) {
+                done.add(dev);
+                continue;
+            }
+            for (Device prev : done) {
+                if (old == null) {
+                    core.attach.removeDevPasid(prev, pasid, d);
+                    continue;
+                }
+                int r = setDevPasidOp(old, prev, pasid, d);
+                if (r != 0) {
+                    core.warn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
+                            + " failed: " + Errno.describe(r));
+                    core.attach.removeDevPasid(prev, pasid, d);
+                }
+            }
+            throw IommuCore.driverErr(ret, "driver " + opsOf(dev) + " set_dev_pasid(" + d + ", " + dev + ", "
+                    + pasid + ")");
+        }
+    }
+
+    /** {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable member. */
+    void removeGroupPasid(IommuGroup group, int pasid, IommuDomain d) {
+        for (Device dev : group.devices) {
+            if (pasidCapable(core, dev)) {
+                core.attach.removeDevPasid(dev, pasid, d);
+            }
+        }
+    }
+
+    private IommuGroup requireGroupOf(Device dev, String fn) {
+        IommuCore.requireDevice(dev, fn);
+        IommuGroup g = core.groupOf(dev);
+        if (g == null) {
+            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU group");
+        }
+        return g;
+    }
+
+    /** Checks shared by attach and replace, before the lock (SEMANTICS.md 8.2, in the kernel's order). */
+    private IommuOps checkPasidTarget(IommuDomain d, Device dev, int pasid, String fn, boolean needBlocked) {
+        IommuOps ops = opsOf(dev);
+        if (ops == null) {
+            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU");
+        }
+        if (d.ops().setDevPasid() == null) {
+            throw IommuCore.err(Errno.EOPNOTSUPP, fn + ": domain " + d + " has no set_dev_pasid op");
+        }
+        if (needBlocked) {
+            IommuDomain blocked = ops.blockedDomain();
+            if (blocked == null || blocked.ops().setDevPasid() == null) {
+                // The blocked domain's set_dev_pasid is the only way to take a PASID off again.
+                throw IommuCore.err(Errno.EOPNOTSUPP, fn + ": driver " + ops
+                        + " has no blocked domain with set_dev_pasid to remove a PASID");
+            }
+        }
+        if (!IommuCore.domainOpsCompatible(ops, d)) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": domain " + d + " (driver "
+                    + (d.owner() == null ? "static" : d.owner()) + ") is not compatible with " + dev
+                    + " (driver " + ops + ")");
+        }
+        if (pasid == IommuCore.IOMMU_NO_PASID) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": PASID 0 is IOMMU_NO_PASID (the RID): use the RID APIs");
+        }
+        if (pasid < 0) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": PASID " + Integer.toUnsignedString(pasid)
+                    + " is not a valid PASID");
+        }
+        // Model decision (docs/pasid-aux.md): attaching a BLOCKED domain to a PASID is what removal
+        // does; the kernel reaches it only through detach, and never with the release domain (S21).
+        if (d.type() == DomainType.BLOCKED || d == ops.releaseDomain()) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " is a blocking/release domain: use"
+                    + " iommu_detach_device_pasid to remove PASID " + pasid);
+        }
+        return ops;
+    }
+
+    void attachDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
+        final String fn = "iommu_attach_device_pasid";
+        core.requireDomain(d, fn);
+        IommuGroup group = requireGroupOf(dev, fn);
+        checkPasidTarget(d, dev, pasid, fn, true);
+        // iommufd refuses a PASID on a device that cannot issue PASID TLPs (REFERENCES 1a rule 4);
+        // the core's group check skips such members, so without this the call would be a no-op.
+        DevIommu di = core.devIommuOf(dev);
+        if (di.maxPasids == 0) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": " + dev + " has no PASID support (max_pasids 0)");
+        }
+        core.lock(group);
+        try {
+            attachDevicePasidLocked(d, dev, group, pasid, h, fn);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    /** The locked part of attach, shared with the aux and SVA layers (they hold their own lock first). */
+    void attachDevicePasidLocked(IommuDomain d, Device dev, IommuGroup group, int pasid, AttachHandle h, String fn) {
+        if (!group.devices.contains(dev)) {
+            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
+        }
+        if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
+            throw IommuCore.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
+        }
+        for (Device m : group.devices) {
+            DevIommu mi = core.devIommuOf(m);
+            int max = mi == null ? 0 : mi.maxPasids;
+            if (max > 0 && Integer.compareUnsigned(pasid, max) >= 0) {
+                throw IommuCore.err(Errno.EINVAL, fn + ": PASID " + pasid + " is beyond the " + max
+                        + " PASIDs of " + m + " in " + group);
+            }
+        }
+        // xa_insert of a reservation: an occupied slot (even by a placeholder) is -EBUSY
+        PasidEntry cur = group.pasidArray.get(pasid);
+        if (cur != null) {
+            throw IommuCore.err(Errno.EBUSY, fn + ": PASID " + pasid + " of " + group + " is in use by " + cur
+                    + " (attach does not overwrite: use replace)");
+        }
+        if (core.shouldFailAlloc("xa_insert pasid_array[" + pasid + "]")) {
+            throw IommuCore.err(Errno.ENOMEM, fn + ": cannot reserve PASID " + pasid + " of " + group);
+        }
+        group.pasidArray.put(pasid, PasidEntry.Reserved.INSTANCE);
+        try {
+            setGroupPasid(d, group, pasid, null);
+        } catch (IommuException e) {
+            group.pasidArray.remove(pasid, PasidEntry.Reserved.INSTANCE);
+            throw e;
+        }
+        group.pasidArray.put(pasid, entryFor(d, h));
+    }
+
+    private static PasidEntry entryFor(IommuDomain d, AttachHandle h) {
+        if (h == null) {
+            return new PasidEntry.DomainEntry(d);
+        }
+        h.setDomain(d);
+        return new PasidEntry.HandleEntry(h);
+    }
+
+    void replaceDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
+        final String fn = "iommu_replace_device_pasid";
+        if (d == null || h == null) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": domain and handle must be given");
+        }
+        core.requireDomain(d, fn);
+        IommuGroup group = requireGroupOf(dev, fn);
+        checkPasidTarget(d, dev, pasid, fn, false);
+        core.lock(group);
+        try {
+            if (!group.devices.contains(dev)) {
+                throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
+            }
+            if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
+                throw IommuCore.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
+            }
+            // xa_cmpxchg(NULL -> reservation): may need memory even when the slot turns out empty
+            if (core.shouldFailAlloc("xa_cmpxchg pasid_array[" + pasid + "]")) {
+                throw IommuCore.err(Errno.ENOMEM, fn + ": cannot reserve PASID " + pasid + " of " + group);
+            }
+            PasidEntry cur = group.pasidArray.get(pasid);
+            if (cur == null) {
+                throw IommuCore.err(Errno.EINVAL, fn + ": PASID " + pasid + " of " + group
+                        + " is not attached: nothing to replace");
+            }
+            if (cur instanceof PasidEntry.HandleEntry && ((PasidEntry.HandleEntry) cur).handle() == h) {
+                core.warn(fn, "handle " + h + " is already stored at PASID " + pasid + " of " + group
+                        + ": handles must not be reused");
+                throw IommuCore.err(Errno.EINVAL, fn + ": handle " + h + " is the one already stored at PASID " + pasid);
+            }
+            IommuDomain curDomain = cur.domain();
+            if (curDomain != d) {
+                setGroupPasid(d, group, pasid, curDomain);
+            }
+            group.pasidArray.put(pasid, entryFor(d, h));
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void detachDevicePasid(IommuDomain d, Device dev, int pasid) {
+        final String fn = "iommu_detach_device_pasid";
+        IommuCore.requireDevice(dev, fn);
+        IommuGroup group = core.groupOf(dev);
+        if (group == null) {
+            return; // the caller is a bound driver, so the kernel has no check; nothing attached anyway
+        }
+        core.lock(group);
+        try {
+            detachDevicePasidLocked(d, dev, group, pasid, fn);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void detachDevicePasidLocked(IommuDomain d, Device dev, IommuGroup group, int pasid, String fn) {
+        PasidEntry cur = group.pasidArray.get(pasid);
+        if (cur == null || cur == PasidEntry.Reserved.INSTANCE) {
+            // Nothing attached: not an error (REFERENCES 1a rule 1), and no driver call.
+            return;
+        }
+        if (cur.domain() != d) {
+            // The kernel does not check d; the model records the caller's mistake and removes
+            // what is really there, so the driver is never told a wrong old domain.
+            core.warn(fn, dev + ": PASID " + pasid + " of " + group + " holds " + cur.domain() + ", not " + d);
+        }
+        removeGroupPasid(group, pasid, cur.domain());
+        group.pasidArray.remove(pasid);
+    }
+}

@@ -1,0 +1,278 @@
+package org.jiommu.core;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import org.jiommu.bus.Device;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.MmStruct;
+
+/**
+ * The PASID invariants of SEMANTICS.md 11 (10 I-PASID-SLOT, 12 I-NO-PASID-0, 13 I-PASID-RANGE,
+ * 14 I-MM-PASID, 15 I-SVA-REF, 20 I-IOPF-ONCE), checked on {@link CoreSnapshot}s plus what the
+ * hardware holds at each device's PASIDs. Pure functions of their arguments: the invariant checker
+ * ({@code org.jiommu.check}) calls them after every core call; a violation is reported, never
+ * thrown.
+ */
+public final class PasidInvariants {
+    /** Which invariant a violation breaks. */
+    public enum Invariant {
+        /** 10: a slot exists iff every PASID-capable member has its domain installed; no reservation outside a call. */
+        PASID_SLOT,
+        /** 12: PASID 0 is never a PASID attachment nor a global / mm / aux PASID. */
+        NO_PASID_0,
+        /** 13: a global PASID is below the {@code max_pasids} it was allocated under, a slot below every member's. */
+        PASID_RANGE,
+        /** 14: an mm's PASID is allocated, unique, never changes, and goes only when the mm has exited. */
+        MM_PASID,
+        /** 15: an SVA domain's users = its bonds; it is on its mm's list iff it has users. */
+        SVA_REF,
+        /** 20: a page request group is answered at most once; a pending group has no answer yet. */
+        IOPF_ONCE
+    }
+
+    /** One broken invariant, with a message naming the objects. */
+    public record Violation(Invariant invariant, String message) {
+        @Override
+        public String toString() {
+            return invariant + ": " + message;
+        }
+    }
+
+    private PasidInvariants() {
+    }
+
+    /**
+     * The single-state invariants.
+     *
+     * @param s the core's state
+     * @param hardwarePasids what the hardware holds at each device's PASIDs (PASID → domain), e.g.
+     *     {@code dev -> mockSnapshot.pasids().getOrDefault(dev, Map.of())}
+     */
+    public static List<Violation> check(CoreSnapshot s, Function<Device, Map<Integer, IommuDomain>> hardwarePasids) {
+        List<Violation> out = new ArrayList<>();
+        pasidSlots(s, hardwarePasids, out);
+        noPasid0(s, out);
+        pasidRange(s, out);
+        mmPasid(s, out);
+        svaRef(s, out);
+        iopfOnce(s, out);
+        return out;
+    }
+
+    /** The single-state invariants of {@code after}, plus the transition rules from {@code before} (I-MM-PASID). */
+    public static List<Violation> check(CoreSnapshot before, CoreSnapshot after,
+                                        Function<Device, Map<Integer, IommuDomain>> hardwarePasids) {
+        List<Violation> out = check(after, hardwarePasids);
+        for (Map.Entry<MmStruct, CoreSnapshot.MmState> e : before.mms().entrySet()) {
+            MmStruct mm = e.getKey();
+            CoreSnapshot.MmState now = after.mms().get(mm);
+            if (now == null) {
+                if (!mm.exited()) {
+                    out.add(new Violation(Invariant.MM_PASID, mm + " lost its PASID " + e.getValue().pasid()
+                            + " while the process still runs"));
+                }
+            } else if (now.pasid() != e.getValue().pasid()) {
+                out.add(new Violation(Invariant.MM_PASID, mm + " changed its PASID from " + e.getValue().pasid()
+                        + " to " + now.pasid()));
+            }
+        }
+        for (Map.Entry<Device, CoreSnapshot.IopfState> e : after.iopf().entrySet()) {
+            CoreSnapshot.IopfState was = before.iopf().get(e.getKey());
+            if (was == null) {
+                continue;
+            }
+            for (Map.Entry<Long, Integer> r : e.getValue().responses().entrySet()) {
+                Integer prev = was.responses().get(r.getKey());
+                if (prev != null && r.getValue() < prev) {
+                    out.add(new Violation(Invariant.IOPF_ONCE, "group " + r.getKey() + " of " + e.getKey()
+                            + " lost a response (" + prev + " -> " + r.getValue() + ")"));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static boolean pasidCapable(CoreSnapshot s, Device d) {
+        CoreSnapshot.DeviceState ds = s.device(d);
+        return ds != null && ds.maxPasids() > 0;
+    }
+
+    private static void pasidSlots(CoreSnapshot s, Function<Device, Map<Integer, IommuDomain>> hw,
+                                   List<Violation> out) {
+        s.reservedPasidSlots().forEach((gid, slots) -> out.add(new Violation(Invariant.PASID_SLOT, "group " + gid
+                + " has reservation placeholders at PASIDs " + slots + " outside any call")));
+        for (CoreSnapshot.GroupState g : s.groups()) {
+            if (g.resettingDomain() != null) {
+                continue; // Δ7.0: a device under PCI reset has its PASIDs off while the slots stay
+            }
+            for (Device m : g.devices()) {
+                Map<Integer, IommuDomain> installed = Objects.requireNonNullElse(hw.apply(m), Map.of());
+                if (!pasidCapable(s, m)) {
+                    if (!installed.isEmpty()) {
+                        out.add(new Violation(Invariant.PASID_SLOT, m + " has no PASID support but PASID entries "
+                                + installed.keySet()));
+                    }
+                    continue;
+                }
+                for (Map.Entry<Integer, PasidEntry> e : g.pasids().entrySet()) {
+                    int p = e.getKey();
+                    if (p == IommuCore.IOMMU_NO_PASID) {
+                        continue;
+                    }
+                    if (installed.get(p) != e.getValue().domain()) {
+                        out.add(new Violation(Invariant.PASID_SLOT, "group " + g.id() + " PASID " + p + " holds "
+                                + e.getValue().domain() + " but " + m + " has " + installed.get(p)));
+                    }
+                }
+                for (Map.Entry<Integer, IommuDomain> e : installed.entrySet()) {
+                    PasidEntry slot = g.pasids().get(e.getKey());
+                    if (slot == null) {
+                        out.add(new Violation(Invariant.PASID_SLOT, m + " has " + e.getValue() + " at PASID "
+                                + e.getKey() + " but group " + g.id() + " has no such slot"));
+                    }
+                }
+            }
+        }
+    }
+
+    private static void noPasid0(CoreSnapshot s, List<Violation> out) {
+        if (s.globalPasids().containsKey(IommuCore.IOMMU_NO_PASID)) {
+            out.add(new Violation(Invariant.NO_PASID_0, "the global allocator handed out PASID 0"));
+        }
+        s.mms().forEach((mm, st) -> {
+            if (st.pasid() == IommuCore.IOMMU_NO_PASID) {
+                out.add(new Violation(Invariant.NO_PASID_0, mm + " has PASID 0"));
+            }
+        });
+        s.auxDomains().forEach((d, st) -> {
+            if (st.pasid() == IommuCore.IOMMU_NO_PASID) {
+                out.add(new Violation(Invariant.NO_PASID_0, "aux domain " + d + " has PASID 0"));
+            }
+        });
+        for (CoreSnapshot.GroupState g : s.groups()) {
+            PasidEntry e0 = g.pasids().get(IommuCore.IOMMU_NO_PASID);
+            if (e0 != null && (!(e0 instanceof PasidEntry.HandleEntry)
+                    || ((PasidEntry.HandleEntry) e0).handle() instanceof SvaHandle
+                    || ((PasidEntry.HandleEntry) e0).handle() instanceof AuxEngine.AuxHandle)) {
+                out.add(new Violation(Invariant.NO_PASID_0, "group " + g.id() + " slot 0 holds " + e0
+                        + ", which only the group-handle API may store"));
+            }
+        }
+    }
+
+    private static void pasidRange(CoreSnapshot s, List<Violation> out) {
+        s.globalPasids().forEach((p, max) -> {
+            if (p < IommuCore.IOMMU_FIRST_GLOBAL_PASID || p >= max) {
+                out.add(new Violation(Invariant.PASID_RANGE, "global PASID " + p + " is outside [1, " + (max - 1)
+                        + "] of the device it was allocated for"));
+            }
+        });
+        for (CoreSnapshot.GroupState g : s.groups()) {
+            for (int p : g.pasids().keySet()) {
+                for (Device m : g.devices()) {
+                    CoreSnapshot.DeviceState ds = s.device(m);
+                    if (p != IommuCore.IOMMU_NO_PASID && ds != null && ds.maxPasids() > 0
+                            && Integer.compareUnsigned(p, ds.maxPasids()) >= 0) {
+                        out.add(new Violation(Invariant.PASID_RANGE, "group " + g.id() + " PASID " + p
+                                + " is beyond the " + ds.maxPasids() + " PASIDs of " + m));
+                    }
+                }
+            }
+        }
+        // unique while allocated: no two owners (mms, aux domains) share one PASID
+        Map<Integer, String> owners = new HashMap<>();
+        s.mms().forEach((mm, st) -> claim(owners, st.pasid(), mm.toString(), out));
+        s.auxDomains().forEach((d, st) -> {
+            if (st.pasid() != IommuCore.IOMMU_PASID_INVALID) {
+                claim(owners, st.pasid(), "aux domain " + d, out);
+                if (!s.globalPasids().containsKey(st.pasid())) {
+                    out.add(new Violation(Invariant.PASID_RANGE, "aux domain " + d + " uses PASID " + st.pasid()
+                            + ", which is not allocated"));
+                }
+            }
+        });
+    }
+
+    private static void claim(Map<Integer, String> owners, int pasid, String who, List<Violation> out) {
+        String prev = owners.putIfAbsent(pasid, who);
+        if (prev != null) {
+            out.add(new Violation(Invariant.PASID_RANGE, "PASID " + pasid + " is owned by both " + prev + " and " + who));
+        }
+    }
+
+    private static void mmPasid(CoreSnapshot s, List<Violation> out) {
+        s.mms().forEach((mm, st) -> {
+            if (!s.globalPasids().containsKey(st.pasid())) {
+                out.add(new Violation(Invariant.MM_PASID, mm + " has PASID " + st.pasid() + ", which is not allocated"));
+            }
+        });
+    }
+
+    private static void svaRef(CoreSnapshot s, List<Violation> out) {
+        Map<IommuDomain, Integer> bonds = new HashMap<>();
+        for (CoreSnapshot.GroupState g : s.groups()) {
+            for (PasidEntry e : g.pasids().values()) {
+                if (e instanceof PasidEntry.HandleEntry && ((PasidEntry.HandleEntry) e).handle() instanceof SvaHandle) {
+                    SvaHandle h = (SvaHandle) ((PasidEntry.HandleEntry) e).handle();
+                    bonds.merge(h.domain(), 1, Integer::sum);
+                    if (h.users() < 1) {
+                        out.add(new Violation(Invariant.SVA_REF, h + " is stored in group " + g.id()
+                                + " with no users"));
+                    }
+                }
+            }
+        }
+        s.svaDomains().forEach((d, st) -> {
+            int n = bonds.getOrDefault(d, 0);
+            if (st.users() != n) {
+                out.add(new Violation(Invariant.SVA_REF, "SVA domain " + d + " has users " + st.users() + " but "
+                        + n + " bonds"));
+            }
+            CoreSnapshot.MmState mm = s.mms().get(st.mm());
+            boolean listed = mm != null && mm.svaDomains().contains(d);
+            if (listed != (st.users() > 0)) {
+                out.add(new Violation(Invariant.SVA_REF, "SVA domain " + d + " with users " + st.users() + " is "
+                        + (listed ? "" : "not ") + "on the list of " + st.mm()));
+            }
+        });
+        s.mms().forEach((mm, st) -> {
+            for (IommuDomain d : st.svaDomains()) {
+                CoreSnapshot.SvaDomainState sd = s.svaDomains().get(d);
+                if (sd == null || sd.mm() != mm) {
+                    out.add(new Violation(Invariant.SVA_REF, mm + " lists " + d + ", which is not its live SVA domain"));
+                }
+            }
+        });
+        bonds.forEach((d, n) -> {
+            if (!s.svaDomains().containsKey(d)) {
+                out.add(new Violation(Invariant.SVA_REF, n + " bonds use " + d + ", which is not a live SVA domain"));
+            }
+        });
+    }
+
+    private static void iopfOnce(CoreSnapshot s, List<Violation> out) {
+        s.iopf().forEach((dev, st) -> {
+            st.responses().forEach((serial, n) -> {
+                if (n > 1) {
+                    out.add(new Violation(Invariant.IOPF_ONCE, "group " + serial + " of " + dev + " was answered "
+                            + n + " times"));
+                }
+                boolean pending = st.pending().contains(serial);
+                if (pending && n != 0 || !pending && n == 0) {
+                    out.add(new Violation(Invariant.IOPF_ONCE, "group " + serial + " of " + dev + " is "
+                            + (pending ? "pending" : "not pending") + " with " + n + " responses"));
+                }
+            });
+            for (long serial : st.pending()) {
+                if (!st.responses().containsKey(serial)) {
+                    out.add(new Violation(Invariant.IOPF_ONCE, "pending group " + serial + " of " + dev
+                            + " is not among its live groups"));
+                }
+            }
+        });
+    }
+}

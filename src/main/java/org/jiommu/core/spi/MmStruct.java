@@ -1,0 +1,209 @@
+package org.jiommu.core.spi;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
+
+/**
+ * {@code struct mm_struct}, as far as SVA needs one (SEMANTICS.md 8.5): a process address space
+ * with its x86-64 page table ({@code mm->pgd}, a real 4-level first-level table in simulated
+ * memory, which an SVA domain shares with the IOMMU) and its VMAs. Pages are populated on demand
+ * by {@link #handleMmFault}, the CPU's and the IOMMU's fault path alike. Compared by identity.
+ *
+ * <p>Thread-safe: this object's monitor is {@code mmap_lock}. The core keeps the SVA side
+ * ({@code mm->iommu_mm}: the PASID and the SVA domains) on its own side, under its SVA lock.
+ */
+public final class MmStruct {
+    /** What {@code handle_mm_fault} made of a fault. */
+    public enum FaultResult {
+        /** The page is present with the rights asked for (now or already). */
+        SUCCESS,
+        /** No VMA, rights the VMA does not give, or the mm has exited: do not retry. */
+        INVALID,
+        /** Out of memory for the page or its tables. */
+        FAILURE
+    }
+
+    /** A mapping of {@code [start, end)} with IOMMU_READ / IOMMU_WRITE / IOMMU_NOEXEC rights. */
+    public record Vma(long start, long end, int prot) {
+        boolean contains(long addr) {
+            return Long.compareUnsigned(addr, start) >= 0 && Long.compareUnsigned(addr, end) < 0;
+        }
+    }
+
+    private static final long PAGE = 1L << 12;
+    /** User addresses: the lower half of a 48-bit space. */
+    public static final long TASK_SIZE = 1L << 47;
+
+    private final String name;
+    private final FrameAllocator frames;
+    private final X86FirstLevelPageTable pgd;
+    private final List<Vma> vmas = new ArrayList<>();
+    /** Pages {@link #handleMmFault} allocated, freed at {@link #exit}. Guarded by this. */
+    private final List<Long> pages = new ArrayList<>();
+    private volatile boolean dmaCompatible = true;
+    private volatile boolean exited;
+    private boolean dropped;
+
+    /** A new address space with an empty 4-level page table from {@code frames}. */
+    public MmStruct(String name, FrameAllocator frames) {
+        if (name == null || name.isEmpty()) {
+            throw new IllegalArgumentException("mm name must not be empty");
+        }
+        this.name = name;
+        this.frames = frames;
+        this.pgd = X86FirstLevelPageTable.create(frames, 4);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** {@code mm->pgd}: the table the CPU and an SVA domain walk. */
+    public X86FirstLevelPageTable pgd() {
+        return pgd;
+    }
+
+    /**
+     * {@code arch_pgtable_dma_compat(mm)}: false when the process uses something the IOMMU cannot
+     * follow (x86 LAM): SVA bind is then -EBUSY.
+     */
+    public boolean dmaCompatible() {
+        return dmaCompatible;
+    }
+
+    public void setDmaCompatible(boolean v) {
+        this.dmaCompatible = v;
+    }
+
+    /** The process has exited ({@code exit_mmap}): faults are INVALID from now on. */
+    public boolean exited() {
+        return exited;
+    }
+
+    /** {@code mmap}: a new VMA of whole pages, not overlapping any other; no page is populated yet. */
+    public synchronized void mmap(long start, long length, int prot) {
+        if (exited) {
+            throw new IommuException(Errno.EFAULT, name + " has exited");
+        }
+        if (length <= 0 || ((start | length) & (PAGE - 1)) != 0 || Long.compareUnsigned(start + length, TASK_SIZE) > 0
+                || Long.compareUnsigned(start + length, start) <= 0) {
+            throw new IommuException(Errno.EINVAL, String.format("%s: bad mmap range %#x+%#x", name, start, length));
+        }
+        if ((prot & ~(Prot.READ | Prot.WRITE | Prot.NOEXEC)) != 0) {
+            throw new IommuException(Errno.EINVAL, name + ": bad mmap protection " + prot);
+        }
+        for (Vma v : vmas) {
+            if (Long.compareUnsigned(start, v.end()) < 0 && Long.compareUnsigned(v.start(), start + length) < 0) {
+                throw new IommuException(Errno.EEXIST, String.format("%s: %#x+%#x overlaps %s", name, start, length, v));
+            }
+        }
+        vmas.add(new Vma(start, start + length, prot));
+    }
+
+    public synchronized List<Vma> vmas() {
+        return List.copyOf(vmas);
+    }
+
+    /**
+     * {@code handle_mm_fault}: a CPU or device access to {@code addr}. No VMA, or rights the VMA
+     * lacks (a read needs IOMMU_READ, a write IOMMU_WRITE, an instruction fetch no IOMMU_NOEXEC):
+     * INVALID; an already present page: SUCCESS; otherwise a zeroed page is allocated and mapped
+     * (demand paging): SUCCESS, or FAILURE when memory runs out.
+     */
+    public synchronized FaultResult handleMmFault(long addr, boolean write, boolean exec) {
+        if (exited) {
+            return FaultResult.INVALID;
+        }
+        Vma vma = null;
+        for (Vma v : vmas) {
+            if (v.contains(addr)) {
+                vma = v;
+            }
+        }
+        if (vma == null) {
+            return FaultResult.INVALID;
+        }
+        int prot = vma.prot();
+        boolean allowed = write ? (prot & Prot.WRITE) != 0 : (prot & Prot.READ) != 0;
+        if (!allowed || exec && (prot & Prot.NOEXEC) != 0) {
+            return FaultResult.INVALID;
+        }
+        long page = addr & ~(PAGE - 1);
+        if (pgd.iovaToPhys(page) != 0) {
+            return FaultResult.SUCCESS; // raced with another fault on the same page
+        }
+        long pa = frames.alloc(0);
+        if (pa < 0) {
+            return FaultResult.FAILURE;
+        }
+        long attrs = X86FirstLevelPageTable.US | X86FirstLevelPageTable.A;
+        if ((vma.prot() & Prot.WRITE) != 0) {
+            attrs |= X86FirstLevelPageTable.RW | X86FirstLevelPageTable.D;
+        }
+        if ((vma.prot() & Prot.NOEXEC) != 0) {
+            attrs |= X86FirstLevelPageTable.XD;
+        }
+        int r = pgd.mapPagesWithAttributes(page, pa, PAGE, 1, attrs, new Mapped());
+        if (r != 0) {
+            frames.free(pa);
+            return FaultResult.FAILURE;
+        }
+        pages.add(pa);
+        return FaultResult.SUCCESS;
+    }
+
+    /** The physical address {@code addr} is mapped to, or 0 (not populated). */
+    public long translate(long addr) {
+        return pgd.iovaToPhys(addr);
+    }
+
+    /**
+     * {@code exit_mmap}: the process is gone. Its pages and lower page tables are freed and the
+     * top table is cleared, so a walk through {@code mm->pgd} (an SVA PASID entry still pointing
+     * at it) finds nothing; faults on the mm are INVALID from now on. The top table itself lives
+     * until {@link #mmdrop}, as the struct does while SVA domains hold it (mmgrab).
+     */
+    public synchronized void exit() {
+        if (exited) {
+            return;
+        }
+        exited = true;
+        vmas.clear();
+        List<Long> tables = new ArrayList<>();
+        pgd.walk((level, iova, size, pte, leaf) -> {
+            if (!leaf) {
+                tables.add(pte & X86FirstLevelPageTable.OA_MASK);
+            }
+        });
+        frames.memory().zero(pgd.root(), PAGE);
+        for (long t : tables) {
+            frames.free(t);
+        }
+        for (long pa : pages) {
+            frames.free(pa);
+        }
+        pages.clear();
+    }
+
+    /** The last reference went ({@code __mmdrop}): the top table is freed. Only after {@link #exit}. */
+    public synchronized void mmdrop() {
+        if (!exited) {
+            throw new IllegalStateException(name + " is dropped before it exited");
+        }
+        if (!dropped) {
+            dropped = true;
+            pgd.free();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "mm:" + name;
+    }
+}
