@@ -115,11 +115,12 @@ public final class TaggedCache<V> {
             int i = hash(key1, key2) & mask;
             Node<V> head = (Node<V>) SLOT.getAcquire(table, i);
             Node<V> without = remove(head, key1, key2);
-            if (without == head && size >= capacity) {
+            boolean newKey = without == head; // decided before any clear below
+            if (newKey && size >= capacity) {
                 clearLocked(); // full: empty it (QEMU vtd_update_iotlb policy); keeps the epoch
                 without = null;
             }
-            if (without == head) {
+            if (newKey) {
                 size++;
             }
             SLOT.setRelease(table, i, new Node<>(key1, key2, value, without));

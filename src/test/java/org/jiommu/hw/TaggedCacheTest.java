@@ -66,6 +66,19 @@ class TaggedCacheTest {
     }
 
     @Test
+    @DisplayName("a new key that finds the cache full counts itself even when its bucket held another key")
+    void fullCacheClearCountsTheNewEntry() {
+        TaggedCache<Integer> cache = new TaggedCache<>(1);
+        // capacity 1: every put of a new key clears the cache first; over 64 keys some land in the
+        // bucket of the entry being cleared, the case that once left size at 0
+        for (int k = 0; k < 64; k++) {
+            assertThat(cache.put(k, k, k, cache.epoch())).isTrue();
+            assertThat(cache.size()).as("size after put of key %d", k).isEqualTo(1);
+            assertThat(cache.get(k, k)).isEqualTo(k);
+        }
+    }
+
+    @Test
     @DisplayName("a fill that raced with an invalidation is dropped (the epoch moved)")
     void epochDropsRacingFill() {
         TaggedCache<String> cache = new TaggedCache<>(16);
