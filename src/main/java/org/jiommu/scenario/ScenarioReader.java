@@ -481,6 +481,12 @@ public final class ScenarioReader {
         DeviceSpec.Bdf alias = null;
         if (m.get("alias-of") != null && pci) {
             alias = bdf(m.get("alias-of"), "alias-of");
+            // pci_add_dma_alias only aliases devfns on the function's own bus.
+            if (alias != null && bdf != null && (alias.segment() != bdf.segment() || alias.bus() != bdf.bus())) {
+                problem(m.get("alias-of").loc(), label + ": alias-of " + alias + " must be on the device's own bus "
+                        + String.format("%04x:%02x", bdf.segment(), bdf.bus()) + " (a DMA alias is a devfn on the same bus)");
+                alias = null;
+            }
         }
         List<Integer> sids = List.of();
         YNode sn = m.get("stream-ids");
