@@ -12,6 +12,7 @@ public enum Errno {
     ENXIO(6),
     EAGAIN(11),
     ENOMEM(12),
+    EACCES(13),
     EFAULT(14),
     EBUSY(16),
     EEXIST(17),
@@ -22,7 +23,9 @@ public enum Errno {
     ENOSYS(38),
     EOPNOTSUPP(95),
     ETIMEDOUT(110),
-    EPROBE_DEFER(517);
+    EPROBE_DEFER(517),
+    EOVERFLOW(75),
+    EADDRINUSE(98);
 
     /** The positive kernel errno number. */
     public final int code;

@@ -131,6 +131,79 @@ public final class PhysicalMemory {
         }
     }
 
+    /**
+     * Atomic read of the aligned word at {@code pa} with acquire ordering: a page-table
+     * {@code READ_ONCE} that also orders the reads that follow it (the next level's table).
+     * Cheaper than {@link #readLong} where a full volatile read is not needed.
+     */
+    public long readLongAcquire(long pa) {
+        checkAligned(pa);
+        checkRange(pa, 8);
+        byte[] f = frameOrNull(pa);
+        return f == null ? 0L : (long) WORD.getAcquire(f, (int) (pa & (FRAME_SIZE - 1)));
+    }
+
+    /**
+     * Atomic write of the aligned word at {@code pa} with release ordering: a page-table
+     * {@code WRITE_ONCE} of a leaf, ordered after every earlier write, without the full fence
+     * of {@link #writeLong}.
+     */
+    public void writeLongRelease(long pa, long value) {
+        checkAligned(pa);
+        checkRange(pa, 8);
+        byte[] f = value == 0 ? frameOrNull(pa) : frame(pa);
+        if (f != null) {
+            WORD.setRelease(f, (int) (pa & (FRAME_SIZE - 1)), value);
+        }
+    }
+
+    /**
+     * The first of {@code words} aligned words from {@code pa} (all inside one frame) that is
+     * not zero, as an index from 0, or -1 if all are zero. Acquire reads; one frame lookup for
+     * the whole run (a page-table map checks a run of empty entries this way).
+     */
+    public int firstNonZeroLong(long pa, int words) {
+        checkRun(pa, words);
+        byte[] f = frameOrNull(pa);
+        if (f == null) {
+            return -1;
+        }
+        int off = (int) (pa & (FRAME_SIZE - 1));
+        for (int i = 0; i < words; i++, off += 8) {
+            if ((long) WORD.getAcquire(f, off) != 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Writes {@code words} aligned words from {@code pa} (all inside one frame) with release
+     * ordering: {@code first}, {@code first + step}, {@code first + 2 * step}, ... (a run of
+     * page-table leaves whose output addresses advance by the page size).
+     */
+    public void writeLongRunRelease(long pa, long first, long step, int words) {
+        checkRun(pa, words);
+        if (words == 0) {
+            return;
+        }
+        byte[] f = frame(pa);
+        int off = (int) (pa & (FRAME_SIZE - 1));
+        long v = first;
+        for (int i = 0; i < words; i++, off += 8, v += step) {
+            WORD.setRelease(f, off, v);
+        }
+    }
+
+    private void checkRun(long pa, int words) {
+        checkAligned(pa);
+        if (words < 0 || (pa & (FRAME_SIZE - 1)) + 8L * words > FRAME_SIZE) {
+            throw new IllegalArgumentException(String.format(
+                    "run of %d words at %#x leaves its frame", words, pa));
+        }
+        checkRange(pa, 8L * words);
+    }
+
     /** Atomic compare-and-set of the aligned 64-bit word at {@code pa}. */
     public boolean compareAndSetLong(long pa, long expected, long value) {
         checkAligned(pa);

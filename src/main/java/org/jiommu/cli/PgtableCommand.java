@@ -1,0 +1,66 @@
+package org.jiommu.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.jiommu.pgtable.replay.LpaeReplay;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Parameters;
+
+/** {@code jiommu pgtable}: page-table tools. */
+@Command(name = "pgtable",
+        mixinStandardHelpOptions = true,
+        description = "Page-table formats: replay golden page-table programs.",
+        subcommands = {PgtableCommand.Replay.class})
+public final class PgtableCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** {@code jiommu pgtable replay FILE.ops}: prints what the kernel's anchor harness printed. */
+    @Command(name = "replay",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Run a .ops page-table program (see vectors/README.md) through jiommu's ARM LPAE format",
+                "and print it in the .golden format (the first comment line names jiommu instead).",
+                "Exit codes: 0 ok, 2 unreadable file or bad .ops input (reported as file:line: message)."
+            })
+    static final class Replay implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Parameters(paramLabel = "FILE.ops", description = "the program to replay")
+        Path file;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            LpaeReplay.Result result;
+            try {
+                result = LpaeReplay.replay(file);
+            } catch (LpaeReplay.OpsException e) {
+                err.println(e.getMessage());
+                err.flush();
+                return Main.EXIT_USAGE;
+            } catch (java.nio.file.NoSuchFileException e) {
+                err.println("jiommu: no such file: " + file);
+                err.flush();
+                return Main.EXIT_USAGE;
+            } catch (IOException e) {
+                err.println("jiommu: cannot read " + file + ": " + e.getMessage());
+                err.flush();
+                return Main.EXIT_USAGE;
+            }
+            out.print(result.output());
+            out.flush();
+            return Main.EXIT_OK;
+        }
+    }
+}

@@ -1,0 +1,547 @@
+package org.jiommu.core;
+
+import java.util.List;
+import java.util.Map;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.bus.Device;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.spi.DomainOps;
+import org.jiommu.core.spi.DomainType;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IommuOps;
+
+/**
+ * The set-domain engine and the RID-level attach APIs: SEMANTICS.md 6
+ * ({@code __iommu_device_set_domain}, {@code __iommu_group_set_domain_internal},
+ * {@code __iommu_attach_group}, the group-handle APIs, {@code iommu_deferred_attach}, the Δ7.0
+ * PCI reset hooks). Everything that changes {@code group->domain} goes through
+ * {@link #setDomainInternal}; the rules are enforced there once.
+ */
+final class AttachEngine {
+    /** {@code IOMMU_SET_DOMAIN_MUST_SUCCEED}: keep going past failing devices, record the new domain anyway. */
+    static final int MUST_SUCCEED = 1;
+
+    private final IommuCore core;
+
+    AttachEngine(IommuCore core) {
+        this.core = core;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Engine
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code __iommu_attach_device}: call the driver. -ENODEV if the domain has no
+     * {@code attach_dev}; success clears {@code attach_deferred}. Before v6.19 the op had no
+     * {@code old} parameter, which the model shows by passing null.
+     */
+    int attachDeviceOp(IommuDomain domain, Device dev, IommuDomain old) {
+        DomainOps.AttachDev op = domain.ops().attachDev();
+        if (op == null) {
+            core.trace(TraceEvent.Kind.LOG, "__iommu_attach_device", domain + " has no attach_dev op");
+            return Errno.ENODEV.neg();
+        }
+        IommuDomain passOld = core.version.atLeast(KernelVersion.V6_19) ? old : null;
+        int ret = op.attachDev(domain, dev, passOld);
+        core.trace(TraceEvent.Kind.DRIVER, "attach_dev", "(" + domain + ", " + dev + ", old=" + passOld + ") = "
+                + (ret == 0 ? "0" : Errno.describe(ret)));
+        if (ret > 0) {
+            core.warn("__iommu_attach_device", "attach_dev(" + domain + ", " + dev + ") returned positive " + ret);
+            ret = Errno.EINVAL.neg();
+        }
+        if (ret == 0) {
+            DevIommu di = core.devIommuOf(dev);
+            if (di != null) {
+                di.attachDeferred = false;
+            }
+        }
+        return ret;
+    }
+
+    /**
+     * {@code __iommu_device_set_domain} (SEMANTICS.md 6.1): the RMR guard, the deferred-attach
+     * shortcut, the driver call, and under MUST_SUCCEED the blocking-domain fallback that keeps a
+     * failed device from pointing at a domain that may be freed.
+     */
+    void deviceSetDomain(IommuGroup group, Device dev, IommuDomain newDomain, IommuDomain old, int flags) {
+        DevIommu di = core.devIommuOf(dev);
+        if (di.requireDirect && (newDomain.type() == DomainType.BLOCKED || newDomain == group.blockingDomain)) {
+            core.log("__iommu_device_set_domain", dev + ": Firmware has requested this device have a 1:1 IOMMU"
+                    + " mapping, rejecting configuring the device without a 1:1 mapping. Contact your platform vendor.");
+            throw IommuCore.err(Errno.EINVAL, dev + " has a direct-mapped reserved region (require_direct) and"
+                    + " cannot be attached to blocking domain " + newDomain);
+        }
+        if (di.attachDeferred) {
+            if (newDomain == group.defaultDomain) {
+                return; // stays deferred: the DMA layer attaches on first use
+            }
+            di.attachDeferred = false;
+        }
+        int ret = attachDeviceOp(newDomain, dev, old);
+        if (ret != 0) {
+            IommuDomain blk = group.blockingDomain;
+            if ((flags & MUST_SUCCEED) != 0 && blk != null && blk != newDomain) {
+                attachDeviceOp(blk, dev, old);
+            }
+            throw IommuCore.driverErr(ret, "driver " + di.ops() + " attach_dev(" + newDomain + ", " + dev + ")");
+        }
+    }
+
+    /**
+     * {@code __iommu_group_set_domain_internal} (SEMANTICS.md 6.2). Group mutex held.
+     *
+     * @return null on success; the (last) error otherwise. Without MUST_SUCCEED a failure has been
+     *     reverted and {@code group->domain} is unchanged; with it the group records the new domain
+     *     regardless.
+     */
+    IommuException setDomainInternal(IommuGroup group, IommuDomain newDomain, int flags) {
+        if (group.domain == newDomain) {
+            return null; // I-NOOP: no driver call at all
+        }
+        if (newDomain == null) {
+            core.warn("__iommu_group_set_domain_internal", "NULL domain for " + group);
+            return IommuCore.err(Errno.EINVAL, "no domain to set on " + group);
+        }
+        if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
+            return IommuCore.err(Errno.EBUSY, group.describe() + " has a device under PCI reset");
+        }
+        IommuException last = null;
+        List<Device> devs = group.devices;
+        for (int i = 0; i < devs.size(); i++) {
+            try {
+                deviceSetDomain(group, devs.get(i), newDomain, group.domain, flags);
+            } catch (IommuException e) {
+                last = e;
+                if ((flags & MUST_SUCCEED) != 0) {
+                    continue;
+                }
+                revert(group, i, newDomain);
+                return e;
+            }
+        }
+        group.domain = newDomain;
+        return last;
+    }
+
+    /**
+     * The revert loop: devices before the failing one go back to {@code group->domain} (Δ6.19;
+     * v6.18 also re-attached the failing one). A well-behaved driver always accepts a domain the
+     * device was already on, so a failure here is a WARN. Nothing to revert on the very first
+     * attach (no domain yet: release cleans up).
+     */
+    private void revert(IommuGroup group, int failed, IommuDomain newDomain) {
+        IommuDomain cur = group.domain;
+        if (cur == null) {
+            return;
+        }
+        int end = core.version.atLeast(KernelVersion.V6_19) ? failed : failed + 1;
+        for (int j = 0; j < end; j++) {
+            Device d = group.devices.get(j);
+            try {
+                deviceSetDomain(group, d, cur, newDomain, MUST_SUCCEED);
+            } catch (IommuException e) {
+                core.warn("__iommu_group_set_domain_internal", "revert of " + d + " to " + cur + " failed: "
+                        + e.getMessage());
+            }
+        }
+    }
+
+    /** {@code __iommu_group_set_domain}. */
+    void setDomain(IommuGroup group, IommuDomain newDomain) {
+        IommuException e = setDomainInternal(group, newDomain, 0);
+        if (e != null) {
+            throw e;
+        }
+    }
+
+    /** {@code __iommu_group_set_domain_nofail}: WARN on failure, the group records the domain anyway. */
+    void setDomainNofail(IommuGroup group, IommuDomain newDomain) {
+        IommuException e = setDomainInternal(group, newDomain, MUST_SUCCEED);
+        if (e != null) {
+            core.warn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": " + e.getMessage());
+        }
+    }
+
+    /** {@code __iommu_group_set_core_domain}: blocking if owned, else default. */
+    void setCoreDomain(IommuGroup group) {
+        setDomainNofail(group, group.owner != null ? group.blockingDomain : group.defaultDomain);
+    }
+
+    /** {@code __iommu_group_alloc_blocking_domain}: the static blocked domain, or an empty paging domain. */
+    void allocBlockingDomain(IommuGroup group) {
+        if (group.blockingDomain != null) {
+            return;
+        }
+        Device dev = group.devices.get(0);
+        IommuOps ops = core.devIommuOf(dev).ops();
+        if (ops.blockedDomain() != null) {
+            group.blockingDomain = ops.blockedDomain();
+            return;
+        }
+        // Drivers that do not understand BLOCKED get an empty paging domain instead.
+        group.blockingDomain = core.pagingDomainAllocInternal(dev, DomainType.UNMANAGED, 0);
+    }
+
+    /** {@code __iommu_attach_group} (SEMANTICS.md 6.3). Group mutex held. */
+    void attachGroupLocked(IommuDomain d, IommuGroup group) {
+        IommuDomain cur = group.domain;
+        if (cur != null && cur != group.defaultDomain && cur != group.blockingDomain) {
+            throw IommuCore.err(Errno.EBUSY, group.describe() + " is attached to private domain " + cur);
+        }
+        if (group.devices.isEmpty()) {
+            throw IommuCore.err(Errno.ENODEV, group + " has no devices");
+        }
+        Device dev = group.devices.get(0);
+        DevIommu di = core.devIommuOf(dev);
+        if (di == null || di.iommuDev == null) {
+            throw IommuCore.err(Errno.EINVAL, dev + " has no IOMMU");
+        }
+        if (!IommuCore.domainOpsCompatible(di.ops(), d)) {
+            throw IommuCore.err(Errno.EINVAL, "domain " + d + " (driver " + (d.owner() == null ? "static" : d.owner())
+                    + ") is not compatible with " + dev + " (driver " + di.ops() + ")");
+        }
+        setDomain(group, d);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Public RID-level APIs
+    // ------------------------------------------------------------------------------------------
+
+    private IommuGroup requireGroupOf(Device dev, String fn) {
+        IommuCore.requireDevice(dev, fn);
+        IommuGroup g = core.groupOf(dev);
+        if (g == null) {
+            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU group");
+        }
+        return g;
+    }
+
+    void attachDevice(IommuDomain d, Device dev) {
+        core.requireDomain(d, "iommu_attach_device");
+        IommuGroup group = requireGroupOf(dev, "iommu_attach_device");
+        core.lock(group);
+        try {
+            if (!group.devices.contains(dev)) {
+                throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
+            }
+            // Multi-device groups must use the group API under ownership (S13).
+            if (group.devices.size() != 1) {
+                throw IommuCore.err(Errno.EINVAL, dev + " shares " + group.describe()
+                        + ": use iommu_attach_group");
+            }
+            attachGroupLocked(d, group);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void detachDevice(IommuDomain d, Device dev) {
+        IommuCore.requireDevice(dev, "iommu_detach_device");
+        IommuGroup group = core.groupOf(dev);
+        if (group == null) {
+            return;
+        }
+        core.lock(group);
+        try {
+            if (d != group.domain) {
+                core.warn("iommu_detach_device", dev + ": " + d + " is not the domain of " + group
+                        + " (" + group.domain + ")");
+                return;
+            }
+            if (group.devices.size() != 1) {
+                core.warn("iommu_detach_device", dev + " is not alone in " + group.describe());
+                return;
+            }
+            setCoreDomain(group);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void attachGroup(IommuDomain d, IommuGroup group) {
+        core.requireDomain(d, "iommu_attach_group");
+        core.requireGroup(group, "iommu_attach_group");
+        core.lock(group);
+        try {
+            attachGroupLocked(d, group);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void detachGroup(IommuDomain d, IommuGroup group) {
+        core.requireGroup(group, "iommu_detach_group");
+        core.lock(group);
+        try {
+            setCoreDomain(group);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void groupReplaceDomain(IommuGroup group, IommuDomain d) {
+        core.requireGroup(group, "iommu_group_replace_domain");
+        core.requireDomain(d, "iommu_group_replace_domain");
+        core.lock(group);
+        try {
+            setDomain(group, d);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void attachGroupHandle(IommuDomain d, IommuGroup group, AttachHandle h) {
+        if (h == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_attach_group_handle: handle is null");
+        }
+        core.requireDomain(d, "iommu_attach_group_handle");
+        core.requireGroup(group, "iommu_attach_group_handle");
+        core.lock(group);
+        try {
+            // xa_insert: reserve slot 0, refusing an occupied one
+            if (core.shouldFailAlloc("xa_insert pasid_array[0]")) {
+                throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
+            }
+            if (group.pasidArray.putIfAbsent(0, PasidEntry.Reserved.INSTANCE) != null) {
+                throw IommuCore.err(Errno.EBUSY, group + " already has a handle in PASID slot 0 ("
+                        + group.pasidArray.get(0) + ")");
+            }
+            try {
+                attachGroupLocked(d, group);
+            } catch (IommuException e) {
+                group.pasidArray.remove(0, PasidEntry.Reserved.INSTANCE);
+                throw e;
+            }
+            // Visible only now that the attach succeeded.
+            h.setDomain(d);
+            group.pasidArray.put(0, new PasidEntry.HandleEntry(h));
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void detachGroupHandle(IommuDomain d, IommuGroup group) {
+        core.requireGroup(group, "iommu_detach_group_handle");
+        core.lock(group);
+        try {
+            setCoreDomain(group);
+            group.pasidArray.remove(0);
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    /**
+     * {@code iommu_replace_group_handle}. The kernel writes {@code h->domain} before trying; the
+     * model writes it only on success, so a failed call leaves the caller's handle untouched.
+     */
+    void replaceGroupHandle(IommuGroup group, IommuDomain d, AttachHandle h) {
+        if (d == null || h == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_replace_group_handle: domain and handle must be given");
+        }
+        core.requireDomain(d, "iommu_replace_group_handle");
+        core.requireGroup(group, "iommu_replace_group_handle");
+        core.lock(group);
+        try {
+            // xa_reserve: succeeds whether or not the slot holds an entry
+            if (core.shouldFailAlloc("xa_reserve pasid_array[0]")) {
+                throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
+            }
+            boolean reserved = group.pasidArray.putIfAbsent(0, PasidEntry.Reserved.INSTANCE) == null;
+            try {
+                setDomain(group, d);
+            } catch (IommuException e) {
+                if (reserved) {
+                    group.pasidArray.remove(0, PasidEntry.Reserved.INSTANCE); // xa_release: only a placeholder
+                }
+                throw e;
+            }
+            h.setDomain(d);
+            group.pasidArray.put(0, new PasidEntry.HandleEntry(h));
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    AttachHandle attachHandleGet(IommuGroup group, int pasid, DomainType type) {
+        core.requireGroup(group, "iommu_attach_handle_get");
+        PasidEntry e = group.pasidArray.get(pasid);
+        if (!(e instanceof PasidEntry.HandleEntry)) {
+            throw IommuCore.err(Errno.ENOENT, group + " has no attach handle at PASID " + pasid);
+        }
+        AttachHandle h = ((PasidEntry.HandleEntry) e).handle();
+        if (type != null && h.domain().type() != type) {
+            throw IommuCore.err(Errno.EBUSY, group + " PASID " + pasid + " holds a " + h.domain().type()
+                    + " domain, not " + type);
+        }
+        return h;
+    }
+
+    void deferredAttach(Device dev, IommuDomain d) {
+        IommuCore.requireDevice(dev, "iommu_deferred_attach");
+        core.requireDomain(d, "iommu_deferred_attach");
+        DevIommu di = core.devIommuOf(dev);
+        if (di == null || !di.attachDeferred) {
+            return;
+        }
+        IommuGroup group = core.groupOf(dev);
+        if (core.version.atLeast(KernelVersion.V7_0) && group != null) {
+            core.lock(group);
+            try {
+                if (group.resettingDomain != null) {
+                    throw IommuCore.err(Errno.EBUSY, dev + " is under PCI reset");
+                }
+                deferredAttachLocked(dev, d, di);
+            } finally {
+                group.mutex.unlock();
+            }
+        } else {
+            deferredAttachLocked(dev, d, di);
+        }
+    }
+
+    private void deferredAttachLocked(Device dev, IommuDomain d, DevIommu di) {
+        if (!di.attachDeferred) {
+            return; // lost a race with another first user
+        }
+        int ret = attachDeviceOp(d, dev, null);
+        if (ret != 0) {
+            throw IommuCore.driverErr(ret, "driver " + di.ops() + " attach_dev(" + d + ", " + dev + ")");
+        }
+    }
+
+    IommuDomain getDomainForDev(Device dev) {
+        IommuGroup g = core.groupOf(dev);
+        if (g == null) {
+            return null;
+        }
+        if (core.version.atLeast(KernelVersion.V7_0) && g.mutex.isHeldByCurrentThread()) {
+            core.warn("iommu_get_domain_for_dev", "called for " + dev + " with the mutex of " + g
+                    + " held: drivers get the old domain as an argument (iommu_driver_get_domain_for_dev)");
+        }
+        return g.domain;
+    }
+
+    IommuDomain driverGetDomainForDev(Device dev) {
+        IommuGroup g = core.groupOf(dev);
+        if (g == null) {
+            return null;
+        }
+        if (!g.mutex.isHeldByCurrentThread()) {
+            core.warn("iommu_driver_get_domain_for_dev", "called for " + dev + " without the mutex of " + g);
+        }
+        IommuDomain r = g.resettingDomain;
+        return r != null ? r : g.domain;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // PCI reset (Δ7.0, SEMANTICS.md 6.5)
+    // ------------------------------------------------------------------------------------------
+
+    private boolean resetApplies(Device dev, String fn) {
+        if (!core.version.atLeast(KernelVersion.V7_0)) {
+            throw IommuCore.err(Errno.EOPNOTSUPP, fn + " exists from v7.0 on (running " + core.version + ")");
+        }
+        return dev instanceof PciDevice && ((PciDevice) dev).hasAts() && core.devHasIommu(dev);
+    }
+
+    void resetPrepare(Device dev) {
+        IommuCore.requireDevice(dev, "pci_dev_reset_iommu_prepare");
+        if (!resetApplies(dev, "pci_dev_reset_iommu_prepare")) {
+            return;
+        }
+        IommuGroup group = core.groupOf(dev);
+        core.lock(group);
+        try {
+            if (group.resettingDomain != null) {
+                core.warn("pci_dev_reset_iommu_prepare", group + " is already resetting");
+                throw IommuCore.err(Errno.EBUSY, group + " is already resetting");
+            }
+            boolean hadBlocking = group.blockingDomain != null;
+            allocBlockingDomain(group);
+            IommuDomain blk = group.blockingDomain;
+            if (group.domain != blk) {
+                int ret = attachDeviceOp(blk, dev, group.domain);
+                if (ret != 0) {
+                    throw IommuCore.driverErr(ret, "attach_dev(" + blk + ", " + dev + ") for reset");
+                }
+            }
+            // Stop every PASID of this device too; the slots themselves stay.
+            for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
+                IommuDomain pd = e.getValue().domain();
+                if (pd != null) {
+                    removeDevPasid(dev, e.getKey(), pd);
+                }
+            }
+            group.resettingDomain = blk;
+            if (!hadBlocking) {
+                core.trace(TraceEvent.Kind.LOG, "pci_dev_reset_iommu_prepare", "allocated blocking domain " + blk);
+            }
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    void resetDone(Device dev) {
+        IommuCore.requireDevice(dev, "pci_dev_reset_iommu_done");
+        if (!resetApplies(dev, "pci_dev_reset_iommu_done")) {
+            return;
+        }
+        IommuGroup group = core.groupOf(dev);
+        core.lock(group);
+        try {
+            if (group.resettingDomain == null) {
+                return;
+            }
+            IommuDomain blk = group.blockingDomain;
+            if (blk == null) {
+                core.warn("pci_dev_reset_iommu_done", group + " is resetting without a blocking domain");
+                return;
+            }
+            if (group.domain != blk) {
+                int ret = attachDeviceOp(group.domain, dev, blk);
+                if (ret != 0) {
+                    core.warn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
+                            + " failed: " + Errno.describe(ret));
+                }
+            }
+            for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
+                IommuDomain pd = e.getValue().domain();
+                if (pd == null || pd.ops().setDevPasid() == null) {
+                    continue;
+                }
+                int ret = pd.ops().setDevPasid().setDevPasid(pd, dev, e.getKey(), blk);
+                core.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + pd + ", " + dev + ", " + e.getKey()
+                        + ", old=" + blk + ") = " + ret);
+                if (ret != 0) {
+                    core.warn("pci_dev_reset_iommu_done", "restore of " + dev + " PASID " + e.getKey() + " failed");
+                }
+            }
+            group.resettingDomain = null;
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    /**
+     * {@code iommu_remove_dev_pasid}: the blocked domain's {@code set_dev_pasid} takes a PASID
+     * off one device; a failure is a WARN. Shared with the PASID API (part 2).
+     */
+    void removeDevPasid(Device dev, int pasid, IommuDomain domain) {
+        IommuOps ops = core.devIommuOf(dev).ops();
+        IommuDomain blocked = ops.blockedDomain();
+        if (blocked == null || blocked.ops().setDevPasid() == null) {
+            core.warn("iommu_remove_dev_pasid", "driver " + ops + " cannot remove PASID " + pasid + " of " + dev);
+            return;
+        }
+        int ret = blocked.ops().setDevPasid().setDevPasid(blocked, dev, pasid, domain);
+        core.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + blocked + ", " + dev + ", " + pasid + ", old="
+                + domain + ") = " + ret);
+        if (ret != 0) {
+            core.warn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
+                    + Errno.describe(ret));
+        }
+    }
+}

@@ -1,0 +1,264 @@
+package org.jiommu.core;
+
+import java.util.List;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.core.spi.DomainOps;
+import org.jiommu.core.spi.DomainType;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IotlbGathers;
+import org.jiommu.pgtable.IotlbGather;
+import org.jiommu.pgtable.MapLoop;
+import org.jiommu.pgtable.MapPagesOps;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.PageSizes;
+
+/**
+ * The map/unmap front end (SEMANTICS.md 9): the page-size split ({@link PageSizes}), the map loop
+ * with unroll through a full {@code iommu_unmap}, the unmap loop ({@link MapLoop#unmap}), syncs
+ * and gathers. No group lock: like the kernel, concurrent map/unmap of disjoint ranges is allowed
+ * and overlapping ones are the caller's bug.
+ */
+final class MapEngine {
+    private final IommuCore core;
+
+    MapEngine(IommuCore core) {
+        this.core = core;
+    }
+
+    private void validate(IommuDomain d, long iova, long paddr, long size, int prot, String fn) {
+        core.requireDomain(d, fn);
+        if ((prot & ~Prot.ALL) != 0) {
+            throw IommuCore.err(Errno.EINVAL, fn + ": unknown prot bits " + String.format("%#x", prot));
+        }
+        if (size != 0 && (Long.compareUnsigned(iova + size - 1, iova) < 0
+                || Long.compareUnsigned(paddr + size - 1, paddr) < 0)) {
+            throw IommuCore.err(Errno.EINVAL, String.format("%s: [%#x, +%#x) -> %#x wraps", fn, iova, size, paddr));
+        }
+    }
+
+    /** {@code iommu_map}. */
+    void map(IommuDomain d, long iova, long paddr, long size, int prot) {
+        mapNosync(d, iova, paddr, size, prot, true);
+        try {
+            syncMap(d, iova, size, false);
+        } catch (IommuException e) {
+            unmapInternal(d, iova, size, true);
+            throw e;
+        }
+    }
+
+    /** {@code iommu_map_nosync}: the checks, the loop, and on error {@code iommu_unmap} of what was mapped. */
+    void mapNosync(IommuDomain d, long iova, long paddr, long size, int prot, boolean validate) {
+        if (validate) {
+            validate(d, iova, paddr, size, prot, "iommu_map");
+        }
+        if (!d.type().isPaging()) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_map: " + d + " is a " + d.type() + " domain, not paging");
+        }
+        DomainOps.MapPages op = d.ops().mapPages();
+        long bitmap = d.pgsizeBitmap();
+        if (op == null || bitmap == 0) {
+            core.warn("iommu_map", d + " has " + (op == null ? "no map_pages op" : "no page sizes"));
+            throw IommuCore.err(Errno.ENODEV, "iommu_map: " + d + " cannot map");
+        }
+        long min = Long.lowestOneBit(bitmap);
+        if (((iova | paddr | size) & (min - 1)) != 0) {
+            core.log("iommu_map", String.format("unaligned: iova 0x%x pa 0x%x size 0x%x min_pagesz 0x%x",
+                    iova, paddr, size, min));
+            throw IommuCore.err(Errno.EINVAL, String.format("iommu_map: %s: iova %#x pa %#x size %#x not aligned"
+                    + " to the smallest page %#x", d, iova, paddr, size, min));
+        }
+        long origIova = iova;
+        long remaining = size;
+        Mapped mapped = new Mapped();
+        int ret = 0;
+        while (remaining != 0) {
+            PageSizes.Step step = PageSizes.pgsize(bitmap, iova, paddr, remaining);
+            mapped.reset();
+            ret = op.mapPages(d, iova, paddr, step.pgsize(), step.count(), prot, mapped);
+            if (core.tracing()) {
+                core.trace(TraceEvent.Kind.DRIVER, "map_pages", String.format("(%s, %#x, %#x, %#x x %d) = %s mapped %#x",
+                        d, iova, paddr, step.pgsize(), step.count(), Errno.describe(ret), mapped.bytes));
+            }
+            // Some pages may be mapped even on error: count them so they are unmapped.
+            remaining -= mapped.bytes;
+            if (ret != 0) {
+                break;
+            }
+            if (mapped.bytes == 0) {
+                // The kernel would loop forever here; the model stops and reports the driver bug.
+                core.warn("iommu_map", d + ": map_pages made no progress at " + String.format("%#x", iova));
+                ret = Errno.EINVAL.neg();
+                break;
+            }
+            iova += mapped.bytes;
+            paddr += mapped.bytes;
+        }
+        if (ret != 0) {
+            unmapInternal(d, origIova, size - remaining, true);
+            throw IommuCore.driverErr(ret, String.format("map_pages(%s, %#x)", d, iova));
+        }
+    }
+
+    /** {@code iommu_sync_map}: 0 without an {@code iotlb_sync_map} op. */
+    void syncMap(IommuDomain d, long iova, long size, boolean validate) {
+        if (validate) {
+            validate(d, iova, 0, size, 0, "iommu_sync_map");
+        }
+        DomainOps.IotlbSyncMap op = d.ops().iotlbSyncMap();
+        if (op == null) {
+            return;
+        }
+        int ret = op.iotlbSyncMap(d, iova, size);
+        core.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", String.format("(%s, %#x, %#x) = %s", d, iova, size,
+                Errno.describe(ret)));
+        if (ret != 0) {
+            throw IommuCore.driverErr(ret, String.format("iotlb_sync_map(%s, %#x, %#x)", d, iova, size));
+        }
+    }
+
+    /** {@code iommu_unmap}: the loop, then one {@code iotlb_sync}. */
+    long unmap(IommuDomain d, long iova, long size) {
+        validate(d, iova, 0, size, 0, "iommu_unmap");
+        return unmapInternal(d, iova, size, true);
+    }
+
+    long unmapFast(IommuDomain d, long iova, long size, IotlbGather gather) {
+        validate(d, iova, 0, size, 0, "iommu_unmap_fast");
+        if (gather == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_unmap_fast: gather is null");
+        }
+        return unmapLoop(d, iova, size, gather);
+    }
+
+    private long unmapInternal(IommuDomain d, long iova, long size, boolean sync) {
+        IotlbGather gather = new IotlbGather();
+        long ret = unmapLoop(d, iova, size, gather);
+        if (sync) {
+            iotlbSync(d, gather);
+        }
+        return ret;
+    }
+
+    /** {@code __iommu_unmap}. */
+    private long unmapLoop(IommuDomain d, long iova, long size, IotlbGather gather) {
+        if (!d.type().isPaging()) {
+            return 0;
+        }
+        DomainOps.UnmapPages op = d.ops().unmapPages();
+        long bitmap = d.pgsizeBitmap();
+        if (op == null || bitmap == 0) {
+            core.warn("iommu_unmap", d + " has " + (op == null ? "no unmap_pages op" : "no page sizes"));
+            return 0;
+        }
+        MapPagesOps adapter = new MapPagesOps() {
+            @Override
+            public int mapPages(long i, long p, long pgsize, long pgcount, int prot, Mapped mapped) {
+                throw new IllegalStateException("unmap loop does not map");
+            }
+
+            @Override
+            public long unmapPages(long i, long pgsize, long pgcount, IotlbGather g) {
+                return op.unmapPages(d, i, pgsize, pgcount, g);
+            }
+        };
+        MapLoop.Listener listener = new MapLoop.Listener() {
+            @Override
+            public void unaligned(long minPagesz) {
+                core.log("iommu_unmap", String.format("unaligned: iova 0x%x size 0x%x min_pagesz 0x%x",
+                        iova, size, minPagesz));
+            }
+
+            @Override
+            public void unmapPages(long i, long pgsize, long count, long unmapped, boolean unroll) {
+                if (core.tracing()) {
+                    core.trace(TraceEvent.Kind.DRIVER, "unmap_pages", String.format("(%s, %#x, %#x x %d) = %#x",
+                            d, i, pgsize, count, unmapped));
+                }
+            }
+        };
+        return MapLoop.unmap(adapter, bitmap, iova, size, gather, listener);
+    }
+
+    /** {@code iommu_map_sg} (SEMANTICS.md 9.4). */
+    long mapSg(IommuDomain d, long iova, List<SgEntry> sg, int prot) {
+        validate(d, iova, 0, 0, prot, "iommu_map_sg");
+        if (sg == null || sg.isEmpty()) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_map_sg: empty scatterlist");
+        }
+        long mapped = 0;
+        long start = 0;
+        long len = 0;
+        try {
+            for (int i = 0; i <= sg.size(); i++) {
+                // One pass past the end flushes the last run (the kernel re-reads the last entry).
+                SgEntry e = sg.get(Math.min(i, sg.size() - 1));
+                if (len != 0 && (i == sg.size() || e.paddr() != start + len)) {
+                    validate(d, iova + mapped, start, len, prot, "iommu_map_sg");
+                    mapNosync(d, iova + mapped, start, len, prot, false);
+                    mapped += len;
+                    len = 0;
+                }
+                if (i == sg.size() || e.busAddress()) {
+                    continue;
+                }
+                if (len != 0) {
+                    len += e.length();
+                } else {
+                    len = e.length();
+                    start = e.paddr();
+                }
+            }
+            syncMap(d, iova, mapped, false);
+            return mapped;
+        } catch (IommuException e) {
+            unmapInternal(d, iova, mapped, true);
+            throw e;
+        }
+    }
+
+    long iovaToPhys(IommuDomain d, long iova) {
+        if (d.type() == DomainType.IDENTITY) {
+            return iova;
+        }
+        if (d.type() == DomainType.BLOCKED) {
+            return 0;
+        }
+        DomainOps.IovaToPhys op = d.ops().iovaToPhys();
+        return op == null ? 0 : op.iovaToPhys(d, iova);
+    }
+
+    void flushIotlbAll(IommuDomain d) {
+        DomainOps.FlushIotlbAll op = d.ops().flushIotlbAll();
+        if (op != null) {
+            op.flushIotlbAll(d);
+            core.trace(TraceEvent.Kind.DRIVER, "flush_iotlb_all", "(" + d + ")");
+        }
+    }
+
+    /** {@code iommu_iotlb_sync}: the op if present, then the gather starts over. */
+    void iotlbSync(IommuDomain d, IotlbGather gather) {
+        if (gather == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_iotlb_sync: gather is null");
+        }
+        DomainOps.IotlbSync op = d.ops().iotlbSync();
+        if (op != null) {
+            if (core.tracing()) {
+                core.trace(TraceEvent.Kind.DRIVER, "iotlb_sync", "(" + d + ", " + gather + ")");
+            }
+            op.iotlbSync(d, gather);
+        }
+        gather.reset();
+    }
+
+    /** {@code iommu_iotlb_gather_add_page}: the drivers' helper, traced. */
+    void gatherAddPage(IommuDomain d, IotlbGather gather, long iova, long size) {
+        if (core.tracing()) {
+            core.trace(TraceEvent.Kind.LOG, "iommu_iotlb_gather_add_page", String.format("(%s, %s, %#x, %#x)",
+                    d, gather, iova, size));
+        }
+        IotlbGathers.addPage(d, gather, iova, size);
+    }
+}

@@ -1,0 +1,859 @@
+package org.jiommu.core;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.bus.Device;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.spi.CookieType;
+import org.jiommu.core.spi.DomainOps;
+import org.jiommu.core.spi.DomainType;
+import org.jiommu.core.spi.GroupRef;
+import org.jiommu.core.spi.IommuDevice;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.core.spi.ResvType;
+
+/**
+ * Probe, release, groups and default domains: SEMANTICS.md sections 2.2, 4 and 5
+ * ({@code iommu_device_register}, {@code __iommu_probe_device}, {@code iommu_init_device},
+ * {@code iommu_deinit_device}, {@code iommu_setup_default_domain}, {@code bus_iommu_probe},
+ * {@code iommu_create_device_direct_mappings}, the sysfs {@code type} file).
+ */
+final class ProbeEngine {
+    /** "No type" / BLOCKED in the kernel's int encoding of domain types. */
+    private static final int NONE = 0;
+    /** {@code iommu_get_default_domain_type} refusing the group. */
+    private static final int REFUSE = -1;
+
+    private final IommuCore core;
+
+    ProbeEngine(IommuCore core) {
+        this.core = core;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Instances
+    // ------------------------------------------------------------------------------------------
+
+    void iommuDeviceRegister(IommuDevice iommu) {
+        if (iommu == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_device_register: instance is null");
+        }
+        core.probeLock.lock();
+        try {
+            if (core.isRegistered(iommu)) {
+                throw IommuCore.err(Errno.EEXIST, "iommu_device_register: " + iommu + " is already registered");
+            }
+            core.addIommu(iommu);
+        } finally {
+            core.probeLock.unlock();
+        }
+        // iommu_buses order: platform first, then PCI
+        for (Device.BusType bus : busOrder()) {
+            try {
+                busIommuProbe(bus);
+            } catch (IommuException e) {
+                iommuDeviceUnregister(iommu);
+                throw e;
+            }
+        }
+    }
+
+    static List<Device.BusType> busOrder() {
+        List<Device.BusType> order = new ArrayList<>();
+        for (Device.BusType b : Device.BusType.values()) {
+            if (b != Device.BusType.PCI) {
+                order.add(b);
+            }
+        }
+        order.add(Device.BusType.PCI);
+        return order;
+    }
+
+    void iommuDeviceUnregister(IommuDevice iommu) {
+        if (iommu == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_device_unregister: instance is null");
+        }
+        if (!core.isRegistered(iommu)) {
+            throw IommuCore.err(Errno.ENODEV, "iommu_device_unregister: " + iommu + " is not registered");
+        }
+        for (Device.BusType bus : busOrder()) {
+            for (Device dev : core.busDevices(bus)) {
+                DevIommu di = core.devIommuOf(dev);
+                if (di != null && di.iommuDev == iommu) {
+                    releaseDevice(dev);
+                }
+            }
+        }
+        IommuGroup single;
+        synchronized (core.registry) {
+            single = core.singletonGroups.remove(iommu);
+        }
+        core.removeIommu(iommu);
+        if (single != null) {
+            core.groupPut(single);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Probe
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code iommu_probe_device}: probe under the probe lock, then {@code probe_finalize} with no lock. */
+    void probeDevice(Device dev) {
+        core.probeLock.lock();
+        try {
+            probeLocked(dev, null);
+        } finally {
+            core.probeLock.unlock();
+        }
+        DevIommu di = core.devIommuOf(dev);
+        if (di != null) {
+            IommuOps ops = di.ops();
+            if (ops.probeFinalize() != null) {
+                ops.probeFinalize().probeFinalize(dev);
+                core.trace(TraceEvent.Kind.DRIVER, "probe_finalize", "(" + dev + ")");
+            }
+        }
+    }
+
+    /**
+     * {@code __iommu_probe_device} (SEMANTICS.md 4.1). Probe lock held.
+     *
+     * @param groupList null for hot-plug (default domain set up now), else the bus scan's list of
+     *     groups whose default domain is set up after every device was probed
+     */
+    void probeLocked(Device dev, List<IommuGroup> groupList) {
+        CoreDevice c = core.cdevCreate(dev);
+        if (c.group != null) {
+            return; // I-IDEMPOTENT-PROBE
+        }
+        initDevice(c);
+        IommuGroup group = c.group;
+        boolean ok = false;
+        core.lock(group);
+        try {
+            // The device joins the list before the default domain is set up (the type decision sees it).
+            group.devices.add(dev);
+            if (group.defaultDomain != null && group.domain == null) {
+                core.warn("__iommu_probe_device", group + " has default domain " + group.defaultDomain
+                        + " but no current domain");
+            }
+            if (group.defaultDomain != null) {
+                // This is where a hot-added device's require_direct is learnt; map errors are ignored.
+                try {
+                    createDirectMappings(group.defaultDomain, dev);
+                } catch (IommuException ignored) {
+                    core.log("__iommu_probe_device", dev + ": direct mappings failed: " + ignored.getMessage());
+                }
+            }
+            if (group.domain != null) {
+                // Join the group on whatever it is attached to now: default, blocking or private.
+                core.attach.deviceSetDomain(group, dev, group.domain, null, 0);
+            } else if (group.defaultDomain == null && groupList == null) {
+                setupDefaultDomain(group, NONE);
+            } else if (group.defaultDomain == null && !group.queuedForSetup) {
+                group.queuedForSetup = true;
+                groupList.add(group);
+            }
+            if (group.defaultDomain != null) {
+                setupDmaOps(c, group);
+            }
+            ok = true;
+        } catch (IommuException e) {
+            // err_remove_gdev, err_put_group
+            group.devices.remove(dev);
+            groupFreeDeviceCheck(group);
+            deinitDevice(c, group);
+            throw e;
+        } finally {
+            group.mutex.unlock();
+            if (!ok) {
+                core.groupPut(group);
+            }
+        }
+    }
+
+    /** {@code iommu_setup_dma_ops}: the DMA API uses the IOMMU iff the default domain is a DMA domain. */
+    private static void setupDmaOps(CoreDevice c, IommuGroup group) {
+        IommuDomain def = group.defaultDomain;
+        c.dmaIommu = def != null && def.type().isDmaApi();
+    }
+
+    /**
+     * {@code iommu_init_device} (SEMANTICS.md 4.2): {@code dev->iommu}, {@code probe_device},
+     * {@code device_group}, max PASIDs and the deferred-attach bit. Unwinds itself on error.
+     */
+    private void initDevice(CoreDevice c) {
+        Device dev = c.dev;
+        IommuDevice fw = c.fwspecIommu;
+        if (fw == null) {
+            throw IommuCore.err(Errno.ENODEV, dev + " has no IOMMU in its firmware description (no fwspec)");
+        }
+        if (!core.isRegistered(fw)) {
+            throw IommuCore.err(Errno.ENODEV, dev + ": its IOMMU " + fw + " is not registered");
+        }
+        if (core.shouldFailAlloc("dev_iommu_get")) {
+            throw IommuCore.err(Errno.ENOMEM, dev + ": cannot allocate dev->iommu");
+        }
+        DevIommu di = new DevIommu(dev, fw, c.fwspecIds);
+        c.iommu = di;
+        IommuOps ops = fw.ops();
+        IommuDevice iommuDev;
+        try {
+            iommuDev = ops.probeDevice().probeDevice(dev);
+            core.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + iommuDev);
+        } catch (IommuException e) {
+            core.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + e.errno().neg()
+                    + "(" + e.errno() + ")");
+            c.iommu = null;
+            throw e;
+        }
+        if (iommuDev == null) {
+            core.warn("iommu_init_device", "driver " + ops + " probe_device(" + dev + ") returned NULL");
+            c.iommu = null;
+            throw IommuCore.err(Errno.EINVAL, "driver " + ops + " probe_device(" + dev + ") returned NULL");
+        }
+        di.iommuDev = iommuDev;
+        IommuGroup group;
+        try {
+            GroupRef ref;
+            try {
+                ref = ops.deviceGroup().deviceGroup(dev);
+                core.trace(TraceEvent.Kind.DRIVER, "device_group", "(" + dev + ") = " + ref);
+            } catch (IommuException e) {
+                core.trace(TraceEvent.Kind.DRIVER, "device_group", "(" + dev + ") = " + e.errno().neg());
+                throw e;
+            }
+            if (ref == null) {
+                core.warn("iommu_init_device", "driver " + ops + " device_group(" + dev + ") returned NULL");
+                throw IommuCore.err(Errno.EINVAL, "driver " + ops + " device_group(" + dev + ") returned NULL");
+            }
+            if (!(ref instanceof IommuGroup) || ((IommuGroup) ref).isReleased()
+                    || !core.liveGroups().contains(ref)) {
+                core.warn("iommu_init_device", "driver " + ops + " device_group(" + dev
+                        + ") returned a group the core did not give out: " + ref);
+                throw IommuCore.err(Errno.EINVAL, "device_group(" + dev + ") returned a foreign group " + ref);
+            }
+            group = (IommuGroup) ref;
+        } catch (IommuException e) {
+            // err_release: release_device, then free dev->iommu
+            callReleaseDevice(ops, dev);
+            di.iommuDev = null;
+            c.iommu = null;
+            throw e;
+        }
+        c.group = group; // holds the reference device_group returned
+        di.maxPasids = Math.min(dev.maxPasids(), iommuDev.maxPasids());
+        di.attachDeferred = ops.isAttachDeferred() != null && ops.isAttachDeferred().isAttachDeferred(dev);
+    }
+
+    private void callReleaseDevice(IommuOps ops, Device dev) {
+        if (ops.releaseDevice() != null) {
+            ops.releaseDevice().releaseDevice(dev);
+            core.trace(TraceEvent.Kind.DRIVER, "release_device", "(" + dev + ")");
+        }
+    }
+
+    /**
+     * {@code __iommu_group_free_device}'s check: a group losing its last device must have been
+     * given back (I-EMPTY), else WARN.
+     */
+    private void groupFreeDeviceCheck(IommuGroup group) {
+        if (group.devices.isEmpty() && (group.ownerCnt != 0 || group.domain != group.defaultDomain)) {
+            core.warn("__iommu_group_free_device", group + " lost its last device while "
+                    + (group.ownerCnt != 0 ? "owner_cnt is " + group.ownerCnt
+                    : "attached to " + group.domain + " instead of default " + group.defaultDomain));
+        }
+    }
+
+    /**
+     * {@code iommu_deinit_device} (SEMANTICS.md 5.2). Group mutex held; the device is already off
+     * the group's list.
+     */
+    private void deinitDevice(CoreDevice c, IommuGroup group) {
+        Device dev = c.dev;
+        DevIommu di = c.iommu;
+        IommuOps ops = di.ops();
+        // A deferred device never reached the hardware: leave its configuration alone.
+        if (!di.attachDeferred && ops.releaseDomain() != null) {
+            IommuDomain rd = ops.releaseDomain();
+            // Δ6.19 (e94160488e65): a require_direct device keeps its 1:1 regions while idle.
+            if (core.version.atLeast(KernelVersion.V6_19) && di.requireDirect && ops.identityDomain() != null
+                    && rd == ops.blockedDomain()) {
+                rd = ops.identityDomain();
+            }
+            DomainOps.AttachDev op = rd.ops().attachDev();
+            if (op == null) {
+                core.warn("iommu_deinit_device", "release domain " + rd + " of " + ops + " has no attach_dev");
+            } else {
+                IommuDomain old = core.version.atLeast(KernelVersion.V6_19) ? group.domain : null;
+                int ret = op.attachDev(rd, dev, old);
+                core.trace(TraceEvent.Kind.DRIVER, "attach_dev", "(" + rd + ", " + dev + ", old=" + old + ") = "
+                        + ret + " [release]");
+            }
+        }
+        callReleaseDevice(ops, dev);
+        if (group.devices.isEmpty()) {
+            IommuDomain def = group.defaultDomain;
+            IommuDomain blk = group.blockingDomain;
+            group.defaultDomain = null;
+            group.blockingDomain = null;
+            group.domain = null;
+            core.domainFreeInternal(def);
+            if (blk != def) {
+                core.domainFreeInternal(blk);
+            }
+        }
+        c.group = null;
+        di.iommuDev = null;
+        c.iommu = null;
+        c.dmaIommu = false;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Release
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code iommu_release_device}. */
+    void releaseDevice(Device dev) {
+        CoreDevice c = core.cdev(dev);
+        if (c == null) {
+            return;
+        }
+        IommuGroup group = c.group;
+        if (group != null) {
+            groupRemoveDevice(c, group);
+        }
+        // fwspec without a successful probe: just drop dev->iommu
+        c.iommu = null;
+    }
+
+    /** {@code __iommu_group_remove_device}. */
+    private void groupRemoveDevice(CoreDevice c, IommuGroup group) {
+        core.lock(group);
+        try {
+            if (group.devices.remove(c.dev)) {
+                groupFreeDeviceCheck(group);
+                if (c.iommu != null && c.iommu.iommuDev != null) {
+                    deinitDevice(c, group);
+                } else {
+                    c.group = null;
+                }
+            } else {
+                core.warn("__iommu_group_remove_device", c.dev + " is not on the list of " + group);
+                c.group = null;
+            }
+        } finally {
+            group.mutex.unlock();
+        }
+        core.groupPut(group);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Bus scan
+    // ------------------------------------------------------------------------------------------
+
+    /** {@code bus_iommu_probe} (SEMANTICS.md 4.6). */
+    void busIommuProbe(Device.BusType bus) {
+        List<IommuGroup> groupList = new ArrayList<>();
+        core.probeLock.lock();
+        try {
+            try {
+                for (Device dev : core.busDevices(bus)) {
+                    try {
+                        probeLocked(dev, groupList);
+                    } catch (IommuException e) {
+                        if (e.errno() != Errno.ENODEV) { // "not mine" is normal during a scan
+                            throw e;
+                        }
+                    }
+                }
+                for (IommuGroup group : groupList) {
+                    List<Device> members;
+                    core.lock(group);
+                    try {
+                        group.queuedForSetup = false;
+                        setupDefaultDomain(group, NONE);
+                        for (Device d : group.devices) {
+                            setupDmaOps(core.cdev(d), group);
+                        }
+                        members = List.copyOf(group.devices);
+                    } finally {
+                        group.mutex.unlock();
+                    }
+                    for (Device d : members) {
+                        DevIommu di = core.devIommuOf(d);
+                        if (di != null && di.ops().probeFinalize() != null) {
+                            di.ops().probeFinalize().probeFinalize(d);
+                            core.trace(TraceEvent.Kind.DRIVER, "probe_finalize", "(" + d + ")");
+                        }
+                    }
+                }
+            } finally {
+                for (IommuGroup g : groupList) {
+                    g.queuedForSetup = false;
+                }
+            }
+        } finally {
+            core.probeLock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Default domain (SEMANTICS.md 4.5)
+    // ------------------------------------------------------------------------------------------
+
+    private static int bits(DomainType t) {
+        return t == null ? NONE : t.bits;
+    }
+
+    private static DomainType typeOf(int bits) {
+        for (DomainType t : DomainType.values()) {
+            if (t.bits == bits) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("no domain type with bits " + bits);
+    }
+
+    /** {@code iommu_get_def_domain_type}: fold one device's driver preference into {@code cur}. */
+    private int getDefDomainType(IommuGroup group, Device dev, int cur) {
+        IommuOps ops = core.devIommuOf(dev).ops();
+        int type;
+        if (ops.defaultDomain() != null) {
+            type = ops.defaultDomain().type().bits;
+        } else if (ops.defDomainType() != null) {
+            type = bits(ops.defDomainType().defDomainType(dev));
+        } else {
+            return cur;
+        }
+        if (type == NONE || type == cur) {
+            return cur;
+        }
+        if (cur == NONE) {
+            return type;
+        }
+        core.log("iommu_get_def_domain_type", "IOMMU driver error, requesting conflicting def_domain_type, "
+                + typeOf(cur) + " and " + typeOf(type) + ", for devices in " + group);
+        // Drivers may force IDENTITY or DMA; IDENTITY takes precedence.
+        return type == DomainType.IDENTITY.bits ? type : cur;
+    }
+
+    /** {@code iommu_get_default_domain_type}: the group's type, 0 for "the global default", -1 to refuse. */
+    private int getDefaultDomainType(IommuGroup group, int target) {
+        int driverType = core.config.armDmaUseIommu() ? DomainType.IDENTITY.bits : NONE;
+        Device untrusted = null;
+        for (Device dev : group.devices) {
+            driverType = getDefDomainType(group, dev, driverType);
+            if (dev instanceof PciDevice && dev.untrusted() && untrusted == null) {
+                untrusted = dev;
+            }
+        }
+        if (!core.config.iommuDma()) {
+            if (driverType == DomainType.DMA.bits) {
+                return REFUSE;
+            }
+            if (driverType == NONE) {
+                driverType = DomainType.IDENTITY.bits;
+            }
+        }
+        if (untrusted != null) {
+            if (driverType != NONE && driverType != DomainType.DMA.bits) {
+                core.log("iommu_get_default_domain_type", untrusted + ": Device is not trusted, but driver is"
+                        + " overriding " + group + " to " + typeOf(driverType) + ", refusing to probe.");
+                return REFUSE;
+            }
+            driverType = DomainType.DMA.bits;
+        }
+        if (target != NONE) {
+            if (driverType != NONE && target != driverType) {
+                return REFUSE;
+            }
+            return target;
+        }
+        return driverType;
+    }
+
+    /** {@code __iommu_group_alloc_default_domain}: exactly this type (current default if it already is). */
+    private IommuDomain allocDefaultExact(IommuGroup group, int req) {
+        Device dev = group.devices.get(0);
+        if (group.defaultDomain != null && group.defaultDomain.type().bits == req) {
+            return group.defaultDomain;
+        }
+        if ((req & DomainType.PAGING) != 0) {
+            DomainType type = typeOf(req);
+            DevIommu di = core.devIommuOf(dev);
+            int flags = di.maxPasids > 0 ? org.jiommu.core.spi.AllocFlags.PASID : 0;
+            try {
+                return core.pagingDomainAllocInternal(dev, type, flags);
+            } catch (IommuException e) {
+                // A driver without PASID support for this domain: try a non-PASID domain.
+                if (e.errno() == Errno.EOPNOTSUPP) {
+                    return core.pagingDomainAllocInternal(dev, type, 0);
+                }
+                throw e;
+            }
+        }
+        if (req == DomainType.IDENTITY.bits) {
+            return core.identityDomainAlloc(dev);
+        }
+        throw IommuCore.err(Errno.EINVAL, "cannot allocate a default domain of type " + typeOf(req) + " for " + group);
+    }
+
+    /** {@code iommu_group_alloc_default_domain}. */
+    private IommuDomain allocDefaultDomain(IommuGroup group, int req) {
+        Device dev = group.devices.get(0);
+        IommuOps ops = core.devIommuOf(dev).ops();
+        if (ops.defaultDomain() != null) {
+            if (req != ops.defaultDomain().type().bits) {
+                throw IommuCore.err(Errno.EINVAL, "driver " + ops + " has static default domain "
+                        + ops.defaultDomain() + " of type " + ops.defaultDomain().type() + ", not " + typeOf(req));
+            }
+            return ops.defaultDomain();
+        }
+        if (req != NONE) {
+            return allocDefaultExact(group, req);
+        }
+        DomainType global = core.defDomainType();
+        try {
+            return allocDefaultExact(group, global.bits);
+        } catch (IommuException first) {
+            if (global == DomainType.DMA) {
+                throw IommuCore.err(Errno.EINVAL, "cannot allocate the default DMA domain for " + group + ": "
+                        + first.getMessage());
+            }
+            IommuDomain dom = allocDefaultExact(group, DomainType.DMA.bits);
+            core.log("iommu_group_alloc_default_domain", dev + ": Failed to allocate default IOMMU domain of type "
+                    + global + " for " + group + " - Falling back to IOMMU_DOMAIN_DMA");
+            return dom;
+        }
+    }
+
+    /**
+     * {@code iommu_setup_default_domain} (SEMANTICS.md 4.5). Group mutex held.
+     *
+     * @param target 0, or the type the sysfs file asked for
+     */
+    void setupDefaultDomain(IommuGroup group, int target) {
+        int req = getDefaultDomainType(group, target);
+        if (req < 0) {
+            throw IommuCore.err(Errno.EINVAL, "no acceptable default domain type for " + group.describe());
+        }
+        IommuDomain dom = allocDefaultDomain(group, req);
+        if (dom == group.defaultDomain) {
+            return;
+        }
+        if (dom.type().isDmaApi()) {
+            // iommu_get_dma_cookie: the DMA-IOVA allocator of the domain
+            if (core.shouldFailAlloc("iommu_get_dma_cookie")) {
+                core.domainFreeInternal(dom);
+                throw IommuCore.err(Errno.ENOMEM, "cannot allocate the DMA cookie of " + dom);
+            }
+            dom.setCookieType(CookieType.DMA_IOVA);
+        }
+        boolean directFailed = false;
+        for (Device dev : group.devices) {
+            try {
+                createDirectMappings(dom, dev);
+            } catch (IommuException e) {
+                if (!directFailed) {
+                    core.log("iommu_setup_default_domain", group + ": IOMMU driver was not able to establish"
+                            + " FW requested direct mapping: " + e.getMessage());
+                }
+                directFailed = true;
+            }
+        }
+        IommuDomain old = group.defaultDomain;
+        // Before the attach: the deferred-attach shortcut compares against the default domain.
+        group.defaultDomain = dom;
+        IommuException result = null;
+        if (group.domain == null) {
+            result = core.attach.setDomainInternal(group, dom, AttachEngine.MUST_SUCCEED);
+            if (result != null) {
+                core.warn("iommu_setup_default_domain", "first attach of " + group + " to " + dom
+                        + " failed: " + result.getMessage());
+                freeOld(old);
+                throw result;
+            }
+        } else {
+            IommuException e = core.attach.setDomainInternal(group, dom, 0);
+            if (e != null) {
+                restoreDefault(group, dom, old);
+                throw e;
+            }
+        }
+        if (directFailed) {
+            for (Device dev : group.devices) {
+                try {
+                    createDirectMappings(dom, dev);
+                } catch (IommuException e) {
+                    if (old != null) {
+                        core.attach.setDomainInternal(group, old, AttachEngine.MUST_SUCCEED);
+                    }
+                    restoreDefault(group, dom, old);
+                    throw e;
+                }
+            }
+        }
+        freeOld(old);
+    }
+
+    private void restoreDefault(IommuGroup group, IommuDomain dom, IommuDomain old) {
+        if (old != null) {
+            core.domainFreeInternal(dom);
+            group.defaultDomain = old;
+        }
+    }
+
+    private void freeOld(IommuDomain old) {
+        if (old != null) {
+            core.domainFreeInternal(old);
+        }
+    }
+
+    /**
+     * {@code iommu_create_device_direct_mappings} (SEMANTICS.md 4.4): learn {@code require_direct}
+     * and map DIRECT / DIRECT_RELAXABLE regions 1:1 into a DMA-API domain, skipping pages already
+     * mapped (another device's overlapping region).
+     */
+    void createDirectMappings(IommuDomain domain, Device dev) {
+        long bitmap = domain.pgsizeBitmap();
+        long pg = bitmap == 0 ? 0 : Long.lowestOneBit(bitmap);
+        boolean dma = domain.type().isDmaApi();
+        if (dma && pg == 0) {
+            core.warn("iommu_create_device_direct_mappings", "DMA domain " + domain + " has no page sizes");
+            throw IommuCore.err(Errno.EINVAL, "DMA domain " + domain + " has no page sizes");
+        }
+        DevIommu di = core.devIommuOf(dev);
+        for (ResvRegion r : getResvRegions(dev)) {
+            if (r.type() == ResvType.DIRECT) {
+                di.requireDirect = true;
+            }
+            if ((r.type() != ResvType.DIRECT && r.type() != ResvType.DIRECT_RELAXABLE) || !dma) {
+                continue;
+            }
+            // The start is rounded up: a partial first page is not mapped (kernel ALIGN).
+            long start = alignUp(r.start(), pg);
+            long end = alignUp(r.start() + r.length(), pg);
+            long runLen = 0;
+            for (long addr = start; Long.compareUnsigned(addr, end) <= 0; addr += pg) {
+                if (addr != end && core.mapEngine.iovaToPhys(domain, addr) == 0) {
+                    runLen += pg;
+                    continue;
+                }
+                if (runLen != 0) {
+                    long runStart = addr - runLen;
+                    core.mapEngine.map(domain, runStart, runStart, runLen, r.prot());
+                    runLen = 0;
+                }
+                if (addr == end) {
+                    break;
+                }
+            }
+        }
+    }
+
+    private static long alignUp(long v, long a) {
+        return (v + a - 1) & -a;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Group helpers for drivers (SEMANTICS.md 4.3)
+    // ------------------------------------------------------------------------------------------
+
+    IommuGroup genericDeviceGroup(Device dev) {
+        return core.groupAlloc();
+    }
+
+    IommuGroup genericSingleDeviceGroup(Device dev) {
+        DevIommu di = core.devIommuOf(dev);
+        if (di == null || di.iommuDev == null) {
+            core.warn("generic_single_device_group", dev + " has no IOMMU instance yet");
+            throw IommuCore.err(Errno.EINVAL, dev + " has no IOMMU instance");
+        }
+        IommuDevice iommu = di.iommuDev;
+        IommuGroup g;
+        synchronized (core.registry) {
+            g = core.singletonGroups.get(iommu);
+        }
+        if (g == null) {
+            g = core.groupAlloc();
+            synchronized (core.registry) {
+                core.singletonGroups.put(iommu, g); // the cache keeps the allocation's reference
+            }
+        }
+        return core.groupRefGet(g);
+    }
+
+    /**
+     * {@code pci_device_group} (SEMANTICS.md 4.3). Non-PCI devices are a driver bug (WARN,
+     * -EINVAL). The PCI rule (DMA aliases, the first ACS-isolated bridge on the way to the root,
+     * alias and multifunction groups) is the topology's ({@link
+     * org.jiommu.bus.pci.PciTopology#mustShareWith}): the group of the first function that must
+     * share with {@code dev} and already has one, else a new group. A function outside any
+     * topology is alone.
+     */
+    IommuGroup pciDeviceGroup(Device dev) {
+        if (!(dev instanceof PciDevice)) {
+            core.warn("pci_device_group", dev + " is not a PCI device");
+            throw IommuCore.err(Errno.EINVAL, "pci_device_group: " + dev + " is not a PCI device");
+        }
+        PciDevice pdev = (PciDevice) dev;
+        if (pdev.topology() != null) {
+            for (PciDevice peer : pdev.topology().mustShareWith(pdev)) {
+                IommuGroup g = core.groupOf(peer);
+                if (g != null) {
+                    return core.groupRefGet(g);
+                }
+            }
+        }
+        return core.groupAlloc();
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Reserved regions (SEMANTICS.md 2.8)
+    // ------------------------------------------------------------------------------------------
+
+    List<ResvRegion> getResvRegions(Device dev) {
+        DevIommu di = core.devIommuOf(dev);
+        if (di == null || di.iommuDev == null || di.ops().getResvRegions() == null) {
+            return List.of();
+        }
+        List<ResvRegion> l = di.ops().getResvRegions().getResvRegions(dev);
+        return l == null ? List.of() : List.copyOf(l);
+    }
+
+    List<ResvRegion> groupResvRegions(IommuGroup group) {
+        core.lock(group);
+        try {
+            List<long[]> merged = new ArrayList<>(); // {start, length, prot, typeOrdinal}
+            for (Device dev : group.devices) {
+                if (!core.devHasIommu(dev)) {
+                    break;
+                }
+                for (ResvRegion r : getResvRegions(dev)) {
+                    if (core.shouldFailAlloc("iommu_alloc_resv_region")) {
+                        throw IommuCore.err(Errno.ENOMEM, "cannot copy reserved region of " + dev);
+                    }
+                    insertResvRegion(merged, r);
+                }
+            }
+            List<ResvRegion> out = new ArrayList<>();
+            for (long[] m : merged) {
+                out.add(new ResvRegion(m[0], m[1], (int) m[2], ResvType.values()[(int) m[3]]));
+            }
+            return out;
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    /**
+     * {@code iommu_insert_resv_region}: insert sorted by (start, type), then merge regions of the
+     * new region's type that overlap or touch; other types are never merged.
+     */
+    static void insertResvRegion(List<long[]> list, ResvRegion nr) {
+        long[] n = {nr.start(), nr.length(), nr.prot(), nr.type().ordinal()};
+        int at = 0;
+        while (at < list.size()) {
+            long[] it = list.get(at);
+            if (Long.compareUnsigned(n[0], it[0]) < 0 || (n[0] == it[0] && n[3] <= it[3])) {
+                break;
+            }
+            at++;
+        }
+        list.add(at, n);
+        List<long[]> out = new ArrayList<>();
+        for (long[] it : list) {
+            if (it[3] != n[3]) {
+                out.add(it);
+                continue;
+            }
+            long[] top = null;
+            for (int i = out.size() - 1; i >= 0; i--) {
+                if (out.get(i)[3] == it[3]) {
+                    top = out.get(i);
+                    break;
+                }
+            }
+            if (top == null) {
+                out.add(it);
+                continue;
+            }
+            long topEnd = top[0] + top[1] - 1;
+            long itEnd = it[0] + it[1] - 1;
+            if (Long.compareUnsigned(it[0], topEnd + 1) > 0) {
+                out.add(it);
+            } else {
+                long end = Long.compareUnsigned(topEnd, itEnd) >= 0 ? topEnd : itEnd;
+                top[1] = end - top[0] + 1;
+            }
+        }
+        list.clear();
+        list.addAll(out);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // sysfs type (SEMANTICS.md 4.7)
+    // ------------------------------------------------------------------------------------------
+
+    String groupShowType(IommuGroup group) {
+        core.lock(group);
+        try {
+            IommuDomain def = group.defaultDomain;
+            return def == null ? "unknown" : def.type().sysfsName();
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+
+    int groupStoreType(IommuGroup group, String buf, boolean capSysAdmin) {
+        if (!capSysAdmin) {
+            throw IommuCore.err(Errno.EACCES, "writing the type of " + group + " needs CAP_SYS_ADMIN and CAP_SYS_RAWIO");
+        }
+        core.requireGroup(group, "iommu_group_store_type");
+        if (buf == null) {
+            throw IommuCore.err(Errno.EINVAL, "iommu_group_store_type: no input");
+        }
+        if (group.defaultDomain == null) {
+            throw IommuCore.err(Errno.EINVAL, group + " has no default domain");
+        }
+        // sysfs_streq: a trailing newline is ignored
+        String s = buf.endsWith("\n") ? buf.substring(0, buf.length() - 1) : buf;
+        int req;
+        switch (s) {
+            case "identity": req = DomainType.IDENTITY.bits; break;
+            case "DMA": req = DomainType.DMA.bits; break;
+            case "DMA-FQ": req = DomainType.DMA_FQ.bits; break;
+            case "auto": req = NONE; break;
+            default: throw IommuCore.err(Errno.EINVAL, "unknown default domain type \"" + s + "\" for " + group);
+        }
+        core.lock(group);
+        try {
+            IommuDomain def = group.defaultDomain;
+            // A flush queue can be brought up without tearing the domain down.
+            if (req == DomainType.DMA_FQ.bits && def != null && def.type() == DomainType.DMA) {
+                if (core.shouldFailAlloc("iommu_dma_init_fq")) {
+                    throw IommuCore.err(Errno.ENOMEM, "cannot allocate the flush queue of " + def);
+                }
+                def.retagType(DomainType.DMA_FQ);
+                return buf.length();
+            }
+            if (group.devices.isEmpty() || group.ownerCnt != 0) {
+                throw IommuCore.err(Errno.EPERM, group.describe() + " has a bound driver or owner (owner_cnt "
+                        + group.ownerCnt + ")");
+            }
+            setupDefaultDomain(group, req);
+            for (Device d : group.devices) {
+                setupDmaOps(core.cdev(d), group);
+            }
+            return buf.length();
+        } finally {
+            group.mutex.unlock();
+        }
+    }
+}

@@ -1,0 +1,757 @@
+package org.jiommu.pgtable.arm;
+
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.base.WarningSink;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.pgtable.IotlbGather;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.PgtableFormat;
+
+/**
+ * VMSAv8-64 long-descriptor tables ({@code ARM_64_LPAE_S1}, {@code ARM_64_LPAE_S2}) written
+ * bit for bit as the current kernel's {@code drivers/iommu/io-pgtable-arm.c} writes them
+ * (HARDWARE.md 1.1-1.9; no split on partial unmap, mandatory-only stage-2 concatenation).
+ *
+ * <p>Descriptors live in {@link PhysicalMemory}; table pages come zeroed from a
+ * {@link FrameAllocator}. The map, unmap and iova_to_phys paths allocate no Java objects:
+ * per-level shifts and masks and the descriptor bits for every prot combination are computed
+ * once, here.
+ *
+ * <p>Thread safety (as the kernel): map and unmap of disjoint ranges may run concurrently.
+ * A missing table is installed with compare-and-set; the loser frees its page and walks the
+ * winner's. Overlapping concurrent calls are the caller's bug.
+ */
+public final class ArmLpaePageTable implements IoPageTable {
+    private static final int MAX_LEVELS = 4;
+    /** {@code ARM_LPAE_S2_MAX_CONCAT_PAGES}. */
+    private static final int S2_MAX_CONCAT_PAGES = 16;
+
+    // Descriptor bits (HARDWARE.md 1.3).
+    static final long TYPE_MASK = 0x3;
+    static final long TYPE_BLOCK = 0x1;
+    static final long TYPE_TABLE = 0x3;
+    static final long TYPE_PAGE = 0x3;
+    /** {@code ARM_LPAE_PTE_ADDR_MASK} = GENMASK(47, 12). */
+    static final long ADDR_MASK = 0x0000_FFFF_FFFF_F000L;
+    static final long NSTABLE = 1L << 63;
+    static final long XN = 3L << 53;
+    static final long DBM = 1L << 51;
+    static final long AF = 1L << 10;
+    static final long SH_OS = 2L << 8;
+    static final long SH_IS = 3L << 8;
+    static final long NS = 1L << 5;
+    /** Software bit: the walker-visible copy of this table descriptor was synced (non-coherent walks). */
+    static final long SW_SYNC = 1L << 55;
+    static final long AP_UNPRIV = 1L << 6;
+    static final long AP_RDONLY = 1L << 7;
+    static final int ATTRINDX_SHIFT = 2;
+    static final long NG = 1L << 11;
+    static final long HAP_READ = 1L << 6;
+    static final long HAP_WRITE = 2L << 6;
+    static final long MEMATTR_FWB_WB = 0x6L << 2;
+    static final long MEMATTR_OIWB = 0xfL << 2;
+    static final long MEMATTR_NC = 0x5L << 2;
+    static final long MEMATTR_DEV = 0x1L << 2;
+
+    // MAIR attributes and the AttrIndx values stage-1 leaves use.
+    static final int MAIR_ATTR_NC = 0x44;
+    static final int MAIR_ATTR_WBRWA = 0xff;
+    static final int MAIR_ATTR_DEVICE = 0x04;
+    static final int MAIR_ATTR_INC_OWBRWA = 0xf4;
+    static final int MAIR_IDX_NC = 0;
+    static final int MAIR_IDX_CACHE = 1;
+    static final int MAIR_IDX_DEV = 2;
+    static final int MAIR_IDX_INC_OCACHE = 3;
+
+    private static final long SZ_4K = 1L << 12;
+    private static final long SZ_16K = 1L << 14;
+    private static final long SZ_64K = 1L << 16;
+    private static final long SZ_2M = 1L << 21;
+    private static final long SZ_32M = 1L << 25;
+    private static final long SZ_512M = 1L << 29;
+    private static final long SZ_1G = 1L << 30;
+    private static final long SZ_4T = 1L << 42;
+
+    private final ArmLpaeConfig config;
+    private final PhysicalMemory memory;
+    private final FrameAllocator frames;
+    private final LpaeTlbOps tlb;
+    private final WarningSink warnings;
+
+    private final PgtableFormat format;
+    private final long pgsizeBitmap;
+    private final int ias;
+    private final int oas;
+    private final boolean noWarn;
+    private final boolean ttbr1;
+    private final boolean coherentWalk;
+    private final boolean granule64k;
+    private final int startLevel;
+    private final long granule;
+    private final int tableOrder;
+    private final int ptesPerTable;
+    private final long pgd;
+    private final long pgdSize;
+    private final long tableDescAttrs;
+    /** Per level: the IOVA shift and index mask of its tables. */
+    private final int[] levelShift = new int[MAX_LEVELS];
+    private final long[] indexMask = new long[MAX_LEVELS];
+    /** {@code arm_lpae_prot_to_pte} for every combination of the six IOMMU_* flags. */
+    private final long[] protToPte = new long[Prot.ALL + 1];
+    /** Plain on purpose: a use after free is a caller bug caught on its next call, not a race to win. */
+    private boolean freed;
+
+    private ArmLpaePageTable(ArmLpaeConfig config, FrameAllocator frames, LpaeTlbOps tlb, WarningSink warnings) {
+        ArmLpaeConfig.Geometry g = config.geometry();
+        this.config = config;
+        this.memory = frames.memory();
+        this.frames = frames;
+        this.tlb = tlb;
+        this.warnings = warnings;
+        this.format = config.format();
+        this.pgsizeBitmap = config.pgsizeBitmap();
+        this.ias = config.ias();
+        this.oas = config.oas();
+        this.noWarn = config.hasQuirk(ArmLpaeConfig.QUIRK_NO_WARN);
+        this.ttbr1 = config.hasQuirk(ArmLpaeConfig.QUIRK_ARM_TTBR1);
+        this.coherentWalk = config.coherentWalk();
+        this.granule = g.granule();
+        this.granule64k = granule == SZ_64K;
+        this.startLevel = g.startLevel();
+        this.tableOrder = FrameAllocator.orderFor(granule);
+        this.ptesPerTable = (int) (granule >>> 3);
+        this.pgd = config.ttbr();
+        this.pgdSize = g.pgdSize();
+        this.tableDescAttrs = TYPE_TABLE | (config.hasQuirk(ArmLpaeConfig.QUIRK_ARM_NS) ? NSTABLE : 0);
+        for (int lvl = 0; lvl < MAX_LEVELS; lvl++) {
+            levelShift[lvl] = g.levelShift(lvl);
+            indexMask[lvl] = (1L << g.indexBits(lvl)) - 1;
+        }
+        for (int prot = 0; prot <= Prot.ALL; prot++) {
+            protToPte[prot] = computeProtToPte(prot);
+        }
+    }
+
+    /**
+     * Allocates a table: {@code alloc_io_pgtable_ops(ARM_64_LPAE_S1/S2, cfg)}. The kernel returns
+     * NULL for every failure below (and drivers turn that into -ENOMEM); jiommu says which.
+     *
+     * @param cfg the driver's request; {@link #config()} returns it with the outputs filled in
+     * @param frames where table pages come from (zeroed, naturally aligned)
+     * @param tlb the driver's TLB callbacks ({@link LpaeTlbOps#NONE} for none)
+     * @param warnings where kernel WARNs go
+     * @throws IommuException EINVAL for a config the format rejects (format, quirks, no usable
+     *     granule, an OAS without a PS encoding, OUTER_WBWA with a coherent walker, more than 16
+     *     concatenated stage-2 tables); ENOMEM if the PGD cannot be allocated
+     */
+    public static ArmLpaePageTable alloc(ArmLpaeConfig cfg, FrameAllocator frames, LpaeTlbOps tlb,
+                                         WarningSink warnings) {
+        if (cfg.format() != PgtableFormat.ARM_64_LPAE_S1 && cfg.format() != PgtableFormat.ARM_64_LPAE_S2) {
+            throw new IommuException(Errno.EINVAL, "format " + cfg.format() + " is not an ARM LPAE format");
+        }
+        if (tlb == null || warnings == null || frames == null) {
+            throw new IllegalArgumentException("frames, tlb and warnings must not be null");
+        }
+        boolean s1 = cfg.isStage1();
+        int accepted = s1 ? ArmLpaeConfig.S1_QUIRKS : ArmLpaeConfig.S2_QUIRKS;
+        if ((cfg.quirks() & ~accepted) != 0) {
+            throw new IommuException(Errno.EINVAL, String.format("quirks %s not accepted by %s",
+                    ArmLpaeConfig.quirkNames(cfg.quirks() & ~accepted), cfg.format()));
+        }
+
+        // arm_lpae_restrict_pgsizes: one granule, the CPU page size if possible, else prefer smaller.
+        long page = cfg.cpuPageSize();
+        long requested = cfg.pgsizeBitmap();
+        long gran;
+        if ((requested & page) != 0) {
+            gran = page;
+        } else if ((requested & (page - 1)) != 0) {
+            gran = Long.highestOneBit(requested & (page - 1));
+        } else if ((requested & ~(page - 1)) != 0) {
+            gran = Long.lowestOneBit(requested & ~(page - 1));
+        } else {
+            gran = 0;
+        }
+        long sizes;
+        int maxAddrBits = 48;
+        if (gran == SZ_4K) {
+            sizes = SZ_4K | SZ_2M | SZ_1G;
+        } else if (gran == SZ_16K) {
+            sizes = SZ_16K | SZ_32M; // no L1 block with a 16K granule
+        } else if (gran == SZ_64K) {
+            maxAddrBits = 52; // only the 64K granule can fold PA[51:48] into the descriptor
+            sizes = SZ_64K | SZ_512M | (cfg.oas() > 48 ? SZ_4T : 0);
+        } else {
+            sizes = 0;
+        }
+        long bitmap = requested & sizes;
+        int ias = Math.min(cfg.ias(), maxAddrBits);
+        int oas = Math.min(cfg.oas(), maxAddrBits);
+
+        // arm_lpae_alloc_pgtable: the geometry.
+        if ((bitmap & (SZ_4K | SZ_16K | SZ_64K)) == 0) {
+            throw new IommuException(Errno.EINVAL, String.format(
+                    "pgsize_bitmap %#x has no 4K/16K/64K granule (CPU page size %#x)", requested, page));
+        }
+        int pgShift = Long.numberOfTrailingZeros(bitmap);
+        int bitsPerLevel = pgShift - 3;
+        int vaBits = ias - pgShift;
+        if (vaBits <= 0) {
+            // The kernel trusts its drivers here; a non-positive VA width has no table at all.
+            throw new IommuException(Errno.EINVAL, String.format("ias %d leaves no bits above the %#x granule",
+                    ias, 1L << pgShift));
+        }
+        int levels = (vaBits + bitsPerLevel - 1) / bitsPerLevel;
+        int startLevel = MAX_LEVELS - levels;
+        int pgdBits = vaBits - bitsPerLevel * (levels - 1);
+        long granule = 1L << pgShift;
+
+        ArmLpaeConfig.Tcr tcr = null;
+        ArmLpaeConfig.Vtcr vtcr = null;
+        long mair = 0;
+        int psCode = psEncoding(oas);
+        if (s1) {
+            int sh;
+            int irgn;
+            int orgn;
+            if (cfg.coherentWalk()) {
+                if (cfg.hasQuirk(ArmLpaeConfig.QUIRK_ARM_OUTER_WBWA)) {
+                    throw new IommuException(Errno.EINVAL, "quirk ARM_OUTER_WBWA needs a non-coherent walker");
+                }
+                sh = ArmLpaeConfig.TCR_SH_IS;
+                irgn = ArmLpaeConfig.TCR_RGN_WBWA;
+                orgn = ArmLpaeConfig.TCR_RGN_WBWA;
+            } else {
+                sh = ArmLpaeConfig.TCR_SH_OS;
+                irgn = ArmLpaeConfig.TCR_RGN_NC;
+                orgn = cfg.hasQuirk(ArmLpaeConfig.QUIRK_ARM_OUTER_WBWA)
+                        ? ArmLpaeConfig.TCR_RGN_WBWA : ArmLpaeConfig.TCR_RGN_NC;
+            }
+            boolean tg1 = cfg.hasQuirk(ArmLpaeConfig.QUIRK_ARM_TTBR1);
+            int tg;
+            if (granule == SZ_4K) {
+                tg = tg1 ? ArmLpaeConfig.TCR_TG1_4K : ArmLpaeConfig.TCR_TG0_4K;
+            } else if (granule == SZ_16K) {
+                tg = tg1 ? ArmLpaeConfig.TCR_TG1_16K : ArmLpaeConfig.TCR_TG0_16K;
+            } else {
+                tg = tg1 ? ArmLpaeConfig.TCR_TG1_64K : ArmLpaeConfig.TCR_TG0_64K;
+            }
+            if (psCode < 0) {
+                throw new IommuException(Errno.EINVAL, "oas " + oas + " has no TCR.IPS encoding");
+            }
+            tcr = new ArmLpaeConfig.Tcr(psCode, tg, sh, orgn, irgn, 64 - ias);
+            // The kernel ORs int-typed shifts into a u64: 0xf4 << 24 is a negative int and
+            // sign-extends, so the register value is 0xfffffffff404ff44 (vectors/README.md).
+            mair = (long) (MAIR_ATTR_NC << (MAIR_IDX_NC << 3))
+                    | (long) (MAIR_ATTR_WBRWA << (MAIR_IDX_CACHE << 3))
+                    | (long) (MAIR_ATTR_DEVICE << (MAIR_IDX_DEV << 3))
+                    | (long) (MAIR_ATTR_INC_OWBRWA << (MAIR_IDX_INC_OCACHE << 3));
+        } else {
+            if (concatMandatory(granule, startLevel, ias, oas)) {
+                // arm_lpae_concat_mandatory (DDI0487 R_DXBSH, R_SRKBC): one level fewer, a wider PGD.
+                if ((1L << pgdBits) > S2_MAX_CONCAT_PAGES) {
+                    warnings.warn("arm_64_lpae_alloc_pgtable_s2", String.format(
+                            "concatenation needs %d tables, more than %d (ias %d oas %d granule %#x)",
+                            1L << pgdBits, S2_MAX_CONCAT_PAGES, ias, oas, granule));
+                    throw new IommuException(Errno.EINVAL, String.format(
+                            "stage 2 ias %d oas %d granule %#x would need %d concatenated tables",
+                            ias, oas, granule, 1L << pgdBits));
+                }
+                pgdBits += bitsPerLevel;
+                startLevel++;
+            }
+            int sh;
+            int rgn;
+            if (cfg.coherentWalk()) {
+                sh = ArmLpaeConfig.TCR_SH_IS;
+                rgn = ArmLpaeConfig.TCR_RGN_WBWA;
+            } else {
+                sh = ArmLpaeConfig.TCR_SH_OS;
+                rgn = ArmLpaeConfig.TCR_RGN_NC;
+            }
+            int sl = startLevel;
+            int tg;
+            if (granule == SZ_4K) {
+                tg = ArmLpaeConfig.TCR_TG0_4K;
+                sl++; // SL0 counts from level 1 less for the 4K granule
+            } else if (granule == SZ_16K) {
+                tg = ArmLpaeConfig.TCR_TG0_16K;
+            } else {
+                tg = ArmLpaeConfig.TCR_TG0_64K;
+            }
+            if (psCode < 0) {
+                throw new IommuException(Errno.EINVAL, "oas " + oas + " has no VTCR.PS encoding");
+            }
+            vtcr = new ArmLpaeConfig.Vtcr(psCode, tg, sh, rgn, rgn, ~sl & 3, 64 - ias);
+        }
+
+        ArmLpaeConfig.Geometry geometry = new ArmLpaeConfig.Geometry(pgShift, startLevel, bitsPerLevel, pgdBits);
+        // __arm_lpae_alloc_pages: very small top tables still need 64-byte alignment.
+        long pgd = frames.allocBytes(Math.max(geometry.pgdSize(), 64));
+        if (pgd < 0) {
+            throw new IommuException(Errno.ENOMEM, String.format("no memory for a %#x-byte PGD",
+                    Math.max(geometry.pgdSize(), 64)));
+        }
+        ArmLpaeConfig out = new ArmLpaeConfig(cfg.format(), bitmap, ias, oas, cfg.quirks(), cfg.coherentWalk(),
+                cfg.cpuPageSize(), geometry, tcr, vtcr, mair, pgd);
+        return new ArmLpaePageTable(out, frames, tlb, warnings);
+    }
+
+    /** {@code arm_lpae_concat_mandatory}: the three cases where DDI0487 requires concatenation. */
+    private static boolean concatMandatory(long granule, int startLevel, int ias, int oas) {
+        if (granule == SZ_16K && startLevel == 0) {
+            return oas == 48 || ias == 48;
+        }
+        if (granule == SZ_4K && startLevel == 0) {
+            return oas == 40 || oas == 42;
+        }
+        return granule == SZ_16K && startLevel == 1 && oas == 40;
+    }
+
+    /** TCR.IPS / VTCR.PS code of an output size, -1 if the architecture has none. */
+    private static int psEncoding(int oas) {
+        switch (oas) {
+            case 32: return 0;
+            case 36: return 1;
+            case 40: return 2;
+            case 42: return 3;
+            case 44: return 4;
+            case 48: return 5;
+            case 52: return 6;
+            default: return -1;
+        }
+    }
+
+    /** {@code arm_lpae_prot_to_pte}, HARDWARE.md 1.4. */
+    private long computeProtToPte(int prot) {
+        long pte;
+        boolean s1 = format == PgtableFormat.ARM_64_LPAE_S1;
+        if (s1) {
+            pte = NG;
+            if ((prot & Prot.WRITE) == 0 && (prot & Prot.READ) != 0) {
+                pte |= AP_RDONLY;
+            } else if (config.hasQuirk(ArmLpaeConfig.QUIRK_ARM_HD)) {
+                pte |= DBM; // writable and already dirty until read_and_clear_dirty sets AP_RDONLY
+            }
+            if ((prot & Prot.PRIV) == 0) {
+                pte |= AP_UNPRIV;
+            }
+            if ((prot & Prot.MMIO) != 0) {
+                pte |= (long) MAIR_IDX_DEV << ATTRINDX_SHIFT;
+            } else if ((prot & Prot.CACHE) != 0) {
+                pte |= (long) MAIR_IDX_CACHE << ATTRINDX_SHIFT;
+            }
+        } else {
+            pte = 0;
+            if ((prot & Prot.READ) != 0) {
+                pte |= HAP_READ;
+            }
+            if ((prot & Prot.WRITE) != 0) {
+                pte |= HAP_WRITE;
+            }
+            if ((prot & Prot.MMIO) != 0) {
+                pte |= MEMATTR_DEV;
+            } else if ((prot & Prot.CACHE) != 0) {
+                pte |= config.hasQuirk(ArmLpaeConfig.QUIRK_ARM_S2FWB) ? MEMATTR_FWB_WB : MEMATTR_OIWB;
+            } else {
+                pte |= MEMATTR_NC;
+            }
+        }
+        // Shareability follows CACHE alone, even for MMIO.
+        pte |= (prot & Prot.CACHE) != 0 ? SH_IS : SH_OS;
+        if ((prot & Prot.NOEXEC) != 0) {
+            pte |= XN;
+        }
+        if (config.hasQuirk(ArmLpaeConfig.QUIRK_ARM_NS)) {
+            pte |= NS;
+        }
+        return pte | AF;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Descriptor helpers
+
+    /** {@code paddr_to_iopte}: PA[51:48] folds into bits 15:12 (they are RES0 otherwise). */
+    private static long paddrToIopte(long pa) {
+        return (pa | (pa >>> 36)) & ADDR_MASK;
+    }
+
+    /** {@code iopte_to_paddr}: with a 64K granule, bits 15:12 are PA[51:48]. */
+    private long ioptePaddr(long pte) {
+        long pa = pte & ADDR_MASK;
+        if (!granule64k) {
+            return pa;
+        }
+        return (pa | (pa << 36)) & (ADDR_MASK << 4);
+    }
+
+    /** {@code iopte_leaf}: type 3 at level 3 (page), type 1 above (block). */
+    private static boolean isLeaf(long pte, int lvl) {
+        return lvl == MAX_LEVELS - 1 ? (pte & TYPE_MASK) == TYPE_PAGE : (pte & TYPE_MASK) == TYPE_BLOCK;
+    }
+
+    /** {@code iopte_table}: type 3 above level 3. */
+    private static boolean isTable(long pte, int lvl) {
+        return lvl != MAX_LEVELS - 1 && (pte & TYPE_MASK) == TYPE_TABLE;
+    }
+
+    /** {@code arm_lpae_max_entries}: slots left in the table page holding index {@code idx}. */
+    private int maxEntries(int idx) {
+        return ptesPerTable - (idx & (ptesPerTable - 1));
+    }
+
+    private void checkLive() {
+        if (freed) {
+            throw new IllegalStateException("ARM LPAE table at " + Long.toHexString(pgd) + " used after free");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // map_pages
+
+    /**
+     * {@code arm_lpae_map_pages}: maps up to {@code pgcount} pages of {@code pgsize}, stopping at
+     * the end of the table page holding the first one (the caller loops).
+     *
+     * @return 0; -EINVAL (pgsize not one supported size: WARN; no READ/WRITE in prot; no level for
+     *     pgsize: WARN); -ERANGE (iova beyond IAS or paddr beyond OAS: WARN); -EEXIST (a leaf is
+     *     in the way: WARN unless NO_WARN); -ENOMEM (no table page)
+     */
+    @Override
+    public int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
+        checkLive();
+        if (pgsize == 0 || (pgsize & pgsizeBitmap) != pgsize) {
+            warnings.warn("arm_lpae_map_pages", String.format("pgsize %#x not in pgsize_bitmap %#x",
+                    pgsize, pgsizeBitmap));
+            return Errno.EINVAL.neg();
+        }
+        long iaext = iova >> ias; // sign-extending: a TTBR1 address has all ones above IAS
+        if (ttbr1) {
+            iaext = ~iaext;
+        }
+        if (iaext != 0 || (paddr >>> oas) != 0) {
+            warnings.warn("arm_lpae_map_pages", String.format("iova %#x or paddr %#x outside ias %d / oas %d",
+                    iova, paddr, ias, oas));
+            return Errno.ERANGE.neg();
+        }
+        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
+            return Errno.EINVAL.neg();
+        }
+        long pteProt = protToPte[prot & Prot.ALL];
+
+        // __arm_lpae_map, as a loop: descend until pgsize is this level's block size.
+        int lvl = startLevel;
+        long table = pgd;
+        for (;;) {
+            int shift = levelShift[lvl];
+            int idx = (int) ((iova >>> shift) & indexMask[lvl]);
+            long ptep = table + ((long) idx << 3);
+            if (pgsize == 1L << shift) {
+                return installLeaves(iova, paddr, pgsize, pgcount, pteProt, lvl, idx, ptep, mapped);
+            }
+            if (lvl >= MAX_LEVELS - 1) {
+                warnings.warn("__arm_lpae_map", String.format("no level maps pgsize %#x", pgsize));
+                return Errno.EINVAL.neg();
+            }
+            long pte = memory.readLong(ptep);
+            if (pte == 0) {
+                long next = frames.alloc(tableOrder);
+                if (next < 0) {
+                    return Errno.ENOMEM.neg();
+                }
+                pte = installTable(next, ptep);
+                if (pte != 0) {
+                    frames.free(next); // another thread installed one first: use theirs
+                } else {
+                    table = next;
+                    lvl++;
+                    continue;
+                }
+            }
+            if (isLeaf(pte, lvl)) {
+                if (!noWarn) {
+                    warnings.warn("__arm_lpae_map", String.format(
+                            "iova %#x: level %d leaf %#x in the way of a %#x mapping", iova, lvl, pte, pgsize));
+                }
+                return Errno.EEXIST.neg();
+            }
+            table = ioptePaddr(pte);
+            lvl++;
+        }
+    }
+
+    /**
+     * {@code arm_lpae_install_table}: compare-and-set the empty slot to a descriptor of
+     * {@code next}. Returns 0 if it was installed, else the descriptor found in the slot.
+     */
+    private long installTable(long next, long ptep) {
+        long desc = paddrToIopte(next) | tableDescAttrs;
+        for (;;) {
+            if (memory.compareAndSetLong(ptep, 0, desc)) {
+                if (!coherentWalk) {
+                    // Non-coherent walkers: the installer syncs the slot and marks it as synced.
+                    memory.writeLong(ptep, desc | SW_SYNC);
+                }
+                return 0;
+            }
+            long old = memory.readLong(ptep);
+            if (old != 0) {
+                return old;
+            }
+            // Cleared again between the failed CAS and the read: try once more.
+        }
+    }
+
+    /** {@code arm_lpae_init_pte}: leaves from {@code ptep}, replacing tables, refusing leaves. */
+    private int installLeaves(long iova, long paddr, long size, long pgcount, long pteProt, int lvl, int idx,
+                              long ptep, Mapped mapped) {
+        int n = Math.min((int) pgcount, maxEntries(idx)); // min_t(int, ...) as in the kernel
+        for (int i = 0; i < n; i++) {
+            long slot = ptep + ((long) i << 3);
+            long old = memory.readLong(slot);
+            if (isLeaf(old, lvl)) {
+                if (!noWarn) {
+                    warnings.warn("arm_lpae_init_pte", String.format(
+                            "iova %#x: level %d leaf %#x already mapped", iova + i * size, lvl, old));
+                }
+                return Errno.EEXIST.neg();
+            } else if ((old & TYPE_MASK) == TYPE_TABLE) {
+                // A block over a table: unmap and free the whole subtree first, live pages included.
+                memory.writeLong(slot, 0);
+                tlb.tlbFlushWalk(iova + i * size, size, granule);
+                freeTable(lvl + 1, ioptePaddr(old));
+            }
+        }
+        long type = lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK;
+        long attrs = pteProt | type;
+        for (int i = 0; i < n; i++) {
+            memory.writeLong(ptep + ((long) i << 3), attrs | paddrToIopte(paddr + i * size));
+        }
+        mapped.bytes += (long) n * size;
+        return 0;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // unmap_pages
+
+    /**
+     * {@code arm_lpae_unmap_pages}: clears up to {@code pgcount} leaves of {@code pgsize} (and
+     * frees tables found where a leaf of that size would be), stopping at a hole or the end of
+     * the table page. A smaller size inside a block unmaps nothing (WARN): the current kernel no
+     * longer splits blocks. Tables left empty are not freed.
+     *
+     * @return bytes unmapped
+     */
+    @Override
+    public long unmapPages(long iova, long pgsize, long pgcount, IotlbGather gather) {
+        checkLive();
+        if (pgsize == 0 || (pgsize & pgsizeBitmap) != pgsize || pgcount == 0) {
+            warnings.warn("arm_lpae_unmap_pages", String.format("pgsize %#x count %d with pgsize_bitmap %#x",
+                    pgsize, pgcount, pgsizeBitmap));
+            return 0;
+        }
+        long iaext = iova >> ias;
+        if (ttbr1) {
+            iaext = ~iaext;
+        }
+        if (iaext != 0) {
+            warnings.warn("arm_lpae_unmap_pages", String.format("iova %#x outside ias %d", iova, ias));
+            return 0;
+        }
+
+        int lvl = startLevel;
+        long table = pgd;
+        for (;;) {
+            if (lvl == MAX_LEVELS) {
+                warnings.warn("__arm_lpae_unmap", String.format("ran out of levels for pgsize %#x", pgsize));
+                return 0;
+            }
+            int shift = levelShift[lvl];
+            int idx = (int) ((iova >>> shift) & indexMask[lvl]);
+            long ptep = table + ((long) idx << 3);
+            long pte = memory.readLong(ptep);
+            if (pte == 0) {
+                if (!noWarn) {
+                    warnings.warn("__arm_lpae_unmap", String.format("iova %#x is not mapped (level %d)", iova, lvl));
+                }
+                return 0;
+            }
+            if (pgsize == 1L << shift) {
+                return clearLeaves(iova, pgsize, pgcount, lvl, idx, ptep, gather);
+            }
+            if (isLeaf(pte, lvl)) {
+                // WARN_ONCE in the kernel; every occurrence is reported here, the sink may dedupe.
+                warnings.warn("__arm_lpae_unmap", String.format(
+                        "Unmap of a partial large IOPTE is not allowed (iova %#x size %#x inside level %d leaf)",
+                        iova, pgsize, lvl));
+                return 0;
+            }
+            table = ioptePaddr(pte);
+            lvl++;
+        }
+    }
+
+    private long clearLeaves(long iova, long size, long pgcount, int lvl, int idx, long ptep, IotlbGather gather) {
+        int n = Math.min((int) pgcount, maxEntries(idx));
+        int i;
+        for (i = 0; i < n; i++) {
+            long slot = ptep + ((long) i << 3);
+            long pte = memory.readLong(slot);
+            if (pte == 0) {
+                if (!noWarn) {
+                    warnings.warn("__arm_lpae_unmap", String.format("iova %#x is not mapped (level %d)",
+                            iova + i * size, lvl));
+                }
+                break;
+            }
+            memory.writeLong(slot, 0);
+            if (!isLeaf(pte, lvl)) {
+                // A table where a leaf of this size would be: cut it off, flush partial walks, free it.
+                tlb.tlbFlushWalk(iova + i * size, size, granule);
+                freeTable(lvl + 1, ioptePaddr(pte));
+            }
+        }
+        if (gather != null && !gather.queued) {
+            for (int j = 0; j < i; j++) {
+                tlb.tlbAddPage(gather, iova + j * size, size);
+            }
+        }
+        return (long) i * size;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // iova_to_phys, walk, free
+
+    /**
+     * {@code arm_lpae_iova_to_phys}: the PA of the first leaf on the walk plus the offset in it;
+     * 0 at any empty or invalid slot. Like the kernel it does not check the IAS: address bits
+     * above the top table's index are ignored.
+     */
+    @Override
+    public long iovaToPhys(long iova) {
+        checkLive();
+        if (iova == -1L) {
+            return 0; // the kernel's walk range [iova, iova+1) is empty here
+        }
+        int lvl = startLevel;
+        long table = pgd;
+        for (;;) {
+            int shift = levelShift[lvl];
+            int idx = (int) ((iova >>> shift) & indexMask[lvl]);
+            long pte = memory.readLong(table + ((long) idx << 3));
+            if (isLeaf(pte, lvl)) {
+                return ioptePaddr(pte) | (iova & ((1L << shift) - 1));
+            }
+            if (!isTable(pte, lvl)) {
+                return 0;
+            }
+            table = ioptePaddr(pte);
+            lvl++;
+        }
+    }
+
+    /**
+     * Every valid descriptor, depth first in index order. {@code iova} is the first input address
+     * the descriptor covers; with the TTBR1 quirk it carries the all-ones upper bits.
+     */
+    @Override
+    public void walk(DescriptorVisitor visitor) {
+        checkLive();
+        long base = ttbr1 ? ~((1L << ias) - 1) : 0;
+        walkTable(visitor, startLevel, pgd, base);
+    }
+
+    private void walkTable(DescriptorVisitor visitor, int lvl, long table, long base) {
+        int shift = levelShift[lvl];
+        long entries = lvl == startLevel ? pgdSize >>> 3 : ptesPerTable;
+        long size = 1L << shift;
+        for (long i = 0; i < entries; i++) {
+            long pte = memory.readLong(table + (i << 3));
+            long iova = base | (i << shift);
+            if (isLeaf(pte, lvl)) {
+                visitor.visit(lvl, iova, size, pte, true);
+            } else if (isTable(pte, lvl)) {
+                visitor.visit(lvl, iova, size, pte, false);
+                walkTable(visitor, lvl + 1, ioptePaddr(pte), iova);
+            }
+        }
+    }
+
+    /** {@code free_io_pgtable_ops}: flush the whole TLB, then free every table page, post-order. */
+    @Override
+    public void free() {
+        checkLive();
+        tlb.tlbFlushAll();
+        freeTable(startLevel, pgd);
+        freed = true;
+    }
+
+    /** {@code __arm_lpae_free_pgtable}: children first; level-3 tables hold only leaves. */
+    private void freeTable(int lvl, long table) {
+        if (lvl < MAX_LEVELS - 1) {
+            long entries = lvl == startLevel ? pgdSize >>> 3 : ptesPerTable;
+            for (long i = 0; i < entries; i++) {
+                long pte = memory.readLong(table + (i << 3));
+                if (pte != 0 && !isLeaf(pte, lvl)) {
+                    freeTable(lvl + 1, ioptePaddr(pte));
+                }
+            }
+        }
+        frames.free(table);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Accessors
+
+    /** The allocated configuration: restricted sizes and widths, geometry, TCR/VTCR, MAIR, TTBR. */
+    public ArmLpaeConfig config() {
+        return config;
+    }
+
+    public ArmLpaeConfig.Geometry geometry() {
+        return config.geometry();
+    }
+
+    /** The stage-1 or stage-2 leaf bits {@code map_pages} would write for {@code prot} (no type, no address). */
+    public long protToPte(int prot) {
+        return protToPte[prot & Prot.ALL];
+    }
+
+    @Override
+    public PgtableFormat format() {
+        return format;
+    }
+
+    @Override
+    public long pgsizeBitmap() {
+        return pgsizeBitmap;
+    }
+
+    @Override
+    public int ias() {
+        return ias;
+    }
+
+    @Override
+    public int oas() {
+        return oas;
+    }
+
+    @Override
+    public long root() {
+        return pgd;
+    }
+
+    public FrameAllocator frames() {
+        return frames;
+    }
+
+    @Override
+    public String toString() {
+        return "ArmLpaePageTable{" + config + " pgd=" + Long.toHexString(pgd) + "}";
+    }
+}

@@ -1,0 +1,646 @@
+package org.jiommu.pgtable.x86;
+
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.base.WarningSink;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.pgtable.IotlbGather;
+import org.jiommu.pgtable.Mapped;
+
+/**
+ * The walker shared by the two Intel radix formats, following the kernel's generic page-table
+ * code ({@code drivers/iommu/generic_pt/iommu_pt.h}, ~v6.18/6.19): 4 KiB tables of 512 8-byte
+ * entries, 9 index bits per level, leaves of 4 KiB (level 1), 2 MiB (level 2, PS=1) and 1 GiB
+ * (level 3, PS=1). The formats differ only in how an entry says "present" and in the attribute
+ * bits ({@link VtdSecondLevelPageTable} for {@code fmt/vtdss.h}, {@link X86FirstLevelPageTable}
+ * for {@code fmt/x86_64.h}); everything else lives here.
+ *
+ * <p>Levels are numbered as the VT-d specification and QEMU do: 1 = the 4 KiB page table,
+ * {@link #levels()} = the top table (generic_pt counts from 0 at the page table).
+ *
+ * <p>Rules kept from generic_pt (docs/pgtable-vtd-x86.md has the sources):
+ * <ul>
+ * <li>map picks one leaf size for the whole call ({@code pt_compute_best_pgsize}); an occupied
+ *     entry gives {@code -EADDRINUSE}; an empty table where a leaf goes is freed through a gather
+ *     and {@link IotlbSync} ({@code clear_contig});</li>
+ * <li>unmap removes whole leaves, stops at the first hole, returns 0 when the first leaf does not
+ *     start at the requested address, and frees a table only when one call covers all of it
+ *     ({@code __unmap_range}); freed tables go on the gather's freelist.</li>
+ * </ul>
+ *
+ * <p>Thread safety: disjoint concurrent map and unmap calls are safe. A table is installed with
+ * compare-and-set; the loser of a race frees its page and uses the winner's
+ * ({@code pt_iommu_new_table}). Leaves are written with a plain atomic store, as the kernel's
+ * {@code WRITE_ONCE}. Hot paths allocate nothing.
+ */
+public abstract sealed class X86RadixPageTable implements IoPageTable
+        permits VtdSecondLevelPageTable, X86FirstLevelPageTable {
+
+    public static final long SZ_4K = 1L << 12;
+    public static final long SZ_2M = 1L << 21;
+    public static final long SZ_1G = 1L << 30;
+    /** Every page size the formats can store: 4 KiB, 2 MiB, 1 GiB. */
+    public static final long ALL_PAGE_SIZES = SZ_4K | SZ_2M | SZ_1G;
+
+    /** Page size: set in a level-2 or level-3 entry that is a leaf (both formats, bit 7). */
+    public static final long PS = 1L << 7;
+    /** Output address / next-table address field, bits 51:12 (VTDSS_FMT_OA, X86_64_FMT_OA). */
+    public static final long OA_MASK = 0x000F_FFFF_FFFF_F000L;
+    /** Largest output address width either format stores (PT_MAX_OUTPUT_ADDRESS_LG2). */
+    public static final int MAX_OUTPUT_WIDTH = 52;
+
+    static final int PAGE_SHIFT = 12;
+    static final int BITS_PER_LEVEL = 9;
+    static final int ENTRIES = 512;
+    static final int INDEX_MASK = ENTRIES - 1;
+    /** Leaves exist at levels 1..3 only (pt_can_have_leaf: generic_pt level <= 2). */
+    static final int MAX_LEAF_LEVEL = 3;
+
+    final PhysicalMemory memory;
+    final FrameAllocator allocator;
+    final int levels;
+    final int vaBits;
+    final int oaBits;
+    /** PT_FEAT_SIGN_EXTEND: canonical upper/lower halves (x86 first level only). */
+    final boolean signExtend;
+    final long pgsizeBitmap;
+    /** An entry is in use iff {@code (pte & presentMask) != 0}. */
+    final long presentMask;
+    /** Attribute bits of a non-leaf entry (pt_install_table). */
+    final long tableBits;
+    final WarningSink warnings;
+    /** CONFIG_DEBUG_GENERIC_PT: check each leaf's size against pt_compute_best_pgsize. */
+    final boolean debugChecks;
+    private final long root;
+    private volatile IotlbSync iotlbSync;
+    private volatile boolean freed;
+
+    X86RadixPageTable(Config c, long presentMask, long tableBits) {
+        this.allocator = c.allocator;
+        this.memory = c.allocator.memory();
+        this.levels = c.levels;
+        this.vaBits = c.vaBits;
+        this.oaBits = c.oaBits;
+        this.signExtend = c.signExtend;
+        this.pgsizeBitmap = c.pgsizeBitmap;
+        this.presentMask = presentMask;
+        this.tableBits = tableBits;
+        this.warnings = c.warnings;
+        this.debugChecks = c.debugChecks;
+        this.iotlbSync = c.iotlbSync != null ? c.iotlbSync : this::releaseFreelist;
+        long top = allocator.alloc(0);
+        if (top < 0) {
+            throw new IommuException(Errno.ENOMEM, "no page for the top table of a " + format() + " table");
+        }
+        this.root = top;
+    }
+
+    /** What the builders collect; validated by them before a table is made. */
+    static final class Config {
+        FrameAllocator allocator;
+        int levels;
+        int vaBits;
+        int oaBits = MAX_OUTPUT_WIDTH;
+        boolean signExtend;
+        long pgsizeBitmap = ALL_PAGE_SIZES;
+        WarningSink warnings = WarningSink.IGNORE;
+        boolean debugChecks;
+        IotlbSync iotlbSync;
+
+        /** The checks of pt_iommu_init / get_info, as IommuException with the kernel's errno. */
+        void validate(String what) {
+            if (allocator == null) {
+                throw new IllegalArgumentException(what + ": no frame allocator");
+            }
+            int coverage = coverage(levels);
+            if (vaBits <= 30 || vaBits > coverage) {
+                throw new IommuException(Errno.EINVAL, String.format(
+                        "%s: input width %d is outside 31..%d for %d levels", what, vaBits, coverage, levels));
+            }
+            if (signExtend && vaBits != coverage) {
+                // the kernel indexes the top table with va mod 2^vasz while the walker sign-extends
+                // from the top bit the levels resolve; the two agree only at full width
+                throw new IommuException(Errno.EINVAL, String.format(
+                        "%s: sign extension needs the full %d-bit width of %d levels, not %d",
+                        what, coverage, levels, vaBits));
+            }
+            if (oaBits <= PAGE_SHIFT || oaBits > MAX_OUTPUT_WIDTH) {
+                throw new IommuException(Errno.EINVAL, String.format(
+                        "%s: output width %d is outside 13..%d", what, oaBits, MAX_OUTPUT_WIDTH));
+            }
+            if ((pgsizeBitmap & ~ALL_PAGE_SIZES) != 0 || (pgsizeBitmap & SZ_4K) == 0) {
+                throw new IommuException(Errno.EINVAL, String.format(
+                        "%s: page sizes %#x must include 4K and be within 4K|2M|1G", what, pgsizeBitmap));
+            }
+            // get_info: hide page sizes larger than the maximum OA
+            pgsizeBitmap &= oaBits >= 63 ? -1L : (1L << oaBits) - 1;
+        }
+    }
+
+    /** Bytes of input address space {@code levels} levels resolve: 12 + 9 * levels bits. */
+    static int coverage(int levels) {
+        return PAGE_SHIFT + BITS_PER_LEVEL * levels;
+    }
+
+    /** Address bits below an entry at {@code level}: 12, 21, 30, 39, 48. */
+    static int shift(int level) {
+        return PAGE_SHIFT + BITS_PER_LEVEL * (level - 1);
+    }
+
+    /** Index of {@code iova} in a table at {@code level} (9 bits from {@link #shift}). */
+    public static int index(long iova, int level) {
+        return (int) ((iova >>> shift(level)) & INDEX_MASK);
+    }
+
+    // ---- format hooks -------------------------------------------------------------------
+
+    /** {@code pt_iommu_set_prot}'s refusal for this format, 0 if {@code prot} is acceptable. */
+    abstract int checkProt(int prot);
+
+    /** {@code pt_iommu_set_prot}: the leaf attribute bits (without PS and address) for {@code prot}. */
+    abstract long leafAttributes(int prot);
+
+    // ---- geometry -----------------------------------------------------------------------
+
+    public final int levels() {
+        return levels;
+    }
+
+    @Override
+    public final long pgsizeBitmap() {
+        return pgsizeBitmap;
+    }
+
+    @Override
+    public final int ias() {
+        return vaBits;
+    }
+
+    @Override
+    public final int oas() {
+        return oaBits;
+    }
+
+    @Override
+    public final long root() {
+        return root;
+    }
+
+    public final boolean signExtend() {
+        return signExtend;
+    }
+
+    public final FrameAllocator allocator() {
+        return allocator;
+    }
+
+    /** Replaces the {@link IotlbSync} (a driver sets its own when it attaches the table). */
+    public final void setIotlbSync(IotlbSync sync) {
+        this.iotlbSync = sync != null ? sync : this::releaseFreelist;
+    }
+
+    /**
+     * {@code iommu_put_pages_list(&gather->freelist)}: frees the table pages an unmap or a
+     * table-to-leaf map put on {@code gather}'s freelist. Call it only after the IOTLB and
+     * paging-structure caches were invalidated for the gather's range.
+     */
+    public final void releaseFreelist(IotlbGather gather) {
+        for (int i = 0; i < gather.freelist.size(); i++) {
+            allocator.free(gather.freelist.get(i));
+        }
+        gather.freelist.clear();
+    }
+
+    // ---- map ----------------------------------------------------------------------------
+
+    /**
+     * {@code map_pages} (iommu_pt.h). Checks, in the kernel's order: no READ/WRITE ({@code WARN},
+     * {@code -EINVAL}); {@code paddr} beyond the output width ({@code -ERANGE}); the format's
+     * prot rule ({@code -EINVAL}); an empty ({@code -EINVAL}) or wrapping ({@code -EOVERFLOW})
+     * range; no page size fits the alignment ({@code -ENXIO}); the range outside the table
+     * ({@code -ERANGE}). Then maps with one leaf size; an occupied entry stops it with
+     * {@code -EADDRINUSE} and {@code mapped} says how far it got.
+     */
+    @Override
+    public final int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
+        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
+            warnings.warn("map_pages", String.format("%s map of iova %#x with prot %s: neither READ nor WRITE",
+                    format(), iova, Prot.format(prot)));
+            return Errno.EINVAL.neg();
+        }
+        if ((paddr >>> oaBits) != 0) {
+            return Errno.ERANGE.neg();
+        }
+        int ret = checkProt(prot);
+        if (ret != 0) {
+            return ret;
+        }
+        return map(iova, paddr, pgsize, pgcount, leafAttributes(prot), mapped);
+    }
+
+    /**
+     * The body of map_pages once {@code paddr} was checked against the output width and the
+     * leaf attribute bits are known.
+     */
+    final int map(long iova, long paddr, long pgsize, long pgcount, long attrs, Mapped mapped) {
+        // make_range_no_check
+        if (pgsize == 0 || pgcount == 0) {
+            return Errno.EINVAL.neg();
+        }
+        long len = pgsize * pgcount;
+        if (pgsize < 0 || pgcount < 0 || Math.multiplyHigh(pgsize, pgcount) != 0 || len < 0) {
+            return Errno.EOVERFLOW.neg();
+        }
+        long last = iova + len - 1;
+        if (Long.compareUnsigned(last, iova) < 0) {
+            return Errno.EOVERFLOW.neg();
+        }
+        int leafShift;
+        if (pgsize == SZ_4K && pgcount == 1) {
+            // the single system page: only its alignment matters
+            if (((iova | paddr) & (SZ_4K - 1)) != 0) {
+                return Errno.ENXIO.neg();
+            }
+            leafShift = PAGE_SHIFT;
+        } else {
+            leafShift = bestPageShift(pgsizeBitmap, iova, last, paddr);
+            if (leafShift == 0) {
+                return Errno.ENXIO.neg();
+            }
+        }
+        if (!rangeOk(iova, last)) {
+            return Errno.ERANGE.neg();
+        }
+        return doMap(iova, last, paddr, leafShift, attrs, mapped);
+    }
+
+    private int doMap(long iova, long last, long paddr, int leafShift, long attrs, Mapped mapped) {
+        final PhysicalMemory mem = memory;
+        final int leafLevel = (leafShift - PAGE_SHIFT) / BITS_PER_LEVEL + 1;
+        final long leafSize = 1L << leafShift;
+        final long leafBits = attrs | (leafLevel > 1 ? PS : 0);
+        long va = iova;
+        long oa = paddr;
+        int ret = 0;
+        IotlbGather replaced = null;
+        fill:
+        while (true) {
+            // descend to the table at leafLevel holding va, adding missing tables
+            long table = root;
+            int level = levels;
+            while (level > leafLevel) {
+                long slot = table + ((long) index(va, level) << 3);
+                long e = mem.readLongAcquire(slot);
+                if (!isTable(e, level)) {
+                    if ((e & presentMask) != 0) {
+                        ret = Errno.EADDRINUSE.neg(); // a leaf where a table is needed
+                        break fill;
+                    }
+                    long t = allocator.alloc(0);
+                    if (t < 0) {
+                        ret = Errno.ENOMEM.neg();
+                        break fill;
+                    }
+                    long te = t | tableBits;
+                    if (!mem.compareAndSetLong(slot, e, te)) {
+                        allocator.free(t); // lost a race with a concurrent map: use its table
+                        continue;
+                    }
+                    e = te;
+                }
+                table = e & OA_MASK;
+                level--;
+            }
+            int idx = index(va, leafLevel);
+            int end = ((va ^ last) >>> (leafShift + BITS_PER_LEVEL)) == 0 ? index(last, leafLevel) + 1 : ENTRIES;
+            long slot = table + ((long) idx << 3);
+            if (end - idx > 1 && !debugChecks && mem.firstNonZeroLong(slot, end - idx) < 0) {
+                // the common case of a run of empty entries: one frame lookup for all of them;
+                // anything non-zero takes the entry-by-entry path below, which decides exactly
+                int n = end - idx;
+                mem.writeLongRunRelease(slot, oa | leafBits, leafSize, n);
+                va += n * leafSize;
+                oa += n * leafSize;
+                idx = end;
+            }
+            for (; idx < end; idx++, slot += 8) {
+                long e = mem.readLongAcquire(slot);
+                if ((e & presentMask) != 0) {
+                    if (leafLevel == 1 || !isTable(e, leafLevel)) {
+                        ret = Errno.EADDRINUSE.neg();
+                        break fill;
+                    }
+                    if (replaced == null) {
+                        replaced = new IotlbGather();
+                    }
+                    ret = replaceEmptyTable(slot, e, leafLevel, va, leafSize, replaced);
+                    if (ret != 0) {
+                        break fill;
+                    }
+                }
+                if (debugChecks) {
+                    checkLeafSize(va, last, oa, leafShift);
+                }
+                mem.writeLongRelease(slot, oa | leafBits);
+                va += leafSize;
+                oa += leafSize;
+            }
+            if (Long.compareUnsigned(va - 1, last) >= 0) {
+                break;
+            }
+        }
+        mapped.bytes += va - iova;
+        if (replaced != null && !replaced.freelist.isEmpty()) {
+            // map_pages: table levels were replaced by leaves; flush walk caches before freeing
+            iotlbSync.sync(replaced);
+        }
+        if (ret == 0 && va - iova != last - iova + 1) {
+            warnings.warn("map_pages", String.format("%s map of [%#x, %#x] wrote %#x bytes of %#x-byte leaves",
+                    format(), iova, last, va - iova, leafSize));
+        }
+        return ret;
+    }
+
+    /**
+     * {@code clear_contig}: a leaf goes where a table is. Allowed only if no leaf lives anywhere
+     * below it ({@code -EADDRINUSE} otherwise, nothing changed); then the entry is cleared and
+     * every table page of the subtree goes on {@code gather}'s freelist with the entry's range.
+     */
+    private int replaceEmptyTable(long slot, long e, int level, long va, long size, IotlbGather gather) {
+        long child = e & OA_MASK;
+        if (subtreeHasLeaf(child, level - 1)) {
+            return Errno.EADDRINUSE.neg();
+        }
+        memory.writeLongRelease(slot, 0);
+        gather.addRange(va, size);
+        collectTables(child, level - 1, gather);
+        return 0;
+    }
+
+    private boolean subtreeHasLeaf(long table, int level) {
+        for (int i = 0; i < ENTRIES; i++) {
+            long e = memory.readLongAcquire(table + ((long) i << 3));
+            if ((e & presentMask) == 0) {
+                continue;
+            }
+            if (!isTable(e, level) || subtreeHasLeaf(e & OA_MASK, level - 1)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Puts {@code table} and every table below it on the gather's freelist (__collect_tables). */
+    private void collectTables(long table, int level, IotlbGather gather) {
+        gather.freelist.add(table);
+        if (level == 1) {
+            return;
+        }
+        for (int i = 0; i < ENTRIES; i++) {
+            long e = memory.readLongAcquire(table + ((long) i << 3));
+            if (isTable(e, level)) {
+                collectTables(e & OA_MASK, level - 1, gather);
+            }
+        }
+    }
+
+    /** CONFIG_DEBUG_GENERIC_PT in __map_range_leaf: the leaf size must be the best one for (va, oa). */
+    private void checkLeafSize(long va, long last, long oa, int leafShift) {
+        int best = bestPageShift(pgsizeBitmap, va, last, oa);
+        if (best != leafShift) {
+            warnings.warn("__map_range_leaf", String.format(
+                    "%s leaf at iova %#x -> %#x is %#x bytes but the best page size there is %#x",
+                    format(), va, oa, 1L << leafShift, best == 0 ? 0 : 1L << best));
+        }
+    }
+
+    /**
+     * {@code pt_compute_best_pgsize}: the largest size in {@code bitmap} that both {@code va} and
+     * {@code oa} are aligned to and that is not larger than the largest power of two within the
+     * length; returns its shift, or 0 if none fits.
+     */
+    static int bestPageShift(long bitmap, long va, long last, long oa) {
+        if (Long.compareUnsigned(va, last) >= 0) {
+            return 0;
+        }
+        long len = last - va + 1;
+        long mask = va | oa | Long.highestOneBit(len);
+        int best = Long.numberOfTrailingZeros(mask);
+        long fits = best >= 63 ? bitmap : bitmap & ((1L << (best + 1)) - 1);
+        return fits == 0 ? 0 : 63 - Long.numberOfLeadingZeros(fits);
+    }
+
+    /**
+     * {@code pt_check_range}: both ends inside the input width; with sign extension, bits above
+     * the width must copy bit {@code vaBits-1} of {@code va} (for {@code last} too).
+     */
+    final boolean rangeOk(long va, long last) {
+        long prefix = signExtend && ((va >>> (vaBits - 1)) & 1) != 0 ? -1L : 0L;
+        long want = prefix >>> vaBits;
+        return (va >>> vaBits) == want && (last >>> vaBits) == want;
+    }
+
+    /** A non-leaf entry at {@code level} (>= 2): present and, where leaves exist, PS clear. */
+    final boolean isTable(long e, int level) {
+        return (e & presentMask) != 0 && (level > MAX_LEAF_LEVEL || (e & PS) == 0);
+    }
+
+    /** A present leaf at {@code level}: any entry at level 1, PS=1 at levels 2 and 3. */
+    final boolean isLeaf(long e, int level) {
+        return (e & presentMask) != 0 && (level == 1 || (level <= MAX_LEAF_LEVEL && (e & PS) != 0));
+    }
+
+    // ---- unmap --------------------------------------------------------------------------
+
+    /**
+     * {@code unmap_pages} (iommu_pt.h): removes whole leaves from {@code iova} on, up to
+     * {@code pgsize * pgcount} bytes or the first hole. A leaf that starts before {@code iova}
+     * stops it at once (returns 0, the leaf stays); a leaf that ends after the range is removed
+     * whole and counted whole. Tables the range covers completely are cleared and put on
+     * {@code gather}'s freelist; {@code [iova, iova + len)} is added to its range. With a null
+     * gather the table syncs its own (through {@link IotlbSync}).
+     *
+     * @return bytes unmapped; 0 for a bad range
+     */
+    @Override
+    public final long unmapPages(long iova, long pgsize, long pgcount, IotlbGather gather) {
+        if (pgsize <= 0 || pgcount <= 0 || Math.multiplyHigh(pgsize, pgcount) != 0) {
+            return 0;
+        }
+        long len = pgsize * pgcount;
+        long last = iova + len - 1;
+        if (len < 0 || Long.compareUnsigned(last, iova) < 0 || !rangeOk(iova, last)) {
+            return 0;
+        }
+        IotlbGather g = gather != null ? gather : new IotlbGather();
+        // While the range sits inside one table entry that it does not cover whole, the walk
+        // at that level only passes through: go down without recursing (same result).
+        final PhysicalMemory mem = memory;
+        long table = root;
+        int level = levels;
+        while (level > 1) {
+            int s = shift(level);
+            if (((iova ^ last) >>> s) != 0) {
+                break;
+            }
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if (!isTable(e, level) || ((iova | ~last) & ((1L << s) - 1)) == 0) {
+                break; // a leaf or a hole is handled below, and so is a table to free
+            }
+            table = e & OA_MASK;
+            level--;
+        }
+        long unmapped = unmapLevel(table, level, iova, last, g) & ~1L;
+        // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
+        g.addRange(iova, len);
+        if (gather == null) {
+            iotlbSync.sync(g);
+        }
+        return unmapped;
+    }
+
+    /**
+     * {@code __unmap_range} for one table. Returns the bytes of leaves cleared at and below this
+     * table, with bit 0 set when the walk must stop (a hole, or a first leaf not starting at
+     * {@code va}); sizes are multiples of 4 KiB so the bit is free.
+     */
+    private long unmapLevel(long table, int level, long va, long last, IotlbGather gather) {
+        final PhysicalMemory mem = memory;
+        final int s = shift(level);
+        final long size = 1L << s;
+        final int first = index(va, level);
+        final int end = ((va ^ last) >>> (s + BITS_PER_LEVEL)) == 0 ? index(last, level) + 1 : ENTRIES;
+        long cleared = 0;
+        long stop = 0;
+        int idx = first;
+        long slot = table + ((long) idx << 3);
+        long e = mem.readLongAcquire(slot);
+        if (isLeaf(e, level) && (va & (size - 1)) != 0) {
+            return 1; // the range starts inside a large leaf: it cannot be split
+        }
+        while (true) {
+            if ((e & presentMask) == 0) {
+                stop = 1;
+                break;
+            }
+            if (level == 1 || (level <= MAX_LEAF_LEVEL && (e & PS) != 0)) {
+                mem.writeLongRelease(slot, 0);
+                cleared += size;
+            } else {
+                long entryVa = idx == first ? va : (va & -(size << BITS_PER_LEVEL)) | ((long) idx << s);
+                boolean covered = (entryVa & (size - 1)) == 0
+                        && Long.compareUnsigned(last - entryVa, size - 1) >= 0;
+                long child = e & OA_MASK;
+                long r = unmapLevel(child, level - 1, entryVa, last, gather);
+                cleared += r & ~1L;
+                if ((r & 1) != 0) {
+                    stop = 1;
+                    break;
+                }
+                if (covered) {
+                    // every entry below was present and is now clear: the table goes too
+                    gather.freelist.add(child);
+                    mem.writeLongRelease(slot, 0);
+                }
+            }
+            if (++idx >= end) {
+                break;
+            }
+            slot += 8;
+            e = mem.readLongAcquire(slot);
+        }
+        return cleared | stop;
+    }
+
+    // ---- lookup, walk, free -------------------------------------------------------------
+
+    /**
+     * {@code iova_to_phys}: the output address of {@code iova} with its offset inside the leaf,
+     * or 0 when nothing maps it. (For an address outside the table the kernel returns the
+     * negative errno cast to phys_addr_t; the model keeps the interface's 0.)
+     */
+    @Override
+    public final long iovaToPhys(long iova) {
+        if (!rangeOk(iova, iova)) {
+            return 0;
+        }
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = levels; ; level--) {
+            int s = shift(level);
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if ((e & presentMask) == 0) {
+                return 0;
+            }
+            if (level == 1 || (level <= MAX_LEAF_LEVEL && (e & PS) != 0)) {
+                long low = (1L << s) - 1;
+                return (e & OA_MASK & ~low) | (iova & low);
+            }
+            table = e & OA_MASK;
+        }
+    }
+
+    /**
+     * Visits every present entry depth-first in index order. Levels are 1 (4K) .. {@link #levels};
+     * with sign extension, upper-half addresses are reported in canonical form.
+     */
+    @Override
+    public final void walk(DescriptorVisitor visitor) {
+        walkTable(root, levels, 0, visitor);
+    }
+
+    private void walkTable(long table, int level, long base, DescriptorVisitor visitor) {
+        int s = shift(level);
+        for (int i = 0; i < ENTRIES; i++) {
+            long e = memory.readLongAcquire(table + ((long) i << 3));
+            if ((e & presentMask) == 0) {
+                continue;
+            }
+            long va = canonical(base | ((long) i << s));
+            if (isLeaf(e, level)) {
+                visitor.visit(level, va, 1L << s, e, true);
+            } else {
+                visitor.visit(level, va, 1L << s, e, false);
+                walkTable(e & OA_MASK, level - 1, base | ((long) i << s), visitor);
+            }
+        }
+    }
+
+    private long canonical(long va) {
+        if (!signExtend) {
+            return va;
+        }
+        int sh = 64 - vaBits;
+        return (va << sh) >> sh;
+    }
+
+    /** Frees every table page including the top table (pt_iommu_deinit). */
+    @Override
+    public final void free() {
+        if (freed) {
+            throw new IllegalStateException(format() + " table at " + Long.toHexString(root) + " freed twice");
+        }
+        freed = true;
+        freeTables(root, levels);
+    }
+
+    private void freeTables(long table, int level) {
+        if (level > 1) {
+            for (int i = 0; i < ENTRIES; i++) {
+                long e = memory.readLongAcquire(table + ((long) i << 3));
+                if (isTable(e, level)) {
+                    freeTables(e & OA_MASK, level - 1);
+                }
+            }
+        }
+        allocator.free(table);
+    }
+
+    @Override
+    public String toString() {
+        return String.format("%s{levels=%d, ias=%d, oas=%d, root=%#x}", format(), levels, vaBits, oaBits, root);
+    }
+}

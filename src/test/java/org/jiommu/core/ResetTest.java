@@ -1,0 +1,81 @@
+package org.jiommu.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.jiommu.core.Fixture.fails;
+
+import org.jiommu.base.Errno;
+import org.jiommu.bus.PlatformDevice;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.spi.IommuDomain;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** SEMANTICS.md 13 scenario 101 (Δ7.0 PCI reset hooks, SEMANTICS.md 6.5). */
+class ResetTest {
+    @Test
+    @DisplayName("#101 reset blocks attach: -EBUSY while resetting; done re-attaches G.domain with old=blocking")
+    void resetBlocksAttach() {
+        Fixture f = new Fixture();
+        PciDevice a = f.pci("a");
+        f.core.deviceAdd(a);
+        IommuGroup g = f.group(a);
+        IommuDomain def = g.defaultDomain();
+        IommuDomain d = f.core.pagingDomainAlloc(a);
+        f.m.clearEvents();
+        f.core.pciDevResetIommuPrepare(a);
+        assertThat(f.m.calls("attach_dev")).containsExactly("attach_dev(M.blocked, a, old=" + def + ") = 0");
+        assertThat(g.resettingDomain()).isSameAs(f.m.blockedDomain());
+        assertThat(g.domain()).isSameAs(def); // the group's domain is not changed by a reset
+        assertThat(f.core.driverGetDomainForDev(a)).isSameAs(f.m.blockedDomain());
+        assertThat(f.core.getDomainForDev(a)).isSameAs(def);
+        fails(Errno.EBUSY, () -> f.core.attachGroup(d, g));
+        fails(Errno.EBUSY, () -> f.core.groupClaimDmaOwner(g, "vfio"));
+        assertThat(g.ownerCnt()).isZero();
+        int w = f.core.warningCount();
+        fails(Errno.EBUSY, () -> f.core.pciDevResetIommuPrepare(a));
+        assertThat(f.warningsSince(w)).hasSize(1);
+        f.m.clearEvents();
+        f.core.pciDevResetIommuDone(a);
+        assertThat(f.m.calls("attach_dev")).containsExactly("attach_dev(" + def + ", a, old=M.blocked) = 0");
+        assertThat(g.resettingDomain()).isNull();
+        f.core.attachGroup(d, g);
+        assertThat(g.domain()).isSameAs(d);
+        // done without a reset in progress does nothing
+        f.m.clearEvents();
+        f.core.pciDevResetIommuDone(a);
+        assertThat(f.m.calls()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("#101 reset hooks are no-ops for devices without ATS or an IOMMU, and absent before v7.0")
+    void resetNoOps() {
+        Fixture f = new Fixture();
+        PlatformDevice p = f.add("p");
+        f.m.clearEvents();
+        f.core.pciDevResetIommuPrepare(p);
+        assertThat(f.m.calls()).isEmpty();
+        assertThat(f.group(p).resettingDomain()).isNull();
+        Fixture old = new Fixture(CoreConfig.builder().version(KernelVersion.V6_19).build());
+        PciDevice a = old.pci("a");
+        old.core.deviceAdd(a);
+        fails(Errno.EOPNOTSUPP, () -> old.core.pciDevResetIommuPrepare(a));
+    }
+
+    @Test
+    @DisplayName("#101 reset of a still-deferred device: parking it on the blocking domain is its first attach")
+    void resetDeferred() {
+        Fixture f = new Fixture();
+        PciDevice a = f.pci("a");
+        f.m.setAttachDeferred(a, true);
+        f.core.deviceAdd(a);
+        IommuDomain def = f.group(a).defaultDomain();
+        f.core.pciDevResetIommuPrepare(a);
+        // __iommu_attach_device clears attach_deferred on any successful attach
+        assertThat(f.core.devIommu(a).attachDeferred()).isFalse();
+        f.core.pciDevResetIommuDone(a);
+        assertThat(f.m.programmed(a)).isSameAs(def);
+        int calls = f.m.events().size();
+        f.core.deferredAttach(a, def);
+        assertThat(f.m.events()).hasSize(calls);
+    }
+}
