@@ -12,6 +12,10 @@ public record ArgSpec(String name, ArgType type, boolean required) {
 
     /** {@code name: type} with a {@code ?} for optional arguments, as `jiommu ops` lists it. */
     public String describe() {
+        if (type == ArgType.DEVICE_ENTRY) {
+            // device_add takes the entry itself: {name, bus, bdf, iommu, ...}.
+            return "<device entry>";
+        }
         return name + (required ? "" : "?");
     }
 }

@@ -13,7 +13,7 @@ final class Names {
      * would make {@code {value: blocked}} ambiguous.
      */
     static final Set<String> RESERVED = Set.of("ok", "warn", "warning", "fault", "default", "blocked",
-            "identity", "true", "false", "null");
+            "identity", "none", "true", "false", "null");
 
     private Names() {
     }

@@ -60,7 +60,7 @@ public sealed interface Outcome {
     record Report(String text) implements Outcome {
         @Override
         public String show() {
-            return "ok";
+            return "done";
         }
     }
 

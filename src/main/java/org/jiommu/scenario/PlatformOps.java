@@ -8,6 +8,26 @@ final class PlatformOps {
     private PlatformOps() {
     }
 
+    static Outcome deviceAdd(Machine m, StepArgs a) {
+        m.enumerate(a.device("device"), true);
+        return new Outcome.Returned(null);
+    }
+
+    static Outcome deviceDel(Machine m, StepArgs a) {
+        m.deviceDel(m.device(a.word("dev")));
+        return new Outcome.Returned(null);
+    }
+
+    static Outcome driverBind(Machine m, StepArgs a) {
+        m.driverBind(m.device(a.word("dev")), a.word("driver"));
+        return new Outcome.Returned(null);
+    }
+
+    static Outcome driverUnbind(Machine m, StepArgs a) {
+        m.driverUnbind(m.device(a.word("dev")));
+        return new Outcome.Returned(null);
+    }
+
     static Outcome memWrite(Machine m, StepArgs a) {
         long pa = a.number("paddr");
         byte[] data = a.hex("data");

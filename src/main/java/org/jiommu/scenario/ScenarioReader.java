@@ -35,6 +35,7 @@ public final class ScenarioReader {
     private static final List<String> CAPS = List.of("ats", "pasid", "pri");
     private static final List<String> PROT_WORDS = List.of("read", "write", "noexec", "mmio", "cache");
     private static final int MAX_DMA_BYTES = 1 << 20;
+    private static final long MIN_MEMORY = 4L << 20;
 
     /** What a name declared in the file stands for. */
     private enum NameKind {
@@ -56,6 +57,8 @@ public final class ScenarioReader {
     /** One namespace for every name the file declares, in declaration order. */
     private final Map<String, Declared> names = new LinkedHashMap<>();
     private final Map<String, IommuSpec> iommus = new LinkedHashMap<>();
+    /** The bus of the first device behind each IOMMU, and where it was declared. */
+    private final Map<String, Map.Entry<DeviceSpec.Bus, Loc>> iommuBus = new LinkedHashMap<>();
     private final Map<DeviceSpec.Bdf, String> bdfs = new TreeMap<>((x, y) ->
             Long.compare(((long) x.segment() << 16) | x.bus() << 8 | x.devfn(),
                     ((long) y.segment() << 16) | y.bus() << 8 | y.devfn()));
@@ -160,8 +163,10 @@ public final class ScenarioReader {
         if (p.get("memory") != null) {
             Long m = number(p.get("memory"), "memory");
             if (m != null) {
-                if (m <= 0 || m > org.jiommu.mem.PhysicalMemory.MAX_SIZE || (m & 0xfff) != 0) {
-                    problem(p.get("memory").loc(), "memory must be a positive multiple of 4KiB up to 4PiB (52 bits)");
+                // The page-table frame pool takes the top quarter in 4MiB blocks (FrameAllocator).
+                if (m < MIN_MEMORY || m > org.jiommu.mem.PhysicalMemory.MAX_SIZE || m % MIN_MEMORY != 0) {
+                    problem(p.get("memory").loc(), "memory must be a multiple of 4MiB, from 4MiB to 4PiB (52 bits); got "
+                            + Numbers.formatSize(m));
                 } else {
                     memory = m;
                 }
@@ -311,6 +316,28 @@ public final class ScenarioReader {
             Object v = option(e, o);
             if (v != null) {
                 options.put(e.key(), v);
+            }
+        }
+        if (kind == IommuSpec.Kind.MOCK) {
+            String rd = (String) options.getOrDefault("release-domain", "blocked");
+            String needs = rd.equals("blocked") ? "blocked-domain" : rd.equals("identity") ? "identity-domain" : null;
+            if (needs != null && Boolean.FALSE.equals(options.get(needs))) {
+                problem(m.entry("release-domain") != null ? m.get("release-domain").loc() : m.get(needs).loc(),
+                        "release-domain " + rd + " is the driver's static " + rd + " domain: it needs " + needs + ": true");
+            }
+        }
+        if (kind != null) {
+            for (String global : List.of("default-domain", "strict")) {
+                Object mine = options.get(global);
+                for (IommuSpec other : iommus.values()) {
+                    Object theirs = other.options().get(global);
+                    if (!java.util.Objects.equals(mine, theirs)) {
+                        Loc at = m.entry(global) != null ? m.entry(global).keyLoc() : m.loc();
+                        problem(at, "'" + global + "' is kernel-wide (iommu.passthrough / iommu.strict): every IOMMU "
+                                + "must say the same as '" + other.name() + "'");
+                        break;
+                    }
+                }
             }
         }
         return name == null || kind == null ? null : new IommuSpec(name, kind, m.loc(), options);
@@ -532,6 +559,16 @@ public final class ScenarioReader {
                 if (rr != null) {
                     reserved.add(rr);
                 }
+            }
+        }
+        if (is != null && bus != null && is.kind() == IommuSpec.Kind.MOCK) {
+            // The mock's device_group is one of pci_device_group / generic_device_group for the
+            // whole instance (MockConfig.grouping), so one mock serves one bus.
+            Map.Entry<DeviceSpec.Bus, Loc> first = iommuBus.putIfAbsent(iommu, Map.entry(bus, m.loc()));
+            if (first != null && first.getKey() != bus) {
+                problem(m.get("bus").loc(), label + ": mock IOMMU '" + iommu + "' already serves "
+                        + first.getKey().name().toLowerCase(java.util.Locale.ROOT) + " devices (line "
+                        + first.getValue().line() + "); a mock serves one bus: declare a second mock");
             }
         }
         String driver = "none";
@@ -1008,7 +1045,8 @@ public final class ScenarioReader {
                 if (s == null) {
                     return null;
                 }
-                if (kind == ResultKind.DOMAIN_NAME && (s.equals("default") || s.equals("blocked") || s.equals("identity"))) {
+                if (kind == ResultKind.DOMAIN_NAME && (s.equals("default") || s.equals("blocked") || s.equals("identity")
+                        || s.equals("none"))) {
                     return new Expectation.CoreDomain(s);
                 }
                 String ref = reference(v, "expected value", NameKind.DOMAIN);

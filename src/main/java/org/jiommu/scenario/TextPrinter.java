@@ -77,7 +77,7 @@ public final class TextPrinter implements ScenarioRunner.StepListener {
 
     private static String result(ScenarioRunner.StepReport r) {
         String shown = r.outcome().show();
-        if (r.step().as() != null && r.passed()) {
+        if (r.step().as() != null && r.passed() && !shown.equals(r.step().as())) {
             shown = shown + "  (as " + r.step().as() + ")";
         }
         return shown;

@@ -1,0 +1,98 @@
+package org.jiommu.scenario;
+
+import java.util.List;
+import java.util.Map;
+import org.jiommu.bus.Device;
+import org.jiommu.core.IommuGroup;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.driver.mock.MockIommuDriver;
+import org.jiommu.driver.mock.MockSnapshot;
+
+/** Ops that look at the hardware side: what an IOMMU would walk. */
+final class HwOps {
+    private HwOps() {
+    }
+
+    /**
+     * hw_dump on a mock: its "hardware" is what the driver programmed per device (RID and PASID
+     * entries) and its domains' page tables, walked from simulated memory.
+     */
+    static Outcome hwDump(Machine m, StepArgs a) {
+        MockIommuDriver drv = m.mock(a.word("iommu"));
+        MockSnapshot s = drv.snapshot();
+        StringBuilder sb = new StringBuilder();
+        sb.append("mock ").append(a.word("iommu")).append(": RID entries\n");
+        if (s.programmed().isEmpty()) {
+            sb.append("  (none)\n");
+        }
+        for (Map.Entry<Device, IommuDomain> e : s.programmed().entrySet()) {
+            sb.append(String.format("  %-10s -> %s%n", e.getKey().name(), label(m, e.getKey(), e.getValue())));
+        }
+        if (!s.pasids().isEmpty()) {
+            sb.append("PASID entries\n");
+            s.pasids().forEach((dev, byPasid) -> byPasid.forEach((pasid, d) ->
+                    sb.append(String.format("  %-10s pasid %-6d -> %s%n", dev.name(), pasid, label(m, dev, d)))));
+        }
+        sb.append("page tables (leaf descriptors iova+size:pte)\n");
+        if (s.tables().isEmpty()) {
+            sb.append("  (no paging domains)\n");
+        }
+        for (Map.Entry<IommuDomain, List<MockSnapshot.Leaf>> e : s.tables().entrySet()) {
+            List<MockSnapshot.Leaf> leaves = e.getValue();
+            sb.append("  ").append(label(m, null, e.getKey())).append(": ");
+            if (leaves.isEmpty()) {
+                sb.append("empty");
+            } else {
+                List<String> runs = runs(leaves);
+                int shown = Math.min(runs.size(), 6);
+                sb.append(String.join(", ", runs.subList(0, shown)));
+                if (runs.size() > shown) {
+                    sb.append(", ... (").append(runs.size()).append(" runs)");
+                }
+            }
+            sb.append('\n');
+        }
+        return new Outcome.Report(sb.toString().stripTrailing());
+    }
+
+    /**
+     * Leaves merged into runs of one page size whose output addresses and attributes continue
+     * each other: {@code 0xe0000000+1MiB (256 x 4KiB, pte 0xe0000e43 ...)}.
+     */
+    private static List<String> runs(List<MockSnapshot.Leaf> leaves) {
+        List<String> out = new java.util.ArrayList<>();
+        int i = 0;
+        while (i < leaves.size()) {
+            MockSnapshot.Leaf first = leaves.get(i);
+            int j = i + 1;
+            while (j < leaves.size()) {
+                MockSnapshot.Leaf prev = leaves.get(j - 1);
+                MockSnapshot.Leaf next = leaves.get(j);
+                if (next.size() != first.size() || next.iova() != prev.iova() + prev.size()
+                        || next.pte() - prev.pte() != prev.size()) {
+                    break;
+                }
+                j++;
+            }
+            int n = j - i;
+            out.add(Numbers.format(first.iova()) + "+" + Numbers.formatSize(n * first.size())
+                    + (n == 1 ? " (" : " (" + n + " x ") + Numbers.formatSize(first.size())
+                    + ", pte " + Numbers.format(first.pte()) + (n == 1 ? ")" : " ...)"));
+            i = j;
+        }
+        return out;
+    }
+
+    private static String label(Machine m, Device dev, IommuDomain d) {
+        IommuGroup g = dev == null ? null : m.core.groupGet(dev);
+        if (g == null) {
+            for (IommuGroup any : m.core.groups()) {
+                if (any.defaultDomain() == d || any.blockingDomain() == d) {
+                    g = any;
+                }
+            }
+        }
+        String shown = m.showDomain(d, g).name();
+        return shown.equals(d.name()) ? shown : shown + " (" + d.name() + ")";
+    }
+}
