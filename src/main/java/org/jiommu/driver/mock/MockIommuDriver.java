@@ -360,7 +360,15 @@ public final class MockIommuDriver {
                 refs.put(d, n);
             }
         });
-        return new MockSnapshot(List.copyOf(probed), new LinkedHashMap<>(programmed), p, refs, List.copyOf(live), t);
+        // A RID entry parked on a static BLOCKED domain is the hardware's reset state (abort), the
+        // same as an entry never written: left out so "changed nothing" compares hardware states.
+        Map<Device, IommuDomain> rid = new LinkedHashMap<>();
+        programmed.forEach((dev, d) -> {
+            if (!(d.isStatic() && d.type() == DomainType.BLOCKED)) {
+                rid.put(dev, d);
+            }
+        });
+        return new MockSnapshot(List.copyOf(probed), rid, p, refs, List.copyOf(live), t);
     }
 
     private synchronized MockEvent record(String op, IommuDomain domain, Device dev, IommuDomain old, String text,

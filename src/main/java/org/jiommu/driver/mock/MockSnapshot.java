@@ -10,7 +10,8 @@ import org.jiommu.core.spi.IommuDomain;
  * and devices by identity).
  *
  * @param probed devices the driver has probed and not released, in probe order
- * @param programmed what each device's RID entry points at (released devices keep their release state)
+ * @param programmed what each device's RID entry points at (released devices keep their release
+ *     state); an entry on a static BLOCKED domain is the hardware's reset state and is left out
  * @param pasids per device, what each PASID entry points at
  * @param iopfRefcount per device, the driver's IOPF reference count (S19)
  * @param liveDomains domains allocated and not freed, in allocation order
