@@ -22,11 +22,15 @@ final class HwOps {
         MockSnapshot s = drv.snapshot();
         StringBuilder sb = new StringBuilder();
         sb.append("mock ").append(a.word("iommu")).append(": RID entries\n");
-        if (s.programmed().isEmpty()) {
-            sb.append("  (none)\n");
+        List<Device> devs = m.devicesOn(a.word("iommu"));
+        if (devs.isEmpty()) {
+            sb.append("  (no devices)\n");
         }
-        for (Map.Entry<Device, IommuDomain> e : s.programmed().entrySet()) {
-            sb.append(String.format("  %-10s -> %s%n", e.getKey().name(), label(m, e.getKey(), e.getValue())));
+        for (Device dev : devs) {
+            // The entry itself, not the snapshot's view (which leaves out the blocked reset state).
+            IommuDomain d = drv.programmed(dev);
+            sb.append(String.format("  %-10s -> %s%n", dev.name(),
+                    d == null ? "blocked (reset state, never programmed)" : label(m, dev, d)));
         }
         if (!s.pasids().isEmpty()) {
             sb.append("PASID entries\n");

@@ -51,6 +51,8 @@ final class Machine {
     private final Map<String, Device> devices = new LinkedHashMap<>();
     /** The driver bound to each device: "dma-api", "none" (a driver_managed_dma one), or absent. */
     private final Map<Device, String> drivers = new HashMap<>();
+    /** The IOMMU firmware names for each device. */
+    private final Map<Device, String> deviceIommu = new HashMap<>();
     /** Owner tokens: equal strings are one owner cookie (a kernel pointer compared by identity). */
     private final Map<String, Object> owners = new HashMap<>();
     private final Map<String, Value> bindings = new HashMap<>();
@@ -166,6 +168,9 @@ final class Machine {
         }
         devices.put(d.name(), dev);
         if (d.iommu() != null) {
+            deviceIommu.put(dev, d.iommu());
+        }
+        if (d.iommu() != null) {
             MockIommuDriver drv = mocks.get(d.iommu());
             List<ResvRegion> regions = new ArrayList<>();
             for (DeviceSpec.Reserved r : d.reserved()) {
@@ -199,6 +204,11 @@ final class Machine {
             throw new StepError("no IOMMU '" + iommu + "' on the platform");
         }
         return d;
+    }
+
+    /** The devices firmware puts behind this IOMMU, in platform order (removed ones included). */
+    List<Device> devicesOn(String iommu) {
+        return devices.values().stream().filter(d -> iommu.equals(deviceIommu.get(d))).toList();
     }
 
     Device device(String name) {
