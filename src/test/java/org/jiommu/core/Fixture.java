@@ -11,6 +11,7 @@ import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.driver.mock.MockConfig;
+import org.jiommu.driver.mock.MockHardware;
 import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.mem.FrameAllocator;
@@ -47,7 +48,8 @@ final class Fixture {
     }
 
     MockIommuDriver newDriver(MockConfig mcfg) {
-        return new MockIommuDriver(mcfg, core.services(), MockPageTableFactory.armLpae(frames, core.services().warnings()));
+        return new MockIommuDriver(mcfg, core.services(), MockPageTableFactory.armLpae(frames, core.services().warnings()),
+                new MockHardware(mem));
     }
 
     /** A platform device behind M (no PASIDs), fwspec set, not yet on its bus. */

@@ -12,6 +12,9 @@ import java.util.TreeMap;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
+import org.jiommu.bus.PlatformDevice;
+import org.jiommu.bus.pci.DmaAlias;
+import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.AllocFlags;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.DevIommuView;
@@ -45,6 +48,8 @@ public final class MockIommuDriver {
     private final MockPageTableFactory tables;
     private final IommuOps ops;
     private final IommuDevice iommu;
+    /** The "hardware" the driver programs; null for a driver model without one. */
+    private final MockHardware hardware;
 
     private final IommuDomain identityDomain;
     private final IommuDomain blockedDomain;
@@ -61,6 +66,8 @@ public final class MockIommuDriver {
     private final Map<Device, TreeMap<Integer, IommuDomain>> pasids = new LinkedHashMap<>();
     private final Map<Device, Integer> iopfRefcount = new LinkedHashMap<>();
     private final Set<IommuDomain> live = new LinkedHashSet<>();
+    /** Source IDs (stream / requester IDs) of each probed device, learnt at probe. */
+    private final Map<Device, List<Integer>> sids = new HashMap<>();
 
     // ---- knobs, guarded by this ----
     private final Map<Device, DomainType> defDomainType = new HashMap<>();
@@ -93,6 +100,15 @@ public final class MockIommuDriver {
      * @param tables where paging domains get their page table
      */
     public MockIommuDriver(MockConfig config, CoreServices core, MockPageTableFactory tables) {
+        this(config, core, tables, null);
+    }
+
+    /**
+     * @param hardware the stream table and walker the driver programs on every attach, so DMA
+     *     through {@link #hardware()} is translated by what the driver wrote; null for none
+     */
+    public MockIommuDriver(MockConfig config, CoreServices core, MockPageTableFactory tables, MockHardware hardware) {
+        this.hardware = hardware;
         this.config = config;
         this.core = core;
         this.tables = tables;
@@ -177,6 +193,16 @@ public final class MockIommuDriver {
 
     public IommuOps ops() {
         return ops;
+    }
+
+    /** The hardware DMA goes through ({@link org.jiommu.bus.dma.DmaTranslator}), or null. */
+    public MockHardware hardware() {
+        return hardware;
+    }
+
+    /** The source IDs the driver programs for a probed device (empty if not probed). */
+    public synchronized List<Integer> sourceIds(Device dev) {
+        return sids.getOrDefault(dev, List.of());
     }
 
     /** {@code ops.identity_domain}, or null. */
@@ -397,6 +423,7 @@ public final class MockIommuDriver {
             }
             if (e == null) {
                 probed.add(dev);
+                sids.put(dev, sourceIdsOf(dev));
             }
         }
         record("probe_device", null, dev, null, "probe_device(" + dev + ") = " + (e == null ? "0" : e.neg()),
@@ -405,6 +432,51 @@ public final class MockIommuDriver {
             throw new IommuException(e, "mock " + config.name() + ": probe_device(" + dev + ") failed");
         }
         return iommu;
+    }
+
+    /**
+     * The IDs the device's DMA carries: its fwspec IDs if firmware gave any; else a PCI function's
+     * requester ID and every DMA alias ({@code pci_for_each_dma_alias}); else a platform device's
+     * stream IDs.
+     */
+    private List<Integer> sourceIdsOf(Device dev) {
+        DevIommuView di = core.devIommu(dev);
+        if (di != null && !di.fwspecIds().isEmpty()) {
+            return List.copyOf(di.fwspecIds());
+        }
+        if (dev instanceof PciDevice) {
+            PciDevice p = (PciDevice) dev;
+            if (p.topology() == null) {
+                return List.of(p.requesterId());
+            }
+            List<Integer> out = new ArrayList<>();
+            for (DmaAlias a : p.topology().dmaAliases(p)) {
+                if (!out.contains(a.requesterId())) {
+                    out.add(a.requesterId());
+                }
+            }
+            return List.copyOf(out);
+        }
+        if (dev instanceof PlatformDevice) {
+            return ((PlatformDevice) dev).streamIds();
+        }
+        return List.of();
+    }
+
+    /** What the hardware entry for a device on {@code d} says. */
+    private static MockHardware.Entry entryFor(IommuDomain d) {
+        if (d == null || d.type() == DomainType.BLOCKED) {
+            return MockHardware.Entry.ABORT;
+        }
+        if (d instanceof MockDomain && ((MockDomain) d).pgtable != null) {
+            IoPageTable pt = ((MockDomain) d).pgtable;
+            return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, pt.root(), pt.ias(),
+                    Long.numberOfTrailingZeros(pt.pgsizeBitmap()));
+        }
+        if (d.type() == DomainType.IDENTITY || d.type() == DomainType.PLATFORM) {
+            return MockHardware.Entry.BYPASS;
+        }
+        return MockHardware.Entry.ABORT;
     }
 
     private void releaseDevice(Device dev) {
@@ -590,6 +662,12 @@ public final class MockIommuDriver {
         } else {
             programmed.put(dev, d);
         }
+        if (hardware != null) {
+            MockHardware.Entry e = entryFor(d);
+            for (int sid : sids.getOrDefault(dev, List.of())) {
+                hardware.writeStream(sid, e);
+            }
+        }
         // S19: on a blocked or identity domain with no PASIDs the IOPF count must be zero.
         if (d != null && (d.type() == DomainType.BLOCKED || d.type() == DomainType.IDENTITY)
                 && pasids.getOrDefault(dev, new TreeMap<>()).isEmpty() && iopfRefcount.getOrDefault(dev, 0) != 0) {
@@ -620,6 +698,11 @@ public final class MockIommuDriver {
                     m.remove(pasid);
                 } else {
                     m.put(pasid, d);
+                }
+                if (hardware != null) {
+                    for (int sid : sids.getOrDefault(dev, List.of())) {
+                        hardware.writePasid(sid, pasid, d == blockedDomain ? null : entryFor(d));
+                    }
                 }
                 r = 0;
             }
