@@ -5,6 +5,8 @@ import java.util.Map;
 import org.jiommu.bus.Device;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.bus.dma.DmaEngine;
+import org.jiommu.driver.mock.MockHardware;
 import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockSnapshot;
 
@@ -14,30 +16,38 @@ final class HwOps {
     }
 
     /**
-     * hw_dump on a mock: its "hardware" is what the driver programmed per device (RID and PASID
-     * entries) and its domains' page tables, walked from simulated memory.
+     * hw_dump on a mock: the hardware stream table entry of every source ID of every device
+     * behind it (abort, bypass, or translate from a table root), with the domain the driver
+     * programmed it for, its PASID entries, and its paging domains' page tables walked from
+     * simulated memory.
      */
     static Outcome hwDump(Machine m, StepArgs a) {
         MockIommuDriver drv = m.mock(a.word("iommu"));
+        MockHardware hw = drv.hardware();
         MockSnapshot s = drv.snapshot();
         StringBuilder sb = new StringBuilder();
-        sb.append("mock ").append(a.word("iommu")).append(": RID entries\n");
+        sb.append("mock ").append(a.word("iommu")).append(" stream table (source ID: entry  <- domain)\n");
         List<Device> devs = m.devicesOn(a.word("iommu"));
         if (devs.isEmpty()) {
             sb.append("  (no devices)\n");
         }
         for (Device dev : devs) {
-            // The entry itself, not the snapshot's view (which leaves out the blocked reset state).
+            List<Integer> sids = drv.sourceIds(dev);
             IommuDomain d = drv.programmed(dev);
-            sb.append(String.format("  %-10s -> %s%n", dev.name(),
-                    d == null ? "blocked (reset state, never programmed)" : label(m, dev, d)));
+            String domain = d == null ? "never programmed" : label(m, dev, d);
+            if (sids.isEmpty()) {
+                sb.append(String.format("  %-8s  (not probed)%n", dev.name()));
+            }
+            for (int sid : sids) {
+                sb.append(String.format("  %-8s  %#06x: %-36s <- %s%n", dev.name(), sid, entry(hw.stream(sid)), domain));
+            }
         }
         if (!s.pasids().isEmpty()) {
             sb.append("PASID entries\n");
             s.pasids().forEach((dev, byPasid) -> byPasid.forEach((pasid, d) ->
-                    sb.append(String.format("  %-10s pasid %-6d -> %s%n", dev.name(), pasid, label(m, dev, d)))));
+                    sb.append(String.format("  %-8s  pasid %-6d <- %s%n", dev.name(), pasid, label(m, dev, d)))));
         }
-        sb.append("page tables (leaf descriptors iova+size:pte)\n");
+        sb.append("page tables (leaf descriptors: iova+size, pte)\n");
         if (s.tables().isEmpty()) {
             sb.append("  (no paging domains)\n");
         }
@@ -55,6 +65,43 @@ final class HwOps {
                 }
             }
             sb.append('\n');
+        }
+        return new Outcome.Report(sb.toString().stripTrailing());
+    }
+
+    private static String entry(MockHardware.Entry e) {
+        return switch (e.kind()) {
+            case ABORT -> "ABORT";
+            case BYPASS -> "BYPASS";
+            case TRANSLATE -> "TRANSLATE root " + Numbers.format(e.root()) + " ias " + e.ias() + " granule "
+                    + Numbers.formatSize(1L << e.granuleShift());
+        };
+    }
+
+    /** stats: the hardware's translation and fault counters, and each device's DMA and ATC counters. */
+    static Outcome stats(Machine m, StepArgs a) {
+        StringBuilder sb = new StringBuilder();
+        boolean iommuOnly = a.has("iommu");
+        boolean devOnly = a.has("dev");
+        for (Map.Entry<String, MockIommuDriver> e : m.mocks().entrySet()) {
+            if ((iommuOnly && !e.getKey().equals(a.word("iommu"))) || (devOnly && !iommuOnly)) {
+                continue;
+            }
+            MockHardware hw = e.getValue().hardware();
+            sb.append(String.format("%s: %d translations, %d faults, %d descriptor reads (no IOTLB: every request walks)%n",
+                    e.getKey(), hw.translations(), hw.faults(), hw.walkReads()));
+        }
+        for (Map.Entry<Device, DmaEngine> e : m.engines().entrySet()) {
+            if ((devOnly && !e.getKey().name().equals(a.word("dev"))) || (iommuOnly && !devOnly)) {
+                continue;
+            }
+            DmaEngine.Stats st = e.getValue().stats();
+            sb.append(String.format("%s: %d DMAs, %d bytes, %d faults; ATC %d hits, %d misses; %d translation "
+                    + "requests, %d untranslated requests%n", e.getKey().name(), st.dmas(), st.bytes(), st.faults(),
+                    st.atcHits(), st.atcMisses(), st.translationRequests(), st.untranslatedRequests()));
+        }
+        if (devOnly && m.engines().keySet().stream().noneMatch(d -> d.name().equals(a.word("dev")))) {
+            sb.append(a.word("dev")).append(": no DMA yet\n");
         }
         return new Outcome.Report(sb.toString().stripTrailing());
     }

@@ -25,7 +25,10 @@ import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
+import org.jiommu.bus.dma.DmaEngine;
+import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.driver.mock.MockConfig;
+import org.jiommu.driver.mock.MockHardware;
 import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.driver.mock.MockSnapshot;
@@ -51,6 +54,8 @@ final class Machine {
     private final Map<String, Device> devices = new LinkedHashMap<>();
     /** The driver bound to each device: "dma-api", "none" (a driver_managed_dma one), or absent. */
     private final Map<Device, String> drivers = new HashMap<>();
+    /** Each device's DMA engine, made on its first DMA and kept (its ATC lives with it). */
+    private final Map<Device, DmaEngine> engines = new HashMap<>();
     /** The IOMMU firmware names for each device. */
     private final Map<Device, String> deviceIommu = new HashMap<>();
     /** Owner tokens: equal strings are one owner cookie (a kernel pointer compared by identity). */
@@ -136,8 +141,10 @@ final class Machine {
         // The mock has one device_group: pci_device_group for PCI masters, generic_device_group
         // for platform ones; the validator keeps one mock to one bus.
         b.grouping(servesPci(spec.name()) ? MockConfig.Grouping.PCI : MockConfig.Grouping.GENERIC);
+        // The four-argument driver programs its hardware stream table on every attach, so a
+        // device's DMA is translated by what the driver wrote (MockHardware walks the tables).
         return new MockIommuDriver(b.build(), core.services(),
-                MockPageTableFactory.armLpae(frames, core.services().warnings()));
+                MockPageTableFactory.armLpae(frames, core.services().warnings()), new MockHardware(memory));
     }
 
     private boolean servesPci(String iommu) {
@@ -204,6 +211,42 @@ final class Machine {
             throw new StepError("no IOMMU '" + iommu + "' on the platform");
         }
         return d;
+    }
+
+    /**
+     * The device's DMA engine: its requests carry its requester ID (the one the root complex
+     * sees, {@code pci_for_each_dma_alias}'s last) or its first stream ID, and reach the
+     * hardware of its IOMMU. A device without an IOMMU reaches memory untranslated.
+     */
+    synchronized DmaEngine engine(Device dev) {
+        return engines.computeIfAbsent(dev, d -> {
+            int sid = d instanceof PciDevice p ? pci.dmaRequesterId(p)
+                    : ((PlatformDevice) d).streamIds().isEmpty() ? 0 : ((PlatformDevice) d).streamIds().get(0);
+            String iommu = deviceIommu.get(d);
+            DmaTranslator t = iommu != null ? mocks.get(iommu).hardware() : Machine::noIommu;
+            return new DmaEngine(d, sid, t, memory);
+        });
+    }
+
+    /** Without an IOMMU above it, a bus address is a physical address. */
+    private static boolean noIommu(int sourceId, int pasid, long iova, boolean write, boolean translationRequest,
+                                   org.jiommu.bus.dma.TranslationResult out) {
+        out.clear();
+        out.pa = iova;
+        out.pageSize = 1L << 12;
+        out.readable = true;
+        out.writable = true;
+        return true;
+    }
+
+    /** Every DMA engine made so far. */
+    synchronized Map<Device, DmaEngine> engines() {
+        return new LinkedHashMap<>(engines);
+    }
+
+    /** Every IOMMU driver by name. */
+    Map<String, MockIommuDriver> mocks() {
+        return java.util.Collections.unmodifiableMap(mocks);
     }
 
     /** The devices firmware puts behind this IOMMU, in platform order (removed ones included). */
@@ -318,10 +361,18 @@ final class Machine {
 
     /**
      * Translation-cache hits and lookups over every IOMMU unit and device ATC, as {hits, lookups};
-     * {-1, -1} while the platform has no hardware translation caches (the mock has none).
+     * {-1, -1} when there were no lookups.
      */
     long[] cacheStats() {
-        return new long[] {-1, -1};
+        // The mock hardware has no IOTLB (every request walks): the caches are the devices' ATCs.
+        long hits = 0;
+        long lookups = 0;
+        for (DmaEngine e : engines().values()) {
+            DmaEngine.Stats st = e.stats();
+            hits += st.atcHits();
+            lookups += st.atcHits() + st.atcMisses();
+        }
+        return lookups == 0 ? new long[] {-1, -1} : new long[] {hits, lookups};
     }
 
     /** The core's state and every driver's, for "a failed call changed nothing". */

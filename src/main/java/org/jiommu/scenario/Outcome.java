@@ -44,7 +44,7 @@ public sealed interface Outcome {
     record Faulted(Expectation.FaultReason reason, String detail) implements Outcome {
         @Override
         public String show() {
-            return "fault " + (reason == null ? "" : reason.word) + (detail == null ? "" : " (" + detail + ")");
+            return "fault" + (reason == null ? "" : " " + reason.word);
         }
     }
 

@@ -97,6 +97,9 @@ public final class TextPrinter implements ScenarioRunner.StepListener {
         if (o instanceof Outcome.Error e) {
             return e.message();
         }
+        if (o instanceof Outcome.Faulted f) {
+            return f.detail();
+        }
         return null;
     }
 

@@ -37,6 +37,8 @@ final class Wiring {
         ops.get("driver_unbind").run(PlatformOps::driverUnbind);
         ops.get("mem_write").run(PlatformOps::memWrite);
         ops.get("hw_dump").run(HwOps::hwDump);
+        ops.get("stats").run(HwOps::stats);
+        ops.get("dma").run(PlatformOps::dma);
         ops.get("mem_read").run(PlatformOps::memRead);
     }
 }

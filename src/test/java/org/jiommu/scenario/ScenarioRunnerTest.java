@@ -175,4 +175,36 @@ class ScenarioRunnerTest {
         m.core.attachDevice(d, m.device("nic0"));
         assertThat(withDomain.unchangedBy(m.snapshot())).isFalse();
     }
+
+    @Test
+    @DisplayName("dma: translated by the hardware walking the tables; data checked on reads; faults named")
+    void dma() throws Exception {
+        List<ScenarioRunner.StepReport> r = run(
+                "  - driver_bind: {dev: nic0, driver: none}",
+                "  - iommu_group_claim_dma_owner: {group: nic0, owner: vfio}",
+                "  - iommu_paging_domain_alloc: {dev: nic0}",
+                "    as: d",
+                "  - iommu_map: {domain: d, iova: 0x10000, paddr: 0x300000, size: 4KiB, prot: [read]}",
+                "  - iommu_attach_group: {domain: d, group: nic0}",
+                "  - mem_write: {paddr: 0x300010, data: \"01020304\"}",
+                "  - dma: {dev: nic0, iova: 0x10010, read: 4, data: \"01020304\"}",
+                "    expect: {paddr: 0x300010}",
+                "    as: pa",
+                "  - dma: {dev: nic0, iova: 0x10010, read: 4, data: \"01020305\"}",
+                "  - dma: {dev: nic0, iova: 0x10010, write: 4}",
+                "    expect: {fault: permission}",
+                "  - dma: {dev: nic0, iova: 0x11000, read: 1}",
+                "    expect: fault",
+                "  - dma: {dev: nic0, pasid: 5, iova: 0x10010, read: 1}",
+                "    expect: {fault: bad-pasid}",
+                "  - dma: {dev: lone0, iova: 0x300010, read: 4, data: \"01020304\"}",
+                "    expect: {paddr: pa}",
+                "  - dma: {dev: lone0, iova: 0x400000, write: 2}",
+                "  - mem_read: {paddr: 0x400000, size: 2}",
+                "    expect: {value: \"5a5a\"}");
+        assertThat(r).extracting(ScenarioRunner.StepReport::passed)
+                .containsExactly(true, true, true, true, true, true, true, false, true, true, true, true, true, true);
+        assertThat(r.get(7).mismatch()).isEqualTo("read 01020304, expected data 01020305");
+        assertThat(r.get(8).outcome()).isInstanceOf(Outcome.Faulted.class);
+    }
 }
