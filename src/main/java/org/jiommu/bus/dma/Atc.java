@@ -16,8 +16,8 @@ import java.util.List;
  *
  * <p>Thread-safe; the monitor is the ATC itself. {@link DmaEngine} holds it across an ATC hit
  * and the memory access that uses it, so an invalidation returns only after every access
- * through an entry it drops has finished (PCIe r6.0 10.3.1: the Invalidate Completion follows
- * the requests that used the invalidated translations). Nothing is allocated on lookup.
+ * through an entry it drops has finished (PCIe ATS: the Invalidate Completion follows the
+ * requests that used the invalidated translations). Nothing is allocated on lookup.
  */
 public final class Atc implements DeviceTlb {
     /** Entries of the ATC a {@code PciDevice} with ATS gets. */
@@ -146,7 +146,7 @@ public final class Atc implements DeviceTlb {
     /**
      * {@link #fill} unless an invalidation arrived since {@code seq} was read: a Translation
      * Completion that was outstanding when an Invalidate Request arrived may carry the old
-     * translation and must not be cached (PCIe r6.0 10.3.8).
+     * translation and must not be cached (PCIe ATS invalidation rules).
      */
     public synchronized boolean fillIfNoInvalidationSince(long seq, int pasid, long address, TranslationResult tr) {
         return invalidationSeq == seq && fill(pasid, address, tr);

@@ -81,8 +81,8 @@ public final class Acs {
     /**
      * {@code pci_acs_flags_enabled}: false without the capability; otherwise every required
      * control must be enabled, except that a control the capability does not implement counts
-     * as hard-wired enabled (PCIe r6.0 7.7.8.2: an unimplemented control means the port cannot
-     * do what the control would block). Egress Control is the exception: it is always checked.
+     * as hard-wired enabled (an unimplemented control means the port cannot do what the
+     * control would block; the kernel reasons the same way). Egress Control is the exception: it is always checked.
      */
     public boolean flagsEnabled(int required) {
         if (!present) {

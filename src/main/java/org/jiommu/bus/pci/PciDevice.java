@@ -248,8 +248,8 @@ public final class PciDevice extends Device implements AtsCapable {
 
     /**
      * {@code pci_disable_ats}: clears the Enable bit. The ATC's contents are dropped: a function
-     * must not use translations it cached under a previous enable (PCIe r6.0 10.5.1.3 leaves
-     * them undefined; dropping them is the conservative reading).
+     * must not use translations it cached under a previous enable (PCIe leaves them undefined
+     * across Enable changes; dropping them is the conservative reading).
      *
      * @return false if ATS was not enabled (the kernel WARNs and does nothing)
      */

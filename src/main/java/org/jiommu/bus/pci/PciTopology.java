@@ -113,7 +113,7 @@ public final class PciTopology {
         checkPlacement(bus, bridge, kind);
         checkNew(bridge);
         if (secondary <= bus.number()) {
-            // PCI-to-PCI Bridge Architecture 1.2 3.2.5.3: the secondary bus is numbered above the primary.
+            // PCI-to-PCI bridge architecture: buses below a bridge are numbered above its primary bus.
             throw new IommuException(Errno.EINVAL, String.format("%s: secondary bus %02x must be above primary bus %s",
                     name, secondary, bus));
         }
@@ -129,7 +129,7 @@ public final class PciTopology {
         return below;
     }
 
-    /** Which bridge kinds PCI allows on which bus (PCIe base spec 1.3 / 7.5.3.2 port types). */
+    /** Which bridge kinds PCI allows on which bus (the PCI Express capability's Device/Port Types). */
     private static void checkPlacement(PciBus bus, PciDevice bridge, Kind kind) {
         PciDevice up = bus.self();
         Kind upKind = up == null ? null : up.kind();
@@ -228,6 +228,26 @@ public final class PciTopology {
             dev.dmaAliasMask[d >> 6] |= 1L << (d & 63);
         }
         groupOf = null;
+    }
+
+    /**
+     * The scenario file's {@code alias-of: "bb:dd.f"}: the function's DMA also appears with that
+     * address, which must be on the function's own bus and segment.
+     *
+     * @throws IommuException EINVAL for an address on another bus or segment
+     */
+    public synchronized void addDmaAlias(PciDevice dev, Bdf aliasOf) {
+        checkMember(dev);
+        if (aliasOf.segment() != dev.segment() || aliasOf.bus() != dev.bus()) {
+            throw new IommuException(Errno.EINVAL, dev.name() + " at " + dev.bdf() + ": DMA alias " + aliasOf
+                    + " is not on the same bus (the kernel supports same-bus aliases only)");
+        }
+        addDmaAlias(dev, aliasOf.devfn(), 1);
+    }
+
+    /** The function at {@code bdf}, or null. */
+    public PciDevice find(Bdf bdf) {
+        return find(bdf.segment(), bdf.bus(), bdf.devfn());
     }
 
     /** The function's quirk alias devfns, ascending (empty without quirks). */

@@ -230,4 +230,24 @@ class PciGroupingTest {
         assertThat(inside.untrusted()).isFalse();
         assertThat(groupOf(dockNic)).containsExactly("dock-nic");
     }
+
+    @Test
+    @DisplayName("multifunction root ports without ACS (a chipset's 1c.0, 1c.1): both ports and their endpoints share one group")
+    void multifunctionRootPortsWithoutAcs() {
+        PciDevice a = root.rootPort("rp-a", 0x1c, 0, 1, Acs.NONE).endpoint("a", 0, 0);
+        PciDevice b = root.rootPort("rp-b", 0x1c, 1, 2, Acs.NONE).endpoint("b", 0, 0);
+        assertThat(t.byName("rp-a").multifunction()).isTrue();
+        assertThat(groupOf(b)).containsExactly("rp-a", "a", "rp-b", "b");
+        assertThat(names(t.groupCandidates(b))).containsExactly("rp-b", "rp-a");
+    }
+
+    @Test
+    @DisplayName("multifunction root ports with ACS: each port and each endpoint alone")
+    void multifunctionRootPortsWithAcs() {
+        PciDevice a = root.rootPort("rp-a", 0x1c, 0, 1, Acs.ISOLATED).endpoint("a", 0, 0);
+        PciDevice b = root.rootPort("rp-b", 0x1c, 1, 2, Acs.ISOLATED).endpoint("b", 0, 0);
+        assertThat(groupOf(a)).containsExactly("a");
+        assertThat(groupOf(b)).containsExactly("b");
+        assertThat(groupOf(t.byName("rp-b"))).containsExactly("rp-b");
+    }
 }

@@ -113,4 +113,30 @@ class PciTopologyTest {
         assertThat(t.acsPathEnabled(dsp, null, Acs.REQ_ACS_FLAGS)).isFalse();
         assertThat(t.acsPathEnabled(dsp, rp, Acs.REQ_ACS_FLAGS)).isFalse();
     }
+
+    @Test
+    @DisplayName("BDF text: [ssss:]bb:dd.f parses and prints back; garbage is rejected with the text named")
+    void bdfParsing() {
+        assertThat(Bdf.parse("00:02.0")).isEqualTo(new Bdf(0, 0, 0x10));
+        assertThat(Bdf.parse("0001:3a:1f.7")).isEqualTo(new Bdf(1, 0x3a, 0xff));
+        assertThat(Bdf.parse("0001:3a:1f.7").toString()).isEqualTo("0001:3a:1f.7");
+        assertThat(Bdf.parse("0001:3a:1f.7").requesterId()).isEqualTo(0x3aff);
+        for (String bad : new String[] {"", "02.0", "00:20.0", "00:02.8", "00:02", "x:00:02.0", "0:0:0:0.0"}) {
+            assertThatThrownBy(() -> Bdf.parse(bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("\"" + bad + "\"");
+        }
+    }
+
+    @Test
+    @DisplayName("alias-of: a same-bus address joins the alias mask; another bus is EINVAL")
+    void aliasOf() {
+        PciBus root = t.rootBus(0, 0);
+        PciDevice a = root.endpoint("a", 2, 0);
+        PciDevice b = root.endpoint("b", 3, 0);
+        t.addDmaAlias(b, Bdf.parse("00:02.0"));
+        assertThat(t.devsAreDmaAliases(a, b)).isTrue();
+        assertThat(t.find(Bdf.parse("00:03.0"))).isSameAs(b);
+        assertThat(errno(() -> t.addDmaAlias(b, Bdf.parse("01:02.0")))).isEqualTo(Errno.EINVAL);
+        assertThat(errno(() -> t.addDmaAlias(b, Bdf.parse("0001:00:02.0")))).isEqualTo(Errno.EINVAL);
+    }
 }
