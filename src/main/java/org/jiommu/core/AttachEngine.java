@@ -245,6 +245,9 @@ final class AttachEngine {
         }
         core.lock(group);
         try {
+            if (!group.devices.contains(dev)) {
+                return; // released meanwhile: nothing to detach
+            }
             if (d != group.domain) {
                 core.warn("iommu_detach_device", dev + ": " + d + " is not the domain of " + group
                         + " (" + group.domain + ")");
@@ -275,6 +278,9 @@ final class AttachEngine {
         core.requireGroup(group, "iommu_detach_group");
         core.lock(group);
         try {
+            if (group.devices.isEmpty()) {
+                return;
+            }
             setCoreDomain(group);
         } finally {
             group.mutex.unlock();
@@ -286,6 +292,7 @@ final class AttachEngine {
         core.requireDomain(d, "iommu_group_replace_domain");
         core.lock(group);
         try {
+            IommuCore.requireMembers(group, "iommu_group_replace_domain");
             setDomain(group, d);
         } finally {
             group.mutex.unlock();
@@ -326,7 +333,9 @@ final class AttachEngine {
         core.requireGroup(group, "iommu_detach_group_handle");
         core.lock(group);
         try {
-            setCoreDomain(group);
+            if (!group.devices.isEmpty()) {
+                setCoreDomain(group);
+            }
             group.pasidArray.remove(0);
         } finally {
             group.mutex.unlock();
@@ -345,6 +354,7 @@ final class AttachEngine {
         core.requireGroup(group, "iommu_replace_group_handle");
         core.lock(group);
         try {
+            IommuCore.requireMembers(group, "iommu_replace_group_handle");
             // xa_reserve: succeeds whether or not the slot holds an entry
             if (core.shouldFailAlloc("xa_reserve pasid_array[0]")) {
                 throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
@@ -390,6 +400,9 @@ final class AttachEngine {
         if (core.version.atLeast(KernelVersion.V7_0) && group != null) {
             core.lock(group);
             try {
+                if (!group.devices.contains(dev)) {
+                    return;
+                }
                 if (group.resettingDomain != null) {
                     throw IommuCore.err(Errno.EBUSY, dev + " is under PCI reset");
                 }
@@ -455,6 +468,9 @@ final class AttachEngine {
         IommuGroup group = core.groupOf(dev);
         core.lock(group);
         try {
+            if (!group.devices.contains(dev)) {
+                throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
+            }
             if (group.resettingDomain != null) {
                 core.warn("pci_dev_reset_iommu_prepare", group + " is already resetting");
                 throw IommuCore.err(Errno.EBUSY, group + " is already resetting");
@@ -492,7 +508,7 @@ final class AttachEngine {
         IommuGroup group = core.groupOf(dev);
         core.lock(group);
         try {
-            if (group.resettingDomain == null) {
+            if (group.resettingDomain == null || !group.devices.contains(dev)) {
                 return;
             }
             IommuDomain blk = group.blockingDomain;

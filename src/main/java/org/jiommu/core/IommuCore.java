@@ -43,8 +43,8 @@ import org.jiommu.pgtable.IotlbGather;
  * <p><b>Lock order</b> (outermost first); a thread may take a lock only if it holds none listed
  * after it:
  * <ol>
- * <li>{@link #probeLock} ({@code iommu_probe_device_lock}): probe, release of a whole instance,
- *     bus scans, snapshots;</li>
+ * <li>{@link #probeLock} ({@code iommu_probe_device_lock}): probe, release (the model serialises a
+ *     device's add and removal as the driver core does), bus scans, snapshots;</li>
  * <li>{@link IommuGroup#mutex} ({@code group->mutex}): one group's state; held across the driver
  *     callbacks that change it. Two group mutexes are only ever held together by
  *     {@link #snapshot()}, in ascending group id;</li>
@@ -516,6 +516,16 @@ public final class IommuCore {
             throw new IllegalStateException("recursive locking of " + g + " mutex");
         }
         g.mutex.lock();
+    }
+
+    /**
+     * After taking the mutex: the group still has members. A caller may hold a group whose last
+     * device left meanwhile (the kernel keeps such a group alive by reference); -ENODEV then.
+     */
+    static void requireMembers(IommuGroup g, String fn) {
+        if (g.devices.isEmpty()) {
+            throw err(Errno.ENODEV, fn + ": " + g + " has no devices left");
+        }
     }
 
     // ------------------------------------------------------------------------------------------

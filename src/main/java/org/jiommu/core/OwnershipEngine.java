@@ -27,6 +27,9 @@ final class OwnershipEngine {
         }
         core.lock(group);
         try {
+            if (!group.devices.contains(dev)) {
+                return; // released meanwhile: no IOMMU any more
+            }
             if (group.defaultDomain == null) {
                 throw IommuCore.err(Errno.EPROBE_DEFER, group + " has no default domain yet");
             }
@@ -54,6 +57,9 @@ final class OwnershipEngine {
         }
         core.lock(group);
         try {
+            if (!group.devices.contains(dev)) {
+                return;
+            }
             if (group.ownerCnt == 0 || !group.pasidArray.isEmpty()) {
                 core.warn("iommu_device_unuse_default_domain", dev + ": " + group + (group.ownerCnt == 0
                         ? " has no DMA API user" : " still has PASIDs " + group.pasidArray.keySet()));
@@ -98,6 +104,7 @@ final class OwnershipEngine {
         core.requireGroup(group, "iommu_group_claim_dma_owner");
         core.lock(group);
         try {
+            IommuCore.requireMembers(group, "iommu_group_claim_dma_owner");
             if (group.ownerCnt != 0) {
                 throw IommuCore.err(Errno.EPERM, group.describe() + " already has "
                         + (group.owner != null ? "owner " + group.owner : group.ownerCnt + " DMA API user(s)"));
@@ -112,6 +119,9 @@ final class OwnershipEngine {
         core.requireGroup(group, "iommu_group_release_dma_owner");
         core.lock(group);
         try {
+            if (group.devices.isEmpty()) {
+                return;
+            }
             releaseOwnership(group, "iommu_group_release_dma_owner");
         } finally {
             group.mutex.unlock();
@@ -130,6 +140,9 @@ final class OwnershipEngine {
         }
         core.lock(group);
         try {
+            if (!group.devices.contains(dev)) {
+                throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
+            }
             if (group.ownerCnt != 0) {
                 if (group.owner != owner) {
                     throw IommuCore.err(Errno.EPERM, group.describe() + " already has "
@@ -153,6 +166,10 @@ final class OwnershipEngine {
         }
         core.lock(group);
         try {
+            if (!group.devices.contains(dev)) {
+                core.warn("iommu_device_release_dma_owner", dev + " left " + group);
+                return;
+            }
             if (group.ownerCnt > 1) {
                 group.ownerCnt--;
             } else {

@@ -80,12 +80,12 @@ final class ProbeEngine {
         if (!core.isRegistered(iommu)) {
             throw IommuCore.err(Errno.ENODEV, "iommu_device_unregister: " + iommu + " is not registered");
         }
-        for (Device.BusType bus : busOrder()) {
-            for (Device dev : core.busDevices(bus)) {
-                DevIommu di = core.devIommuOf(dev);
-                if (di != null && di.iommuDev == iommu) {
-                    releaseDevice(dev);
-                }
+        // remove_iommu_group over every device (the kernel walks the buses; the model also
+        // knows devices probed without being put on a bus)
+        for (CoreDevice c : core.allDevices()) {
+            DevIommu di = c.iommu;
+            if (di != null && di.iommuDev == iommu) {
+                releaseDevice(c.dev);
             }
         }
         IommuGroup single;
@@ -318,18 +318,27 @@ final class ProbeEngine {
     // Release
     // ------------------------------------------------------------------------------------------
 
-    /** {@code iommu_release_device}. */
+    /**
+     * {@code iommu_release_device}. The model takes the probe lock around it: the kernel's driver
+     * core never runs a device's add and removal at once, and this keeps a racing caller from
+     * releasing a device half way through its probe.
+     */
     void releaseDevice(Device dev) {
-        CoreDevice c = core.cdev(dev);
-        if (c == null) {
-            return;
+        core.probeLock.lock();
+        try {
+            CoreDevice c = core.cdev(dev);
+            if (c == null) {
+                return;
+            }
+            IommuGroup group = c.group;
+            if (group != null) {
+                groupRemoveDevice(c, group);
+            }
+            // fwspec without a successful probe: just drop dev->iommu
+            c.iommu = null;
+        } finally {
+            core.probeLock.unlock();
         }
-        IommuGroup group = c.group;
-        if (group != null) {
-            groupRemoveDevice(c, group);
-        }
-        // fwspec without a successful probe: just drop dev->iommu
-        c.iommu = null;
     }
 
     /** {@code __iommu_group_remove_device}. */

@@ -289,4 +289,85 @@ public final class PhysicalMemory {
             pa += n;
         }
     }
+
+    // ---- Word runs for page-table writers (added with the ARM LPAE format) ----
+    // The kernel writes PTEs with plain stores and one barrier per map call. These resolve the
+    // frame once per 4 KiB instead of once per word and use acquire/release ordering, which
+    // keeps every word access atomic for concurrent walkers without a full fence per word.
+
+    /**
+     * Atomic release write of the aligned 64-bit word at {@code pa}: ordered after this thread's
+     * earlier writes, without the full fence of {@link #writeLong}.
+     */
+    public void writeLongRelease(long pa, long value) {
+        checkAligned(pa);
+        checkRange(pa, 8);
+        byte[] f = value == 0 ? frameOrNull(pa) : frame(pa);
+        if (f != null) {
+            WORD.setRelease(f, (int) (pa & (FRAME_SIZE - 1)), value);
+        }
+    }
+
+    /**
+     * Counts the consecutive aligned words from {@code pa} (at most {@code max}) for which
+     * {@code (word & mask) == value}, reading each atomically with acquire ordering.
+     */
+    public int countMatchingLongs(long pa, int max, long mask, long value) {
+        checkAligned(pa);
+        if (max <= 0) {
+            return 0;
+        }
+        checkRange(pa, 8L * max);
+        int n = 0;
+        while (n < max) {
+            int off = (int) (pa & (FRAME_SIZE - 1));
+            int inFrame = Math.min(max - n, (FRAME_SIZE - off) >>> 3);
+            byte[] f = frameOrNull(pa);
+            if (f == null) {
+                if (value != 0) { // an untouched frame reads as zeros
+                    return n;
+                }
+                n += inFrame;
+            } else {
+                for (int i = 0; i < inFrame; i++, off += 8) {
+                    if (((long) WORD.getAcquire(f, off) & mask) != value) {
+                        return n + i;
+                    }
+                }
+                n += inFrame;
+            }
+            pa += (long) inFrame << 3;
+        }
+        return n;
+    }
+
+    /**
+     * Writes {@code first + i * step} to the {@code count} consecutive aligned words from
+     * {@code pa}, each atomically with release ordering, in ascending address order.
+     */
+    public void fillLongsRelease(long pa, int count, long first, long step) {
+        checkAligned(pa);
+        if (count <= 0) {
+            return;
+        }
+        checkRange(pa, 8L * count);
+        boolean zeros = first == 0 && step == 0;
+        long v = first;
+        int done = 0;
+        while (done < count) {
+            int off = (int) (pa & (FRAME_SIZE - 1));
+            int inFrame = Math.min(count - done, (FRAME_SIZE - off) >>> 3);
+            byte[] f = zeros ? frameOrNull(pa) : frame(pa);
+            if (f != null) {
+                for (int i = 0; i < inFrame; i++, off += 8) {
+                    WORD.setRelease(f, off, v);
+                    v += step;
+                }
+            } else {
+                v += step * inFrame;
+            }
+            done += inFrame;
+            pa += (long) inFrame << 3;
+        }
+    }
 }

@@ -425,8 +425,7 @@ public final class ArmLpaePageTable implements IoPageTable {
     public int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
         checkLive();
         if (pgsize == 0 || (pgsize & pgsizeBitmap) != pgsize) {
-            warnings.warn("arm_lpae_map_pages", String.format("pgsize %#x not in pgsize_bitmap %#x",
-                    pgsize, pgsizeBitmap));
+            warnBadPgsize("arm_lpae_map_pages", pgsize, pgcount);
             return Errno.EINVAL.neg();
         }
         long iaext = iova >> ias; // sign-extending: a TTBR1 address has all ones above IAS
@@ -434,8 +433,7 @@ public final class ArmLpaePageTable implements IoPageTable {
             iaext = ~iaext;
         }
         if (iaext != 0 || (paddr >>> oas) != 0) {
-            warnings.warn("arm_lpae_map_pages", String.format("iova %#x or paddr %#x outside ias %d / oas %d",
-                    iova, paddr, ias, oas));
+            warnRange("arm_lpae_map_pages", iova, paddr);
             return Errno.ERANGE.neg();
         }
         if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
@@ -454,7 +452,7 @@ public final class ArmLpaePageTable implements IoPageTable {
                 return installLeaves(iova, paddr, pgsize, pgcount, pteProt, lvl, idx, ptep, mapped);
             }
             if (lvl >= MAX_LEVELS - 1) {
-                warnings.warn("__arm_lpae_map", String.format("no level maps pgsize %#x", pgsize));
+                warnNoLevel("__arm_lpae_map", pgsize);
                 return Errno.EINVAL.neg();
             }
             long pte = memory.readLong(ptep);
@@ -474,8 +472,7 @@ public final class ArmLpaePageTable implements IoPageTable {
             }
             if (isLeaf(pte, lvl)) {
                 if (!noWarn) {
-                    warnings.warn("__arm_lpae_map", String.format(
-                            "iova %#x: level %d leaf %#x in the way of a %#x mapping", iova, lvl, pte, pgsize));
+                    warnLeafInTheWay("__arm_lpae_map", iova, lvl, pte, pgsize);
                 }
                 return Errno.EEXIST.neg();
             }
@@ -510,26 +507,35 @@ public final class ArmLpaePageTable implements IoPageTable {
     private int installLeaves(long iova, long paddr, long size, long pgcount, long pteProt, int lvl, int idx,
                               long ptep, Mapped mapped) {
         int n = Math.min((int) pgcount, maxEntries(idx)); // min_t(int, ...) as in the kernel
-        for (int i = 0; i < n; i++) {
-            long slot = ptep + ((long) i << 3);
-            long old = memory.readLong(slot);
-            if (isLeaf(old, lvl)) {
-                if (!noWarn) {
-                    warnings.warn("arm_lpae_init_pte", String.format(
-                            "iova %#x: level %d leaf %#x already mapped", iova + i * size, lvl, old));
+        if (n > 0 && memory.countMatchingLongs(ptep, n, -1L, 0) != n) {
+            // Something is in the way: check slot by slot, as the kernel does.
+            for (int i = 0; i < n; i++) {
+                long slot = ptep + ((long) i << 3);
+                long old = memory.readLong(slot);
+                if (isLeaf(old, lvl)) {
+                    if (!noWarn) {
+                        warnLeafInTheWay("arm_lpae_init_pte", iova + i * size, lvl, old, size);
+                    }
+                    return Errno.EEXIST.neg();
+                } else if ((old & TYPE_MASK) == TYPE_TABLE) {
+                    // A block over a table: unmap and free the whole subtree first, live pages included.
+                    memory.writeLong(slot, 0);
+                    tlb.tlbFlushWalk(iova + i * size, size, granule);
+                    freeTable(lvl + 1, ioptePaddr(old));
                 }
-                return Errno.EEXIST.neg();
-            } else if ((old & TYPE_MASK) == TYPE_TABLE) {
-                // A block over a table: unmap and free the whole subtree first, live pages included.
-                memory.writeLong(slot, 0);
-                tlb.tlbFlushWalk(iova + i * size, size, granule);
-                freeTable(lvl + 1, ioptePaddr(old));
             }
         }
-        long type = lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK;
-        long attrs = pteProt | type;
-        for (int i = 0; i < n; i++) {
-            memory.writeLong(ptep + ((long) i << 3), attrs | paddrToIopte(paddr + i * size));
+        long attrs = pteProt | (lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK);
+        if (n > 0) {
+            long last = paddr + (n - 1) * size;
+            if ((paddr >>> 48) == 0 && (last >>> 48) == 0) {
+                // Below 2^48, paddr_to_iopte is the identity on aligned addresses: an arithmetic run.
+                memory.fillLongsRelease(ptep, n, attrs | paddrToIopte(paddr), size);
+            } else {
+                for (int i = 0; i < n; i++) {
+                    memory.writeLongRelease(ptep + ((long) i << 3), attrs | paddrToIopte(paddr + i * size));
+                }
+            }
         }
         mapped.bytes += (long) n * size;
         return 0;
@@ -550,8 +556,7 @@ public final class ArmLpaePageTable implements IoPageTable {
     public long unmapPages(long iova, long pgsize, long pgcount, IotlbGather gather) {
         checkLive();
         if (pgsize == 0 || (pgsize & pgsizeBitmap) != pgsize || pgcount == 0) {
-            warnings.warn("arm_lpae_unmap_pages", String.format("pgsize %#x count %d with pgsize_bitmap %#x",
-                    pgsize, pgcount, pgsizeBitmap));
+            warnBadPgsize("arm_lpae_unmap_pages", pgsize, pgcount);
             return 0;
         }
         long iaext = iova >> ias;
@@ -559,7 +564,7 @@ public final class ArmLpaePageTable implements IoPageTable {
             iaext = ~iaext;
         }
         if (iaext != 0) {
-            warnings.warn("arm_lpae_unmap_pages", String.format("iova %#x outside ias %d", iova, ias));
+            warnRange("arm_lpae_unmap_pages", iova, 0);
             return 0;
         }
 
@@ -567,7 +572,7 @@ public final class ArmLpaePageTable implements IoPageTable {
         long table = pgd;
         for (;;) {
             if (lvl == MAX_LEVELS) {
-                warnings.warn("__arm_lpae_unmap", String.format("ran out of levels for pgsize %#x", pgsize));
+                warnNoLevel("__arm_lpae_unmap", pgsize);
                 return 0;
             }
             int shift = levelShift[lvl];
@@ -576,18 +581,23 @@ public final class ArmLpaePageTable implements IoPageTable {
             long pte = memory.readLong(ptep);
             if (pte == 0) {
                 if (!noWarn) {
-                    warnings.warn("__arm_lpae_unmap", String.format("iova %#x is not mapped (level %d)", iova, lvl));
+                    warnHole(iova, lvl);
                 }
                 return 0;
             }
             if (pgsize == 1L << shift) {
+                if (pgcount == 1 && isLeaf(pte, lvl)) {
+                    // The common single-leaf unmap, without rescanning the slot just read.
+                    memory.writeLongRelease(ptep, 0);
+                    if (gather != null && !gather.queued) {
+                        tlb.tlbAddPage(gather, iova, pgsize);
+                    }
+                    return pgsize;
+                }
                 return clearLeaves(iova, pgsize, pgcount, lvl, idx, ptep, gather);
             }
             if (isLeaf(pte, lvl)) {
-                // WARN_ONCE in the kernel; every occurrence is reported here, the sink may dedupe.
-                warnings.warn("__arm_lpae_unmap", String.format(
-                        "Unmap of a partial large IOPTE is not allowed (iova %#x size %#x inside level %d leaf)",
-                        iova, pgsize, lvl));
+                warnPartialUnmap(iova, pgsize, lvl);
                 return 0;
             }
             table = ioptePaddr(pte);
@@ -595,26 +605,32 @@ public final class ArmLpaePageTable implements IoPageTable {
         }
     }
 
+    /** The size-matches-level half of {@code __arm_lpae_unmap}; the slot at {@code ptep} is non-zero. */
     private long clearLeaves(long iova, long size, long pgcount, int lvl, int idx, long ptep, IotlbGather gather) {
         int n = Math.min((int) pgcount, maxEntries(idx));
-        int i;
-        for (i = 0; i < n; i++) {
+        long leafType = lvl == MAX_LEVELS - 1 ? TYPE_PAGE : TYPE_BLOCK;
+        int i = 0;
+        while (i < n) {
+            // Leaves need nothing before the clear below; stop at anything else.
+            i += memory.countMatchingLongs(ptep + ((long) i << 3), n - i, TYPE_MASK, leafType);
+            if (i == n) {
+                break;
+            }
             long slot = ptep + ((long) i << 3);
             long pte = memory.readLong(slot);
             if (pte == 0) {
                 if (!noWarn) {
-                    warnings.warn("__arm_lpae_unmap", String.format("iova %#x is not mapped (level %d)",
-                            iova + i * size, lvl));
+                    warnHole(iova + i * size, lvl);
                 }
                 break;
             }
+            // A table where a leaf of this size would be: cut it off, flush partial walks, free it.
             memory.writeLong(slot, 0);
-            if (!isLeaf(pte, lvl)) {
-                // A table where a leaf of this size would be: cut it off, flush partial walks, free it.
-                tlb.tlbFlushWalk(iova + i * size, size, granule);
-                freeTable(lvl + 1, ioptePaddr(pte));
-            }
+            tlb.tlbFlushWalk(iova + i * size, size, granule);
+            freeTable(lvl + 1, ioptePaddr(pte));
+            i++;
         }
+        memory.fillLongsRelease(ptep, i, 0, 0);
         if (gather != null && !gather.queued) {
             for (int j = 0; j < i; j++) {
                 tlb.tlbAddPage(gather, iova + j * size, size);
@@ -702,6 +718,39 @@ public final class ArmLpaePageTable implements IoPageTable {
             }
         }
         frames.free(table);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // WARNs: kept out of line so the hot paths stay small.
+
+    private void warnBadPgsize(String where, long pgsize, long pgcount) {
+        warnings.warn(where, String.format("pgsize %#x (count %d) is not one size of pgsize_bitmap %#x",
+                pgsize, pgcount, pgsizeBitmap));
+    }
+
+    private void warnRange(String where, long iova, long paddr) {
+        warnings.warn(where, String.format("iova %#x or paddr %#x outside ias %d / oas %d%s", iova, paddr, ias, oas,
+                ttbr1 ? " (TTBR1: upper bits must be ones)" : ""));
+    }
+
+    private void warnNoLevel(String where, long pgsize) {
+        warnings.warn(where, String.format("no level has block size %#x", pgsize));
+    }
+
+    private void warnLeafInTheWay(String where, long iova, int lvl, long pte, long pgsize) {
+        warnings.warn(where, String.format("iova %#x: level %d leaf %#x already maps it (new size %#x); unmap first",
+                iova, lvl, pte, pgsize));
+    }
+
+    private void warnHole(long iova, int lvl) {
+        warnings.warn("__arm_lpae_unmap", String.format("iova %#x is not mapped (empty level %d slot)", iova, lvl));
+    }
+
+    /** WARN_ONCE in the kernel; every occurrence is reported here, a sink may dedupe. */
+    private void warnPartialUnmap(long iova, long pgsize, int lvl) {
+        warnings.warn("__arm_lpae_unmap", String.format(
+                "Unmap of a partial large IOPTE is not allowed (iova %#x size %#x inside a level %d leaf)",
+                iova, pgsize, lvl));
     }
 
     // ---------------------------------------------------------------------------------------

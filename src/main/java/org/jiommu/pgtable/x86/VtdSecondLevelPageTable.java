@@ -55,10 +55,14 @@ public final class VtdSecondLevelPageTable extends X86RadixPageTable {
 
     /**
      * Levels for an input width (vtdss_pt_iommu_fmt_init): more than 48 bits → 5, more than 39
-     * → 4, more than 30 → 3; anything else is not supported.
+     * → 4, more than 30 → 3; 30 or less is not supported, more than 57 is invalid.
      */
     public static int levelsForWidth(int width) {
-        if (width > 57 || width <= 30) {
+        if (width > 57 || width <= 0) {
+            // pt_iommu_init checks the width against PT_MAX_VA_ADDRESS_LG2 before the format
+            throw new IommuException(Errno.EINVAL, "VT-d second-level input width " + width + " is outside 1..57");
+        }
+        if (width <= 30) {
             throw new IommuException(Errno.EOPNOTSUPP, "VT-d second-level tables cover 31..57 input bits, not " + width);
         }
         return width > 48 ? 5 : width > 39 ? 4 : 3;

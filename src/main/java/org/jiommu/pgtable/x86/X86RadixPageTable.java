@@ -116,9 +116,16 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
                 throw new IllegalArgumentException(what + ": no frame allocator");
             }
             int coverage = coverage(levels);
-            if (vaBits <= 30 || vaBits > coverage) {
+            if (vaBits <= 30 || vaBits > coverage(5)) {
+                // pt_iommu_init: 0 or more than PT_MAX_VA_ADDRESS_LG2 (57) is -EINVAL; the model
+                // also wants room for a 1G leaf
                 throw new IommuException(Errno.EINVAL, String.format(
-                        "%s: input width %d is outside 31..%d for %d levels", what, vaBits, coverage, levels));
+                        "%s: input width %d is outside 31..57", what, vaBits));
+            }
+            if (vaBits > coverage) {
+                // pt_init_common: the top table cannot hold max_vasz_lg2
+                throw new IommuException(Errno.EOPNOTSUPP, String.format(
+                        "%s: %d levels resolve %d bits, not %d", what, levels, coverage, vaBits));
             }
             if (signExtend && vaBits != coverage) {
                 // the kernel indexes the top table with va mod 2^vasz while the walker sign-extends
@@ -443,9 +450,9 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         return (va >>> vaBits) == want && (last >>> vaBits) == want;
     }
 
-    /** A non-leaf entry at {@code level} (>= 2): present and, where leaves exist, PS clear. */
+    /** A non-leaf entry at {@code level}: present, above level 1 and, where leaves exist, PS clear. */
     final boolean isTable(long e, int level) {
-        return (e & presentMask) != 0 && (level > MAX_LEAF_LEVEL || (e & PS) == 0);
+        return (e & presentMask) != 0 && level > 1 && (level > MAX_LEAF_LEVEL || (e & PS) == 0);
     }
 
     /** A present leaf at {@code level}: any entry at level 1, PS=1 at levels 2 and 3. */
