@@ -295,18 +295,7 @@ public final class PhysicalMemory {
     // frame once per 4 KiB instead of once per word and use acquire/release ordering, which
     // keeps every word access atomic for concurrent walkers without a full fence per word.
 
-    /**
-     * Atomic release write of the aligned 64-bit word at {@code pa}: ordered after this thread's
-     * earlier writes, without the full fence of {@link #writeLong}.
-     */
-    public void writeLongRelease(long pa, long value) {
-        checkAligned(pa);
-        checkRange(pa, 8);
-        byte[] f = value == 0 ? frameOrNull(pa) : frame(pa);
-        if (f != null) {
-            WORD.setRelease(f, (int) (pa & (FRAME_SIZE - 1)), value);
-        }
-    }
+    // writeLongRelease: defined above with the VT-d tables' accessors (same body, merged once).
 
     /**
      * Counts the consecutive aligned words from {@code pa} (at most {@code max}) for which
