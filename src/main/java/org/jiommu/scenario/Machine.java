@@ -165,7 +165,7 @@ final class Machine {
                     d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
             pci.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
             if (d.aliasOf() != null) {
-                pci.addDmaAlias(p, d.aliasOf().devfn());
+                pci.addDmaAlias(p, d.aliasOf());
             }
             dev = p;
             ids = d.streamIds().isEmpty() ? List.of(pci.dmaRequesterId(p)) : d.streamIds();

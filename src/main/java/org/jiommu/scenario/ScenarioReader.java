@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import org.jiommu.base.Errno;
 import org.jiommu.base.Prot;
+import org.jiommu.bus.pci.Bdf;
 import org.jiommu.scenario.YNode.Entry;
 import org.jiommu.scenario.YNode.YList;
 import org.jiommu.scenario.YNode.YMap;
@@ -59,7 +60,7 @@ public final class ScenarioReader {
     private final Map<String, IommuSpec> iommus = new LinkedHashMap<>();
     /** The bus of the first device behind each IOMMU, and where it was declared. */
     private final Map<String, Map.Entry<DeviceSpec.Bus, Loc>> iommuBus = new LinkedHashMap<>();
-    private final Map<DeviceSpec.Bdf, String> bdfs = new TreeMap<>((x, y) ->
+    private final Map<Bdf, String> bdfs = new TreeMap<>((x, y) ->
             Long.compare(((long) x.segment() << 16) | x.bus() << 8 | x.devfn(),
                     ((long) y.segment() << 16) | y.bus() << 8 | y.devfn()));
 
@@ -434,7 +435,7 @@ public final class ScenarioReader {
             }
         }
         boolean pci = bus == DeviceSpec.Bus.PCI;
-        DeviceSpec.Bdf bdf = null;
+        Bdf bdf = null;
         YNode bn = m.get("bdf");
         if (pci) {
             if (bn == null) {
@@ -505,7 +506,7 @@ public final class ScenarioReader {
             Boolean b = bool(m.get("acs"), "acs");
             acs = b == null || b;
         }
-        DeviceSpec.Bdf alias = null;
+        Bdf alias = null;
         if (m.get("alias-of") != null && pci) {
             alias = bdf(m.get("alias-of"), "alias-of");
             // pci_add_dma_alias only aliases devfns on the function's own bus.
@@ -518,9 +519,9 @@ public final class ScenarioReader {
         List<Integer> sids = List.of();
         YNode sn = m.get("stream-ids");
         if (sn != null) {
-            if (is != null && !is.kind().isSmmu()) {
-                problem(m.entry("stream-ids").keyLoc(), label + ": stream-ids apply to SMMU masters only ("
-                        + iommu + " is " + is.kind().word + ")");
+            if (is != null && is.kind() == IommuSpec.Kind.VTD) {
+                problem(m.entry("stream-ids").keyLoc(), label + ": stream-ids apply to SMMU and mock masters only ("
+                        + iommu + " is " + is.kind().word + ": VT-d uses the requester ID)");
             } else if (sn instanceof YList sl && !sl.items().isEmpty()) {
                 List<Integer> out = new ArrayList<>();
                 for (YNode i : sl.items()) {
@@ -537,8 +538,8 @@ public final class ScenarioReader {
             } else {
                 problem(sn.loc(), "'stream-ids' must be a non-empty list of numbers");
             }
-        } else if (!pci && bus != null && is != null && is.kind().isSmmu()) {
-            problem(m.loc(), label + ": a platform device behind an SMMU needs 'stream-ids'");
+        } else if (!pci && bus != null && is != null && is.kind() != IommuSpec.Kind.VTD) {
+            problem(m.loc(), label + ": a platform device behind " + iommu + " needs 'stream-ids' (firmware's IDs for it)");
         }
         boolean cs = false;
         if (m.get("context-switch") != null) {
@@ -621,17 +622,18 @@ public final class ScenarioReader {
         return kind == null || base == null || size == null ? null : new DeviceSpec.Reserved(kind, base, size);
     }
 
-    private DeviceSpec.Bdf bdf(YNode n, String what) {
+    private Bdf bdf(YNode n, String what) {
         String s = scalarText(n, what);
         if (s == null) {
             return null;
         }
-        DeviceSpec.Bdf b = DeviceSpec.Bdf.parse(s);
-        if (b == null) {
+        try {
+            return Bdf.parse(s);
+        } catch (IllegalArgumentException e) {
             problem(n.loc(), "bad " + what + " '" + s + "': write bus:device.function in hex, e.g. \"00:02.0\" "
                     + "or \"0001:00:02.0\"");
+            return null;
         }
-        return b;
     }
 
     // ---------------------------------------------------------------- steps

@@ -24,7 +24,11 @@ class ScenarioRunnerTest {
 
     /** Runs the steps on the common platform; returns every step's report. */
     private static List<ScenarioRunner.StepReport> run(String... steps) throws InvalidScenarioException {
-        String text = "name: t\n" + PLATFORM + "steps:\n" + String.join("\n", steps) + "\n";
+        return runText("name: t\n" + PLATFORM + "steps:\n" + String.join("\n", steps) + "\n");
+    }
+
+    /** Runs a whole scenario text; returns every step's report. */
+    private static List<ScenarioRunner.StepReport> runText(String text) throws InvalidScenarioException {
         Scenario s = ScenarioReader.read("t.yaml", text);
         List<ScenarioRunner.StepReport> out = new ArrayList<>();
         new ScenarioRunner(false).run(s, new ScenarioRunner.StepListener() {
@@ -206,5 +210,41 @@ class ScenarioRunnerTest {
                 .containsExactly(true, true, true, true, true, true, true, false, true, true, true, true, true, true);
         assertThat(r.get(7).mismatch()).isEqualTo("read 01020304, expected data 01020305");
         assertThat(r.get(8).outcome()).isInstanceOf(Outcome.Faulted.class);
+    }
+
+    @Test
+    @DisplayName("alias-of and acs: false group functions by the PCI rules; platform devices by stream ID on their own mock")
+    void grouping() throws Exception {
+        String text = String.join("\n",
+                "name: grouping",
+                "platform:",
+                "  iommus:",
+                "    - {name: m0, kind: mock}",
+                "    - {name: m1, kind: mock}",
+                "  devices:",
+                "    - {name: a, bus: pci, bdf: \"00:06.0\", iommu: m0}",
+                "    - {name: b, bus: pci, bdf: \"00:07.0\", iommu: m0, alias-of: \"00:06.0\"}",
+                "    - {name: c, bus: pci, bdf: \"00:08.0\", iommu: m0}",
+                "    - {name: f0, bus: pci, bdf: \"00:09.0\", iommu: m0, acs: false}",
+                "    - {name: f1, bus: pci, bdf: \"00:09.1\", iommu: m0, acs: false}",
+                "    - {name: uart0, bus: platform, iommu: m1, stream-ids: [0x40]}",
+                "steps:",
+                "  - iommu_group_id: {dev: a}",
+                "    as: ga",
+                "  - iommu_group_id: {dev: b}",
+                "    expect: {value: ga}",
+                "  - iommu_group_id: {dev: c}",
+                "    expect: {value: ga}",
+                "  - iommu_group_id: {dev: f0}",
+                "    as: gf",
+                "  - iommu_group_id: {dev: f1}",
+                "    expect: {value: gf}",
+                "  - iommu_get_domain_for_dev: {dev: uart0}",
+                "    expect: {value: default}",
+                "  - dma: {dev: uart0, iova: 0x1000, read: 4}",
+                "    expect: {fault: not-present}",
+                "");
+        assertThat(runText(text)).extracting(ScenarioRunner.StepReport::passed)
+                .containsExactly(true, true, false, true, true, true, true);
     }
 }
