@@ -20,9 +20,10 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "demo",
         mixinStandardHelpOptions = true,
         description = {
-            "Run the built-in demo scenario: a NIC on the DMA API, a VFIO-style claim and passthrough,",
-            "and a device with firmware direct mappings (RMR) that can never be blocked, parked on",
-            "identity at removal. Prints a narrative, each step and its result, and a summary.",
+            "Run the built-in demo: the IOMMU core's rules, step by step, on the mock IOMMU.",
+            "A NIC on the DMA API, a VFIO-style claim and passthrough with DMA into guest memory,",
+            "and a device with firmware direct mappings (RMR) that can never be blocked and is parked",
+            "on identity at removal. Prints a narrative, each step and its result, and a summary.",
             "--print shows the scenario file itself (a starting point for your own).",
         })
 public final class DemoCommand implements Callable<Integer> {

@@ -14,8 +14,9 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "ops",
         mixinStandardHelpOptions = true,
         description = {
-            "List every op a scenario step can use, with its arguments (? = optional), what it returns",
-            "and what it means. With OP, show that op's arguments and their types.",
+            "List the ops a scenario step can use.",
+            "Each op with its arguments (? = optional), what it returns and what it means.",
+            "With OP, show that op's arguments and their types.",
         })
 public final class OpsCommand implements Callable<Integer> {
     @Parameters(arity = "0..1", paramLabel = "OP", description = "one op to describe")

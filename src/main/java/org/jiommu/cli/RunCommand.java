@@ -24,8 +24,9 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "run",
         mixinStandardHelpOptions = true,
         description = {
-            "Run scenario files: build each file's platform, run its steps through the model and check",
-            "every step's expectation. All files are validated before any step runs.",
+            "Run scenario files and check every step's expectation.",
+            "Builds each file's platform, runs its steps through the model and compares each result",
+            "with the step's expectation. All files are validated before any step runs.",
         },
         footerHeading = "%nExpectations (a step's 'expect:', default ok):%n",
         footer = {
