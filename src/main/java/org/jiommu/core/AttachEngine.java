@@ -307,14 +307,15 @@ final class AttachEngine {
         core.requireGroup(group, "iommu_attach_group_handle");
         core.lock(group);
         try {
-            // xa_insert: reserve slot 0, refusing an occupied one
-            if (core.shouldFailAlloc("xa_insert pasid_array[0]")) {
-                throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
-            }
-            if (group.pasidArray.putIfAbsent(0, PasidEntry.Reserved.INSTANCE) != null) {
+            // xa_insert: reserve slot 0, refusing an occupied one (before any allocation)
+            if (group.pasidArray.containsKey(0)) {
                 throw IommuCore.err(Errno.EBUSY, group + " already has a handle in PASID slot 0 ("
                         + group.pasidArray.get(0) + ")");
             }
+            if (core.shouldFailAlloc("xa_insert pasid_array[0]")) {
+                throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
+            }
+            group.pasidArray.put(0, PasidEntry.Reserved.INSTANCE);
             try {
                 attachGroupLocked(d, group);
             } catch (IommuException e) {

@@ -698,6 +698,9 @@ public final class IommuCore {
     /** {@code device_iommu_capable}: false without an IOMMU or a {@code capable} op. */
     public boolean deviceIommuCapable(Device dev, IommuCap cap) {
         requireDevice(dev, "device_iommu_capable");
+        if (cap == null) {
+            throw err(Errno.EINVAL, "device_iommu_capable: capability is null");
+        }
         DevIommu di = devIommuOf(dev);
         if (di == null || di.iommuDev == null || di.ops().capable() == null) {
             return false;
