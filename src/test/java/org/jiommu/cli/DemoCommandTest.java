@@ -11,7 +11,20 @@ class DemoCommandTest {
     void demoRunsGreen() {
         Cli r = Cli.run("demo");
         assertThat(r.exit).as(r.out + r.err).isEqualTo(0);
-        assertThat(r.out).contains("   # ").contains("PASSED").doesNotContain("FAILED");
+        assertThat(r.out).contains("   # 1. The DMA API.").contains("   # 2. VFIO passthrough.")
+                .contains("   # 3. Firmware direct mappings.").contains("   # 4. Removal.")
+                .contains("-> paddr 0x40001234  ok").contains("-> fault blocked  ok")
+                .contains("BYPASS").contains("PASSED").doesNotContain("FAILED");
+    }
+
+    @Test
+    @DisplayName("jiommu demo --json prints one JSON object per step, all ok")
+    void json() {
+        Cli r = Cli.run("demo", "--json");
+        assertThat(r.exit).isEqualTo(0);
+        assertThat(r.out.lines()).allMatch(l -> l.startsWith("{") && l.endsWith("}"));
+        assertThat(r.out.lines().filter(l -> l.contains("\"step\":"))).allMatch(l -> l.contains("\"status\":\"ok\""));
+        assertThat(r.out).contains("\"status\":\"PASSED\"");
     }
 
     @Test
