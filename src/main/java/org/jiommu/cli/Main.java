@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
             "A Java model of the Linux IOMMU subsystem and the IOMMU hardware under it.",
             "Exit codes: 0 ok, 1 a check failed, 2 bad usage or input."
         },
-        subcommands = {CommandLine.HelpCommand.class, PgtableCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, RunCommand.class, OpsCommand.class, DemoCommand.class,
+            PgtableCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_CHECK_FAILED = 1;

@@ -1,0 +1,120 @@
+package org.jiommu.scenario;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.util.HexFormat;
+import java.util.Map;
+import org.jiommu.base.Prot;
+
+/**
+ * The tool output of a run ({@code --json}): one JSON object per line for every step, then one
+ * summary object per file (it has the key {@code "summary"}; step objects have {@code "step"}).
+ */
+public final class JsonPrinter implements ScenarioRunner.StepListener {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final PrintWriter out;
+
+    public JsonPrinter(PrintWriter out) {
+        this.out = out;
+    }
+
+    @Override
+    public void begin(Scenario s, String platformSummary) {
+    }
+
+    @Override
+    public void step(Scenario s, ScenarioRunner.StepReport r) {
+        Step step = r.step();
+        ObjectNode o = JSON.createObjectNode();
+        o.put("file", s.file());
+        o.put("step", step.number());
+        o.put("line", step.loc().line());
+        o.put("op", step.op().name());
+        ObjectNode args = o.putObject("args");
+        for (Map.Entry<String, Object> e : step.args().entrySet()) {
+            args.put(e.getKey(), argText(e.getKey(), e.getValue()));
+        }
+        o.put("call", step.written());
+        o.put("expect", step.expect().show());
+        o.put("result", r.outcome().show());
+        Outcome out0 = r.outcome();
+        if (out0 instanceof Outcome.Failed f) {
+            o.put("errno", "-" + f.errno().name());
+            o.put("message", f.message());
+        } else if (out0 instanceof Outcome.Returned ret && ret.value() != null) {
+            o.put("value", ret.value().show());
+        } else if (out0 instanceof Outcome.Translated t) {
+            o.put("paddr", "0x" + Long.toHexString(t.paddr()));
+            if (t.data() != null) {
+                o.put("data", HexFormat.of().formatHex(t.data()));
+            }
+        } else if (out0 instanceof Outcome.Faulted f) {
+            o.put("fault", f.reason() == null ? null : f.reason().word);
+            o.put("message", f.detail());
+        } else if (out0 instanceof Outcome.Checked c) {
+            o.put("violations", c.violations().size());
+            c.violations().forEach(o.putArray("findings")::add);
+        } else if (out0 instanceof Outcome.Report rep) {
+            o.put("output", rep.text());
+        } else if (out0 instanceof Outcome.Error e) {
+            o.put("message", e.message());
+        }
+        if (!r.warnings().isEmpty()) {
+            r.warnings().forEach(o.putArray("warnings")::add);
+        }
+        if (step.as() != null) {
+            o.put("as", step.as());
+        }
+        o.put("status", r.passed() ? "ok" : "FAILED");
+        if (!r.passed()) {
+            o.put("mismatch", r.mismatch());
+        }
+        print(o);
+    }
+
+    private static String argText(String key, Object v) {
+        if (v instanceof byte[] b) {
+            return HexFormat.of().formatHex(b);
+        }
+        if (v instanceof Integer prot && key.equals("prot")) {
+            return Prot.format(prot);
+        }
+        if (v instanceof DeviceSpec d) {
+            return d.name();
+        }
+        return String.valueOf(v);
+    }
+
+    @Override
+    public void end(Scenario s, ScenarioRunner.FileReport r) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("file", s.file());
+        o.put("scenario", s.name());
+        ObjectNode sum = o.putObject("summary");
+        sum.put("steps", r.steps());
+        sum.put("failed", r.failed());
+        sum.put("faults", r.faults());
+        if (r.cacheLookups() >= 0) {
+            sum.put("cacheHits", r.cacheHits());
+            sum.put("cacheLookups", r.cacheLookups());
+        }
+        sum.put("stopped", r.stopped());
+        if (r.platformError() != null) {
+            sum.put("platformError", r.platformError());
+        }
+        sum.put("status", r.passed() ? "PASSED" : "FAILED");
+        print(o);
+    }
+
+    private void print(ObjectNode o) {
+        try {
+            out.println(JSON.writeValueAsString(o));
+            out.flush();
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
