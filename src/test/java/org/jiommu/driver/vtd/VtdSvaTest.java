@@ -1,0 +1,240 @@
+package org.jiommu.driver.vtd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.bus.dma.DmaResult;
+import org.jiommu.bus.pci.Acs;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.SvaHandle;
+import org.jiommu.core.spi.MmStruct;
+import org.jiommu.hw.vtd.FaultReason;
+import org.jiommu.hw.vtd.InvDescriptor;
+import org.jiommu.hw.vtd.PasidEntry;
+import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * SVA on VT-d: {@code iommu_sva_bind_device} programs a first-level PASID entry pointing at the
+ * process's x86-64 table; device DMA with the mm's PASID walks the process tables (user bit,
+ * write permission, first-level fault reasons); changes of the mm reach the IOTLB and the device
+ * TLBs through the mmu notifier (PASID-based IOTLB and device-TLB invalidations); unbind tears the
+ * entry down. The hardware agreement (I7) is checked after every core call.
+ */
+class VtdSvaTest {
+    private static final long RW_VA = 0x40_0000L;
+    private static final long RO_VA = 0x50_0000L;
+
+    /** A PASID + PRI endpoint without ATS, alone behind its own root port: faults come back unmasked by an ATC. */
+    static PciDevice noAts(VtdFixture f, String name, int slot) {
+        return f.p.topology().rootBus(0, 0).rootPort("rp-" + name, slot, 0, 0x10 + slot, Acs.ISOLATED)
+                .endpoint(name, 0, 0, false, 20, true, Acs.NONE);
+    }
+
+    private static PasidEntry entry(VtdFixture f, PciDevice dev, int pasid) {
+        long w0 = VtdAuxTest.pasidEntryWord0(f, dev.requesterId(), pasid);
+        // pasidEntryWord0 gives word 0; read the rest of the 64-byte entry beside it.
+        long[] w = new long[8];
+        long a = entryAddress(f, dev.requesterId(), pasid);
+        for (int i = 0; i < 8; i++) {
+            w[i] = a == 0 ? 0 : f.p.memory().readLong(a + 8L * i);
+        }
+        assertThat(w[0]).isEqualTo(w0);
+        return PasidEntry.of(w);
+    }
+
+    private static long entryAddress(VtdFixture f, int sid, int pasid) {
+        var m = f.p.memory();
+        long root = f.unit().unit().read64(org.jiommu.hw.vtd.VtdRegisters.RTADDR_REG) & ~0xFFFL;
+        int devfn = sid & 0xFF;
+        long re = m.readLong(root + (sid >>> 8) * 16L + (devfn > 127 ? 8 : 0));
+        long ctx = m.readLong((re & ~0xFFFL) + (devfn & 0x7F) * 32L);
+        long dir = m.readLong((ctx & ~0xFFFL) + 8L * (pasid >>> 6));
+        return (dir & 1) == 0 ? 0 : (dir & ~0xFFFL) + 64L * (pasid & 0x3F);
+    }
+
+    private static long write(VtdFixture f, PciDevice d, int pasid, long va, byte v) {
+        DmaResult r = f.p.dma(d).write(pasid, va, new byte[] {v}, 0, 1, new DmaResult());
+        return r.ok() ? r.firstPa() : -r.faultCode();
+    }
+
+    private static long read(VtdFixture f, PciDevice d, int pasid, long va) {
+        DmaResult r = f.p.dma(d).read(pasid, va, new byte[1], 0, 1, new DmaResult());
+        return r.ok() ? r.firstPa() : -r.faultCode();
+    }
+
+    /** A process with a read-write and a read-only VMA, one page of each populated. */
+    private static MmStruct process(VtdFixture f, int levels) {
+        MmStruct mm = new MmStruct("proc", f.p.frames(), levels);
+        mm.mmap(RW_VA, 0x4000, Prot.READ | Prot.WRITE);
+        mm.mmap(RO_VA, 0x1000, Prot.READ);
+        assertThat(mm.handleMmFault(RW_VA, true, false)).isEqualTo(MmStruct.FaultResult.SUCCESS);
+        assertThat(mm.handleMmFault(RW_VA + 0x1000, true, false)).isEqualTo(MmStruct.FaultResult.SUCCESS);
+        assertThat(mm.handleMmFault(RO_VA, false, false)).isEqualTo(MmStruct.FaultResult.SUCCESS);
+        return mm;
+    }
+
+    @Test
+    @DisplayName("SVA bind on VT-d: first-level PASID entry on the mm's table; DMA walks the process tables with VT-d first-level fault reasons")
+    void bindAndTranslate() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        PciDevice acc = noAts(f, "acc", 5);
+        f.hotplug(acc);
+        MmStruct mm = process(f, 4);
+        SvaHandle h = f.core().svaBindDevice(acc, mm);
+        int p = f.core().svaGetPasid(h);
+        f.agree();
+        VtdDomain d = (VtdDomain) f.driver().programmedPasid(acc, p);
+        assertThat(d.mm()).isSameAs(mm);
+        PasidEntry e = entry(f, acc, p);
+        assertThat(e.present()).isTrue();
+        assertThat(e.pgtt()).isEqualTo(PasidEntry.PGTT_FIRST_LEVEL);
+        assertThat(e.firstLevelPointer()).isEqualTo(mm.pgd().root());
+        assertThat(e.firstLevelPagingMode()).isZero();
+        assertThat(e.supervisorRequestEnable()).isFalse();
+        assertThat(e.domainId()).isEqualTo(d.domainId(f.unit())).isGreaterThanOrEqualTo(VtdIommu.FIRST_DOMAIN_ID);
+
+        assertThat(write(f, acc, p, RW_VA + 5, (byte) 7)).isEqualTo(mm.translate(RW_VA) + 5);
+        assertThat(f.p.memory().read(mm.translate(RW_VA) + 5, 1)[0]).isEqualTo((byte) 7);
+        assertThat(read(f, acc, p, RO_VA)).isEqualTo(mm.translate(RO_VA));
+        assertThat(write(f, acc, p, RO_VA, (byte) 1)).isEqualTo(-FaultReason.SM_WRITE);
+        assertThat(write(f, acc, p, RW_VA + 0x2000, (byte) 1)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        assertThat(f.lastDriverFault().pasid()).isEqualTo(p);
+        assertThat(f.lastDriverFault().reason()).isEqualTo(FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        // A supervisor page (U/S clear) in the process table: a user request faults 0x81.
+        long kpage = f.p.frames().alloc(0);
+        assertThat(mm.pgd().mapPagesWithAttributes(0x60_0000L, kpage, 0x1000, 1,
+                X86FirstLevelPageTable.RW | X86FirstLevelPageTable.A, new Mapped())).isZero();
+        assertThat(read(f, acc, p, 0x60_0000L)).isEqualTo(-FaultReason.FS_USER_SUPERVISOR);
+        // Requests without PASID still use the RID domain.
+        assertThat(f.write(acc, RW_VA, new byte[1])).isNegative();
+
+        // Unbind: entry cleared, PASID cache, PASID-based IOTLB of the whole PASID, wait (no ATS here).
+        int did = d.domainId(f.unit());
+        List<InvDescriptor> log = new ArrayList<>();
+        f.unit().unit().setDescriptorListener(log::add);
+        f.core().svaUnbindDevice(h);
+        f.agree();
+        assertThat(log).hasSize(3);
+        assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidCacheInv(InvDescriptor.PC_G_PASID, did, p));
+        assertThat(log.get(1)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0,
+                false));
+        assertThat(log.get(2)).isInstanceOf(InvDescriptor.InvWait.class);
+        assertThat(entry(f, acc, p).present()).isFalse();
+        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(-FaultReason.PASID_ENTRY_NOT_PRESENT);
+        assertThat(d.domainId(f.unit())).isEqualTo(-1);
+        assertThat(f.core().warnings()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("SVA on VT-d with a 5-level mm: FLPM = 1 on a unit with FL5LP; a 4-level-only unit refuses it (-EINVAL)")
+    void fiveLevel() {
+        VtdFixture f = VtdFixture.of(true, 57);
+        PciDevice acc = noAts(f, "acc", 5);
+        f.hotplug(acc);
+        MmStruct mm = process(f, 5);
+        long high = 1L << 50;
+        mm.mmap(high, 0x1000, Prot.READ | Prot.WRITE);
+        mm.handleMmFault(high, true, false);
+        SvaHandle h = f.core().svaBindDevice(acc, mm);
+        int p = f.core().svaGetPasid(h);
+        f.agree();
+        assertThat(entry(f, acc, p).firstLevelPagingMode()).isEqualTo(1);
+        assertThat(write(f, acc, p, high + 3, (byte) 1)).isEqualTo(mm.translate(high) + 3);
+        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(mm.translate(RW_VA));
+        f.core().svaUnbindDevice(h);
+
+        VtdFixture g = new VtdFixture(VtdConfig.scalable(48));
+        PciDevice acc2 = noAts(g, "acc", 5);
+        g.hotplug(acc2);
+        MmStruct mm5 = process(g, 5);
+        try {
+            g.core().svaBindDevice(acc2, mm5);
+            throw new AssertionError("bound a 5-level mm on a unit without FL5LP");
+        } catch (IommuException ex) {
+            assertThat(ex.errno()).isEqualTo(Errno.EINVAL);
+        }
+        g.agree();
+        assertThat(g.driver().programmedPasid(acc2, g.core().mmPasid(mm5))).isNull();
+    }
+
+    @Test
+    @DisplayName("SVA munmap on VT-d: the mmu notifier issues PASID-based IOTLB and device-TLB invalidations; DMA then faults")
+    void munmapInvalidates() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        PciDevice acc = noAts(f, "acc", 5);
+        f.hotplug(f.nic, acc);
+        MmStruct mm = process(f, 4);
+        SvaHandle h1 = f.core().svaBindDevice(f.nic, mm);
+        SvaHandle h2 = f.core().svaBindDevice(acc, mm);
+        int p = f.core().svaGetPasid(h1);
+        assertThat(f.core().svaGetPasid(h2)).isEqualTo(p);
+        VtdDomain d = (VtdDomain) f.driver().programmedPasid(f.nic, p);
+        assertThat(f.driver().programmedPasid(acc, p)).isSameAs(d); // one SVA domain, one DID on the unit
+        long pa = mm.translate(RW_VA + 0x1000);
+        assertThat(write(f, f.nic, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(pa);
+        assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(pa);
+        assertThat(f.nic.atc().contains(p, RW_VA + 0x1000)).isTrue();
+        int did = d.domainId(f.unit());
+        List<InvDescriptor> log = new ArrayList<>();
+        f.unit().unit().setDescriptorListener(log::add);
+        mm.munmap(RW_VA + 0x1000, 0x1000);
+        f.agree();
+        assertThat(log).hasSize(3);
+        assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PAGE, did, p,
+                RW_VA + 0x1000, 0, false));
+        assertThat(log.get(1)).isInstanceOfSatisfying(InvDescriptor.PasidDeviceTlbInv.class, x -> {
+            assertThat(x.sourceId()).isEqualTo(f.nic.requesterId());
+            assertThat(x.pasid()).isEqualTo(p);
+        });
+        assertThat(log.get(2)).isInstanceOf(InvDescriptor.InvWait.class);
+        assertThat(f.nic.atc().contains(p, RW_VA + 0x1000)).isFalse();
+        assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        assertThat(write(f, f.nic, p, RW_VA + 0x1000, (byte) 1)).isNegative();
+        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(mm.translate(RW_VA)); // the rest stays
+
+        // Process exit: the whole PASID is invalidated, nothing stale survives.
+        log.clear();
+        mm.exit();
+        assertThat(log).anySatisfy(x -> assertThat(x).isEqualTo(new InvDescriptor.PasidIotlbInv(
+                InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0, false)));
+        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        f.core().svaUnbindDevice(h1);
+        f.core().svaUnbindDevice(h2);
+        f.agree();
+        f.core().mmPasidDrop(mm);
+        mm.mmdrop();
+        assertThat(f.core().warnings()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("SVA stale-translation variant on VT-d: a notifier flush without the PASID IOTLB (or device-TLB) invalidation leaves the old page reachable")
+    void staleTranslation() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        PciDevice acc = noAts(f, "acc", 5);
+        f.hotplug(f.nic, acc);
+        MmStruct mm = process(f, 4);
+        SvaHandle h1 = f.core().svaBindDevice(acc, mm);
+        SvaHandle h2 = f.core().svaBindDevice(f.nic, mm);
+        int p = f.core().svaGetPasid(h1);
+        long pa = mm.translate(RW_VA);
+        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the IOTLB
+        assertThat(write(f, f.nic, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the nic's ATC
+        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.IOTLB);
+        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.DEVICE_TLB);
+        mm.munmap(RW_VA, 0x1000);
+        assertThat(mm.translate(RW_VA)).isZero();
+        assertThat(write(f, acc, p, RW_VA, (byte) 2)).isEqualTo(pa); // stale IOTLB entry
+        assertThat(f.nic.atc().contains(p, RW_VA)).isTrue();
+        assertThat(write(f, f.nic, p, RW_VA, (byte) 3)).isEqualTo(pa); // stale ATC entry
+        f.core().svaUnbindDevice(h1);
+        f.core().svaUnbindDevice(h2);
+    }
+}
