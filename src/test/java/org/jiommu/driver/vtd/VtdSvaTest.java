@@ -237,4 +237,33 @@ class VtdSvaTest {
         f.core().svaUnbindDevice(h1);
         f.core().svaUnbindDevice(h2);
     }
+
+    @Test
+    @DisplayName("I7 on VT-d catches a first-level PASID entry that disagrees with the SVA bond: pointer, FLPM, SRE, PGTT")
+    void agreementCatchesFirstLevelCorruption() {
+        VtdFixture f = VtdFixture.of(true, 57);
+        PciDevice acc = noAts(f, "acc", 5);
+        f.hotplug(acc);
+        MmStruct mm = process(f, 4);
+        SvaHandle h = f.core().svaBindDevice(acc, mm);
+        int p = f.core().svaGetPasid(h);
+        f.agree();
+        long a = entryAddress(f, acc.requesterId(), p);
+        var m = f.p.memory();
+        long w0 = m.readLong(a);
+        long w2 = m.readLong(a + 16);
+        m.writeLong(a + 16, w2 + 0x1000); // FLPTPTR
+        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPTPTR"));
+        m.writeLong(a + 16, w2 | 1L << 2); // FLPM = 5-level
+        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPM"));
+        m.writeLong(a + 16, w2 | 1L); // SRE
+        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("SRE"));
+        m.writeLong(a + 16, w2);
+        m.writeLong(a, (w0 & ~(7L << 6)) | 2L << 6); // PGTT second level
+        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("core has SVA domain"));
+        m.writeLong(a, w0);
+        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).isEmpty();
+        f.core().svaUnbindDevice(h);
+        f.agree();
+    }
 }
