@@ -266,4 +266,47 @@ class VtdSvaTest {
         f.core().svaUnbindDevice(h);
         f.agree();
     }
+
+    @Test
+    @DisplayName("fail_nth over SVA bind on VT-d (core sites and table pages): -ENOMEM, no PASID entry, no DID, hardware agrees")
+    void bindFailNth() {
+        int failures = 0;
+        for (boolean frames : new boolean[] {false, true}) {
+            for (int n = 1; n < 40; n++) {
+                VtdFixture f = VtdFixture.of(true, 48);
+                PciDevice acc = noAts(f, "acc", 5);
+                f.hotplug(acc);
+                MmStruct mm = process(f, 4);
+                java.util.BitSet dids = f.unit().domainIdsInUse();
+                if (frames) {
+                    f.p.frames().failNthAllocation(n);
+                } else {
+                    f.core().failNthAllocation(n);
+                }
+                SvaHandle h;
+                try {
+                    h = f.core().svaBindDevice(acc, mm);
+                } catch (IommuException e) {
+                    assertThat(e.errno()).isIn(Errno.ENOMEM, Errno.ENOSPC);
+                    failures++;
+                    int p = f.core().mmPasid(mm);
+                    if (p != org.jiommu.core.IommuCore.IOMMU_PASID_INVALID) {
+                        assertThat(f.driver().programmedPasid(acc, p)).isNull();
+                        assertThat(VtdAuxTest.pasidEntryWord0(f, acc.requesterId(), p) & 1).isZero();
+                    }
+                    assertThat(f.unit().domainIdsInUse()).isEqualTo(dids);
+                    f.agree();
+                    continue;
+                } finally {
+                    f.core().failNthAllocation(0);
+                    f.p.frames().failNthAllocation(0);
+                }
+                f.agree();
+                int p = f.core().svaGetPasid(h);
+                assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(mm.translate(RW_VA));
+                break;
+            }
+        }
+        assertThat(failures).isGreaterThanOrEqualTo(3);
+    }
 }
