@@ -10,14 +10,13 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.pci.PciDevice;
-import org.jiommu.core.AttachHandle;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.CoreCorruption;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.IopfGroup;
+import org.jiommu.core.PageRequests;
 import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.IopfFault;
 import org.jiommu.core.spi.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
@@ -611,20 +610,8 @@ class CorruptionTest {
         private final TestPlatform p = new TestPlatform();
         private final PciDevice a = p.pci("a");
         private final MmStruct mm = new MmStruct("proc", p.frames);
-        private final SvaHandle bond;
-        private IopfGroup held;
-
-        PasidPart2() {
-            bond = p.core.svaBindDevice(a, mm);
-            IommuDomain faulting = p.core.pagingDomainAlloc(a);
-            p.core.domainSetIopfHandler(faulting, g -> {
-                held = g; // answered later
-                return 0;
-            });
-            p.core.attachDevicePasid(faulting, a, 20, new AttachHandle());
-            p.core.reportDeviceFault(a, IopfFault.withPasid(20, 1, true, IopfFault.PERM_READ, 0x1000));
-            assertThat(held).isNotNull();
-        }
+        private final SvaHandle bond = p.core.svaBindDevice(a, mm);
+        private final IopfGroup held = PageRequests.pending(p.core, a, 20);
 
         private CallRecord call(String fn) {
             return new CallRecord(fn, List.of(), null, List.of(), false, null);

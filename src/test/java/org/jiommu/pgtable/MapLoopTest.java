@@ -41,27 +41,31 @@ class MapLoopTest {
         }
     }
 
+    /** An unroll that records its calls and reports {@code undone} bytes undone (-1: all asked). */
+    private static MapLoop.Unroll recorder(List<long[]> calls, long undone) {
+        return (iova, size) -> {
+            calls.add(new long[] {iova, size});
+            return undone < 0 ? size : undone;
+        };
+    }
+
     @Test
     @DisplayName("map_pages returning success with nothing mapped stops the loop with -EINVAL instead of spinning")
     void noProgress() {
         Scripted t = new Scripted();
         t.okCalls = 1; // the first 4K-run maps, the 2M block then makes no progress
         List<Long> stalls = new ArrayList<>();
-        long[] unroll = {-1, -1};
+        List<long[]> unrolls = new ArrayList<>();
         MapLoop.MapResult r = MapLoop.map(t, BITMAP, 0x1ff000, 0x1ff000, 0x201000, Prot.RW, new MapLoop.Listener() {
             @Override
             public void noProgress(long iova) {
                 stalls.add(iova);
             }
-        }, (iova, size) -> {
-            unroll[0] = iova;
-            unroll[1] = size;
-            return size;
-        });
+        }, recorder(unrolls, -1));
         assertThat(r.ret()).isEqualTo(Errno.EINVAL.neg());
         assertThat(stalls).containsExactly(0x200000L);
         assertThat(r.mapped()).isEqualTo(0x1000);
-        assertThat(unroll).containsExactly(0x1ff000, 0x1000);
+        assertThat(unrolls).singleElement().isEqualTo(new long[] {0x1ff000, 0x1000});
     }
 
     @Test
@@ -73,20 +77,14 @@ class MapLoopTest {
         t.partialOnFail = 0x1000;
         List<long[]> unrolls = new ArrayList<>();
         MapLoop.MapResult r = MapLoop.map(t, BITMAP, 0x1ff000, 0x1ff000, 0x203000, Prot.RW, MapLoop.Listener.NONE,
-                (iova, size) -> {
-                    unrolls.add(new long[] {iova, size});
-                    return size;
-                });
+                recorder(unrolls, -1));
         assertThat(r).isEqualTo(new MapLoop.MapResult(Errno.ENOMEM.neg(), 0x2000, 0x2000));
         assertThat(unrolls).singleElement().isEqualTo(new long[] {0x1ff000, 0x2000});
 
         Scripted none = new Scripted();
         none.failRet = Errno.ENOMEM.neg();
         unrolls.clear();
-        r = MapLoop.map(none, BITMAP, 0, 0, 0x1000, Prot.RW, MapLoop.Listener.NONE, (iova, size) -> {
-            unrolls.add(new long[] {iova, size});
-            return 0;
-        });
+        r = MapLoop.map(none, BITMAP, 0, 0, 0x1000, Prot.RW, MapLoop.Listener.NONE, recorder(unrolls, 0));
         assertThat(r.ret()).isEqualTo(Errno.ENOMEM.neg());
         assertThat(unrolls).singleElement().isEqualTo(new long[] {0, 0});
     }
