@@ -309,7 +309,8 @@ class FailNthTest {
         // the aux API reports a failed default-PASID allocation as -ENODEV (aux_domain_add_dev, seed 001)
         assertThat(r.attempts()).filteredOn(a -> a.step().equals("aux attach to q")
                 && a.outcome() == Outcome.FAILED_CLEANLY).extracting(FailNthSweep.Attempt::detail).contains("ENODEV");
-        // a failed partial-request or group allocation is answered, not lost: the call goes on
+        // a non-last request whose allocation fails is dropped (it needs no answer); a last one whose
+        // group allocation fails is answered through the abort group: neither leaves anything behind
         assertThat(r.count("partial page request at PASID 5", Source.CORE, Outcome.FAILED_DIRTY)).isZero();
         assertThat(r.count("last page request at PASID 5", Source.CORE, Outcome.FAILED_DIRTY)).isZero();
         // the SVA fault maps a page of the process on demand: its table pages can fail
