@@ -33,6 +33,12 @@ public enum Invariant {
     NO_PASID_0("I-NO-PASID-0"),
     /** SEMANTICS 11.13: every installed PASID is below the device's max PASIDs. */
     PASID_RANGE("I-PASID-RANGE"),
+    /** SEMANTICS 11.14: an mm's PASID is allocated, owned by it alone, and stays until the process has exited. */
+    MM_PASID("I-MM-PASID"),
+    /** SEMANTICS 11.15: an SVA domain's users equal its bonds; it is on its mm's list iff it has users. */
+    SVA_REF("I-SVA-REF"),
+    /** SEMANTICS 11.20: a page request group is answered at most once, and a pending one not yet. */
+    IOPF_ONCE("I-IOPF-ONCE"),
     /** SEMANTICS 11.16: attach_deferred only goes from set to clear. */
     DEFERRED("I-DEFERRED"),
     /** SEMANTICS 11.17: a driver's static domains are never freed (nor tracked as allocated). */

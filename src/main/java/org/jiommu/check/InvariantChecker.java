@@ -16,6 +16,7 @@ import org.jiommu.core.DevIommu;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.KernelVersion;
 import org.jiommu.core.PasidEntry;
+import org.jiommu.core.PasidInvariants;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
@@ -27,10 +28,9 @@ import org.jiommu.core.spi.ResvRegion;
  * call (the states around it and what it did). Both return every violation found, each naming
  * its invariant and the objects involved; neither throws for a violation.
  *
- * <p>Not checked (no such state in the core yet): I-MM-PASID, I-SVA-REF and I-IOPF-ONCE (no SVA or
- * IOPF), the global-allocator halves of I-NO-PASID-0 and I-PASID-RANGE, and the "reserved
- * placeholders only inside a locked operation" half of I-PASID-SLOT (the public snapshot hides
- * placeholders). docs/check.md says how each one is read.
+ * <p>The six PASID invariants (I-PASID-SLOT, I-NO-PASID-0, I-PASID-RANGE, I-MM-PASID, I-SVA-REF,
+ * I-IOPF-ONCE) are the core's {@link PasidInvariants}, run here on the captured snapshot with the
+ * state's hardware view; docs/check.md says how each one is read.
  */
 public final class InvariantChecker {
     /** At most this many addresses are sampled per range (I8, I-MAP); always the first and last page. */
@@ -77,7 +77,17 @@ public final class InvariantChecker {
             }
         }
         checkAccounting(s, out);
+        // the six PASID invariants (SEMANTICS 11.10, 11.12-11.15, 11.20), hardware half on what the view knows
+        HardwareView view = s.hw();
+        translate(PasidInvariants.check(s.core(), d -> view.knows(d) ? view.pasids(d) : null), out);
         return out;
+    }
+
+    /** Core-side PASID violations under the checker's ids (the two enums share their constant names). */
+    private static void translate(List<PasidInvariants.Violation> found, List<Violation> out) {
+        for (PasidInvariants.Violation v : found) {
+            out.add(new Violation(Invariant.valueOf(v.invariant().name()), v.message()));
+        }
     }
 
     private static void checkGroup(PlatformState s, GroupState g, Set<IommuDomain> live, List<Violation> out) {
@@ -159,14 +169,6 @@ public final class InvariantChecker {
             out.add(new Violation(Invariant.SLOT0, gn + " holds " + slot0.domain() + " in PASID slot 0 but is on "
                     + dom));
         }
-        for (Map.Entry<Integer, PasidEntry> e : g.pasids().entrySet()) {
-            IommuDomain pd = e.getValue().domain();
-            if (e.getKey() >= 1 && (pd == null || pd.isFreed())) {
-                out.add(new Violation(Invariant.PASID_SLOT, gn + " PASID slot " + e.getKey() + " holds "
-                        + (pd == null ? "no domain" : "freed domain " + pd)));
-            }
-        }
-
         boolean resetting = g.resettingDomain() != null;
         HardwareView hw = s.hw();
         Map<IommuDomain, List<Device>> onDomain = new LinkedHashMap<>();
@@ -179,13 +181,6 @@ public final class InvariantChecker {
             if (ds.requireDirect() && dom != null && !resetting && (dom.type() == DomainType.BLOCKED || dom == blk)) {
                 out.add(new Violation(Invariant.RMR, gn + " with require_direct device " + d + " is on blocking domain "
                         + dom));
-            }
-            // I-PASID-RANGE, core side: every slot fits every PASID-capable member
-            for (int p : g.pasids().keySet()) {
-                if (p >= 1 && ds.maxPasids() > 0 && p >= ds.maxPasids()) {
-                    out.add(new Violation(Invariant.PASID_RANGE, gn + " PASID slot " + p + " is beyond " + d
-                            + "'s " + ds.maxPasids() + " PASIDs"));
-                }
             }
             if (!hw.knows(d)) {
                 continue;
@@ -206,26 +201,6 @@ public final class InvariantChecker {
                 out.add(new Violation(Invariant.RMR, "require_direct device " + d + " is programmed for blocking domain "
                         + rid));
             }
-            // I-PASID-SLOT both ways (a device under reset has its PASIDs removed on purpose)
-            Map<Integer, IommuDomain> hp = hw.pasids(d);
-            if (ds.maxPasids() > 0 && !resetting) {
-                for (Map.Entry<Integer, PasidEntry> e : g.pasids().entrySet()) {
-                    int p = e.getKey();
-                    if (p >= 1 && hp.get(p) != e.getValue().domain()) {
-                        out.add(new Violation(Invariant.PASID_SLOT, gn + " records " + e.getValue().domain()
-                                + " at PASID " + p + " but " + d + " has " + hp.get(p) + " there"));
-                    }
-                }
-                for (Map.Entry<Integer, IommuDomain> e : hp.entrySet()) {
-                    int p = e.getKey();
-                    PasidEntry slot = g.pasids().get(p);
-                    if (p >= 1 && (slot == null || slot.domain() != e.getValue())) {
-                        out.add(new Violation(Invariant.PASID_SLOT, d + " has " + e.getValue() + " at PASID " + p
-                                + " but " + gn + " records " + (slot == null ? "nothing" : slot.domain())));
-                    }
-                }
-            }
-            checkPasidEntries(d, ds.maxPasids(), hp, out);
         }
         // I3: one domain for the PASID-less DMA of all members
         if (onDomain.size() > 1) {
@@ -255,18 +230,6 @@ public final class InvariantChecker {
                         }
                     }
                 }
-            }
-        }
-    }
-
-    /** I-NO-PASID-0 and I-PASID-RANGE on one device's hardware PASID entries. */
-    private static void checkPasidEntries(Device d, int maxPasids, Map<Integer, IommuDomain> hp, List<Violation> out) {
-        for (int p : hp.keySet()) {
-            if (p == 0) {
-                out.add(new Violation(Invariant.NO_PASID_0, d + " has " + hp.get(0) + " installed at PASID 0"));
-            } else if (p < 0 || p >= maxPasids) {
-                out.add(new Violation(Invariant.PASID_RANGE, d + " has PASID " + p + " installed but supports "
-                        + maxPasids));
             }
         }
     }
@@ -363,6 +326,7 @@ public final class InvariantChecker {
             checkBlockingLife(before, after, call, out);
             checkIdempotentProbe(before, after, call, out);
             checkOrder(before, after, call, out);
+            translate(PasidInvariants.checkTransition(before.core(), after.core()), out);
         }
         if (history != null) {
             history.lastCallUnbalanced = false;

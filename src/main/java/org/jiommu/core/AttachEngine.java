@@ -221,11 +221,10 @@ final class AttachEngine {
     void attachDevice(IommuDomain d, Device dev) {
         core.requireDomain(d, "iommu_attach_device");
         IommuGroup group = requireGroupOf(dev, "iommu_attach_device");
-        core.lock(group);
+        if (!core.lockMember(group, dev)) {
+            throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
+        }
         try {
-            if (!group.devices.contains(dev)) {
-                throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
-            }
             // Multi-device groups must use the group API under ownership (S13).
             if (group.devices.size() != 1) {
                 throw IommuCore.err(Errno.EINVAL, dev + " shares " + group.describe()
@@ -240,14 +239,10 @@ final class AttachEngine {
     void detachDevice(IommuDomain d, Device dev) {
         IommuCore.requireDevice(dev, "iommu_detach_device");
         IommuGroup group = core.groupOf(dev);
-        if (group == null) {
-            return;
+        if (group == null || !core.lockMember(group, dev)) {
+            return; // no group, or released meanwhile: nothing to detach
         }
-        core.lock(group);
         try {
-            if (!group.devices.contains(dev)) {
-                return; // released meanwhile: nothing to detach
-            }
             if (d != group.domain) {
                 core.warn("iommu_detach_device", dev + ": " + d + " is not the domain of " + group
                         + " (" + group.domain + ")");
@@ -399,11 +394,10 @@ final class AttachEngine {
         }
         IommuGroup group = core.groupOf(dev);
         if (core.version.atLeast(KernelVersion.V7_0) && group != null) {
-            core.lock(group);
+            if (!core.lockMember(group, dev)) {
+                return;
+            }
             try {
-                if (!group.devices.contains(dev)) {
-                    return;
-                }
                 if (group.resettingDomain != null) {
                     throw IommuCore.err(Errno.EBUSY, dev + " is under PCI reset");
                 }
@@ -467,11 +461,10 @@ final class AttachEngine {
             return;
         }
         IommuGroup group = core.groupOf(dev);
-        core.lock(group);
+        if (!core.lockMember(group, dev)) {
+            throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
+        }
         try {
-            if (!group.devices.contains(dev)) {
-                throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
-            }
             if (group.resettingDomain != null) {
                 core.warn("pci_dev_reset_iommu_prepare", group + " is already resetting");
                 throw IommuCore.err(Errno.EBUSY, group + " is already resetting");
@@ -507,9 +500,11 @@ final class AttachEngine {
             return;
         }
         IommuGroup group = core.groupOf(dev);
-        core.lock(group);
+        if (!core.lockMember(group, dev)) {
+            return;
+        }
         try {
-            if (group.resettingDomain == null || !group.devices.contains(dev)) {
+            if (group.resettingDomain == null) {
                 return;
             }
             IommuDomain blk = group.blockingDomain;

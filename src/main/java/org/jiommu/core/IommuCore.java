@@ -566,6 +566,21 @@ public final class IommuCore {
     }
 
     /**
+     * Takes {@code group->mutex} for a call naming {@code dev}, and tells whether {@code dev} is
+     * still a member: a release may have taken it out between the caller's group lookup and the
+     * lock (the kernel's callers hold a reference on the group, not on its membership). On false
+     * the mutex is released again; on true the caller holds it and must unlock.
+     */
+    boolean lockMember(IommuGroup g, Device dev) {
+        lock(g);
+        if (g.devices.contains(dev)) {
+            return true;
+        }
+        g.mutex.unlock();
+        return false;
+    }
+
+    /**
      * After taking the mutex: the group still has members. A caller may hold a group whose last
      * device left meanwhile (the kernel keeps such a group alive by reference); -ENODEV then.
      */

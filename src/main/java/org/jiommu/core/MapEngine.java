@@ -12,12 +12,11 @@ import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.MapLoop;
 import org.jiommu.pgtable.MapPagesOps;
 import org.jiommu.pgtable.Mapped;
-import org.jiommu.pgtable.PageSizes;
 
 /**
- * The map/unmap front end (SEMANTICS.md 9): the page-size split ({@link PageSizes}), the map loop
- * with unroll through a full {@code iommu_unmap}, the unmap loop ({@link MapLoop#unmap}), syncs
- * and gathers. No group lock: like the kernel, concurrent map/unmap of disjoint ranges is allowed
+ * The map/unmap front end (SEMANTICS.md 9): validation, the map and unmap loops of
+ * {@link MapLoop} (shared with the page-table replay) over the domain's ops, with the map loop's
+ * unroll through a full {@code iommu_unmap}, syncs, gathers and the trace of every driver call. No group lock: like the kernel, concurrent map/unmap of disjoint ranges is allowed
  * and overlapping ones are the caller's bug.
  */
 final class MapEngine {
@@ -63,42 +62,58 @@ final class MapEngine {
             core.warn("iommu_map", d + " has " + (op == null ? "no map_pages op" : "no page sizes"));
             throw IommuCore.err(Errno.ENODEV, "iommu_map: " + d + " cannot map");
         }
-        long min = Long.lowestOneBit(bitmap);
-        if (((iova | paddr | size) & (min - 1)) != 0) {
-            core.log("iommu_map", String.format("unaligned: iova 0x%x pa 0x%x size 0x%x min_pagesz 0x%x",
-                    iova, paddr, size, min));
+        long[] failedAt = {iova};
+        long[] unalignedTo = {0};
+        MapLoop.Listener listener = new MapLoop.Listener() {
+            @Override
+            public void unaligned(long minPagesz) {
+                unalignedTo[0] = minPagesz;
+                core.log("iommu_map", String.format("unaligned: iova 0x%x pa 0x%x size 0x%x min_pagesz 0x%x",
+                        iova, paddr, size, minPagesz));
+            }
+
+            @Override
+            public void mapPages(long i, long p, long pgsize, long count, int ret, long bytes) {
+                failedAt[0] = i;
+                if (core.tracing()) {
+                    core.trace(TraceEvent.Kind.DRIVER, "map_pages", String.format("(%s, %#x, %#x, %#x x %d) = %s"
+                            + " mapped %#x", d, i, p, pgsize, count, Errno.describe(ret), bytes));
+                }
+            }
+
+            @Override
+            public void noProgress(long i) {
+                core.warn("iommu_map", d + ": map_pages made no progress at " + String.format("%#x", i));
+            }
+        };
+        // on error iommu_map_nosync unmaps what was mapped with a full iommu_unmap (sync included)
+        MapLoop.MapResult r = MapLoop.map(new DomainPages(d), bitmap, iova, paddr, size, prot, listener,
+                (i, s) -> unmapInternal(d, i, s, true));
+        if (unalignedTo[0] != 0) {
             throw IommuCore.err(Errno.EINVAL, String.format("iommu_map: %s: iova %#x pa %#x size %#x not aligned"
-                    + " to the smallest page %#x", d, iova, paddr, size, min));
+                    + " to the smallest page %#x", d, iova, paddr, size, unalignedTo[0]));
         }
-        long origIova = iova;
-        long remaining = size;
-        Mapped mapped = new Mapped();
-        int ret = 0;
-        while (remaining != 0) {
-            PageSizes.Step step = PageSizes.pgsize(bitmap, iova, paddr, remaining);
-            mapped.reset();
-            ret = op.mapPages(d, iova, paddr, step.pgsize(), step.count(), prot, mapped);
-            if (core.tracing()) {
-                core.trace(TraceEvent.Kind.DRIVER, "map_pages", String.format("(%s, %#x, %#x, %#x x %d) = %s mapped %#x",
-                        d, iova, paddr, step.pgsize(), step.count(), Errno.describe(ret), mapped.bytes));
-            }
-            // Some pages may be mapped even on error: count them so they are unmapped.
-            remaining -= mapped.bytes;
-            if (ret != 0) {
-                break;
-            }
-            if (mapped.bytes == 0) {
-                // The kernel would loop forever here; the model stops and reports the driver bug.
-                core.warn("iommu_map", d + ": map_pages made no progress at " + String.format("%#x", iova));
-                ret = Errno.EINVAL.neg();
-                break;
-            }
-            iova += mapped.bytes;
-            paddr += mapped.bytes;
+        if (r.ret() != 0) {
+            throw IommuCore.driverErr(r.ret(), String.format("map_pages(%s, %#x)", d, failedAt[0]));
         }
-        if (ret != 0) {
-            unmapInternal(d, origIova, size - remaining, true);
-            throw IommuCore.driverErr(ret, String.format("map_pages(%s, %#x)", d, iova));
+    }
+
+    /** The domain's {@code map_pages} / {@code unmap_pages} ops as the loops' {@link MapPagesOps}. */
+    private static final class DomainPages implements MapPagesOps {
+        private final IommuDomain d;
+
+        DomainPages(IommuDomain d) {
+            this.d = d;
+        }
+
+        @Override
+        public int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
+            return d.ops().mapPages().mapPages(d, iova, paddr, pgsize, pgcount, prot, mapped);
+        }
+
+        @Override
+        public long unmapPages(long iova, long pgsize, long pgcount, IotlbGather gather) {
+            return d.ops().unmapPages().unmapPages(d, iova, pgsize, pgcount, gather);
         }
     }
 
@@ -153,17 +168,6 @@ final class MapEngine {
             core.warn("iommu_unmap", d + " has " + (op == null ? "no unmap_pages op" : "no page sizes"));
             return 0;
         }
-        MapPagesOps adapter = new MapPagesOps() {
-            @Override
-            public int mapPages(long i, long p, long pgsize, long pgcount, int prot, Mapped mapped) {
-                throw new IllegalStateException("unmap loop does not map");
-            }
-
-            @Override
-            public long unmapPages(long i, long pgsize, long pgcount, IotlbGather g) {
-                return op.unmapPages(d, i, pgsize, pgcount, g);
-            }
-        };
         MapLoop.Listener listener = new MapLoop.Listener() {
             @Override
             public void unaligned(long minPagesz) {
@@ -179,7 +183,7 @@ final class MapEngine {
                 }
             }
         };
-        return MapLoop.unmap(adapter, bitmap, iova, size, gather, listener);
+        return MapLoop.unmap(new DomainPages(d), bitmap, iova, size, gather, listener);
     }
 
     /** {@code iommu_map_sg} (SEMANTICS.md 9.4). */

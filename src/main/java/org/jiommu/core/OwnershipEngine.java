@@ -22,14 +22,10 @@ final class OwnershipEngine {
     void useDefaultDomain(Device dev) {
         IommuCore.requireDevice(dev, "iommu_device_use_default_domain");
         IommuGroup group = core.groupOf(dev);
-        if (group == null) {
-            return; // no IOMMU: the DMA API works without one
+        if (group == null || !core.lockMember(group, dev)) {
+            return; // no IOMMU (or released meanwhile): the DMA API works without one
         }
-        core.lock(group);
         try {
-            if (!group.devices.contains(dev)) {
-                return; // released meanwhile: no IOMMU any more
-            }
             if (group.defaultDomain == null) {
                 throw IommuCore.err(Errno.EPROBE_DEFER, group + " has no default domain yet");
             }
@@ -52,14 +48,10 @@ final class OwnershipEngine {
     void unuseDefaultDomain(Device dev) {
         IommuCore.requireDevice(dev, "iommu_device_unuse_default_domain");
         IommuGroup group = core.groupOf(dev);
-        if (group == null) {
+        if (group == null || !core.lockMember(group, dev)) {
             return;
         }
-        core.lock(group);
         try {
-            if (!group.devices.contains(dev)) {
-                return;
-            }
             if (group.ownerCnt == 0 || !group.pasidArray.isEmpty()) {
                 core.warn("iommu_device_unuse_default_domain", dev + ": " + group + (group.ownerCnt == 0
                         ? " has no DMA API user" : " still has PASIDs " + group.pasidArray.keySet()));
@@ -138,11 +130,10 @@ final class OwnershipEngine {
         if (group == null) {
             throw IommuCore.err(Errno.ENODEV, dev + " has no IOMMU group");
         }
-        core.lock(group);
+        if (!core.lockMember(group, dev)) {
+            throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
+        }
         try {
-            if (!group.devices.contains(dev)) {
-                throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
-            }
             if (group.ownerCnt != 0) {
                 if (group.owner != owner) {
                     throw IommuCore.err(Errno.EPERM, group.describe() + " already has "
@@ -164,12 +155,11 @@ final class OwnershipEngine {
             core.warn("iommu_device_release_dma_owner", dev + " has no IOMMU group");
             return;
         }
-        core.lock(group);
+        if (!core.lockMember(group, dev)) {
+            core.warn("iommu_device_release_dma_owner", dev + " left " + group);
+            return;
+        }
         try {
-            if (!group.devices.contains(dev)) {
-                core.warn("iommu_device_release_dma_owner", dev + " left " + group);
-                return;
-            }
             if (group.ownerCnt > 1) {
                 group.ownerCnt--;
             } else {

@@ -215,11 +215,10 @@ final class PasidEngine {
         core.requireDomain(d, fn);
         IommuGroup group = requireGroupOf(dev, fn);
         checkPasidTarget(d, dev, pasid, fn, false);
-        core.lock(group);
+        if (!core.lockMember(group, dev)) {
+            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
+        }
         try {
-            if (!group.devices.contains(dev)) {
-                throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
-            }
             if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
                 throw IommuCore.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
             }

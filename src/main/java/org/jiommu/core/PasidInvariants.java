@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.function.Function;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.IommuDomain;
@@ -50,11 +49,34 @@ public final class PasidInvariants {
      *
      * @param s the core's state
      * @param hardwarePasids what the hardware holds at each device's PASIDs (PASID → domain), e.g.
-     *     {@code dev -> mockSnapshot.pasids().getOrDefault(dev, Map.of())}
+     *     {@code dev -> mockSnapshot.pasids().getOrDefault(dev, Map.of())}; null for a device whose
+     *     entries are unknown (its hardware half is skipped)
      */
     public static List<Violation> check(CoreSnapshot s, Function<Device, Map<Integer, IommuDomain>> hardwarePasids) {
         List<Violation> out = new ArrayList<>();
         pasidSlots(s, hardwarePasids, out);
+        out.addAll(checkCore(s));
+        return out;
+    }
+
+    /**
+     * The single-state invariants that need no hardware view: the placeholder half of
+     * I-PASID-SLOT, and I-NO-PASID-0, I-PASID-RANGE, I-MM-PASID, I-SVA-REF, I-IOPF-ONCE on the
+     * core's own bookkeeping (global allocator, slots, mms, SVA and aux domains, page requests).
+     */
+    public static List<Violation> checkCore(CoreSnapshot s) {
+        List<Violation> out = new ArrayList<>();
+        s.reservedPasidSlots().forEach((gid, slots) -> out.add(new Violation(Invariant.PASID_SLOT, "group" + gid
+                + " has reservation placeholders at PASIDs " + slots + " outside any call")));
+        for (CoreSnapshot.GroupState g : s.groups()) {
+            g.pasids().forEach((p, e) -> {
+                IommuDomain d = e.domain();
+                if (p != IommuCore.IOMMU_NO_PASID && (d == null || d.isFreed())) {
+                    out.add(new Violation(Invariant.PASID_SLOT, "group" + g.id() + " PASID slot " + p + " holds "
+                            + (d == null ? "no domain" : "freed domain " + d)));
+                }
+            });
+        }
         noPasid0(s, out);
         pasidRange(s, out);
         mmPasid(s, out);
@@ -63,10 +85,20 @@ public final class PasidInvariants {
         return out;
     }
 
-    /** The single-state invariants of {@code after}, plus the transition rules from {@code before} (I-MM-PASID). */
+    /** The single-state invariants of {@code after}, plus the transition rules from {@code before}. */
     public static List<Violation> check(CoreSnapshot before, CoreSnapshot after,
                                         Function<Device, Map<Integer, IommuDomain>> hardwarePasids) {
         List<Violation> out = check(after, hardwarePasids);
+        out.addAll(checkTransition(before, after));
+        return out;
+    }
+
+    /**
+     * The transition rules from {@code before} to {@code after}: an mm keeps its PASID until the
+     * process has exited (I-MM-PASID), and no page request group loses a response (I-IOPF-ONCE).
+     */
+    public static List<Violation> checkTransition(CoreSnapshot before, CoreSnapshot after) {
+        List<Violation> out = new ArrayList<>();
         for (Map.Entry<MmStruct, CoreSnapshot.MmState> e : before.mms().entrySet()) {
             MmStruct mm = e.getKey();
             CoreSnapshot.MmState now = after.mms().get(mm);
@@ -88,51 +120,61 @@ public final class PasidInvariants {
             for (Map.Entry<Long, Integer> r : e.getValue().responses().entrySet()) {
                 Integer prev = was.responses().get(r.getKey());
                 if (prev != null && r.getValue() < prev) {
-                    out.add(new Violation(Invariant.IOPF_ONCE, "group " + r.getKey() + " of " + e.getKey()
-                            + " lost a response (" + prev + " -> " + r.getValue() + ")"));
+                    out.add(new Violation(Invariant.IOPF_ONCE, "page request group " + r.getKey() + " of "
+                            + e.getKey() + " lost a response (" + prev + " -> " + r.getValue() + ")"));
                 }
             }
         }
         return out;
     }
 
-    private static boolean pasidCapable(CoreSnapshot s, Device d) {
-        CoreSnapshot.DeviceState ds = s.device(d);
-        return ds != null && ds.maxPasids() > 0;
-    }
-
+    /**
+     * I-PASID-SLOT both ways on each member's hardware, and the hardware halves of I-NO-PASID-0 and
+     * I-PASID-RANGE (nothing installed at PASID 0 or at or beyond the device's {@code max_pasids}).
+     */
     private static void pasidSlots(CoreSnapshot s, Function<Device, Map<Integer, IommuDomain>> hw,
                                    List<Violation> out) {
-        s.reservedPasidSlots().forEach((gid, slots) -> out.add(new Violation(Invariant.PASID_SLOT, "group " + gid
-                + " has reservation placeholders at PASIDs " + slots + " outside any call")));
         for (CoreSnapshot.GroupState g : s.groups()) {
-            if (g.resettingDomain() != null) {
-                continue; // Δ7.0: a device under PCI reset has its PASIDs off while the slots stay
-            }
+            boolean resetting = g.resettingDomain() != null;
             for (Device m : g.devices()) {
-                Map<Integer, IommuDomain> installed = Objects.requireNonNullElse(hw.apply(m), Map.of());
-                if (!pasidCapable(s, m)) {
+                Map<Integer, IommuDomain> installed = hw.apply(m);
+                if (installed == null) {
+                    continue; // the view cannot tell
+                }
+                CoreSnapshot.DeviceState ds = s.device(m);
+                int max = ds == null ? 0 : ds.maxPasids();
+                if (max <= 0) {
                     if (!installed.isEmpty()) {
                         out.add(new Violation(Invariant.PASID_SLOT, m + " has no PASID support but PASID entries "
                                 + installed.keySet()));
                     }
                     continue;
                 }
-                for (Map.Entry<Integer, PasidEntry> e : g.pasids().entrySet()) {
+                for (Map.Entry<Integer, IommuDomain> e : installed.entrySet()) {
                     int p = e.getKey();
                     if (p == IommuCore.IOMMU_NO_PASID) {
-                        continue;
+                        out.add(new Violation(Invariant.NO_PASID_0, m + " has " + e.getValue()
+                                + " installed at PASID 0"));
+                    } else if (Integer.compareUnsigned(p, max) >= 0) {
+                        out.add(new Violation(Invariant.PASID_RANGE, m + " has PASID " + p + " installed but supports "
+                                + max));
                     }
-                    if (installed.get(p) != e.getValue().domain()) {
-                        out.add(new Violation(Invariant.PASID_SLOT, "group " + g.id() + " PASID " + p + " holds "
-                                + e.getValue().domain() + " but " + m + " has " + installed.get(p)));
+                }
+                if (resetting) {
+                    continue; // Δ7.0: a device under PCI reset has its PASIDs off while the slots stay
+                }
+                for (Map.Entry<Integer, PasidEntry> e : g.pasids().entrySet()) {
+                    int p = e.getKey();
+                    if (p != IommuCore.IOMMU_NO_PASID && installed.get(p) != e.getValue().domain()) {
+                        out.add(new Violation(Invariant.PASID_SLOT, "group" + g.id() + " records "
+                                + e.getValue().domain() + " at PASID " + p + " but " + m + " has " + installed.get(p)
+                                + " there"));
                     }
                 }
                 for (Map.Entry<Integer, IommuDomain> e : installed.entrySet()) {
-                    PasidEntry slot = g.pasids().get(e.getKey());
-                    if (slot == null) {
+                    if (e.getKey() != IommuCore.IOMMU_NO_PASID && !g.pasids().containsKey(e.getKey())) {
                         out.add(new Violation(Invariant.PASID_SLOT, m + " has " + e.getValue() + " at PASID "
-                                + e.getKey() + " but group " + g.id() + " has no such slot"));
+                                + e.getKey() + " but group" + g.id() + " records nothing there"));
                     }
                 }
             }
@@ -158,7 +200,7 @@ public final class PasidInvariants {
             if (e0 != null && (!(e0 instanceof PasidEntry.HandleEntry)
                     || ((PasidEntry.HandleEntry) e0).handle() instanceof SvaHandle
                     || ((PasidEntry.HandleEntry) e0).handle() instanceof AuxEngine.AuxHandle)) {
-                out.add(new Violation(Invariant.NO_PASID_0, "group " + g.id() + " slot 0 holds " + e0
+                out.add(new Violation(Invariant.NO_PASID_0, "group" + g.id() + " slot 0 holds " + e0
                         + ", which only the group-handle API may store"));
             }
         }
@@ -177,7 +219,7 @@ public final class PasidInvariants {
                     CoreSnapshot.DeviceState ds = s.device(m);
                     if (p != IommuCore.IOMMU_NO_PASID && ds != null && ds.maxPasids() > 0
                             && Integer.compareUnsigned(p, ds.maxPasids()) >= 0) {
-                        out.add(new Violation(Invariant.PASID_RANGE, "group " + g.id() + " PASID " + p
+                        out.add(new Violation(Invariant.PASID_RANGE, "group" + g.id() + " PASID " + p
                                 + " is beyond the " + ds.maxPasids() + " PASIDs of " + m));
                     }
                 }
@@ -220,7 +262,7 @@ public final class PasidInvariants {
                     SvaHandle h = (SvaHandle) ((PasidEntry.HandleEntry) e).handle();
                     bonds.merge(h.domain(), 1, Integer::sum);
                     if (h.users() < 1) {
-                        out.add(new Violation(Invariant.SVA_REF, h + " is stored in group " + g.id()
+                        out.add(new Violation(Invariant.SVA_REF, h + " is stored in group" + g.id()
                                 + " with no users"));
                     }
                 }
@@ -258,18 +300,18 @@ public final class PasidInvariants {
         s.iopf().forEach((dev, st) -> {
             st.responses().forEach((serial, n) -> {
                 if (n > 1) {
-                    out.add(new Violation(Invariant.IOPF_ONCE, "group " + serial + " of " + dev + " was answered "
-                            + n + " times"));
+                    out.add(new Violation(Invariant.IOPF_ONCE, "page request group " + serial + " of " + dev
+                            + " was answered " + n + " times"));
                 }
                 boolean pending = st.pending().contains(serial);
                 if (pending && n != 0 || !pending && n == 0) {
-                    out.add(new Violation(Invariant.IOPF_ONCE, "group " + serial + " of " + dev + " is "
-                            + (pending ? "pending" : "not pending") + " with " + n + " responses"));
+                    out.add(new Violation(Invariant.IOPF_ONCE, "page request group " + serial + " of " + dev
+                            + " is " + (pending ? "pending" : "not pending") + " with " + n + " responses"));
                 }
             });
             for (long serial : st.pending()) {
                 if (!st.responses().containsKey(serial)) {
-                    out.add(new Violation(Invariant.IOPF_ONCE, "pending group " + serial + " of " + dev
+                    out.add(new Violation(Invariant.IOPF_ONCE, "pending page request group " + serial + " of " + dev
                             + " is not among its live groups"));
                 }
             }

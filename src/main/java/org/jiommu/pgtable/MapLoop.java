@@ -12,7 +12,7 @@ public final class MapLoop {
     private MapLoop() {
     }
 
-    /** Observes each call the loops make (the replay prints them; the core's trace may too). */
+    /** Observes each call the loops make (the replay prints them; the core traces them). */
     public interface Listener {
         Listener NONE = new Listener() { };
 
@@ -20,7 +20,21 @@ public final class MapLoop {
 
         default void mapPages(long iova, long paddr, long pgsize, long count, int ret, long mapped) { }
 
+        /** {@code map_pages} returned success having mapped nothing at {@code iova}; the loop stops with -EINVAL. */
+        default void noProgress(long iova) { }
+
         default void unmapPages(long iova, long pgsize, long count, long unmapped, boolean unroll) { }
+    }
+
+    /**
+     * Undoes the first {@code size} bytes of a failed map: the kernel calls
+     * {@code iommu_unmap(domain, orig_iova, orig_size - size)} (a full unmap with its IOTLB sync)
+     * whenever the loop stops on an error, even with nothing mapped.
+     */
+    @FunctionalInterface
+    public interface Unroll {
+        /** @return bytes undone */
+        long unroll(long iova, long size);
     }
 
     /** Outcome of {@link #map}: the errno (0 on success), bytes mapped before it stopped, bytes undone. */
@@ -29,10 +43,21 @@ public final class MapLoop {
 
     /**
      * Maps {@code [iova, iova+size)} to {@code paddr} in steps chosen by {@link PageSizes};
-     * on error undoes what it mapped, through {@code ops.unmapPages}.
+     * on error undoes what it mapped with the unmap loop through {@code ops.unmapPages} (no gather).
      */
     public static MapResult map(MapPagesOps ops, long bitmap, long iova, long paddr, long size, int prot,
                                 Listener listener) {
+        return map(ops, bitmap, iova, paddr, size, prot, listener,
+                (i, s) -> unmap(ops, bitmap, i, s, null, listener, true));
+    }
+
+    /**
+     * Maps {@code [iova, iova+size)} to {@code paddr} in steps chosen by {@link PageSizes}
+     * ({@code iommu_map_nosync} steps 4-6); on error calls {@code unroll} for what was mapped
+     * (pages a failing call mapped count as mapped).
+     */
+    public static MapResult map(MapPagesOps ops, long bitmap, long iova, long paddr, long size, int prot,
+                                Listener listener, Unroll unroll) {
         long min = PageSizes.minPageSize(bitmap);
         if (((iova | paddr | size) & (min - 1)) != 0) {
             listener.unaligned(min);
@@ -51,14 +76,17 @@ public final class MapLoop {
             if (ret != 0) {
                 break;
             }
+            if (mapped.bytes == 0) {
+                // the kernel would loop forever on such a driver bug; the model stops
+                listener.noProgress(iova);
+                ret = Errno.EINVAL.neg();
+                break;
+            }
             iova += mapped.bytes;
             paddr += mapped.bytes;
         }
         long done = size - remaining;
-        long unrolled = 0;
-        if (ret != 0 && done != 0) {
-            unrolled = unmap(ops, bitmap, origIova, done, null, listener, true);
-        }
+        long unrolled = ret != 0 ? unroll.unroll(origIova, done) : 0;
         return new MapResult(ret, done, unrolled);
     }
 

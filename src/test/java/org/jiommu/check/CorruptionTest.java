@@ -13,7 +13,12 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.CoreCorruption;
 import org.jiommu.core.IommuGroup;
+import org.jiommu.core.IopfGroup;
+import org.jiommu.core.PageRequests;
+import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.mock.MockConfig;
 import org.jiommu.driver.mock.MockDomain;
@@ -198,7 +203,7 @@ class CorruptionTest {
             PlatformDevice a = p.plat("a");
             IommuDomain d = p.core.pagingDomainAlloc(a);
             clean(p);
-            CoreCorruption.putPasid(p.group(a), 0, d);
+            CoreCorruption.putPasidHandle(p.group(a), 0, d);
             List<Violation> v = p.check();
             found(v, Invariant.SLOT0, "holds " + d + " in PASID slot 0");
             assertThat(ids(v)).containsOnly("I-SLOT0");
@@ -226,7 +231,7 @@ class CorruptionTest {
             clean(p);
             assertThat(d.ops().setDevPasid().setDevPasid(d, a, 7, null)).isZero();
             List<Violation> v = p.check();
-            found(v, Invariant.PASID_SLOT, "a has " + d + " at PASID 7");
+            found(v, Invariant.PASID_SLOT, "a has " + d + " at PASID 7 but group" + p.group(a).id() + " records nothing");
             assertThat(ids(v)).containsOnly("I-PASID-SLOT");
         }
 
@@ -592,6 +597,125 @@ class CorruptionTest {
             List<Violation> w = InvariantChecker.checkCall(s2, p.capture(), call("iommu_group_dma_owner_claimed",
                     List.of("group" + p.group(a).id()), null, List.of(), false), h);
             found(w, Invariant.OWNERSHIP, "owner_cnt 3 but 1 DMA-API user(s) and 0 owner claim(s)");
+        }
+    }
+
+    /**
+     * The part-2 PASID invariants, from the core's own {@code PasidInvariants} run by the checker:
+     * a platform with a PASID attachment, an SVA bond and a page request group waiting for its
+     * answer, each invariant broken through test-only access to the core.
+     */
+    @Nested
+    class PasidPart2 {
+        private final TestPlatform p = new TestPlatform();
+        private final PciDevice a = p.pci("a");
+        private final MmStruct mm = new MmStruct("proc", p.frames);
+        private final SvaHandle bond = p.core.svaBindDevice(a, mm);
+        private final IopfGroup held = PageRequests.pending(p.core, a, 20);
+
+        private CallRecord call(String fn) {
+            return new CallRecord(fn, List.of(), null, List.of(), false, null);
+        }
+
+        @Test
+        @DisplayName("I-PASID-SLOT: a reservation placeholder left behind outside any call")
+        void placeholder() {
+            clean(p);
+            CoreCorruption.leakPasidReservation(p.group(a), 9);
+            List<Violation> v = p.check();
+            found(v, Invariant.PASID_SLOT, "group" + p.group(a).id() + " has reservation placeholders at PASIDs [9]");
+            assertThat(ids(v)).containsOnly("I-PASID-SLOT");
+        }
+
+        @Test
+        @DisplayName("I-NO-PASID-0: the global PASID allocator handed out PASID 0")
+        void globalPasid0() {
+            clean(p);
+            CoreCorruption.forceGlobalPasid(p.core, 0, 1 << 20);
+            List<Violation> v = p.check();
+            found(v, Invariant.NO_PASID_0, "the global allocator handed out PASID 0");
+            // 0 is also outside [1, max - 1]
+            assertThat(ids(v)).containsOnly("I-NO-PASID-0", "I-PASID-RANGE");
+        }
+
+        @Test
+        @DisplayName("I-PASID-RANGE: a global PASID beyond the max_pasids of the device it was allocated for")
+        void globalPasidRange() {
+            clean(p);
+            CoreCorruption.forceGlobalPasid(p.core, 40, 16);
+            List<Violation> v = p.check();
+            found(v, Invariant.PASID_RANGE, "global PASID 40 is outside [1, 15]");
+            assertThat(ids(v)).containsOnly("I-PASID-RANGE");
+        }
+
+        @Test
+        @DisplayName("I-MM-PASID: an mm's PASID freed behind its back")
+        void mmPasidFreed() {
+            clean(p);
+            int pasid = p.core.mmPasid(mm);
+            CoreCorruption.freeGlobalPasid(p.core, pasid);
+            List<Violation> v = p.check();
+            found(v, Invariant.MM_PASID, mm + " has PASID " + pasid + ", which is not allocated");
+            assertThat(ids(v)).containsOnly("I-MM-PASID");
+        }
+
+        @Test
+        @DisplayName("I-MM-PASID: a call that changed an mm's PASID")
+        void mmPasidChanged() {
+            PlatformState before = p.capture();
+            int pasid = p.core.mmPasid(mm);
+            int other = p.core.allocGlobalPasid(a);
+            PlatformState same = p.capture();
+            assertThat(InvariantChecker.checkCall(before, same, call("iommu_alloc_global_pasid"), null)).isEmpty();
+            CoreCorruption.setMmPasid(p.core, mm, other);
+            List<Violation> v = InvariantChecker.checkCall(same, p.capture(), call("x"), null);
+            found(v, Invariant.MM_PASID, mm + " changed its PASID from " + pasid + " to " + other);
+            assertThat(ids(v)).containsOnly("I-MM-PASID");
+        }
+
+        @Test
+        @DisplayName("I-SVA-REF: an SVA domain counting more users than it has bonds")
+        void svaRef() {
+            clean(p);
+            CoreCorruption.addSvaUsers(p.core, bond.domain(), 1);
+            List<Violation> v = p.check();
+            found(v, Invariant.SVA_REF, "SVA domain " + bond.domain() + " has users 2 but 1 bonds");
+            assertThat(ids(v)).containsOnly("I-SVA-REF");
+        }
+
+        @Test
+        @DisplayName("I-SVA-REF: through the per-call watch, reported after the next public call")
+        void svaRefThroughWatch() {
+            CoreCorruption.addSvaUsers(p.core, bond.domain(), 1);
+            assertThat(InvariantWatch.pending()).isEmpty();
+            p.core.groupDmaOwnerClaimed(p.group(a));
+            List<CoreWatch.Report> r = InvariantWatch.drain();
+            CoreCorruption.addSvaUsers(p.core, bond.domain(), -1);
+            assertThat(r).hasSize(1);
+            assertThat(r.get(0).violations()).extracting(Violation::invariant).containsExactly(Invariant.SVA_REF);
+        }
+
+        @Test
+        @DisplayName("I-IOPF-ONCE: a page request group answered twice, and one pending with an answer")
+        void iopfOnce() {
+            clean(p);
+            CoreCorruption.setIopfAnswered(held, false, 2);
+            List<Violation> v = p.check();
+            found(v, Invariant.IOPF_ONCE, "page request group " + held.serial() + " of a was answered 2 times");
+            assertThat(ids(v)).containsOnly("I-IOPF-ONCE");
+            CoreCorruption.setIopfAnswered(held, true, 1);
+            found(p.check(), Invariant.IOPF_ONCE, "page request group " + held.serial() + " of a is pending with 1");
+        }
+
+        @Test
+        @DisplayName("I-IOPF-ONCE: a call that took back a page response")
+        void iopfResponseLost() {
+            p.core.iopfGroupResponse(held, PageResponse.Code.SUCCESS);
+            PlatformState before = p.capture();
+            assertThat(InvariantChecker.checkState(before, null)).isEmpty();
+            CoreCorruption.setIopfAnswered(held, false, 0);
+            List<Violation> v = InvariantChecker.checkCall(before, p.capture(), call("x"), null);
+            found(v, Invariant.IOPF_ONCE, "page request group " + held.serial() + " of a lost a response (1 -> 0)");
         }
     }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
@@ -16,6 +18,13 @@ import org.jiommu.core.AttachHandle;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
+import org.jiommu.core.IopfGroup;
+import org.jiommu.core.IopfHandler;
+import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IopfFault;
+import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.mock.MockConfig;
 import org.jiommu.driver.mock.MockIommuDriver;
@@ -185,4 +194,133 @@ class FailNthTest {
         assertThat(r.attempts()).isEmpty();
     }
 
+    /**
+     * A fresh platform for the part-2 calls: mock M, PCI functions p and q (2^20 PASIDs, PRI) on
+     * the bus, not probed, and a process address space "proc" with one VMA, made before the
+     * platform is described so its top table is part of the frame baseline (I10).
+     */
+    private static Env pasidPlatform() {
+        IommuCore core = new IommuCore(CoreConfig.defaults());
+        FrameAllocator frames = new FrameAllocator(new PhysicalMemory(1L << 32));
+        MockIommuDriver m = new MockIommuDriver(MockConfig.builder("M").build(), core.services(),
+                MockPageTableFactory.armLpae(frames, core.services().warnings()));
+        core.iommuDeviceRegister(m.iommu());
+        MmStruct mm = new MmStruct("proc", frames);
+        mm.mmap(0x10000, 0x10000, Prot.RW);
+        Platform platform = new Platform(core, frames, m);
+        CoreWatch w = InvariantWatch.of(core);
+        if (w != null) {
+            w.usePlatform(platform);
+        }
+        Env e = new Env(platform);
+        e.put("mm", mm);
+        for (String n : List.of("p", "q")) {
+            PciDevice d = e.put(n, new PciDevice(n, 0, 0, n.equals("p") ? 8 : 16, true, 20, true, false));
+            core.fwspecInit(d, m.iommu());
+            core.busAddDevice(d);
+        }
+        return e;
+    }
+
+    /** A page-request handler that keeps the groups it is given, for a later response. */
+    private static IopfHandler keep(Env e) {
+        return g -> {
+            e.<List<IopfGroup>>get("held").add(g);
+            return 0;
+        };
+    }
+
+    /** The part-2 sequence: PASIDs, global PASIDs, features, aux domains, SVA, I/O page faults. */
+    private static List<Step> pasidSequence() {
+        List<Step> s = new ArrayList<>();
+        s.add(step("probe p", e -> e.core().probeDevice(e.get("p"))));
+        s.add(step("probe q", e -> e.core().probeDevice(e.get("q"))));
+        for (String n : List.of("d1", "d2")) {
+            s.add(step(n + " = paging domain", e -> e.put(n, e.core().pagingDomainAlloc(e.get("p")))));
+            s.add(step(n + " gets an IOPF handler", e -> {
+                e.put("held", new ArrayList<IopfGroup>());
+                e.core().domainSetIopfHandler(e.get(n), keep(e));
+            }));
+        }
+        s.add(step("attach d1 to p at PASID 5", e -> e.core().attachDevicePasid(e.get("d1"), e.get("p"), 5,
+                new AttachHandle())));
+        s.add(step("partial page request at PASID 5", e -> e.core().reportDeviceFault(e.get("p"),
+                IopfFault.withPasid(5, 2, false, IopfFault.PERM_READ, 0x1000))));
+        s.add(step("last page request at PASID 5", e -> e.core().reportDeviceFault(e.get("p"),
+                IopfFault.withPasid(5, 2, true, IopfFault.PERM_READ, 0x2000))));
+        s.add(step("answer and free the page request group", e -> {
+            for (IopfGroup g : e.<List<IopfGroup>>get("held")) {
+                e.core().iopfGroupResponse(g, PageResponse.Code.SUCCESS);
+                e.core().iopfFreeGroup(g);
+            }
+        }));
+        s.add(step("replace PASID 5 of p by d2", e -> e.core().replaceDevicePasid(e.get("d2"), e.get("p"), 5,
+                new AttachHandle())));
+        s.add(step("detach PASID 5 of p", e -> e.core().detachDevicePasid(e.get("d2"), e.get("p"), 5)));
+        s.add(step("global PASID for q", e -> {
+            int pasid = e.core().allocGlobalPasid(e.get("q"));
+            if (pasid == IommuCore.IOMMU_PASID_INVALID) {
+                // what a caller does with IOMMU_PASID_INVALID (idxd: no PASID, the call fails)
+                throw new IommuException(Errno.ENOMEM, "no global PASID for q");
+            }
+            e.put("gp", pasid);
+        }));
+        s.add(step("free the global PASID", e -> e.core().freeGlobalPasid(e.<Integer>get("gp"))));
+        s.add(step("enable AUX on q", e -> e.core().devEnableFeature(e.get("q"), DevFeature.AUX)));
+        s.add(step("aux = paging domain for q", e -> e.put("aux", e.core().pagingDomainAlloc(e.get("q")))));
+        s.add(step("aux attach to q", e -> e.core().auxAttachDevice(e.get("aux"), e.get("q"))));
+        s.add(step("aux detach from q", e -> e.core().auxDetachDevice(e.get("aux"), e.get("q"))));
+        s.add(step("disable AUX on q", e -> e.core().devDisableFeature(e.get("q"), DevFeature.AUX)));
+        s.add(step("SVA bind p", e -> e.put("bp", e.core().svaBindDevice(e.get("p"), e.get("mm")))));
+        s.add(step("SVA bind q", e -> e.put("bq", e.core().svaBindDevice(e.get("q"), e.get("mm")))));
+        s.add(step("SVA page request from p", e -> e.core().reportDeviceFault(e.get("p"), IopfFault.withPasid(
+                e.core().mmPasid(e.get("mm")), 3, true, IopfFault.PERM_READ | IopfFault.PERM_WRITE, 0x11000))));
+        s.add(step("SVA unbind q", e -> e.core().svaUnbindDevice(e.get("bq"))));
+        s.add(step("SVA unbind p", e -> e.core().svaUnbindDevice(e.get("bp"))));
+        s.add(step("IOPF queue for q", e -> e.put("iq", e.core().iopfQueueAlloc("iq"))));
+        s.add(step("add q to the IOPF queue", e -> e.core().iopfQueueAddDevice(e.get("iq"), e.get("q"))));
+        s.add(step("remove q from the IOPF queue", e -> e.core().iopfQueueRemoveDevice(e.get("iq"), e.get("q"))));
+        s.add(step("free the IOPF queue", e -> e.core().iopfQueueFree(e.get("iq"))));
+        s.add(step("free d1, d2, aux", e -> {
+            for (String n : List.of("d1", "d2", "aux")) {
+                e.core().domainFree(e.get(n));
+            }
+        }));
+        return s;
+    }
+
+    @Test
+    @DisplayName("fail_nth sweep over the part-2 calls: PASID attach/replace/detach, global PASIDs, features, aux, SVA, IOPF")
+    void sweepPasidCalls() {
+        FailNthSweep.Result r = FailNthSweep.run(FailNthTest::pasidPlatform, pasidSequence(), Source.CORE,
+                Source.FRAMES);
+        assertClean(r);
+        // the sweep really injects at the part-2 allocation sites, and each such failure is -ENOMEM
+        // (SVA bind: a failed global PASID is -ENOSPC, as iommu_alloc_mm_data turns IOMMU_PASID_INVALID)
+        for (String step : List.of("attach d1 to p at PASID 5", "replace PASID 5 of p by d2", "global PASID for q",
+                "SVA bind p", "SVA bind q", "IOPF queue for q", "add q to the IOPF queue")) {
+            assertThat(r.failures(step, Source.CORE)).as(step).isPositive();
+            assertThat(r.attempts()).filteredOn(a -> a.step().equals(step) && a.outcome() == Outcome.FAILED_CLEANLY)
+                    .as(step).allMatch(a -> a.detail().equals("ENOMEM")
+                            || step.equals("SVA bind p") && a.detail().equals("ENOSPC"));
+        }
+        assertThat(r.attempts()).filteredOn(a -> a.step().equals("SVA bind p")).extracting(FailNthSweep.Attempt::detail)
+                .contains("ENOSPC");
+        // the aux API reports a failed default-PASID allocation as -ENODEV (aux_domain_add_dev, seed 001)
+        assertThat(r.attempts()).filteredOn(a -> a.step().equals("aux attach to q")
+                && a.outcome() == Outcome.FAILED_CLEANLY).extracting(FailNthSweep.Attempt::detail).contains("ENODEV");
+        // a non-last request whose allocation fails is dropped (it needs no answer); a last one whose
+        // group allocation fails is answered through the abort group: neither leaves anything behind
+        assertThat(r.count("partial page request at PASID 5", Source.CORE, Outcome.FAILED_DIRTY)).isZero();
+        assertThat(r.count("last page request at PASID 5", Source.CORE, Outcome.FAILED_DIRTY)).isZero();
+        // the SVA fault maps a page of the process on demand: its table pages can fail
+        assertThat(r.attempts()).anyMatch(a -> a.step().equals("SVA page request from p") && a.source() == Source.FRAMES
+                && a.n() == 1 && a.outcome() != Outcome.DONE);
+        // every step is swept to the end
+        for (Step st : pasidSequence()) {
+            for (Source src : Source.values()) {
+                assertThat(r.count(st.name(), src, Outcome.DONE)).as(st.name() + " " + src).isEqualTo(1);
+            }
+        }
+    }
 }

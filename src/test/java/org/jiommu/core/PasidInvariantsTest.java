@@ -11,7 +11,6 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.PasidInvariants.Invariant;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.IopfFault;
 import org.jiommu.core.spi.MmStruct;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -29,7 +28,7 @@ class PasidInvariantsTest {
     private final IommuDomain aux = f.core.pagingDomainAlloc(a);
     private final MmStruct mm = new MmStruct("proc", f.frames);
     private final SvaHandle bond;
-    private IopfGroup held;
+    private final IopfGroup held;
 
     private PciDevice add(String name) {
         PciDevice x = f.pci(name);
@@ -44,13 +43,7 @@ class PasidInvariantsTest {
         bond = f.core.svaBindDevice(a, mm);
         f.core.svaBindDevice(b, mm);
         f.core.allocGlobalPasid(a);
-        IommuDomain faulting = f.core.pagingDomainAlloc(b);
-        f.core.domainSetIopfHandler(faulting, g -> {
-            held = g; // answered later
-            return 0;
-        });
-        f.core.attachDevicePasid(faulting, b, 20, new AttachHandle());
-        f.core.reportDeviceFault(b, IopfFault.withPasid(20, 1, true, IopfFault.PERM_READ, 0x1000));
+        held = PageRequests.pending(f.core, b, 20);
     }
 
     private Function<Device, Map<Integer, IommuDomain>> hw() {

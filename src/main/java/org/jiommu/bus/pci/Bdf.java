@@ -28,15 +28,18 @@ public record Bdf(int segment, int bus, int devfn) {
             if (df.length != 2) {
                 throw new NumberFormatException();
             }
-            int slot = Integer.parseInt(df[0], 16);
-            int function = Integer.parseInt(df[1], 16);
-            if (slot > 31 || function > 7 || slot < 0 || function < 0) {
-                throw new NumberFormatException();
-            }
-            return new Bdf(segment, bus, slot << 3 | function);
+            return new Bdf(segment, bus, devfn(Integer.parseInt(df[0], 16), Integer.parseInt(df[1], 16)));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("\"" + text + "\" is not a PCI address [ssss:]bb:dd.f");
         }
+    }
+
+    /** {@code PCI_DEVFN(slot, func)}; slot 0..31, function 0..7. */
+    public static int devfn(int slot, int function) {
+        if (slot < 0 || slot > 31 || function < 0 || function > 7) {
+            throw new IllegalArgumentException("slot " + slot + " function " + function + " outside 0..31 / 0..7");
+        }
+        return slot << 3 | function;
     }
 
     public int slot() {

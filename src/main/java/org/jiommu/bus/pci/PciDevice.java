@@ -18,9 +18,7 @@ public final class PciDevice extends Device implements AtsCapable {
     /** Smallest Smallest Translation Unit {@code pci_enable_ats} accepts ({@code PCI_ATS_MIN_STU}). */
     public static final int ATS_MIN_STU = 12;
 
-    private final int segment;
-    private final int bus;
-    private final int devfn;
+    private final Bdf address;
     private final boolean ats;
     private final int pasidBits;
     private final boolean pri;
@@ -46,15 +44,10 @@ public final class PciDevice extends Device implements AtsCapable {
     public PciDevice(String name, int segment, int bus, int devfn, boolean ats, int pasidBits, boolean pri,
                      boolean untrusted) {
         super(name);
-        if (segment < 0 || segment > 0xffff || bus < 0 || bus > 0xff || devfn < 0 || devfn > 0xff) {
-            throw new IllegalArgumentException(String.format("bad PCI address %x:%x:%x", segment, bus, devfn));
-        }
+        this.address = new Bdf(segment, bus, devfn);
         if (pasidBits < 0 || pasidBits > 20) {
             throw new IllegalArgumentException("pasid bits " + pasidBits + " outside 0..20");
         }
-        this.segment = segment;
-        this.bus = bus;
-        this.devfn = devfn;
         this.ats = ats;
         this.pasidBits = pasidBits;
         this.pri = pri;
@@ -64,35 +57,37 @@ public final class PciDevice extends Device implements AtsCapable {
 
     /** {@code PCI_DEVFN(slot, func)}. */
     public static int devfn(int slot, int function) {
-        if (slot < 0 || slot > 31 || function < 0 || function > 7) {
-            throw new IllegalArgumentException("slot " + slot + " function " + function + " outside 0..31 / 0..7");
-        }
-        return slot << 3 | function;
+        return Bdf.devfn(slot, function);
+    }
+
+    /** The function's PCI address. */
+    public Bdf address() {
+        return address;
     }
 
     public int segment() {
-        return segment;
+        return address.segment();
     }
 
     public int bus() {
-        return bus;
+        return address.bus();
     }
 
     public int devfn() {
-        return devfn;
+        return address.devfn();
     }
 
     public int slot() {
-        return devfn >> 3;
+        return address.slot();
     }
 
     public int function() {
-        return devfn & 7;
+        return address.function();
     }
 
     /** Requester ID: bus << 8 | devfn (the VT-d source id, the SMMUv3 stream id on most platforms). */
     public int requesterId() {
-        return bus << 8 | devfn;
+        return address.requesterId();
     }
 
     public boolean hasAts() {
@@ -133,7 +128,7 @@ public final class PciDevice extends Device implements AtsCapable {
 
     /** {@code ssss:bb:dd.f}, as lspci prints it. */
     public String bdf() {
-        return String.format("%04x:%02x:%02x.%x", segment, bus, slot(), function());
+        return address.toString();
     }
 
     // ---- place in the topology ----
