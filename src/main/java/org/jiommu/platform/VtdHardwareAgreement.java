@@ -43,8 +43,9 @@ import org.jiommu.mem.PhysicalMemory;
  * <li>a device not probed (never, or released): never a paging entry (I5), only not-present or
  *     pass-through (its release state, I9).</li>
  * </ul>
- * Core PASID slots other than 0 must have a matching PASID entry, and every present PASID entry
- * other than RID_PASID must be one the core knows. Each domain id of a unit names one domain.
+ * Core PASID slots other than 0 must have a matching PASID entry (an SVA domain: first level,
+ * FLPTPTR = the mm's table, FLPM = its depth, SRE clear, the domain's DID), and every present
+ * PASID entry other than RID_PASID must be one the core knows. Each domain id of a unit names one domain.
  *
  * <p>The check takes a {@link org.jiommu.core.IommuCore#snapshot()}, so the core state it compares
  * with is never half-done, then reads memory (and the driver's domain ids) after the snapshot's
@@ -183,6 +184,33 @@ public final class VtdHardwareAgreement {
         }
     }
 
+    private static void checkFirstLevel(List<String> out, String where, VtdDomain d, VtdIommu u, Entry e,
+                                        Map<VtdIommu, Map<Integer, IommuDomain>> didOwners) {
+        int did = d.domainId(u);
+        if (e.kind != Kind.FIRST_LEVEL) {
+            out.add(where + ": core has SVA domain " + d + " but the entry is " + e);
+            return;
+        }
+        long pgd = d.mm().pgd().root();
+        if (e.table != pgd) {
+            out.add(where + ": FLPTPTR " + Long.toHexString(e.table) + " is not " + d.mm() + "'s table "
+                    + Long.toHexString(pgd));
+        }
+        if (e.levels != d.mm().levels()) {
+            out.add(where + ": FLPM gives " + e.levels + " levels but " + d.mm() + " has " + d.mm().levels());
+        }
+        if (e.supervisor) {
+            out.add(where + ": SRE set on a user address space");
+        }
+        if (did < VtdIommu.FIRST_DOMAIN_ID || e.did != did) {
+            out.add(where + ": DID " + e.did + " but " + d + " has DID " + did + " on " + u);
+        }
+        IommuDomain prev = didOwners.get(u).putIfAbsent(e.did, d);
+        if (prev != null && prev != d) {
+            out.add(where + ": DID " + e.did + " names both " + prev + " and " + d);
+        }
+    }
+
     /** Core PASID slots (other than 0) against the device's PASID table, both ways. */
     private void checkPasids(List<String> out, VtdIommu u, PciDevice dev, Walker w, CoreSnapshot.GroupState g,
                              Map<VtdIommu, Map<Integer, IommuDomain>> didOwners) {
@@ -207,6 +235,8 @@ public final class VtdHardwareAgreement {
                 if (e.kind != Kind.PASS_THROUGH) {
                     out.add(at + ": core has identity but the entry is " + e);
                 }
+            } else if (d instanceof VtdDomain && ((VtdDomain) d).mm() != null) {
+                checkFirstLevel(out, at, (VtdDomain) d, u, e, didOwners);
             } else if (d instanceof VtdDomain) {
                 checkPaging(out, at, (VtdDomain) d, u, e, didOwners);
             } else if (e.kind != Kind.NONE) {
@@ -220,7 +250,7 @@ public final class VtdHardwareAgreement {
         }
     }
 
-    private enum Kind { NONE, PAGING, PASS_THROUGH, INVALID }
+    private enum Kind { NONE, PAGING, FIRST_LEVEL, PASS_THROUGH, INVALID }
 
     /** What one entry says, as far as the check cares. */
     private static final class Entry {
@@ -229,6 +259,8 @@ public final class VtdHardwareAgreement {
         int aw;
         int did;
         boolean deviceTlb;
+        int levels;
+        boolean supervisor;
         String problem;
 
         static Entry none() {
@@ -241,6 +273,7 @@ public final class VtdHardwareAgreement {
                 case NONE: return "not present";
                 case PASS_THROUGH: return "pass-through (DID " + did + ")";
                 case PAGING: return String.format("second-level table %#x AW %d DID %d", table, aw, did);
+                case FIRST_LEVEL: return String.format("first-level table %#x, %d levels, DID %d", table, levels, did);
                 default: return "invalid: " + problem;
             }
         }
@@ -345,6 +378,12 @@ public final class VtdHardwareAgreement {
                 case org.jiommu.hw.vtd.PasidEntry.PGTT_SECOND_LEVEL:
                     e.kind = Kind.PAGING;
                     e.table = pe.secondLevelPointer();
+                    break;
+                case org.jiommu.hw.vtd.PasidEntry.PGTT_FIRST_LEVEL:
+                    e.kind = Kind.FIRST_LEVEL;
+                    e.table = pe.firstLevelPointer();
+                    e.levels = pe.firstLevelLevels();
+                    e.supervisor = pe.supervisorRequestEnable();
                     break;
                 default:
                     e.kind = Kind.INVALID;

@@ -2,6 +2,7 @@ package org.jiommu.core.spi;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
@@ -36,9 +37,23 @@ public final class MmStruct {
         }
     }
 
+    /**
+     * {@code struct mmu_notifier_ops}, the part an IOMMU driver sharing {@code mm->pgd} needs:
+     * after PTEs were cleared and before the pages they mapped are freed, the secondary TLBs
+     * (IOTLB, PASID-tagged device TLBs) must forget {@code [start, end)}
+     * ({@code arch_invalidate_secondary_tlbs}, called from the CPU's TLB flush). Called with the
+     * mm's lock held: an implementation must not call back into this mm.
+     */
+    @FunctionalInterface
+    public interface MmuNotifier {
+        void invalidateSecondaryTlbs(MmStruct mm, long start, long end);
+    }
+
     private static final long PAGE = 1L << 12;
     /** User addresses: the lower half of a 48-bit space. */
     public static final long TASK_SIZE = 1L << 47;
+    /** User addresses of a 5-level (LA57) process: the lower half of a 57-bit space. */
+    public static final long TASK_SIZE_LA57 = 1L << 56;
 
     private final String name;
     private final FrameAllocator frames;
@@ -49,15 +64,53 @@ public final class MmStruct {
     private volatile boolean dmaCompatible = true;
     private volatile boolean exited;
     private boolean dropped;
+    private final List<MmuNotifier> notifiers = new CopyOnWriteArrayList<>();
 
     /** A new address space with an empty 4-level page table from {@code frames}. */
     public MmStruct(String name, FrameAllocator frames) {
+        this(name, frames, 4);
+    }
+
+    /** A new address space with an empty 4- or 5-level (LA57) page table from {@code frames}. */
+    public MmStruct(String name, FrameAllocator frames, int levels) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("mm name must not be empty");
         }
+        if (levels != 4 && levels != 5) {
+            throw new IllegalArgumentException("an x86-64 process has 4 or 5 page-table levels, not " + levels);
+        }
         this.name = name;
         this.frames = frames;
-        this.pgd = X86FirstLevelPageTable.create(frames, 4);
+        this.pgd = X86FirstLevelPageTable.create(frames, levels);
+    }
+
+    /** Page-table levels of {@code mm->pgd}: 4, or 5 for an LA57 process. */
+    public int levels() {
+        return pgd.levels();
+    }
+
+    /** The end of the user address range. */
+    public long taskSize() {
+        return levels() == 5 ? TASK_SIZE_LA57 : TASK_SIZE;
+    }
+
+    /** {@code mmu_notifier_register}: an IOMMU driver follows this mm's PTE changes. */
+    public void mmuNotifierRegister(MmuNotifier n) {
+        if (n == null) {
+            throw new IllegalArgumentException("notifier must not be null");
+        }
+        notifiers.add(n);
+    }
+
+    /** {@code mmu_notifier_unregister}. */
+    public void mmuNotifierUnregister(MmuNotifier n) {
+        notifiers.remove(n);
+    }
+
+    private void invalidateSecondaryTlbs(long start, long end) {
+        for (MmuNotifier n : notifiers) {
+            n.invalidateSecondaryTlbs(this, start, end);
+        }
     }
 
     public String name() {
@@ -91,7 +144,7 @@ public final class MmStruct {
         if (exited) {
             throw new IommuException(Errno.EFAULT, name + " has exited");
         }
-        if (length <= 0 || ((start | length) & (PAGE - 1)) != 0 || Long.compareUnsigned(start + length, TASK_SIZE) > 0
+        if (length <= 0 || ((start | length) & (PAGE - 1)) != 0 || Long.compareUnsigned(start + length, taskSize()) > 0
                 || Long.compareUnsigned(start + length, start) <= 0) {
             throw new IommuException(Errno.EINVAL, String.format("%s: bad mmap range %#x+%#x", name, start, length));
         }
@@ -104,6 +157,62 @@ public final class MmStruct {
             }
         }
         vmas.add(new Vma(start, start + length, prot));
+    }
+
+    /**
+     * {@code munmap}: {@code [start, start + length)} leaves the address space (VMAs are cut to
+     * what remains). The PTEs are cleared first, then the secondary TLBs are told
+     * ({@link MmuNotifier}), and only then are the pages freed (the order of {@code unmap_region}
+     * and {@code tlb_finish_mmu}), so a device can never reach a page after it was reused.
+     */
+    public synchronized void munmap(long start, long length) {
+        if (exited) {
+            throw new IommuException(Errno.EFAULT, name + " has exited");
+        }
+        if (length <= 0 || ((start | length) & (PAGE - 1)) != 0
+                || Long.compareUnsigned(start + length, taskSize()) > 0) {
+            throw new IommuException(Errno.EINVAL, String.format("%s: bad munmap range %#x+%#x", name, start, length));
+        }
+        long end = start + length;
+        List<Vma> kept = new ArrayList<>();
+        for (Vma v : vmas) {
+            if (Long.compareUnsigned(v.end(), start) <= 0 || Long.compareUnsigned(end, v.start()) <= 0) {
+                kept.add(v);
+                continue;
+            }
+            if (Long.compareUnsigned(v.start(), start) < 0) {
+                kept.add(new Vma(v.start(), start, v.prot()));
+            }
+            if (Long.compareUnsigned(end, v.end()) < 0) {
+                kept.add(new Vma(end, v.end(), v.prot()));
+            }
+        }
+        vmas.clear();
+        vmas.addAll(kept);
+        List<Long> leaves = new ArrayList<>();
+        pgd.walk((level, iova, size, pte, leaf) -> {
+            if (leaf && Long.compareUnsigned(iova, start) >= 0 && Long.compareUnsigned(iova, end) < 0) {
+                leaves.add(iova);
+            }
+        });
+        if (leaves.isEmpty()) {
+            return;
+        }
+        List<Long> freed = new ArrayList<>();
+        org.jiommu.pgtable.IotlbGather gather = new org.jiommu.pgtable.IotlbGather();
+        for (long va : leaves) {
+            long pa = pgd.iovaToPhys(va);
+            if (pgd.unmapPages(va, PAGE, 1, gather) == PAGE) {
+                freed.add(pa);
+            }
+        }
+        invalidateSecondaryTlbs(start, end);
+        pgd.releaseFreelist(gather);
+        for (long pa : freed) {
+            if (pages.remove(pa)) {
+                frames.free(pa);
+            }
+        }
     }
 
     public synchronized List<Vma> vmas() {
@@ -182,6 +291,8 @@ public final class MmStruct {
             }
         });
         frames.memory().zero(pgd.root(), PAGE);
+        // The pages are unreachable now; secondary TLBs forget them before they are freed.
+        invalidateSecondaryTlbs(0, taskSize());
         for (long t : tables) {
             frames.free(t);
         }

@@ -1,8 +1,10 @@
 package org.jiommu.driver.vtd;
 
+import java.util.EnumSet;
 import java.util.TreeMap;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.IommuDomain;
 
 /**
@@ -42,6 +44,8 @@ final class DeviceInfo {
     IommuDomain ridDomain;
     /** Domains set on PASIDs other than RID_PASID (set_dev_pasid). */
     final TreeMap<Integer, IommuDomain> pasids = new TreeMap<>();
+    /** Features the device's driver enabled (iommu_dev_enable_feature; S01). */
+    final EnumSet<DevFeature> features = EnumSet.noneOf(DevFeature.class);
     /** The driver's iopf_refcount: IOPF-capable domains attached to the device. */
     int iopfRefcount;
 

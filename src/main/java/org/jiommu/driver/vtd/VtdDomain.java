@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.MmStruct;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 
 /**
@@ -31,14 +32,28 @@ public final class VtdDomain extends IommuDomain {
     record DevTlbTag(DeviceInfo info, int pasid) {
     }
 
+    /**
+     * A first-level (SVA) attachment: the unit's IOTLB tags its translations with (DID, PASID),
+     * so invalidations are PASID-based (cache tag CACHE_TAG_IOTLB with a PASID).
+     */
+    record PasidTag(DeviceInfo info, int pasid) {
+    }
+
     final VtdIommuDriver driver;
+    /** The second-level table; null for an SVA domain. */
     final VtdSecondLevelPageTable pgtable;
+    /** The process address space of an SVA domain (its first-level table is {@code mm->pgd}); else null. */
+    final MmStruct mm;
+    /** The mmu notifier an SVA domain registered on {@link #mm}. */
+    MmStruct.MmuNotifier notifier;
     final int apertureBits;
     final Object lock = new Object();
     /** Units in first-attach order. Guarded by {@link #lock}. */
     final Map<VtdIommu, UnitRef> units = new LinkedHashMap<>();
     /** Guarded by {@link #lock}. */
     final List<DevTlbTag> devTlbTags = new ArrayList<>();
+    /** First-level attachments (SVA). Guarded by {@link #lock}. */
+    final List<PasidTag> pasidTags = new ArrayList<>();
     private volatile boolean iopfCapable;
     volatile boolean freedByDriver;
 
@@ -46,12 +61,29 @@ public final class VtdDomain extends IommuDomain {
         super(ops);
         this.driver = driver;
         this.pgtable = pgtable;
+        this.mm = null;
         this.apertureBits = apertureBits;
     }
 
-    /** The second-level table every context or PASID entry of this domain points at. */
+    /** An SVA domain ({@code intel_svm_domain_alloc}): no table of its own, the mm's is walked. */
+    VtdDomain(VtdIommuDriver driver, DomainOps ops, MmStruct mm) {
+        super(ops);
+        this.driver = driver;
+        this.pgtable = null;
+        this.mm = mm;
+        this.apertureBits = 0;
+        // SVA faults go to the mm (the core sets the handler): the attach path enables IOPF.
+        this.iopfCapable = true;
+    }
+
+    /** The second-level table every context or PASID entry of this domain points at; null for an SVA domain. */
     public VtdSecondLevelPageTable pageTable() {
         return pgtable;
+    }
+
+    /** The address space of an SVA domain, whose first-level table its PASID entries point at; null otherwise. */
+    public MmStruct mm() {
+        return mm;
     }
 
     /** The DID this domain carries on {@code unit}, or -1 if it is not attached through it. */

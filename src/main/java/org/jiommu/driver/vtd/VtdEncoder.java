@@ -136,6 +136,22 @@ public final class VtdEncoder {
         return e;
     }
 
+    /**
+     * First-level PASID entry ({@code intel_pasid_setup_first_level}, HARDWARE.md 2.4): FLPTPTR =
+     * the x86-64 table (an SVA domain: the process's {@code mm->pgd}), FLPM = 1 for a 5-level
+     * table, DID, AW = the unit's AGAW, PWSNP, PGTT = 1, FPD clear, P last. SRE stays clear: SVA
+     * binds user address spaces, whose requests are user requests (supervisor SVA is gone from
+     * Linux), so a page without U/S faults (0x81).
+     */
+    public static long[] firstLevelPasidEntry(long firstLevelTable, boolean fiveLevel, int aw, int domainId,
+                                              boolean pageWalkSnoop, boolean present) {
+        long[] e = new long[8];
+        e[0] = ((long) (aw & 7) << 2) | ((long) PGTT_FIRST_LEVEL << 6) | (present ? 1 : 0);
+        e[1] = (domainId & 0xFFFFL) | (pageWalkSnoop ? PASID_PWSNP : 0);
+        e[2] = (firstLevelTable & PAGE_MASK) | (fiveLevel ? 1L << 2 : 0);
+        return e;
+    }
+
     // ---- invalidation descriptors (HARDWARE.md 2.7) ----
 
     public static final int INV_CONTEXT_CACHE = 1;

@@ -74,6 +74,10 @@ public final class VtdIommu {
     final boolean drainWrites;
     final boolean pageWalkSnoop;
     final boolean secondLevel;
+    /** ECAP.FLTS: first-level (x86-64 format) translation in scalable mode, what SVA needs. */
+    final boolean firstLevel;
+    /** CAP.FL5LP: 5-level first-level tables. */
+    final boolean firstLevel5Level;
     final boolean snoopControl;
     final boolean cachingMode;
     final boolean writeBufferFlush;
@@ -141,6 +145,8 @@ public final class VtdIommu {
         this.drainWrites = (cap & CAP_DWD) != 0;
         this.pageWalkSnoop = (ecap & ECAP_SMPWCS) != 0;
         this.secondLevel = !scalable || (ecap & ECAP_SLTS) != 0;
+        this.firstLevel = scalable && (ecap & ECAP_FLTS) != 0;
+        this.firstLevel5Level = (cap & CAP_FL5LP) != 0;
         this.snoopControl = (ecap & ECAP_SC) != 0;
         this.cachingMode = (cap & CAP_CM) != 0;
         this.writeBufferFlush = (cap & CAP_RWBF) != 0;

@@ -15,8 +15,13 @@ import org.jiommu.base.WarningSink;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.Set;
 import org.jiommu.core.spi.AllocFlags;
+import org.jiommu.core.spi.AuxOps;
 import org.jiommu.core.spi.CoreServices;
+import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.Geometry;
@@ -25,6 +30,7 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.MmStruct;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
 import org.jiommu.hw.vtd.VtdUnit;
@@ -65,7 +71,14 @@ public final class VtdIommuDriver {
     public static final long MSI_RANGE_LENGTH = 0x10_0000L;
 
     /** The invalidations the test knob {@link #skipNextInvalidation} can leave out. */
-    enum Invalidation { IOTLB, DEVICE_TLB }
+    enum Invalidation {
+        /** The IOTLB descriptor of an unmap or mm-notifier flush. */
+        IOTLB,
+        /** A device-TLB descriptor of an unmap or mm-notifier flush. */
+        DEVICE_TLB,
+        /** The PASID-based device-TLB descriptor of a PASID entry's teardown (S08). */
+        TEARDOWN_DEVICE_TLB
+    }
 
     private final CoreServices core;
     private final FrameAllocator frames;
@@ -75,6 +88,7 @@ public final class VtdIommuDriver {
     private final IommuDomain identityDomain;
     private final IommuDomain blockedDomain;
     private final DomainOps pagingOps;
+    private final DomainOps svaOps;
     private final List<VtdIommu> units = new CopyOnWriteArrayList<>();
     private final Map<Device, DeviceInfo> infos = new ConcurrentHashMap<>();
     private final Map<Device, List<ResvRegion>> rmrrs = new ConcurrentHashMap<>();
@@ -82,6 +96,7 @@ public final class VtdIommuDriver {
     // ---- test knobs (package-private): a driver with a deliberate bug ----
     private final AtomicInteger skipIotlb = new AtomicInteger();
     private final AtomicInteger skipDeviceTlb = new AtomicInteger();
+    private final AtomicInteger skipTeardownDeviceTlb = new AtomicInteger();
     private volatile boolean leakIopfRefcount;
 
     /** A driver that runs every unit with scalable-mode support in scalable mode (intel_iommu=sm_on). */
@@ -118,6 +133,8 @@ public final class VtdIommuDriver {
                 .iovaToPhys(this::iovaToPhys)
                 .free(this::free)
                 .build();
+        // An SVA domain only goes on PASIDs and maps nothing itself: the process's page faults do.
+        this.svaOps = DomainOps.builder().setDevPasid(this::setDevPasid).free(this::free).build();
         this.ops = IommuOps.builder(NAME)
                 .capable(this::capable)
                 .domainAllocPaging(this::domainAllocPaging)
@@ -132,6 +149,14 @@ public final class VtdIommuDriver {
                 .blockedDomain(blockedDomain)
                 // The unit's reset state is "blocked": park released devices there (Linux v6.8+).
                 .releaseDomain(blockedDomain)
+                .devHasFeat(this::devHasFeat)
+                .devFeatEnabled(this::devFeatEnabled)
+                .devEnableFeat(this::devEnableFeat)
+                .devDisableFeat(this::devDisableFeat)
+                // intel_iommu_aux_attach_device: !is_aux_domain() -> -EPERM (seed 001); aux domains
+                // are second-level PASID entries at the domain's default PASID.
+                .auxOps(new AuxOps(Errno.EPERM, true, null, null))
+                .domainAllocSva(this::domainAllocSva)
                 .build();
     }
 
@@ -286,7 +311,11 @@ public final class VtdIommuDriver {
 
     /** A driver bug on purpose: the next unmap flush leaves out one invalidation of {@code kind}. */
     void skipNextInvalidation(Invalidation kind) {
-        (kind == Invalidation.IOTLB ? skipIotlb : skipDeviceTlb).incrementAndGet();
+        switch (kind) {
+            case IOTLB: skipIotlb.incrementAndGet(); break;
+            case DEVICE_TLB: skipDeviceTlb.incrementAndGet(); break;
+            default: skipTeardownDeviceTlb.incrementAndGet(); break;
+        }
     }
 
     /** A driver bug on purpose (S19): detaching an IOPF-capable domain forgets its IOPF reference. */
@@ -331,6 +360,83 @@ public final class VtdIommuDriver {
             return DomainType.DMA;
         }
         return null;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Device features (S01, S02)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * What the hardware behind the device can do (intel_iommu_dev_has_feat, v5.x): AUX needs a
+     * scalable-mode unit with PASIDs and a PASID-capable PCI function (S02); SVA also first-level
+     * translation (ECAP.FLTS), ATS and PRI (VTD_FLAG_SVM_CAPABLE, pasid/pri/ats supported); IOPF
+     * needs PRI. Holds the unit's lock.
+     */
+    private static boolean hardwareHas(DeviceInfo info, DevFeature f) {
+        switch (f) {
+            case AUX:
+                return info.pasidSupported;
+            case SVA:
+                return info.pasidSupported && info.iommu.firstLevel && info.atsSupported && info.priSupported;
+            default:
+                return info.priSupported;
+        }
+    }
+
+    private boolean devHasFeat(Device dev, DevFeature f) {
+        DeviceInfo info = infos.get(dev);
+        if (info == null) {
+            return false;
+        }
+        synchronized (info.iommu.lock) {
+            return hardwareHas(info, f);
+        }
+    }
+
+    private boolean devFeatEnabled(Device dev, DevFeature f) {
+        DeviceInfo info = infos.get(dev);
+        if (info == null) {
+            return false;
+        }
+        synchronized (info.iommu.lock) {
+            return info.features.contains(f);
+        }
+    }
+
+    /**
+     * intel_iommu_dev_enable_feat: -ENODEV for a device the driver does not have, -EINVAL when
+     * the hardware behind it cannot do it (intel_iommu_enable_auxd on a legacy-mode unit, S01).
+     */
+    private int devEnableFeat(Device dev, DevFeature f) {
+        DeviceInfo info = infos.get(dev);
+        if (info == null) {
+            return Errno.ENODEV.neg();
+        }
+        synchronized (info.iommu.lock) {
+            if (!hardwareHas(info, f)) {
+                return Errno.EINVAL.neg();
+            }
+            info.features.add(f);
+            return 0;
+        }
+    }
+
+    /** intel_iommu_dev_disable_feat: -EINVAL when not enabled; IOPF stays while SVA relies on it (-EBUSY). */
+    private int devDisableFeat(Device dev, DevFeature f) {
+        DeviceInfo info = infos.get(dev);
+        if (info == null) {
+            return Errno.ENODEV.neg();
+        }
+        synchronized (info.iommu.lock) {
+            if (!info.features.contains(f)) {
+                return Errno.EINVAL.neg();
+            }
+            if (f == DevFeature.IOPF && info.features.contains(DevFeature.SVA)) {
+                return Errno.EBUSY.neg();
+            }
+            info.features.remove(f);
+            return 0;
+        }
     }
 
     /** pci_device_group for PCI functions (the driver covers nothing else). */
@@ -627,6 +733,29 @@ public final class VtdIommuDriver {
         return d;
     }
 
+    /**
+     * intel_svm_domain_alloc: an SVA domain sharing the process's first-level table, with an mmu
+     * notifier registered on the mm so that PTE changes reach the IOTLB and the device TLBs
+     * (intel_arch_invalidate_secondary_tlbs). -ENODEV for a device the driver does not have;
+     * -ENOMEM (fail_nth).
+     */
+    private IommuDomain domainAllocSva(Device dev, MmStruct mm) {
+        if (infos.get(dev) == null) {
+            throw new IommuException(Errno.ENODEV, NAME + ": " + dev + " is not probed by this driver");
+        }
+        if (core.shouldFailAlloc("intel_svm_domain_alloc")) {
+            throw new IommuException(Errno.ENOMEM, NAME + ": no memory for an SVA domain");
+        }
+        VtdDomain d = new VtdDomain(this, svaOps, mm);
+        d.notifier = (m, start, end) -> {
+            if (Long.compareUnsigned(end, start) > 0) {
+                flushFirstLevel(d, start, end - 1, false);
+            }
+        };
+        mm.mmuNotifierRegister(d.notifier);
+        return d;
+    }
+
     // ------------------------------------------------------------------------------------------
     // attach_dev
     // ------------------------------------------------------------------------------------------
@@ -667,6 +796,9 @@ public final class VtdIommuDriver {
             }
             if (domain == identityDomain) {
                 return attachIdentity(info);
+            }
+            if (((VtdDomain) domain).mm != null) {
+                return Errno.EINVAL.neg(); // an SVA domain only goes on PASIDs
             }
             return attachPaging((VtdDomain) domain, info);
         }
@@ -1033,7 +1165,7 @@ public final class VtdIommuDriver {
         } else {
             batch.add(u.iotlbDomain(did));
         }
-        if (info.atsEnabled) {
+        if (info.atsEnabled && !(pasid != 0 && take(skipTeardownDeviceTlb))) {
             batch.add(pasid == 0
                     ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL)
                     : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
@@ -1094,9 +1226,17 @@ public final class VtdIommuDriver {
                 return 0;
             }
             VtdDomain d = (VtdDomain) domain;
-            r = compatible(d, u);
-            if (r != 0) {
-                return r;
+            boolean fiveLevel = d.mm != null && d.mm.levels() == 5;
+            if (d.mm != null) {
+                // intel_pasid_setup_first_level: the unit must walk x86-64 tables of the mm's depth.
+                if (!u.firstLevel || (fiveLevel && !u.firstLevel5Level)) {
+                    return Errno.EINVAL.neg();
+                }
+            } else {
+                r = compatible(d, u);
+                if (r != 0) {
+                    return r;
+                }
             }
             if (d.iopfCapable() && !info.priSupported) {
                 return Errno.ENODEV.neg();
@@ -1107,10 +1247,21 @@ public final class VtdIommuDriver {
             }
             removeDevPasid(info, pasid);
             int did = d.domainId(u);
-            VtdSecondLevelPageTable t = d.pgtable;
-            setupPasidEntry(info, pasid, VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop,
-                    true), did);
+            long[] entry;
+            if (d.mm != null) {
+                entry = VtdEncoder.firstLevelPasidEntry(d.mm.pgd().root(), fiveLevel, u.agaw, did, u.pageWalkSnoop,
+                        true);
+            } else {
+                VtdSecondLevelPageTable t = d.pgtable;
+                entry = VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true);
+            }
+            setupPasidEntry(info, pasid, entry, did);
             assignTag(d, info, pasid);
+            if (d.mm != null) {
+                synchronized (d.lock) {
+                    d.pasidTags.add(new VtdDomain.PasidTag(info, pasid));
+                }
+            }
             if (d.iopfCapable()) {
                 info.iopfRefcount++;
             }
@@ -1129,6 +1280,9 @@ public final class VtdIommuDriver {
         if (cur instanceof VtdDomain) {
             VtdDomain d = (VtdDomain) cur;
             unassignTag(d, info, pasid);
+            synchronized (d.lock) {
+                d.pasidTags.remove(new VtdDomain.PasidTag(info, pasid));
+            }
             domainDetachIommu(d, info.iommu);
             if (d.iopfCapable() && !leakIopfRefcount) {
                 info.iopfRefcount--;
@@ -1218,6 +1372,80 @@ public final class VtdIommuDriver {
      * domain's lock is held throughout, so no device can join or leave in between.
      */
     private void flush(VtdDomain d, long start, long last, boolean all, boolean knobs) {
+        long[] range = psiRange(start, last, all);
+        long addr = range[0];
+        int mask = (int) range[1];
+        synchronized (d.lock) {
+            for (Map.Entry<VtdIommu, VtdDomain.UnitRef> e : d.units.entrySet()) {
+                VtdIommu u = e.getKey();
+                int did = e.getValue().did;
+                List<long[]> batch = new ArrayList<>();
+                if (!(knobs && take(skipIotlb))) {
+                    if (all || !u.pageSelective || mask > u.maxAddressMask) {
+                        batch.add(u.iotlbDomain(did));
+                    } else {
+                        batch.add(VtdEncoder.iotlbInv(VtdEncoder.G_DEVICE_OR_PAGE, did, addr, mask, false,
+                                u.drainWrites, u.drainReads));
+                    }
+                }
+                addDeviceTlbInvalidations(d, u, addr, mask, knobs, batch);
+                u.queue.submit(batch);
+            }
+        }
+    }
+
+    /** The device-TLB descriptors of the domain's ATS devices behind {@code u}. Holds the domain's lock. */
+    private void addDeviceTlbInvalidations(VtdDomain d, VtdIommu u, long addr, int mask, boolean knobs,
+                                           List<long[]> batch) {
+        for (VtdDomain.DevTlbTag t : d.devTlbTags) {
+            if (t.info().iommu != u || (knobs && take(skipDeviceTlb))) {
+                continue;
+            }
+            DeviceInfo info = t.info();
+            batch.add(t.pasid() == 0
+                    ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, addr, mask)
+                    : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, t.pasid(), 0, addr, mask));
+        }
+    }
+
+    /**
+     * The first-level (SVA) fan-out of cache_tag_flush_range: for each unit, one PASID-based IOTLB
+     * descriptor per (DID, PASID) the domain is attached with there (page-selective within the
+     * PASID, all of the PASID when the range is too large for the unit's MAMV or {@code all}), then
+     * PASID-based device-TLB descriptors for its ATS devices, then the wait. The domain's lock is
+     * held throughout, so no device joins or leaves in between.
+     */
+    void flushFirstLevel(VtdDomain d, long start, long last, boolean all) {
+        long[] range = psiRange(start, last, all);
+        long addr = range[0];
+        int mask = (int) range[1];
+        synchronized (d.lock) {
+            for (Map.Entry<VtdIommu, VtdDomain.UnitRef> e : d.units.entrySet()) {
+                VtdIommu u = e.getKey();
+                int did = e.getValue().did;
+                List<long[]> batch = new ArrayList<>();
+                Set<Integer> pasids = new HashSet<>();
+                for (VtdDomain.PasidTag t : d.pasidTags) {
+                    if (t.info().iommu != u || !pasids.add(t.pasid()) || take(skipIotlb)) {
+                        continue;
+                    }
+                    boolean whole = all || mask >= VtdEncoder.DEVTLB_FLUSH_ALL || mask > u.maxAddressMask;
+                    batch.add(whole ? VtdEncoder.pasidIotlbInv(did, t.pasid(), 0, -1, false)
+                            : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, false));
+                }
+                addDeviceTlbInvalidations(d, u, addr, mask, true, batch);
+                if (!batch.isEmpty()) {
+                    u.queue.submit(batch);
+                }
+            }
+        }
+    }
+
+    /**
+     * calculate_psi_aligned_address: the smallest naturally aligned power-of-two range of pages
+     * containing [start, last], as {address, mask} (mask = log2 pages; DEVTLB_FLUSH_ALL for all).
+     */
+    private static long[] psiRange(long start, long last, boolean all) {
         int mask;
         long addr;
         if (all) {
@@ -1240,31 +1468,7 @@ public final class VtdIommuDriver {
             }
             addr = mask >= VtdEncoder.DEVTLB_FLUSH_ALL ? 0 : start & -(4096L << mask);
         }
-        synchronized (d.lock) {
-            for (Map.Entry<VtdIommu, VtdDomain.UnitRef> e : d.units.entrySet()) {
-                VtdIommu u = e.getKey();
-                int did = e.getValue().did;
-                List<long[]> batch = new ArrayList<>();
-                if (!(knobs && take(skipIotlb))) {
-                    if (all || !u.pageSelective || mask > u.maxAddressMask) {
-                        batch.add(u.iotlbDomain(did));
-                    } else {
-                        batch.add(VtdEncoder.iotlbInv(VtdEncoder.G_DEVICE_OR_PAGE, did, addr, mask, false,
-                                u.drainWrites, u.drainReads));
-                    }
-                }
-                for (VtdDomain.DevTlbTag t : d.devTlbTags) {
-                    if (t.info().iommu != u || (knobs && take(skipDeviceTlb))) {
-                        continue;
-                    }
-                    DeviceInfo info = t.info();
-                    batch.add(t.pasid() == 0
-                            ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, addr, mask)
-                            : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, t.pasid(), 0, addr, mask));
-                }
-                u.queue.submit(batch);
-            }
-        }
+        return new long[] {addr, mask};
     }
 
     private long iovaToPhys(IommuDomain dom, long iova) {
@@ -1280,7 +1484,12 @@ public final class VtdIommuDriver {
             }
         }
         d.freedByDriver = true;
-        d.pgtable.free();
+        if (d.mm != null) {
+            // intel_svm_domain_free: mmu_notifier_put; the table is the process's.
+            d.mm.mmuNotifierUnregister(d.notifier);
+        } else {
+            d.pgtable.free();
+        }
     }
 
     @Override
