@@ -2,6 +2,8 @@ package org.jiommu.scenario;
 
 import java.util.List;
 import java.util.Map;
+import java.util.SortedMap;
+import org.jiommu.driver.vtd.VtdIommu;
 import org.jiommu.bus.Device;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.spi.IommuDomain;
@@ -22,6 +24,10 @@ final class HwOps {
      * simulated memory.
      */
     static Outcome hwDump(Machine m, StepArgs a) {
+        VtdIommu unit = m.vtdUnit(a.word("iommu"));
+        if (unit != null) {
+            return new Outcome.Report(VtdDump.dump(m, unit));
+        }
         MockIommuDriver drv = m.mock(a.word("iommu"));
         MockHardware hw = drv.hardware();
         MockSnapshot s = drv.snapshot();
@@ -91,6 +97,12 @@ final class HwOps {
             sb.append(String.format("%s: %d translations, %d faults, %d descriptor reads (no IOTLB: every request walks)%n",
                     e.getKey(), hw.translations(), hw.faults(), hw.walkReads()));
         }
+        for (Map.Entry<String, VtdIommu> e : m.vtdUnits().entrySet()) {
+            if ((iommuOnly && !e.getKey().equals(a.word("iommu"))) || (devOnly && !iommuOnly)) {
+                continue;
+            }
+            sb.append(vtdStats(e.getValue()));
+        }
         for (Map.Entry<Device, DmaEngine> e : m.engines().entrySet()) {
             if ((devOnly && !e.getKey().name().equals(a.word("dev"))) || (iommuOnly && !devOnly)) {
                 continue;
@@ -104,6 +116,46 @@ final class HwOps {
             sb.append(a.word("dev")).append(": no DMA yet\n");
         }
         return new Outcome.Report(sb.toString().stripTrailing());
+    }
+
+    /**
+     * A VT-d unit's counters (hw.HwStats): translations, each cache's hits and misses, page
+     * walks, invalidation descriptors by type, and faults by reason, plus the fault log the
+     * driver read from the fault recording registers.
+     */
+    private static String vtdStats(VtdIommu u) {
+        SortedMap<String, Long> c = u.unit().stats().snapshot().asMap();
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format("%s: %d translations (%d ATS translation requests, %d untranslated), %d walks, "
+                        + "%d words read%n", u.name(), c.getOrDefault("translations", 0L),
+                c.getOrDefault("translations.ats-requests", 0L), c.getOrDefault("translations.untranslated", 0L),
+                c.getOrDefault("walks", 0L), c.getOrDefault("memory.words-read", 0L)));
+        sb.append(String.format("  caches: IOTLB %d hits / %d misses, context cache %d / %d, PASID cache %d / %d%n",
+                c.getOrDefault("iotlb.hits", 0L), c.getOrDefault("iotlb.misses", 0L),
+                c.getOrDefault("context-cache.hits", 0L), c.getOrDefault("context-cache.misses", 0L),
+                c.getOrDefault("pasid-cache.hits", 0L), c.getOrDefault("pasid-cache.misses", 0L)));
+        sb.append("  invalidations: ").append(byPrefix(c, "inv.", "descriptors", "queue-errors")).append('\n');
+        sb.append("  faults: ").append(byPrefix(c, "faults.", "", "")).append('\n');
+        List<org.jiommu.driver.vtd.DmarFault> log = u.faults();
+        for (int i = Math.max(0, log.size() - 4); i < log.size(); i++) {
+            sb.append("  fault log: ").append(log.get(i)).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** The counters under {@code prefix}, "name n" joined, skipping two totals; "none" if empty. */
+    private static String byPrefix(SortedMap<String, Long> c, String prefix, String skip1, String skip2) {
+        List<String> parts = new java.util.ArrayList<>();
+        for (Map.Entry<String, Long> e : c.entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith(prefix) && e.getValue() != 0) {
+                String n = k.substring(prefix.length());
+                if (!n.equals(skip1) && !n.equals(skip2)) {
+                    parts.add(n + " " + e.getValue());
+                }
+            }
+        }
+        return parts.isEmpty() ? "none" : String.join(", ", parts);
     }
 
     /**

@@ -23,6 +23,7 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.core.Warning;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.MmStruct;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
 import org.jiommu.bus.dma.DmaEngine;
@@ -32,6 +33,9 @@ import org.jiommu.driver.mock.MockHardware;
 import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.driver.mock.MockSnapshot;
+import org.jiommu.driver.vtd.VtdIommu;
+import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.platform.VtdPlatform;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 
@@ -44,13 +48,21 @@ import org.jiommu.mem.PhysicalMemory;
  */
 final class Machine {
     /** IOMMU kinds whose driver exists in the model (validation refuses the others). */
-    static final Set<IommuSpec.Kind> SUPPORTED_KINDS = EnumSet.of(IommuSpec.Kind.MOCK);
+    static final Set<IommuSpec.Kind> SUPPORTED_KINDS = EnumSet.of(IommuSpec.Kind.MOCK, IommuSpec.Kind.VTD);
 
     final PhysicalMemory memory;
     final FrameAllocator frames;
     final IommuCore core;
+    /** The PCI hierarchy of the devices behind mocks or no IOMMU (VT-d devices live in {@link #vtd}'s). */
     final PciTopology pci = new PciTopology();
+    /** The VT-d machine when the platform has VT-d units (it owns memory, frames and the core then), else null. */
+    final VtdPlatform vtd;
+    private final Map<String, VtdIommu> vtdUnits = new LinkedHashMap<>();
     private final Map<String, MockIommuDriver> mocks = new LinkedHashMap<>();
+    /** The address spaces mm_create made, by name. */
+    private final Map<String, MmStruct> mms = new HashMap<>();
+    /** The checker's view of the platform (mock drivers and the frame baseline), taken before probe. */
+    private org.jiommu.check.Platform checkPlatform;
     private final Map<String, Device> devices = new LinkedHashMap<>();
     /** The driver bound to each device: "dma-api", "none" (a driver_managed_dma one), or absent. */
     private final Map<Device, String> drivers = new HashMap<>();
@@ -68,9 +80,54 @@ final class Machine {
     private Machine(PlatformSpec platform, List<DeviceSpec> hotplugged) {
         this.platform = platform;
         this.hotplugged = List.copyOf(hotplugged);
-        this.memory = new PhysicalMemory(platform.memory());
-        this.frames = new FrameAllocator(memory);
-        this.core = new IommuCore(coreConfig(platform));
+        List<IommuSpec> vtdSpecs = platform.iommus().stream().filter(i -> i.kind() == IommuSpec.Kind.VTD).toList();
+        if (vtdSpecs.isEmpty()) {
+            this.vtd = null;
+            this.memory = new PhysicalMemory(platform.memory());
+            this.frames = new FrameAllocator(memory);
+            this.core = new IommuCore(coreConfig(platform));
+        } else {
+            // The VT-d machine is the composition root: memory, frame allocator, core, driver and
+            // units, each unit registered with the core. Mocks, if any, join the same core.
+            VtdPlatform.Builder b = VtdPlatform.builder().memorySize(platform.memory()).coreConfig(coreConfig(platform));
+            for (IommuSpec spec : vtdSpecs) {
+                String name = spec.name();
+                // Each unit's DRHD scope is the devices the file puts behind it.
+                b.unit(vtdConfig(spec), dev -> name.equals(deviceIommu.get(dev)));
+            }
+            this.vtd = b.build();
+            this.memory = vtd.memory();
+            this.frames = vtd.frames();
+            this.core = vtd.core();
+            for (VtdIommu u : vtd.units()) {
+                vtdUnits.put(u.name(), u);
+            }
+        }
+    }
+
+    /**
+     * A VT-d unit from its options: {@code scalable} is ECAP.SMTS, {@code address-width} MGAW
+     * (SAGAW every table width that fits), {@code pasid-bits} ECAP.PSS + 1, {@code ecap} the
+     * extended capabilities that are on (all of them by default), {@code iotlb-entries} the
+     * IOTLB's size.
+     */
+    static VtdConfig vtdConfig(IommuSpec spec) {
+        VtdConfig.Builder b = VtdConfig.builder().name(spec.name())
+                .scalableMode(spec.bool("scalable", true))
+                .addressWidth((int) spec.number("address-width", 48))
+                .pasidBits((int) spec.number("pasid-bits", 20))
+                .iotlbEntries((int) spec.number("iotlb-entries", 1024));
+        if (spec.options().containsKey("ecap")) {
+            List<Object> on = spec.list("ecap", List.of());
+            b.queuedInvalidation(on.contains("qi"))
+                    .deviceTlb(on.contains("dt"))
+                    .passThrough(on.contains("pt"))
+                    .snoopControl(on.contains("sc"))
+                    .nested(on.contains("nest"))
+                    .firstLevel(on.contains("flts"))
+                    .secondLevel(on.contains("slts"));
+        }
+        return b.build();
     }
 
     /**
@@ -106,13 +163,30 @@ final class Machine {
     static Machine build(PlatformSpec platform, List<DeviceSpec> hotplugged) {
         Machine m = new Machine(platform, hotplugged);
         for (IommuSpec spec : platform.iommus()) {
-            m.mocks.put(spec.name(), m.newMock(spec));
+            if (spec.kind() == IommuSpec.Kind.MOCK) {
+                m.mocks.put(spec.name(), m.newMock(spec));
+            }
         }
+        // The checker's baseline: no domain exists yet (VT-d's root tables and queues are
+        // already allocated; I10 is only checked on mock-only platforms, see checkInvariants).
+        m.checkPlatform = new org.jiommu.check.Platform(m.core, m.frames,
+                m.mocks.values().toArray(new MockIommuDriver[0]));
         for (DeviceSpec d : platform.devices()) {
             m.enumerate(d, false);
         }
         for (MockIommuDriver drv : m.mocks.values()) {
             m.core.iommuDeviceRegister(drv.iommu());
+        }
+        if (m.vtd != null) {
+            // bus_iommu_probe for the VT-d units (registered when the VtdPlatform was built):
+            // fwspec for every device of their PCI hierarchy, then one probe pass.
+            m.vtd.boot();
+        }
+        for (DeviceSpec d : platform.devices()) {
+            if (d.contextSwitch() && m.mocks.containsKey(d.iommu())) {
+                // Firmware says the master can switch its own tables (the seed-002 GPU).
+                m.mocks.get(d.iommu()).declareContextSwitchCapable(m.device(d.name()));
+            }
         }
         for (DeviceSpec d : platform.devices()) {
             if (d.driver().equals("dma-api")) {
@@ -138,6 +212,12 @@ final class Machine {
             bitmap |= (Long) size;
         }
         b.pgsizeBitmap(bitmap);
+        b.auxModel(switch (spec.word("aux-model", "pasid")) {
+            case "context-switch" -> MockConfig.AuxModel.CONTEXT_SWITCH;
+            case "none" -> MockConfig.AuxModel.NONE;
+            default -> MockConfig.AuxModel.PASID;
+        });
+        b.svaSupport(spec.bool("sva", true));
         // The mock has one device_group: pci_device_group for PCI masters, generic_device_group
         // for platform ones; the validator keeps one mock to one bus.
         b.grouping(servesPci(spec.name()) ? MockConfig.Grouping.PCI : MockConfig.Grouping.GENERIC);
@@ -160,14 +240,19 @@ final class Machine {
     Device enumerate(DeviceSpec d, boolean hotplug) {
         Device dev;
         List<Integer> ids;
+        VtdIommu unit = d.iommu() == null ? null : vtdUnits.get(d.iommu());
         if (d.bus() == DeviceSpec.Bus.PCI) {
             PciDevice p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
                     d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
-            pci.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
+            PciTopology topo = unit != null ? vtd.topology() : pci;
+            topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
             if (d.aliasOf() != null) {
-                pci.addDmaAlias(p, d.aliasOf());
+                topo.addDmaAlias(p, d.aliasOf());
             }
             dev = p;
+            if (unit != null) {
+                return enumerateVtd(d, p, hotplug);
+            }
             ids = d.streamIds().isEmpty() ? List.of(pci.dmaRequesterId(p)) : d.streamIds();
         } else {
             dev = new PlatformDevice(d.name(), d.streamIds(), d.pasidBits());
@@ -196,6 +281,24 @@ final class Machine {
         return dev;
     }
 
+    /**
+     * A PCI function behind a VT-d unit: firmware's RMRRs for it (the only reserved regions a
+     * DMAR table gives per device; the validator refuses other kinds), then at boot nothing more
+     * (VtdPlatform.boot describes and probes every function of its hierarchy at once), or
+     * hot-plugged through the VT-d platform (fwspec, device_add, probe).
+     */
+    private Device enumerateVtd(DeviceSpec d, PciDevice p, boolean hotplug) {
+        devices.put(d.name(), p);
+        deviceIommu.put(p, d.iommu());
+        for (DeviceSpec.Reserved r : d.reserved()) {
+            vtd.driver().addRmrr(p, r.base(), r.size(), r.kind() == DeviceSpec.Reserved.Kind.DIRECT_RELAXABLE);
+        }
+        if (hotplug) {
+            vtd.hotplug(p);
+        }
+        return p;
+    }
+
     private static ResvRegion region(DeviceSpec.Reserved r) {
         return switch (r.kind()) {
             case DIRECT -> new ResvRegion(r.base(), r.size(), Prot.RW, ResvType.DIRECT);
@@ -208,9 +311,55 @@ final class Machine {
     MockIommuDriver mock(String iommu) {
         MockIommuDriver d = mocks.get(iommu);
         if (d == null) {
-            throw new StepError("no IOMMU '" + iommu + "' on the platform");
+            throw new StepError("no mock IOMMU '" + iommu + "' on the platform");
         }
         return d;
+    }
+
+    /** The VT-d unit of that name, or null. */
+    VtdIommu vtdUnit(String iommu) {
+        return vtdUnits.get(iommu);
+    }
+
+    /** Every VT-d unit by name. */
+    Map<String, VtdIommu> vtdUnits() {
+        return java.util.Collections.unmodifiableMap(vtdUnits);
+    }
+
+    /** The IOMMU firmware names for the device, or null. */
+    String iommuOf(Device dev) {
+        return deviceIommu.get(dev);
+    }
+
+    /** The mock driver behind the device (hardware-side ops that only the mock models). */
+    MockIommuDriver mockOf(Device dev) {
+        String iommu = deviceIommu.get(dev);
+        MockIommuDriver d = iommu == null ? null : mocks.get(iommu);
+        if (d == null) {
+            throw new StepError(dev.name() + " is not behind a mock IOMMU");
+        }
+        return d;
+    }
+
+    /** mm_create: a process address space whose page table comes from the platform's frames. */
+    void mmCreate(String name) {
+        mms.put(name, new MmStruct(name, frames));
+    }
+
+    MmStruct mm(String name) {
+        MmStruct mm = mms.get(name);
+        if (mm == null) {
+            throw new StepError("no address space '" + name + "'");
+        }
+        return mm;
+    }
+
+    boolean hasMms() {
+        return !mms.isEmpty();
+    }
+
+    org.jiommu.check.Platform checkPlatform() {
+        return checkPlatform;
     }
 
     /**
@@ -220,9 +369,13 @@ final class Machine {
      */
     synchronized DmaEngine engine(Device dev) {
         return engines.computeIfAbsent(dev, d -> {
+            String iommu = deviceIommu.get(d);
+            if (iommu != null && vtdUnits.containsKey(iommu)) {
+                // The VT-d platform wires the engine to its unit and the ATC to device-TLB invalidations.
+                return vtd.dma((PciDevice) d);
+            }
             int sid = d instanceof PciDevice p ? pci.dmaRequesterId(p)
                     : ((PlatformDevice) d).streamIds().isEmpty() ? 0 : ((PlatformDevice) d).streamIds().get(0);
-            String iommu = deviceIommu.get(d);
             DmaTranslator t = iommu != null ? mocks.get(iommu).hardware() : Machine::noIommu;
             return new DmaEngine(d, sid, t, memory);
         });
@@ -349,8 +502,9 @@ final class Machine {
         StringBuilder sb = new StringBuilder("memory " + Numbers.formatSize(memory.size()));
         sb.append(String.format(" (page-table pool %s..%s)", Numbers.format(frames.poolBase()),
                 Numbers.format(frames.poolBase() + frames.poolSize())));
-        sb.append(", ").append(mocks.size()).append(mocks.size() == 1 ? " IOMMU" : " IOMMUs");
-        if (!mocks.isEmpty()) {
+        int n = platform.iommus().size();
+        sb.append(", ").append(n).append(n == 1 ? " IOMMU" : " IOMMUs");
+        if (n > 0) {
             sb.append(" (").append(String.join(", ", platform.iommus().stream()
                     .map(i -> i.name() + ": " + i.kind().word).toList())).append(')');
         }
@@ -364,9 +518,14 @@ final class Machine {
      * {-1, -1} when there were no lookups.
      */
     long[] cacheStats() {
-        // The mock hardware has no IOTLB (every request walks): the caches are the devices' ATCs.
+        // The mock hardware has no IOTLB (every request walks); VT-d units have their IOTLBs.
         long hits = 0;
         long lookups = 0;
+        for (VtdIommu u : vtdUnits.values()) {
+            org.jiommu.hw.HwStats st = u.unit().stats();
+            hits += st.get("iotlb.hits");
+            lookups += st.get("iotlb.hits") + st.get("iotlb.misses");
+        }
         for (DmaEngine e : engines().values()) {
             DmaEngine.Stats st = e.stats();
             hits += st.atcHits();
@@ -381,11 +540,51 @@ final class Machine {
         for (MockIommuDriver d : mocks.values()) {
             drivers.add(d.snapshot());
         }
-        return new State(core.snapshot(), drivers);
+        CoreSnapshot cs = core.snapshot();
+        return new State(cs, drivers, vtdState(cs));
+    }
+
+    /**
+     * What the VT-d driver has programmed: per device its RID entry's domain and the PASID
+     * entries at every PASID the core knows of (slots, global, mm PASIDs), per unit the domain
+     * ids in use. The driver writes memory only through these, so equal states mean no entry
+     * changed (VtdHardwareAgreement checks memory against the same records).
+     */
+    private List<Object> vtdState(CoreSnapshot cs) {
+        if (vtd == null) {
+            return List.of();
+        }
+        java.util.TreeSet<Integer> pasids = new java.util.TreeSet<>(cs.globalPasids().keySet());
+        for (CoreSnapshot.GroupState g : cs.groups()) {
+            pasids.addAll(g.pasids().keySet());
+        }
+        for (CoreSnapshot.MmState mm : cs.mms().values()) {
+            pasids.add(mm.pasid());
+        }
+        pasids.remove(0);
+        List<Object> out = new ArrayList<>();
+        for (Device d : devices.values()) {
+            if (!vtdUnits.containsKey(deviceIommu.get(d))) {
+                continue;
+            }
+            Map<Integer, IommuDomain> entries = new java.util.TreeMap<>();
+            for (int p : pasids) {
+                IommuDomain dom = vtd.driver().programmedPasid(d, p);
+                if (dom != null) {
+                    entries.put(p, dom);
+                }
+            }
+            out.add(List.of(d.name(), vtd.driver().probed(d), java.util.Optional.ofNullable(vtd.driver()
+                    .programmedDomain(d)), entries));
+        }
+        for (VtdIommu u : vtdUnits.values()) {
+            out.add(u.domainIdsInUse());
+        }
+        return out;
     }
 
     /** The whole model's state at one instant. */
-    record State(CoreSnapshot core, List<MockSnapshot> drivers) {
+    record State(CoreSnapshot core, List<MockSnapshot> drivers, List<Object> vtd) {
         /**
          * Whether {@code after} is this state "with nothing changed", as SCENARIOS.md means it
          * for a failed or warning call. One kernel exception is allowed: a group's blocking
@@ -412,7 +611,8 @@ final class Machine {
             }
             CoreSnapshot c = after.core;
             CoreSnapshot trimmed = new CoreSnapshot(c.defDomainType(), c.dmaStrict(), c.iommus(), groups, c.devices(),
-                    c.domains().stream().filter(d -> !created.contains(d.domain())).toList());
+                    c.domains().stream().filter(d -> !created.contains(d.domain())).toList(), c.globalPasids(),
+                    c.mms(), c.svaDomains(), c.auxDomains(), c.iopf(), c.reservedPasidSlots());
             List<MockSnapshot> drv = new ArrayList<>();
             for (MockSnapshot s : after.drivers) {
                 Map<IommuDomain, List<MockSnapshot.Leaf>> tables = new LinkedHashMap<>(s.tables());
@@ -420,7 +620,7 @@ final class Machine {
                 drv.add(new MockSnapshot(s.probed(), s.programmed(), s.pasids(), s.iopfRefcount(),
                         s.liveDomains().stream().filter(d -> !created.contains(d)).toList(), tables));
             }
-            return equals(new State(trimmed, drv));
+            return equals(new State(trimmed, drv, after.vtd));
         }
     }
 

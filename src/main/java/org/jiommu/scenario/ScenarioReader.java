@@ -59,6 +59,8 @@ public final class ScenarioReader {
     private final Map<String, Declared> names = new LinkedHashMap<>();
     private final Map<String, IommuSpec> iommus = new LinkedHashMap<>();
     /** The bus of the first device behind each IOMMU, and where it was declared. */
+    /** Devices declared with context-switch: true (the only ones gpu_switch_ttbr0 may name). */
+    private final Set<String> contextSwitchMasters = new java.util.HashSet<>();
     private final Map<String, Map.Entry<DeviceSpec.Bus, Loc>> iommuBus = new LinkedHashMap<>();
     private final Map<Bdf, String> bdfs = new TreeMap<>((x, y) ->
             Long.compare(((long) x.segment() << 16) | x.bus() << 8 | x.devfn(),
@@ -240,8 +242,10 @@ public final class ScenarioReader {
             case VTD -> {
                 m.put("scalable", Option.bool());
                 m.put("address-width", new Option("int", 39, 57, List.of("39", "48", "57")));
-                m.put("pasid-bits", Option.range(0, 20));
-                m.put("ecap", Option.words("pt", "sc", "pasid", "nest", "prs", "dt", "smpwc", "flts", "slts", "slads"));
+                // A scalable unit reports ECAP.PSS + 1 = 1..20 PASID bits (VT-d 11.4.3); no 0.
+                m.put("pasid-bits", Option.range(1, 20));
+                // The extended capabilities the unit model has (HARDWARE.md 2.1): listed = on.
+                m.put("ecap", Option.words("qi", "dt", "pt", "sc", "nest", "flts", "slts"));
             }
             case SMMUV3 -> {
                 m.put("ssid-bits", Option.range(0, 20));
@@ -264,6 +268,10 @@ public final class ScenarioReader {
                 m.put("identity-domain", Option.bool());
                 m.put("release-domain", Option.oneOf("blocked", "identity", "none"));
                 m.put("page-sizes", Option.sizes());
+                // What the mock's hardware can do for aux domains (S02): PASIDs (VT-d, SMMUv3),
+                // a context-switching master (SMMUv2's GPU), or nothing.
+                m.put("aux-model", Option.oneOf("pasid", "context-switch", "none"));
+                m.put("sva", Option.bool());
             }
             default -> throw new IllegalStateException();
         }
@@ -545,9 +553,12 @@ public final class ScenarioReader {
         if (m.get("context-switch") != null) {
             Boolean b = bool(m.get("context-switch"), "context-switch");
             if (b != null) {
-                if (is != null && is.kind() != IommuSpec.Kind.SMMUV2 && b) {
+                boolean csMock = is != null && is.kind() == IommuSpec.Kind.MOCK
+                        && "context-switch".equals(is.options().get("aux-model"));
+                if (is != null && is.kind() != IommuSpec.Kind.SMMUV2 && !csMock && b) {
                     problem(m.entry("context-switch").keyLoc(), label
-                            + ": context-switch applies to SMMUv2 masters only");
+                            + ": context-switch applies to SMMUv2 masters and masters of a mock with "
+                            + "aux-model: context-switch only");
                 }
                 cs = b;
             }
@@ -557,10 +568,27 @@ public final class ScenarioReader {
         if (rl != null) {
             for (YNode r : rl.items()) {
                 DeviceSpec.Reserved rr = reserved(r);
-                if (rr != null) {
+                if (rr != null && is != null && is.kind() == IommuSpec.Kind.VTD
+                        && rr.kind() != DeviceSpec.Reserved.Kind.DIRECT
+                        && rr.kind() != DeviceSpec.Reserved.Kind.DIRECT_RELAXABLE) {
+                    // A DMAR table reports RMRRs per device; the MSI window is the driver's own.
+                    problem(r.loc(), label + ": VT-d firmware reports RMRRs only (direct or direct-relaxable), not "
+                            + rr.kind().word);
+                } else if (rr != null) {
                     reserved.add(rr);
                 }
             }
+        }
+        if (is != null && is.kind() == IommuSpec.Kind.VTD) {
+            if (bus == DeviceSpec.Bus.PLATFORM) {
+                // The VT-d driver probes PCI devices only (intel_iommu_probe_device: ACPI
+                // namespace devices in a DRHD scope are not modelled).
+                problem(m.get("bus").loc(), label + ": VT-d translates PCI requester IDs; a platform device cannot "
+                        + "be behind " + iommu);
+            }
+        }
+        if (cs && name != null) {
+            contextSwitchMasters.add(name);
         }
         if (is != null && bus != null && is.kind() == IommuSpec.Kind.MOCK) {
             // The mock's device_group is one of pci_device_group / generic_device_group for the
@@ -783,6 +811,13 @@ public final class ScenarioReader {
         }
         if (op.name().equals("dma")) {
             checkDma(v, given, args);
+        }
+        if (op.name().equals("gpu_switch_ttbr0") && args.get("dev") instanceof String dev
+                && !contextSwitchMasters.contains(dev)) {
+            // Only a master firmware declares able to switch its own tables has a TTBR0 it can
+            // write (S02/S10): anything else has no such register.
+            problem(argLocs.get("dev"), "gpu_switch_ttbr0: device '" + dev + "' is not a context-switch master "
+                    + "(context-switch: true behind an smmuv2, or a mock with aux-model: context-switch)");
         }
         return declares;
     }

@@ -40,5 +40,24 @@ final class Wiring {
         ops.get("stats").run(HwOps::stats);
         ops.get("dma").run(PlatformOps::dma);
         ops.get("mem_read").run(PlatformOps::memRead);
+        ops.get("iommu_attach_device_pasid").run(PasidOps::attachDevicePasid);
+        ops.get("iommu_detach_device_pasid").run(PasidOps::detachDevicePasid);
+        ops.get("iommu_replace_device_pasid").run(PasidOps::replaceDevicePasid);
+        ops.get("iommu_alloc_global_pasid").run(PasidOps::allocGlobalPasid);
+        ops.get("iommu_free_global_pasid").run(PasidOps::freeGlobalPasid);
+        ops.get("iommu_dev_has_feature").run(PasidOps::devHasFeature);
+        ops.get("iommu_dev_feature_enabled").run(PasidOps::devFeatureEnabled);
+        ops.get("iommu_dev_enable_feature").run(PasidOps::devEnableFeature);
+        ops.get("iommu_dev_disable_feature").run(PasidOps::devDisableFeature);
+        ops.get("iommu_aux_attach_device").run(PasidOps::auxAttachDevice);
+        ops.get("iommu_aux_detach_device").run(PasidOps::auxDetachDevice);
+        ops.get("iommu_aux_get_pasid").run(PasidOps::auxGetPasid);
+        ops.get("iommu_domain_get_attr").run(PasidOps::domainGetAttr);
+        ops.get("iommu_sva_bind_device").run(PasidOps::svaBindDevice);
+        ops.get("iommu_sva_unbind_device").run(PasidOps::svaUnbindDevice);
+        ops.get("mm_create").run(PasidOps::mmCreate);
+        ops.get("mm_map").run(PasidOps::mmMap);
+        ops.get("gpu_switch_ttbr0").run(PasidOps::gpuSwitchTtbr0);
+        ops.get(OpCatalog.CHECK_OP).run(CheckOps::invariants);
     }
 }

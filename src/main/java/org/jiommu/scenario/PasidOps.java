@@ -1,0 +1,196 @@
+package org.jiommu.scenario;
+
+import java.util.Locale;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.bus.Device;
+import org.jiommu.core.AttachHandle;
+import org.jiommu.core.IommuCore;
+import org.jiommu.core.SvaHandle;
+import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.DomainAttr;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.MmStruct;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
+
+/**
+ * Ops of the PASID-granular core API (SEMANTICS.md 8): PASID attach/replace/detach, the global
+ * PASID allocator, per-device features, the 2019 aux-domain API, SVA and the process address
+ * spaces it binds. Each kernel call is the one {@link IommuCore} method of the same name.
+ */
+final class PasidOps {
+    private static final Outcome DONE = new Outcome.Returned(null);
+
+    private PasidOps() {
+    }
+
+    private static IommuDomain domain(StepArgs a) {
+        Value v = a.bound("domain");
+        if (v instanceof Value.Domain d && d.domain() instanceof IommuDomain id) {
+            return id;
+        }
+        throw new StepError("'" + a.word("domain") + "' does not hold a domain");
+    }
+
+    private static Device dev(Machine m, StepArgs a) {
+        return m.device(a.word("dev"));
+    }
+
+    /**
+     * A PASID argument as the kernel's {@code ioasid_t} (u32): a value that does not fit 32 bits
+     * is a scenario error, not something a caller could pass.
+     */
+    private static int pasid(StepArgs a) {
+        long p = a.number("pasid");
+        if (p < 0 || p > 0xffff_ffffL) {
+            throw new StepError("PASID " + Numbers.format(p) + " does not fit the 32 bits of an ioasid_t");
+        }
+        return (int) p;
+    }
+
+    private static DevFeature feature(StepArgs a) {
+        return DevFeature.valueOf(a.word("feature").toUpperCase(Locale.ROOT));
+    }
+
+    // ---- PASID API
+
+    static Outcome attachDevicePasid(Machine m, StepArgs a) {
+        m.core.attachDevicePasid(domain(a), dev(m, a), pasid(a));
+        return DONE;
+    }
+
+    static Outcome detachDevicePasid(Machine m, StepArgs a) {
+        m.core.detachDevicePasid(domain(a), dev(m, a), pasid(a));
+        return DONE;
+    }
+
+    /**
+     * iommufd's replace always stores a fresh handle (iommufd_device_pasid_replace allocates the
+     * attach handle per HWPT), so the step passes a new one: the core's "same handle" WARN path is
+     * not reachable from a scenario, as it is not from iommufd.
+     */
+    static Outcome replaceDevicePasid(Machine m, StepArgs a) {
+        m.core.replaceDevicePasid(domain(a), dev(m, a), pasid(a), new AttachHandle());
+        return DONE;
+    }
+
+    /** Returns IOMMU_PASID_INVALID (0xffffffff) as the kernel does when none is left. */
+    static Outcome allocGlobalPasid(Machine m, StepArgs a) {
+        int p = m.core.allocGlobalPasid(dev(m, a));
+        return new Outcome.Returned(new Value.Num(Integer.toUnsignedLong(p)));
+    }
+
+    static Outcome freeGlobalPasid(Machine m, StepArgs a) {
+        m.core.freeGlobalPasid(pasid(a));
+        return DONE;
+    }
+
+    // ---- features
+
+    static Outcome devHasFeature(Machine m, StepArgs a) {
+        return new Outcome.Returned(new Value.Bool(m.core.devHasFeature(dev(m, a), feature(a))));
+    }
+
+    static Outcome devFeatureEnabled(Machine m, StepArgs a) {
+        return new Outcome.Returned(new Value.Bool(m.core.devFeatureEnabled(dev(m, a), feature(a))));
+    }
+
+    static Outcome devEnableFeature(Machine m, StepArgs a) {
+        m.core.devEnableFeature(dev(m, a), feature(a));
+        return DONE;
+    }
+
+    static Outcome devDisableFeature(Machine m, StepArgs a) {
+        m.core.devDisableFeature(dev(m, a), feature(a));
+        return DONE;
+    }
+
+    // ---- aux domains
+
+    static Outcome auxAttachDevice(Machine m, StepArgs a) {
+        m.core.auxAttachDevice(domain(a), dev(m, a));
+        return DONE;
+    }
+
+    static Outcome auxDetachDevice(Machine m, StepArgs a) {
+        m.core.auxDetachDevice(domain(a), dev(m, a));
+        return DONE;
+    }
+
+    static Outcome auxGetPasid(Machine m, StepArgs a) {
+        return new Outcome.Returned(new Value.Num(Integer.toUnsignedLong(m.core.auxGetPasid(domain(a), dev(m, a)))));
+    }
+
+    static Outcome domainGetAttr(Machine m, StepArgs a) {
+        DomainAttr attr = DomainAttr.valueOf(a.word("attr").toUpperCase(Locale.ROOT));
+        return new Outcome.Returned(new Value.Num(m.core.domainGetAttr(domain(a), attr)));
+    }
+
+    // ---- SVA and process address spaces
+
+    static Outcome svaBindDevice(Machine m, StepArgs a) {
+        SvaHandle h = m.core.svaBindDevice(dev(m, a), m.mm(a.word("mm")));
+        return new Outcome.Returned(new Value.Handle(h, h.toString()));
+    }
+
+    static Outcome svaUnbindDevice(Machine m, StepArgs a) {
+        Value v = a.bound("handle");
+        if (!(v instanceof Value.Handle h) || !(h.handle() instanceof SvaHandle sh)) {
+            throw new StepError("'" + a.word("handle") + "' does not hold an SVA handle");
+        }
+        m.core.svaUnbindDevice(sh);
+        return DONE;
+    }
+
+    /** A new process: an mm_struct with an empty 4-level page table in simulated memory. */
+    static Outcome mmCreate(Machine m, StepArgs a) {
+        m.mmCreate(a.word("name"));
+        return DONE;
+    }
+
+    /**
+     * A VMA whose pages are the given physical ones, populated at once (a VM_PFNMAP mapping such
+     * as remap_pfn_range makes): device DMA at the mm's PASID then lands at {@code paddr}, and an
+     * access outside the VMAs is a page request the SVA handler answers INVALID. -EINVAL for a
+     * range that is not whole pages or not user space, -EEXIST for an overlap (MmStruct.mmap).
+     */
+    static Outcome mmMap(Machine m, StepArgs a) {
+        MmStruct mm = m.mm(a.word("mm"));
+        long va = a.number("va");
+        long pa = a.number("paddr");
+        long size = a.number("size");
+        int prot = a.prot("prot");
+        if ((pa & 0xfff) != 0) {
+            throw new IommuException(Errno.EINVAL, "mm_map: paddr " + Numbers.format(pa) + " is not page aligned");
+        }
+        if (Long.compareUnsigned(pa + size, m.memory.size()) > 0 || Long.compareUnsigned(pa + size, pa) < 0) {
+            throw new IommuException(Errno.EFAULT, "mm_map: " + Numbers.format(pa) + "+" + Numbers.formatSize(size)
+                    + " is beyond memory");
+        }
+        mm.mmap(va, size, prot & (Prot.READ | Prot.WRITE | Prot.NOEXEC));
+        long attrs = X86FirstLevelPageTable.US | X86FirstLevelPageTable.A;
+        if ((prot & Prot.WRITE) != 0) {
+            attrs |= X86FirstLevelPageTable.RW | X86FirstLevelPageTable.D;
+        }
+        if ((prot & Prot.NOEXEC) != 0) {
+            attrs |= X86FirstLevelPageTable.XD;
+        }
+        int r = mm.pgd().mapPagesWithAttributes(va, pa, 4096, size / 4096, attrs, new Mapped());
+        if (r != 0) {
+            throw new IommuException(Errno.fromCode(-r), "mm_map: the process page table refused "
+                    + Numbers.format(va) + "+" + Numbers.formatSize(size));
+        }
+        return DONE;
+    }
+
+    // ---- SMMUv2 GPU
+
+    /** The GPU writes its context bank's TTBR0 itself (S10); the IOMMU driver is not told. */
+    static Outcome gpuSwitchTtbr0(Machine m, StepArgs a) {
+        Device d = dev(m, a);
+        m.mockOf(d).gpuSwitchTtbr0(d, a.number("ttbr0"));
+        return DONE;
+    }
+}
