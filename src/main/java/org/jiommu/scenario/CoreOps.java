@@ -14,7 +14,8 @@ final class CoreOps {
     private CoreOps() {
     }
 
-    private static IommuDomain domain(StepArgs a) {
+    /** The domain a step's {@code domain} argument names (shared by the op classes). */
+    static IommuDomain domain(StepArgs a) {
         Value v = a.bound("domain");
         if (v instanceof Value.Domain d && d.domain() instanceof IommuDomain id) {
             return id;
@@ -22,7 +23,7 @@ final class CoreOps {
         throw new StepError("'" + a.word("domain") + "' does not hold a domain");
     }
 
-    private static Device dev(Machine m, StepArgs a) {
+    static Device dev(Machine m, StepArgs a) {
         return m.device(a.word("dev"));
     }
 

@@ -1,5 +1,8 @@
 package org.jiommu.scenario;
 
+import static org.jiommu.scenario.CoreOps.dev;
+import static org.jiommu.scenario.CoreOps.domain;
+
 import java.util.Locale;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
@@ -26,22 +29,6 @@ final class PasidOps {
     private PasidOps() {
     }
 
-    private static IommuDomain domain(StepArgs a) {
-        Value v = a.bound("domain");
-        if (v instanceof Value.Domain d && d.domain() instanceof IommuDomain id) {
-            return id;
-        }
-        throw new StepError("'" + a.word("domain") + "' does not hold a domain");
-    }
-
-    private static Device dev(Machine m, StepArgs a) {
-        return m.device(a.word("dev"));
-    }
-
-    /**
-     * A PASID argument as the kernel's {@code ioasid_t} (u32): a value that does not fit 32 bits
-     * is a scenario error, not something a caller could pass.
-     */
     private static int pasid(StepArgs a) {
         long p = a.number("pasid");
         if (p < 0 || p > 0xffff_ffffL) {
