@@ -163,7 +163,6 @@ public final class VtdHardwareAgreement {
 
     private static void checkPaging(List<String> out, String where, VtdDomain d, VtdIommu u, Entry e,
                                     Map<VtdIommu, Map<Integer, IommuDomain>> didOwners) {
-        int did = d.domainId(u);
         if (e.kind != Kind.PAGING) {
             out.add(where + ": group is on " + d + " but the entry is " + e);
             return;
@@ -175,6 +174,16 @@ public final class VtdHardwareAgreement {
         if (e.aw != d.pageTable().aw()) {
             out.add(where + ": AW " + e.aw + " but " + d + "'s table has AGAW " + d.pageTable().aw());
         }
+        checkDomainId(out, where, d, u, e, didOwners);
+    }
+
+    /**
+     * A paging domain's entry carries the id the driver allocated it on {@code u} (from
+     * FIRST_DOMAIN_ID up), and no other domain's entry carries the same id there.
+     */
+    private static void checkDomainId(List<String> out, String where, VtdDomain d, VtdIommu u, Entry e,
+                                      Map<VtdIommu, Map<Integer, IommuDomain>> didOwners) {
+        int did = d.domainId(u);
         if (did < VtdIommu.FIRST_DOMAIN_ID || e.did != did) {
             out.add(where + ": DID " + e.did + " but " + d + " has DID " + did + " on " + u);
         }
@@ -184,9 +193,12 @@ public final class VtdHardwareAgreement {
         }
     }
 
-    private static void checkFirstLevel(List<String> out, String where, VtdDomain d, VtdIommu u, Entry e,
-                                        Map<VtdIommu, Map<Integer, IommuDomain>> didOwners) {
-        int did = d.domainId(u);
+    /**
+     * An SVA domain's entry: first level on the mm's table at the mm's depth, user requests only,
+     * and DID = FLPT_DEFAULT_DID, which every SVA entry shares (cache.c domain_get_id_for_dev), so
+     * it is not an owned id.
+     */
+    private static void checkFirstLevel(List<String> out, String where, VtdDomain d, VtdIommu u, Entry e) {
         if (e.kind != Kind.FIRST_LEVEL) {
             out.add(where + ": core has SVA domain " + d + " but the entry is " + e);
             return;
@@ -202,12 +214,9 @@ public final class VtdHardwareAgreement {
         if (e.supervisor) {
             out.add(where + ": SRE set on a user address space");
         }
-        if (did < VtdIommu.FIRST_DOMAIN_ID || e.did != did) {
-            out.add(where + ": DID " + e.did + " but " + d + " has DID " + did + " on " + u);
-        }
-        IommuDomain prev = didOwners.get(u).putIfAbsent(e.did, d);
-        if (prev != null && prev != d) {
-            out.add(where + ": DID " + e.did + " names both " + prev + " and " + d);
+        if (e.did != VtdIommu.FLPT_DEFAULT_DID || d.domainId(u) != VtdIommu.FLPT_DEFAULT_DID) {
+            out.add(where + ": DID " + e.did + " but SVA domain " + d + " uses DID " + d.domainId(u) + " on " + u
+                    + " (must be FLPT_DEFAULT_DID " + VtdIommu.FLPT_DEFAULT_DID + ")");
         }
     }
 
@@ -236,7 +245,7 @@ public final class VtdHardwareAgreement {
                     out.add(at + ": core has identity but the entry is " + e);
                 }
             } else if (d instanceof VtdDomain && ((VtdDomain) d).mm() != null) {
-                checkFirstLevel(out, at, (VtdDomain) d, u, e, didOwners);
+                checkFirstLevel(out, at, (VtdDomain) d, u, e);
             } else if (d instanceof VtdDomain) {
                 checkPaging(out, at, (VtdDomain) d, u, e, didOwners);
             } else if (e.kind != Kind.NONE) {

@@ -472,7 +472,11 @@ public final class VtdIommuDriver {
         int[] aliases = aliasList.stream().mapToInt(DmaAlias::requesterId).distinct().toArray();
         boolean ats = u.deviceTlb && p.hasAts();
         boolean pasid = u.scalable && u.maxPasids > 0 && p.pasidBits() > 0;
-        DeviceInfo info = new DeviceInfo(p, u, aliases, ats, pasid, p.hasPri());
+        // pri_supported: only in scalable mode and only on top of ATS (a page request asks for a
+        // translation the device then caches; PCIe gives PRI only with ATS). Linux also needs
+        // ECAP.PRS, which the model's units never report (no page-request queue): docs/driver-vtd.md 8.
+        boolean pri = u.scalable && ats && p.hasPri();
+        DeviceInfo info = new DeviceInfo(p, u, aliases, ats, pasid, pri);
         synchronized (u.lock) {
             if (u.scalable) {
                 allocPasidTable(info);
@@ -941,7 +945,12 @@ public final class VtdIommuDriver {
         return 0;
     }
 
-    /** domain_attach_iommu: the domain's id on the unit, allocated on its first attachment there. Holds the unit's lock. */
+    /**
+     * domain_attach_iommu: the domain's id on the unit, allocated on its first attachment there.
+     * An SVA domain allocates no id: every first-level SVA entry carries FLPT_DEFAULT_DID (cache.c
+     * domain_get_id_for_dev, intel_svm_set_dev_pasid), its IOTLB entries being told apart by PASID;
+     * the reference only records that the domain has PASIDs behind the unit. Holds the unit's lock.
+     */
     private int domainAttachIommu(VtdDomain d, VtdIommu u) {
         synchronized (d.lock) {
             VtdDomain.UnitRef ref = d.units.get(u);
@@ -950,10 +959,10 @@ public final class VtdIommuDriver {
                 return 0;
             }
         }
-        if (core.shouldFailAlloc("domain_attach_iommu")) {
+        if (core.shouldFailAlloc(d.mm != null ? "intel_svm_set_dev_pasid" : "domain_attach_iommu")) {
             return Errno.ENOMEM.neg();
         }
-        int did = u.allocDomainId();
+        int did = d.mm != null ? VtdIommu.FLPT_DEFAULT_DID : u.allocDomainId();
         if (did < 0) {
             warnings.warn("domain_attach_iommu", u + ": No free domain ids");
             return Errno.ENOSPC.neg();
@@ -980,7 +989,7 @@ public final class VtdIommuDriver {
                 freeDid = ref.did;
             }
         }
-        if (freeDid >= 0) {
+        if (freeDid >= 0 && freeDid != VtdIommu.FLPT_DEFAULT_DID) {
             u.freeDomainId(freeDid);
         }
     }

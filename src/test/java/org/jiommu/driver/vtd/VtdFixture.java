@@ -13,7 +13,10 @@ import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.TraceEvent;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.hw.vtd.FaultRecord;
+import org.jiommu.hw.vtd.PasidEntry;
+import org.jiommu.hw.vtd.VtdRegisters;
 import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.platform.VtdHardwareAgreement;
 import org.jiommu.platform.VtdPlatform;
@@ -129,6 +132,59 @@ final class VtdFixture {
     DmarFault lastDriverFault() {
         List<DmarFault> f = unit().faults();
         return f.isEmpty() ? null : f.get(f.size() - 1);
+    }
+
+    /**
+     * A PCIe endpoint alone behind its own ACS root port at {@code slot} of bus 0 (a singleton
+     * group, secondary bus 0x10 + slot); created, not added.
+     */
+    PciDevice endpoint(String name, int slot, boolean ats, int pasidBits, boolean pri) {
+        return p.topology().rootBus(0, 0).rootPort("rp-" + name, slot, 0, 0x10 + slot, Acs.ISOLATED)
+                .endpoint(name, 0, 0, ats, pasidBits, pri, Acs.NONE);
+    }
+
+    /** A paging domain allocated for {@code dev} with one page {@code iova -> pa} mapped. */
+    VtdDomain mappedDomain(PciDevice dev, long iova, long pa, int prot) {
+        VtdDomain d = (VtdDomain) core().pagingDomainAlloc(dev);
+        core().map(d, iova, pa, 0x1000, prot);
+        return d;
+    }
+
+    /**
+     * The address of the PASID-table entry of {@code pasid} of requester {@code sid}, walked from
+     * RTADDR as the (scalable-mode) unit walks it; 0 where the root, context or directory entry is
+     * not present.
+     */
+    long pasidEntryAddress(int sid, int pasid) {
+        PhysicalMemory m = p.memory();
+        long root = unit().unit().read64(VtdRegisters.RTADDR_REG) & ~0xFFFL;
+        int devfn = sid & 0xFF;
+        long re = m.readLong(root + (sid >>> 8) * 16L + (devfn > 127 ? 8 : 0));
+        if ((re & 1) == 0) {
+            return 0;
+        }
+        long ctx = m.readLong((re & ~0xFFFL) + (devfn & 0x7F) * 32L);
+        if ((ctx & 1) == 0) {
+            return 0;
+        }
+        long dir = m.readLong((ctx & ~0xFFFL) + 8L * (pasid >>> 6));
+        return (dir & 1) == 0 ? 0 : (dir & ~0xFFFL) + 64L * (pasid & 0x3F);
+    }
+
+    /** Word 0 of that PASID entry (0 if there is none). */
+    long pasidEntryWord0(int sid, int pasid) {
+        long a = pasidEntryAddress(sid, pasid);
+        return a == 0 ? 0 : p.memory().readLong(a);
+    }
+
+    /** The whole 512-bit PASID entry of {@code pasid} of {@code dev} (all zero if there is none). */
+    PasidEntry pasidEntry(PciDevice dev, int pasid) {
+        long a = pasidEntryAddress(dev.requesterId(), pasid);
+        long[] w = new long[8];
+        for (int i = 0; a != 0 && i < 8; i++) {
+            w[i] = p.memory().readLong(a + 8L * i);
+        }
+        return PasidEntry.of(w);
     }
 
     /** Invariant I7: hardware and core agree. */

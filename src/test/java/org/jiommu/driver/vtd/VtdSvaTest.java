@@ -11,6 +11,7 @@ import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.SvaHandle;
+import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.MmStruct;
 import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.InvDescriptor;
@@ -32,32 +33,32 @@ class VtdSvaTest {
     private static final long RW_VA = 0x40_0000L;
     private static final long RO_VA = 0x50_0000L;
 
-    /** A PASID + PRI endpoint without ATS, alone behind its own root port: faults come back unmasked by an ATC. */
-    static PciDevice noAts(VtdFixture f, String name, int slot) {
-        return f.p.topology().rootBus(0, 0).rootPort("rp-" + name, slot, 0, 0x10 + slot, Acs.ISOLATED)
-                .endpoint(name, 0, 0, false, 20, true, Acs.NONE);
+    /**
+     * A PASID + PRI + ATS endpoint alone behind its own root port (PRI needs ATS: pri_supported).
+     * With ATS the device asks the unit for translations; a translation without the needed
+     * permission makes it retry untranslated, so faults still come back with their reasons.
+     */
+    static PciDevice acc(VtdFixture f, String name, int slot) {
+        return f.endpoint(name, slot, true, 20, true);
     }
 
-    private static PasidEntry entry(VtdFixture f, PciDevice dev, int pasid) {
-        long w0 = VtdAuxTest.pasidEntryWord0(f, dev.requesterId(), pasid);
-        // pasidEntryWord0 gives word 0; read the rest of the 64-byte entry beside it.
-        long[] w = new long[8];
-        long a = entryAddress(f, dev.requesterId(), pasid);
-        for (int i = 0; i < 8; i++) {
-            w[i] = a == 0 ? 0 : f.p.memory().readLong(a + 8L * i);
+    /** A scalable platform of {@code width} bits with {@code acc} probed and a process of {@code levels} levels. */
+    private static final class Bound {
+        final VtdFixture f;
+        final PciDevice acc;
+        final MmStruct mm;
+        final SvaHandle h;
+        final int pasid;
+
+        Bound(int width, int levels) {
+            f = VtdFixture.of(true, width);
+            acc = acc(f, "acc", 5);
+            f.hotplug(acc);
+            mm = process(f, levels);
+            h = f.core().svaBindDevice(acc, mm);
+            pasid = f.core().svaGetPasid(h);
+            f.agree();
         }
-        assertThat(w[0]).isEqualTo(w0);
-        return PasidEntry.of(w);
-    }
-
-    private static long entryAddress(VtdFixture f, int sid, int pasid) {
-        var m = f.p.memory();
-        long root = f.unit().unit().read64(org.jiommu.hw.vtd.VtdRegisters.RTADDR_REG) & ~0xFFFL;
-        int devfn = sid & 0xFF;
-        long re = m.readLong(root + (sid >>> 8) * 16L + (devfn > 127 ? 8 : 0));
-        long ctx = m.readLong((re & ~0xFFFL) + (devfn & 0x7F) * 32L);
-        long dir = m.readLong((ctx & ~0xFFFL) + 8L * (pasid >>> 6));
-        return (dir & 1) == 0 ? 0 : (dir & ~0xFFFL) + 64L * (pasid & 0x3F);
     }
 
     private static long write(VtdFixture f, PciDevice d, int pasid, long va, byte v) {
@@ -85,21 +86,24 @@ class VtdSvaTest {
     @DisplayName("SVA bind on VT-d: first-level PASID entry on the mm's table; DMA walks the process tables with VT-d first-level fault reasons")
     void bindAndTranslate() {
         VtdFixture f = VtdFixture.of(true, 48);
-        PciDevice acc = noAts(f, "acc", 5);
+        PciDevice acc = acc(f, "acc", 5);
         f.hotplug(acc);
         MmStruct mm = process(f, 4);
+        java.util.BitSet dids = f.unit().domainIdsInUse();
         SvaHandle h = f.core().svaBindDevice(acc, mm);
         int p = f.core().svaGetPasid(h);
         f.agree();
         VtdDomain d = (VtdDomain) f.driver().programmedPasid(acc, p);
         assertThat(d.mm()).isSameAs(mm);
-        PasidEntry e = entry(f, acc, p);
+        PasidEntry e = f.pasidEntry(acc, p);
         assertThat(e.present()).isTrue();
         assertThat(e.pgtt()).isEqualTo(PasidEntry.PGTT_FIRST_LEVEL);
         assertThat(e.firstLevelPointer()).isEqualTo(mm.pgd().root());
         assertThat(e.firstLevelPagingMode()).isZero();
         assertThat(e.supervisorRequestEnable()).isFalse();
-        assertThat(e.domainId()).isEqualTo(d.domainId(f.unit())).isGreaterThanOrEqualTo(VtdIommu.FIRST_DOMAIN_ID);
+        // SVA entries carry FLPT_DEFAULT_DID (cache.c domain_get_id_for_dev): the bind allocates no id.
+        assertThat(e.domainId()).isEqualTo(d.domainId(f.unit())).isEqualTo(VtdIommu.FLPT_DEFAULT_DID);
+        assertThat(f.unit().domainIdsInUse()).isEqualTo(dids);
 
         assertThat(write(f, acc, p, RW_VA + 5, (byte) 7)).isEqualTo(mm.translate(RW_VA) + 5);
         assertThat(f.p.memory().read(mm.translate(RW_VA) + 5, 1)[0]).isEqualTo((byte) 7);
@@ -116,43 +120,119 @@ class VtdSvaTest {
         // Requests without PASID still use the RID domain.
         assertThat(f.write(acc, RW_VA, new byte[1])).isNegative();
 
-        // Unbind: entry cleared, PASID cache, PASID-based IOTLB of the whole PASID, wait (no ATS here).
+        // Unbind: entry cleared, PASID cache, PASID-based IOTLB of the whole PASID, PASID-based
+        // device-TLB, wait.
         int did = d.domainId(f.unit());
         List<InvDescriptor> log = new ArrayList<>();
         f.unit().unit().setDescriptorListener(log::add);
         f.core().svaUnbindDevice(h);
         f.agree();
-        assertThat(log).hasSize(3);
+        assertThat(log).hasSize(4);
         assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidCacheInv(InvDescriptor.PC_G_PASID, did, p));
         assertThat(log.get(1)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0,
                 false));
-        assertThat(log.get(2)).isInstanceOf(InvDescriptor.InvWait.class);
-        assertThat(entry(f, acc, p).present()).isFalse();
+        assertThat(log.get(2)).isInstanceOfSatisfying(InvDescriptor.PasidDeviceTlbInv.class, x -> {
+            assertThat(x.sourceId()).isEqualTo(acc.requesterId());
+            assertThat(x.pasid()).isEqualTo(p);
+        });
+        assertThat(log.get(3)).isInstanceOf(InvDescriptor.InvWait.class);
+        assertThat(f.pasidEntry(acc, p).present()).isFalse();
         assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(-FaultReason.PASID_ENTRY_NOT_PRESENT);
         assertThat(d.domainId(f.unit())).isEqualTo(-1);
         assertThat(f.core().warnings()).isEmpty();
     }
 
     @Test
+    @DisplayName("SVA domains on VT-d share FLPT_DEFAULT_DID: two processes on one device allocate no domain id; PASID-based invalidation keeps them apart")
+    void svaDomainsShareDefaultDid() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        PciDevice acc = acc(f, "acc", 5);
+        f.hotplug(acc);
+        java.util.BitSet dids = f.unit().domainIdsInUse();
+        MmStruct mm1 = process(f, 4);
+        MmStruct mm2 = process(f, 4);
+        SvaHandle h1 = f.core().svaBindDevice(acc, mm1);
+        SvaHandle h2 = f.core().svaBindDevice(acc, mm2);
+        int p1 = f.core().svaGetPasid(h1);
+        int p2 = f.core().svaGetPasid(h2);
+        f.agree();
+        assertThat(p1).isNotEqualTo(p2);
+        assertThat(f.pasidEntry(acc, p1).domainId()).isEqualTo(VtdIommu.FLPT_DEFAULT_DID);
+        assertThat(f.pasidEntry(acc, p2).domainId()).isEqualTo(VtdIommu.FLPT_DEFAULT_DID);
+        assertThat(f.unit().domainIdsInUse()).isEqualTo(dids);
+        // Same virtual address, two processes, one DID: the IOTLB keeps them apart by PASID.
+        assertThat(write(f, acc, p1, RW_VA, (byte) 1)).isEqualTo(mm1.translate(RW_VA));
+        assertThat(write(f, acc, p2, RW_VA, (byte) 2)).isEqualTo(mm2.translate(RW_VA));
+        List<InvDescriptor> log = new ArrayList<>();
+        f.unit().unit().setDescriptorListener(log::add);
+        mm1.munmap(RW_VA, 0x1000);
+        assertThat(log).filteredOn(x -> x instanceof InvDescriptor.PasidIotlbInv).containsExactly(
+                new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PAGE, VtdIommu.FLPT_DEFAULT_DID, p1, RW_VA, 0,
+                        false));
+        assertThat(write(f, acc, p1, RW_VA, (byte) 3)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        assertThat(write(f, acc, p2, RW_VA, (byte) 4)).isEqualTo(mm2.translate(RW_VA));
+        // Unbinding one leaves the shared DID (never allocated) and the other bond alone.
+        f.core().svaUnbindDevice(h1);
+        f.agree();
+        assertThat(write(f, acc, p2, RW_VA, (byte) 5)).isEqualTo(mm2.translate(RW_VA));
+        f.core().svaUnbindDevice(h2);
+        f.agree();
+        assertThat(f.unit().domainIdsInUse()).isEqualTo(dids);
+        assertThat(f.core().warnings()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("SVA and IOPF on VT-d need PRI on top of ATS in scalable mode (pri_supported): PRI without ATS or a legacy unit says no, PRE stays clear, bind -ENODEV")
+    void priNeedsAtsAndScalableMode() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        PciDevice noAts = f.endpoint("pri", 5, false, 20, true);
+        f.hotplug(noAts, f.nic);
+        assertThat(f.core().devHasFeature(noAts, DevFeature.IOPF)).isFalse();
+        assertThat(f.core().devHasFeature(noAts, DevFeature.SVA)).isFalse();
+        assertThat(f.core().devHasFeature(noAts, DevFeature.AUX)).isTrue();
+        assertThat(contextWord0(f, noAts) & PRE).isZero();
+        assertThat(contextWord0(f, f.nic) & PRE).isNotZero();
+        MmStruct mm = process(f, 4);
+        try {
+            f.core().svaBindDevice(noAts, mm);
+            throw new AssertionError("bound SVA on a device that cannot send page requests");
+        } catch (IommuException ex) {
+            assertThat(ex.errno()).isEqualTo(Errno.ENODEV);
+        }
+        f.agree();
+        assertThat(f.driver().iopfRefcount(noAts)).isZero();
+
+        VtdFixture legacy = VtdFixture.of(false, 48);
+        legacy.hotplug(legacy.nic);
+        assertThat(legacy.core().devHasFeature(legacy.nic, DevFeature.IOPF)).isFalse();
+        assertThat(legacy.core().devHasFeature(legacy.nic, DevFeature.SVA)).isFalse();
+    }
+
+    private static final long PRE = 1L << 4;
+
+    /** Word 0 of the scalable context entry of {@code dev}. */
+    private static long contextWord0(VtdFixture f, PciDevice dev) {
+        var m = f.p.memory();
+        int sid = dev.requesterId();
+        long root = f.unit().unit().read64(org.jiommu.hw.vtd.VtdRegisters.RTADDR_REG) & ~0xFFFL;
+        long re = m.readLong(root + (sid >>> 8) * 16L + ((sid & 0xFF) > 127 ? 8 : 0));
+        return m.readLong((re & ~0xFFFL) + (sid & 0x7F) * 32L);
+    }
+
+    @Test
     @DisplayName("SVA on VT-d with a 5-level mm: FLPM = 1 on a unit with FL5LP; a 4-level-only unit refuses it (-EINVAL)")
     void fiveLevel() {
-        VtdFixture f = VtdFixture.of(true, 57);
-        PciDevice acc = noAts(f, "acc", 5);
-        f.hotplug(acc);
-        MmStruct mm = process(f, 5);
+        Bound b = new Bound(57, 5);
         long high = 1L << 50;
-        mm.mmap(high, 0x1000, Prot.READ | Prot.WRITE);
-        mm.handleMmFault(high, true, false);
-        SvaHandle h = f.core().svaBindDevice(acc, mm);
-        int p = f.core().svaGetPasid(h);
-        f.agree();
-        assertThat(entry(f, acc, p).firstLevelPagingMode()).isEqualTo(1);
-        assertThat(write(f, acc, p, high + 3, (byte) 1)).isEqualTo(mm.translate(high) + 3);
-        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(mm.translate(RW_VA));
-        f.core().svaUnbindDevice(h);
+        b.mm.mmap(high, 0x1000, Prot.READ | Prot.WRITE);
+        b.mm.handleMmFault(high, true, false);
+        assertThat(b.f.pasidEntry(b.acc, b.pasid).firstLevelPagingMode()).isEqualTo(1);
+        assertThat(write(b.f, b.acc, b.pasid, high + 3, (byte) 1)).isEqualTo(b.mm.translate(high) + 3);
+        assertThat(write(b.f, b.acc, b.pasid, RW_VA, (byte) 1)).isEqualTo(b.mm.translate(RW_VA));
+        b.f.core().svaUnbindDevice(b.h);
 
         VtdFixture g = new VtdFixture(VtdConfig.scalable(48));
-        PciDevice acc2 = noAts(g, "acc", 5);
+        PciDevice acc2 = acc(g, "acc", 5);
         g.hotplug(acc2);
         MmStruct mm5 = process(g, 5);
         try {
@@ -169,7 +249,7 @@ class VtdSvaTest {
     @DisplayName("SVA munmap on VT-d: the mmu notifier issues PASID-based IOTLB and device-TLB invalidations; DMA then faults")
     void munmapInvalidates() {
         VtdFixture f = VtdFixture.of(true, 48);
-        PciDevice acc = noAts(f, "acc", 5);
+        PciDevice acc = acc(f, "acc", 5);
         f.hotplug(f.nic, acc);
         MmStruct mm = process(f, 4);
         SvaHandle h1 = f.core().svaBindDevice(f.nic, mm);
@@ -187,15 +267,19 @@ class VtdSvaTest {
         f.unit().unit().setDescriptorListener(log::add);
         mm.munmap(RW_VA + 0x1000, 0x1000);
         f.agree();
-        assertThat(log).hasSize(3);
+        assertThat(log).hasSize(4);
         assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PAGE, did, p,
                 RW_VA + 0x1000, 0, false));
-        assertThat(log.get(1)).isInstanceOfSatisfying(InvDescriptor.PasidDeviceTlbInv.class, x -> {
-            assertThat(x.sourceId()).isEqualTo(f.nic.requesterId());
-            assertThat(x.pasid()).isEqualTo(p);
-        });
-        assertThat(log.get(2)).isInstanceOf(InvDescriptor.InvWait.class);
+        for (int i = 1; i <= 2; i++) {
+            PciDevice dev = i == 1 ? f.nic : acc;
+            assertThat(log.get(i)).isInstanceOfSatisfying(InvDescriptor.PasidDeviceTlbInv.class, x -> {
+                assertThat(x.sourceId()).isEqualTo(dev.requesterId());
+                assertThat(x.pasid()).isEqualTo(p);
+            });
+        }
+        assertThat(log.get(3)).isInstanceOf(InvDescriptor.InvWait.class);
         assertThat(f.nic.atc().contains(p, RW_VA + 0x1000)).isFalse();
+        assertThat(acc.atc().contains(p, RW_VA + 0x1000)).isFalse();
         assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
         assertThat(write(f, f.nic, p, RW_VA + 0x1000, (byte) 1)).isNegative();
         assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(mm.translate(RW_VA)); // the rest stays
@@ -218,37 +302,38 @@ class VtdSvaTest {
     @DisplayName("SVA stale-translation variant on VT-d: a notifier flush without the PASID IOTLB (or device-TLB) invalidation leaves the old page reachable")
     void staleTranslation() {
         VtdFixture f = VtdFixture.of(true, 48);
-        PciDevice acc = noAts(f, "acc", 5);
+        PciDevice acc = acc(f, "acc", 5);
         f.hotplug(f.nic, acc);
         MmStruct mm = process(f, 4);
         SvaHandle h1 = f.core().svaBindDevice(acc, mm);
         SvaHandle h2 = f.core().svaBindDevice(f.nic, mm);
         int p = f.core().svaGetPasid(h1);
+        // No PASID IOTLB invalidation: both ATCs are emptied, but the nic's next translation
+        // request hits the unit's stale IOTLB entry.
         long pa = mm.translate(RW_VA);
-        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the IOTLB
-        assertThat(write(f, f.nic, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the nic's ATC
+        assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the IOTLB (and acc's ATC)
         f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.IOTLB);
-        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.DEVICE_TLB);
         mm.munmap(RW_VA, 0x1000);
         assertThat(mm.translate(RW_VA)).isZero();
-        assertThat(write(f, acc, p, RW_VA, (byte) 2)).isEqualTo(pa); // stale IOTLB entry
-        assertThat(f.nic.atc().contains(p, RW_VA)).isTrue();
-        assertThat(write(f, f.nic, p, RW_VA, (byte) 3)).isEqualTo(pa); // stale ATC entry
+        assertThat(acc.atc().contains(p, RW_VA)).isFalse();
+        assertThat(write(f, f.nic, p, RW_VA, (byte) 2)).isEqualTo(pa); // stale IOTLB entry
+        // No device-TLB invalidation for acc (the first tag): its ATC keeps the old page.
+        long pa2 = mm.translate(RW_VA + 0x1000);
+        assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(pa2);
+        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.DEVICE_TLB);
+        mm.munmap(RW_VA + 0x1000, 0x1000);
+        assertThat(acc.atc().contains(p, RW_VA + 0x1000)).isTrue();
+        assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 3)).isEqualTo(pa2); // stale ATC entry
         f.core().svaUnbindDevice(h1);
         f.core().svaUnbindDevice(h2);
     }
 
     @Test
-    @DisplayName("I7 on VT-d catches a first-level PASID entry that disagrees with the SVA bond: pointer, FLPM, SRE, PGTT")
+    @DisplayName("I7 on VT-d catches a first-level PASID entry that disagrees with the SVA bond: pointer, FLPM, SRE, DID, PGTT")
     void agreementCatchesFirstLevelCorruption() {
-        VtdFixture f = VtdFixture.of(true, 57);
-        PciDevice acc = noAts(f, "acc", 5);
-        f.hotplug(acc);
-        MmStruct mm = process(f, 4);
-        SvaHandle h = f.core().svaBindDevice(acc, mm);
-        int p = f.core().svaGetPasid(h);
-        f.agree();
-        long a = entryAddress(f, acc.requesterId(), p);
+        Bound b = new Bound(57, 4);
+        VtdFixture f = b.f;
+        long a = f.pasidEntryAddress(b.acc.requesterId(), b.pasid);
         var m = f.p.memory();
         long w0 = m.readLong(a);
         long w2 = m.readLong(a + 16);
@@ -259,11 +344,15 @@ class VtdSvaTest {
         m.writeLong(a + 16, w2 | 1L); // SRE
         assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("SRE"));
         m.writeLong(a + 16, w2);
+        long w1 = m.readLong(a + 8);
+        m.writeLong(a + 8, (w1 & ~0xFFFFL) | VtdIommu.FIRST_DOMAIN_ID); // an allocated-looking DID
+        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPT_DEFAULT_DID"));
+        m.writeLong(a + 8, w1);
         m.writeLong(a, (w0 & ~(7L << 6)) | 2L << 6); // PGTT second level
         assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("core has SVA domain"));
         m.writeLong(a, w0);
         assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).isEmpty();
-        f.core().svaUnbindDevice(h);
+        f.core().svaUnbindDevice(b.h);
         f.agree();
     }
 
@@ -274,7 +363,7 @@ class VtdSvaTest {
         for (boolean frames : new boolean[] {false, true}) {
             for (int n = 1; n < 40; n++) {
                 VtdFixture f = VtdFixture.of(true, 48);
-                PciDevice acc = noAts(f, "acc", 5);
+                PciDevice acc = acc(f, "acc", 5);
                 f.hotplug(acc);
                 MmStruct mm = process(f, 4);
                 java.util.BitSet dids = f.unit().domainIdsInUse();
@@ -292,7 +381,7 @@ class VtdSvaTest {
                     int p = f.core().mmPasid(mm);
                     if (p != org.jiommu.core.IommuCore.IOMMU_PASID_INVALID) {
                         assertThat(f.driver().programmedPasid(acc, p)).isNull();
-                        assertThat(VtdAuxTest.pasidEntryWord0(f, acc.requesterId(), p) & 1).isZero();
+                        assertThat(f.pasidEntryWord0(acc.requesterId(), p) & 1).isZero();
                     }
                     assertThat(f.unit().domainIdsInUse()).isEqualTo(dids);
                     f.agree();
