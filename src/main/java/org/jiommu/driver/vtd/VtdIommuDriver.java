@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
@@ -259,35 +260,17 @@ public final class VtdIommuDriver {
      * not probed.
      */
     public IommuDomain programmedDomain(Device dev) {
-        DeviceInfo info = infos.get(dev);
-        if (info == null) {
-            return null;
-        }
-        synchronized (info.iommu.lock) {
-            return info.ridDomain;
-        }
+        return locked(dev, null, info -> info.ridDomain);
     }
 
     /** The domain set on {@code pasid} of {@code dev} (not RID_PASID), or null. */
     public IommuDomain programmedPasid(Device dev, int pasid) {
-        DeviceInfo info = infos.get(dev);
-        if (info == null) {
-            return null;
-        }
-        synchronized (info.iommu.lock) {
-            return info.pasids.get(pasid);
-        }
+        return locked(dev, null, info -> info.pasids.get(pasid));
     }
 
     /** The driver's IOPF reference count of {@code dev} (0 if not probed). */
     public int iopfRefcount(Device dev) {
-        DeviceInfo info = infos.get(dev);
-        if (info == null) {
-            return 0;
-        }
-        synchronized (info.iommu.lock) {
-            return info.iopfRefcount;
-        }
+        return locked(dev, 0, info -> info.iopfRefcount);
     }
 
     /** Requester ids the driver programs for {@code dev} (its DMA aliases), own id first; empty if not probed. */
@@ -298,12 +281,20 @@ public final class VtdIommuDriver {
 
     /** Whether the driver enabled ATS on {@code dev}. */
     public boolean atsEnabled(Device dev) {
+        return locked(dev, false, info -> info.atsEnabled);
+    }
+
+    /**
+     * {@code read} applied to the device's state under its unit's lock; {@code absent} for a
+     * device the driver has not probed.
+     */
+    private <T> T locked(Device dev, T absent, Function<DeviceInfo, T> read) {
         DeviceInfo info = infos.get(dev);
         if (info == null) {
-            return false;
+            return absent;
         }
         synchronized (info.iommu.lock) {
-            return info.atsEnabled;
+            return read.apply(info);
         }
     }
 
@@ -384,23 +375,11 @@ public final class VtdIommuDriver {
     }
 
     private boolean devHasFeat(Device dev, DevFeature f) {
-        DeviceInfo info = infos.get(dev);
-        if (info == null) {
-            return false;
-        }
-        synchronized (info.iommu.lock) {
-            return hardwareHas(info, f);
-        }
+        return locked(dev, false, info -> hardwareHas(info, f));
     }
 
     private boolean devFeatEnabled(Device dev, DevFeature f) {
-        DeviceInfo info = infos.get(dev);
-        if (info == null) {
-            return false;
-        }
-        synchronized (info.iommu.lock) {
-            return info.features.contains(f);
-        }
+        return locked(dev, false, info -> info.features.contains(f));
     }
 
     /**

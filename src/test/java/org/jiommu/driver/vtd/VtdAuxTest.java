@@ -19,7 +19,6 @@ import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.InvDescriptor;
 import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.mem.PhysicalMemory;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,14 +35,7 @@ class VtdAuxTest {
 
     /** An ATS + PASID + PRI endpoint alone behind its own ACS root port (a singleton group). */
     static PciDevice card(VtdFixture f, String name, int slot) {
-        return f.p.topology().rootBus(0, 0).rootPort("rp-" + name, slot, 0, 0x10 + slot, Acs.ISOLATED)
-                .endpoint(name, 0, 0, true, 20, true, Acs.NONE);
-    }
-
-    /** An ATS endpoint without PASID, alone behind its own root port. */
-    static PciDevice atsOnly(VtdFixture f, String name, int slot) {
-        return f.p.topology().rootBus(0, 0).rootPort("rp-" + name, slot, 0, 0x10 + slot, Acs.ISOLATED)
-                .endpoint(name, 0, 0, true, 0, false, Acs.NONE);
+        return f.endpoint(name, slot, true, 20, true);
     }
 
     private static Errno errno(Runnable r) {
@@ -55,23 +47,6 @@ class VtdAuxTest {
         throw new AssertionError("the call succeeded");
     }
 
-    /** Word 0 of the PASID entry of {@code pasid} of requester {@code sid}, as the unit would walk it. */
-    static long pasidEntryWord0(VtdFixture f, int sid, int pasid) {
-        PhysicalMemory m = f.p.memory();
-        long root = f.unit().unit().read64(org.jiommu.hw.vtd.VtdRegisters.RTADDR_REG) & ~0xFFFL;
-        int devfn = sid & 0xFF;
-        long re = m.readLong(root + (sid >>> 8) * 16L + (devfn > 127 ? 8 : 0));
-        if ((re & 1) == 0) {
-            return 0;
-        }
-        long ctx = m.readLong((re & ~0xFFFL) + (devfn & 0x7F) * 32L);
-        if ((ctx & 1) == 0) {
-            return 0;
-        }
-        long dir = m.readLong((ctx & ~0xFFFL) + 8L * (pasid >>> 6));
-        return (dir & 1) == 0 ? 0 : m.readLong((dir & ~0xFFFL) + 64L * (pasid & 0x3F));
-    }
-
     /** A scalable platform with the nic probed, AUX enabled, its RID domain mapped, and an aux domain mapped. */
     private static final class Setup {
         final VtdFixture f = VtdFixture.of(true, 48);
@@ -81,8 +56,15 @@ class VtdAuxTest {
             f.hotplug(f.nic);
             f.core().map(f.domain(f.nic), 0x1000, PA_RID, 0x1000, Prot.RW);
             f.core().devEnableFeature(f.nic, DevFeature.AUX);
-            aux = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
-            f.core().map(aux, 0x1000, PA_AUX, 0x1000, Prot.RW);
+            aux = f.mappedDomain(f.nic, 0x1000, PA_AUX, Prot.RW);
+        }
+
+        /** A second card ("other", slot 5) probed with AUX enabled. */
+        PciDevice other() {
+            PciDevice other = card(f, "other", 5);
+            f.hotplug(other);
+            f.core().devEnableFeature(other, DevFeature.AUX);
+            return other;
         }
     }
 
@@ -133,7 +115,7 @@ class VtdAuxTest {
         assertThat(smOff.core().devHasFeature(smOff.nic, DevFeature.AUX)).isFalse();
 
         VtdFixture sm = VtdFixture.of(true, 48);
-        PciDevice noPasid = atsOnly(sm, "atsonly", 5);
+        PciDevice noPasid = sm.endpoint("atsonly", 5, true, 0, false); // ATS, no PASID
         sm.hotplug(sm.nic, sm.disk);
         sm.hotplug(noPasid);
         assertThat(sm.core().devHasFeature(sm.nic, DevFeature.AUX)).isTrue();
@@ -168,9 +150,7 @@ class VtdAuxTest {
     void s04() {
         Setup s = new Setup();
         VtdFixture f = s.f;
-        PciDevice other = card(f, "other", 5);
-        f.hotplug(other);
-        f.core().devEnableFeature(other, DevFeature.AUX);
+        PciDevice other = s.other();
         f.core().auxAttachDevice(s.aux, f.nic);
         assertThat(errno(() -> f.core().attachDevice(s.aux, other))).isEqualTo(Errno.EINVAL);
         IommuDomain rid = f.core().pagingDomainAlloc(other);
@@ -231,9 +211,7 @@ class VtdAuxTest {
             for (int n = 1; n < 40; n++) {
                 Setup s = new Setup();
                 VtdFixture f = s.f;
-                PciDevice other = card(f, "other", 5);
-                f.hotplug(other);
-                f.core().devEnableFeature(other, DevFeature.AUX);
+                PciDevice other = s.other();
                 if (second) {
                     f.core().auxAttachDevice(s.aux, other);
                 }
@@ -308,9 +286,7 @@ class VtdAuxTest {
     void s08LeavingDeviceOnly() {
         Setup s = new Setup();
         VtdFixture f = s.f;
-        PciDevice other = card(f, "other", 5);
-        f.hotplug(other);
-        f.core().devEnableFeature(other, DevFeature.AUX);
+        PciDevice other = s.other();
         f.core().auxAttachDevice(s.aux, f.nic);
         f.core().auxAttachDevice(s.aux, other);
         int p = f.core().auxGetPasid(s.aux, f.nic);
@@ -322,7 +298,7 @@ class VtdAuxTest {
         f.unit().unit().setDescriptorListener(d -> {
             log.add(d);
             if (d instanceof InvDescriptor.PasidDeviceTlbInv) {
-                entryAtDevTlb.add(pasidEntryWord0(f, ((InvDescriptor.PasidDeviceTlbInv) d).sourceId(), p));
+                entryAtDevTlb.add(f.pasidEntryWord0(((InvDescriptor.PasidDeviceTlbInv) d).sourceId(), p));
             }
         });
         f.core().auxDetachDevice(s.aux, f.nic);
@@ -345,14 +321,13 @@ class VtdAuxTest {
     @DisplayName("S08 last aux detach on VT-d: every ATS device that could have cached the PASID (all functions of the group) is invalidated")
     void s08LastLeavesEveryDevice() {
         VtdFixture f = VtdFixture.of(true, 48);
-        PciBus bus = f.p.topology().rootBus(0, 0).rootPort("rp-mf", 7, 0, 0x17, Acs.ISOLATED);
         // Two functions of one card without ACS: one group, one PASID slot, one entry per function.
-        PciDevice fn0 = bus.endpoint("fn0", 0, 0, true, 20, true, Acs.NONE);
-        PciDevice fn1 = bus.endpoint("fn1", 0, 1, true, 20, true, Acs.NONE);
+        PciDevice[] fns = f.twoFunctions(7, true);
+        PciDevice fn0 = fns[0];
+        PciDevice fn1 = fns[1];
         f.hotplug(fn0, fn1);
         f.core().devEnableFeature(fn0, DevFeature.AUX);
-        VtdDomain d = (VtdDomain) f.core().pagingDomainAlloc(fn0);
-        f.core().map(d, 0x1000, PA_AUX, 0x1000, Prot.RW);
+        VtdDomain d = f.mappedDomain(fn0, 0x1000, PA_AUX, Prot.RW);
         f.core().auxAttachDevice(d, fn0);
         int p = f.core().auxGetPasid(d, fn0);
         // fn1 was never "officially" aux-attached, yet its entry exists and its ATC caches the PASID.
@@ -378,7 +353,7 @@ class VtdAuxTest {
         f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.TEARDOWN_DEVICE_TLB);
         f.core().auxDetachDevice(s.aux, f.nic);
         // The entry is gone and the IOTLB flushed, but the device still translates from its ATC.
-        assertThat(pasidEntryWord0(f, f.nic.requesterId(), p) & 1).isZero();
+        assertThat(f.pasidEntryWord0(f.nic.requesterId(), p) & 1).isZero();
         assertThat(f.nic.atc().contains(p, 0x1000)).isTrue();
         assertThat(f.write(f.nic, p, 0x1000, new byte[] {2})).isEqualTo(PA_AUX);
         assertThat(f.p.memory().read(PA_AUX, 1)[0]).isEqualTo((byte) 2);

@@ -143,6 +143,16 @@ final class VtdFixture {
                 .endpoint(name, 0, 0, ats, pasidBits, pri, Acs.NONE);
     }
 
+    /**
+     * Two ATS + 20-bit PASID functions (00.0 and 00.1) of one card without ACS behind their own
+     * ACS root port at {@code slot} (secondary bus 0x10 + slot): one group, one PASID table each.
+     */
+    PciDevice[] twoFunctions(int slot, boolean pri) {
+        PciBus bus = p.topology().rootBus(0, 0).rootPort("rp-mf" + slot, slot, 0, 0x10 + slot, Acs.ISOLATED);
+        return new PciDevice[] {bus.endpoint("fn0", 0, 0, true, 20, pri, Acs.NONE),
+            bus.endpoint("fn1", 0, 1, true, 20, pri, Acs.NONE)};
+    }
+
     /** A paging domain allocated for {@code dev} with one page {@code iova -> pa} mapped. */
     VtdDomain mappedDomain(PciDevice dev, long iova, long pa, int prot) {
         VtdDomain d = (VtdDomain) core().pagingDomainAlloc(dev);

@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
-import org.jiommu.bus.pci.Acs;
-import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.AttachHandle;
 import org.jiommu.core.CoreSnapshot;
@@ -35,10 +33,8 @@ class VtdPasidApiTest {
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
         f.core().map(def, 0x1000, PA_RID, 0x1000, Prot.RW);
-        VtdDomain a = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
-        f.core().map(a, 0x1000, PA_A, 0x1000, Prot.RW);
-        VtdDomain b = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
-        f.core().map(b, 0x1000, PA_B, 0x1000, Prot.READ);
+        VtdDomain a = f.mappedDomain(f.nic, 0x1000, PA_A, Prot.RW);
+        VtdDomain b = f.mappedDomain(f.nic, 0x1000, PA_B, Prot.READ);
 
         f.core().attachDevicePasid(a, f.nic, 5, new AttachHandle());
         f.agree();
@@ -75,8 +71,7 @@ class VtdPasidApiTest {
     @DisplayName("PASID refusals through the core on VT-d change nothing: beyond the width, no PASID capability, busy slot")
     void refusals() {
         VtdFixture f = VtdFixture.of(true, 48);
-        PciDevice narrow = f.p.topology().rootBus(0, 0).rootPort("rp2", 0x1f, 0, 4, Acs.ISOLATED)
-                .endpoint("narrow", 0, 0, true, 4, false, Acs.NONE);
+        PciDevice narrow = f.endpoint("narrow", 0x1f, true, 4, false);
         f.hotplug(f.nic, f.disk, narrow);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);
         CoreSnapshot before = f.core().snapshot();
@@ -96,14 +91,13 @@ class VtdPasidApiTest {
     @DisplayName("#70 PASID rollback on VT-d: the second member of a group fails, the first gets its entry torn down again")
     void groupRollback() {
         VtdFixture f = VtdFixture.of(true, 48);
-        PciBus bus = f.p.topology().rootBus(0, 0).rootPort("rp2", 0x1f, 0, 4, Acs.ISOLATED);
         // Two functions of one card without ACS: one group, both PASID-capable.
-        PciDevice fn0 = bus.endpoint("fn0", 0, 0, true, 20, false, Acs.NONE);
-        PciDevice fn1 = bus.endpoint("fn1", 0, 1, true, 20, false, Acs.NONE);
+        PciDevice[] fns = f.twoFunctions(0x1f, false);
+        PciDevice fn0 = fns[0];
+        PciDevice fn1 = fns[1];
         f.hotplug(fn0, fn1);
         assertThat(f.core().groupGet(fn0)).isSameAs(f.core().groupGet(fn1));
-        VtdDomain d = (VtdDomain) f.core().pagingDomainAlloc(fn0);
-        f.core().map(d, 0x1000, PA_A, 0x1000, Prot.RW);
+        VtdDomain d = f.mappedDomain(fn0, 0x1000, PA_A, Prot.RW);
         CoreSnapshot before = f.core().snapshot();
         // fn0's PASID-table page for PASID 200 is the first frame asked for, fn1's the second.
         f.p.frames().failNthAllocation(2);

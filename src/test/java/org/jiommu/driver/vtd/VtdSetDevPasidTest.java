@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jiommu.base.Errno;
 import org.jiommu.base.Prot;
-import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.AttachHandle;
 import org.jiommu.core.spi.IommuDomain;
@@ -34,8 +33,7 @@ class VtdSetDevPasidTest {
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
         f.core().map(def, 0x1000, 0x2000_0000L, 0x1000, Prot.RW);
-        VtdDomain d = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
-        f.core().map(d, 0x1000, 0x2100_0000L, 0x1000, Prot.RW);
+        VtdDomain d = f.mappedDomain(f.nic, 0x1000, 0x2100_0000L, Prot.RW);
         f.core().attachDevicePasid(d, f.nic, 5, new AttachHandle());
         assertThat(f.driver().programmedPasid(f.nic, 5)).isSameAs(d);
         assertThat(d.domainId(f.unit())).isEqualTo(VtdIommu.FIRST_DOMAIN_ID + 1);
@@ -47,8 +45,7 @@ class VtdSetDevPasidTest {
         assertThat(f.write(f.nic, 6, 0x3456_7000L, new byte[1])).isEqualTo(0x3456_7000L);
 
         // Replace d by d2 on PASID 5: d's id goes back with its last attachment.
-        VtdDomain d2 = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
-        f.core().map(d2, 0x1000, 0x2200_0000L, 0x1000, Prot.RW);
+        VtdDomain d2 = f.mappedDomain(f.nic, 0x1000, 0x2200_0000L, Prot.RW);
         f.core().replaceDevicePasid(d2, f.nic, 5, new AttachHandle());
         assertThat(d.domainId(f.unit())).isEqualTo(-1);
         assertThat(f.write(f.nic, 5, 0x1000, new byte[1])).isEqualTo(0x2200_0000L);
@@ -105,8 +102,7 @@ class VtdSetDevPasidTest {
         assertThat(set(d, legacy.nic, 5, null)).isEqualTo(Errno.EOPNOTSUPP.neg());
 
         VtdFixture f = VtdFixture.of(true, 48);
-        PciDevice acc = f.p.topology().rootBus(0, 0).rootPort("rp2", 0x1f, 0, 4, Acs.ISOLATED)
-                .endpoint("acc", 0, 0, true, 4, false, Acs.NONE);
+        PciDevice acc = f.endpoint("acc", 0x1f, true, 4, false);
         f.hotplug(f.disk, acc);
         IommuDomain dd = f.domain(f.disk);
         assertThat(set(dd, f.disk, 5, null)).isEqualTo(Errno.EOPNOTSUPP.neg());
