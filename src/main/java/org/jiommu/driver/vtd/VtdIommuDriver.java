@@ -732,7 +732,7 @@ public final class VtdIommuDriver {
         VtdDomain d = new VtdDomain(this, svaOps, mm);
         d.notifier = (m, start, end) -> {
             if (Long.compareUnsigned(end, start) > 0) {
-                flushFirstLevel(d, start, end - 1, false);
+                flushRange(d, start, end - 1); // intel_arch_invalidate_secondary_tlbs: end is exclusive
             }
         };
         mm.mmuNotifierRegister(d.notifier);
@@ -1353,11 +1353,15 @@ public final class VtdIommuDriver {
 
     /**
      * The invalidation fan-out (cache_tag_flush_range / cache_tag_flush_all): for each unit the
-     * domain is attached through, one IOTLB descriptor for its DID (page-selective with the
-     * smallest aligned power-of-two range covering [start, last], domain-selective when the
-     * unit lacks PSI or the mask exceeds MAMV), then the device-TLB descriptors of the domain's
-     * ATS devices behind that unit (PASID-based for a PASID attachment), then the wait. The
-     * domain's lock is held throughout, so no device can join or leave in between.
+     * domain is attached through, its IOTLB descriptors, then the device-TLB descriptors of the
+     * domain's ATS devices behind that unit (PASID-based for a PASID attachment), then the wait.
+     * The range is the smallest aligned power-of-two range covering [start, last]. IOTLB: for a
+     * second-level domain one descriptor for its DID (page-selective, domain-selective when the
+     * unit lacks PSI or the mask exceeds MAMV, cache_tag_flush_iotlb); for an SVA domain one
+     * PASID-based descriptor per (DID, PASID) it is attached with there (page-selective within the
+     * PASID, all of the PASID when the range exceeds MAMV; intel_domain_use_piotlb), since the unit
+     * tags first-level translations with the PASID. The domain's lock is held throughout, so no
+     * device can join or leave in between.
      */
     private void flush(VtdDomain d, long start, long last, boolean all, boolean knobs) {
         long[] range = psiRange(start, last, all);
@@ -1368,7 +1372,9 @@ public final class VtdIommuDriver {
                 VtdIommu u = e.getKey();
                 int did = e.getValue().did;
                 List<long[]> batch = new ArrayList<>();
-                if (!(knobs && take(skipIotlb))) {
+                if (d.mm != null) {
+                    addPasidIotlbInvalidations(d, u, did, addr, mask, all, batch);
+                } else if (!(knobs && take(skipIotlb))) {
                     if (all || !u.pageSelective || mask > u.maxAddressMask) {
                         batch.add(u.iotlbDomain(did));
                     } else {
@@ -1377,8 +1383,24 @@ public final class VtdIommuDriver {
                     }
                 }
                 addDeviceTlbInvalidations(d, u, addr, mask, knobs, batch);
-                u.queue.submit(batch);
+                if (!batch.isEmpty() || d.mm == null) {
+                    u.queue.submit(batch);
+                }
             }
+        }
+    }
+
+    /** One PASID-based IOTLB descriptor per PASID the SVA domain has behind {@code u}. Holds the domain's lock. */
+    private void addPasidIotlbInvalidations(VtdDomain d, VtdIommu u, int did, long addr, int mask, boolean all,
+                                            List<long[]> batch) {
+        Set<Integer> pasids = new HashSet<>();
+        for (VtdDomain.PasidTag t : d.pasidTags) {
+            if (t.info().iommu != u || !pasids.add(t.pasid()) || take(skipIotlb)) {
+                continue;
+            }
+            boolean whole = all || mask >= VtdEncoder.DEVTLB_FLUSH_ALL || mask > u.maxAddressMask;
+            batch.add(whole ? VtdEncoder.pasidIotlbInv(did, t.pasid(), 0, -1, false)
+                    : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, false));
         }
     }
 
@@ -1393,39 +1415,6 @@ public final class VtdIommuDriver {
             batch.add(t.pasid() == 0
                     ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, addr, mask)
                     : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, t.pasid(), 0, addr, mask));
-        }
-    }
-
-    /**
-     * The first-level (SVA) fan-out of cache_tag_flush_range: for each unit, one PASID-based IOTLB
-     * descriptor per (DID, PASID) the domain is attached with there (page-selective within the
-     * PASID, all of the PASID when the range is too large for the unit's MAMV or {@code all}), then
-     * PASID-based device-TLB descriptors for its ATS devices, then the wait. The domain's lock is
-     * held throughout, so no device joins or leaves in between.
-     */
-    void flushFirstLevel(VtdDomain d, long start, long last, boolean all) {
-        long[] range = psiRange(start, last, all);
-        long addr = range[0];
-        int mask = (int) range[1];
-        synchronized (d.lock) {
-            for (Map.Entry<VtdIommu, VtdDomain.UnitRef> e : d.units.entrySet()) {
-                VtdIommu u = e.getKey();
-                int did = e.getValue().did;
-                List<long[]> batch = new ArrayList<>();
-                Set<Integer> pasids = new HashSet<>();
-                for (VtdDomain.PasidTag t : d.pasidTags) {
-                    if (t.info().iommu != u || !pasids.add(t.pasid()) || take(skipIotlb)) {
-                        continue;
-                    }
-                    boolean whole = all || mask >= VtdEncoder.DEVTLB_FLUSH_ALL || mask > u.maxAddressMask;
-                    batch.add(whole ? VtdEncoder.pasidIotlbInv(did, t.pasid(), 0, -1, false)
-                            : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, false));
-                }
-                addDeviceTlbInvalidations(d, u, addr, mask, true, batch);
-                if (!batch.isEmpty()) {
-                    u.queue.submit(batch);
-                }
-            }
         }
     }
 
