@@ -126,9 +126,9 @@ final class HwOps {
     private static String vtdStats(VtdIommu u) {
         SortedMap<String, Long> c = u.unit().stats().snapshot().asMap();
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format("%s: %d translations (%d ATS translation requests, %d untranslated), %d walks, "
+        sb.append(String.format("%s: %d translations (%d ATS translation requests, %d identity), %d walks, "
                         + "%d words read%n", u.name(), c.getOrDefault("translations", 0L),
-                c.getOrDefault("translations.ats-requests", 0L), c.getOrDefault("translations.untranslated", 0L),
+                c.getOrDefault("translations.ats-requests", 0L), c.getOrDefault("translations.identity", 0L),
                 c.getOrDefault("walks", 0L), c.getOrDefault("memory.words-read", 0L)));
         sb.append(String.format("  caches: IOTLB %d hits / %d misses, context cache %d / %d, PASID cache %d / %d%n",
                 c.getOrDefault("iotlb.hits", 0L), c.getOrDefault("iotlb.misses", 0L),

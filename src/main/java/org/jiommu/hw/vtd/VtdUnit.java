@@ -167,7 +167,7 @@ public final class VtdUnit implements DmaTranslator {
         this.stats = new HwStats(config.name());
         this.cTranslations = stats.counter("translations");
         this.cAtsRequests = stats.counter("translations.ats-requests");
-        this.cIdentity = stats.counter("translations.untranslated");
+        this.cIdentity = stats.counter("translations.identity");
         this.cIotlbHits = stats.counter("iotlb.hits");
         this.cIotlbMisses = stats.counter("iotlb.misses");
         this.cIotlbFills = stats.counter("iotlb.fills");
@@ -314,7 +314,7 @@ public final class VtdUnit implements DmaTranslator {
         State st = state;
         if (!st.enabled) {
             // GSTS.TES = 0: DMA is not remapped.
-            return untranslated(iova, out, probe);
+            return identity(iova, out, probe);
         }
         if (!st.ttmValid) {
             return fault(sid, pasid, iova, write, tr, FaultReason.ROOT_TABLE_ADDRESS_TTM, false, out, probe);
@@ -494,8 +494,8 @@ public final class VtdUnit implements DmaTranslator {
                 && Long.compareUnsigned(last, INTERRUPT_RANGE_FIRST) >= 0;
     }
 
-    /** Translation disabled: output = input. */
-    private boolean untranslated(long iova, TranslationResult out, boolean probe) {
+    /** Output = input: translation disabled, or a pass-through entry. */
+    private boolean identity(long iova, TranslationResult out, boolean probe) {
         if (!probe) {
             cIdentity.increment();
         }
@@ -513,7 +513,7 @@ public final class VtdUnit implements DmaTranslator {
             return fault(sid, pasid, iova, write, tr,
                     scalable ? FaultReason.SM_INTERRUPT_ADDRESS : FaultReason.INTERRUPT_ADDRESS, fpd, out, probe);
         }
-        return untranslated(iova, out, probe);
+        return identity(iova, out, probe);
     }
 
     private boolean fault(int sid, int pasid, long iova, boolean write, boolean tr, int code, boolean fpd,

@@ -52,7 +52,7 @@ class VtdTranslationTest {
     void translationOff() {
         VtdTestBed bed = new VtdTestBed(VtdConfig.legacy(48));
         assertThat(bed.pa(SID, 0x1234_5678L, true)).isEqualTo(0x1234_5678L);
-        assertThat(bed.unit.stats().get("translations.untranslated")).isEqualTo(1);
+        assertThat(bed.unit.stats().get("translations.identity")).isEqualTo(1);
     }
 
     @Test
