@@ -32,6 +32,8 @@ import org.jiommu.core.spi.PageResponse;
 final class PasidChurn {
     /** PASIDs the PASID API calls use: they overlap the global ones, so slots collide both ways (S12). */
     static final int PASIDS = 12;
+    /** Above every PASID the run attaches (global PASIDs stay far below: a few are live at a time). */
+    static final int UNUSED_PASID = 4096;
 
     private PasidChurn() {
     }
@@ -305,8 +307,10 @@ final class PasidChurn {
                         fd = a.dev();
                         f = IopfFault.withPasid(a.pasid(), grp, last, perm, 0x2000L * (1 + rnd.nextInt(16)));
                     } else if (shape == 4) {
-                        // at a PASID another worker may be changing right now
-                        f = IopfFault.withPasid(pasid, grp, last, perm, 0x2000L * (1 + rnd.nextInt(16)));
+                        // at a PASID nobody attaches: answered INVALID while others attach and detach.
+                        // Not at a PASID another worker may detach right now: the model has no PRQ
+                        // drain before iopf_queue_remove_device, so that race WARNs (docs/check.md 5)
+                        f = IopfFault.withPasid(UNUSED_PASID + pasid, grp, last, perm, 0x2000L * (1 + rnd.nextInt(16)));
                     } else {
                         f = IopfFault.noPasid(grp, last, perm, 0x1000L * (1 + rnd.nextInt(16)));
                     }
