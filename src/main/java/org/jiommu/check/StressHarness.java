@@ -1,7 +1,9 @@
 package org.jiommu.check;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Deque;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,40 +18,51 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.Device;
-import org.jiommu.bus.PlatformDevice;
-import org.jiommu.bus.pci.PciDevice;
-import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
+import org.jiommu.core.Warning;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.ResvRegion;
-import org.jiommu.driver.mock.MockConfig;
-import org.jiommu.driver.mock.MockIommuDriver;
-import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.mem.FrameAllocator;
-import org.jiommu.mem.PhysicalMemory;
 
 /**
  * A seeded, randomized concurrency run against one platform: several threads attach, detach,
  * replace, claim and release ownership (group and device level), use and unuse the default
  * domain, and map and unmap page ranges, on a shared set of groups (singletons, a two-device
- * group, a require_direct device, a PCI function) and shared paging domains. Every thread is a
- * well-behaved caller: it releases only what it holds and maps only in its own IOVA window, so
- * every error must be one the kernel gives a legal caller racing others (EBUSY, EPERM, EINVAL).
- * A {@link CoreWatch} checks the invariants after every call (under its gate, so each check sees
- * whole calls); at the end one thread tears everything down and the frame allocator must be back
- * at its baseline (I10) with no violation.
+ * group, a require_direct device, a PCI function) and shared paging domains. With
+ * {@link Config#pasids()} they also churn the part-2 calls ({@link PasidChurn}): PASID
+ * attach/replace/detach, global PASIDs, device features, shared aux domains, SVA bonds of a few
+ * processes that exit, and I/O page faults with their responses. Every thread is a well-behaved
+ * caller: it gives back only what it holds and maps only in its own IOVA window, so every error
+ * must be one the kernel gives a legal caller racing others (per call, {@link #RACE_ERRORS} and
+ * {@link PasidChurn}'s lists). A {@link CoreWatch} checks the invariants after every call (under
+ * its gate, so each check sees whole calls); any WARN fails the run; at the end one thread tears
+ * everything down and the frame allocator must be back at its baseline (I10) with no violation.
  *
- * <p>The seed fixes what every thread does; the interleaving is the scheduler's.
+ * <p>The seed fixes what every thread does; the interleaving is the scheduler's. A run that is not
+ * clean says so with its seed and the last calls of every thread ({@link Result#trace()}).
  */
 public final class StressHarness {
-    /** Errors a legal caller may get when another thread got there first. */
+    /** Errors a legal caller may get from a part-1 call when another thread got there first. */
     static final Set<Errno> RACE_ERRORS = EnumSet.of(Errno.EBUSY, Errno.EPERM, Errno.EINVAL);
-    private static final long DIRECT = 0x8000_0000L;
     private static final long WINDOW = 1L << 32;
-    private static final int SLOTS = 4;
+    static final int SLOTS = 4;
+    /** Calls kept for the failure trace. */
+    private static final int TRACE_LENGTH = 48;
 
     private StressHarness() {
+    }
+
+    /**
+     * A bug planted on purpose, to show that the run reports it (StressTest). NONE for real runs.
+     */
+    public enum Plant {
+        NONE,
+        /** The mock driver forgets to drop IOPF references (S19): its own check WARNs. */
+        IOPF_REFCOUNT_LEAK,
+        /** The mock driver's {@code set_dev_pasid} fails with -EIO on one PCI function: an errno no race explains. */
+        SET_DEV_PASID_EIO,
+        /** A caller frees the global PASID of a bound process behind its back (I-MM-PASID, I-PASID-RANGE). */
+        ROGUE_PASID_FREE
     }
 
     /**
@@ -59,12 +72,30 @@ public final class StressHarness {
      * @param threads worker threads (4 or more for the issue's proof)
      * @param opsPerThread calls each thread makes
      * @param domains shared paging domains
+     * @param pasids whether the part-2 calls are churned too
+     * @param plant a bug to plant, {@link Plant#NONE} for a real run
      */
-    public record Config(long seed, int threads, int opsPerThread, int domains) {
+    public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant) {
         public Config {
-            if (threads < 1 || opsPerThread < 0 || domains < 1) {
-                throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains);
+            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null) {
+                throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
+                        + "/" + plant);
             }
+        }
+
+        /** A part-1 run (attach, ownership, map), as before issue 4. */
+        public Config(long seed, int threads, int opsPerThread, int domains) {
+            this(seed, threads, opsPerThread, domains, false, Plant.NONE);
+        }
+
+        /** The same run with the part-2 calls. */
+        public Config withPasids() {
+            return new Config(seed, threads, opsPerThread, domains, true, plant);
+        }
+
+        /** The same run with a planted bug. */
+        public Config planting(Plant p) {
+            return new Config(seed, threads, opsPerThread, domains, pasids, p);
         }
     }
 
@@ -81,67 +112,69 @@ public final class StressHarness {
      * @param after frame statistics after teardown
      * @param checks invariant checks the watch ran
      * @param transitionChecks of which with the transition invariants (no overlapping call)
+     * @param successes calls that succeeded, by op
+     * @param warnings the WARNs the core recorded during the run and teardown
+     * @param trace the last calls the workers made, oldest first ("t2 SVA_BIND q1 mm1 -> EBUSY")
      */
     public record Result(long seed, long calls, Map<String, Long> errors, List<String> unexpected,
                          List<CoreWatch.Report> reports, List<Violation> finalViolations,
-                         FrameAllocator.Stats baseline, FrameAllocator.Stats after, long checks, long transitionChecks) {
+                         FrameAllocator.Stats baseline, FrameAllocator.Stats after, long checks, long transitionChecks,
+                         Map<String, Long> successes, List<String> warnings, List<String> trace) {
         /** Nothing went wrong. */
         public boolean clean() {
-            return unexpected.isEmpty() && reports.isEmpty() && finalViolations.isEmpty()
+            return unexpected.isEmpty() && reports.isEmpty() && finalViolations.isEmpty() && warnings.isEmpty()
                     && after.allocatedBytes() == baseline.allocatedBytes() && after.liveBlocks() == baseline.liveBlocks();
         }
 
         @Override
         public String toString() {
-            return "stress seed " + seed + ": " + calls + " calls, errors " + errors + ", " + checks + " checks ("
-                    + transitionChecks + " with transitions), unexpected " + unexpected + ", reports " + reports
-                    + ", final " + finalViolations + ", frames " + baseline.allocatedBytes() + " -> "
-                    + after.allocatedBytes() + " bytes";
+            String s = "stress seed " + seed + ": " + calls + " calls, errors " + errors + ", " + checks + " checks ("
+                    + transitionChecks + " with transitions), unexpected " + unexpected + ", warnings " + warnings
+                    + ", reports " + reports + ", final " + finalViolations + ", frames " + baseline.allocatedBytes()
+                    + " -> " + after.allocatedBytes() + " bytes";
+            return clean() ? s : s + "\n  last calls (seed " + seed + "):\n    " + String.join("\n    ", trace);
         }
     }
 
-    /** The shared platform. */
-    private static final class World {
-        final IommuCore core;
-        final FrameAllocator frames;
-        final MockIommuDriver m;
-        final Platform platform;
-        final List<Device> devices = new ArrayList<>();
-        final List<IommuGroup> groups = new ArrayList<>();
-        final List<IommuDomain> domains = new ArrayList<>();
+    /** What the workers share besides the platform: counters, outcomes and the trace. */
+    static final class Run {
+        final List<String> unexpected = Collections.synchronizedList(new ArrayList<>());
+        final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
+        final Map<String, AtomicLong> successes = new ConcurrentHashMap<>();
+        final AtomicLong calls = new AtomicLong();
+        /** The last calls, for the failure trace. Guarded by itself. */
+        private final Deque<String> trace = new ArrayDeque<>();
 
-        World(int nDomains) {
-            core = new IommuCore(CoreConfig.defaults());
-            frames = new FrameAllocator(new PhysicalMemory(1L << 34));
-            m = new MockIommuDriver(MockConfig.builder("S").build(), core.services(),
-                    MockPageTableFactory.armLpae(frames, core.services().warnings()));
-            core.iommuDeviceRegister(m.iommu());
-            platform = new Platform(core, frames, m);
-            PlatformDevice a1 = new PlatformDevice("a1", List.of(1), 0);
-            PlatformDevice a2 = new PlatformDevice("a2", List.of(2), 0);
-            PlatformDevice b1 = new PlatformDevice("b1", List.of(3), 0);
-            PlatformDevice b2 = new PlatformDevice("b2", List.of(4), 0);
-            PlatformDevice r = new PlatformDevice("r", List.of(5), 0);
-            PciDevice p = new PciDevice("p", 0, 0, 8, true, 20, true, false);
-            m.groupWith(b2, b1);
-            m.setResvRegions(r, List.of(ResvRegion.direct(DIRECT, 0x2000)));
-            for (Device d : List.of(a1, a2, b1, b2, r, p)) {
-                core.fwspecInit(d, m.iommu());
-                core.deviceAdd(d);
-                devices.add(d);
-                IommuGroup g = core.groupGet(d);
-                if (!groups.contains(g)) {
-                    groups.add(g);
+        void call() {
+            calls.incrementAndGet();
+        }
+
+        void ok(Object op) {
+            successes.computeIfAbsent(op.toString(), k -> new AtomicLong()).incrementAndGet();
+        }
+
+        void error(Object op, IommuException e) {
+            errors.computeIfAbsent(op + " " + e.errno(), k -> new AtomicLong()).incrementAndGet();
+        }
+
+        void trace(int tid, String what) {
+            synchronized (trace) {
+                if (trace.size() == TRACE_LENGTH) {
+                    trace.removeFirst();
                 }
+                trace.addLast("t" + tid + " " + what);
             }
-            for (int i = 0; i < nDomains; i++) {
-                domains.add(core.pagingDomainAlloc(a1));
+        }
+
+        List<String> traceLines() {
+            synchronized (trace) {
+                return List.copyOf(trace);
             }
         }
     }
 
     /** What one worker holds, so it only gives back its own. */
-    private static final class Holdings {
+    static final class Holdings {
         /** Group claims (VFIO-style) and device claims (iommufd-style) use different owners, as in the kernel. */
         final Object groupToken;
         final Object deviceToken;
@@ -150,6 +183,7 @@ public final class StressHarness {
         final Map<Device, Integer> uses = new LinkedHashMap<>();
         /** (domain index, slot) -> mapped size. */
         final Map<Long, Long> mapped = new TreeMap<>();
+        final PasidChurn.Holdings part2 = new PasidChurn.Holdings();
 
         Holdings(int t) {
             this.groupToken = "vfio-" + t;
@@ -159,13 +193,12 @@ public final class StressHarness {
 
     /** Runs one seed. */
     public static Result run(Config cfg) {
-        World w = new World(cfg.domains());
+        StressWorld w = new StressWorld(cfg);
         CoreWatch watch = InvariantWatch.watch(w.core);
         watch.usePlatform(w.platform);
         FrameAllocator.Stats baseline = w.platform.baseline();
-        List<String> unexpected = Collections.synchronizedList(new ArrayList<>());
-        Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
-        AtomicLong calls = new AtomicLong();
+        int warningsBefore = w.core.warningCount();
+        Run run = new Run();
         List<Holdings> holdings = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         CountDownLatch start = new CountDownLatch(1);
@@ -178,12 +211,16 @@ public final class StressHarness {
                 try {
                     start.await();
                     for (int i = 0; i < cfg.opsPerThread(); i++) {
-                        step(w, h, tid, rnd, calls, errors, unexpected);
+                        if (w.pasids && rnd.nextInt(2) == 0) {
+                            PasidChurn.step(w, h, tid, rnd, run);
+                        } else {
+                            step(w, h, tid, rnd, run);
+                        }
                     }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 } catch (Throwable e) {
-                    unexpected.add("thread " + tid + ": " + e);
+                    run.unexpected.add("thread " + tid + ": " + e);
                 }
             }, "stress-" + cfg.seed() + "-" + t);
             threads.add(th);
@@ -195,10 +232,13 @@ public final class StressHarness {
                 th.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                unexpected.add("interrupted while joining " + th.getName());
+                run.unexpected.add("interrupted while joining " + th.getName());
             }
         }
-        teardown(w, holdings, unexpected);
+        if (w.pasids) {
+            PasidChurn.teardown(w, holdings, run);
+        }
+        teardown(w, holdings, run.unexpected);
         List<Violation> fin = InvariantChecker.checkState(w.platform.capture(), null);
         List<CoreWatch.Report> reports = new ArrayList<>();
         for (CoreWatch.Report r : InvariantWatch.pending()) {
@@ -206,10 +246,20 @@ public final class StressHarness {
                 reports.add(r);
             }
         }
-        Map<String, Long> errs = new TreeMap<>();
-        errors.forEach((k, v) -> errs.put(k, v.get()));
-        return new Result(cfg.seed(), calls.get(), errs, List.copyOf(unexpected), reports, fin, baseline,
-                w.frames.stats(), watch.checks(), watch.transitionChecks());
+        List<String> warnings = new ArrayList<>();
+        List<Warning> all = w.core.warnings();
+        for (Warning x : all.subList(Math.min(warningsBefore, all.size()), all.size())) {
+            warnings.add(x.toString());
+        }
+        return new Result(cfg.seed(), run.calls.get(), counts(run.errors), List.copyOf(run.unexpected), reports, fin,
+                baseline, w.frames.stats(), watch.checks(), watch.transitionChecks(), counts(run.successes),
+                warnings, run.traceLines());
+    }
+
+    private static Map<String, Long> counts(Map<String, AtomicLong> m) {
+        Map<String, Long> out = new TreeMap<>();
+        m.forEach((k, v) -> out.put(k, v.get()));
+        return out;
     }
 
     private enum Op {
@@ -219,8 +269,7 @@ public final class StressHarness {
 
     private static final Op[] OPS = Op.values();
 
-    private static void step(World w, Holdings h, int tid, Random rnd, AtomicLong calls, Map<String, AtomicLong> errors,
-                             List<String> unexpected) {
+    private static void step(StressWorld w, Holdings h, int tid, Random rnd, Run run) {
         Op op = OPS[rnd.nextInt(OPS.length)];
         IommuGroup g = w.groups.get(rnd.nextInt(w.groups.size()));
         Device dev = w.devices.get(rnd.nextInt(w.devices.size()));
@@ -228,76 +277,105 @@ public final class StressHarness {
         IommuDomain d = w.domains.get(di);
         int slot = rnd.nextInt(SLOTS);
         IommuCore core = w.core;
+        String what = op + " ";
         try {
             switch (op) {
                 case ATTACH_GROUP:
-                    calls.incrementAndGet();
+                    what += d + " " + g;
+                    run.call();
                     core.attachGroup(d, g);
                     break;
                 case ATTACH_DEVICE:
-                    calls.incrementAndGet();
+                    what += d + " " + dev;
+                    run.call();
                     core.attachDevice(d, dev);
                     break;
                 case DETACH_GROUP:
-                    calls.incrementAndGet();
+                    what += d + " " + g;
+                    run.call();
                     core.detachGroup(d, g);
                     break;
                 case REPLACE:
-                    calls.incrementAndGet();
+                    what += g + " " + d;
+                    run.call();
                     core.groupReplaceDomain(g, d);
                     break;
                 case GROUP_CLAIM:
                     if (h.groupClaims.contains(g)) {
                         return;
                     }
-                    calls.incrementAndGet();
+                    what += g;
+                    run.call();
                     core.groupClaimDmaOwner(g, h.groupToken);
                     h.groupClaims.add(g);
                     break;
-                case GROUP_RELEASE:
+                case GROUP_RELEASE: {
                     if (h.groupClaims.isEmpty()) {
                         return;
                     }
                     IommuGroup held = h.groupClaims.iterator().next();
-                    calls.incrementAndGet();
-                    core.groupReleaseDmaOwner(held);
+                    what += held;
+                    // a legal owner detaches the PASIDs of the group before it lets it go
+                    if (!w.releaseGate(held, () -> {
+                        run.call();
+                        core.groupReleaseDmaOwner(held);
+                    })) {
+                        return;
+                    }
                     h.groupClaims.remove(held);
                     break;
+                }
                 case DEVICE_CLAIM:
-                    calls.incrementAndGet();
+                    what += dev;
+                    run.call();
                     core.deviceClaimDmaOwner(dev, h.deviceToken);
                     h.deviceClaims.merge(dev, 1, Integer::sum);
                     break;
-                case DEVICE_RELEASE:
+                case DEVICE_RELEASE: {
                     if (h.deviceClaims.isEmpty()) {
                         return;
                     }
                     Device cd = h.deviceClaims.keySet().iterator().next();
-                    calls.incrementAndGet();
-                    core.deviceReleaseDmaOwner(cd);
+                    what += cd;
+                    if (!w.releaseGate(core.groupGet(cd), () -> {
+                        run.call();
+                        core.deviceReleaseDmaOwner(cd);
+                    })) {
+                        return;
+                    }
                     drop(h.deviceClaims, cd);
                     break;
+                }
                 case USE:
-                    calls.incrementAndGet();
+                    what += dev;
+                    run.call();
                     core.deviceUseDefaultDomain(dev);
                     h.uses.merge(dev, 1, Integer::sum);
                     break;
-                case UNUSE:
+                case UNUSE: {
                     if (h.uses.isEmpty()) {
                         return;
                     }
                     Device ud = h.uses.keySet().iterator().next();
-                    calls.incrementAndGet();
-                    core.deviceUnuseDefaultDomain(ud);
+                    what += ud;
+                    // a DMA-API driver unbinds SVA and PASIDs before its device (iommu_device_unuse_default_domain WARNs)
+                    if (!w.releaseGate(core.groupGet(ud), () -> {
+                        run.call();
+                        core.deviceUnuseDefaultDomain(ud);
+                    })) {
+                        return;
+                    }
                     drop(h.uses, ud);
                     break;
+                }
                 case MAP: {
                     long key = (long) di * SLOTS + slot;
                     if (h.mapped.containsKey(key)) {
                         return;
                     }
                     long size = (1 + rnd.nextInt(8)) * 0x1000L;
-                    calls.incrementAndGet();
+                    what += d + " " + Long.toHexString(iova(tid, slot)) + "+" + Long.toHexString(size);
+                    run.call();
                     core.map(d, iova(tid, slot), 0x1_0000_0000L + iova(tid, slot), size, Prot.RW);
                     h.mapped.put(key, size);
                     break;
@@ -308,28 +386,32 @@ public final class StressHarness {
                     if (size == null) {
                         return;
                     }
-                    calls.incrementAndGet();
+                    what += d + " " + Long.toHexString(iova(tid, slot)) + "+" + Long.toHexString(size);
+                    run.call();
                     long u = core.unmap(d, iova(tid, slot), size);
                     h.mapped.remove(key);
                     if (u != size) {
-                        unexpected.add("thread " + tid + ": unmap of its own " + size + " bytes gave " + u);
+                        run.unexpected.add("thread " + tid + ": unmap of its own " + size + " bytes gave " + u);
                     }
                     break;
                 }
                 default:
                     throw new AssertionError(op);
             }
+            run.ok(op);
+            run.trace(tid, what + " -> ok");
         } catch (IommuException e) {
-            errors.computeIfAbsent(op + " " + e.errno(), k -> new AtomicLong()).incrementAndGet();
+            run.error(op, e);
+            run.trace(tid, what + " -> " + e.errno());
             boolean race = RACE_ERRORS.contains(e.errno()) && op != Op.MAP && op != Op.UNMAP;
             if (!race) {
-                unexpected.add("thread " + tid + " " + op + ": " + e.getMessage());
+                run.unexpected.add("thread " + tid + " " + op + ": " + e.getMessage());
             }
         }
     }
 
     /** Each worker maps only in its own window, one slot of 32 pages per (domain, slot). */
-    private static long iova(int tid, int slot) {
+    static long iova(int tid, int slot) {
         return (tid + 1) * WINDOW + slot * 0x20000L;
     }
 
@@ -340,7 +422,7 @@ public final class StressHarness {
     }
 
     /** Gives back everything, frees every domain and releases every device (one thread). */
-    private static void teardown(World w, List<Holdings> holdings, List<String> unexpected) {
+    private static void teardown(StressWorld w, List<Holdings> holdings, List<String> unexpected) {
         IommuCore core = w.core;
         try {
             for (int t = 0; t < holdings.size(); t++) {
@@ -374,6 +456,9 @@ public final class StressHarness {
                 }
             }
             for (IommuDomain d : w.domains) {
+                core.domainFree(d);
+            }
+            for (IommuDomain d : w.auxDomains) {
                 core.domainFree(d);
             }
             for (Device d : w.devices) {

@@ -19,4 +19,12 @@ class RandomSequenceTest {
         assertThat(r.clean()).as(r.toString()).isTrue();
         assertThat(r.transitionChecks()).as("one thread: no call overlaps another").isEqualTo(r.checks());
     }
+
+    @Property(tries = 15)
+    @Label("random sequences with PASID, aux, SVA and IOPF calls keep every invariant, transitions included")
+    void randomPasidSequences(@ForAll @LongRange(min = 1, max = 1_000_000) long seed) {
+        StressHarness.Result r = StressHarness.run(new StressHarness.Config(seed, 1, 300, 2).withPasids());
+        assertThat(r.clean()).as(r.toString()).isTrue();
+        assertThat(r.transitionChecks()).as("one thread: no call overlaps another").isEqualTo(r.checks());
+    }
 }
