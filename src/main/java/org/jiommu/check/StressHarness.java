@@ -13,6 +13,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
+import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
@@ -23,6 +25,7 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.core.Warning;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.platform.VtdPlatform;
 
 /**
  * A seeded, randomized concurrency run against one platform: several threads attach, detach,
@@ -46,6 +49,8 @@ public final class StressHarness {
     static final Set<Errno> RACE_ERRORS = EnumSet.of(Errno.EBUSY, Errno.EPERM, Errno.EINVAL);
     private static final long WINDOW = 1L << 32;
     static final int SLOTS = 4;
+    /** VT-d runs: calls of each worker between two quiescent points (I7 checks). */
+    static final int QUIESCE = 100;
     /** Calls kept for the failure trace. */
     private static final int TRACE_LENGTH = 48;
 
@@ -62,7 +67,12 @@ public final class StressHarness {
         /** The mock driver's {@code set_dev_pasid} fails with -EIO on one PCI function: an errno no race explains. */
         SET_DEV_PASID_EIO,
         /** A caller frees the global PASID of a bound process behind its back (I-MM-PASID, I-PASID-RANGE). */
-        ROGUE_PASID_FREE
+        ROGUE_PASID_FREE,
+        /**
+         * VT-d only: at the first quiescent point a present pass-through PASID entry appears in the
+         * PASID table of a device without PASIDs (an entry the core never asked for): I7 must see it.
+         */
+        STRAY_PASID_ENTRY
     }
 
     /**
@@ -74,13 +84,21 @@ public final class StressHarness {
      * @param domains shared paging domains
      * @param pasids whether the part-2 calls are churned too
      * @param plant a bug to plant, {@link Plant#NONE} for a real run
+     * @param vtd run on a {@link org.jiommu.platform.VtdPlatform} (the VT-d driver and hardware,
+     *     with DMA lanes and the I7 agreement at quiescent points) instead of the mock driver
      */
-    public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant) {
+    public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
+                         boolean vtd) {
         public Config {
             if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null) {
                 throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
                         + "/" + plant);
             }
+        }
+
+        /** A run on the mock driver (the form before the VT-d platform existed). */
+        public Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant) {
+            this(seed, threads, opsPerThread, domains, pasids, plant, false);
         }
 
         /** A part-1 run (attach, ownership, map), as before issue 4. */
@@ -90,12 +108,17 @@ public final class StressHarness {
 
         /** The same run with the part-2 calls. */
         public Config withPasids() {
-            return new Config(seed, threads, opsPerThread, domains, true, plant);
+            return new Config(seed, threads, opsPerThread, domains, true, plant, vtd);
         }
 
         /** The same run with a planted bug. */
         public Config planting(Plant p) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, p);
+            return new Config(seed, threads, opsPerThread, domains, pasids, p, vtd);
+        }
+
+        /** The same churn on a VT-d platform (scalable mode) instead of the mock driver. */
+        public Config onVtd() {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, true);
         }
     }
 
@@ -115,11 +138,16 @@ public final class StressHarness {
      * @param successes calls that succeeded, by op
      * @param warnings the WARNs the core recorded during the run and teardown
      * @param trace the last calls the workers made, oldest first ("t2 SVA_BIND q1 mm1 -> EBUSY")
+     * @param hardwareChecks VT-d: I7 agreement checks run (quiescent points, before and after teardown);
+     *     their violations are in {@code unexpected} ("I7 ...")
+     * @param dmaChecks VT-d: DMAs the workers checked against their own mappings (a wrong outcome
+     *     is in {@code unexpected}, "DMA ...")
      */
     public record Result(long seed, long calls, Map<String, Long> errors, List<String> unexpected,
                          List<CoreWatch.Report> reports, List<Violation> finalViolations,
                          FrameAllocator.Stats baseline, FrameAllocator.Stats after, long checks, long transitionChecks,
-                         Map<String, Long> successes, List<String> warnings, List<String> trace) {
+                         Map<String, Long> successes, List<String> warnings, List<String> trace,
+                         long hardwareChecks, long dmaChecks) {
         /** Nothing went wrong. */
         public boolean clean() {
             return unexpected.isEmpty() && reports.isEmpty() && finalViolations.isEmpty() && warnings.isEmpty()
@@ -131,7 +159,8 @@ public final class StressHarness {
             String s = "stress seed " + seed + ": " + calls + " calls, errors " + errors + ", " + checks + " checks ("
                     + transitionChecks + " with transitions), unexpected " + unexpected + ", warnings " + warnings
                     + ", reports " + reports + ", final " + finalViolations + ", frames " + baseline.allocatedBytes()
-                    + " -> " + after.allocatedBytes() + " bytes";
+                    + " -> " + after.allocatedBytes() + " bytes"
+                    + (hardwareChecks + dmaChecks > 0 ? ", " + hardwareChecks + " I7 checks, " + dmaChecks + " DMAs" : "");
             return clean() ? s : s + "\n  last calls (seed " + seed + "):\n    " + String.join("\n    ", trace);
         }
     }
@@ -142,6 +171,8 @@ public final class StressHarness {
         final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
         final Map<String, AtomicLong> successes = new ConcurrentHashMap<>();
         final AtomicLong calls = new AtomicLong();
+        final AtomicLong hardwareChecks = new AtomicLong();
+        final AtomicLong dmaChecks = new AtomicLong();
         /** The last calls, for the failure trace. Guarded by itself. */
         private final Deque<String> trace = new ArrayDeque<>();
 
@@ -184,6 +215,8 @@ public final class StressHarness {
         /** (domain index, slot) -> mapped size. */
         final Map<Long, Long> mapped = new TreeMap<>();
         final PasidChurn.Holdings part2 = new PasidChurn.Holdings();
+        /** VT-d: the worker's own DMA lane (null on the mock platform). */
+        DmaLane.Holdings lane;
 
         Holdings(int t) {
             this.groupToken = "vfio-" + t;
@@ -193,17 +226,42 @@ public final class StressHarness {
 
     /** Runs one seed. */
     public static Result run(Config cfg) {
+        return run(cfg, null);
+    }
+
+    /**
+     * Runs one seed; on a VT-d run {@code tamper} (tests only: a driver bug planted through its
+     * package-private knobs) is given the platform after it is built, before the workers start.
+     */
+    public static Result run(Config cfg, Consumer<VtdPlatform> tamper) {
         StressWorld w = new StressWorld(cfg);
+        if (tamper != null && w.vtd != null) {
+            tamper.accept(w.vtd);
+        }
         CoreWatch watch = InvariantWatch.watch(w.core);
-        watch.usePlatform(w.platform);
-        FrameAllocator.Stats baseline = w.platform.baseline();
+        if (w.platform != null) {
+            watch.usePlatform(w.platform);
+        }
+        FrameAllocator.Stats baseline = w.baseline;
         int warningsBefore = w.core.warningCount();
         Run run = new Run();
         List<Holdings> holdings = new ArrayList<>();
         List<Thread> threads = new ArrayList<>();
         CountDownLatch start = new CountDownLatch(1);
+        // VT-d: every QUIESCE calls of each worker all of them meet, and I7 is checked with no call running
+        int[] point = new int[1];
+        CyclicBarrier quiet = w.vtd == null ? null : new CyclicBarrier(cfg.threads(), () -> {
+            point[0]++;
+            w.quiesce("quiescent point " + point[0], run);
+            if (point[0] == 1 && cfg.plant() == Plant.STRAY_PASID_ENTRY) {
+                w.plantStrayPasidEntry();
+            }
+        });
         for (int t = 0; t < cfg.threads(); t++) {
             Holdings h = new Holdings(t);
+            if (w.vtd != null) {
+                h.lane = new DmaLane.Holdings(w.lanes.get(t));
+            }
             holdings.add(h);
             Random rnd = new Random(cfg.seed() * 1_000_003L + t);
             int tid = t;
@@ -211,10 +269,22 @@ public final class StressHarness {
                 try {
                     start.await();
                     for (int i = 0; i < cfg.opsPerThread(); i++) {
-                        if (w.pasids && rnd.nextInt(2) == 0) {
-                            PasidChurn.step(w, h, tid, rnd, run);
-                        } else {
-                            step(w, h, tid, rnd, run);
+                        if (quiet == null) {
+                            oneCall(w, h, tid, rnd, run);
+                            continue;
+                        }
+                        // a worker carries on after a failure, so every worker reaches every quiescent point
+                        try {
+                            if (rnd.nextInt(4) == 0) {
+                                DmaLane.step(w, h, tid, rnd, run);
+                            } else {
+                                oneCall(w, h, tid, rnd, run);
+                            }
+                        } catch (RuntimeException | AssertionError e) {
+                            run.unexpected.add("thread " + tid + ": " + e);
+                        }
+                        if (i % QUIESCE == QUIESCE - 1) {
+                            quiet.await();
                         }
                     }
                 } catch (InterruptedException e) {
@@ -235,11 +305,18 @@ public final class StressHarness {
                 run.unexpected.add("interrupted while joining " + th.getName());
             }
         }
+        if (w.vtd != null) {
+            w.quiesce("the end of the run", run);
+        }
         if (w.pasids) {
             PasidChurn.teardown(w, holdings, run);
         }
         teardown(w, holdings, run.unexpected);
-        List<Violation> fin = InvariantChecker.checkState(w.platform.capture(), null);
+        if (w.vtd != null) {
+            w.quiesce("teardown", run);
+        }
+        List<Violation> fin = InvariantChecker.checkState(
+                w.platform != null ? w.platform.capture() : watch.capture(), null);
         List<CoreWatch.Report> reports = new ArrayList<>();
         for (CoreWatch.Report r : InvariantWatch.pending()) {
             if (r.core().equals(watch.label())) {
@@ -253,7 +330,16 @@ public final class StressHarness {
         }
         return new Result(cfg.seed(), run.calls.get(), counts(run.errors), List.copyOf(run.unexpected), reports, fin,
                 baseline, w.frames.stats(), watch.checks(), watch.transitionChecks(), counts(run.successes),
-                warnings, run.traceLines());
+                warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get());
+    }
+
+    /** One part-1 or (with PASIDs, half the time) part-2 call. */
+    private static void oneCall(StressWorld w, Holdings h, int tid, Random rnd, Run run) {
+        if (w.pasids && rnd.nextInt(2) == 0) {
+            PasidChurn.step(w, h, tid, rnd, run);
+        } else {
+            step(w, h, tid, rnd, run);
+        }
     }
 
     private static Map<String, Long> counts(Map<String, AtomicLong> m) {
@@ -376,7 +462,7 @@ public final class StressHarness {
                     long size = (1 + rnd.nextInt(8)) * 0x1000L;
                     what += d + " " + Long.toHexString(iova(tid, slot)) + "+" + Long.toHexString(size);
                     run.call();
-                    core.map(d, iova(tid, slot), 0x1_0000_0000L + iova(tid, slot), size, Prot.RW);
+                    core.map(d, iova(tid, slot), w.pa(tid, slot), size, Prot.RW);
                     h.mapped.put(key, size);
                     break;
                 }
@@ -387,9 +473,11 @@ public final class StressHarness {
                         return;
                     }
                     what += d + " " + Long.toHexString(iova(tid, slot)) + "+" + Long.toHexString(size);
+                    DmaLane.beforeUnmap(w, h, tid, di, slot, run);
                     run.call();
                     long u = core.unmap(d, iova(tid, slot), size);
                     h.mapped.remove(key);
+                    DmaLane.afterUnmap(w, h, tid, di, slot, run);
                     if (u != size) {
                         run.unexpected.add("thread " + tid + ": unmap of its own " + size + " bytes gave " + u);
                     }
@@ -449,7 +537,7 @@ public final class StressHarness {
                     }
                 }
             }
-            for (IommuGroup g : w.groups) {
+            for (IommuGroup g : w.allGroups()) {
                 core.detachGroup(g.domain(), g);
                 if (g.ownerCnt() != 0) {
                     unexpected.add("teardown: " + g + " still has owner_cnt " + g.ownerCnt());
@@ -461,7 +549,7 @@ public final class StressHarness {
             for (IommuDomain d : w.auxDomains) {
                 core.domainFree(d);
             }
-            for (Device d : w.devices) {
+            for (Device d : w.allDevices()) {
                 core.deviceDel(d);
             }
             if (!core.liveDomains().isEmpty()) {

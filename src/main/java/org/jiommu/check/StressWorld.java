@@ -25,6 +25,14 @@ import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.bus.pci.Acs;
+import org.jiommu.bus.pci.PciBus;
+import org.jiommu.driver.vtd.VtdEncoder;
+import org.jiommu.driver.vtd.VtdIommu;
+import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.hw.vtd.VtdRegisters;
+import org.jiommu.platform.VtdHardwareAgreement;
+import org.jiommu.platform.VtdPlatform;
 
 /**
  * The platform a stress run shares: core, mock driver M over ARM LPAE tables, devices, groups and
@@ -42,8 +50,15 @@ final class StressWorld {
 
     final IommuCore core;
     final FrameAllocator frames;
+    /** The mock driver and its platform (null on VT-d). */
     final MockIommuDriver m;
     final Platform platform;
+    /** The VT-d machine (null on the mock driver). */
+    final VtdPlatform vtd;
+    /** VT-d: one DMA lane per worker, outside the shared groups. */
+    final List<DmaLane.Lane> lanes = new ArrayList<>();
+    /** Frame statistics I10 compares the end of the run with. */
+    final FrameAllocator.Stats baseline;
     final boolean pasids;
     final StressHarness.Plant plant;
     final List<Device> devices = new ArrayList<>();
@@ -85,12 +100,43 @@ final class StressWorld {
     StressWorld(StressHarness.Config cfg) {
         this.pasids = cfg.pasids();
         this.plant = cfg.plant();
-        core = new IommuCore(CoreConfig.defaults());
-        frames = new FrameAllocator(new PhysicalMemory(1L << 34));
-        m = new MockIommuDriver(MockConfig.builder("S").build(), core.services(),
-                MockPageTableFactory.armLpae(frames, core.services().warnings()));
-        core.iommuDeviceRegister(m.iommu());
-        platform = new Platform(core, frames, m);
+        if (cfg.vtd()) {
+            vtd = VtdPlatform.builder().unit(VtdConfig.scalable(48)).build();
+            core = vtd.core();
+            frames = vtd.frames();
+            m = null;
+            platform = null;
+            baseline = buildVtd(cfg);
+        } else {
+            vtd = null;
+            core = new IommuCore(CoreConfig.defaults());
+            frames = new FrameAllocator(new PhysicalMemory(1L << 34));
+            m = new MockIommuDriver(MockConfig.builder("S").build(), core.services(),
+                    MockPageTableFactory.armLpae(frames, core.services().warnings()));
+            core.iommuDeviceRegister(m.iommu());
+            platform = new Platform(core, frames, m);
+            baseline = platform.baseline();
+            buildMock();
+        }
+        shared(cfg);
+        switch (cfg.plant()) {
+            case IOPF_REFCOUNT_LEAK:
+                if (m != null) {
+                    m.leakIopfRefcount(true);
+                }
+                break;
+            case SET_DEV_PASID_EIO:
+                if (pasids && m != null) {
+                    m.failSetDevPasid(null, pasidDevices.get(pasidDevices.size() - 1), -1, Errno.EIO);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+
+    /** The mock platform: platform devices, a mock-made group, a direct region, PCI functions. */
+    private void buildMock() {
         PlatformDevice a1 = new PlatformDevice("a1", List.of(1), 0);
         PlatformDevice a2 = new PlatformDevice("a2", List.of(2), 0);
         PlatformDevice b1 = new PlatformDevice("b1", List.of(3), 0);
@@ -113,6 +159,13 @@ final class StressWorld {
         for (Device d : all) {
             core.fwspecInit(d, m.iommu());
             core.deviceAdd(d);
+        }
+        collect(all);
+    }
+
+    /** Records the devices and their groups (in device order) for the workers. */
+    private void collect(List<? extends Device> all) {
+        for (Device d : all) {
             devices.add(d);
             IommuGroup g = core.groupGet(d);
             if (!groups.contains(g)) {
@@ -121,6 +174,12 @@ final class StressWorld {
                 gates.put(g, new ReentrantReadWriteLock());
             }
         }
+    }
+
+    /** The shared domains, the IOPF handler, aux domains and processes. */
+    private void shared(StressHarness.Config cfg) {
+        Device a1 = devices.get(0);
+        Device p = pasidDevices.get(0);
         for (int i = 0; i < cfg.domains(); i++) {
             domains.add(core.pagingDomainAlloc(a1));
         }
@@ -146,18 +205,146 @@ final class StressWorld {
                 procs.set(i, newProc());
             }
         }
-        switch (cfg.plant()) {
-            case IOPF_REFCOUNT_LEAK:
-                m.leakIopfRefcount(true);
-                break;
-            case SET_DEV_PASID_EIO:
-                if (pasids) {
-                    m.failSetDevPasid(null, pasidDevices.get(pasidDevices.size() - 1), -1, Errno.EIO);
-                }
-                break;
-            default:
-                break;
+    }
+
+    /**
+     * The VT-d platform: one scalable-mode unit; every shared device a PCI function (docs/check.md 4):
+     * a1 plain, a2 with ATS, b1+b2 conventional PCI behind a PCIe-to-PCI bridge (one group, DMA
+     * aliased to the bridge), r with a firmware RMRR (require_direct), p with ATS, 20 PASID bits and
+     * PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
+     * with part 2 also n (3 PASID bits). Each worker gets its own lane endpoint (ATS on even ones).
+     * The devices are probed, all released and probed again: the frames the driver keeps for good
+     * (context tables, the tables retained for an RMRR device parked on identity) are then in the
+     * baseline, and a driver that leaks anything else at release fails I10 at the end.
+     */
+    private FrameAllocator.Stats buildVtd(StressHarness.Config cfg) {
+        PciBus root = vtd.topology().rootBus(0, 0);
+        PciDevice a1 = endpoint(root, "a1", 0x02, false, 0, false);
+        PciDevice a2 = endpoint(root, "a2", 0x03, true, 0, false);
+        PciBus legacy = root.pcieToPciBridge("p2p", 0x1e, 0, 0x1e);
+        PciDevice b1 = legacy.endpoint("b1", 1, 0);
+        PciDevice b2 = legacy.endpoint("b2", 2, 0);
+        PciDevice r = endpoint(root, "r", 0x04, false, 0, false);
+        vtd.driver().addRmrr(r, DIRECT, 0x2000, false);
+        PciDevice p = endpoint(root, "p", 0x05, true, 20, true);
+        PciBus card = root.rootPort("rp-q", 0x06, 0, 0x06, Acs.ISOLATED);
+        PciDevice q1 = card.endpoint("q1", 0, 0, true, 20, true, Acs.NONE);
+        PciDevice q2 = card.endpoint("q2", 0, 1, true, 20, true, Acs.NONE);
+        List<PciDevice> all = new ArrayList<>(List.of(a1, a2, b1, b2, r, p, q1, q2));
+        pasidDevices.add(p);
+        if (pasids) {
+            PciDevice n = endpoint(root, "n", 0x07, true, 3, true);
+            all.add(n);
+            pasidDevices.addAll(List.of(q1, q2, n));
         }
+        List<PciDevice> laneDevices = new ArrayList<>();
+        for (int t = 0; t < cfg.threads(); t++) {
+            laneDevices.add(endpoint(root, "lane" + t, 0x08 + t, t % 2 == 0, 0, false));
+        }
+        List<PciDevice> every = new ArrayList<>(all);
+        every.addAll(laneDevices);
+        for (PciDevice d : every) {
+            vtd.hotplug(d);
+        }
+        for (PciDevice d : every) {
+            vtd.remove(d);
+        }
+        if (!core.liveDomains().isEmpty()) {
+            throw new IllegalStateException("domains left after releasing every device: " + core.liveDomains());
+        }
+        FrameAllocator.Stats base = frames.stats();
+        for (PciDevice d : every) {
+            vtd.hotplug(d);
+        }
+        collect(all);
+        for (PciDevice d : laneDevices) {
+            lanes.add(new DmaLane.Lane(d, core.groupGet(d), vtd.dma(d)));
+        }
+        return base;
+    }
+
+    private static PciDevice endpoint(PciBus root, String name, int slot, boolean ats, int pasidBits, boolean pri) {
+        return root.rootPort("rp-" + name, slot, 0, slot, Acs.ISOLATED).endpoint(name, 0, 0, ats, pasidBits, pri,
+                Acs.NONE);
+    }
+
+    /** Where worker {@code tid} maps its window slot: inside memory on VT-d, where DMA lands. */
+    long pa(int tid, int slot) {
+        if (vtd == null) {
+            return 0x1_0000_0000L + StressHarness.iova(tid, slot);
+        }
+        return 0x1_0000_0000L + tid * 0x100_0000L + slot * 0x20000L;
+    }
+
+    /** The shared groups and the lanes' groups. */
+    List<IommuGroup> allGroups() {
+        List<IommuGroup> out = new ArrayList<>(groups);
+        for (DmaLane.Lane l : lanes) {
+            out.add(l.group());
+        }
+        return out;
+    }
+
+    /** The shared devices and the lane devices. */
+    List<Device> allDevices() {
+        List<Device> out = new ArrayList<>(devices);
+        for (DmaLane.Lane l : lanes) {
+            out.add(l.dev());
+        }
+        return out;
+    }
+
+    /**
+     * VT-d, with no core call running: invariant I7 (VtdHardwareAgreement), each violation
+     * reported as unexpected with where it was found.
+     */
+    void quiesce(String where, StressHarness.Run run) {
+        try {
+            run.hardwareChecks.incrementAndGet();
+            for (String v : VtdHardwareAgreement.check(vtd)) {
+                run.unexpected.add("I7 at " + where + ": " + v);
+            }
+        } catch (RuntimeException e) {
+            run.unexpected.add("I7 at " + where + ": " + e);
+        }
+    }
+
+    /**
+     * The planted bug {@link StressHarness.Plant#STRAY_PASID_ENTRY}: a present pass-through entry
+     * at PASID 5 of a2 (a device without PASIDs, whose table only RID_PASID uses), as a driver that
+     * forgot to clear an entry would leave it. Walks the tables as the unit does (HARDWARE.md 2.3).
+     */
+    void plantStrayPasidEntry() {
+        PciDevice a2 = (PciDevice) devices.get(1);
+        PhysicalMemory mem = vtd.memory();
+        int sid = a2.requesterId();
+        long rootTable = vtd.unitOf(a2).unit().read64(VtdRegisters.RTADDR_REG) & ~0xFFFL;
+        int devfn = sid & 0xFF;
+        long re = mem.readLong(rootTable + (sid >>> 8) * 16L + (devfn > 127 ? 8 : 0));
+        long ctx = mem.readLong((re & ~0xFFFL) + (devfn & 0x7F) * 32L);
+        long dir = mem.readLong(ctx & ~0xFFFL);
+        if ((re & 1) == 0 || (ctx & 1) == 0 || (dir & 1) == 0) {
+            throw new IllegalStateException("a2 has no PASID table to corrupt");
+        }
+        long entry = (dir & ~0xFFFL) + 64L * 5;
+        long[] words = VtdEncoder.passThroughPasidEntry(48, VtdIommu.FLPT_DEFAULT_DID, false, true);
+        for (int i = words.length - 1; i >= 0; i--) {
+            mem.writeLong(entry + 8L * i, words[i]);
+        }
+    }
+
+    /**
+     * Runs {@code report} (a page request from {@code dev}) on the mock platform. Not on VT-d: its
+     * driver has no page request queue and never puts a device on an IOPF queue
+     * (docs/driver-vtd.md 6), so it never reports a page request; a report from a worker would
+     * play a driver that does not exist (and the core WARNs: no fault parameter). False if not sent.
+     */
+    boolean pageRequest(Runnable report) {
+        if (vtd != null) {
+            return false;
+        }
+        report.run();
+        return true;
     }
 
     /** Whether worker {@code tid} plays the rogue caller of {@link StressHarness.Plant#ROGUE_PASID_FREE}. */
