@@ -42,10 +42,9 @@ public final class FrameAllocator {
         this(memory, defaultPoolBase(memory.size()), memory.size() - defaultPoolBase(memory.size()));
     }
 
+    /** The pool PhysicalMemory direct-maps: page-table words there are cheapest to reach. */
     private static long defaultPoolBase(long size) {
-        long block = (long) PhysicalMemory.FRAME_SIZE << MAX_ORDER;
-        long quarter = Math.max(block, (size / 4) & ~(block - 1));
-        return Math.max(0, size - quarter) & ~(block - 1);
+        return PhysicalMemory.defaultPoolBase(size);
     }
 
     /**

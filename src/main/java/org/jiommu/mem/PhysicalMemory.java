@@ -14,6 +14,14 @@ import java.util.concurrent.atomic.LongAdder;
  * array loads and a VarHandle access: no hashing and no allocation, which is what makes
  * page-table walks cheap (issue: "a page-table word access must not cost a hash lookup").
  *
+ * <p>The frames of one region, where {@link FrameAllocator}'s default pool lies (the top quarter
+ * of memory, at most {@link #DIRECT_MAP_MAX_FRAMES} frames from its base), are not in the
+ * directory but in one flat array indexed by {@code (pa - base) >> 12}: the model of the
+ * kernel's linear map ({@code __va}), through which io-pgtable code reaches its tables. A
+ * page-table word access there is one subtraction, one unsigned compare and two dependent
+ * loads (frame, word) instead of three; single-page map/unmap calls are dominated by that
+ * chain (docs/PERFORMANCE.md). The region is fixed at construction, so the array is final.
+ *
  * <p>Words are 64-bit little-endian, accessed through a byte-array view VarHandle, which gives
  * atomic volatile read, write and compare-and-set for aligned words (hardware walkers and
  * concurrent table installs rely on that). No lock is taken on any path; frame and chunk
@@ -33,7 +41,19 @@ public final class PhysicalMemory {
     private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(byte[][][].class);
     private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(byte[][].class);
 
+    /**
+     * Most frames the direct-mapped region holds: 2^19 frames = 2 GiB of page-table pages, a
+     * 2 MiB reference array (4 MiB without compressed pointers).
+     */
+    public static final int DIRECT_MAP_MAX_FRAMES = 1 << 19;
+
     private final long size;
+    /** Base of the direct-mapped region (frame aligned). */
+    private final long directBase;
+    /** Bytes in the direct-mapped region; {@code pa - directBase} is inside iff unsigned below this. */
+    private final long directLimit;
+    /** direct[(pa - directBase) >> 12] = frame bytes, or null (all zero). */
+    private final byte[][] direct;
     /** chunks[frame >> CHUNK_SHIFT][frame & CHUNK_MASK] = frame bytes, or null (all zero). */
     private final byte[][][] chunks;
     private final LongAdder framesTouched = new LongAdder();
@@ -51,6 +71,32 @@ public final class PhysicalMemory {
         this.size = size;
         long frames = size >>> FRAME_SHIFT;
         this.chunks = new byte[(int) ((frames + CHUNK_MASK) >>> CHUNK_SHIFT)][][];
+        this.directBase = defaultPoolBase(size);
+        long directFrames = Math.min(DIRECT_MAP_MAX_FRAMES, (size - directBase) >>> FRAME_SHIFT);
+        this.directLimit = directFrames << FRAME_SHIFT;
+        this.direct = new byte[(int) directFrames][];
+    }
+
+    /**
+     * Base of {@link FrameAllocator}'s default pool in memory of {@code size} bytes: the top
+     * quarter, rounded to the allocator's largest block (at least one block).
+     */
+    static long defaultPoolBase(long size) {
+        long block = (long) FRAME_SIZE << FrameAllocator.MAX_ORDER;
+        long quarter = Math.max(block, (size / 4) & ~(block - 1));
+        return Math.max(0, size - quarter) & ~(block - 1);
+    }
+
+    /**
+     * The direct-mapped region {@code [base, base + bytes)} (see the class comment); accesses
+     * elsewhere take the directory. For tests and the benchmarks' documentation.
+     */
+    public long directMapBase() {
+        return directBase;
+    }
+
+    public long directMapBytes() {
+        return directLimit;
     }
 
     /** Configured size in bytes; addresses [0, size) exist. */
@@ -81,6 +127,10 @@ public final class PhysicalMemory {
 
     /** The frame holding {@code pa}, or null if it was never written. */
     private byte[] frameOrNull(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0) {
+            return (byte[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+        }
         long fn = pa >>> FRAME_SHIFT;
         byte[][] chunk = (byte[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
         if (chunk == null) {
@@ -91,6 +141,10 @@ public final class PhysicalMemory {
 
     /** The frame holding {@code pa}, created zeroed if needed. */
     private byte[] frame(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0) {
+            return frameIn(direct, (int) (off >>> FRAME_SHIFT));
+        }
         long fn = pa >>> FRAME_SHIFT;
         int ci = (int) (fn >>> CHUNK_SHIFT);
         byte[][] chunk = (byte[][]) CHUNK_SLOT.getAcquire(chunks, ci);
@@ -99,22 +153,55 @@ public final class PhysicalMemory {
             chunk = CHUNK_SLOT.compareAndSet(chunks, ci, null, fresh)
                     ? fresh : (byte[][]) CHUNK_SLOT.getAcquire(chunks, ci);
         }
-        int fi = (int) (fn & CHUNK_MASK);
-        byte[] f = (byte[]) FRAME_SLOT.getAcquire(chunk, fi);
+        return frameIn(chunk, (int) (fn & CHUNK_MASK));
+    }
+
+    /** {@code frames[fi]}, created zeroed if needed (the loser of a creation race drops its array). */
+    private byte[] frameIn(byte[][] frames, int fi) {
+        byte[] f = (byte[]) FRAME_SLOT.getAcquire(frames, fi);
         if (f == null) {
             byte[] fresh = new byte[FRAME_SIZE];
-            if (FRAME_SLOT.compareAndSet(chunk, fi, null, fresh)) {
+            if (FRAME_SLOT.compareAndSet(frames, fi, null, fresh)) {
                 framesTouched.increment();
                 f = fresh;
             } else {
-                f = (byte[]) FRAME_SLOT.getAcquire(chunk, fi);
+                f = (byte[]) FRAME_SLOT.getAcquire(frames, fi);
             }
         }
         return f;
     }
 
+    /** Drops the frame holding {@code pa} (it reads as zero again). */
+    private void dropFrame(long pa) {
+        byte[][] frames;
+        int fi;
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0) {
+            frames = direct;
+            fi = (int) (off >>> FRAME_SHIFT);
+        } else {
+            long fn = pa >>> FRAME_SHIFT;
+            frames = (byte[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+            fi = (int) (fn & CHUNK_MASK);
+        }
+        if (frames != null && FRAME_SLOT.getAndSet(frames, fi, null) != null) {
+            framesTouched.decrement();
+        }
+    }
+
     /** Atomic (volatile) read of the aligned 64-bit little-endian word at {@code pa}. */
     public long readLong(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
+            // direct map: the page-table walk's path (directBase is frame aligned)
+            byte[] f = (byte[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+            return f == null ? 0L : (long) WORD.getVolatile(f, (int) (off & (FRAME_SIZE - 1)));
+        }
+        return readLongIndirect(pa);
+    }
+
+    // The indirect halves stay out of line so that the direct-map halves inline into walkers.
+    private long readLongIndirect(long pa) {
         checkAligned(pa);
         checkRange(pa, 8);
         byte[] f = frameOrNull(pa);
@@ -137,6 +224,15 @@ public final class PhysicalMemory {
      * Cheaper than {@link #readLong} where a full volatile read is not needed.
      */
     public long readLongAcquire(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
+            byte[] f = (byte[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+            return f == null ? 0L : (long) WORD.getAcquire(f, (int) (off & (FRAME_SIZE - 1)));
+        }
+        return readLongAcquireIndirect(pa);
+    }
+
+    private long readLongAcquireIndirect(long pa) {
         checkAligned(pa);
         checkRange(pa, 8);
         byte[] f = frameOrNull(pa);
@@ -149,6 +245,23 @@ public final class PhysicalMemory {
      * of {@link #writeLong}.
      */
     public void writeLongRelease(long pa, long value) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
+            int fi = (int) (off >>> FRAME_SHIFT);
+            byte[] f = (byte[]) FRAME_SLOT.getAcquire(direct, fi);
+            if (f == null) {
+                if (value == 0) {
+                    return;
+                }
+                f = frameIn(direct, fi);
+            }
+            WORD.setRelease(f, (int) (off & (FRAME_SIZE - 1)), value);
+            return;
+        }
+        writeLongReleaseIndirect(pa, value);
+    }
+
+    private void writeLongReleaseIndirect(long pa, long value) {
         checkAligned(pa);
         checkRange(pa, 8);
         byte[] f = value == 0 ? frameOrNull(pa) : frame(pa);
@@ -228,11 +341,7 @@ public final class PhysicalMemory {
             int fo = (int) (pa & (FRAME_SIZE - 1));
             int n = (int) Math.min(end - pa, FRAME_SIZE - fo);
             if (n == FRAME_SIZE) {
-                long fn = pa >>> FRAME_SHIFT;
-                byte[][] chunk = (byte[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
-                if (chunk != null && FRAME_SLOT.getAndSet(chunk, (int) (fn & CHUNK_MASK), null) != null) {
-                    framesTouched.decrement();
-                }
+                dropFrame(pa);
             } else {
                 byte[] f = frameOrNull(pa);
                 if (f != null) {
