@@ -281,7 +281,34 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (!rangeOk(iova, last)) {
             return Errno.ERANGE.neg();
         }
+        if (pgsize == SZ_4K && pgcount == 1 && !debugChecks && mapPage(iova, paddr, attrs, mapped)) {
+            return 0;
+        }
         return doMap(iova, last, paddr, leafShift, attrs, mapped);
+    }
+
+    /**
+     * The single 4 KiB page into an empty entry under tables that exist (the common case):
+     * what doMap does for it, without its set-up. Returns false, having changed nothing, when
+     * a table is missing or the entry is not zero; doMap then decides.
+     */
+    private boolean mapPage(long iova, long paddr, long attrs, Mapped mapped) {
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = levels; level > 1; level--) {
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if (!isTable(e, level)) {
+                return false;
+            }
+            table = e & OA_MASK;
+        }
+        long slot = table + ((long) index(iova, 1) << 3);
+        if (mem.readLongAcquire(slot) != 0) {
+            return false;
+        }
+        mem.writeLongRelease(slot, paddr | attrs);
+        mapped.bytes += SZ_4K;
+        return true;
     }
 
     private int doMap(long iova, long last, long paddr, int leafShift, long attrs, Mapped mapped) {
@@ -482,7 +509,29 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (len < 0 || Long.compareUnsigned(last, iova) < 0 || !rangeOk(iova, last)) {
             return 0;
         }
-        IotlbGather g = gather != null ? gather : new IotlbGather();
+        if (gather == null) {
+            return unmapAndSync(iova, last, len);
+        }
+        long unmapped = unmapRange(iova, last, gather);
+        // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
+        gather.addRange(iova, len);
+        return unmapped;
+    }
+
+    /** unmap_pages without a caller's gather: the table syncs its own. */
+    private long unmapAndSync(long iova, long last, long len) {
+        IotlbGather g = new IotlbGather();
+        long unmapped = unmapRange(iova, last, g);
+        g.addRange(iova, len);
+        iotlbSync.sync(g);
+        return unmapped;
+    }
+
+    /**
+     * The walk of unmap_pages over a checked range {@code [iova, last]}; bytes unmapped. (Split
+     * from unmapPages so that each stays small enough for the JIT to inline into callers.)
+     */
+    private long unmapRange(long iova, long last, IotlbGather g) {
         // While the range sits inside one table entry that it does not cover whole, the walk
         // at that level only passes through: go down without recursing (same result).
         final PhysicalMemory mem = memory;
@@ -500,13 +549,16 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             table = e & OA_MASK;
             level--;
         }
-        long unmapped = unmapLevel(table, level, iova, last, g) & ~1L;
-        // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
-        g.addRange(iova, len);
-        if (gather == null) {
-            iotlbSync.sync(g);
+        int s = shift(level);
+        long slot = table + ((long) index(iova, level) << 3);
+        if (last - iova == (1L << s) - 1 && (iova & ((1L << s) - 1)) == 0
+                && isLeaf(mem.readLongAcquire(slot), level)) {
+            // The range is exactly one leaf (the common single-page unmap): what unmapLevel
+            // would do for it, without its loop set-up and a second read of the entry.
+            mem.writeLongRelease(slot, 0);
+            return 1L << s;
         }
-        return unmapped;
+        return unmapLevel(table, level, iova, last, g) & ~1L;
     }
 
     /**
