@@ -261,18 +261,13 @@ public final class PhysicalMemory {
     public void writeLongRelease(long pa, long value) {
         long off = pa - directBase;
         if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
-            int fi = (int) (off >>> FRAME_SHIFT);
-            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, fi);
-            if (f == null) {
-                if (value == 0) {
-                    return; // an untouched frame already reads zero
-                }
-                f = frameIn(direct, fi);
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+            if (f != null) {
+                WORD.setRelease(f, wordIndex(off), value);
+                return;
             }
-            WORD.setRelease(f, wordIndex(off), value);
-            return;
         }
-        writeLongReleaseIndirect(pa, value);
+        writeLongReleaseIndirect(pa, value); // also creates a missing frame, out of line
     }
 
     private void writeLongReleaseIndirect(long pa, long value) {
@@ -420,6 +415,39 @@ public final class PhysicalMemory {
                 }
             }
             pa += n;
+        }
+    }
+
+    /**
+     * Makes every frame of the frame-aligned block {@code [pa, pa+len)} a fresh zeroed, backed
+     * frame: how {@link FrameAllocator} hands out page-table pages (the kernel's zeroed page).
+     * Reads see zero as after {@link #zero}; the difference is that the first descriptor
+     * writes find their frame already there and stay on the short path.
+     */
+    void zeroBacked(long pa, long len) {
+        checkRange(pa, len);
+        if (((pa | len) & OFFSET_MASK) != 0) {
+            throw new IllegalArgumentException(String.format("block [%#x, +%#x) is not frame aligned", pa, len));
+        }
+        for (long end = pa + len; pa < end; pa += FRAME_SIZE) {
+            long[][] frames;
+            int fi;
+            long off = pa - directBase;
+            if (Long.compareUnsigned(off, directLimit) < 0) {
+                frames = direct;
+                fi = (int) (off >>> FRAME_SHIFT);
+            } else {
+                long fn = pa >>> FRAME_SHIFT;
+                frames = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+                if (frames == null) {
+                    frame(pa); // creates the chunk and a zeroed frame
+                    continue;
+                }
+                fi = (int) (fn & CHUNK_MASK);
+            }
+            if (FRAME_SLOT.getAndSet(frames, fi, new long[FRAME_WORDS]) == null) {
+                framesTouched.increment();
+            }
         }
     }
 

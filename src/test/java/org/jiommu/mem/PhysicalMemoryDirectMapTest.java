@@ -63,6 +63,34 @@ class PhysicalMemoryDirectMapTest {
     }
 
     @Test
+    @DisplayName("allocated table pages are backed and zero, inside and outside the direct map; free drops them")
+    void allocatorBacksPages() {
+        PhysicalMemory m = new PhysicalMemory(SIZE);
+        long base = m.directMapBase();
+        long outside = base + m.directMapBytes(); // the pool goes on past the direct map
+        m.writeLong(base + 0x10, 0x55);           // stale data where the first page will be
+        m.writeLong(outside + 0x10, 0x66);
+        FrameAllocator inPool = new FrameAllocator(m);
+        FrameAllocator pastDirect = new FrameAllocator(m, outside, 4L << 20);
+        long before = m.framesTouched();
+        long a = inPool.alloc(0);
+        long b = pastDirect.alloc(1);
+        long c = new FrameAllocator(m, 8L << 30, 4L << 20).alloc(0); // a chunk not yet created
+        assertThat(a).isEqualTo(base);
+        assertThat(b).isEqualTo(outside);
+        assertThat(m.readLong(a + 0x10)).isZero();
+        assertThat(m.readLong(b + 0x10)).isZero();
+        assertThat(m.read(c, 4096)).containsOnly(0);
+        // a and b replaced touched frames; b's second frame and c are new
+        assertThat(m.framesTouched()).isEqualTo(before + 2);
+        m.writeLongRelease(b + 0x1ff8, 9);
+        assertThat(m.readLongAcquire(b + 0x1ff8)).isEqualTo(9);
+        inPool.free(a);
+        pastDirect.free(b);
+        assertThat(m.framesTouched()).isEqualTo(1); // c
+    }
+
+    @Test
     @DisplayName("memory smaller than one pool block is direct-mapped whole; beyond it still faults")
     void tinyMemory() {
         PhysicalMemory m = new PhysicalMemory(1L << 20);

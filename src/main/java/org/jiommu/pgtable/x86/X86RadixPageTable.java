@@ -512,7 +512,10 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (gather == null) {
             return unmapAndSync(iova, last, len);
         }
-        long unmapped = unmapRange(iova, last, gather);
+        long unmapped = len == SZ_4K && (iova & (SZ_4K - 1)) == 0 ? unmapPage(iova) : -1;
+        if (unmapped < 0) {
+            unmapped = unmapRange(iova, last, gather);
+        }
         // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
         gather.addRange(iova, len);
         return unmapped;
@@ -549,16 +552,31 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             table = e & OA_MASK;
             level--;
         }
-        int s = shift(level);
-        long slot = table + ((long) index(iova, level) << 3);
-        if (last - iova == (1L << s) - 1 && (iova & ((1L << s) - 1)) == 0
-                && isLeaf(mem.readLongAcquire(slot), level)) {
-            // The range is exactly one leaf (the common single-page unmap): what unmapLevel
-            // would do for it, without its loop set-up and a second read of the entry.
-            mem.writeLongRelease(slot, 0);
-            return 1L << s;
-        }
         return unmapLevel(table, level, iova, last, g) & ~1L;
+    }
+
+    /**
+     * The single 4 KiB page at {@code iova} (aligned) when it is a leaf under tables (the common
+     * case): clears it and returns 4 KiB, as unmapRange would. Returns -1, having changed
+     * nothing, for anything else (a hole, a large leaf on the way); unmapRange then decides.
+     * Small so that the JIT inlines it into callers.
+     */
+    private long unmapPage(long iova) {
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = levels; level > 1; level--) {
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if (!isTable(e, level)) {
+                return -1;
+            }
+            table = e & OA_MASK;
+        }
+        long slot = table + ((long) index(iova, 1) << 3);
+        if ((mem.readLongAcquire(slot) & presentMask) == 0) {
+            return -1;
+        }
+        mem.writeLongRelease(slot, 0);
+        return SZ_4K;
     }
 
     /**
