@@ -147,6 +147,54 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         }
     }
 
+    /**
+     * The settings both formats' builders share; each setter returns the concrete builder so
+     * calls chain. The format builders add their own settings and {@code build()}.
+     *
+     * @param <B> the concrete builder
+     */
+    public abstract static class CommonBuilder<B extends CommonBuilder<B>> {
+        final Config c = new Config();
+
+        CommonBuilder(FrameAllocator allocator) {
+            c.allocator = allocator;
+        }
+
+        abstract B self();
+
+        /** Output address width, at most 52 (hw_max_oasz_lg2); default 52. */
+        public B outputWidth(int bits) {
+            c.oaBits = bits;
+            return self();
+        }
+
+        /**
+         * The domain's page sizes, a subset of 4K|2M|1G that includes 4K; default all three.
+         * VT-d second level: what CAP.SLLPS allows (bit 0 → 2M, bit 1 → 1G); first level: 1G
+         * only with CAP.FL1GP.
+         */
+        public B pageSizes(long bitmap) {
+            c.pgsizeBitmap = bitmap;
+            return self();
+        }
+
+        public B warnings(WarningSink sink) {
+            c.warnings = sink;
+            return self();
+        }
+
+        /** CONFIG_DEBUG_GENERIC_PT's leaf-size check on every leaf written. */
+        public B debugChecks(boolean on) {
+            c.debugChecks = on;
+            return self();
+        }
+
+        public B iotlbSync(IotlbSync sync) {
+            c.iotlbSync = sync;
+            return self();
+        }
+    }
+
     /** Bytes of input address space {@code levels} levels resolve: 12 + 9 * levels bits. */
     static int coverage(int levels) {
         return PAGE_SHIFT + BITS_PER_LEVEL * levels;
