@@ -282,9 +282,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
     @Override
     public final int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
         if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
-            warnings.warn("map_pages", String.format("%s map of iova %#x with prot %s: neither READ nor WRITE",
-                    format(), iova, Prot.format(prot)));
-            return Errno.EINVAL.neg();
+            return warnNoPermission(iova, prot);
         }
         if ((paddr >>> oaBits) != 0) {
             return Errno.ERANGE.neg();
@@ -293,7 +291,20 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (ret != 0) {
             return ret;
         }
-        return map(iova, paddr, pgsize, pgcount, leafAttributes(prot), mapped);
+        long attrs = leafAttributes(prot);
+        // The single aligned 4 KiB page passes every check of map() (it cannot wrap): try the
+        // short path first; it changes nothing when it declines.
+        if (pgsize == SZ_4K && pgcount == 1 && ((iova | paddr) & (SZ_4K - 1)) == 0 && !debugChecks
+                && rangeOk(iova, iova + SZ_4K - 1) && mapPage(iova, paddr, attrs, mapped)) {
+            return 0;
+        }
+        return map(iova, paddr, pgsize, pgcount, attrs, mapped);
+    }
+
+    private int warnNoPermission(long iova, int prot) {
+        warnings.warn("map_pages", String.format("%s map of iova %#x with prot %s: neither READ nor WRITE",
+                format(), iova, Prot.format(prot)));
+        return Errno.EINVAL.neg();
     }
 
     /**
@@ -329,37 +340,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (!rangeOk(iova, last)) {
             return Errno.ERANGE.neg();
         }
-        if (pgsize == SZ_4K && pgcount == 1 && !debugChecks && mapPage(iova, paddr, attrs, mapped)) {
-            return 0;
-        }
-        return doMap(iova, last, paddr, leafShift, attrs, mapped);
-    }
-
-    /**
-     * The single 4 KiB page into an empty entry under tables that exist (the common case):
-     * what doMap does for it, without its set-up. Returns false, having changed nothing, when
-     * a table is missing or the entry is not zero; doMap then decides.
-     */
-    private boolean mapPage(long iova, long paddr, long attrs, Mapped mapped) {
-        final PhysicalMemory mem = memory;
-        long table = root;
-        for (int level = levels; level > 1; level--) {
-            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
-            if (!isTable(e, level)) {
-                return false;
-            }
-            table = e & OA_MASK;
-        }
-        long slot = table + ((long) index(iova, 1) << 3);
-        if (mem.readLongAcquire(slot) != 0) {
-            return false;
-        }
-        mem.writeLongRelease(slot, paddr | attrs);
-        mapped.bytes += SZ_4K;
-        return true;
-    }
-
-    private int doMap(long iova, long last, long paddr, int leafShift, long attrs, Mapped mapped) {
+        // the walk (do_map); one method with the checks, so the JIT never inlines it whole
         final PhysicalMemory mem = memory;
         final int leafLevel = (leafShift - PAGE_SHIFT) / BITS_PER_LEVEL + 1;
         final long leafSize = 1L << leafShift;
@@ -444,6 +425,30 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
                     format(), iova, last, va - iova, leafSize));
         }
         return ret;
+    }
+
+    /**
+     * The single 4 KiB page into an empty entry under tables that exist (the common case):
+     * what map does for it, without its set-up. Returns false, having changed nothing, when
+     * a table is missing or the entry is not zero; map then decides.
+     */
+    private boolean mapPage(long iova, long paddr, long attrs, Mapped mapped) {
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = levels; level > 1; level--) {
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if (!isTable(e, level)) {
+                return false;
+            }
+            table = e & OA_MASK;
+        }
+        long slot = table + ((long) index(iova, 1) << 3);
+        if (mem.readLongAcquire(slot) != 0) {
+            return false;
+        }
+        mem.writeLongRelease(slot, paddr | attrs);
+        mapped.bytes += SZ_4K;
+        return true;
     }
 
     /**
