@@ -505,6 +505,36 @@ public final class PhysicalMemory {
     }
 
     /**
+     * Counts the consecutive aligned words from {@code pa} (at most {@code max}) that have any
+     * bit of {@code mask} set (a run of present entries). Each word is read atomically, without
+     * ordering (READ_ONCE).
+     */
+    public int countLongsWithAnyBit(long pa, int max, long mask) {
+        checkAligned(pa);
+        if (max <= 0) {
+            return 0;
+        }
+        checkRange(pa, 8L * max);
+        int n = 0;
+        while (n < max) {
+            int w = wordIndex(pa);
+            int inFrame = Math.min(max - n, FRAME_WORDS - w);
+            long[] f = frameOrNull(pa);
+            if (f == null) {
+                return n; // an untouched frame reads as zeros
+            }
+            for (int i = 0; i < inFrame; i++) {
+                if (((long) WORD.getOpaque(f, w + i) & mask) == 0) {
+                    return n + i;
+                }
+            }
+            n += inFrame;
+            pa += (long) inFrame << 3;
+        }
+        return n;
+    }
+
+    /**
      * Writes {@code first + i * step} to the {@code count} consecutive aligned words from
      * {@code pa}, each atomically; a release fence then orders the whole run before this
      * thread's later writes (as {@code wmb()} after the kernel's plain PTE stores).

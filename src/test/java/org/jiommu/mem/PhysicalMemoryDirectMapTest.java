@@ -117,7 +117,7 @@ class PhysicalMemoryDirectMapTest {
         Arbitrary<Long> offset = Arbitraries.of(0L, 8L, 0xff8L, 0xff0L, 0x800L, 0xffbL, 0x3L);
         Arbitrary<Long> value = Arbitraries.oneOf(Arbitraries.just(0L), Arbitraries.longs(),
                 Arbitraries.longs().between(1, 3));
-        return Combinators.combine(Arbitraries.integers().between(0, 9), frame, offset,
+        return Combinators.combine(Arbitraries.integers().between(0, 10), frame, offset,
                 Arbitraries.integers().between(1, 600), value)
                 .as((k, f, o, n, v) -> new Op(k, f + o, n, v))
                 .list().ofMaxSize(40);
@@ -198,6 +198,17 @@ class PhysicalMemoryDirectMapTest {
                     for (int i = 0; i < n; i++) {
                         putWord(ref, pa + 8L * i, first + step * i);
                     }
+                }
+                case 10 -> { // count a run of words with any bit of the mask
+                    if (!aligned) {
+                        break;
+                    }
+                    long mask = (op.len() & 1) == 0 ? -1L : op.value() | 1;
+                    int expected = 0;
+                    while (expected < op.len() && (refWord(ref, pa + 8L * expected) & mask) != 0) {
+                        expected++;
+                    }
+                    assertThat(m.countLongsWithAnyBit(pa, op.len(), mask)).isEqualTo(expected);
                 }
                 default -> { // count matching words
                     if (!aligned) {

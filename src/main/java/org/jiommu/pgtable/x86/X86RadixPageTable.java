@@ -651,6 +651,13 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (isLeaf(e, level) && (va & (size - 1)) != 0) {
             return 1; // the range starts inside a large leaf: it cannot be split
         }
+        if (level == 1 && end - first > 1) {
+            // Every present level-1 entry is a leaf: clear the run of present ones up to the
+            // first hole with one frame lookup, as the loop below would entry by entry.
+            int n = mem.countLongsWithAnyBit(slot, end - first, presentMask);
+            mem.fillLongsRelease(slot, n, 0, 0);
+            return (long) n * size | (first + n < end ? 1 : 0);
+        }
         while (true) {
             if ((e & presentMask) == 0) {
                 stop = 1;
