@@ -177,6 +177,17 @@ public class VtdPgtableBench {
         return sum;
     }
 
+    /** 256 x 4K per call over the mapped pages (half a leaf table each: no table is freed). */
+    @Benchmark
+    @OperationsPerInvocation(PAGES / 256)
+    public long unmap256x4K(Full s) {
+        long sum = 0;
+        for (int c = 0; c < PAGES / 256; c++) {
+            sum += s.table.unmapPages(page(c * 256), SZ_4K, 256, s.gather);
+        }
+        return sum;
+    }
+
     @Benchmark
     @OperationsPerInvocation(CHUNKS)
     public long map2M(Empty s) {

@@ -10,7 +10,7 @@ import java.util.TreeSet;
  *
  * <p>A binary buddy allocator over a fixed pool of physical memory. It always hands out the
  * lowest free address, so table addresses, and therefore dumps and traces, are reproducible.
- * Blocks are zeroed on allocation and dropped from memory on free (a stale pointer into a freed
+ * Blocks are zeroed (and backed) on allocation and dropped from memory on free (a stale pointer into a freed
  * table then reads zeros, i.e. "not present", as after real reuse). Counters let tests prove
  * that nothing leaks (invariant I10).
  *
@@ -42,10 +42,9 @@ public final class FrameAllocator {
         this(memory, defaultPoolBase(memory.size()), memory.size() - defaultPoolBase(memory.size()));
     }
 
+    /** The pool PhysicalMemory direct-maps: page-table words there are cheapest to reach. */
     private static long defaultPoolBase(long size) {
-        long block = (long) PhysicalMemory.FRAME_SIZE << MAX_ORDER;
-        long quarter = Math.max(block, (size / 4) & ~(block - 1));
-        return Math.max(0, size - quarter) & ~(block - 1);
+        return PhysicalMemory.defaultPoolBase(size);
     }
 
     /**
@@ -126,7 +125,8 @@ public final class FrameAllocator {
             peakBytes = Math.max(peakBytes, allocatedBytes);
             totalAllocations++;
         }
-        memory.zero(pa, (long) PhysicalMemory.FRAME_SIZE << order);
+        // A zeroed page, backed at once: descriptor writes into it then never create a frame.
+        memory.zeroBacked(pa, (long) PhysicalMemory.FRAME_SIZE << order);
         return pa;
     }
 

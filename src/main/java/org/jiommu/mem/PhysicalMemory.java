@@ -8,16 +8,27 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Sparse, byte-addressed simulated physical memory, up to 52-bit addresses.
  *
- * <p>Storage is 4 KiB frames ({@code byte[4096]}) that appear on first write; a read of an
- * untouched frame returns zero without creating it. Frames hang from a two-level directory
- * indexed by frame number (a chunk covers 2^18 frames = 1 GiB), so a word access is two
- * array loads and a VarHandle access: no hashing and no allocation, which is what makes
- * page-table walks cheap (issue: "a page-table word access must not cost a hash lookup").
+ * <p>Storage is 4 KiB frames that appear on first write; a read of an untouched frame returns
+ * zero without creating it. A frame is a {@code long[512]} of little-endian 64-bit words: word
+ * accesses, which page-table code and hardware walkers make, are plain array-element accesses
+ * (no byte view, no alignment re-check); byte accesses (DMA data) assemble and split words.
  *
- * <p>Words are 64-bit little-endian, accessed through a byte-array view VarHandle, which gives
- * atomic volatile read, write and compare-and-set for aligned words (hardware walkers and
- * concurrent table installs rely on that). No lock is taken on any path; frame and chunk
- * creation race through compare-and-set and the loser's array is dropped.
+ * <p>Frames hang from a two-level directory indexed by frame number (a chunk covers 2^18
+ * frames = 1 GiB): no hashing and no allocation on any access (issue #2: "a page-table word
+ * access must not cost a hash lookup"). The frames of one region, where {@link FrameAllocator}'s
+ * default pool lies (the top quarter of memory, at most {@link #DIRECT_MAP_MAX_FRAMES} frames
+ * from its base), are not in the directory but in one flat array indexed by
+ * {@code (pa - base) >> 12}: the model of the kernel's linear map ({@code __va}), through which
+ * io-pgtable code reaches its tables. A page-table word access there is a subtraction, an
+ * unsigned compare and two dependent loads (frame, word) instead of three; single-page map and
+ * unmap calls are dominated by that chain (docs/PERFORMANCE.md). The region is fixed at
+ * construction, so the array is final.
+ *
+ * <p>Aligned words are read, written and compared-and-set atomically (hardware walkers and
+ * concurrent table installs rely on that). A byte write that covers only part of a word merges
+ * its bytes with compare-and-set, so it never undoes a concurrent write to the word's other
+ * bytes, as on a byte-addressed bus. No lock is taken on any path; frame and chunk creation
+ * race through compare-and-set and the loser's array is dropped.
  */
 public final class PhysicalMemory {
     public static final int FRAME_SHIFT = 12;
@@ -25,17 +36,33 @@ public final class PhysicalMemory {
     public static final long MAX_SIZE = 1L << 52;
     public static final long DEFAULT_SIZE = 4L << 30;
 
+    /**
+     * Most frames the direct-mapped region holds: 2^19 frames = 2 GiB of page-table pages, a
+     * 2 MiB reference array (4 MiB without compressed pointers).
+     */
+    public static final int DIRECT_MAP_MAX_FRAMES = 1 << 19;
+
+    private static final int FRAME_WORDS = FRAME_SIZE >>> 3;
+    private static final int OFFSET_MASK = FRAME_SIZE - 1;
     private static final int CHUNK_SHIFT = 18; // frames per chunk: 2^18 (1 GiB)
     private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
 
-    private static final VarHandle WORD =
+    private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
+    private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(long[][].class);
+    private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(long[][][].class);
+    /** Little-endian words of a caller's byte buffer (plain, possibly unaligned access). */
+    private static final VarHandle BYTES_LE =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(byte[][][].class);
-    private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(byte[][].class);
 
     private final long size;
-    /** chunks[frame >> CHUNK_SHIFT][frame & CHUNK_MASK] = frame bytes, or null (all zero). */
-    private final byte[][][] chunks;
+    /** Base of the direct-mapped region (frame aligned). */
+    private final long directBase;
+    /** Bytes in the direct-mapped region; {@code pa - directBase} is inside iff unsigned below this. */
+    private final long directLimit;
+    /** direct[(pa - directBase) >> 12] = frame words, or null (all zero). */
+    private final long[][] direct;
+    /** chunks[frame >> CHUNK_SHIFT][frame & CHUNK_MASK] = frame words, or null (all zero). */
+    private final long[][][] chunks;
     private final LongAdder framesTouched = new LongAdder();
 
     public PhysicalMemory() {
@@ -50,7 +77,31 @@ public final class PhysicalMemory {
         }
         this.size = size;
         long frames = size >>> FRAME_SHIFT;
-        this.chunks = new byte[(int) ((frames + CHUNK_MASK) >>> CHUNK_SHIFT)][][];
+        this.chunks = new long[(int) ((frames + CHUNK_MASK) >>> CHUNK_SHIFT)][][];
+        this.directBase = defaultPoolBase(size);
+        long directFrames = Math.min(DIRECT_MAP_MAX_FRAMES, (size - directBase) >>> FRAME_SHIFT);
+        this.directLimit = directFrames << FRAME_SHIFT;
+        this.direct = new long[(int) directFrames][];
+    }
+
+    /**
+     * Base of {@link FrameAllocator}'s default pool in memory of {@code size} bytes: the top
+     * quarter, rounded to the allocator's largest block (at least one block).
+     */
+    static long defaultPoolBase(long size) {
+        long block = (long) FRAME_SIZE << FrameAllocator.MAX_ORDER;
+        long quarter = Math.max(block, (size / 4) & ~(block - 1));
+        return Math.max(0, size - quarter) & ~(block - 1);
+    }
+
+    /** Start of the direct-mapped region (see the class comment); other addresses use the directory. */
+    public long directMapBase() {
+        return directBase;
+    }
+
+    /** Bytes in the direct-mapped region. */
+    public long directMapBytes() {
+        return directLimit;
     }
 
     /** Configured size in bytes; addresses [0, size) exist. */
@@ -79,55 +130,105 @@ public final class PhysicalMemory {
         }
     }
 
+    /** Index of the word holding byte {@code pa} in its frame. */
+    private static int wordIndex(long pa) {
+        return (int) ((pa & OFFSET_MASK) >>> 3);
+    }
+
+    // ---- frame lookup ------------------------------------------------------------------
+
     /** The frame holding {@code pa}, or null if it was never written. */
-    private byte[] frameOrNull(long pa) {
+    private long[] frameOrNull(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0) {
+            return (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+        }
         long fn = pa >>> FRAME_SHIFT;
-        byte[][] chunk = (byte[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
         if (chunk == null) {
             return null;
         }
-        return (byte[]) FRAME_SLOT.getAcquire(chunk, (int) (fn & CHUNK_MASK));
+        return (long[]) FRAME_SLOT.getAcquire(chunk, (int) (fn & CHUNK_MASK));
     }
 
     /** The frame holding {@code pa}, created zeroed if needed. */
-    private byte[] frame(long pa) {
+    private long[] frame(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0) {
+            return frameIn(direct, (int) (off >>> FRAME_SHIFT));
+        }
         long fn = pa >>> FRAME_SHIFT;
         int ci = (int) (fn >>> CHUNK_SHIFT);
-        byte[][] chunk = (byte[][]) CHUNK_SLOT.getAcquire(chunks, ci);
+        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(chunks, ci);
         if (chunk == null) {
-            byte[][] fresh = new byte[1 << CHUNK_SHIFT][];
+            long[][] fresh = new long[1 << CHUNK_SHIFT][];
             chunk = CHUNK_SLOT.compareAndSet(chunks, ci, null, fresh)
-                    ? fresh : (byte[][]) CHUNK_SLOT.getAcquire(chunks, ci);
+                    ? fresh : (long[][]) CHUNK_SLOT.getAcquire(chunks, ci);
         }
-        int fi = (int) (fn & CHUNK_MASK);
-        byte[] f = (byte[]) FRAME_SLOT.getAcquire(chunk, fi);
+        return frameIn(chunk, (int) (fn & CHUNK_MASK));
+    }
+
+    /** {@code frames[fi]}, created zeroed if needed (the loser of a creation race drops its array). */
+    private long[] frameIn(long[][] frames, int fi) {
+        long[] f = (long[]) FRAME_SLOT.getAcquire(frames, fi);
         if (f == null) {
-            byte[] fresh = new byte[FRAME_SIZE];
-            if (FRAME_SLOT.compareAndSet(chunk, fi, null, fresh)) {
+            long[] fresh = new long[FRAME_WORDS];
+            if (FRAME_SLOT.compareAndSet(frames, fi, null, fresh)) {
                 framesTouched.increment();
                 f = fresh;
             } else {
-                f = (byte[]) FRAME_SLOT.getAcquire(chunk, fi);
+                f = (long[]) FRAME_SLOT.getAcquire(frames, fi);
             }
         }
         return f;
     }
 
+    /** Drops the frame holding {@code pa}: it reads as zero again and its Java memory is released. */
+    private void dropFrame(long pa) {
+        long[][] frames;
+        int fi;
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0) {
+            frames = direct;
+            fi = (int) (off >>> FRAME_SHIFT);
+        } else {
+            long fn = pa >>> FRAME_SHIFT;
+            frames = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+            fi = (int) (fn & CHUNK_MASK);
+        }
+        if (frames != null && FRAME_SLOT.getAndSet(frames, fi, null) != null) {
+            framesTouched.decrement();
+        }
+    }
+
+    // ---- words ---------------------------------------------------------------------------
+    // Each hot word access first tries the direct map (aligned, inside the region); everything
+    // else goes to an out-of-line method with the full checks, so walkers inline a short path.
+
     /** Atomic (volatile) read of the aligned 64-bit little-endian word at {@code pa}. */
     public long readLong(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+            return f == null ? 0L : (long) WORD.getVolatile(f, wordIndex(off));
+        }
+        return readLongIndirect(pa);
+    }
+
+    private long readLongIndirect(long pa) {
         checkAligned(pa);
         checkRange(pa, 8);
-        byte[] f = frameOrNull(pa);
-        return f == null ? 0L : (long) WORD.getVolatile(f, (int) (pa & (FRAME_SIZE - 1)));
+        long[] f = frameOrNull(pa);
+        return f == null ? 0L : (long) WORD.getVolatile(f, wordIndex(pa));
     }
 
     /** Atomic (volatile) write of the aligned 64-bit little-endian word at {@code pa}. */
     public void writeLong(long pa, long value) {
         checkAligned(pa);
         checkRange(pa, 8);
-        byte[] f = value == 0 ? frameOrNull(pa) : frame(pa);
+        long[] f = value == 0 ? frameOrNull(pa) : frame(pa);
         if (f != null) {
-            WORD.setVolatile(f, (int) (pa & (FRAME_SIZE - 1)), value);
+            WORD.setVolatile(f, wordIndex(pa), value);
         }
     }
 
@@ -137,10 +238,19 @@ public final class PhysicalMemory {
      * Cheaper than {@link #readLong} where a full volatile read is not needed.
      */
     public long readLongAcquire(long pa) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+            return f == null ? 0L : (long) WORD.getAcquire(f, wordIndex(off));
+        }
+        return readLongAcquireIndirect(pa);
+    }
+
+    private long readLongAcquireIndirect(long pa) {
         checkAligned(pa);
         checkRange(pa, 8);
-        byte[] f = frameOrNull(pa);
-        return f == null ? 0L : (long) WORD.getAcquire(f, (int) (pa & (FRAME_SIZE - 1)));
+        long[] f = frameOrNull(pa);
+        return f == null ? 0L : (long) WORD.getAcquire(f, wordIndex(pa));
     }
 
     /**
@@ -149,11 +259,23 @@ public final class PhysicalMemory {
      * of {@link #writeLong}.
      */
     public void writeLongRelease(long pa, long value) {
+        long off = pa - directBase;
+        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+            if (f != null) {
+                WORD.setRelease(f, wordIndex(off), value);
+                return;
+            }
+        }
+        writeLongReleaseIndirect(pa, value); // also creates a missing frame, out of line
+    }
+
+    private void writeLongReleaseIndirect(long pa, long value) {
         checkAligned(pa);
         checkRange(pa, 8);
-        byte[] f = value == 0 ? frameOrNull(pa) : frame(pa);
+        long[] f = value == 0 ? frameOrNull(pa) : frame(pa);
         if (f != null) {
-            WORD.setRelease(f, (int) (pa & (FRAME_SIZE - 1)), value);
+            WORD.setRelease(f, wordIndex(pa), value);
         }
     }
 
@@ -164,34 +286,54 @@ public final class PhysicalMemory {
         if (expected == 0 && value == 0) {
             return readLong(pa) == 0;
         }
-        byte[] f = frame(pa);
-        return WORD.compareAndSet(f, (int) (pa & (FRAME_SIZE - 1)), expected, value);
+        long[] f = frame(pa);
+        return WORD.compareAndSet(f, wordIndex(pa), expected, value);
     }
 
     /** Atomically sets the word to {@code value} and returns the old one. */
     public long getAndSetLong(long pa, long value) {
         checkAligned(pa);
         checkRange(pa, 8);
-        byte[] f = frame(pa);
-        return (long) WORD.getAndSet(f, (int) (pa & (FRAME_SIZE - 1)), value);
+        long[] f = frame(pa);
+        return (long) WORD.getAndSet(f, wordIndex(pa), value);
     }
+
+    // ---- bytes (DMA data) ----------------------------------------------------------------
 
     /** Copies {@code len} bytes at {@code pa} into {@code dst[off..]}. */
     public void read(long pa, byte[] dst, int off, int len) {
         checkRange(pa, len);
         while (len > 0) {
-            int fo = (int) (pa & (FRAME_SIZE - 1));
+            int fo = (int) (pa & OFFSET_MASK);
             int n = Math.min(len, FRAME_SIZE - fo);
-            byte[] f = frameOrNull(pa);
+            long[] f = frameOrNull(pa);
             if (f == null) {
                 java.util.Arrays.fill(dst, off, off + n, (byte) 0);
             } else {
-                System.arraycopy(f, fo, dst, off, n);
+                copyOut(f, fo, dst, off, n);
             }
             pa += n;
             off += n;
             len -= n;
         }
+    }
+
+    /** Bytes {@code [fo, fo+n)} of frame {@code f} into {@code dst[off..]}, whole words at a time. */
+    private static void copyOut(long[] f, int fo, byte[] dst, int off, int n) {
+        int i = 0;
+        for (; i < n && ((fo + i) & 7) != 0; i++) {
+            dst[off + i] = byteAt(f, fo + i);
+        }
+        for (; n - i >= 8; i += 8) {
+            BYTES_LE.set(dst, off + i, (long) WORD.getOpaque(f, (fo + i) >>> 3));
+        }
+        for (; i < n; i++) {
+            dst[off + i] = byteAt(f, fo + i);
+        }
+    }
+
+    private static byte byteAt(long[] f, int fo) {
+        return (byte) ((long) WORD.getOpaque(f, fo >>> 3) >>> ((fo & 7) << 3));
     }
 
     public byte[] read(long pa, int len) {
@@ -204,13 +346,50 @@ public final class PhysicalMemory {
     public void write(long pa, byte[] src, int off, int len) {
         checkRange(pa, len);
         while (len > 0) {
-            int fo = (int) (pa & (FRAME_SIZE - 1));
+            int fo = (int) (pa & OFFSET_MASK);
             int n = Math.min(len, FRAME_SIZE - fo);
-            System.arraycopy(src, off, frame(pa), fo, n);
+            copyIn(src, off, frame(pa), fo, n);
             pa += n;
             off += n;
             len -= n;
         }
+    }
+
+    /**
+     * {@code src[off..off+n)} into bytes {@code [fo, fo+n)} of frame {@code f}: whole words
+     * stored atomically, partial words merged so their other bytes survive concurrent writes.
+     */
+    private static void copyIn(byte[] src, int off, long[] f, int fo, int n) {
+        int i = 0;
+        if ((fo & 7) != 0) {
+            int k = Math.min(n, 8 - (fo & 7));
+            mergeBytes(f, fo, src, off, k);
+            i = k;
+        }
+        for (; n - i >= 8; i += 8) {
+            WORD.setOpaque(f, (fo + i) >>> 3, (long) BYTES_LE.get(src, off + i));
+        }
+        if (i < n) {
+            mergeBytes(f, fo + i, src, off + i, n - i);
+        }
+    }
+
+    /** Writes {@code k} bytes (all in one word) at frame offset {@code fo}; zeros if {@code src} is null. */
+    private static void mergeBytes(long[] f, int fo, byte[] src, int off, int k) {
+        int shift = (fo & 7) << 3;
+        long mask = (k == 8 ? -1L : (1L << (k << 3)) - 1) << shift;
+        long bits = 0;
+        if (src != null) {
+            for (int j = 0; j < k; j++) {
+                bits |= (src[off + j] & 0xffL) << (j << 3);
+            }
+        }
+        bits <<= shift;
+        int w = fo >>> 3;
+        long old;
+        do {
+            old = (long) WORD.getVolatile(f, w);
+        } while (!WORD.compareAndSet(f, w, old, (old & ~mask) | bits));
     }
 
     public void write(long pa, byte[] src) {
@@ -225,29 +404,73 @@ public final class PhysicalMemory {
         checkRange(pa, len);
         long end = pa + len;
         while (pa < end) {
-            int fo = (int) (pa & (FRAME_SIZE - 1));
+            int fo = (int) (pa & OFFSET_MASK);
             int n = (int) Math.min(end - pa, FRAME_SIZE - fo);
             if (n == FRAME_SIZE) {
-                long fn = pa >>> FRAME_SHIFT;
-                byte[][] chunk = (byte[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
-                if (chunk != null && FRAME_SLOT.getAndSet(chunk, (int) (fn & CHUNK_MASK), null) != null) {
-                    framesTouched.decrement();
-                }
+                dropFrame(pa);
             } else {
-                byte[] f = frameOrNull(pa);
+                long[] f = frameOrNull(pa);
                 if (f != null) {
-                    java.util.Arrays.fill(f, fo, fo + n, (byte) 0);
+                    clearBytes(f, fo, n);
                 }
             }
             pa += n;
         }
     }
 
+    /**
+     * Makes every frame of the frame-aligned block {@code [pa, pa+len)} a fresh zeroed, backed
+     * frame: how {@link FrameAllocator} hands out page-table pages (the kernel's zeroed page).
+     * Reads see zero as after {@link #zero}; the difference is that the first descriptor
+     * writes find their frame already there and stay on the short path.
+     */
+    void zeroBacked(long pa, long len) {
+        checkRange(pa, len);
+        if (((pa | len) & OFFSET_MASK) != 0) {
+            throw new IllegalArgumentException(String.format("block [%#x, +%#x) is not frame aligned", pa, len));
+        }
+        for (long end = pa + len; pa < end; pa += FRAME_SIZE) {
+            long[][] frames;
+            int fi;
+            long off = pa - directBase;
+            if (Long.compareUnsigned(off, directLimit) < 0) {
+                frames = direct;
+                fi = (int) (off >>> FRAME_SHIFT);
+            } else {
+                long fn = pa >>> FRAME_SHIFT;
+                frames = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+                if (frames == null) {
+                    frame(pa); // creates the chunk and a zeroed frame
+                    continue;
+                }
+                fi = (int) (fn & CHUNK_MASK);
+            }
+            if (FRAME_SLOT.getAndSet(frames, fi, new long[FRAME_WORDS]) == null) {
+                framesTouched.increment();
+            }
+        }
+    }
+
+    private static void clearBytes(long[] f, int fo, int n) {
+        int i = 0;
+        if ((fo & 7) != 0) {
+            int k = Math.min(n, 8 - (fo & 7));
+            mergeBytes(f, fo, null, 0, k);
+            i = k;
+        }
+        for (; n - i >= 8; i += 8) {
+            WORD.setOpaque(f, (fo + i) >>> 3, 0L);
+        }
+        if (i < n) {
+            mergeBytes(f, fo + i, null, 0, n - i);
+        }
+    }
+
     // ---- Word runs for page-table writers (added with the ARM LPAE format) ----
     // The kernel writes PTEs with plain stores and one barrier per map call. The run helpers
-    // resolve the frame once per 4 KiB instead of once per word and use plain VarHandle access,
-    // which is still atomic per aligned 64-bit word (no walker sees a torn descriptor) and lets
-    // the JIT unroll the loop; a fill ends with a release fence, the kernel's wmb().
+    // resolve the frame once per 4 KiB instead of once per word and use opaque accesses (atomic
+    // per word, so no walker sees a torn descriptor, but unordered), which the JIT can unroll;
+    // a fill ends with a release fence, the kernel's wmb().
 
     /**
      * Counts the consecutive aligned words from {@code pa} (at most {@code max}) for which
@@ -261,22 +484,51 @@ public final class PhysicalMemory {
         checkRange(pa, 8L * max);
         int n = 0;
         while (n < max) {
-            int off = (int) (pa & (FRAME_SIZE - 1));
-            int inFrame = Math.min(max - n, (FRAME_SIZE - off) >>> 3);
-            byte[] f = frameOrNull(pa);
+            int w = wordIndex(pa);
+            int inFrame = Math.min(max - n, FRAME_WORDS - w);
+            long[] f = frameOrNull(pa);
             if (f == null) {
                 if (value != 0) { // an untouched frame reads as zeros
                     return n;
                 }
-                n += inFrame;
             } else {
-                for (int i = 0; i < inFrame; i++, off += 8) {
-                    if (((long) WORD.get(f, off) & mask) != value) {
+                for (int i = 0; i < inFrame; i++) {
+                    if (((long) WORD.getOpaque(f, w + i) & mask) != value) {
                         return n + i;
                     }
                 }
-                n += inFrame;
             }
+            n += inFrame;
+            pa += (long) inFrame << 3;
+        }
+        return n;
+    }
+
+    /**
+     * Counts the consecutive aligned words from {@code pa} (at most {@code max}) that have any
+     * bit of {@code mask} set (a run of present entries). Each word is read atomically, without
+     * ordering (READ_ONCE).
+     */
+    public int countLongsWithAnyBit(long pa, int max, long mask) {
+        checkAligned(pa);
+        if (max <= 0) {
+            return 0;
+        }
+        checkRange(pa, 8L * max);
+        int n = 0;
+        while (n < max) {
+            int w = wordIndex(pa);
+            int inFrame = Math.min(max - n, FRAME_WORDS - w);
+            long[] f = frameOrNull(pa);
+            if (f == null) {
+                return n; // an untouched frame reads as zeros
+            }
+            for (int i = 0; i < inFrame; i++) {
+                if (((long) WORD.getOpaque(f, w + i) & mask) == 0) {
+                    return n + i;
+                }
+            }
+            n += inFrame;
             pa += (long) inFrame << 3;
         }
         return n;
@@ -297,12 +549,12 @@ public final class PhysicalMemory {
         long v = first;
         int done = 0;
         while (done < count) {
-            int off = (int) (pa & (FRAME_SIZE - 1));
-            int inFrame = Math.min(count - done, (FRAME_SIZE - off) >>> 3);
-            byte[] f = zeros ? frameOrNull(pa) : frame(pa);
+            int w = wordIndex(pa);
+            int inFrame = Math.min(count - done, FRAME_WORDS - w);
+            long[] f = zeros ? frameOrNull(pa) : frame(pa);
             if (f != null) {
-                for (int i = 0; i < inFrame; i++, off += 8) {
-                    WORD.set(f, off, v);
+                for (int i = 0; i < inFrame; i++) {
+                    WORD.setOpaque(f, w + i, v);
                     v += step;
                 }
             } else {

@@ -457,17 +457,9 @@ public final class ArmLpaePageTable implements IoPageTable {
             }
             long pte = memory.readLong(ptep);
             if (pte == 0) {
-                long next = frames.alloc(tableOrder);
-                if (next < 0) {
+                pte = allocTable(ptep);
+                if (pte == 0) {
                     return Errno.ENOMEM.neg();
-                }
-                pte = installTable(next, ptep);
-                if (pte != 0) {
-                    frames.free(next); // another thread installed one first: use theirs
-                } else {
-                    table = next;
-                    lvl++;
-                    continue;
                 }
             }
             if (isLeaf(pte, lvl)) {
@@ -479,6 +471,25 @@ public final class ArmLpaePageTable implements IoPageTable {
             table = ioptePaddr(pte);
             lvl++;
         }
+    }
+
+    /**
+     * Fills the empty slot at {@code ptep} with a new table page and returns the descriptor the
+     * walk goes on with: ours, or the one another thread installed first (ours is then freed);
+     * 0 if there is no page. Out of line from mapPages, which then stays small enough for the
+     * JIT to inline.
+     */
+    private long allocTable(long ptep) {
+        long next = frames.alloc(tableOrder);
+        if (next < 0) {
+            return 0;
+        }
+        long old = installTable(next, ptep);
+        if (old != 0) {
+            frames.free(next); // another thread installed one first: use theirs
+            return old;
+        }
+        return paddrToIopte(next) | tableDescAttrs;
     }
 
     /**
@@ -514,6 +525,11 @@ public final class ArmLpaePageTable implements IoPageTable {
             mapped.bytes += size;
             return 0;
         }
+        return installRun(iova, paddr, size, n, attrs, lvl, ptep, mapped);
+    }
+
+    /** {@code arm_lpae_init_pte} for {@code n} slots from {@code ptep} (out of line: the single page is inlined). */
+    private int installRun(long iova, long paddr, long size, int n, long attrs, int lvl, long ptep, Mapped mapped) {
         if (n > 0 && memory.countMatchingLongs(ptep, n, -1L, 0) != n) {
             // Something is in the way: check slot by slot, as the kernel does.
             for (int i = 0; i < n; i++) {

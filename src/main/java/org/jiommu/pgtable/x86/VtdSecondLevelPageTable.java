@@ -3,7 +3,6 @@ package org.jiommu.pgtable.x86;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
-import org.jiommu.base.WarningSink;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.PgtableFormat;
 
@@ -134,15 +133,19 @@ public final class VtdSecondLevelPageTable extends X86RadixPageTable {
     }
 
     /** Collects the configuration; {@link #build} validates it and allocates the top table. */
-    public static final class Builder {
-        private final Config c = new Config();
+    public static final class Builder extends CommonBuilder<Builder> {
         private int width = 48;
         private int levels;
         private boolean forceCoherence;
         private boolean forceWriteable;
 
         private Builder(FrameAllocator allocator) {
-            c.allocator = allocator;
+            super(allocator);
+        }
+
+        @Override
+        Builder self() {
+            return this;
         }
 
         /** Input address width in bits (the domain's adjusted guest width); default 48. */
@@ -157,21 +160,6 @@ public final class VtdSecondLevelPageTable extends X86RadixPageTable {
             return this;
         }
 
-        /** Output (host) address width, at most 52 (hw_max_oasz_lg2); default 52. */
-        public Builder outputWidth(int bits) {
-            c.oaBits = bits;
-            return this;
-        }
-
-        /**
-         * The domain's page sizes, a subset of 4K|2M|1G that includes 4K (what CAP.SLLPS
-         * allows: bit 0 → 2M, bit 1 → 1G); default all three.
-         */
-        public Builder pageSizes(long bitmap) {
-            c.pgsizeBitmap = bitmap;
-            return this;
-        }
-
         /** PT_FEAT_VTDSS_FORCE_COHERENCE from the start. */
         public Builder forceCoherence(boolean on) {
             this.forceCoherence = on;
@@ -181,22 +169,6 @@ public final class VtdSecondLevelPageTable extends X86RadixPageTable {
         /** PT_FEAT_VTDSS_FORCE_WRITEABLE (a nesting parent on hardware with the SPR17 erratum). */
         public Builder forceWriteable(boolean on) {
             this.forceWriteable = on;
-            return this;
-        }
-
-        public Builder warnings(WarningSink sink) {
-            c.warnings = sink;
-            return this;
-        }
-
-        /** CONFIG_DEBUG_GENERIC_PT's leaf-size check on every leaf written. */
-        public Builder debugChecks(boolean on) {
-            c.debugChecks = on;
-            return this;
-        }
-
-        public Builder iotlbSync(IotlbSync sync) {
-            c.iotlbSync = sync;
             return this;
         }
 

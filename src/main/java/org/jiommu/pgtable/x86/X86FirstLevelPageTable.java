@@ -3,7 +3,6 @@ package org.jiommu.pgtable.x86;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
-import org.jiommu.base.WarningSink;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
@@ -90,13 +89,17 @@ public final class X86FirstLevelPageTable extends X86RadixPageTable {
     }
 
     /** Collects the configuration; {@link #build} validates it and allocates the top table. */
-    public static final class Builder {
-        private final Config c = new Config();
+    public static final class Builder extends CommonBuilder<Builder> {
         private int levels = 4;
         private int vaBits;
 
         private Builder(FrameAllocator allocator) {
-            c.allocator = allocator;
+            super(allocator);
+        }
+
+        @Override
+        Builder self() {
+            return this;
         }
 
         /** 4 (48-bit) or 5 (57-bit) levels (pt_iommu_x86_64_cfg.top_level 3 or 4); default 4. */
@@ -121,34 +124,6 @@ public final class X86FirstLevelPageTable extends X86RadixPageTable {
          */
         public Builder signExtend(boolean on) {
             c.signExtend = on;
-            return this;
-        }
-
-        /** Output address width, at most 52 (hw_max_oasz_lg2); default 52. */
-        public Builder outputWidth(int bits) {
-            c.oaBits = bits;
-            return this;
-        }
-
-        /** The domain's page sizes, a subset of 4K|2M|1G with 4K (1G only with CAP.FL1GP). */
-        public Builder pageSizes(long bitmap) {
-            c.pgsizeBitmap = bitmap;
-            return this;
-        }
-
-        public Builder warnings(WarningSink sink) {
-            c.warnings = sink;
-            return this;
-        }
-
-        /** CONFIG_DEBUG_GENERIC_PT's leaf-size check on every leaf written. */
-        public Builder debugChecks(boolean on) {
-            c.debugChecks = on;
-            return this;
-        }
-
-        public Builder iotlbSync(IotlbSync sync) {
-            c.iotlbSync = sync;
             return this;
         }
 

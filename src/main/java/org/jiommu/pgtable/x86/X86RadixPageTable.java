@@ -147,6 +147,54 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         }
     }
 
+    /**
+     * The settings both formats' builders share; each setter returns the concrete builder so
+     * calls chain. The format builders add their own settings and {@code build()}.
+     *
+     * @param <B> the concrete builder
+     */
+    public abstract static class CommonBuilder<B extends CommonBuilder<B>> {
+        final Config c = new Config();
+
+        CommonBuilder(FrameAllocator allocator) {
+            c.allocator = allocator;
+        }
+
+        abstract B self();
+
+        /** Output address width, at most 52 (hw_max_oasz_lg2); default 52. */
+        public B outputWidth(int bits) {
+            c.oaBits = bits;
+            return self();
+        }
+
+        /**
+         * The domain's page sizes, a subset of 4K|2M|1G that includes 4K; default all three.
+         * VT-d second level: what CAP.SLLPS allows (bit 0 → 2M, bit 1 → 1G); first level: 1G
+         * only with CAP.FL1GP.
+         */
+        public B pageSizes(long bitmap) {
+            c.pgsizeBitmap = bitmap;
+            return self();
+        }
+
+        public B warnings(WarningSink sink) {
+            c.warnings = sink;
+            return self();
+        }
+
+        /** CONFIG_DEBUG_GENERIC_PT's leaf-size check on every leaf written. */
+        public B debugChecks(boolean on) {
+            c.debugChecks = on;
+            return self();
+        }
+
+        public B iotlbSync(IotlbSync sync) {
+            c.iotlbSync = sync;
+            return self();
+        }
+    }
+
     /** Bytes of input address space {@code levels} levels resolve: 12 + 9 * levels bits. */
     static int coverage(int levels) {
         return PAGE_SHIFT + BITS_PER_LEVEL * levels;
@@ -234,9 +282,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
     @Override
     public final int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
         if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
-            warnings.warn("map_pages", String.format("%s map of iova %#x with prot %s: neither READ nor WRITE",
-                    format(), iova, Prot.format(prot)));
-            return Errno.EINVAL.neg();
+            return warnNoPermission(iova, prot);
         }
         if ((paddr >>> oaBits) != 0) {
             return Errno.ERANGE.neg();
@@ -245,7 +291,20 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (ret != 0) {
             return ret;
         }
-        return map(iova, paddr, pgsize, pgcount, leafAttributes(prot), mapped);
+        long attrs = leafAttributes(prot);
+        // The single aligned 4 KiB page passes every check of map() (it cannot wrap): try the
+        // short path first; it changes nothing when it declines.
+        if (pgsize == SZ_4K && pgcount == 1 && ((iova | paddr) & (SZ_4K - 1)) == 0 && !debugChecks
+                && rangeOk(iova, iova + SZ_4K - 1) && mapPage(iova, paddr, attrs, mapped)) {
+            return 0;
+        }
+        return map(iova, paddr, pgsize, pgcount, attrs, mapped);
+    }
+
+    private int warnNoPermission(long iova, int prot) {
+        warnings.warn("map_pages", String.format("%s map of iova %#x with prot %s: neither READ nor WRITE",
+                format(), iova, Prot.format(prot)));
+        return Errno.EINVAL.neg();
     }
 
     /**
@@ -281,10 +340,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (!rangeOk(iova, last)) {
             return Errno.ERANGE.neg();
         }
-        return doMap(iova, last, paddr, leafShift, attrs, mapped);
-    }
-
-    private int doMap(long iova, long last, long paddr, int leafShift, long attrs, Mapped mapped) {
+        // the walk (do_map); one method with the checks, so the JIT never inlines it whole
         final PhysicalMemory mem = memory;
         final int leafLevel = (leafShift - PAGE_SHIFT) / BITS_PER_LEVEL + 1;
         final long leafSize = 1L << leafShift;
@@ -369,6 +425,30 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
                     format(), iova, last, va - iova, leafSize));
         }
         return ret;
+    }
+
+    /**
+     * The single 4 KiB page into an empty entry under tables that exist (the common case):
+     * what map does for it, without its set-up. Returns false, having changed nothing, when
+     * a table is missing or the entry is not zero; map then decides.
+     */
+    private boolean mapPage(long iova, long paddr, long attrs, Mapped mapped) {
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = levels; level > 1; level--) {
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if (!isTable(e, level)) {
+                return false;
+            }
+            table = e & OA_MASK;
+        }
+        long slot = table + ((long) index(iova, 1) << 3);
+        if (mem.readLongAcquire(slot) != 0) {
+            return false;
+        }
+        mem.writeLongRelease(slot, paddr | attrs);
+        mapped.bytes += SZ_4K;
+        return true;
     }
 
     /**
@@ -482,7 +562,32 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (len < 0 || Long.compareUnsigned(last, iova) < 0 || !rangeOk(iova, last)) {
             return 0;
         }
-        IotlbGather g = gather != null ? gather : new IotlbGather();
+        if (gather == null) {
+            return unmapAndSync(iova, last, len);
+        }
+        long unmapped = len == SZ_4K && (iova & (SZ_4K - 1)) == 0 ? unmapPage(iova) : -1;
+        if (unmapped < 0) {
+            unmapped = unmapRange(iova, last, gather);
+        }
+        // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
+        gather.addRange(iova, len);
+        return unmapped;
+    }
+
+    /** unmap_pages without a caller's gather: the table syncs its own. */
+    private long unmapAndSync(long iova, long last, long len) {
+        IotlbGather g = new IotlbGather();
+        long unmapped = unmapRange(iova, last, g);
+        g.addRange(iova, len);
+        iotlbSync.sync(g);
+        return unmapped;
+    }
+
+    /**
+     * The walk of unmap_pages over a checked range {@code [iova, last]}; bytes unmapped. (Split
+     * from unmapPages so that each stays small enough for the JIT to inline into callers.)
+     */
+    private long unmapRange(long iova, long last, IotlbGather g) {
         // While the range sits inside one table entry that it does not cover whole, the walk
         // at that level only passes through: go down without recursing (same result).
         final PhysicalMemory mem = memory;
@@ -500,13 +605,31 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             table = e & OA_MASK;
             level--;
         }
-        long unmapped = unmapLevel(table, level, iova, last, g) & ~1L;
-        // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
-        g.addRange(iova, len);
-        if (gather == null) {
-            iotlbSync.sync(g);
+        return unmapLevel(table, level, iova, last, g) & ~1L;
+    }
+
+    /**
+     * The single 4 KiB page at {@code iova} (aligned) when it is a leaf under tables (the common
+     * case): clears it and returns 4 KiB, as unmapRange would. Returns -1, having changed
+     * nothing, for anything else (a hole, a large leaf on the way); unmapRange then decides.
+     * Small so that the JIT inlines it into callers.
+     */
+    private long unmapPage(long iova) {
+        final PhysicalMemory mem = memory;
+        long table = root;
+        for (int level = levels; level > 1; level--) {
+            long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
+            if (!isTable(e, level)) {
+                return -1;
+            }
+            table = e & OA_MASK;
         }
-        return unmapped;
+        long slot = table + ((long) index(iova, 1) << 3);
+        if ((mem.readLongAcquire(slot) & presentMask) == 0) {
+            return -1;
+        }
+        mem.writeLongRelease(slot, 0);
+        return SZ_4K;
     }
 
     /**
@@ -527,6 +650,13 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         long e = mem.readLongAcquire(slot);
         if (isLeaf(e, level) && (va & (size - 1)) != 0) {
             return 1; // the range starts inside a large leaf: it cannot be split
+        }
+        if (level == 1 && end - first > 1) {
+            // Every present level-1 entry is a leaf: clear the run of present ones up to the
+            // first hole with one frame lookup, as the loop below would entry by entry.
+            int n = mem.countLongsWithAnyBit(slot, end - first, presentMask);
+            mem.fillLongsRelease(slot, n, 0, 0);
+            return (long) n * size | (first + n < end ? 1 : 0);
         }
         while (true) {
             if ((e & presentMask) == 0) {
