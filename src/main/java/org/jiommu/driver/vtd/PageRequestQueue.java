@@ -41,7 +41,7 @@ final class PageRequestQueue {
     /** device_rbtree_find: devices with IOPF enabled on this unit, by requester id. */
     private final Map<Integer, Device> devices = new ConcurrentHashMap<>();
     final Object handlerLock = new Object();
-    /** Descriptors reported, answered as bad, dropped as stop markers. Guarded by {@link #handlerLock}. */
+    /** Descriptors reported to the core, and answered as bad. Guarded by {@link #handlerLock}. */
     private long reported;
     private long bad;
 
@@ -142,8 +142,8 @@ final class PageRequestQueue {
         bad++;
         core.warnings().warn(iommu.name + " prq", String.format("invalid page request: %016x %016x", q0, q1));
         if (lpig) {
-            iommu.queue.submit(List.of(pageGroupResponse(rid, pasidPresent, pasid, VtdEncoder.RESPONSE_INVALID,
-                    prg, true)));
+            iommu.queue.submit(List.of(VtdEncoder.pageGroupResponse(rid, pasidPresent, pasid,
+                    VtdEncoder.RESPONSE_INVALID, prg, true)));
         }
     }
 
@@ -154,12 +154,8 @@ final class PageRequestQueue {
             case INVALID -> VtdEncoder.RESPONSE_INVALID;
             case FAILURE -> VtdEncoder.RESPONSE_FAILURE;
         };
-        iommu.queue.submit(List.of(pageGroupResponse(rid, last.pasidValid(), last.pasid(), code, last.grpid(),
-                last.last())));
-    }
-
-    static long[] pageGroupResponse(int rid, boolean pasidPresent, int pasid, int code, int prg, boolean lpig) {
-        return VtdEncoder.pageGroupResponse(rid, pasidPresent, pasid, code, prg, lpig);
+        iommu.queue.submit(List.of(VtdEncoder.pageGroupResponse(rid, last.pasidValid(), last.pasid(), code,
+                last.grpid(), last.last())));
     }
 
     /**
@@ -194,7 +190,7 @@ final class PageRequestQueue {
         return base;
     }
 
-    synchronized long reportedCount() {
+    long reportedCount() {
         synchronized (handlerLock) {
             return reported;
         }

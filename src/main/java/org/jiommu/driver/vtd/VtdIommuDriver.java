@@ -1,28 +1,26 @@
 package org.jiommu.driver.vtd;
 
-import org.jiommu.hw.vtd.VtdRegisters;
-import org.jiommu.core.spi.PageResponse;
-import org.jiommu.core.spi.IopfFault;
-import org.jiommu.bus.dma.Pri;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.Predicate;
+
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.base.WarningSink;
 import org.jiommu.bus.Device;
+import org.jiommu.bus.dma.Pri;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
-import java.util.EnumSet;
-import java.util.HashSet;
-import java.util.Set;
 import org.jiommu.core.spi.AllocFlags;
 import org.jiommu.core.spi.AuxOps;
 import org.jiommu.core.spi.CoreServices;
@@ -35,16 +33,18 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.IopfFault;
 import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
+import org.jiommu.hw.vtd.VtdRegisters;
 import org.jiommu.hw.vtd.VtdUnit;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 import org.jiommu.pgtable.x86.X86RadixPageTable;
-
 /**
  * The Intel VT-d IOMMU driver ({@code drivers/iommu/intel/iommu.c}, {@code pasid.c},
  * {@code cache.c}), implementing the core's driver SPI over {@link VtdUnit} hardware models that
