@@ -37,6 +37,8 @@ public final class DmaEngine {
     private final DmaTranslator translator;
     private final PhysicalMemory memory;
     private final AtsCapable ats;
+    private final Pri pri;
+    private final PageRequestSink pageRequests;
 
     private final LongAdder dmas = new LongAdder();
     private final LongAdder bytes = new LongAdder();
@@ -45,6 +47,7 @@ public final class DmaEngine {
     private final LongAdder translationRequests = new LongAdder();
     private final LongAdder untranslatedRequests = new LongAdder();
     private final LongAdder faults = new LongAdder();
+    private final LongAdder pageRequestsSent = new LongAdder();
 
     /**
      * @param sourceId requester ID (bus << 8 | devfn) or stream ID the requests carry
@@ -59,6 +62,8 @@ public final class DmaEngine {
         this.translator = translator;
         this.memory = memory;
         this.ats = device instanceof AtsCapable a && a.atc() != null ? a : null;
+        this.pri = device instanceof PriCapable p ? p.pri() : null;
+        this.pageRequests = translator instanceof PageRequestSink s ? s : null;
     }
 
     public Device device() {
@@ -127,6 +132,7 @@ public final class DmaEngine {
             }
         }
         atcMisses.increment();
+        boolean pageRequested = false;
         for (int attempt = 0; attempt < MAX_TRANSLATION_ATTEMPTS; attempt++) {
             long seq = atc.invalidationSeq();
             translationRequests.increment();
@@ -145,9 +151,37 @@ public final class DmaEngine {
                     return access(tr.pa, buf, off, n, write, addr, out) ? n : -1;
                 }
             }
-            break; // granted without the needed permission: let the IOMMU judge an untranslated request
+            // Granted without the needed permission: with PRI, ask software for the page once
+            // (PCIe 10.4: page request, wait for the PRG Response, retry the Translation Request
+            // on Success); otherwise, or after Invalid/Failure, let the IOMMU judge an untranslated request.
+            if (!pageRequested && pageRequest(pasid, addr, write)) {
+                pageRequested = true;
+                attempt = -1;
+                continue;
+            }
+            break;
         }
         return untranslated(pasid, addr, buf, off, remaining, write, out);
+    }
+
+    /**
+     * A group of one page request (L set) for the page of {@code addr}; true if the response was
+     * Success. The model's IOMMU answers synchronously (its software runs on this thread), so no
+     * response by the time {@code pageRequest} returns means the group was dropped.
+     */
+    private boolean pageRequest(int pasid, long addr, boolean write) {
+        if (pri == null || pageRequests == null || !pri.enabled()) {
+            return false;
+        }
+        int prg = pri.beginGroup();
+        if (prg < 0) {
+            return false;
+        }
+        pageRequestsSent.increment();
+        // A write also needs read access for the PRI "write" request (PCIe 10.4.1: R and W both set).
+        pageRequests.pageRequest(sourceId, pasid, addr & ~(MIN_PAGE - 1), true, write, true, prg);
+        Integer code = pri.endGroup(prg);
+        return code != null && code == PageResponseReceiver.RESPONSE_SUCCESS;
     }
 
     /** One page as an untranslated request; returns the bytes moved or -1 on a fault. */
@@ -187,14 +221,20 @@ public final class DmaEngine {
 
     public Stats stats() {
         return new Stats(dmas.sum(), bytes.sum(), atcHits.sum(), atcMisses.sum(), translationRequests.sum(),
-                untranslatedRequests.sum(), faults.sum());
+                untranslatedRequests.sum(), faults.sum(), pageRequestsSent.sum());
     }
 
     /**
      * Counters: transfers started, bytes moved, pages served from the ATC, ATC misses, ATS
-     * Translation Requests sent, untranslated requests sent, transfers ended by a fault.
+     * Translation Requests sent, untranslated requests sent, transfers ended by a fault, page
+     * requests sent (PRI).
      */
     public record Stats(long dmas, long bytes, long atcHits, long atcMisses, long translationRequests,
-                        long untranslatedRequests, long faults) {
+                        long untranslatedRequests, long faults, long pageRequests) {
+        /** The counters without page requests (the record's shape before PRI). */
+        public Stats(long dmas, long bytes, long atcHits, long atcMisses, long translationRequests,
+                     long untranslatedRequests, long faults) {
+            this(dmas, bytes, atcHits, atcMisses, translationRequests, untranslatedRequests, faults, 0);
+        }
     }
 }

@@ -4,6 +4,8 @@ import org.jiommu.base.Errno;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.dma.Atc;
 import org.jiommu.bus.dma.AtsCapable;
+import org.jiommu.bus.dma.Pri;
+import org.jiommu.bus.dma.PriCapable;
 
 /**
  * A PCI function, the model of {@code struct pci_dev}: segment, bus, device, function, the
@@ -14,7 +16,7 @@ import org.jiommu.bus.dma.AtsCapable;
  * <p>The public constructor makes an endpoint; bridges and ports are made by {@link PciBus}'s
  * builder methods. A function belongs to at most one topology.
  */
-public final class PciDevice extends Device implements AtsCapable {
+public final class PciDevice extends Device implements AtsCapable, PriCapable {
     /** Smallest Smallest Translation Unit {@code pci_enable_ats} accepts ({@code PCI_ATS_MIN_STU}). */
     public static final int ATS_MIN_STU = 12;
 
@@ -24,6 +26,7 @@ public final class PciDevice extends Device implements AtsCapable {
     private final boolean pri;
     private final boolean untrusted;
     private final Atc atc;
+    private final Pri priState;
 
     /** Set once when a topology takes the function; read without a lock. */
     private volatile Placement placement;
@@ -53,6 +56,7 @@ public final class PciDevice extends Device implements AtsCapable {
         this.pri = pri;
         this.untrusted = untrusted;
         this.atc = ats ? new Atc(Atc.DEFAULT_ENTRIES) : null;
+        this.priState = pri ? new Pri() : null;
     }
 
     /** {@code PCI_DEVFN(slot, func)}. */
@@ -211,6 +215,12 @@ public final class PciDevice extends Device implements AtsCapable {
     @Override
     public Atc atc() {
         return atc;
+    }
+
+    /** The PRI capability's state (Enable, outstanding groups), or null without PRI. */
+    @Override
+    public Pri pri() {
+        return priState;
     }
 
     @Override

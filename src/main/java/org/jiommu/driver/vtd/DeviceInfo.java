@@ -48,6 +48,8 @@ final class DeviceInfo {
     final EnumSet<DevFeature> features = EnumSet.noneOf(DevFeature.class);
     /** The driver's iopf_refcount: IOPF-capable domains attached to the device. */
     int iopfRefcount;
+    /** On the unit's IOPF queue with PRI enabled (iopf_refcount went 0 -> 1). Guarded by the unit's lock. */
+    boolean iopfEnabled;
 
     DeviceInfo(PciDevice pdev, VtdIommu iommu, int[] aliases, boolean atsSupported, boolean pasidSupported,
                boolean priSupported) {

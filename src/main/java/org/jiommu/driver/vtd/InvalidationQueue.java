@@ -94,6 +94,20 @@ final class InvalidationQueue {
         }
     }
 
+    /** {@link #submit} with PD set in the final wait (qi_submit_sync with QI_OPT_WAIT_DRAIN). */
+    boolean submitDraining(List<long[]> descs) {
+        synchronized (lock) {
+            drainNext = true;
+            try {
+                return submitLocked(descs);
+            } finally {
+                drainNext = false;
+            }
+        }
+    }
+
+    private boolean drainNext;
+
     private boolean submitLocked(List<long[]> descs) {
         waitForSpace(descs.size() + 1);
         for (long[] d : descs) {
@@ -105,6 +119,9 @@ final class InvalidationQueue {
             status = seq = 1; // 0 never marks a completion
         }
         long[] wait = VtdEncoder.invWait(true, false, true, status, statusAddress);
+        if (drainNext) {
+            wait[0] |= VtdEncoder.INV_WAIT_PAGE_DRAIN;
+        }
         int waitIndex = tail;
         write(waitIndex, wait);
         tail = (tail + 1) % ENTRIES;

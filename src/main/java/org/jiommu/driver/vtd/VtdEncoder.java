@@ -281,4 +281,23 @@ public final class VtdEncoder {
                 | ((statusData & 0xFFFFFFFFL) << 32);
         return new long[] {q0, statusAddress & ~3L};
     }
+
+    /** Page group response codes (QI_RESP_SUCCESS / _INVALID / _FAILURE). */
+    public static final int RESPONSE_SUCCESS = 0x0;
+    public static final int RESPONSE_INVALID = 0x1;
+    public static final int RESPONSE_FAILURE = 0xF;
+    /** Invalidation wait PD bit: drain page requests (QI_IWD_PRQ_DRAIN). */
+    public static final long INV_WAIT_PAGE_DRAIN = 1L << 7;
+
+    /**
+     * Page group response (type 9, {@code QI_PGRP_*}): qw0 PASID 51:32, requester id 31:16,
+     * response code 15:12, PASID present bit 4; qw1 group index 11:3, LPIG bit 2.
+     */
+    public static long[] pageGroupResponse(int requesterId, boolean pasidPresent, int pasid, int code, int prgIndex,
+                                           boolean lastPage) {
+        long q0 = 0x9L | (pasidPresent ? 1L << 4 : 0) | ((long) (code & 0xF) << 12)
+                | ((long) (requesterId & 0xFFFF) << 16) | ((long) (pasid & 0xFFFFF) << 32);
+        long q1 = ((long) (prgIndex & 0x1FF) << 3) | (lastPage ? 1L << 2 : 0);
+        return new long[] {q0, q1};
+    }
 }

@@ -88,6 +88,8 @@ public final class VtdIommu {
 
     final long rootTable;
     final InvalidationQueue queue;
+    /** The page request queue, on scalable units with ECAP.PRS and ECAP.PDS; null otherwise. Set once after construction. */
+    volatile PageRequestQueue prq;
     private final long queuePages;
     private final long statusPage;
 

@@ -2,23 +2,25 @@ package org.jiommu.driver.vtd;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.Predicate;
+
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.base.WarningSink;
 import org.jiommu.bus.Device;
+import org.jiommu.bus.dma.Pri;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
-import java.util.EnumSet;
-import java.util.HashSet;
-import java.util.Set;
 import org.jiommu.core.spi.AllocFlags;
 import org.jiommu.core.spi.AuxOps;
 import org.jiommu.core.spi.CoreServices;
@@ -31,16 +33,18 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.IopfFault;
 import org.jiommu.core.spi.MmStruct;
+import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
+import org.jiommu.hw.vtd.VtdRegisters;
 import org.jiommu.hw.vtd.VtdUnit;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 import org.jiommu.pgtable.x86.X86RadixPageTable;
-
 /**
  * The Intel VT-d IOMMU driver ({@code drivers/iommu/intel/iommu.c}, {@code pasid.c},
  * {@code cache.c}), implementing the core's driver SPI over {@link VtdUnit} hardware models that
@@ -158,6 +162,7 @@ public final class VtdIommuDriver {
                 // are second-level PASID entries at the domain's default PASID.
                 .auxOps(new AuxOps(Errno.EPERM, true, null, null))
                 .domainAllocSva(this::domainAllocSva)
+                .pageResponse(this::pageResponse)
                 .build();
     }
 
@@ -188,6 +193,11 @@ public final class VtdIommuDriver {
             }
         }
         VtdIommu u = new VtdIommu(unit, frames, warnings, ops, scope, useScalableMode);
+        // intel_iommu_enable_prq, for units that can take page requests (intel_iommu_init: ecap_prs,
+        // and since v6.x the drain needs ecap_pds).
+        if (u.scalable && (u.ecap & VtdRegisters.ECAP_PRS) != 0 && (u.ecap & VtdRegisters.ECAP_PDS) != 0) {
+            u.prq = PageRequestQueue.enable(u, frames, core);
+        }
         units.add(u);
         return u;
     }
@@ -451,10 +461,10 @@ public final class VtdIommuDriver {
         int[] aliases = aliasList.stream().mapToInt(DmaAlias::requesterId).distinct().toArray();
         boolean ats = u.deviceTlb && p.hasAts();
         boolean pasid = u.scalable && u.maxPasids > 0 && p.pasidBits() > 0;
-        // pri_supported: only in scalable mode and only on top of ATS (a page request asks for a
-        // translation the device then caches; PCIe gives PRI only with ATS). Linux also needs
-        // ECAP.PRS, which the model's units never report (no page-request queue): docs/driver-vtd.md 8.
-        boolean pri = u.scalable && ats && p.hasPri();
+        // pri_supported: a unit with a page request queue (ECAP.PRS, PDS), scalable mode, and only
+        // on top of ATS (a page request asks for a translation the device then caches; PCIe gives
+        // PRI only with ATS): intel_iommu_probe_device, docs/driver-vtd.md 8.
+        boolean pri = u.scalable && u.prq != null && ats && p.hasPri();
         DeviceInfo info = new DeviceInfo(p, u, aliases, ats, pasid, pri);
         synchronized (u.lock) {
             if (u.scalable) {
@@ -873,12 +883,22 @@ public final class VtdIommuDriver {
         if (d.iopfCapable() && !info.priSupported) {
             return Errno.ENODEV.neg(); // intel_iommu_enable_iopf: no PRI, no page faults
         }
-        r = prepareEntries(info, 0);
-        if (r != 0) {
-            return r;
+        boolean iopfAdded = false;
+        if (d.iopfCapable() && info.iopfRefcount == 0) {
+            r = enableIopf(info);
+            if (r != 0) {
+                return r;
+            }
+            iopfAdded = true;
         }
-        r = domainAttachIommu(d, u);
+        r = prepareEntries(info, 0);
+        if (r == 0) {
+            r = domainAttachIommu(d, u);
+        }
         if (r != 0) {
+            if (iopfAdded) {
+                disableIopf(info);
+            }
             return r;
         }
         blockTranslation(info);
@@ -1024,6 +1044,9 @@ public final class VtdIommuDriver {
             domainDetachIommu(d, u);
             if (d.iopfCapable() && !leakIopfRefcount) {
                 info.iopfRefcount--;
+                if (info.iopfRefcount == 0) {
+                    disableIopf(info);
+                }
             }
         }
         info.ridDomain = null;
@@ -1159,6 +1182,64 @@ public final class VtdIommuDriver {
                     : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
         }
         u.queue.submit(batch);
+        // intel_pasid_tear_down_entry -> intel_iommu_drain_pasid_prq: no request for this PASID is
+        // left in the queue, or reported, once the teardown returns.
+        if (info.iopfEnabled && u.prq != null) {
+            u.prq.drain(info.sid, pasid, did, info.atsEnabled);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // IOPF: the device on its unit's fault queue (intel_iommu_enable_iopf / disable_iopf)
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * First IOPF-capable attachment of the device: {@code iopf_queue_add_device}, the unit learns
+     * where to send its responses, then PRI Enable ({@code pci_enable_pri}). Holds the unit's lock.
+     */
+    private int enableIopf(DeviceInfo info) {
+        VtdIommu u = info.iommu;
+        if (u.prq == null || info.iopfEnabled) {
+            return 0;
+        }
+        int r = core.iopfQueueAddDevice(u.prq.iopfQueue, info.dev);
+        if (r != 0) {
+            return r;
+        }
+        u.prq.addDevice(info.sid, info.dev);
+        Pri pri = info.pdev.pri();
+        if (pri != null) {
+            u.unit.registerPageResponseReceiver(info.sid, pri);
+            pri.setEnabled(true);
+        }
+        info.iopfEnabled = true;
+        return 0;
+    }
+
+    /** Last IOPF-capable attachment gone: PRI off, then {@code iopf_queue_remove_device}. Holds the unit's lock. */
+    private void disableIopf(DeviceInfo info) {
+        VtdIommu u = info.iommu;
+        if (u.prq == null || !info.iopfEnabled) {
+            return;
+        }
+        Pri pri = info.pdev.pri();
+        if (pri != null) {
+            pri.setEnabled(false);
+        }
+        u.prq.removeDevice(info.sid);
+        core.iopfQueueRemoveDevice(u.prq.iopfQueue, info.dev);
+        u.unit.unregisterPageResponseReceiver(info.sid);
+        info.iopfEnabled = false;
+    }
+
+    /** {@code intel_iommu_page_response}: a page group response descriptor and a wait. */
+    private void pageResponse(Device dev, IopfFault last, PageResponse msg) {
+        DeviceInfo info = infos.get(dev);
+        if (info == null || info.iommu.prq == null) {
+            warnings.warn("intel_iommu_page_response", "page response for " + dev + ", which has no page request queue");
+            return;
+        }
+        info.iommu.prq.pageResponse(info.sid, last, msg);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1229,8 +1310,19 @@ public final class VtdIommuDriver {
             if (d.iopfCapable() && !info.priSupported) {
                 return Errno.ENODEV.neg();
             }
+            boolean iopfAdded = false;
+            if (d.iopfCapable() && info.iopfRefcount == 0) {
+                r = enableIopf(info);
+                if (r != 0) {
+                    return r;
+                }
+                iopfAdded = true;
+            }
             r = domainAttachIommu(d, u);
             if (r != 0) {
+                if (iopfAdded) {
+                    disableIopf(info);
+                }
                 return r;
             }
             removeDevPasid(info, pasid);
@@ -1274,6 +1366,9 @@ public final class VtdIommuDriver {
             domainDetachIommu(d, info.iommu);
             if (d.iopfCapable() && !leakIopfRefcount) {
                 info.iopfRefcount--;
+                if (info.iopfRefcount == 0) {
+                    disableIopf(info);
+                }
             }
         }
     }

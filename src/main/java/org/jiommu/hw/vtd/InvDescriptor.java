@@ -17,6 +17,12 @@ public sealed interface InvDescriptor {
     int TYPE_PASID_IOTLB = 6;
     int TYPE_PASID_CACHE = 7;
     int TYPE_PASID_DEVICE_TLB = 8;
+    int TYPE_PAGE_GROUP_RESPONSE = 9;
+
+    /** Page group response codes (VT-d spec 6.5.2.8, Linux QI_RESP_*), as the PCIe PRG Response carries them. */
+    int RESPONSE_SUCCESS = 0x0;
+    int RESPONSE_INVALID = 0x1;
+    int RESPONSE_FAILURE = 0xF;
 
     /** Granularities of the context-cache and IOTLB descriptors (G field). */
     int G_GLOBAL = 1;
@@ -149,6 +155,17 @@ public sealed interface InvDescriptor {
     }
 
     /**
+     * Page group response (type 9, Linux {@code QI_PGRP_*}): qw0 PASID present bit 4, response
+     * code 15:12, requester id 31:16, PASID 51:32; qw1 LPIG bit 2, page request group index 11:3.
+     */
+    record PageGroupResponse(boolean pasidPresent, int responseCode, int requesterId, int pasid,
+                             boolean lastPageInGroup, int prgIndex) implements InvDescriptor {
+        public int type() {
+            return TYPE_PAGE_GROUP_RESPONSE;
+        }
+    }
+
+    /**
      * Range size encoded by an ATS invalidation address (PCIe ATS, as HARDWARE.md 2.7 and QEMU
      * do_invalidate_device_tlb read it): S = 0 is one 4 KiB page; with S = 1 the lowest clear
      * address bit at or above bit 12, bit k, encodes 2^(k+1) bytes. A size of 2^63 or more (the
@@ -218,8 +235,8 @@ public sealed interface InvDescriptor {
                 reserved(type, q0, 0xFFFF000007FFF1E0L, q1, -1L);
                 return new IecInv((q0 & 0x10) != 0, (int) (q0 >>> 27) & 0x1F, (int) (q0 >>> 32) & 0xFFFF);
             case TYPE_WAIT:
-                // PD (bit 7) needs page-request drain support (ECAP.PDS), which this unit lacks.
-                reserved(type, q0, 0xFFFFF180L, q1, 3L);
+                // PD (bit 7) needs page-request drain support (ECAP.PDS).
+                reserved(type, q0, cfg.pageRequests() ? 0xFFFFF100L : 0xFFFFF180L, q1, 3L);
                 return new InvWait((q0 & 0x10) != 0, (q0 & 0x20) != 0, (q0 & 0x40) != 0, (q0 & 0x80) != 0,
                         (int) (q0 >>> 32), q1 & ~3L);
             case TYPE_PASID_IOTLB: {
@@ -255,6 +272,15 @@ public sealed interface InvDescriptor {
                 int pfsid = (int) ((q0 >>> 12) & 0xF) | (int) ((q0 >>> 52) & 0xFFF) << 4;
                 return new PasidDeviceTlbInv((int) (q0 >>> 16) & 0xFFFF, pfsid, (int) (q0 >>> 4) & 0x1F,
                         (int) (q0 >>> 32) & 0xFFFFF, (q1 & 1) != 0, q1 & ~0xFFFL, (q1 & 0x800) != 0);
+            }
+            case TYPE_PAGE_GROUP_RESPONSE: {
+                pasidBased(type, wide, cfg);
+                if (!cfg.pageRequests()) {
+                    throw new Invalid(IQEI_INVALID_TYPE, "page group response on a unit without ECAP.PRS");
+                }
+                reserved(type, q0, 0xFFF00000000001E0L, q1, 0xFFFFFFFFFFFFF003L);
+                return new PageGroupResponse((q0 & 0x10) != 0, (int) (q0 >>> 12) & 0xF, (int) (q0 >>> 16) & 0xFFFF,
+                        (int) (q0 >>> 32) & 0xFFFFF, (q1 & 4) != 0, (int) (q1 >>> 3) & 0x1FF);
             }
             default:
                 throw new Invalid(IQEI_INVALID_TYPE, String.format("invalid descriptor type %d (qw0 %#x)", type, q0));

@@ -39,6 +39,8 @@ public final class VtdConfig {
     private final int iotlbEntries;
     private final int pasidCacheEntries;
     private final boolean deferredInvalidation;
+    private final boolean pageRequests;
+    private final int pageRequestQueueLimit;
 
     private VtdConfig(Builder b) {
         this.name = b.name;
@@ -53,6 +55,8 @@ public final class VtdConfig {
         this.nested = b.nested && b.scalableMode;
         this.deviceTlb = b.deviceTlb;
         this.firstLevel = b.firstLevel && b.scalableMode;
+        this.pageRequests = b.pageRequests && b.scalableMode;
+        this.pageRequestQueueLimit = b.pageRequestQueueLimit;
         this.secondLevel = b.secondLevel;
         this.pageSelectiveInvalidation = b.pageSelectiveInvalidation;
         this.maxAddressMaskValue = b.maxAddressMaskValue;
@@ -161,6 +165,8 @@ public final class VtdConfig {
         b.nested = nested;
         b.deviceTlb = deviceTlb;
         b.firstLevel = firstLevel;
+        b.pageRequests = pageRequests;
+        b.pageRequestQueueLimit = pageRequestQueueLimit;
         b.secondLevel = secondLevel;
         b.pageSelectiveInvalidation = pageSelectiveInvalidation;
         b.maxAddressMaskValue = maxAddressMaskValue;
@@ -241,6 +247,9 @@ public final class VtdConfig {
             if (firstLevel) {
                 ecap |= ECAP_FLTS;
             }
+            if (pageRequests) {
+                ecap |= ECAP_PRS | ECAP_PDS;
+            }
         }
         return ecap;
     }
@@ -269,6 +278,13 @@ public final class VtdConfig {
     public boolean nested() { return nested; }
     public boolean deviceTlb() { return deviceTlb; }
     public boolean firstLevel() { return firstLevel; }
+    /** ECAP.PRS (and ECAP.PDS, drain in wait descriptors): a page request queue; scalable units only. */
+    public boolean pageRequests() { return pageRequests; }
+    /**
+     * Descriptors the unit writes into the page request queue before treating it as full, or 0
+     * for the queue's own size (a test knob to reach overflow without filling thousands of slots).
+     */
+    public int pageRequestQueueLimit() { return pageRequestQueueLimit; }
     public boolean secondLevel() { return secondLevel; }
     public boolean pageSelectiveInvalidation() { return pageSelectiveInvalidation; }
     public int maxAddressMaskValue() { return maxAddressMaskValue; }
@@ -320,6 +336,8 @@ public final class VtdConfig {
         private int iotlbEntries = 1024;
         private int pasidCacheEntries = 1024;
         private boolean deferredInvalidation;
+        private boolean pageRequests = true;
+        private int pageRequestQueueLimit;
 
         private Builder() {
         }
@@ -338,6 +356,8 @@ public final class VtdConfig {
         public Builder nested(boolean v) { nested = v; return this; }
         public Builder deviceTlb(boolean v) { deviceTlb = v; return this; }
         public Builder firstLevel(boolean v) { firstLevel = v; return this; }
+        public Builder pageRequests(boolean v) { pageRequests = v; return this; }
+        public Builder pageRequestQueueLimit(int v) { pageRequestQueueLimit = v; return this; }
         public Builder secondLevel(boolean v) { secondLevel = v; return this; }
         public Builder pageSelectiveInvalidation(boolean v) { pageSelectiveInvalidation = v; return this; }
         public Builder maxAddressMaskValue(int v) { maxAddressMaskValue = v; return this; }

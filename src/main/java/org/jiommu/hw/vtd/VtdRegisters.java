@@ -32,6 +32,26 @@ public final class VtdRegisters {
     public static final int IEADDR_REG = 0xA8;
     public static final int IEUADDR_REG = 0xAC;
     public static final int IQERCD_REG = 0xB0;
+    /** Page request queue (VT-d spec 10.4.31-10.4.37; Linux DMAR_PQH_REG ...). */
+    public static final int PQH_REG = 0xC0;
+    public static final int PQT_REG = 0xC8;
+    public static final int PQA_REG = 0xD0;
+    public static final int PRS_REG = 0xDC;
+    public static final int PECTL_REG = 0xE0;
+    public static final int PEDATA_REG = 0xE4;
+    public static final int PEADDR_REG = 0xE8;
+    public static final int PEUADDR_REG = 0xEC;
+    /** PRS: pending page request (RW1C). */
+    public static final int PRS_PPR = 1 << 0;
+    /** PRS: page request overflow (RW1C). */
+    public static final int PRS_PRO = 1 << 1;
+    /** PQA: queue base 63:12, PQS 2:0 (2^PQS 4 KiB pages of 32-byte descriptors). */
+    public static final long PQA_ADDR_MASK = ~0xFFFL;
+    public static final long PQA_PQS_MASK = 7;
+    /** PQH / PQT hold a byte offset of a 32-byte descriptor, bits 18:5. */
+    public static final long PQ_OFFSET_MASK = 0x7FFE0L;
+    /** Size of one page request descriptor (Linux struct page_req_dsc). */
+    public static final int PAGE_REQUEST_SIZE = 32;
 
     /** IOTLB register block (ECAP.IRO * 16): IVA_REG then IOTLB_REG. */
     public static final int IOTLB_REG_BASE = 0x200;
@@ -155,6 +175,7 @@ public final class VtdRegisters {
     public static final long ECAP_SRS = 1L << 31;
     public static final int ECAP_PSS_SHIFT = 35;
     public static final long ECAP_PASID = 1L << 40;
+    public static final long ECAP_PDS = 1L << 42;
     public static final long ECAP_SMTS = 1L << 43;
     public static final long ECAP_SLADS = 1L << 45;
     public static final long ECAP_SLTS = 1L << 46;

@@ -11,6 +11,8 @@ import java.util.function.Consumer;
 import org.jiommu.base.WarningSink;
 import org.jiommu.bus.dma.DeviceTlb;
 import org.jiommu.bus.dma.DmaTranslator;
+import org.jiommu.bus.dma.PageRequestSink;
+import org.jiommu.bus.dma.PageResponseReceiver;
 import org.jiommu.bus.dma.TranslationResult;
 import org.jiommu.hw.HwStats;
 import org.jiommu.hw.Iotlb;
@@ -50,7 +52,7 @@ import org.jiommu.mem.PhysicalMemory;
  * {@code regLock}; lock order: {@code regLock} -> cache locks -> fault recorder. Event handlers
  * (fault event, invalidation-completion event) are called with no lock held.
  */
-public final class VtdUnit implements DmaTranslator {
+public final class VtdUnit implements DmaTranslator, PageRequestSink {
     /** IOTLB PASID tag of requests-without-PASID in legacy mode (no PASID can take this value). */
     public static final long NO_PASID_TAG = 0xFFFFFFFFL;
     static final long INTERRUPT_RANGE_FIRST = 0xFEE0_0000L;
@@ -59,6 +61,7 @@ public final class VtdUnit implements DmaTranslator {
 
     private static final int EVENT_FAULT = 1;
     private static final int EVENT_COMPLETION = 2;
+    private static final int EVENT_PAGE_REQUEST = 4;
 
     /** What translate needs from the registers, swapped atomically when the driver changes them. */
     private static final class State {
@@ -127,6 +130,8 @@ public final class VtdUnit implements DmaTranslator {
     private final SecondLevelWalker probeSecondLevel;
     private final FirstLevelWalker probeFirstLevel;
     private final ConcurrentHashMap<Integer, DeviceTlb> deviceTlbs = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, PageResponseReceiver> pageResponseReceivers = new ConcurrentHashMap<>();
+    private volatile Runnable pageRequestEventHandler;
 
     private volatile State state;
     private volatile Runnable completionEventHandler;
@@ -151,6 +156,15 @@ public final class VtdUnit implements DmaTranslator {
     private int ieaddr;
     private int ieuaddr;
     private String lastQueueError;
+    // page request queue (VT-d spec 7.5.1, 10.4.31-37)
+    private long pqh;
+    private long pqt;
+    private long pqa;
+    private int prs;
+    private int pectl = ECTL_IM;
+    private int pedata;
+    private int peaddr;
+    private int peuaddr;
 
     /**
      * @param warnings where driver programming errors that the spec leaves undefined are reported
@@ -231,6 +245,105 @@ public final class VtdUnit implements DmaTranslator {
     }
 
     /** Called (no lock held) when the unit would send its fault-event interrupt (FECTL unmasked). */
+    /** The endpoint that receives page group responses addressed to {@code sourceId} (a PRI function). */
+    public void registerPageResponseReceiver(int sourceId, PageResponseReceiver receiver) {
+        pageResponseReceivers.put(sourceId, Objects.requireNonNull(receiver, "receiver"));
+    }
+
+    public void unregisterPageResponseReceiver(int sourceId) {
+        pageResponseReceivers.remove(sourceId);
+    }
+
+    /**
+     * The page request event (MSI through PECTL/PEDATA/PEADDR), sent for each descriptor the unit
+     * writes into the queue while PECTL.IM is clear, or when software clears IM with IP pending.
+     * Called with no lock held, on the requesting device's thread.
+     */
+    public void setPageRequestEventHandler(Runnable handler) {
+        this.pageRequestEventHandler = handler;
+    }
+
+    /**
+     * A page request from an endpoint (VT-d spec 7.5.1). Requests from a function whose context
+     * entry lacks PRE (or on a unit without PRS, or with translation off) are answered Invalid by
+     * the hardware; with the queue full or PRS.PRO set, PRO is set and a last-page request is
+     * answered Success by the hardware, so the function retries; otherwise a 256-bit page request
+     * descriptor is written at PQT, PQT moves, PRS.PPR is set and the page request event is sent.
+     */
+    @Override
+    public void pageRequest(int sourceId, int pasid, long address, boolean read, boolean write, boolean lastInGroup,
+                            int prgIndex) {
+        checkSourceId(sourceId);
+        stats.counter("prq.requests").increment();
+        int autoResponse = -1;
+        int events = 0;
+        State st = state;
+        Object ctx = config.pageRequests() && st.enabled && st.scalable && st.ttmValid
+                ? loadContext(st, sourceId, true) : null;
+        synchronized (regLock) {
+            if (!(ctx instanceof ScalableContextEntry) || !((ScalableContextEntry) ctx).pageRequestEnable()) {
+                stats.counter("prq.invalid-requester").increment();
+                autoResponse = InvDescriptor.RESPONSE_INVALID;
+            } else if ((prs & PRS_PRO) != 0 || pageRequestQueueFullLocked()) {
+                prs |= PRS_PRO;
+                stats.counter("prq.overflow").increment();
+                autoResponse = InvDescriptor.RESPONSE_SUCCESS;
+            } else {
+                long a = (pqa & PQA_ADDR_MASK) + pqt;
+                long q0 = 1 // type: page request
+                        | (pasid != NO_PASID ? 1L << 8 : 0)
+                        | (long) (sourceId & 0xFFFF) << 16
+                        | (pasid != NO_PASID ? (long) (pasid & 0xFFFFF) << 32 : 0);
+                long q1 = (read ? 1L : 0) | (write ? 2L : 0) | (lastInGroup ? 4L : 0)
+                        | (long) (prgIndex & 0x1FF) << 3 | (address & ~0xFFFL);
+                try {
+                    memory.writeLong(a, q0);
+                    memory.writeLong(a + 8, q1);
+                    memory.writeLong(a + 16, 0);
+                    memory.writeLong(a + 24, 0);
+                } catch (MemoryFault e) {
+                    programmingError("page request", "page request queue at " + Long.toHexString(a)
+                            + " is not in memory: " + e.getMessage());
+                    autoResponse = InvDescriptor.RESPONSE_FAILURE;
+                }
+                if (autoResponse < 0) {
+                    pqt = (pqt + PAGE_REQUEST_SIZE) & pageRequestQueueMaskLocked();
+                    prs |= PRS_PPR;
+                    stats.counter("prq.descriptors").increment();
+                    if ((pectl & ECTL_IM) != 0) {
+                        pectl |= ECTL_IP;
+                    } else {
+                        events = EVENT_PAGE_REQUEST;
+                    }
+                }
+            }
+        }
+        if (autoResponse >= 0 && lastInGroup) {
+            PageResponseReceiver rx = pageResponseReceivers.get(sourceId);
+            if (rx != null) {
+                rx.pageGroupResponse(pasid, prgIndex, autoResponse);
+            }
+        }
+        fireEvents(events);
+    }
+
+    /** Byte-offset mask of the queue: 2^PQS pages of 32-byte descriptors. */
+    private long pageRequestQueueMaskLocked() {
+        return ((0x1000L << (pqa & PQA_PQS_MASK)) - 1) & ~(long) (PAGE_REQUEST_SIZE - 1);
+    }
+
+    /** Full when one more descriptor would make PQT reach PQH (software reads PQH == PQT as empty). */
+    private boolean pageRequestQueueFullLocked() {
+        long size = 0x1000L << (pqa & PQA_PQS_MASK);
+        long entries = size / PAGE_REQUEST_SIZE;
+        long used = ((pqt - pqh) & (size - 1)) / PAGE_REQUEST_SIZE;
+        long capacity = entries - 1;
+        if (config.pageRequestQueueLimit() > 0) {
+            capacity = Math.min(capacity, config.pageRequestQueueLimit());
+        }
+        return (pqa & PQA_ADDR_MASK) == 0 || used >= capacity;
+    }
+
     public void setFaultEventHandler(Runnable handler) {
         faults.setEventHandler(handler);
     }
@@ -689,7 +802,7 @@ public final class VtdUnit implements DmaTranslator {
         switch (offset) {
             case VER_REG: case GCMD_REG: case GSTS_REG: case FSTS_REG: case FECTL_REG: case FEDATA_REG:
             case FEADDR_REG: case FEUADDR_REG: case ICS_REG: case IECTL_REG: case IEDATA_REG: case IEADDR_REG:
-            case IEUADDR_REG:
+            case IEUADDR_REG: case PRS_REG: case PECTL_REG: case PEDATA_REG: case PEADDR_REG: case PEUADDR_REG:
                 return true;
             default:
                 return false;
@@ -699,7 +812,7 @@ public final class VtdUnit implements DmaTranslator {
     private boolean isRegister64(int offset) {
         switch (offset) {
             case CAP_REG: case ECAP_REG: case RTADDR_REG: case CCMD_REG: case IQH_REG: case IQT_REG: case IQA_REG:
-            case IQERCD_REG: case IVA_REG: case IOTLB_REG:
+            case IQERCD_REG: case IVA_REG: case IOTLB_REG: case PQH_REG: case PQT_REG: case PQA_REG:
                 return true;
             default:
                 return frcdIndex(offset) >= 0 && (offset & 7) == 0;
@@ -749,6 +862,9 @@ public final class VtdUnit implements DmaTranslator {
                 case IQERCD_REG: return iqercd;
                 case IVA_REG: return iva;
                 case IOTLB_REG: return iotlbReg;
+                case PQH_REG: return pqh;
+                case PQT_REG: return pqt;
+                case PQA_REG: return pqa;
                 default: return 0;
             }
         }
@@ -788,6 +904,11 @@ public final class VtdUnit implements DmaTranslator {
                 case IECTL_REG: return iectl;
                 case IEDATA_REG: return iedata;
                 case IEADDR_REG: return ieaddr;
+                case PRS_REG: return prs;
+                case PECTL_REG: return pectl;
+                case PEDATA_REG: return pedata;
+                case PEADDR_REG: return peaddr;
+                case PEUADDR_REG: return peuaddr;
                 default: return ieuaddr;
             }
         }
@@ -827,6 +948,17 @@ public final class VtdUnit implements DmaTranslator {
                     break;
                 case IOTLB_REG:
                     writeIotlbRegLocked(value);
+                    break;
+                case PQH_REG:
+                    // Software moves the head past the descriptors it has read (prq_event_thread).
+                    pqh = value & PQ_OFFSET_MASK;
+                    break;
+                case PQT_REG:
+                    // Written by software only to reset the queue (intel_iommu_enable_prq / finish_prq).
+                    pqt = value & PQ_OFFSET_MASK;
+                    break;
+                case PQA_REG:
+                    pqa = value & (PQA_ADDR_MASK | PQA_PQS_MASK);
                     break;
                 default:
                     programmingError("write64", String.format("write of %#x to read-only or reserved register %#x",
@@ -905,6 +1037,25 @@ public final class VtdUnit implements DmaTranslator {
             case IEUADDR_REG:
                 ieuaddr = value;
                 return 0;
+            case PRS_REG:
+                prs &= ~(value & (PRS_PPR | PRS_PRO)); // RW1C
+                return 0;
+            case PECTL_REG:
+                pectl = (pectl & ~ECTL_IM) | (value & ECTL_IM);
+                if ((pectl & (ECTL_IM | ECTL_IP)) == ECTL_IP) {
+                    pectl &= ~ECTL_IP;
+                    return EVENT_PAGE_REQUEST;
+                }
+                return 0;
+            case PEDATA_REG:
+                pedata = value & 0xFFFF;
+                return 0;
+            case PEADDR_REG:
+                peaddr = value & ~3;
+                return 0;
+            case PEUADDR_REG:
+                peuaddr = value;
+                return 0;
             default:
                 programmingError("write32", String.format("write of %#x to read-only register %#x", value, offset));
                 return 0;
@@ -917,6 +1068,12 @@ public final class VtdUnit implements DmaTranslator {
         }
         if ((events & EVENT_COMPLETION) != 0) {
             Runnable h = completionEventHandler;
+            if (h != null) {
+                h.run();
+            }
+        }
+        if ((events & EVENT_PAGE_REQUEST) != 0) {
+            Runnable h = pageRequestEventHandler;
             if (h != null) {
                 h.run();
             }
@@ -1117,6 +1274,14 @@ public final class VtdUnit implements DmaTranslator {
         } else if (d instanceof InvDescriptor.PasidCacheInv) {
             InvDescriptor.PasidCacheInv c = (InvDescriptor.PasidCacheInv) d;
             invalidatePasidCache(c.granularity(), c.domainId(), c.pasid());
+        } else if (d instanceof InvDescriptor.PageGroupResponse) {
+            InvDescriptor.PageGroupResponse r = (InvDescriptor.PageGroupResponse) d;
+            stats.counter("prq.responses").increment();
+            // Delivered to the endpoint as a PRG Response Message (VT-d spec 7.7.1).
+            PageResponseReceiver rx = pageResponseReceivers.get(r.requesterId());
+            if (rx != null) {
+                rx.pageGroupResponse(r.pasidPresent() ? r.pasid() : NO_PASID, r.prgIndex(), r.responseCode());
+            }
         } else if (d instanceof InvDescriptor.PasidDeviceTlbInv) {
             InvDescriptor.PasidDeviceTlbInv c = (InvDescriptor.PasidDeviceTlbInv) d;
             stats.counter(c.global() ? "inv.pasid-device-tlb.global" : "inv.pasid-device-tlb").increment();
@@ -1131,6 +1296,11 @@ public final class VtdUnit implements DmaTranslator {
     /** Wait: SW writes the 32-bit status data to memory; IF raises the completion event; FN holds in order. */
     private int executeWait(InvDescriptor.InvWait w) throws InvDescriptor.Invalid {
         stats.counter("inv.wait").increment();
+        if (w.pageRequestDrain()) {
+            // PD: every page request received before the wait is already in the queue and every
+            // response before it already delivered (requests and responses are synchronous here).
+            stats.counter("inv.wait.page-request-drain").increment();
+        }
         if (w.statusWrite()) {
             if (!writeStatus(w.statusAddress(), w.statusData())) {
                 throw new InvDescriptor.Invalid(IQEI_INFO_NOT_AVAILABLE, String.format(

@@ -109,7 +109,12 @@ class VtdSvaTest {
         assertThat(f.p.memory().read(mm.translate(RW_VA) + 5, 1)[0]).isEqualTo((byte) 7);
         assertThat(read(f, acc, p, RO_VA)).isEqualTo(mm.translate(RO_VA));
         assertThat(write(f, acc, p, RO_VA, (byte) 1)).isEqualTo(-FaultReason.SM_WRITE);
-        assertThat(write(f, acc, p, RW_VA + 0x2000, (byte) 1)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        // A page of the VMA the process has not touched: the ATS completion grants nothing, the
+        // device sends a page request, the SVA fault handler populates the page, the response is
+        // Success and the retried translation lands (docs/driver-vtd.md section 9).
+        assertThat(write(f, acc, p, RW_VA + 0x2000, (byte) 1)).isEqualTo(mm.translate(RW_VA + 0x2000));
+        // Outside every VMA: the handler answers Invalid, the untranslated request faults 0x71.
+        assertThat(write(f, acc, p, 0x70_0000L, (byte) 1)).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
         assertThat(f.lastDriverFault().pasid()).isEqualTo(p);
         assertThat(f.lastDriverFault().reason()).isEqualTo(FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
         // A supervisor page (U/S clear) in the process table: a user request faults 0x81.
@@ -127,7 +132,13 @@ class VtdSvaTest {
         f.unit().unit().setDescriptorListener(log::add);
         f.core().svaUnbindDevice(h);
         f.agree();
-        assertThat(log).hasSize(4);
+        // ... then the PRQ drain (intel_iommu_drain_pasid_prq): PASID-based IOTLB and device-TLB, wait with PD.
+        assertThat(log).hasSize(7);
+        assertThat(log.get(4)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0,
+                false));
+        assertThat(log.get(5)).isInstanceOf(InvDescriptor.PasidDeviceTlbInv.class);
+        assertThat(log.get(6)).isInstanceOfSatisfying(InvDescriptor.InvWait.class,
+                w -> assertThat(w.pageRequestDrain()).isTrue());
         assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidCacheInv(InvDescriptor.PC_G_PASID, did, p));
         assertThat(log.get(1)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0,
                 false));

@@ -98,11 +98,14 @@ class VtdPropertyTest {
         long[][] good = {ccDevice(0x100, 5, 1), iotlbPage(5, 0x10000, 2, true, true, true),
                 devTlb(0x100, 0x100, 8, 0x10000, 2), invWait(true, false, true, 1, 0x1000),
                 piotlbPages(5, 0x10, 0x40000, 3, true), pasidCache(1, 5, 0x10),
-                devPiotlb(0x100, 0x100, 0x10, 8, 0x10000, 2, true), iecGlobal()};
-        // Reserved bits per type (HARDWARE.md 2.7 field tables), qw0 then qw1.
+                devPiotlb(0x100, 0x100, 0x10, 8, 0x10000, 2, true), iecGlobal(),
+                {0x0000_0010_0100_1019L, 0xD2CL}}; // page group response: RID 0x100, PASID 0x10, Invalid, PRGI 0x1A5, LPIG
+        // Reserved bits per type (HARDWARE.md 2.7 field tables), qw0 then qw1; a PRS unit accepts PD
+        // (bit 7) in a wait; the page group response (type 9) keeps 8:5 and 63:52, qw1 1:0 and 63:12.
         long[][] reserved = {{0xFFFC00000000F1C0L, -1L}, {0xFFFFFFFF0000F100L, 0xF80L},
-                {0x000F0000FFE001F0L, 0xFFEL}, {0xFFFFF180L, 0x3L}, {0xFFF000000000F1C0L, 0xF80L},
-                {0xFFF000000000F1C0L, -1L}, {0L, 0x7FEL}, {0xFFFF000007FFF1E0L, -1L}};
+                {0x000F0000FFE001F0L, 0xFFEL}, {0xFFFFF100L, 0x3L}, {0xFFF000000000F1C0L, 0xF80L},
+                {0xFFF000000000F1C0L, -1L}, {0L, 0x7FEL}, {0xFFFF000007FFF1E0L, -1L},
+                {0xFFF00000000001E0L, 0xFFFFFFFFFFFFF003L}};
         VtdConfig cfg = VtdConfig.scalable(48);
         for (int i = 0; i < good.length; i++) {
             long[] d = good[i].clone();
