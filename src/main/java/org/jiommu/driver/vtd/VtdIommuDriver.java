@@ -880,17 +880,11 @@ public final class VtdIommuDriver {
         if (r != 0) {
             return r;
         }
-        if (d.iopfCapable() && !info.priSupported) {
-            return Errno.ENODEV.neg(); // intel_iommu_enable_iopf: no PRI, no page faults
+        int iopf = iopfEnableForAttach(info, d);
+        if (iopf < 0) {
+            return iopf;
         }
-        boolean iopfAdded = false;
-        if (d.iopfCapable() && info.iopfRefcount == 0) {
-            r = enableIopf(info);
-            if (r != 0) {
-                return r;
-            }
-            iopfAdded = true;
-        }
+        boolean iopfAdded = iopf == 1;
         r = prepareEntries(info, 0);
         if (r == 0) {
             r = domainAttachIommu(d, u);
@@ -1197,6 +1191,25 @@ public final class VtdIommuDriver {
      * First IOPF-capable attachment of the device: {@code iopf_queue_add_device}, the unit learns
      * where to send its responses, then PRI Enable ({@code pci_enable_pri}). Holds the unit's lock.
      */
+    /**
+     * Before an attachment of {@code d}: an IOPF-capable domain needs PRI (intel_iommu_enable_iopf,
+     * -ENODEV without it), and the device's first IOPF-capable attachment enables page requests.
+     * Returns -errno, 1 when this call enabled them (the caller's rollback disables them), else 0.
+     */
+    private int iopfEnableForAttach(DeviceInfo info, VtdDomain d) {
+        if (!d.iopfCapable()) {
+            return 0;
+        }
+        if (!info.priSupported) {
+            return Errno.ENODEV.neg();
+        }
+        if (info.iopfRefcount != 0) {
+            return 0;
+        }
+        int r = enableIopf(info);
+        return r != 0 ? r : 1;
+    }
+
     private int enableIopf(DeviceInfo info) {
         VtdIommu u = info.iommu;
         if (u.prq == null || info.iopfEnabled) {
@@ -1307,17 +1320,11 @@ public final class VtdIommuDriver {
                     return r;
                 }
             }
-            if (d.iopfCapable() && !info.priSupported) {
-                return Errno.ENODEV.neg();
+            int iopf = iopfEnableForAttach(info, d);
+            if (iopf < 0) {
+                return iopf;
             }
-            boolean iopfAdded = false;
-            if (d.iopfCapable() && info.iopfRefcount == 0) {
-                r = enableIopf(info);
-                if (r != 0) {
-                    return r;
-                }
-                iopfAdded = true;
-            }
+            boolean iopfAdded = iopf == 1;
             r = domainAttachIommu(d, u);
             if (r != 0) {
                 if (iopfAdded) {
