@@ -292,10 +292,14 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             return ret;
         }
         long attrs = leafAttributes(prot);
-        // The single aligned 4 KiB page passes every check of map() (it cannot wrap): try the
-        // short path first; it changes nothing when it declines.
-        if (pgsize == SZ_4K && pgcount == 1 && ((iova | paddr) & (SZ_4K - 1)) == 0 && !debugChecks
-                && rangeOk(iova, iova + SZ_4K - 1) && mapPage(iova, paddr, attrs, mapped)) {
+        // A single aligned 4 KiB page, or a single aligned 2 MiB page on a table that has 2M
+        // leaves, passes every check of map() (it cannot wrap) and gets the leaf size map would
+        // pick (pt_compute_best_pgsize: the alignment and the length both stop at pgsize): try
+        // the short path first; it changes nothing when it declines.
+        if (pgcount == 1 && !debugChecks
+                && (pgsize == SZ_4K || (pgsize == SZ_2M && (pgsizeBitmap & SZ_2M) != 0))
+                && ((iova | paddr) & (pgsize - 1)) == 0 && rangeOk(iova, iova + pgsize - 1)
+                && mapPage(iova, paddr, pgsize == SZ_4K ? attrs : attrs | PS, pgsize == SZ_4K ? 1 : 2, mapped)) {
             return 0;
         }
         return map(iova, paddr, pgsize, pgcount, attrs, mapped);
@@ -428,26 +432,28 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
     }
 
     /**
-     * The single 4 KiB page into an empty entry under tables that exist (the common case):
-     * what map does for it, without its set-up. Returns false, having changed nothing, when
-     * a table is missing or the entry is not zero; map then decides.
+     * The single 4 KiB page (leaf level 1) or 2 MiB page (leaf level 2, {@code leafBits} with
+     * PS) into an empty entry under tables that exist (the common case): what map does for it,
+     * without its set-up. Returns false, having changed nothing, when a table is missing, a
+     * large leaf is on the way or the entry is not zero (a leaf: -EADDRINUSE; for 2M, a table
+     * that clear_contig may replace); map then decides.
      */
-    private boolean mapPage(long iova, long paddr, long attrs, Mapped mapped) {
+    private boolean mapPage(long iova, long paddr, long leafBits, int leafLevel, Mapped mapped) {
         final PhysicalMemory mem = memory;
         long table = root;
-        for (int level = levels; level > 1; level--) {
+        for (int level = levels; level > leafLevel; level--) {
             long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
             if (!isTable(e, level)) {
                 return false;
             }
             table = e & OA_MASK;
         }
-        long slot = table + ((long) index(iova, 1) << 3);
+        long slot = table + ((long) index(iova, leafLevel) << 3);
         if (mem.readLongAcquire(slot) != 0) {
             return false;
         }
-        mem.writeLongRelease(slot, paddr | attrs);
-        mapped.bytes += SZ_4K;
+        mem.writeLongRelease(slot, paddr | leafBits);
+        mapped.bytes += 1L << shift(leafLevel);
         return true;
     }
 
