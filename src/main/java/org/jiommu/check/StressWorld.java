@@ -334,10 +334,10 @@ final class StressWorld {
     }
 
     /**
-     * Runs {@code report} (a page request from {@code dev}) on the mock platform. Not on VT-d: its
-     * driver has no page request queue and never puts a device on an IOPF queue
-     * (docs/driver-vtd.md 6), so it never reports a page request; a report from a worker would
-     * play a driver that does not exist (and the core WARNs: no fault parameter). False if not sent.
+     * Runs {@code report} (a page request from {@code dev}, a worker playing the driver) on the mock
+     * platform. Not on VT-d: there page requests come from the devices' own DMA through the unit's
+     * page request queue and the driver's PRQ handler ({@link DmaLane#pasidDma}); a worker's report
+     * would play a driver other than the real one. False if not sent.
      */
     boolean pageRequest(Runnable report) {
         if (vtd != null) {
@@ -345,6 +345,29 @@ final class StressWorld {
         }
         report.run();
         return true;
+    }
+
+    /**
+     * VT-d, after the teardown: the drain left nothing behind (docs/driver-vtd.md 9,
+     * {@code intel_iommu_drain_pasid_prq}): every unit's page request ring is empty (PQH = PQT, no
+     * pending event) and no PRI function still has PRI enabled, so no page request can be
+     * reported any more; a report after its device left the IOPF queue would also have WARNed.
+     */
+    void prqDrained(StressHarness.Run run) {
+        for (VtdIommu u : vtd.units()) {
+            long head = u.unit().read64(VtdRegisters.PQH_REG);
+            long tail = u.unit().read64(VtdRegisters.PQT_REG);
+            int prs = u.unit().read32(VtdRegisters.PRS_REG);
+            if (head != tail || (prs & VtdRegisters.PRS_PPR) != 0) {
+                run.unexpected.add("after teardown: " + u + " page request queue not drained: PQH " + head
+                        + ", PQT " + tail + ", PRS " + prs);
+            }
+        }
+        for (PciDevice d : pasidDevices) {
+            if (d.pri().enabled()) {
+                run.unexpected.add("after teardown: " + d + " still has PRI enabled");
+            }
+        }
     }
 
     /** Whether worker {@code tid} plays the rogue caller of {@link StressHarness.Plant#ROGUE_PASID_FREE}. */
