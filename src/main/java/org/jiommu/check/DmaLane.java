@@ -8,6 +8,7 @@ import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.IommuGroup;
+import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.IommuDomain;
 
 /**
@@ -153,6 +154,105 @@ final class DmaLane {
         if (!Arrays.equals(mem, data) || !rr.ok() || !Arrays.equals(back, data)) {
             run.unexpected.add(where + ": memory " + Arrays.toString(mem) + ", read back "
                     + (rr.ok() ? Arrays.toString(back) : rr.faultName()) + ", written " + Arrays.toString(data));
+        }
+    }
+
+    /** Where a PASID DMA goes outside every VMA of the process (and far below every worker's IOVA window). */
+    static final long OUTSIDE_VMA = 0x4000_0000L;
+
+    /**
+     * VT-d page requests the real way (docs/check.md 4): a DMA with PASID from a PRI device the
+     * worker itself holds something at, so its outcome is known. Three times in four at one of its
+     * SVA bonds, under the process's life lock (no exit meanwhile): inside the VMA the first touch
+     * of a page is a page request (ATS completion without permission, PCIe 10.4), the driver's PRQ
+     * handler reports it, the core's SVA handler populates the mm ({@code handle_mm_fault}) and
+     * answers Success, and the retried DMA must land at the page the mm now maps; outside any VMA,
+     * or after the process exited, the answer is Invalid and the DMA must fault. Otherwise at one
+     * of its PASID attachments of a paging domain, where nothing below its IOVA windows is mapped:
+     * the request reaches domain 0's IOPF handler (which answers, keeps or fails it) or no handler,
+     * and the DMA must fault whatever the answer.
+     */
+    static void pasidDma(StressWorld w, StressHarness.Holdings all, int tid, Random rnd, StressHarness.Run run) {
+        PasidChurn.Holdings h = all.part2;
+        boolean bond = rnd.nextInt(4) != 0;
+        if (bond && !h.bonds.isEmpty()) {
+            int i = rnd.nextInt(h.bonds.size());
+            boolean outside = rnd.nextInt(5) == 0;
+            long va = outside ? OUTSIDE_VMA
+                    : StressWorld.VMA_START + rnd.nextInt((int) StressWorld.VMA_PAGES) * 0x1000L + 0x40;
+            svaDma(w, h.bonds.get(i), h.bondProcs.get(i), va, tid, run);
+        } else if (!bond && !h.pasids.isEmpty()) {
+            PasidChurn.PasidAttachment a = h.pasids.get(rnd.nextInt(h.pasids.size()));
+            long iova = 0x2000L * (1 + rnd.nextInt(16)) + 0x40;
+            byte[] data = new byte[LEN];
+            run.dmaChecks.incrementAndGet();
+            DmaResult r = w.vtd.dma((PciDevice) a.dev()).write(a.pasid(), iova, data, 0, LEN, new DmaResult());
+            String where = "PASID DMA thread " + tid + " " + a.dev() + " pasid " + a.pasid() + " on " + a.domain()
+                    + " iova " + Long.toHexString(iova);
+            run.trace(tid, where + " -> " + (r.ok() ? "pa " + Long.toHexString(r.firstPa()) : "fault " + r.faultName()));
+            if (r.ok()) {
+                run.unexpected.add(where + ": nobody maps there but the write landed at " + Long.toHexString(r.firstPa()));
+            } else {
+                run.ok("PASID_DMA_FAULT");
+            }
+        }
+    }
+
+    /** One DMA write (then read back) of {@code bond}'s device at its process's PASID, checked against the mm. */
+    private static void svaDma(StressWorld w, SvaHandle bond, StressWorld.Proc proc, long va, int tid,
+                               StressHarness.Run run) {
+        PciDevice dev = (PciDevice) bond.device();
+        int pasid = w.core.svaGetPasid(bond);
+        proc.life.readLock().lock();
+        try {
+            boolean exited = proc.exited;
+            boolean inside = !exited && va >= StressWorld.VMA_START
+                    && va < StressWorld.VMA_START + StressWorld.VMA_PAGES * 0x1000L;
+            boolean populated = proc.mm.translate(va) != 0;
+            byte[] data = new byte[LEN];
+            for (int k = 0; k < LEN; k++) {
+                data[k] = (byte) (va * 13 + tid * 7 + k + run.dmaChecks.get());
+            }
+            run.dmaChecks.incrementAndGet();
+            DmaEngine dma = w.vtd.dma(dev);
+            DmaResult r = dma.write(pasid, va, data, 0, LEN, new DmaResult());
+            String where = "SVA DMA thread " + tid + " " + dev + " pasid " + pasid + " " + proc.mm
+                    + (exited ? " (exited)" : "") + " va " + Long.toHexString(va);
+            run.trace(tid, where + (populated ? "" : " (not populated)") + " -> "
+                    + (r.ok() ? "pa " + Long.toHexString(r.firstPa()) : "fault " + r.faultName()));
+            if (!inside) {
+                if (r.ok()) {
+                    run.unexpected.add(where + ": outside every VMA of a live process but the write landed at "
+                            + Long.toHexString(r.firstPa()));
+                } else {
+                    run.ok("SVA_DMA_FAULT");
+                }
+                return;
+            }
+            if (!r.ok()) {
+                run.unexpected.add(where + ": inside the VMA but the write faulted (after its page request): "
+                        + r.faultName());
+                return;
+            }
+            long pa = proc.mm.translate(va);
+            if (r.firstPa() != pa) {
+                run.unexpected.add(where + ": landed at " + Long.toHexString(r.firstPa()) + ", the mm maps "
+                        + Long.toHexString(pa));
+                return;
+            }
+            byte[] mem = new byte[LEN];
+            w.vtd.memory().read(pa, mem, 0, LEN);
+            byte[] back = new byte[LEN];
+            DmaResult rr = dma.read(pasid, va, back, 0, LEN, new DmaResult());
+            if (!Arrays.equals(mem, data) || !rr.ok() || !Arrays.equals(back, data)) {
+                run.unexpected.add(where + ": memory " + Arrays.toString(mem) + ", read back "
+                        + (rr.ok() ? Arrays.toString(back) : rr.faultName()) + ", written " + Arrays.toString(data));
+                return;
+            }
+            // a page nobody had touched landed only through the page request round trip
+            run.ok(populated ? "SVA_DMA" : "PAGE_REQUEST");
+        } finally {
+            proc.life.readLock().unlock();
         }
     }
 }

@@ -107,6 +107,8 @@ final class PasidChurn {
         final List<Object[]> aux = new ArrayList<>();
         /** One entry per successful bind (a handle bound twice is here twice). */
         final List<SvaHandle> bonds = new ArrayList<>();
+        /** The process of each bond (same index as {@link #bonds}), for the VT-d SVA DMAs. */
+        final List<StressWorld.Proc> bondProcs = new ArrayList<>();
     }
 
     static void step(StressWorld w, StressHarness.Holdings all, int tid, Random rnd, StressHarness.Run run) {
@@ -245,6 +247,7 @@ final class PasidChurn {
                             bound[0] = core.svaBindDevice(dev, p.mm);
                         });
                         h.bonds.add(bound[0]);
+                        h.bondProcs.add(p);
                         what += " pasid " + core.svaGetPasid(bound[0]);
                     } finally {
                         p.life.readLock().unlock();
@@ -255,7 +258,9 @@ final class PasidChurn {
                     if (h.bonds.isEmpty()) {
                         return;
                     }
-                    SvaHandle b = h.bonds.remove(rnd.nextInt(h.bonds.size()));
+                    int bi = rnd.nextInt(h.bonds.size());
+                    SvaHandle b = h.bonds.remove(bi);
+                    h.bondProcs.remove(bi);
                     what += b;
                     IommuGroup bg = core.groupGet(b.device());
                     run.call();
@@ -299,6 +304,12 @@ final class PasidChurn {
                     break;
                 }
                 case PAGE_REQUEST: {
+                    if (w.vtd != null) {
+                        // VT-d: the request comes from the device's own DMA through the unit's
+                        // page request queue and the driver's PRQ handler, not from a worker
+                        DmaLane.pasidDma(w, all, tid, rnd, run);
+                        return;
+                    }
                     Device fd = dev;
                     IopfFault f;
                     int grp = rnd.nextInt(8);
@@ -385,6 +396,7 @@ final class PasidChurn {
                     core.freeGlobalPasid(p);
                 }
                 h.bonds.clear();
+                h.bondProcs.clear();
                 h.aux.clear();
                 h.pasids.clear();
                 h.globalPasids.clear();

@@ -314,6 +314,9 @@ public final class StressHarness {
         teardown(w, holdings, run.unexpected);
         if (w.vtd != null) {
             w.quiesce("teardown", run);
+            if (w.pasids) {
+                w.prqDrained(run);
+            }
         }
         List<Violation> fin = InvariantChecker.checkState(
                 w.platform != null ? w.platform.capture() : watch.capture(), null);

@@ -185,12 +185,18 @@ final class StressWorld {
         }
         if (pasids) {
             // the handler keeps odd groups for a worker to answer, answers even ones at once and
-            // fails every fifth (answered FAILURE by the core), as a fault object's user might
+            // fails every fifth (answered FAILURE by the core), as a fault object's user might.
+            // On VT-d it answers none at once: there the handler runs inside the driver's PRQ
+            // handler, and an answer from it is a core call nested there, which the watch's gate
+            // deadlocks against a PASID teardown draining the queue (the teardown's call holds the
+            // gate and waits for the PRQ handler; the nested call waits for the gate). The
+            // kernel's handlers queue the group too (iommu_sva_iopf_handler, iommufd's fault queue).
+            boolean answerAtOnce = vtd == null;
             core.domainSetIopfHandler(domains.get(0), g -> {
                 if (g.serial() % 5 == 0) {
                     return Errno.ENOMEM.neg();
                 }
-                if (g.serial() % 2 == 0) {
+                if (answerAtOnce && g.serial() % 2 == 0) {
                     core.iopfGroupResponse(g, PageResponse.Code.SUCCESS);
                     core.iopfFreeGroup(g);
                 } else {
@@ -334,10 +340,10 @@ final class StressWorld {
     }
 
     /**
-     * Runs {@code report} (a page request from {@code dev}) on the mock platform. Not on VT-d: its
-     * driver has no page request queue and never puts a device on an IOPF queue
-     * (docs/driver-vtd.md 6), so it never reports a page request; a report from a worker would
-     * play a driver that does not exist (and the core WARNs: no fault parameter). False if not sent.
+     * Runs {@code report} (a page request from {@code dev}, a worker playing the driver) on the mock
+     * platform. Not on VT-d: there page requests come from the devices' own DMA through the unit's
+     * page request queue and the driver's PRQ handler ({@link DmaLane#pasidDma}); a worker's report
+     * would play a driver other than the real one. False if not sent.
      */
     boolean pageRequest(Runnable report) {
         if (vtd != null) {
@@ -345,6 +351,29 @@ final class StressWorld {
         }
         report.run();
         return true;
+    }
+
+    /**
+     * VT-d, after the teardown: the drain left nothing behind (docs/driver-vtd.md 9,
+     * {@code intel_iommu_drain_pasid_prq}): every unit's page request ring is empty (PQH = PQT, no
+     * pending event) and no PRI function still has PRI enabled, so no page request can be
+     * reported any more; a report after its device left the IOPF queue would also have WARNed.
+     */
+    void prqDrained(StressHarness.Run run) {
+        for (VtdIommu u : vtd.units()) {
+            long head = u.unit().read64(VtdRegisters.PQH_REG);
+            long tail = u.unit().read64(VtdRegisters.PQT_REG);
+            int prs = u.unit().read32(VtdRegisters.PRS_REG);
+            if (head != tail || (prs & VtdRegisters.PRS_PPR) != 0) {
+                run.unexpected.add("after teardown: " + u + " page request queue not drained: PQH " + head
+                        + ", PQT " + tail + ", PRS " + prs);
+            }
+        }
+        for (PciDevice d : pasidDevices) {
+            if (d.pri().enabled()) {
+                run.unexpected.add("after teardown: " + d + " still has PRI enabled");
+            }
+        }
     }
 
     /** Whether worker {@code tid} plays the rogue caller of {@link StressHarness.Plant#ROGUE_PASID_FREE}. */
