@@ -16,11 +16,9 @@ import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.MmStruct;
-import org.jiommu.driver.mock.MockDomain;
-import org.jiommu.driver.mock.MockIommuDriver;
-import org.jiommu.driver.mock.MockSnapshot;
 import org.jiommu.mem.FrameAllocator;
-import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.Platform;
 
 /**
  * The kernel's {@code fail_nth} sweep (tools/testing/selftests/iommu/iommufd_fail_nth.c, as
@@ -178,43 +176,22 @@ public final class FailNthSweep {
      * </ul>
      *
      * @param core the core snapshot
-     * @param mocks per instance, the mock driver's normalised snapshot
+     * @param mocks per kind, its driver state as the kind normalises it for a sweep
+     *     ({@link IommuUnits#failNthState}: the mock's snapshots, an unprobed device's entry on the
+     *     release domain counted as idle)
      * @param untrackedBlocks live frame blocks not reachable from any live page table
      */
-    public record FullState(CoreSnapshot core, Map<IommuDevice, MockSnapshot> mocks, long untrackedBlocks) {
+    public record FullState(CoreSnapshot core, List<Object> mocks, long untrackedBlocks) {
 
         public static FullState capture(Platform p) {
             CoreSnapshot s = p.core().snapshot();
-            Map<IommuDevice, MockSnapshot> mocks = new LinkedHashMap<>();
+            List<Object> drivers = new ArrayList<>();
             long tablePages = 0;
-            for (MockIommuDriver m : p.mocks()) {
-                MockSnapshot ms = m.snapshot();
-                Map<Device, IommuDomain> rid = new LinkedHashMap<>(ms.programmed());
-                for (CoreSnapshot.DeviceState d : s.devices()) {
-                    if (d.iommu() == null && m.releaseDomain() != null && rid.get(d.dev()) == m.releaseDomain()) {
-                        rid.remove(d.dev());
-                    }
-                }
-                mocks.put(m.iommu(), new MockSnapshot(ms.probed(), rid, ms.pasids(), ms.iopfRefcount(),
-                        ms.liveDomains(), ms.tables()));
-                for (IommuDomain d : ms.liveDomains()) {
-                    if (d instanceof MockDomain && ((MockDomain) d).pgtable() != null) {
-                        tablePages += tablePages(((MockDomain) d).pgtable());
-                    }
-                }
+            for (IommuUnits u : p.units()) {
+                drivers.add(u.failNthState(s));
+                tablePages += u.tablePages();
             }
-            return new FullState(s, mocks, p.frames().stats().liveBlocks() - tablePages);
-        }
-
-        /** The table pages of a live table: its root and one per table descriptor. */
-        private static long tablePages(IoPageTable t) {
-            long[] n = {1};
-            t.walk((level, iova, size, pte, leaf) -> {
-                if (!leaf) {
-                    n[0]++;
-                }
-            });
-            return n[0];
+            return new FullState(s, drivers, p.frames().stats().liveBlocks() - tablePages);
         }
 
         /** What differs from {@code o}, one line per part; empty if equal. */
@@ -331,7 +308,7 @@ public final class FailNthSweep {
             }
             boolean fired = src == Source.CORE ? !p.core().failNthArmed() : framesFired(frames, allocs, n);
             disarm(p);
-            List<Violation> broken = InvariantChecker.checkState(p.capture(), null);
+            List<Violation> broken = InvariantChecker.checkState(PlatformState.of(p), null);
             if (err != null) {
                 List<String> diff = before.diff(FullState.capture(p));
                 if (!fired) {
