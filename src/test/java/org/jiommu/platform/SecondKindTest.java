@@ -69,7 +69,7 @@ class SecondKindTest {
     @Test
     @DisplayName("the stress run with PASIDs on the second kind: clean, I7 at every quiescent point, lane DMAs checked")
     void stressRun() {
-        StressHarness.Config cfg = new StressHarness.Config(3, 4, 200, 3).withPasids().on("twin");
+        StressHarness.Config cfg = new StressHarness.Config(3, 4, 200, 3).withPasids().on("twin").serialised();
         StressHarness.Result r = StressHarness.run(cfg);
         InvariantWatch.drain();
         assertThat(r.clean()).as(r.toString()).isTrue();
@@ -80,7 +80,7 @@ class SecondKindTest {
     @Test
     @DisplayName("a plant of the second kind's units (a stray PASID entry) is reported by the generic I7")
     void plantSeenByI7() {
-        StressHarness.Config cfg = new StressHarness.Config(3, 4, 200, 3).withPasids().on("twin")
+        StressHarness.Config cfg = new StressHarness.Config(3, 4, 200, 3).withPasids().on("twin").serialised()
                 .planting(StressHarness.Plant.named("stray-pasid-entry"));
         StressHarness.Result r = StressHarness.run(cfg);
         InvariantWatch.drain();
