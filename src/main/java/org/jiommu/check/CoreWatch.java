@@ -1,6 +1,5 @@
 package org.jiommu.check;
 
-import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.Platform;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -51,7 +50,8 @@ import org.jiommu.core.spi.IommuOps;
  * ledger shows).
  *
  * <p><b>Hardware view.</b> By default the {@link TraceHardwareView} (what the core told the
- * driver); {@link #usePlatform} switches to the mock drivers' exact state and adds I10.
+ * driver); {@link #usePlatform} switches to the platform's view (each IOMMU kind's exact state)
+ * and adds I10.
  */
 public final class CoreWatch implements TraceListener {
     private static final StackWalker WALKER = StackWalker.getInstance();

@@ -10,11 +10,8 @@ import java.util.Objects;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.jiommu.base.IommuException;
-import org.jiommu.bus.Device;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
-import org.jiommu.core.spi.IommuDevice;
-import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.MmStruct;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.platform.IommuUnits;
@@ -30,8 +27,9 @@ import org.jiommu.platform.Platform;
  * ({@link FrameAllocator#failNthAllocation}).
  *
  * <p>Where the kernel's sweep only watches for WARNs and leaks, the model asks more: after every
- * call that failed, the whole platform ({@link FullState}: the core snapshot, every mock driver's
- * hardware and page-table leaves, the frame allocator's blocks outside live tables) must equal what
+ * call that failed, the whole platform ({@link FullState}: the core snapshot, every IOMMU kind's
+ * driver state (the mock's: hardware and page-table leaves), the frame allocator's blocks outside
+ * live tables) must equal what
  * it was before the call, and the state invariants must hold. A call that succeeds although the
  * failure fired (the kernel ignores some allocation failures) must leave the invariants intact.
  *
@@ -156,9 +154,9 @@ public final class FailNthSweep {
     }
 
     /**
-     * The whole platform as far as "changed nothing" goes: the core snapshot, the mock drivers'
-     * snapshots (probe state, RID and PASID entries, IOPF counts, live domains, page-table leaves
-     * from a walk), and the frame allocator's live blocks that no live page table reaches.
+     * The whole platform as far as "changed nothing" goes: the core snapshot, each kind's driver
+     * state (the mock drivers' snapshots: probe state, RID and PASID entries, IOPF counts, live
+     * domains, page-table leaves from a walk), and the frame allocator's live blocks that no live page table reaches.
      * Warnings and counters of past allocations are left out on purpose, and so are two things
      * the kernel itself changes in a failed call:
      * <ul>
@@ -176,12 +174,12 @@ public final class FailNthSweep {
      * </ul>
      *
      * @param core the core snapshot
-     * @param mocks per kind, its driver state as the kind normalises it for a sweep
+     * @param drivers per kind, its driver state as the kind normalises it for a sweep
      *     ({@link IommuUnits#failNthState}: the mock's snapshots, an unprobed device's entry on the
      *     release domain counted as idle)
      * @param untrackedBlocks live frame blocks not reachable from any live page table
      */
-    public record FullState(CoreSnapshot core, List<Object> mocks, long untrackedBlocks) {
+    public record FullState(CoreSnapshot core, List<Object> drivers, long untrackedBlocks) {
 
         public static FullState capture(Platform p) {
             CoreSnapshot s = p.core().snapshot();
@@ -212,8 +210,8 @@ public final class FailNthSweep {
                     out.add("core: " + core + " -> " + other);
                 }
             }
-            if (!mocks.equals(o.mocks)) {
-                out.add("driver state: " + mocks + " -> " + o.mocks);
+            if (!drivers.equals(o.drivers)) {
+                out.add("driver state: " + drivers + " -> " + o.drivers);
             }
             if (untrackedBlocks != o.untrackedBlocks) {
                 out.add("frames: " + untrackedBlocks + " blocks outside page tables -> " + o.untrackedBlocks);

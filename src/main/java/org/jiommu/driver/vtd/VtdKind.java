@@ -9,7 +9,6 @@ import org.jiommu.base.Errno;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciDevice;
-import org.jiommu.core.CoreConfig;
 import org.jiommu.hw.vtd.ScalableContextEntry;
 import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.hw.vtd.VtdTables;
