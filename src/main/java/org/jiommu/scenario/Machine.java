@@ -65,7 +65,7 @@ final class Machine {
             // firmware puts PCI functions behind it (a mock picks pci_device_group then)
             options.put("pci-masters", java.util.stream.Stream.concat(spec.devices().stream(), hotplugged.stream())
                     .anyMatch(d -> i.name().equals(d.iommu()) && d.bus() == DeviceSpec.Bus.PCI));
-            units.add(new UnitSpec(i.name(), i.kind().word, options));
+            units.add(new UnitSpec(i.name(), i.unit().kind(), options));
         }
         // Each kind builds its units and driver on the platform; the frame baseline is taken
         // before any device exists (I10 is only checked where it means "no domain", see
