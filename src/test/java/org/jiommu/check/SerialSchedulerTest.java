@@ -42,7 +42,7 @@ class SerialSchedulerTest {
     @Test
     @DisplayName("a serial VT-d run with PASIDs (lanes, SVA DMAs, page requests, I7) is the same run every time for its seed")
     void vtdRepeats() {
-        StressHarness.Config cfg = new StressHarness.Config(7, 4, 200, 3).withPasids().onVtd().serialised();
+        StressHarness.Config cfg = new StressHarness.Config(7, 4, 200, 3).withPasids().on("vtd").serialised();
         StressHarness.Result a = run(cfg);
         StressHarness.Result b = run(cfg);
         assertThat(a.clean()).as(a.toString()).isTrue();
