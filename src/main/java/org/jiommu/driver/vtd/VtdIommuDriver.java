@@ -57,6 +57,12 @@ import org.jiommu.pgtable.x86.X86RadixPageTable;
  *     only when the wait completed.</li>
  * </ul>
  *
+ * <p>This class is the {@code iommu_ops} / {@code domain_ops} wiring, probe, release, attach and
+ * {@code set_dev_pasid}; the package-private {@link VtdEntries} (context and PASID tables),
+ * {@link VtdCacheTags} (domain ids, flushes), {@link VtdDomainOps} (domains, map/unmap) and
+ * {@link VtdIopf} (IOPF enablement) do the rest, over the shared pieces of
+ * {@code org.jiommu.driver.common}; bugs are planted through a {@link DriverFaults}.
+ *
  * <p>docs/driver-vtd.md gives the sources and the decisions taken where the kernel's ways were
  * not followed. Thread-safe: see {@link VtdIommu} and {@link VtdDomain} for the lock order.
  */
@@ -704,10 +710,6 @@ public final class VtdIommuDriver {
         }
         info.setRidDomain(null);
     }
-
-    // ------------------------------------------------------------------------------------------
-    // PASID entries
-    // ------------------------------------------------------------------------------------------
 
     // ------------------------------------------------------------------------------------------
     // IOPF: page responses (enablement on the attach path: VtdIopf)
