@@ -6,7 +6,7 @@ package org.jiommu.driver.common;
  * <p>{@link #alignedPow2}: VT-d's page-selective invalidations (and its device-TLB ones) name a
  * naturally aligned power-of-two number of pages by an address and a mask; the range is widened
  * to the smallest such block containing it ({@code calculate_psi_aligned_address} in
- * drivers/iommu/intel/cache.c). SMMUv3 range TLBIs (TG/SCALE/NUM) come with the SMMUv3 driver.
+ * drivers/iommu/intel/cache.c). SMMUv3 range TLBIs (TG/SCALE/NUM) are {@link TlbiRange}.
  *
  * @param address the block's first byte (0 when {@link #order} is the caller's "all")
  * @param order log2 of the number of pages in the block

@@ -6,7 +6,8 @@
  * {@code dev_iommu_priv}), device-TLB fan-out ({@link org.jiommu.driver.common.DevTlbTags}), IOPF
  * enablement ({@link org.jiommu.driver.common.IopfRefs}), command batches ending in a sync
  * ({@link org.jiommu.driver.common.CommandBatch}), invalidation ranges
- * ({@link org.jiommu.driver.common.InvalidationRange}), entry writes
+ * ({@link org.jiommu.driver.common.InvalidationRange}, {@link org.jiommu.driver.common.TlbiRange}),
+ * entry writes
  * ({@link org.jiommu.driver.common.EntryWrites}, {@link org.jiommu.driver.common.HitlessEntryWriter})
  * and the bug plants of the stress run and the stale-translation tests
  * ({@link org.jiommu.driver.common.DriverFaults}).
