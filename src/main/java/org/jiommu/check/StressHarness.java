@@ -2,6 +2,7 @@ package org.jiommu.check;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.EnumSet;
@@ -14,6 +15,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jiommu.base.Errno;
@@ -43,6 +45,11 @@ import org.jiommu.platform.VtdPlatform;
  *
  * <p>The seed fixes what every thread does; the interleaving is the scheduler's. A run that is not
  * clean says so with its seed and the last calls of every thread ({@link Result#trace()}).
+ *
+ * <p>{@link Config#serial()} runs the same workers under a seeded scheduler instead: each worker
+ * still runs on its own thread, but only one at a time, for one step, in an order drawn from the
+ * seed ({@link SerialScheduler}). Such a run is a function of its seed alone, so a proof that "the
+ * checker catches planted bug X" holds on every run, whatever the machine's load.
  */
 public final class StressHarness {
     /** Errors a legal caller may get from a part-1 call when another thread got there first. */
@@ -86,9 +93,11 @@ public final class StressHarness {
      * @param plant a bug to plant, {@link Plant#NONE} for a real run
      * @param vtd run on a {@link org.jiommu.platform.VtdPlatform} (the VT-d driver and hardware,
      *     with DMA lanes and the I7 agreement at quiescent points) instead of the mock driver
+     * @param serial one worker step at a time, in an order drawn from the seed (a deterministic
+     *     run), instead of free-running threads
      */
     public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
-                         boolean vtd) {
+                         boolean vtd, boolean serial) {
         public Config {
             if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null) {
                 throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
@@ -98,7 +107,7 @@ public final class StressHarness {
 
         /** A run on the mock driver (the form before the VT-d platform existed). */
         public Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant) {
-            this(seed, threads, opsPerThread, domains, pasids, plant, false);
+            this(seed, threads, opsPerThread, domains, pasids, plant, false, false);
         }
 
         /** A part-1 run (attach, ownership, map), as before issue 4. */
@@ -108,17 +117,25 @@ public final class StressHarness {
 
         /** The same run with the part-2 calls. */
         public Config withPasids() {
-            return new Config(seed, threads, opsPerThread, domains, true, plant, vtd);
+            return new Config(seed, threads, opsPerThread, domains, true, plant, vtd, serial);
         }
 
         /** The same run with a planted bug. */
         public Config planting(Plant p) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, p, vtd);
+            return new Config(seed, threads, opsPerThread, domains, pasids, p, vtd, serial);
         }
 
         /** The same churn on a VT-d platform (scalable mode) instead of the mock driver. */
         public Config onVtd() {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, true);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, true, serial);
+        }
+
+        /**
+         * The same workers under the seeded serial scheduler: one step at a time, so the run
+         * (every call, every result, every DMA outcome) depends on the seed alone.
+         */
+        public Config serialised() {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, vtd, true);
         }
     }
 
@@ -246,64 +263,28 @@ public final class StressHarness {
         int warningsBefore = w.core.warningCount();
         Run run = new Run();
         List<Holdings> holdings = new ArrayList<>();
-        List<Thread> threads = new ArrayList<>();
-        CountDownLatch start = new CountDownLatch(1);
         // VT-d: every QUIESCE calls of each worker all of them meet, and I7 is checked with no call running
         int[] point = new int[1];
-        CyclicBarrier quiet = w.vtd == null ? null : new CyclicBarrier(cfg.threads(), () -> {
+        Runnable quiesce = w.vtd == null ? null : () -> {
             point[0]++;
             w.quiesce("quiescent point " + point[0], run);
             if (point[0] == 1 && cfg.plant() == Plant.STRAY_PASID_ENTRY) {
                 w.plantStrayPasidEntry();
             }
-        });
+        };
+        List<Worker> workers = new ArrayList<>();
         for (int t = 0; t < cfg.threads(); t++) {
             Holdings h = new Holdings(t);
             if (w.vtd != null) {
                 h.lane = new DmaLane.Holdings(w.lanes.get(t));
             }
             holdings.add(h);
-            Random rnd = new Random(cfg.seed() * 1_000_003L + t);
-            int tid = t;
-            Thread th = new Thread(() -> {
-                try {
-                    start.await();
-                    for (int i = 0; i < cfg.opsPerThread(); i++) {
-                        if (quiet == null) {
-                            oneCall(w, h, tid, rnd, run);
-                            continue;
-                        }
-                        // a worker carries on after a failure, so every worker reaches every quiescent point
-                        try {
-                            if (rnd.nextInt(4) == 0) {
-                                DmaLane.step(w, h, tid, rnd, run);
-                            } else {
-                                oneCall(w, h, tid, rnd, run);
-                            }
-                        } catch (RuntimeException | AssertionError e) {
-                            run.unexpected.add("thread " + tid + ": " + e);
-                        }
-                        if (i % QUIESCE == QUIESCE - 1) {
-                            quiet.await();
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (Throwable e) {
-                    run.unexpected.add("thread " + tid + ": " + e);
-                }
-            }, "stress-" + cfg.seed() + "-" + t);
-            threads.add(th);
-            th.start();
+            workers.add(new Worker(w, h, t, new Random(cfg.seed() * 1_000_003L + t), run));
         }
-        start.countDown();
-        for (Thread th : threads) {
-            try {
-                th.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                run.unexpected.add("interrupted while joining " + th.getName());
-            }
+        if (cfg.serial()) {
+            new SerialScheduler(cfg, workers, quiesce, run).run();
+        } else {
+            runFree(cfg, workers, quiesce, run);
         }
         if (w.vtd != null) {
             w.quiesce("the end of the run", run);
@@ -334,6 +315,165 @@ public final class StressHarness {
         return new Result(cfg.seed(), run.calls.get(), counts(run.errors), List.copyOf(run.unexpected), reports, fin,
                 baseline, w.frames.stats(), watch.checks(), watch.transitionChecks(), counts(run.successes),
                 warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get());
+    }
+
+    /** One worker: its holdings, its seeded choices, and one step of the mix at a time. */
+    private static final class Worker {
+        final StressWorld w;
+        final Holdings h;
+        final int tid;
+        final Random rnd;
+        final Run run;
+
+        Worker(StressWorld w, Holdings h, int tid, Random rnd, Run run) {
+            this.w = w;
+            this.h = h;
+            this.tid = tid;
+            this.rnd = rnd;
+            this.run = run;
+        }
+
+        /**
+         * Step {@code i} of the worker. On VT-d a quarter of the steps go to its DMA lane, and a
+         * failure is recorded and the worker carries on, so every worker reaches every quiescent
+         * point.
+         */
+        void step() {
+            if (w.vtd == null) {
+                oneCall(w, h, tid, rnd, run);
+                return;
+            }
+            try {
+                if (rnd.nextInt(4) == 0) {
+                    DmaLane.step(w, h, tid, rnd, run);
+                } else {
+                    oneCall(w, h, tid, rnd, run);
+                }
+            } catch (RuntimeException | AssertionError e) {
+                run.unexpected.add("thread " + tid + ": " + e);
+            }
+        }
+    }
+
+    /** Free-running threads: the interleaving is the JVM's and the machine's. */
+    private static void runFree(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
+        CountDownLatch start = new CountDownLatch(1);
+        CyclicBarrier quiet = quiesce == null ? null : new CyclicBarrier(cfg.threads(), quiesce);
+        List<Thread> threads = new ArrayList<>();
+        for (Worker wk : workers) {
+            Thread th = new Thread(() -> {
+                try {
+                    start.await();
+                    for (int i = 0; i < cfg.opsPerThread(); i++) {
+                        wk.step();
+                        if (quiet != null && i % QUIESCE == QUIESCE - 1) {
+                            quiet.await();
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (Throwable e) {
+                    run.unexpected.add("thread " + wk.tid + ": " + e);
+                }
+            }, "stress-" + cfg.seed() + "-" + wk.tid);
+            threads.add(th);
+            th.start();
+        }
+        start.countDown();
+        join(threads, run);
+    }
+
+    private static void join(List<Thread> threads, Run run) {
+        for (Thread th : threads) {
+            try {
+                th.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                run.unexpected.add("interrupted while joining " + th.getName());
+            }
+        }
+    }
+
+    /**
+     * The seeded serial scheduler: every worker keeps its own thread (so per-thread state such as
+     * the watch's call frames is what it is in a free run), but a worker runs only when handed
+     * the turn, for exactly one step, and hands it back. The next worker is drawn from a Random
+     * seeded by the run's seed among those that have steps left and are not waiting at the
+     * quiescent point; when all are waiting, the quiescent check runs on the scheduler's thread,
+     * as the barrier action does in a free run. With no two steps ever overlapping, every call
+     * sees the state the previous one left, and the run is the same on every machine.
+     */
+    private static final class SerialScheduler {
+        private final Config cfg;
+        private final List<Worker> workers;
+        private final Runnable quiesce;
+        private final Run run;
+        private final Semaphore[] turn;
+        private final Semaphore stepDone = new Semaphore(0);
+
+        SerialScheduler(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
+            this.cfg = cfg;
+            this.workers = workers;
+            this.quiesce = quiesce;
+            this.run = run;
+            this.turn = new Semaphore[workers.size()];
+            for (int i = 0; i < turn.length; i++) {
+                turn[i] = new Semaphore(0);
+            }
+        }
+
+        void run() {
+            List<Thread> threads = new ArrayList<>();
+            for (Worker wk : workers) {
+                Thread th = new Thread(() -> {
+                    for (int i = 0; i < cfg.opsPerThread(); i++) {
+                        turn[wk.tid].acquireUninterruptibly();
+                        try {
+                            wk.step();
+                        } catch (Throwable e) {
+                            run.unexpected.add("thread " + wk.tid + ": " + e);
+                        } finally {
+                            stepDone.release();
+                        }
+                    }
+                }, "stress-serial-" + cfg.seed() + "-" + wk.tid);
+                threads.add(th);
+                th.start();
+            }
+            Random order = new Random(cfg.seed() * 0x9E3779B97F4A7C15L + 0x5EED);
+            int n = workers.size();
+            int[] done = new int[n];
+            boolean[] waiting = new boolean[n];
+            int[] ready = new int[n];
+            while (true) {
+                int count = 0;
+                boolean anyWaiting = false;
+                for (int t = 0; t < n; t++) {
+                    if (waiting[t]) {
+                        anyWaiting = true;
+                    } else if (done[t] < cfg.opsPerThread()) {
+                        ready[count++] = t;
+                    }
+                }
+                if (count == 0) {
+                    if (!anyWaiting) {
+                        break;
+                    }
+                    // every worker has reached the quiescent point (they all make the same number of steps)
+                    quiesce.run();
+                    Arrays.fill(waiting, false);
+                    continue;
+                }
+                int t = ready[order.nextInt(count)];
+                turn[t].release();
+                stepDone.acquireUninterruptibly();
+                done[t]++;
+                if (quiesce != null && done[t] % QUIESCE == 0) {
+                    waiting[t] = true;
+                }
+            }
+            join(threads, run);
+        }
     }
 
     /** One part-1 or (with PASIDs, half the time) part-2 call. */

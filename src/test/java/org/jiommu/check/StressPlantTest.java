@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class StressPlantTest {
     private static StressHarness.Result run(StressHarness.Plant plant) {
         try {
-            return StressHarness.run(new StressHarness.Config(7, 4, 300, 3).withPasids().planting(plant));
+            return StressHarness.run(new StressHarness.Config(7, 4, 300, 3).withPasids().serialised().planting(plant));
         } finally {
             InvariantWatch.drain();
         }

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * at a quiescent point. The same seed with nothing planted is clean.
  */
 class VtdStressPlantTest {
-    private static final StressHarness.Config CFG = new StressHarness.Config(7, 4, 300, 3).withPasids().onVtd();
+    private static final StressHarness.Config CFG = new StressHarness.Config(7, 4, 300, 3).withPasids().onVtd().serialised();
 
     @Test
     @DisplayName("a driver skipping IOTLB invalidations: a lane DMA after a completed unmap, or an SVA DMA after its process exited, lands (stale IOTLB)")
