@@ -6,14 +6,21 @@ package org.jiommu.hw.arm;
  * input bits (8-byte descriptors); level 3 resolves the bits just above the page offset.
  */
 public enum Granule {
-    G4K(12),
-    G16K(14),
-    G64K(16);
+    G4K(12, 0b0110, 0b0110),
+    G16K(14, 0b0100, 0b0100),
+    G64K(16, 0b0100, 0b0110);
 
     private final int shift;
+    private final int stride;
+    /** Bit n set: a block descriptor is allowed at level n (without / with FEAT_LPA). */
+    private final int blockLevels;
+    private final int blockLevelsLpa;
 
-    Granule(int shift) {
+    Granule(int shift, int blockLevels, int blockLevelsLpa) {
         this.shift = shift;
+        this.stride = shift - 3;
+        this.blockLevels = blockLevels;
+        this.blockLevelsLpa = blockLevelsLpa;
     }
 
     /** log2 of the granule size: 12, 14 or 16. */
@@ -27,12 +34,12 @@ public enum Granule {
 
     /** Input bits one full table resolves. */
     public int stride() {
-        return shift - 3;
+        return stride;
     }
 
     /** Lowest input bit resolved at {@code level} (0..3): the log2 of that level's block size. */
     public int levelShift(int level) {
-        return shift + (3 - level) * stride();
+        return shift + (3 - level) * stride;
     }
 
     /**
@@ -42,11 +49,7 @@ public enum Granule {
      * Anywhere else such a descriptor is a Translation fault.
      */
     public boolean blockAllowed(int level, boolean lpa) {
-        return switch (this) {
-            case G4K -> level == 1 || level == 2;
-            case G16K -> level == 2;
-            case G64K -> level == 2 || (level == 1 && lpa);
-        };
+        return ((lpa ? blockLevelsLpa : blockLevels) >>> level & 1) != 0;
     }
 
     /**
