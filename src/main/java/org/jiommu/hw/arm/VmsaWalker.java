@@ -128,34 +128,12 @@ public final class VmsaWalker {
         }
         // The start table is aligned to its size; lower base bits are RES0 and ignored.
         base &= -(8L << bits);
-        int tableAttrs = 0;
-        long desc;
-        for (;;) {
-            long descAddr = base + (((va >>> g.levelShift(level)) & ((1L << bits) - 1)) << 3);
-            if (nest != null) {
-                long pa = stage2(nest, descAddr, ACCESS_READ, true, out);
-                if (out.fault != null) {
-                    return false;
-                }
-                descAddr = pa;
-            }
-            desc = read(descAddr, level, 1, va, out);
-            if (out.fault != null) {
-                return false;
-            }
-            long addr = descriptorAddress(desc, g, oas);
-            if (!checkDescriptor(desc, addr, g, level, oas, 1, va, descAddr, out)) {
-                return false;
-            }
-            if ((desc & DESC_TABLE) != 0 && level < 3) {
-                tableAttrs |= (int) (desc >>> 59);
-                base = addr;
-                level++;
-                bits = g.stride();
-                continue;
-            }
-            break;
+        long desc = descend(g, level, bits, base, va, oas, 1, nest, out);
+        if (out.fault != null) {
+            return false;
         }
+        level = out.leafLevel;
+        int tableAttrs = out.tableAttrs;
         int shift = g.levelShift(level);
         long blockMask = (1L << shift) - 1;
         long ipa = (descriptorAddress(desc, g, oas) & ~blockMask) | (va & blockMask);
@@ -242,28 +220,12 @@ public final class VmsaWalker {
         int bits = c.startBits;
         // The concatenated start tables are aligned to their total size.
         base &= -(8L << bits);
-        long desc;
-        for (;;) {
-            long descAddr = base + (((ipa >>> g.levelShift(level)) & ((1L << bits) - 1)) << 3);
-            desc = read(descAddr, level, 2, ipa, out);
-            if (out.fault != null) {
-                out.faultOnStage1Walk = forStage1Walk;
-                return -1;
-            }
-            long addr = descriptorAddress(desc, g, oas);
-            if (!checkDescriptor(desc, addr, g, level, oas, 2, ipa, descAddr, out)) {
-                out.faultOnStage1Walk = forStage1Walk;
-                return -1;
-            }
-            // Stage-2 table descriptors carry no attributes (bits 63:59 ignored).
-            if ((desc & DESC_TABLE) != 0 && level < 3) {
-                base = addr;
-                level++;
-                bits = g.stride();
-                continue;
-            }
-            break;
+        long desc = descend(g, level, bits, base, ipa, oas, 2, null, out);
+        if (out.fault != null) {
+            out.faultOnStage1Walk = forStage1Walk;
+            return -1;
         }
+        level = out.leafLevel;
         int shift = g.levelShift(level);
         long blockMask = (1L << shift) - 1;
         if ((desc & AF) == 0 && !c.accessFlagFaultDisable) {
@@ -288,6 +250,46 @@ public final class VmsaWalker {
     }
 
     // ---- shared -------------------------------------------------------------------------
+
+    /**
+     * From the start table down to the leaf: returns the leaf descriptor, its level in
+     * {@link WalkResult#leafLevel} and the table attributes gathered on the way (stage 1 only:
+     * stage-2 table descriptors carry none) in {@link WalkResult#tableAttrs}. With {@code nest},
+     * every descriptor address is an IPA translated by stage 2 first. On a fault fills
+     * {@code out} and returns 0.
+     */
+    private long descend(Granule g, int level, int bits, long base, long input, int oas, int stage,
+                         Stage2Config nest, WalkResult out) {
+        int tableAttrs = 0;
+        for (;;) {
+            long descAddr = base + (((input >>> g.levelShift(level)) & ((1L << bits) - 1)) << 3);
+            if (nest != null) {
+                descAddr = stage2(nest, descAddr, ACCESS_READ, true, out);
+                if (out.fault != null) {
+                    return 0;
+                }
+            }
+            long desc = read(descAddr, level, stage, input, out);
+            if (out.fault != null) {
+                return 0;
+            }
+            long addr = descriptorAddress(desc, g, oas);
+            if (!checkDescriptor(desc, addr, g, level, oas, stage, input, descAddr, out)) {
+                return 0;
+            }
+            if ((desc & DESC_TABLE) == 0 || level == 3) {
+                out.leafLevel = level;
+                out.tableAttrs = tableAttrs;
+                return desc;
+            }
+            if (stage == 1) {
+                tableAttrs |= (int) (desc >>> 59);
+            }
+            base = addr;
+            level++;
+            bits = g.stride();
+        }
+    }
 
     /**
      * The address field of a table, block or page descriptor: bits 47:granule, plus OA[51:48]

@@ -54,6 +54,10 @@ public final class WalkResult {
     /** Descriptors read by this walk (table and leaf, both stages). */
     public int descriptorsRead;
 
+    // Scratch of the walker's descent (valid only right after it).
+    int leafLevel;
+    int tableAttrs;
+
     public boolean ok() {
         return fault == null;
     }

@@ -129,6 +129,86 @@ class VmsaWalkerProperties {
         stage2(BITMAP_64K, 44, 44, m);
     }
 
+    @Property(tries = 25)
+    @Label("nested S1 4K 48-bit over S2 4K 40-bit walks agree with iova_to_phys of both tables")
+    void nested(@ForAll("mappings") List<Mapping> mappings) {
+        FrameAllocator frames = new FrameAllocator(new PhysicalMemory(1L << 30));
+        ArmLpaePageTable s2pt = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S2)
+                .pgsizeBitmap(BITMAP_4K).ias(40).oas(48).build(), frames, LpaeTlbOps.NONE, WarningSink.IGNORE);
+        ArmLpaePageTable s1pt = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1)
+                .pgsizeBitmap(BITMAP_4K).ias(48).oas(48).build(), frames, LpaeTlbOps.NONE, WarningSink.IGNORE);
+        Mapped done = new Mapped();
+        long g1 = 1L << 30;
+        // Stage 2: IPA = PA for the first GiB (where both tables live), and a 4 GiB window at 4 GiB
+        // whose third GiB is left unmapped and whose second is read-only.
+        assertThat(s2pt.mapPages(0, 0, g1, 1, Prot.RW, done.reset())).isZero();
+        assertThat(s2pt.mapPages(4 * g1, 16 * g1, g1, 1, Prot.RW, done.reset())).isZero();
+        assertThat(s2pt.mapPages(5 * g1, 17 * g1, g1, 1, Prot.READ, done.reset())).isZero();
+        assertThat(s2pt.mapPages(7 * g1, 19 * g1, g1, 1, Prot.RW, done.reset())).isZero();
+        long[] sizes = sizes(s1pt.config().pgsizeBitmap());
+        List<long[]> mapped = new ArrayList<>();
+        for (Mapping m : mappings) {
+            long size = sizes[Math.min(m.sizeIndex(), sizes.length - 1)];
+            long va = m.iova() & ((1L << 48) - 1) & -size;
+            long ipa = 4 * g1 + (m.pa() & (4 * g1 - 1) & -size);
+            int prot = PROTS[m.prot()];
+            if (s1pt.mapPages(va, ipa, size, 1, prot, done.reset()) == 0) {
+                mapped.removeIf(e -> e[0] - va >= 0 && e[0] - va < size);
+                mapped.add(new long[] {va, size, prot});
+            }
+        }
+        ArmLpaeConfig c1 = s1pt.config();
+        ArmLpaeConfig c2 = s2pt.config();
+        Stage1Config s1 = Stage1Config.builder().ttb0(Granule.fromTg0(c1.tcr().tg()), c1.tcr().tsz(), c1.ttbr())
+                .outputSize(Stage1Config.psBits(c1.tcr().ips())).mair(c1.mair()).build();
+        Stage2Config s2 = Stage2Config.of(Granule.fromTg0(c2.vtcr().tg()), c2.vtcr().tsz(), c2.vtcr().sl(), c2.ttbr(),
+                Stage1Config.psBits(c2.vtcr().ps()));
+        VmsaWalker walker = new VmsaWalker(frames.memory(), 48);
+        WalkResult out = new WalkResult();
+        for (int i = 0; i < mappings.size(); i++) {
+            Mapping m = mappings.get(i);
+            long va = m.hole() & ((1L << 48) - 1);
+            int prot = -1;
+            if (!mapped.isEmpty() && (m.offset() & 1) == 0) {
+                long[] e = mapped.get(i % mapped.size());
+                va = e[0] + (m.offset() & (e[1] - 1));
+            }
+            for (long[] e : mapped) {
+                if (va - e[0] >= 0 && va - e[0] < e[1]) {
+                    prot = (int) e[2];
+                }
+            }
+            int priv = prot >= 0 && (prot & Prot.PRIV) != 0 ? VmsaWalker.ACCESS_PRIVILEGED : 0;
+            long ipa = s1pt.iovaToPhys(va);
+            boolean ok = walker.walkNested(s1, s2, va, priv | VmsaWalker.ACCESS_READ, out);
+            if (ipa == 0) {
+                assertThat(ok).as("%#x unmapped at stage 1", va).isFalse();
+                assertThat(out.fault).isEqualTo(FaultKind.TRANSLATION);
+                assertThat(out.faultStage).isEqualTo(1);
+                continue;
+            }
+            long pa = s2pt.iovaToPhys(ipa);
+            if (pa == 0) {
+                assertThat(ok).as("%#x -> IPA %#x unmapped at stage 2", va, ipa).isFalse();
+                assertThat(out.fault).isEqualTo(FaultKind.TRANSLATION);
+                assertThat(out.faultStage).isEqualTo(2);
+                assertThat(out.faultOnStage1Walk).isFalse();
+                assertThat(out.faultInput).isEqualTo(ipa);
+                continue;
+            }
+            assertThat(ok).as("nested walk of %#x: %s", va, out).isTrue();
+            assertThat(out.outputAddress).isEqualTo(pa);
+            assertThat(out.intermediateAddress).isEqualTo(ipa);
+            boolean s2Writable = ipa >= 4 * g1 && (ipa < 5 * g1 || ipa >= 6 * g1);
+            boolean w = walker.walkNested(s1, s2, va, priv | VmsaWalker.ACCESS_WRITE, out);
+            assertThat(w).as("write to %#x", va).isEqualTo((prot & Prot.WRITE) != 0 && s2Writable);
+            if (!w) {
+                assertThat(out.fault).isEqualTo(FaultKind.PERMISSION);
+                assertThat(out.faultStage).isEqualTo((prot & Prot.WRITE) == 0 ? 1 : 2);
+            }
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
 
     private void stage1(long bitmap, int ias, int oas, int paMax, boolean ttbr1, List<Mapping> mappings) {
