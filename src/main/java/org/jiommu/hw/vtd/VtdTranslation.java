@@ -2,13 +2,11 @@ package org.jiommu.hw.vtd;
 
 import static org.jiommu.bus.dma.DmaTranslator.NO_PASID;
 
-import java.util.List;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Consumer;
 
 import org.jiommu.bus.dma.TranslationResult;
 import org.jiommu.hw.HwStats;
-import org.jiommu.hw.Iotlb;
 import org.jiommu.hw.IotlbEntry;
 import org.jiommu.hw.TaggedCache;
 import org.jiommu.hw.TranslationPipeline;
