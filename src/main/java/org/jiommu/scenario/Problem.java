@@ -33,7 +33,9 @@ public record Problem(Loc loc, String message) implements Comparable<Problem> {
         StringBuilder sb = null;
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            boolean bad = ScenarioReaderInput.isRefused(c) || c == '\n' || c == '\r' || c == '\t';
+            // FORMAT characters (zero-width space, joiners) are invisible: shown as escapes too.
+            boolean bad = ScenarioReaderInput.isRefused(c) || c == '\n' || c == '\r' || c == '\t'
+                    || Character.getType(c) == Character.FORMAT;
             if (bad && sb == null) {
                 sb = new StringBuilder(s.length() + 8).append(s, 0, i);
             }

@@ -88,12 +88,21 @@ final class YamlReader {
         }
     }
 
+    /**
+     * SnakeYAML's message in one line: its context and problem lines ("while scanning a simple
+     * key", "could not find expected ':'"), without the marks and source excerpts between them.
+     */
     private static String firstLine(String message) {
         if (message == null) {
             return "unreadable YAML";
         }
-        int nl = message.indexOf('\n');
-        return (nl < 0 ? message : message.substring(0, nl)).trim();
+        StringBuilder sb = new StringBuilder();
+        for (String l : message.split("\n")) {
+            if (!l.isEmpty() && !Character.isWhitespace(l.charAt(0)) && sb.length() < 300) {
+                sb.append(sb.length() == 0 ? "" : "; ").append(l.trim());
+            }
+        }
+        return sb.length() == 0 ? message.trim() : sb.toString();
     }
 
     private Loc here() {
@@ -114,6 +123,13 @@ final class YamlReader {
             } else if (y.getCurrentAnchor() != null) {
                 problems.add(new Problem(loc, "YAML anchor '&" + y.getCurrentAnchor() + "' is not supported: "
                         + "scenario files write every value out (no anchors or aliases)"));
+            }
+            String tag = y.getTypeId();
+            if (tag != null) {
+                // !!binary, !!python/... and local tags would give a value a meaning of its own;
+                // scenario values are plain text read by jiommu's own rules.
+                problems.add(new Problem(loc, "YAML tag '" + (tag.startsWith("tag:yaml.org,2002:") ? "!!"
+                        + tag.substring("tag:yaml.org,2002:".length()) : tag.startsWith("!") ? tag : "!" + tag) + "' is not supported: write the plain value"));
             }
         }
         return true;
@@ -175,8 +191,9 @@ final class YamlReader {
         while ((k = parser.nextToken()) == JsonToken.FIELD_NAME) {
             Loc keyLoc = here();
             String key = text(keyLoc, parser.currentName());
-            if (parser instanceof YAMLParser y && (y.isCurrentAlias() || y.getCurrentAnchor() != null)) {
-                admit(keyLoc);
+            if (parser instanceof YAMLParser y && y.isCurrentAlias()) {
+                problems.add(new Problem(keyLoc, "YAML alias '*" + key + "' is not supported: scenario files "
+                        + "write every value out (no anchors or aliases)"));
             }
             YNode value = readValue(parser.nextToken());
             if (stopped) {
