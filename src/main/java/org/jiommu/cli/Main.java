@@ -2,6 +2,7 @@ package org.jiommu.cli;
 
 import java.io.PrintWriter;
 import java.util.Arrays;
+import java.util.function.Function;
 import org.jiommu.scenario.Problem;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -67,9 +68,14 @@ public final class Main implements Runnable {
      * Errors picocli lets through (out of memory, stack overflow) end here too.
      */
     static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        return execute(args, out, err, Main::commandLine);
+    }
+
+    /** {@link #execute(String[], PrintWriter, PrintWriter)} on the command line {@code factory} builds. */
+    static int execute(String[] args, PrintWriter out, PrintWriter err, Function<Boolean, CommandLine> factory) {
         boolean debug = Arrays.asList(args).contains(DEBUG);
         String[] rest = Arrays.stream(args).filter(a -> !DEBUG.equals(a)).toArray(String[]::new);
-        CommandLine cl = commandLine(debug);
+        CommandLine cl = factory.apply(debug);
         cl.setOut(out);
         cl.setErr(err);
         try {
