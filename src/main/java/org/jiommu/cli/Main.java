@@ -51,7 +51,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExitCodeExceptionMapper(t -> EXIT_USAGE);
         cl.setParameterExceptionHandler((ex, args) -> {
-            ex.getCommandLine().getErr().println("jiommu: " + ex.getMessage());
+            ex.getCommandLine().getErr().println("jiommu: " + Problem.printable(String.valueOf(ex.getMessage())));
             CommandLine.UnmatchedArgumentException.printSuggestions(ex, ex.getCommandLine().getErr());
             ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
                     + " --help' for more information.");

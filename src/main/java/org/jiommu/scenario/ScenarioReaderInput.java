@@ -23,7 +23,7 @@ import java.util.List;
  * file may grow), UTF-8 text with no control characters. Each refusal names the position of
  * the offending byte; file-level refusals (no such file, a device, too large) have none.
  */
-final class ScenarioReaderInput {
+public final class ScenarioReaderInput {
     /** At most this many control characters are reported per file; the rest are counted. */
     private static final int MAX_CONTROL_REPORTS = 10;
 
@@ -40,11 +40,11 @@ final class ScenarioReaderInput {
      * @param maxNodes most YAML nodes (mappings, lists, scalars) in one file
      * @param maxProblems most problems printed for one file (all are counted)
      */
-    record Limits(long maxBytes, int maxSteps, int maxDepth, int maxNodes, int maxProblems) {
+    public record Limits(long maxBytes, int maxSteps, int maxDepth, int maxNodes, int maxProblems) {
         static final Limits DEFAULT = new Limits(8L << 20, 200_000, 64, 1_000_000, 100);
 
         /** The defaults with any {@code jiommu.scenario.*} system property applied. */
-        static Limits current() {
+        public static Limits current() {
             return new Limits(prop("maxBytes", DEFAULT.maxBytes), (int) prop("maxSteps", DEFAULT.maxSteps),
                     (int) prop("maxDepth", DEFAULT.maxDepth), (int) prop("maxNodes", DEFAULT.maxNodes),
                     (int) prop("maxProblems", DEFAULT.maxProblems));
@@ -70,6 +70,15 @@ final class ScenarioReaderInput {
         return new InvalidScenarioException(List.of(new Problem(Loc.whole(file), message)));
     }
 
+    /**
+     * A text input of the command line (a scenario, a page-table program): a regular file of at
+     * most {@code maxBytes} bytes, strict UTF-8, refused otherwise with the position of the first
+     * bad byte or as a whole.
+     */
+    public static String readText(Path path, long maxBytes) throws InvalidScenarioException {
+        return load(path, new Limits(maxBytes, 1, 1, 1, 1));
+    }
+
     /** The file's text, or every reason it cannot be a scenario's text. */
     static String load(Path path, Limits limits) throws InvalidScenarioException {
         String file = path.toString();
@@ -82,11 +91,11 @@ final class ScenarioReaderInput {
             throw fileProblem(file, "cannot read: " + reason(e));
         }
         if (attrs.isDirectory()) {
-            throw fileProblem(file, "is a directory, not a scenario file");
+            throw fileProblem(file, "is a directory, not a file");
         }
         if (!attrs.isRegularFile()) {
             // A device (/dev/zero), a pipe or a socket has no size to check and may never end.
-            throw fileProblem(file, "not a regular file (a device, pipe or socket); a scenario is read from a file");
+            throw fileProblem(file, "not a regular file (a device, pipe or socket): jiommu reads its input from files");
         }
         if (attrs.size() > limits.maxBytes()) {
             throw fileProblem(file, tooLarge(attrs.size(), limits));
@@ -104,8 +113,8 @@ final class ScenarioReaderInput {
     }
 
     private static String tooLarge(long size, Limits limits) {
-        return "file too large: " + (size > limits.maxBytes() ? "over " : "") + "the limit of " + limits.maxBytes()
-                + " bytes (" + Numbers.formatSize(limits.maxBytes()) + "; -Djiommu.scenario.maxBytes raises it)";
+        return "file too large: over the limit of " + limits.maxBytes() + " bytes ("
+                + Numbers.formatSize(limits.maxBytes()) + "; -Djiommu.scenario.maxBytes raises it)";
     }
 
     private static String reason(IOException e) {
@@ -129,7 +138,7 @@ final class ScenarioReaderInput {
             int[] lc = lineColumn(before, before.length());
             throw new InvalidScenarioException(List.of(new Problem(new Loc(file, lc[0], lc[1]),
                     String.format("not UTF-8: byte 0x%02x cannot start or continue a character here "
-                            + "(scenario files are UTF-8 text)", bytes[at] & 0xff))));
+                            + "(jiommu reads UTF-8 text)", bytes[at] & 0xff))));
         }
         r = d.flush(out);
         if (r.isError()) {

@@ -167,8 +167,8 @@ class HostileInputTest {
     @DisplayName("a device and a directory are refused without being read")
     void notRegularFiles() {
         assertThat(result("device").exit()).isEqualTo(2);
-        assertThat(result("device").err()).isEqualTo("/dev/zero: not a regular file (a device, pipe or socket); "
-                + "a scenario is read from a file\n1 problem; nothing was run\n");
+        assertThat(result("device").err()).isEqualTo("/dev/zero: not a regular file (a device, pipe or socket): "
+                + "jiommu reads its input from files\n1 problem; nothing was run\n");
         assertThat(result("directory").exit()).isEqualTo(2);
         assertThat(result("directory").err()).startsWith(DIR + ": is a directory");
     }
