@@ -64,9 +64,15 @@ public final class LpaeReplay {
         }
     }
 
-    /** One parsed command with its 1-based source line. */
-    sealed interface Op permits Cfg, Map, Unmap, Phys {
+    /** One parsed command with its 1-based source line (the cfg kinds are per format). */
+    interface Op {
         int line();
+    }
+
+    /** Parses a {@code cfg} line (tokens {@code t}, {@code t[0]} = "cfg") into the format's Op. */
+    @FunctionalInterface
+    interface CfgParser {
+        Op parse(String file, int line, String[] t) throws OpsException;
     }
 
     record Cfg(int line, PgtableFormat format, long granule, int ias, int oas, int quirks, boolean coherentWalk)
@@ -87,8 +93,20 @@ public final class LpaeReplay {
         return replay(file.toString(), Files.readAllLines(file, StandardCharsets.UTF_8));
     }
 
-    /** Parses all of {@code lines} first (nothing runs on bad input), then replays them. */
+    /**
+     * Parses all of {@code lines} first (nothing runs on bad input), then replays them. A program
+     * whose first {@code cfg} names {@code vtdss} or {@code x86_64} goes to {@link GenericPtReplay}.
+     */
     public static Result replay(String fileName, List<String> lines) throws OpsException {
+        for (String l : lines) {
+            String[] t = l.replaceFirst("#.*", "").strip().split("\\s+");
+            if (t.length > 1 && t[0].equalsIgnoreCase("cfg")) {
+                if (GenericPtReplay.handles(t[1])) {
+                    return GenericPtReplay.replay(fileName, lines);
+                }
+                break;
+            }
+        }
         List<Op> ops = parse(fileName, lines);
         return new Runner(fileName).run(ops);
     }
@@ -97,6 +115,11 @@ public final class LpaeReplay {
     // Parsing
 
     static List<Op> parse(String file, List<String> lines) throws OpsException {
+        return parse(file, lines, LpaeReplay::parseCfg);
+    }
+
+    /** The .ops language with {@code cfg} lines read by {@code cfgParser}. */
+    static List<Op> parse(String file, List<String> lines, CfgParser cfgParser) throws OpsException {
         List<Op> ops = new ArrayList<>();
         boolean haveCfg = false;
         for (int n = 0; n < lines.size(); n++) {
@@ -114,7 +137,7 @@ public final class LpaeReplay {
             String cmd = t[0].toLowerCase(Locale.ROOT);
             switch (cmd) {
                 case "cfg":
-                    ops.add(parseCfg(file, lineNo, t));
+                    ops.add(cfgParser.parse(file, lineNo, t));
                     haveCfg = true;
                     break;
                 case "map":
@@ -141,7 +164,7 @@ public final class LpaeReplay {
         return ops;
     }
 
-    private static Cfg parseCfg(String file, int line, String[] t) throws OpsException {
+    private static Op parseCfg(String file, int line, String[] t) throws OpsException {
         if (t.length < 5) {
             throw new OpsException(file, line, "usage: cfg s1|s2 4k|16k|64k IAS OAS [quirk...]");
         }
@@ -199,7 +222,7 @@ public final class LpaeReplay {
         return Long.parseUnsignedLong(digits, 16);
     }
 
-    private static int decimal(String file, int line, String s, String what) throws OpsException {
+    static int decimal(String file, int line, String s, String what) throws OpsException {
         try {
             int v = Integer.parseInt(s);
             if (v < 0 || v > 64) {
@@ -211,7 +234,7 @@ public final class LpaeReplay {
         }
     }
 
-    private static int prot(String file, int line, String s) throws OpsException {
+    static int prot(String file, int line, String s) throws OpsException {
         try {
             return Prot.parse(s);
         } catch (IllegalArgumentException e) {
