@@ -15,6 +15,8 @@ import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.bus.pci.Bdf;
+import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.CoreSnapshot;
@@ -242,10 +244,17 @@ final class Machine {
         List<Integer> ids;
         VtdIommu unit = d.iommu() == null ? null : vtdUnits.get(d.iommu());
         if (d.bus() == DeviceSpec.Bus.PCI) {
-            PciDevice p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
-                    d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
             PciTopology topo = unit != null ? vtd.topology() : pci;
-            topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
+            PciBridgeSpec bridge = platform.bridges().get(d.name());
+            PciDevice p;
+            if (bridge != null) {
+                p = placeBridge(topo, bridge);
+            } else {
+                // on the bus its bdf names: below a declared port or bridge, else a root bus
+                p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
+                        d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
+                topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
+            }
             if (d.aliasOf() != null) {
                 topo.addDmaAlias(p, d.aliasOf());
             }
@@ -282,6 +291,32 @@ final class Machine {
     }
 
     /**
+     * A port or bridge of platform.pci, on its parent's bus (placed before it) or a root bus;
+     * the reader has checked the placement in a topology of the same shape.
+     */
+    private static PciDevice placeBridge(PciTopology topo, PciBridgeSpec b) {
+        Bdf a = b.bdf();
+        PciBus on = topo.bus(a.segment(), a.bus());
+        if (on == null) {
+            on = topo.rootBus(a.segment(), a.bus());
+        }
+        Acs acs = b.acs() ? Acs.ISOLATED : Acs.NONE;
+        switch (b.kind()) {
+            case PciBridgeSpec.ROOT_PORT -> on.rootPort(b.name(), a.slot(), a.function(), b.secondaryBus(), acs);
+            case PciBridgeSpec.SWITCH_UPSTREAM_PORT -> on.switchUpstreamPort(b.name(), a.slot(), a.function(),
+                    b.secondaryBus(), acs);
+            case PciBridgeSpec.SWITCH_DOWNSTREAM_PORT -> on.switchDownstreamPort(b.name(), a.slot(), a.function(),
+                    b.secondaryBus(), acs);
+            case PciBridgeSpec.PCIE_TO_PCI_BRIDGE -> on.pcieToPciBridge(b.name(), a.slot(), a.function(),
+                    b.secondaryBus());
+            case PciBridgeSpec.PCI_TO_PCIE_BRIDGE -> on.pciToPcieBridge(b.name(), a.slot(), a.function(),
+                    b.secondaryBus());
+            default -> on.pciBridge(b.name(), a.slot(), a.function(), b.secondaryBus());
+        }
+        return topo.byName(b.name());
+    }
+
+    /**
      * A PCI function behind a VT-d unit: firmware's RMRRs for it (the only reserved regions a
      * DMAR table gives per device; the validator refuses other kinds), then at boot nothing more
      * (VtdPlatform.boot describes and probes every function of its hierarchy at once), or
@@ -295,6 +330,11 @@ final class Machine {
         }
         if (hotplug) {
             vtd.hotplug(p);
+        } else if (p.isBridge()) {
+            // VtdPlatform.boot puts the endpoints on the bus; a port or bridge of platform.pci is a
+            // PCI device the kernel's bus scan finds too (before what is below it), probed with them
+            core.fwspecInit(p, vtdUnits.get(d.iommu()).iommuDevice());
+            core.busAddDevice(p);
         }
         return p;
     }
