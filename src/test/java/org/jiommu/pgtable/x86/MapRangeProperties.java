@@ -58,7 +58,7 @@ class MapRangeProperties {
         return Arbitraries.of(SZ_4K | SZ_2M | SZ_1G, SZ_4K | SZ_2M, SZ_4K | SZ_1G, SZ_4K);
     }
 
-    @Property(tries = 150)
+    @Property(tries = 100)
     @Label("map_range: one call writes exactly the leaves pt_compute_best_pgsize picks at each point")
     void mapRangeLeavesAreBestAtEachPoint(@ForAll("bitmaps") long bitmap,
                                           @ForAll("pages") long iovaPages, @ForAll("deltas") long paDelta,
