@@ -300,19 +300,7 @@ final class Machine {
         if (on == null) {
             on = topo.rootBus(a.segment(), a.bus());
         }
-        Acs acs = b.acs() ? Acs.ISOLATED : Acs.NONE;
-        switch (b.kind()) {
-            case PciBridgeSpec.ROOT_PORT -> on.rootPort(b.name(), a.slot(), a.function(), b.secondaryBus(), acs);
-            case PciBridgeSpec.SWITCH_UPSTREAM_PORT -> on.switchUpstreamPort(b.name(), a.slot(), a.function(),
-                    b.secondaryBus(), acs);
-            case PciBridgeSpec.SWITCH_DOWNSTREAM_PORT -> on.switchDownstreamPort(b.name(), a.slot(), a.function(),
-                    b.secondaryBus(), acs);
-            case PciBridgeSpec.PCIE_TO_PCI_BRIDGE -> on.pcieToPciBridge(b.name(), a.slot(), a.function(),
-                    b.secondaryBus());
-            case PciBridgeSpec.PCI_TO_PCIE_BRIDGE -> on.pciToPcieBridge(b.name(), a.slot(), a.function(),
-                    b.secondaryBus());
-            default -> on.pciBridge(b.name(), a.slot(), a.function(), b.secondaryBus());
-        }
+        b.place(on);
         return topo.byName(b.name());
     }
 

@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jiommu.base.IommuException;
-import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.Bdf;
 import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciTopology;
@@ -170,25 +169,15 @@ final class PciTreeReader {
                 || !sameIommu(tree, iommu, m.loc(), name)) {
             return;
         }
+        PciBridgeSpec spec = new PciBridgeSpec(name, m.loc(), kind, bdf, secondary, acs);
         PciBus below;
         try {
-            PciBus on = parent != null ? parent : shape.rootBus(bdf.segment(), bdf.bus());
-            Acs a = acs ? Acs.ISOLATED : Acs.NONE;
-            below = switch (kind) {
-                case PciBridgeSpec.ROOT_PORT -> on.rootPort(name, bdf.slot(), bdf.function(), secondary, a);
-                case PciBridgeSpec.SWITCH_UPSTREAM_PORT -> on.switchUpstreamPort(name, bdf.slot(), bdf.function(),
-                        secondary, a);
-                case PciBridgeSpec.SWITCH_DOWNSTREAM_PORT -> on.switchDownstreamPort(name, bdf.slot(), bdf.function(),
-                        secondary, a);
-                case PciBridgeSpec.PCIE_TO_PCI_BRIDGE -> on.pcieToPciBridge(name, bdf.slot(), bdf.function(), secondary);
-                case PciBridgeSpec.PCI_TO_PCIE_BRIDGE -> on.pciToPcieBridge(name, bdf.slot(), bdf.function(), secondary);
-                default -> on.pciBridge(name, bdf.slot(), bdf.function(), secondary);
-            };
+            below = spec.place(parent != null ? parent : shape.rootBus(bdf.segment(), bdf.bus()));
         } catch (IommuException e) {
             r.problem(kindEntry.keyLoc(), label + ": " + e.getMessage());
             return;
         }
-        bridges.put(name, new PciBridgeSpec(name, m.loc(), kind, bdf, secondary, acs));
+        bridges.put(name, spec);
         devices.add(new DeviceSpec(name, m.loc(), DeviceSpec.Bus.PCI, bdf, iommu, Set.of(), 0, acs, null, List.of(),
                 false, List.of(), "none"));
         YList l = r.listOf(m.get("below"), "below");

@@ -6,8 +6,7 @@ import java.util.Locale;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
-import org.jiommu.mem.FrameAllocator;
-import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.replay.LpaeReplay.Map;
@@ -99,8 +98,6 @@ public final class GenericPtReplay {
     private static final int FEAT_FLUSH_RANGE = 0x10;
     private static final int FEAT_FORCE_COHERENCE = 0x40;
     private static final int FEAT_FORCE_WRITEABLE = 0x80;
-    /** Bits 51:12, the output / next-table address field of both formats. */
-    private static final long OA_MASK = X86RadixPageTable.OA_MASK;
 
     private static String featureNames(int features) {
         StringBuilder b = new StringBuilder();
@@ -114,15 +111,10 @@ public final class GenericPtReplay {
         return b.toString();
     }
 
-    private static final class Runner {
+    private static final class Runner extends ReplayRunner {
         private final String fileName;
-        private final StringBuilder out = new StringBuilder();
-        private final FrameAllocator frames = new FrameAllocator(new PhysicalMemory());
         private final Mapped mapped = new Mapped();
-        private int warnings;
         private X86RadixPageTable table;
-        private boolean inSection;
-        private int opNo;
 
         Runner(String fileName) {
             this.fileName = fileName;
@@ -189,8 +181,7 @@ public final class GenericPtReplay {
         }
 
         private void startSection(Cfg c) {
-            inSection = true;
-            opNo = 0;
+            startSection();
             int features = FEAT_FLUSH_RANGE | (c.vtdss() ? 0 : FEAT_SIGN_EXTEND)
                     | (c.snp() ? FEAT_FORCE_COHERENCE : 0) | (c.nest() ? FEAT_FORCE_WRITEABLE : 0);
             String fmt = c.vtdss() ? "vtdss" : "x86_64";
@@ -228,55 +219,34 @@ public final class GenericPtReplay {
                     .signExtend(true).pageSizes(c.pgsizeMask()).warnings((w, m) -> warnings++).build();
         }
 
-        private void opHeader(String text) {
-            opNo++;
-            line("op " + opNo + ": " + text);
-            if (table == null) {
-                line("  => no table");
-            }
+        @Override
+        IoPageTable table() {
+            return table;
         }
 
-        private void endSection() {
-            if (!inSection) {
-                return;
-            }
-            inSection = false;
-            if (table != null) {
-                dump();
-                table.free();
-                table = null;
-                line("freed: table_pages_live=" + frames.stats().liveBlocks());
-            }
-            line("");
+        @Override
+        void dropTable() {
+            table = null;
         }
 
-        /**
-         * Depth first, index order, generic_pt's level numbers (L0 = 4K); a table entry shows the
-         * IOVA it covers in place of the table's address (bits 51:12).
-         */
-        private void dump() {
-            line("dump begin");
-            long[] counts = new long[2];
-            table.walk((level, iova, size, pte, leaf) -> {
-                long shown;
-                char kind;
-                if (leaf) {
-                    shown = pte;
-                    kind = level == 1 ? 'P' : 'B';
-                    counts[1]++;
-                } else {
-                    shown = (pte & ~OA_MASK) | (iova & OA_MASK);
-                    kind = 'T';
-                    counts[0]++;
-                }
-                line(String.format("L%d %016x %016x %c", level - 1, iova, shown, kind));
-            });
-            line(String.format("dump end: table_descs=%d leaves=%d table_pages_live=%d", counts[0], counts[1],
-                    frames.stats().liveBlocks()));
+        @Override
+        int dumpLevel(int level) {
+            return level - 1; // generic_pt's: L0 is the 4K level
         }
 
-        private void line(String s) {
-            out.append(s).append('\n');
+        @Override
+        boolean pageLevel(int level) {
+            return level == 1;
+        }
+
+        @Override
+        long tableAddressBits() {
+            return X86RadixPageTable.OA_MASK; // 51:12
+        }
+
+        @Override
+        boolean liveInDumpEnd() {
+            return true;
         }
     }
 }

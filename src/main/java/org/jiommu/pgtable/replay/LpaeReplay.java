@@ -10,8 +10,7 @@ import java.util.Locale;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
-import org.jiommu.mem.FrameAllocator;
-import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.MapLoop;
 import org.jiommu.pgtable.PgtableFormat;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
@@ -245,15 +244,9 @@ public final class LpaeReplay {
     // -------------------------------------------------------------------------------------------
     // Running
 
-    private static final class Runner implements MapLoop.Listener {
+    private static final class Runner extends ReplayRunner implements MapLoop.Listener {
         private final String fileName;
-        private final StringBuilder out = new StringBuilder();
-        private final PhysicalMemory memory = new PhysicalMemory();
-        private final FrameAllocator frames = new FrameAllocator(memory);
-        private int warnings;
         private ArmLpaePageTable table;
-        private boolean inSection;
-        private int opNo;
 
         Runner(String fileName) {
             this.fileName = fileName;
@@ -293,8 +286,7 @@ public final class LpaeReplay {
         }
 
         private void startSection(Cfg c) {
-            inSection = true;
-            opNo = 0;
+            startSection();
             line(String.format("cfg fmt=%s granule=%#x ias=%d oas=%d quirks=%s coherent_walk=%d", c.format(),
                     c.granule(), c.ias(), c.oas(), ArmLpaeConfig.quirkNames(c.quirks()), c.coherentWalk() ? 1 : 0));
             ArmLpaeConfig cfg = ArmLpaeConfig.builder(c.format())
@@ -334,53 +326,34 @@ public final class LpaeReplay {
             return (1L << 16) | (1L << 29) | (1L << 42);
         }
 
-        private void opHeader(String text) {
-            opNo++;
-            line("op " + opNo + ": " + text);
-            if (table == null) {
-                line("  => no table");
-            }
+        @Override
+        IoPageTable table() {
+            return table;
         }
 
-        private void endSection() {
-            if (!inSection) {
-                return;
-            }
-            inSection = false;
-            if (table != null) {
-                dump();
-                table.free();
-                table = null;
-                line("freed: table_pages_live=" + frames.stats().liveBlocks());
-            }
-            line("");
+        @Override
+        void dropTable() {
+            table = null;
         }
 
-        /** Depth first, index order; table descriptors show the IOVA they cover in place of the table PA. */
-        private void dump() {
-            line("dump begin");
-            long[] counts = new long[2];
-            table.walk((level, iova, size, pte, leaf) -> {
-                long shown;
-                char kind;
-                if (leaf) {
-                    shown = pte;
-                    kind = level == 3 ? 'P' : 'B';
-                    counts[1]++;
-                } else {
-                    shown = (pte & ~ADDR_47_12) | (iova & ADDR_47_12);
-                    kind = 'T';
-                    counts[0]++;
-                }
-                line(String.format("L%d %016x %016x %c", level, iova, shown, kind));
-            });
-            line(String.format("dump end: table_descs=%d leaves=%d", counts[0], counts[1]));
+        @Override
+        int dumpLevel(int level) {
+            return level;
         }
 
-        private static final long ADDR_47_12 = 0x0000_FFFF_FFFF_F000L;
+        @Override
+        boolean pageLevel(int level) {
+            return level == 3;
+        }
 
-        private void line(String s) {
-            out.append(s).append('\n');
+        @Override
+        long tableAddressBits() {
+            return 0x0000_FFFF_FFFF_F000L; // 47:12
+        }
+
+        @Override
+        boolean liveInDumpEnd() {
+            return false;
         }
 
         @Override

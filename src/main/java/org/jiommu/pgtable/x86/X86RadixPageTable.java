@@ -282,13 +282,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
      */
     @Override
     public final int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
-        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
-            return warnNoPermission(iova, prot);
-        }
-        if ((paddr >>> oaBits) != 0) {
-            return Errno.ERANGE.neg();
-        }
-        int ret = checkProt(prot);
+        int ret = checkMap(iova, paddr, prot);
         if (ret != 0) {
             return ret;
         }
@@ -304,6 +298,21 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             return 0;
         }
         return map(iova, paddr, pgsize, pgcount, attrs, mapped);
+    }
+
+    /**
+     * The checks map_pages and map_range make first, in the kernel's order: no READ/WRITE (WARN,
+     * {@code -EINVAL}), {@code paddr} beyond the output width ({@code -ERANGE}), the format's
+     * prot rule. 0 when the map may go on.
+     */
+    private int checkMap(long iova, long paddr, int prot) {
+        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
+            return warnNoPermission(iova, prot);
+        }
+        if ((paddr >>> oaBits) != 0) {
+            return Errno.ERANGE.neg();
+        }
+        return checkProt(prot);
     }
 
     private int warnNoPermission(long iova, int prot) {
@@ -323,13 +332,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
      * bytes written before a failure; the caller unrolls them.
      */
     public final int mapRange(long iova, long paddr, long len, int prot, Mapped mapped) {
-        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
-            return warnNoPermission(iova, prot);
-        }
-        if ((paddr >>> oaBits) != 0) {
-            return Errno.ERANGE.neg();
-        }
-        int ret = checkProt(prot);
+        int ret = checkMap(iova, paddr, prot);
         if (ret != 0) {
             return ret;
         }
