@@ -5,14 +5,12 @@ import java.util.List;
 import java.util.Locale;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
-import org.jiommu.base.Prot;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.replay.LpaeReplay.Map;
 import org.jiommu.pgtable.replay.LpaeReplay.Op;
 import org.jiommu.pgtable.replay.LpaeReplay.OpsException;
-import org.jiommu.pgtable.replay.LpaeReplay.Phys;
 import org.jiommu.pgtable.replay.LpaeReplay.Result;
 import org.jiommu.pgtable.replay.LpaeReplay.Unmap;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
@@ -121,36 +119,18 @@ public final class GenericPtReplay {
         }
 
         Result run(List<Op> ops) {
-            line("# jiommu pgtable replay of " + Path.of(fileName).getFileName()
-                    + ": org.jiommu.pgtable.x86 (generic_pt vtdss / x86_64, 7.1 map_range/unmap_range)");
-            for (Op op : ops) {
-                if (op instanceof Cfg c) {
-                    endSection();
-                    startSection(c);
-                } else if (op instanceof Map m) {
-                    opHeader(String.format("map iova=%#x pa=%#x size=%#x prot=%s", m.iova(), m.pa(), m.size(),
-                            Prot.format(m.prot())));
-                    if (table != null) {
-                        map(m);
-                    }
-                } else if (op instanceof Unmap u) {
-                    opHeader(String.format("unmap iova=%#x size=%#x", u.iova(), u.size()));
-                    if (table != null) {
-                        line(String.format("  => unmapped=%#x", unmap(u.iova(), u.size(), false)));
-                    }
-                } else if (op instanceof Phys p) {
-                    opHeader(String.format("phys iova=%#x", p.iova()));
-                    if (table != null) {
-                        line(String.format("  => pa=%#x", table.iovaToPhys(p.iova())));
-                    }
-                }
-            }
-            endSection();
-            return new Result(out.toString(), warnings);
+            return run("# jiommu pgtable replay of " + Path.of(fileName).getFileName()
+                    + ": org.jiommu.pgtable.x86 (generic_pt vtdss / x86_64, 7.1 map_range/unmap_range)", ops);
+        }
+
+        @Override
+        long unmap(Unmap u) {
+            return unmap(u.iova(), u.size(), false);
         }
 
         /** iommu_map for a generic_pt domain: map_range once; on failure iommu_unmap(iova, mapped). */
-        private void map(Map m) {
+        @Override
+        void map(Map m) {
             mapped.reset();
             int ret = table.mapRange(m.iova(), m.pa(), m.size(), m.prot(), mapped);
             line(String.format("  . map_range(iova=%#x, pa=%#x, len=%#x, prot=%#x) -> %s mapped=%#x", m.iova(),
@@ -180,8 +160,9 @@ public final class GenericPtReplay {
             table.releaseFreelist(g);
         }
 
-        private void startSection(Cfg c) {
-            startSection();
+        @Override
+        void beginSection(Op op) {
+            Cfg c = (Cfg) op;
             int features = FEAT_FLUSH_RANGE | (c.vtdss() ? 0 : FEAT_SIGN_EXTEND)
                     | (c.snp() ? FEAT_FORCE_COHERENCE : 0) | (c.nest() ? FEAT_FORCE_WRITEABLE : 0);
             String fmt = c.vtdss() ? "vtdss" : "x86_64";

@@ -253,40 +253,26 @@ public final class LpaeReplay {
         }
 
         Result run(List<Op> ops) {
-            line("# jiommu pgtable replay of " + Path.of(fileName).getFileName()
-                    + ": org.jiommu.pgtable.arm.ArmLpaePageTable (io-pgtable-arm, current semantics)");
-            for (Op op : ops) {
-                if (op instanceof Cfg c) {
-                    endSection();
-                    startSection(c);
-                } else if (op instanceof Map m) {
-                    opHeader(String.format("map iova=%#x pa=%#x size=%#x prot=%s", m.iova(), m.pa(), m.size(),
-                            Prot.format(m.prot())));
-                    if (table != null) {
-                        MapLoop.MapResult r = MapLoop.map(table, table.pgsizeBitmap(), m.iova(), m.pa(), m.size(),
-                                m.prot(), this);
-                        line(String.format("  => ret=%s mapped=%#x unrolled=%#x", Errno.describe(r.ret()),
-                                r.mapped(), r.unrolled()));
-                    }
-                } else if (op instanceof Unmap u) {
-                    opHeader(String.format("unmap iova=%#x size=%#x", u.iova(), u.size()));
-                    if (table != null) {
-                        long n = MapLoop.unmap(table, table.pgsizeBitmap(), u.iova(), u.size(), null, this);
-                        line(String.format("  => unmapped=%#x", n));
-                    }
-                } else if (op instanceof Phys p) {
-                    opHeader(String.format("phys iova=%#x", p.iova()));
-                    if (table != null) {
-                        line(String.format("  => pa=%#x", table.iovaToPhys(p.iova())));
-                    }
-                }
-            }
-            endSection();
-            return new Result(out.toString(), warnings);
+            return run("# jiommu pgtable replay of " + Path.of(fileName).getFileName()
+                    + ": org.jiommu.pgtable.arm.ArmLpaePageTable (io-pgtable-arm, current semantics)", ops);
         }
 
-        private void startSection(Cfg c) {
-            startSection();
+        /** iommu_map: the core's page-size split (MapLoop) into map_pages calls, unrolled on failure. */
+        @Override
+        void map(Map m) {
+            MapLoop.MapResult r = MapLoop.map(table, table.pgsizeBitmap(), m.iova(), m.pa(), m.size(), m.prot(), this);
+            line(String.format("  => ret=%s mapped=%#x unrolled=%#x", Errno.describe(r.ret()), r.mapped(),
+                    r.unrolled()));
+        }
+
+        @Override
+        long unmap(Unmap u) {
+            return MapLoop.unmap(table, table.pgsizeBitmap(), u.iova(), u.size(), null, this);
+        }
+
+        @Override
+        void beginSection(Op op) {
+            Cfg c = (Cfg) op;
             line(String.format("cfg fmt=%s granule=%#x ias=%d oas=%d quirks=%s coherent_walk=%d", c.format(),
                     c.granule(), c.ias(), c.oas(), ArmLpaeConfig.quirkNames(c.quirks()), c.coherentWalk() ? 1 : 0));
             ArmLpaeConfig cfg = ArmLpaeConfig.builder(c.format())

@@ -1,8 +1,15 @@
 package org.jiommu.pgtable.replay;
 
+import java.util.List;
+import org.jiommu.base.Prot;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.pgtable.replay.LpaeReplay.Map;
+import org.jiommu.pgtable.replay.LpaeReplay.Op;
+import org.jiommu.pgtable.replay.LpaeReplay.Phys;
+import org.jiommu.pgtable.replay.LpaeReplay.Result;
+import org.jiommu.pgtable.replay.LpaeReplay.Unmap;
 
 /**
  * What the replays of both golden-vector sets print the same way: op headers, the end of a
@@ -16,6 +23,45 @@ abstract class ReplayRunner {
     int warnings;
     private boolean inSection;
     private int opNo;
+
+    /** Starts a section for a {@code cfg} op: prints it and makes the table (or says why not). */
+    abstract void beginSection(Op cfg);
+
+    /** The core's map of {@code m} on the table, with its {@code . } lines and the {@code =>} line. */
+    abstract void map(Map m);
+
+    /** The core's unmap on the table with its {@code . } lines; returns the bytes unmapped. */
+    abstract long unmap(Unmap u);
+
+    /** Runs {@code ops} (parsed, so only cfg, map, unmap and phys) after the producer's line. */
+    final Result run(String header, List<Op> ops) {
+        line(header);
+        for (Op op : ops) {
+            if (op instanceof Map m) {
+                opHeader(String.format("map iova=%#x pa=%#x size=%#x prot=%s", m.iova(), m.pa(), m.size(),
+                        Prot.format(m.prot())));
+                if (table() != null) {
+                    map(m);
+                }
+            } else if (op instanceof Unmap u) {
+                opHeader(String.format("unmap iova=%#x size=%#x", u.iova(), u.size()));
+                if (table() != null) {
+                    line(String.format("  => unmapped=%#x", unmap(u)));
+                }
+            } else if (op instanceof Phys p) {
+                opHeader(String.format("phys iova=%#x", p.iova()));
+                if (table() != null) {
+                    line(String.format("  => pa=%#x", table().iovaToPhys(p.iova())));
+                }
+            } else {
+                endSection();
+                startSection();
+                beginSection(op);
+            }
+        }
+        endSection();
+        return new Result(out.toString(), warnings);
+    }
 
     /** The table of the current section, or null when its cfg was refused. */
     abstract IoPageTable table();
@@ -35,7 +81,7 @@ abstract class ReplayRunner {
     /** True when {@code dump end} also prints the live table pages. */
     abstract boolean liveInDumpEnd();
 
-    final void startSection() {
+    private void startSection() {
         inSection = true;
         opNo = 0;
     }
