@@ -17,13 +17,20 @@ final class TranslateFixture implements Fixture {
 
     private final DmaTranslator translator;
     private final int sid;
+    private final int pasid;
     private final TranslationResult out = new TranslationResult();
 
     TranslateFixture(VtdPlatformAdapter.Target target) {
+        this(target, DmaTranslator.NO_PASID);
+    }
+
+    /** Requests from {@code target} with {@code pasid}; its pages [IOVA, +PAGES) must map to [PA, ...). */
+    TranslateFixture(VtdPlatformAdapter.Target target, int pasid) {
         this.translator = target.translator();
         this.sid = target.requesterId();
+        this.pasid = pasid;
         for (int i = 0; i < PAGES; i++) {
-            if (!translator.translate(sid, DmaTranslator.NO_PASID, IOVA + i * 4096L, false, false, out)
+            if (!translator.translate(sid, pasid, IOVA + i * 4096L, false, false, out)
                     || out.pa != PA + i * 4096L) {
                 throw new IllegalStateException("benchmark set-up: page " + i + " does not translate");
             }
@@ -43,10 +50,11 @@ final class TranslateFixture implements Fixture {
     public long batch() {
         DmaTranslator t = translator;
         TranslationResult r = out;
+        int pasid = this.pasid;
         long sum = 0;
         for (int p = 0; p < PASSES; p++) {
             for (int i = 0; i < PAGES; i++) {
-                t.translate(sid, DmaTranslator.NO_PASID, IOVA + i * 4096L + 8, false, false, r);
+                t.translate(sid, pasid, IOVA + i * 4096L + 8, false, false, r);
                 sum += r.pa;
             }
         }
