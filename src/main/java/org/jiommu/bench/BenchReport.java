@@ -63,6 +63,7 @@ public final class BenchReport {
         b.put("iterationMillis", budget.iterationMillis());
         b.put("threads", budget.threads());
         b.put("forks", budget.forks());
+        b.put("clock", budget.cpuClock() ? "thread-cpu" : "wall");
         root.put("referenceNote", REFERENCE_NOTE);
         var arr = root.putArray("cases");
         for (Result r : results) {

@@ -69,7 +69,7 @@ public final class BenchRunner {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = List.of(java, "-cp", System.getProperty("java.class.path"), BenchFork.class.getName(),
                 c.name(), Integer.toString(b.warmupIterations()), Integer.toString(b.measuredIterations()),
-                Integer.toString(b.iterationMillis()), Integer.toString(b.threads()));
+                Integer.toString(b.iterationMillis()), Integer.toString(b.threads()), Boolean.toString(b.cpuClock()));
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String output = readAll(p.getInputStream());

@@ -1,5 +1,7 @@
 package org.jiommu.bench;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CyclicBarrier;
@@ -30,12 +32,12 @@ public final class Harness {
             }
             long iterNanos = budget.iterationMillis() * 1_000_000L;
             for (int i = 0; i < budget.warmupIterations(); i++) {
-                iteration(fixtures, iterNanos);
+                iteration(fixtures, iterNanos, budget.cpuClock());
             }
             List<Double> figures = new ArrayList<>();
             long ops = 0;
             for (int i = 0; i < budget.measuredIterations(); i++) {
-                long[][] perThread = iteration(fixtures, iterNanos);
+                long[][] perThread = iteration(fixtures, iterNanos, budget.cpuClock());
                 figures.add(figure(c.unit(), perThread));
                 for (long[] p : perThread) {
                     ops += p[0];
@@ -59,10 +61,10 @@ public final class Harness {
     }
 
     /** One iteration on every fixture at once; per thread {calls, timed nanoseconds}. */
-    private static long[][] iteration(List<Fixture> fixtures, long iterNanos) {
+    private static long[][] iteration(List<Fixture> fixtures, long iterNanos, boolean cpu) {
         long[][] out = new long[fixtures.size()][];
         if (fixtures.size() == 1) {
-            out[0] = run(fixtures.get(0), iterNanos);
+            out[0] = run(fixtures.get(0), iterNanos, cpu);
             return out;
         }
         CyclicBarrier start = new CyclicBarrier(fixtures.size());
@@ -73,7 +75,7 @@ public final class Harness {
             Thread w = new Thread(() -> {
                 try {
                     start.await();
-                    out[idx] = run(fixtures.get(idx), iterNanos);
+                    out[idx] = run(fixtures.get(idx), iterNanos, cpu);
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
                     start.reset();
@@ -98,19 +100,21 @@ public final class Harness {
 
     /**
      * Timed batches until {@code iterNanos} of timed work (at least one batch); the un-timed
-     * prepare steps count only against a wall-clock cap of four times that.
+     * prepare steps count only against a wall-clock cap of four times that (with the CPU clock,
+     * a busy machine can hit the cap first: fewer batches, the same per-call figure).
      */
-    private static long[] run(Fixture f, long iterNanos) {
+    private static long[] run(Fixture f, long iterNanos, boolean cpu) {
         long timed = 0;
         long ops = 0;
         long acc = 0;
         int n = f.opsPerBatch();
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         long wallEnd = System.nanoTime() + 4 * iterNanos;
         do {
             f.prepare();
-            long t0 = System.nanoTime();
+            long t0 = cpu ? threads.getCurrentThreadCpuTime() : System.nanoTime();
             acc += f.batch();
-            long t1 = System.nanoTime();
+            long t1 = cpu ? threads.getCurrentThreadCpuTime() : System.nanoTime();
             timed += t1 - t0;
             ops += n;
         } while (timed < iterNanos && System.nanoTime() < wallEnd);

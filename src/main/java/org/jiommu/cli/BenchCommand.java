@@ -49,6 +49,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iteration-ms", paramLabel = "MS", description = "length of each iteration (default 500, --quick 100)")
     Integer iterationMillis;
 
+    @Option(names = "--cpu-clock", description = {"time batches by the thread's CPU time, not the wall clock",
+        "(on a busy shared machine: waiting for a core is then not counted)"})
+    boolean cpuClock;
+
     @Option(names = "--list", description = "list the cases and exit")
     boolean list;
 
@@ -76,7 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
             err.flush();
             return Main.EXIT_USAGE;
         }
-        Budget budget = (quick ? Budget.quick() : Budget.full()).withThreads(threads);
+        Budget budget = (quick ? Budget.quick() : Budget.full()).withThreads(threads).withCpuClock(cpuClock);
         if (forks != null) {
             budget = budget.withForks(forks);
         }
@@ -94,10 +98,11 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private String header(int n, Budget b) {
-        return String.format("jiommu bench%s: %d cases; %s; %d x %d ms warm-up, %d x %d ms measured; %d thread%s; "
-                        + "Java %s, %d CPUs",
+        return String.format("jiommu bench%s: %d cases; %s; %d x %d ms warm-up, %d x %d ms measured; %s clock; "
+                        + "%d thread%s; Java %s, %d CPUs",
                 quick ? " --quick" : "", n, b.forks() == 0 ? "in this JVM" : b.forks() + " fork(s) per case",
-                b.warmupIterations(), b.iterationMillis(), b.measuredIterations(), b.iterationMillis(), b.threads(),
+                b.warmupIterations(), b.iterationMillis(), b.measuredIterations(), b.iterationMillis(),
+                b.cpuClock() ? "thread CPU" : "wall", b.threads(),
                 b.threads() == 1 ? "" : "s", System.getProperty("java.version"),
                 Runtime.getRuntime().availableProcessors());
     }

@@ -60,13 +60,14 @@ class BenchCommandTest {
     }
 
     @Test
-    @DisplayName("bench in a forked JVM: one case comes back through the fork's result line")
+    @DisplayName("bench in a forked JVM (thread CPU clock): one case comes back through the fork's result line")
     void forkedCase() throws Exception {
-        Cli r = Cli.run("bench", "--quick", "--json", "--iteration-ms", "20", "vtd-sl/iova-to-phys");
+        Cli r = Cli.run("bench", "--quick", "--json", "--iteration-ms", "20", "--cpu-clock", "vtd-sl/iova-to-phys");
         assertThat(r.exit).as(r.err).isZero();
         System.out.println(r.out);
         JsonNode root = JSON.readTree(r.out);
         assertThat(root.get("budget").get("forks").asInt()).isEqualTo(1);
+        assertThat(root.get("budget").get("clock").asText()).isEqualTo("thread-cpu");
         assertThat(root.get("cases")).hasSize(1);
         JsonNode c = root.get("cases").get(0);
         assertThat(c.get("name").asText()).isEqualTo("vtd-sl/iova-to-phys");
@@ -98,5 +99,17 @@ class BenchCommandTest {
             assertThat(list.out).contains(c.name());
         }
         assertThat(Cli.run("bench", "--threads", "0").exit).isEqualTo(Main.EXIT_USAGE);
+    }
+
+    @Test
+    @DisplayName("bench scale --tiny: every phase runs through the core, with heap and per-object figures, and the translate comparison")
+    void scaleTiny() {
+        Cli r = Cli.run("bench", "scale", "--tiny");
+        assertThat(r.exit).as(r.err).isZero();
+        System.out.println(r.out);
+        assertThat(r.out).contains("boot: add and probe 64 functions", "attach 1024 PASIDs", "map 1 GiB with 2M pages",
+                "map 64 MiB with 4K pages", "heap per function", "heap per attached PASID", "heap per mapped 4K page",
+                "of the small platform's rate");
+        assertThat(Cli.run("bench", "scale", "--buses", "1").exit).isEqualTo(Main.EXIT_USAGE);
     }
 }
