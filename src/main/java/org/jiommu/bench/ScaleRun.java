@@ -63,8 +63,8 @@ public final class ScaleRun {
     }
 
     /**
-     * One phase's cost: wall-clock seconds, and the CPU seconds of the thread that ran it (the
-     * figure to read on a shared machine, where waiting for a core inflates the wall clock).
+     * One phase's cost: wall-clock seconds, and the CPU seconds the JVM spent in it (the figure
+     * to read on a shared machine, where waiting for a core inflates the wall clock).
      */
     public record Phase(String name, double seconds, double cpuSeconds, long heapAfter, long framesAfter) {
     }
@@ -181,8 +181,15 @@ public final class ScaleRun {
         return new long[] {System.nanoTime(), cpuNanos()};
     }
 
+    /**
+     * CPU time of the whole JVM (GC and JIT threads included, so an allocation-heavy phase pays
+     * for its collections); -1 where the platform does not say.
+     */
     private static long cpuNanos() {
-        return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
     }
 
     /** Heap in use after a full collection (retained bytes). */
