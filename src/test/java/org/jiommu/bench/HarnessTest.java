@@ -71,10 +71,22 @@ class HarnessTest {
     void pageTableFixturesRoundTrip() {
         for (PageTableFixtures.Format f : PageTableFixtures.Format.values()) {
             for (PageTableFixtures.Op op : PageTableFixtures.Op.values()) {
-                Fixture fx = PageTableFixtures.fixture(f, op).get();
+                PageTableFixtures.Table fx = (PageTableFixtures.Table) PageTableFixtures.fixture(f, op).get();
                 try {
                     for (int i = 0; i < 3; i++) {
                         fx.prepare();
+                        if (op.needsPages) {
+                            // The 4K cases measure 4K leaves in a 4-level table: every page its own leaf.
+                            long[] leaves = new long[2];
+                            fx.table().walk((level, iova, size, pte, leaf) -> {
+                                if (leaf && iova >= PageTableFixtures.PAGE_BASE && iova
+                                        < PageTableFixtures.PAGE_BASE + PageTableFixtures.PAGES * PageTableFixtures.SZ_4K) {
+                                    leaves[size == PageTableFixtures.SZ_4K ? 0 : 1]++;
+                                }
+                            });
+                            assertThat(leaves).as(f + " " + op + " leaves (4K, other)")
+                                    .containsExactly(PageTableFixtures.PAGES, 0);
+                        }
                         long v = fx.batch();
                         switch (op) {
                             // map_pages returns 0 per call on success
