@@ -176,6 +176,22 @@ public final class FlushQueue {
         return n;
     }
 
+    /** The first pfn of every range waiting in a ring, each ring from its head. */
+    public java.util.List<Long> queuedPfns() {
+        java.util.List<Long> out = new java.util.ArrayList<>();
+        for (Ring r : rings) {
+            r.lock.lock();
+            try {
+                for (int i = r.head; i != r.tail; i = (i + 1) & r.modMask) {
+                    out.add(r.entries[i].pfn);
+                }
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        return out;
+    }
+
     /** Whether the IOVA range starting at {@code pfn} is waiting in a ring. */
     public boolean isQueued(long pfn) {
         for (Ring r : rings) {

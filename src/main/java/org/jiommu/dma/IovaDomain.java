@@ -65,6 +65,8 @@ public final class IovaDomain {
     private long max32AllocSize;
     private final IovaRcache[] rcaches;
     private final int cpus;
+    /** Every range given to {@link #reserveIova}, as asked (accounting). */
+    private final List<long[]> reserved = new ArrayList<>();
 
     /**
      * {@code init_iova_domain} + {@code iova_domain_init_rcaches}.
@@ -306,6 +308,7 @@ public final class IovaDomain {
         }
         treeLock.lock();
         try {
+            reserved.add(new long[] {pfnLo, pfnHi});
             boolean overlap = false;
             long lo = pfnLo;
             long hi = pfnHi;
@@ -441,6 +444,21 @@ public final class IovaDomain {
                 }
             }
             return out;
+        } finally {
+            treeLock.unlock();
+        }
+    }
+
+    /** Whether {@code pfn} lies in a range given to {@link #reserveIova}. */
+    public boolean isReserved(long pfn) {
+        treeLock.lock();
+        try {
+            for (long[] r : reserved) {
+                if (pfn >= r[0] && pfn <= r[1]) {
+                    return true;
+                }
+            }
+            return false;
         } finally {
             treeLock.unlock();
         }

@@ -50,6 +50,7 @@ final class CheckOps {
                 : Map.of())) {
             out.add(v.toString());
         }
+        out.addAll(DmaOps.violations(m));
         if (m.vtd != null) {
             for (String v : VtdHardwareAgreement.check(m.vtd)) {
                 out.add("I7: " + v);

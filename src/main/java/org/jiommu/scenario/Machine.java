@@ -243,7 +243,7 @@ final class Machine {
         VtdIommu unit = d.iommu() == null ? null : vtdUnits.get(d.iommu());
         if (d.bus() == DeviceSpec.Bus.PCI) {
             PciDevice p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
-                    d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
+                    d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), d.caps().contains("untrusted"));
             PciTopology topo = unit != null ? vtd.topology() : pci;
             topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
             if (d.aliasOf() != null) {
