@@ -419,26 +419,28 @@ public final class DmaIommu {
 
     /** {@code dma_sync_single_for_cpu}: a bounced buffer's device data is copied to the caller's buffer. */
     public void dmaSyncSingleForCpu(Device dev, long dmaAddr, long size, DmaDirection dir) {
-        Cookie c = cookie(dev);
-        if (c == null || !useSwiotlb(dev)) {
-            return;
-        }
-        long phys = core.iovaToPhys(c.domain, dmaAddr);
-        if (phys != 0 && swiotlb.isSwiotlbBuffer(phys)) {
+        long phys = bouncePhys(dev, dmaAddr);
+        if (phys >= 0) {
             swiotlb.syncForCpu(phys, size, dir);
         }
     }
 
     /** {@code dma_sync_single_for_device}: the caller's data is copied into the bounce buffer. */
     public void dmaSyncSingleForDevice(Device dev, long dmaAddr, long size, DmaDirection dir) {
-        Cookie c = cookie(dev);
-        if (c == null || !useSwiotlb(dev)) {
-            return;
-        }
-        long phys = core.iovaToPhys(c.domain, dmaAddr);
-        if (phys != 0 && swiotlb.isSwiotlbBuffer(phys)) {
+        long phys = bouncePhys(dev, dmaAddr);
+        if (phys >= 0) {
             swiotlb.syncForDevice(phys, size, dir);
         }
+    }
+
+    /** The bounce address {@code dmaAddr} maps to for a device that bounces; -1 when nothing is to be copied. */
+    private long bouncePhys(Device dev, long dmaAddr) {
+        Cookie c = cookie(dev);
+        if (c == null || !useSwiotlb(dev)) {
+            return -1;
+        }
+        long phys = core.iovaToPhys(c.domain, dmaAddr);
+        return phys != 0 && swiotlb.isSwiotlbBuffer(phys) ? phys : -1;
     }
 
     // ------------------------------------------------------------------ scatterlists
