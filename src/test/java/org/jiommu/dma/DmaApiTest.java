@@ -82,6 +82,29 @@ class DmaApiTest {
     }
 
     @Test
+    @DisplayName("single flush queue: one 32768-entry ring shared by every CPU, flushed by a 1 s timer")
+    void singleQueue() {
+        DmaIommu.Config d = DmaIommu.Config.defaults(DmaFixture.MEM, 2);
+        DmaFixture f = new DmaFixture(CoreConfig.defaults(), new DmaIommu.Config(d.cpus(), false, true, d.swiotlbBase(),
+                d.swiotlbSize(), d.coherentBase(), d.coherentSize(), d.pciHostBridgeWindows()));
+        long a = f.dma.dmaMapSingle(f.disk, PA, 0x1000, DmaDirection.BIDIRECTIONAL);
+        f.dma.bindCpu(1);
+        long b = f.dma.dmaMapSingle(f.disk, PA + 0x1000, 0x1000, DmaDirection.BIDIRECTIONAL);
+        assertThat(f.write(f.disk, a, bytes(1, 1))).isEqualTo(PA);
+        f.dma.dmaUnmapSingle(f.disk, b, 0x1000, DmaDirection.BIDIRECTIONAL);
+        f.dma.bindCpu(0);
+        f.dma.dmaUnmapSingle(f.disk, a, 0x1000, DmaDirection.BIDIRECTIONAL);
+        FlushQueue fq = f.dma.flushQueue(f.disk);
+        assertThat(fq.singleQueue()).isTrue();
+        assertThat(fq.queued()).isEqualTo(2); // both CPUs' entries in the one ring
+        f.clock.advance(999);
+        assertThat(f.write(f.disk, a, bytes(1, 2))).isEqualTo(PA); // still stale after 10 ms and more
+        f.clock.advance(1);
+        assertThat(fq.queued()).isZero();
+        assertThat(f.write(f.disk, a, bytes(1, 3))).isEqualTo(-1);
+    }
+
+    @Test
     @DisplayName("dma_fq_flush drains the queue at once; the untrusted device's domain is strict even on a lazy kernel")
     void fqFlushAndUntrustedStrict() {
         DmaFixture f = DmaFixture.lazy();
