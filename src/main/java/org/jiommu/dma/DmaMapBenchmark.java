@@ -8,7 +8,7 @@ import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.platform.VtdPlatform;
+import org.jiommu.driver.vtd.VtdPlatform;
 
 /**
  * The kernel's {@code dma_map_benchmark} (kernel/dma/map_benchmark.c) on the model: threads

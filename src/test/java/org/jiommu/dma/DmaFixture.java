@@ -8,7 +8,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.platform.VtdPlatform;
+import org.jiommu.driver.vtd.VtdPlatform;
 
 /**
  * A VT-d machine (scalable mode, 48-bit) booted with three PCIe functions and the DMA layer on

@@ -13,6 +13,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.MmStruct;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.InvDescriptor;
 import org.jiommu.hw.vtd.PasidEntry;
@@ -323,7 +324,7 @@ class VtdSvaTest {
         // request hits the unit's stale IOTLB entry.
         long pa = mm.translate(RW_VA);
         assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the IOTLB (and acc's ATC)
-        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.IOTLB);
+        f.driver().faults().skip(DriverFaults.Skip.IOTLB, 1);
         mm.munmap(RW_VA, 0x1000);
         assertThat(mm.translate(RW_VA)).isZero();
         assertThat(acc.atc().contains(p, RW_VA)).isFalse();
@@ -331,7 +332,7 @@ class VtdSvaTest {
         // No device-TLB invalidation for acc (the first tag): its ATC keeps the old page.
         long pa2 = mm.translate(RW_VA + 0x1000);
         assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(pa2);
-        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.DEVICE_TLB);
+        f.driver().faults().skip(DriverFaults.Skip.DEVICE_TLB, 1);
         mm.munmap(RW_VA + 0x1000, 0x1000);
         assertThat(acc.atc().contains(p, RW_VA + 0x1000)).isTrue();
         assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 3)).isEqualTo(pa2); // stale ATC entry
@@ -349,20 +350,20 @@ class VtdSvaTest {
         long w0 = m.readLong(a);
         long w2 = m.readLong(a + 16);
         m.writeLong(a + 16, w2 + 0x1000); // FLPTPTR
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPTPTR"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPTPTR"));
         m.writeLong(a + 16, w2 | 1L << 2); // FLPM = 5-level
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPM"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPM"));
         m.writeLong(a + 16, w2 | 1L); // SRE
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("SRE"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("SRE"));
         m.writeLong(a + 16, w2);
         long w1 = m.readLong(a + 8);
         m.writeLong(a + 8, (w1 & ~0xFFFFL) | VtdIommu.FIRST_DOMAIN_ID); // an allocated-looking DID
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPT_DEFAULT_DID"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPT_DEFAULT_DID"));
         m.writeLong(a + 8, w1);
         m.writeLong(a, (w0 & ~(7L << 6)) | 2L << 6); // PGTT second level
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("core has SVA domain"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("core has SVA domain"));
         m.writeLong(a, w0);
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).isEmpty();
+        assertThat(VtdHardwareAgreement.check(f.p)).isEmpty();
         f.core().svaUnbindDevice(b.h);
         f.agree();
     }
