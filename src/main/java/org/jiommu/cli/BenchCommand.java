@@ -25,7 +25,7 @@ import picocli.CommandLine.Parameters;
             "none runs every case. 'jiommu bench scale' builds a server-sized platform instead.",
             "Exit codes: 0 ok, 2 bad usage."
         },
-        subcommands = {ScaleCommand.class})
+        subcommands = {ScaleCommand.class, DmaMapCommand.class})
 public final class BenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -146,7 +146,8 @@ final class Machine {
             } else {
                 // on the bus its bdf names: below a declared port or bridge, else a root bus
                 p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
-                        d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
+                        d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"),
+                        d.caps().contains("untrusted"));
                 topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
             }
             if (d.aliasOf() != null) {

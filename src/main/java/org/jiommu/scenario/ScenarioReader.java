@@ -30,7 +30,7 @@ public final class ScenarioReader {
     private static final Set<String> PLATFORM_KEYS = Set.of("memory", "iommus", "devices", "pci");
     private static final Set<String> STEP_KEYS = Set.of("expect", "as", "note");
     private static final List<String> DEVICE_KEYS = List.of("name", "bus", "bdf", "iommu", "caps", "pasid-bits",
-            "acs", "alias-of", "stream-ids", "context-switch", "reserved", "driver");
+            "acs", "alias-of", "stream-ids", "context-switch", "reserved", "driver", "untrusted");
     private static final List<String> CAPS = List.of("ats", "pasid", "pri");
     private static final List<String> PROT_WORDS = List.of("read", "write", "noexec", "mmio", "cache");
     private static final int MAX_DMA_BYTES = 1 << 20;
@@ -648,6 +648,15 @@ public final class ScenarioReader {
                         + first.getValue().line() + "); a mock serves one bus: declare a second mock");
             }
         }
+        // untrusted: true: a PCI function behind an external-facing port (pdev->untrusted), carried
+        // in caps as the word "untrusted"
+        if (m.get("untrusted") != null && Boolean.TRUE.equals(bool(m.get("untrusted"), "untrusted"))) {
+            if (pci) {
+                caps.add("untrusted");
+            } else {
+                problem(m.entry("untrusted").keyLoc(), label + ": untrusted applies to PCI functions");
+            }
+        }
         String driver = "none";
         if (m.get("driver") != null) {
             driver = word(m.get("driver"), "driver", List.of("dma-api", "none"));
@@ -1041,6 +1050,13 @@ public final class ScenarioReader {
             }
             if (s.equals("fault")) {
                 return dmaOnly(op, n, "fault") ? new Expectation.Fault(null) : null;
+            }
+            if (s.equals("dma-mapping-error")) {
+                if (!DmaOps.MAPPING_OPS.contains(op.name())) {
+                    problem(n.loc(), "expect dma-mapping-error applies to " + String.join(", ", DmaOps.MAPPING_OPS));
+                    return null;
+                }
+                return new Expectation.MappingError();
             }
             if (s.startsWith("-E")) {
                 try {
