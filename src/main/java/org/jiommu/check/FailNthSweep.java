@@ -15,7 +15,7 @@ import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.driver.mock.MockDomain;
 import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockSnapshot;
