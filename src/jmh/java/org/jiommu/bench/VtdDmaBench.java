@@ -9,7 +9,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.hw.vtd.VtdUnit;
-import org.jiommu.platform.VtdPlatform;
+import org.jiommu.driver.vtd.VtdPlatform;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -1,5 +1,6 @@
 package org.jiommu.check;
 
+import org.jiommu.platform.Platform;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -49,7 +50,8 @@ import org.jiommu.core.spi.IommuOps;
  * ledger shows).
  *
  * <p><b>Hardware view.</b> By default the {@link TraceHardwareView} (what the core told the
- * driver); {@link #usePlatform} switches to the mock drivers' exact state and adds I10.
+ * driver); {@link #usePlatform} switches to the platform's view (each IOMMU kind's exact state)
+ * and adds I10.
  */
 public final class CoreWatch implements TraceListener {
     private static final StackWalker WALKER = StackWalker.getInstance();
@@ -145,7 +147,10 @@ public final class CoreWatch implements TraceListener {
         return label;
     }
 
-    /** Use {@code p}'s mock drivers for the hardware view and its frame allocator for I10. */
+    /**
+     * Use {@code p}'s hardware view (its kinds' exact state) and its frame allocator for I10:
+     * only for a platform whose frame baseline means "no domain" ({@link Platform#exactFrames}).
+     */
     public void usePlatform(Platform p) {
         if (p.core() != core) {
             throw new IllegalArgumentException("platform of another core");
@@ -244,7 +249,7 @@ public final class CoreWatch implements TraceListener {
     private PlatformState captureLocked() {
         Platform p = platform;
         if (p != null) {
-            return p.capture();
+            return PlatformState.of(p);
         }
         return PlatformState.capture(core, s -> traceView.copy(), null, null);
     }

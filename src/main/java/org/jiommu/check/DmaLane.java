@@ -12,7 +12,7 @@ import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.IommuDomain;
 
 /**
- * VT-d stress runs: DMA from the worker threads, checked against what the worker itself owns.
+ * Stress runs on a kind whose stress bed has DMA lanes (VT-d): DMA from the worker threads, checked against what the worker itself owns.
  * Each worker has a lane, an endpoint alone in its group that no other worker touches; the worker
  * attaches one of the shared paging domains to it (others map their own windows in the same
  * domain, attach it elsewhere and unmap concurrently) and DMAs into its own IOVA window of that
@@ -148,7 +148,7 @@ final class DmaLane {
             return;
         }
         byte[] mem = new byte[LEN];
-        w.vtd.memory().read(pa, mem, 0, LEN);
+        w.platform.memory().read(pa, mem, 0, LEN);
         byte[] back = new byte[LEN];
         DmaResult rr = l.lane.dma().read(DmaTranslator.NO_PASID, iova, back, 0, LEN, new DmaResult());
         if (!Arrays.equals(mem, data) || !rr.ok() || !Arrays.equals(back, data)) {
@@ -161,7 +161,7 @@ final class DmaLane {
     static final long OUTSIDE_VMA = 0x4000_0000L;
 
     /**
-     * VT-d page requests the real way (docs/check.md 4): a DMA with PASID from a PRI device the
+     * Page requests the real way (docs/check.md 4): a DMA with PASID from a PRI device the
      * worker itself holds something at, so its outcome is known. Three times in four at one of its
      * SVA bonds, under the process's life lock (no exit meanwhile): inside the VMA the first touch
      * of a page is a page request (ATS completion without permission, PCIe 10.4), the driver's PRQ
@@ -186,7 +186,7 @@ final class DmaLane {
             long iova = 0x2000L * (1 + rnd.nextInt(16)) + 0x40;
             byte[] data = new byte[LEN];
             run.dmaChecks.incrementAndGet();
-            DmaResult r = w.vtd.dma((PciDevice) a.dev()).write(a.pasid(), iova, data, 0, LEN, new DmaResult());
+            DmaResult r = w.platform.engine(a.dev()).write(a.pasid(), iova, data, 0, LEN, new DmaResult());
             String where = "PASID DMA thread " + tid + " " + a.dev() + " pasid " + a.pasid() + " on " + a.domain()
                     + " iova " + Long.toHexString(iova);
             run.trace(tid, where + " -> " + (r.ok() ? "pa " + Long.toHexString(r.firstPa()) : "fault " + r.faultName()));
@@ -214,7 +214,7 @@ final class DmaLane {
                 data[k] = (byte) (va * 13 + tid * 7 + k + run.dmaChecks.get());
             }
             run.dmaChecks.incrementAndGet();
-            DmaEngine dma = w.vtd.dma(dev);
+            DmaEngine dma = w.platform.engine(dev);
             DmaResult r = dma.write(pasid, va, data, 0, LEN, new DmaResult());
             String where = "SVA DMA thread " + tid + " " + dev + " pasid " + pasid + " " + proc.mm
                     + (exited ? " (exited)" : "") + " va " + Long.toHexString(va);
@@ -241,7 +241,7 @@ final class DmaLane {
                 return;
             }
             byte[] mem = new byte[LEN];
-            w.vtd.memory().read(pa, mem, 0, LEN);
+            w.platform.memory().read(pa, mem, 0, LEN);
             byte[] back = new byte[LEN];
             DmaResult rr = dma.read(pasid, va, back, 0, LEN, new DmaResult());
             if (!Arrays.equals(mem, data) || !rr.ok() || !Arrays.equals(back, data)) {

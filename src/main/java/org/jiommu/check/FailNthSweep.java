@@ -10,17 +10,12 @@ import java.util.Objects;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.jiommu.base.IommuException;
-import org.jiommu.bus.Device;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
-import org.jiommu.core.spi.IommuDevice;
-import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.mm.MmStruct;
-import org.jiommu.driver.mock.MockDomain;
-import org.jiommu.driver.mock.MockIommuDriver;
-import org.jiommu.driver.mock.MockSnapshot;
 import org.jiommu.mem.FrameAllocator;
-import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.mm.MmStruct;
+import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.Platform;
 
 /**
  * The kernel's {@code fail_nth} sweep (tools/testing/selftests/iommu/iommufd_fail_nth.c, as
@@ -32,8 +27,9 @@ import org.jiommu.pgtable.IoPageTable;
  * ({@link FrameAllocator#failNthAllocation}).
  *
  * <p>Where the kernel's sweep only watches for WARNs and leaks, the model asks more: after every
- * call that failed, the whole platform ({@link FullState}: the core snapshot, every mock driver's
- * hardware and page-table leaves, the frame allocator's blocks outside live tables) must equal what
+ * call that failed, the whole platform ({@link FullState}: the core snapshot, every IOMMU kind's
+ * driver state (the mock's: hardware and page-table leaves), the frame allocator's blocks outside
+ * live tables) must equal what
  * it was before the call, and the state invariants must hold. A call that succeeds although the
  * failure fired (the kernel ignores some allocation failures) must leave the invariants intact.
  *
@@ -158,9 +154,9 @@ public final class FailNthSweep {
     }
 
     /**
-     * The whole platform as far as "changed nothing" goes: the core snapshot, the mock drivers'
-     * snapshots (probe state, RID and PASID entries, IOPF counts, live domains, page-table leaves
-     * from a walk), and the frame allocator's live blocks that no live page table reaches.
+     * The whole platform as far as "changed nothing" goes: the core snapshot, each kind's driver
+     * state (the mock drivers' snapshots: probe state, RID and PASID entries, IOPF counts, live
+     * domains, page-table leaves from a walk), and the frame allocator's live blocks that no live page table reaches.
      * Warnings and counters of past allocations are left out on purpose, and so are two things
      * the kernel itself changes in a failed call:
      * <ul>
@@ -178,43 +174,22 @@ public final class FailNthSweep {
      * </ul>
      *
      * @param core the core snapshot
-     * @param mocks per instance, the mock driver's normalised snapshot
+     * @param drivers per kind, its driver state as the kind normalises it for a sweep
+     *     ({@link IommuUnits#failNthState}: the mock's snapshots, an unprobed device's entry on the
+     *     release domain counted as idle)
      * @param untrackedBlocks live frame blocks not reachable from any live page table
      */
-    public record FullState(CoreSnapshot core, Map<IommuDevice, MockSnapshot> mocks, long untrackedBlocks) {
+    public record FullState(CoreSnapshot core, List<Object> drivers, long untrackedBlocks) {
 
         public static FullState capture(Platform p) {
             CoreSnapshot s = p.core().snapshot();
-            Map<IommuDevice, MockSnapshot> mocks = new LinkedHashMap<>();
+            List<Object> drivers = new ArrayList<>();
             long tablePages = 0;
-            for (MockIommuDriver m : p.mocks()) {
-                MockSnapshot ms = m.snapshot();
-                Map<Device, IommuDomain> rid = new LinkedHashMap<>(ms.programmed());
-                for (CoreSnapshot.DeviceState d : s.devices()) {
-                    if (d.iommu() == null && m.releaseDomain() != null && rid.get(d.dev()) == m.releaseDomain()) {
-                        rid.remove(d.dev());
-                    }
-                }
-                mocks.put(m.iommu(), new MockSnapshot(ms.probed(), rid, ms.pasids(), ms.iopfRefcount(),
-                        ms.liveDomains(), ms.tables()));
-                for (IommuDomain d : ms.liveDomains()) {
-                    if (d instanceof MockDomain && ((MockDomain) d).pgtable() != null) {
-                        tablePages += tablePages(((MockDomain) d).pgtable());
-                    }
-                }
+            for (IommuUnits u : p.units()) {
+                drivers.add(u.failNthState(s));
+                tablePages += u.tablePages();
             }
-            return new FullState(s, mocks, p.frames().stats().liveBlocks() - tablePages);
-        }
-
-        /** The table pages of a live table: its root and one per table descriptor. */
-        private static long tablePages(IoPageTable t) {
-            long[] n = {1};
-            t.walk((level, iova, size, pte, leaf) -> {
-                if (!leaf) {
-                    n[0]++;
-                }
-            });
-            return n[0];
+            return new FullState(s, drivers, p.frames().stats().liveBlocks() - tablePages);
         }
 
         /** What differs from {@code o}, one line per part; empty if equal. */
@@ -235,8 +210,8 @@ public final class FailNthSweep {
                     out.add("core: " + core + " -> " + other);
                 }
             }
-            if (!mocks.equals(o.mocks)) {
-                out.add("driver state: " + mocks + " -> " + o.mocks);
+            if (!drivers.equals(o.drivers)) {
+                out.add("driver state: " + drivers + " -> " + o.drivers);
             }
             if (untrackedBlocks != o.untrackedBlocks) {
                 out.add("frames: " + untrackedBlocks + " blocks outside page tables -> " + o.untrackedBlocks);
@@ -331,7 +306,7 @@ public final class FailNthSweep {
             }
             boolean fired = src == Source.CORE ? !p.core().failNthArmed() : framesFired(frames, allocs, n);
             disarm(p);
-            List<Violation> broken = InvariantChecker.checkState(p.capture(), null);
+            List<Violation> broken = InvariantChecker.checkState(PlatformState.of(p), null);
             if (err != null) {
                 List<String> diff = before.diff(FullState.capture(p));
                 if (!fired) {

@@ -1,5 +1,6 @@
 package org.jiommu.check;
 
+import org.jiommu.platform.HardwareView;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;

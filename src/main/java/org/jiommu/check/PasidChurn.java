@@ -84,17 +84,6 @@ final class PasidChurn {
         ALLOWED.put(Op.PAGE_RESPONSE, EnumSet.noneOf(Errno.class));
     }
 
-    /**
-     * Errors the VT-d driver adds for a legal caller: {@code intel_iommu_aux_attach_device}
-     * refuses a device not in aux mode with -EPERM ({@code is_aux_domain}), where the mock says
-     * -EINVAL.
-     */
-    static final Map<Op, Set<Errno>> VTD_ALLOWED = new EnumMap<>(Op.class);
-
-    static {
-        VTD_ALLOWED.put(Op.AUX_ATTACH, EnumSet.of(Errno.EPERM));
-    }
-
     /** A PASID attachment a worker made: the group's slot, the device it named, the domain now there. */
     record PasidAttachment(IommuGroup group, int pasid, Device dev, IommuDomain domain) {
     }
@@ -107,7 +96,7 @@ final class PasidChurn {
         final List<Object[]> aux = new ArrayList<>();
         /** One entry per successful bind (a handle bound twice is here twice). */
         final List<SvaHandle> bonds = new ArrayList<>();
-        /** The process of each bond (same index as {@link #bonds}), for the VT-d SVA DMAs. */
+        /** The process of each bond (same index as {@link #bonds}), for the SVA DMAs of kinds with lanes. */
         final List<StressWorld.Proc> bondProcs = new ArrayList<>();
     }
 
@@ -304,9 +293,9 @@ final class PasidChurn {
                     break;
                 }
                 case PAGE_REQUEST: {
-                    if (w.vtd != null) {
-                        // VT-d: the request comes from the device's own DMA through the unit's
-                        // page request queue and the driver's PRQ handler, not from a worker
+                    if (w.bed.pageRequestsFromDma()) {
+                        // the request comes from the device's own DMA through the hardware's page
+                        // request queue and the driver's handler, not from a worker
                         DmaLane.pasidDma(w, all, tid, rnd, run);
                         return;
                     }
@@ -368,7 +357,7 @@ final class PasidChurn {
             run.error(op, e);
             run.trace(tid, what + " -> " + e.errno());
             if (!ALLOWED.get(op).contains(e.errno())
-                    && !(w.vtd != null && VTD_ALLOWED.getOrDefault(op, Set.of()).contains(e.errno()))) {
+                    && !w.bed.allowedErrors().getOrDefault(op.name(), Set.of()).contains(e.errno())) {
                 run.unexpected.add("thread " + tid + " " + op + ": " + e.errno() + " " + e.getMessage());
             }
         }

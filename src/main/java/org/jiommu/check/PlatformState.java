@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -21,6 +20,8 @@ import org.jiommu.core.spi.IommuOps;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.platform.HardwareView;
+import org.jiommu.platform.Platform;
 
 /**
  * One platform at one instant, built only from the core's public queries
@@ -107,15 +108,14 @@ public final class PlatformState {
                 frames == null ? null : frames.stats(), framesBaseline);
     }
 
+    /** {@code p} now, with its kinds' hardware views and its frame baseline. */
+    public static PlatformState of(Platform p) {
+        return capture(p.core(), p::view, p.frames(), p.baseline());
+    }
+
     /** For each device the core knows, the instance firmware names for it. */
     public static Map<Device, IommuDevice> fwspecMap(CoreSnapshot s) {
-        Map<Device, IommuDevice> m = new LinkedHashMap<>();
-        for (CoreSnapshot.DeviceState d : s.devices()) {
-            if (d.fwspecIommu() != null) {
-                m.put(d.dev(), d.fwspecIommu());
-            }
-        }
-        return m;
+        return HardwareView.fwspecMap(s);
     }
 
     public CoreSnapshot core() {

@@ -2,6 +2,7 @@ package org.jiommu.check;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.EnumSet;
@@ -14,7 +15,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
-import java.util.function.Consumer;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
@@ -25,7 +26,7 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.core.Warning;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mem.FrameAllocator;
-import org.jiommu.platform.VtdPlatform;
+import org.jiommu.platform.StressPlant;
 
 /**
  * A seeded, randomized concurrency run against one platform: several threads attach, detach,
@@ -43,13 +44,18 @@ import org.jiommu.platform.VtdPlatform;
  *
  * <p>The seed fixes what every thread does; the interleaving is the scheduler's. A run that is not
  * clean says so with its seed and the last calls of every thread ({@link Result#trace()}).
+ *
+ * <p>{@link Config#serial()} runs the same workers under a seeded scheduler instead: each worker
+ * still runs on its own thread, but only one at a time, for one step, in an order drawn from the
+ * seed ({@link SerialScheduler}). Such a run is a function of its seed alone, so a proof that "the
+ * checker catches planted bug X" holds on every run, whatever the machine's load.
  */
 public final class StressHarness {
     /** Errors a legal caller may get from a part-1 call when another thread got there first. */
     static final Set<Errno> RACE_ERRORS = EnumSet.of(Errno.EBUSY, Errno.EPERM, Errno.EINVAL);
     private static final long WINDOW = 1L << 32;
     static final int SLOTS = 4;
-    /** VT-d runs: calls of each worker between two quiescent points (I7 checks). */
+    /** Runs on a kind with the hardware agreement: calls of each worker between two quiescent points (I7 checks). */
     static final int QUIESCE = 100;
     /** Calls kept for the failure trace. */
     private static final int TRACE_LENGTH = 48;
@@ -58,22 +64,40 @@ public final class StressHarness {
     }
 
     /**
-     * A bug planted on purpose, to show that the run reports it (StressTest). NONE for real runs.
+     * A bug planted on purpose, to show that the run reports it (StressTest): {@link #NONE} for
+     * real runs, {@link #ROGUE_PASID_FREE} (a caller bug, any kind), or one of the run's kind's
+     * plants by name ({@link #named}; each kind documents its own, docs/check.md 4).
      */
-    public enum Plant {
-        NONE,
-        /** The mock driver forgets to drop IOPF references (S19): its own check WARNs. */
-        IOPF_REFCOUNT_LEAK,
-        /** The mock driver's {@code set_dev_pasid} fails with -EIO on one PCI function: an errno no race explains. */
-        SET_DEV_PASID_EIO,
+    public record Plant(String name) {
+        /** Nothing planted. */
+        public static final Plant NONE = new Plant("none");
         /** A caller frees the global PASID of a bound process behind its back (I-MM-PASID, I-PASID-RANGE). */
-        ROGUE_PASID_FREE,
-        /**
-         * VT-d only: at the first quiescent point a present pass-through PASID entry appears in the
-         * PASID table of a device without PASIDs (an entry the core never asked for): I7 must see it.
-         */
-        STRAY_PASID_ENTRY
+        public static final Plant ROGUE_PASID_FREE = new Plant("rogue-pasid-free");
+
+        public Plant {
+            if (name == null || name.isEmpty()) {
+                throw new IllegalArgumentException("a plant needs a name");
+            }
+        }
+
+        /** The run's kind's plant called {@code name} ({@code IommuUnits.plants()}). */
+        public static Plant named(String name) {
+            return new Plant(name);
+        }
+
+        /** Whether the harness plants it itself (not the kind). */
+        boolean harness() {
+            return equals(NONE) || equals(ROGUE_PASID_FREE);
+        }
+
+        @Override
+        public String toString() {
+            return name;
+        }
     }
+
+    /** The kind a run uses unless it says otherwise. */
+    public static final String DEFAULT_KIND = "mock";
 
     /**
      * What to run.
@@ -84,21 +108,23 @@ public final class StressHarness {
      * @param domains shared paging domains
      * @param pasids whether the part-2 calls are churned too
      * @param plant a bug to plant, {@link Plant#NONE} for a real run
-     * @param vtd run on a {@link org.jiommu.platform.VtdPlatform} (the VT-d driver and hardware,
-     *     with DMA lanes and the I7 agreement at quiescent points) instead of the mock driver
+     * @param kind the IOMMU kind whose stress bed the run uses ({@code IommuKind.stressBed}); on a
+     *     kind with the hardware agreement the run adds DMA lanes and I7 at quiescent points
+     * @param serial one worker step at a time, in an order drawn from the seed (a deterministic
+     *     run), instead of free-running threads
      */
     public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
-                         boolean vtd) {
+                         String kind, boolean serial) {
         public Config {
-            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null) {
+            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null || kind == null) {
                 throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
-                        + "/" + plant);
+                        + "/" + plant + "/" + kind);
             }
         }
 
-        /** A run on the mock driver (the form before the VT-d platform existed). */
+        /** A run on the default (mock) kind. */
         public Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant) {
-            this(seed, threads, opsPerThread, domains, pasids, plant, false);
+            this(seed, threads, opsPerThread, domains, pasids, plant, DEFAULT_KIND, false);
         }
 
         /** A part-1 run (attach, ownership, map), as before issue 4. */
@@ -108,17 +134,25 @@ public final class StressHarness {
 
         /** The same run with the part-2 calls. */
         public Config withPasids() {
-            return new Config(seed, threads, opsPerThread, domains, true, plant, vtd);
+            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial);
         }
 
         /** The same run with a planted bug. */
         public Config planting(Plant p) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, p, vtd);
+            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial);
         }
 
-        /** The same churn on a VT-d platform (scalable mode) instead of the mock driver. */
-        public Config onVtd() {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, true);
+        /** The same churn on the stress bed of IOMMU kind {@code k}. */
+        public Config on(String k) {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial);
+        }
+
+        /**
+         * The same workers under the seeded serial scheduler: one step at a time, so the run
+         * (every call, every result, every DMA outcome) depends on the seed alone.
+         */
+        public Config serialised() {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true);
         }
     }
 
@@ -138,9 +172,9 @@ public final class StressHarness {
      * @param successes calls that succeeded, by op
      * @param warnings the WARNs the core recorded during the run and teardown
      * @param trace the last calls the workers made, oldest first ("t2 SVA_BIND q1 mm1 -> EBUSY")
-     * @param hardwareChecks VT-d: I7 agreement checks run (quiescent points, before and after teardown);
+     * @param hardwareChecks kinds with the agreement: I7 checks run (quiescent points, before and after teardown);
      *     their violations are in {@code unexpected} ("I7 ...")
-     * @param dmaChecks VT-d: DMAs the workers checked against their own mappings (a wrong outcome
+     * @param dmaChecks kinds with DMA lanes: DMAs the workers checked against their own mappings (a wrong outcome
      *     is in {@code unexpected}, "DMA ...")
      */
     public record Result(long seed, long calls, Map<String, Long> errors, List<String> unexpected,
@@ -215,7 +249,7 @@ public final class StressHarness {
         /** (domain index, slot) -> mapped size. */
         final Map<Long, Long> mapped = new TreeMap<>();
         final PasidChurn.Holdings part2 = new PasidChurn.Holdings();
-        /** VT-d: the worker's own DMA lane (null on the mock platform). */
+        /** The worker's own DMA lane (null when the kind has none). */
         DmaLane.Holdings lane;
 
         Holdings(int t) {
@@ -226,100 +260,56 @@ public final class StressHarness {
 
     /** Runs one seed. */
     public static Result run(Config cfg) {
-        return run(cfg, null);
-    }
-
-    /**
-     * Runs one seed; on a VT-d run {@code tamper} (tests only: a driver bug planted through its
-     * package-private knobs) is given the platform after it is built, before the workers start.
-     */
-    public static Result run(Config cfg, Consumer<VtdPlatform> tamper) {
         StressWorld w = new StressWorld(cfg);
-        if (tamper != null && w.vtd != null) {
-            tamper.accept(w.vtd);
-        }
         CoreWatch watch = InvariantWatch.watch(w.core);
-        if (w.platform != null) {
+        // the watch uses the platform's exact view and I10 after every call where the frame
+        // baseline means "no domain"; elsewhere it replays the core's trace
+        boolean exact = w.platform.exactFrames();
+        if (exact) {
             watch.usePlatform(w.platform);
         }
         FrameAllocator.Stats baseline = w.baseline;
         int warningsBefore = w.core.warningCount();
         Run run = new Run();
         List<Holdings> holdings = new ArrayList<>();
-        List<Thread> threads = new ArrayList<>();
-        CountDownLatch start = new CountDownLatch(1);
-        // VT-d: every QUIESCE calls of each worker all of them meet, and I7 is checked with no call running
+        // on a kind with the hardware agreement: every QUIESCE calls of each worker all of them
+        // meet, and I7 is checked with no call running
         int[] point = new int[1];
-        CyclicBarrier quiet = w.vtd == null ? null : new CyclicBarrier(cfg.threads(), () -> {
+        Runnable quiesce = !w.quiescentPoints() ? null : () -> {
             point[0]++;
             w.quiesce("quiescent point " + point[0], run);
-            if (point[0] == 1 && cfg.plant() == Plant.STRAY_PASID_ENTRY) {
-                w.plantStrayPasidEntry();
+            if (point[0] == 1 && w.kindPlant != null && w.kindPlant.when() == StressPlant.When.FIRST_QUIESCENT_POINT) {
+                w.kindPlant.plant(w.bed);
             }
-        });
+        };
+        List<Worker> workers = new ArrayList<>();
         for (int t = 0; t < cfg.threads(); t++) {
             Holdings h = new Holdings(t);
-            if (w.vtd != null) {
+            if (!w.lanes.isEmpty()) {
                 h.lane = new DmaLane.Holdings(w.lanes.get(t));
             }
             holdings.add(h);
-            Random rnd = new Random(cfg.seed() * 1_000_003L + t);
-            int tid = t;
-            Thread th = new Thread(() -> {
-                try {
-                    start.await();
-                    for (int i = 0; i < cfg.opsPerThread(); i++) {
-                        if (quiet == null) {
-                            oneCall(w, h, tid, rnd, run);
-                            continue;
-                        }
-                        // a worker carries on after a failure, so every worker reaches every quiescent point
-                        try {
-                            if (rnd.nextInt(4) == 0) {
-                                DmaLane.step(w, h, tid, rnd, run);
-                            } else {
-                                oneCall(w, h, tid, rnd, run);
-                            }
-                        } catch (RuntimeException | AssertionError e) {
-                            run.unexpected.add("thread " + tid + ": " + e);
-                        }
-                        if (i % QUIESCE == QUIESCE - 1) {
-                            quiet.await();
-                        }
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (Throwable e) {
-                    run.unexpected.add("thread " + tid + ": " + e);
-                }
-            }, "stress-" + cfg.seed() + "-" + t);
-            threads.add(th);
-            th.start();
+            workers.add(new Worker(w, h, t, new Random(cfg.seed() * 1_000_003L + t), run));
         }
-        start.countDown();
-        for (Thread th : threads) {
-            try {
-                th.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                run.unexpected.add("interrupted while joining " + th.getName());
-            }
+        if (cfg.serial()) {
+            new SerialScheduler(cfg, workers, quiesce, run).run();
+        } else {
+            runFree(cfg, workers, quiesce, run);
         }
-        if (w.vtd != null) {
+        if (quiesce != null) {
             w.quiesce("the end of the run", run);
         }
         if (w.pasids) {
             PasidChurn.teardown(w, holdings, run);
         }
         teardown(w, holdings, run.unexpected);
-        if (w.vtd != null) {
+        if (quiesce != null) {
             w.quiesce("teardown", run);
             if (w.pasids) {
-                w.prqDrained(run);
+                w.afterTeardown(run);
             }
         }
-        List<Violation> fin = InvariantChecker.checkState(
-                w.platform != null ? w.platform.capture() : watch.capture(), null);
+        List<Violation> fin = InvariantChecker.checkState(exact ? PlatformState.of(w.platform) : watch.capture(), null);
         List<CoreWatch.Report> reports = new ArrayList<>();
         for (CoreWatch.Report r : InvariantWatch.pending()) {
             if (r.core().equals(watch.label())) {
@@ -334,6 +324,165 @@ public final class StressHarness {
         return new Result(cfg.seed(), run.calls.get(), counts(run.errors), List.copyOf(run.unexpected), reports, fin,
                 baseline, w.frames.stats(), watch.checks(), watch.transitionChecks(), counts(run.successes),
                 warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get());
+    }
+
+    /** One worker: its holdings, its seeded choices, and one step of the mix at a time. */
+    private static final class Worker {
+        final StressWorld w;
+        final Holdings h;
+        final int tid;
+        final Random rnd;
+        final Run run;
+
+        Worker(StressWorld w, Holdings h, int tid, Random rnd, Run run) {
+            this.w = w;
+            this.h = h;
+            this.tid = tid;
+            this.rnd = rnd;
+            this.run = run;
+        }
+
+        /**
+         * Step {@code i} of the worker. On a kind with quiescent points (I7) a quarter of the
+         * steps go to its DMA lane if it has one, and a failure is recorded and the worker
+         * carries on, so every worker reaches every quiescent point.
+         */
+        void step() {
+            if (!w.quiescentPoints()) {
+                oneCall(w, h, tid, rnd, run);
+                return;
+            }
+            try {
+                if (h.lane != null && rnd.nextInt(4) == 0) {
+                    DmaLane.step(w, h, tid, rnd, run);
+                } else {
+                    oneCall(w, h, tid, rnd, run);
+                }
+            } catch (RuntimeException | AssertionError e) {
+                run.unexpected.add("thread " + tid + ": " + e);
+            }
+        }
+    }
+
+    /** Free-running threads: the interleaving is the JVM's and the machine's. */
+    private static void runFree(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
+        CountDownLatch start = new CountDownLatch(1);
+        CyclicBarrier quiet = quiesce == null ? null : new CyclicBarrier(cfg.threads(), quiesce);
+        List<Thread> threads = new ArrayList<>();
+        for (Worker wk : workers) {
+            Thread th = new Thread(() -> {
+                try {
+                    start.await();
+                    for (int i = 0; i < cfg.opsPerThread(); i++) {
+                        wk.step();
+                        if (quiet != null && i % QUIESCE == QUIESCE - 1) {
+                            quiet.await();
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (Throwable e) {
+                    run.unexpected.add("thread " + wk.tid + ": " + e);
+                }
+            }, "stress-" + cfg.seed() + "-" + wk.tid);
+            threads.add(th);
+            th.start();
+        }
+        start.countDown();
+        join(threads, run);
+    }
+
+    private static void join(List<Thread> threads, Run run) {
+        for (Thread th : threads) {
+            try {
+                th.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                run.unexpected.add("interrupted while joining " + th.getName());
+            }
+        }
+    }
+
+    /**
+     * The seeded serial scheduler: every worker keeps its own thread (so per-thread state such as
+     * the watch's call frames is what it is in a free run), but a worker runs only when handed
+     * the turn, for exactly one step, and hands it back. The next worker is drawn from a Random
+     * seeded by the run's seed among those that have steps left and are not waiting at the
+     * quiescent point; when all are waiting, the quiescent check runs on the scheduler's thread,
+     * as the barrier action does in a free run. With no two steps ever overlapping, every call
+     * sees the state the previous one left, and the run is the same on every machine.
+     */
+    private static final class SerialScheduler {
+        private final Config cfg;
+        private final List<Worker> workers;
+        private final Runnable quiesce;
+        private final Run run;
+        private final Semaphore[] turn;
+        private final Semaphore stepDone = new Semaphore(0);
+
+        SerialScheduler(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
+            this.cfg = cfg;
+            this.workers = workers;
+            this.quiesce = quiesce;
+            this.run = run;
+            this.turn = new Semaphore[workers.size()];
+            for (int i = 0; i < turn.length; i++) {
+                turn[i] = new Semaphore(0);
+            }
+        }
+
+        void run() {
+            List<Thread> threads = new ArrayList<>();
+            for (Worker wk : workers) {
+                Thread th = new Thread(() -> {
+                    for (int i = 0; i < cfg.opsPerThread(); i++) {
+                        turn[wk.tid].acquireUninterruptibly();
+                        try {
+                            wk.step();
+                        } catch (Throwable e) {
+                            run.unexpected.add("thread " + wk.tid + ": " + e);
+                        } finally {
+                            stepDone.release();
+                        }
+                    }
+                }, "stress-serial-" + cfg.seed() + "-" + wk.tid);
+                threads.add(th);
+                th.start();
+            }
+            Random order = new Random(cfg.seed() * 0x9E3779B97F4A7C15L + 0x5EED);
+            int n = workers.size();
+            int[] done = new int[n];
+            boolean[] waiting = new boolean[n];
+            int[] ready = new int[n];
+            while (true) {
+                int count = 0;
+                boolean anyWaiting = false;
+                for (int t = 0; t < n; t++) {
+                    if (waiting[t]) {
+                        anyWaiting = true;
+                    } else if (done[t] < cfg.opsPerThread()) {
+                        ready[count++] = t;
+                    }
+                }
+                if (count == 0) {
+                    if (!anyWaiting) {
+                        break;
+                    }
+                    // every worker has reached the quiescent point (they all make the same number of steps)
+                    quiesce.run();
+                    Arrays.fill(waiting, false);
+                    continue;
+                }
+                int t = ready[order.nextInt(count)];
+                turn[t].release();
+                stepDone.acquireUninterruptibly();
+                done[t]++;
+                if (quiesce != null && done[t] % QUIESCE == 0) {
+                    waiting[t] = true;
+                }
+            }
+            join(threads, run);
+        }
     }
 
     /** One part-1 or (with PASIDs, half the time) part-2 call. */

@@ -1,5 +1,6 @@
 package org.jiommu.check;
 
+import org.jiommu.platform.HardwareView;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;

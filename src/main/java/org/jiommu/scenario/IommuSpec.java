@@ -2,6 +2,7 @@ package org.jiommu.scenario;
 
 import java.util.List;
 import java.util.Map;
+import org.jiommu.platform.UnitSpec;
 
 /**
  * One entry of platform.iommus: a hardware IOMMU instance and its driver. Options are the
@@ -32,24 +33,24 @@ public record IommuSpec(String name, Kind kind, Loc loc, Map<String, Object> opt
         }
     }
 
+    /** This entry as the platform's kind plug-ins take it. */
+    public UnitSpec unit() {
+        return new UnitSpec(name, kind.word, options);
+    }
+
     public boolean bool(String key, boolean dflt) {
-        Object v = options.get(key);
-        return v == null ? dflt : (Boolean) v;
+        return unit().bool(key, dflt);
     }
 
     public long number(String key, long dflt) {
-        Object v = options.get(key);
-        return v == null ? dflt : (Long) v;
+        return unit().number(key, dflt);
     }
 
     public String word(String key, String dflt) {
-        Object v = options.get(key);
-        return v == null ? dflt : (String) v;
+        return unit().word(key, dflt);
     }
 
-    @SuppressWarnings("unchecked")
     public List<Object> list(String key, List<Object> dflt) {
-        Object v = options.get(key);
-        return v == null ? dflt : (List<Object>) v;
+        return unit().list(key, dflt);
     }
 }

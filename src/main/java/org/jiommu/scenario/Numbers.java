@@ -90,21 +90,11 @@ public final class Numbers {
 
     /** A size the way a person writes it: 4KiB, 2MiB, 8GiB when exact, else as {@link #format}. */
     public static String formatSize(long v) {
-        String[] units = {"TiB", "GiB", "MiB", "KiB"};
-        int[] shifts = {40, 30, 20, 10};
-        for (int i = 0; i < units.length; i++) {
-            if (v > 0 && (v & ((1L << shifts[i]) - 1)) == 0) {
-                return (v >>> shifts[i]) + units[i];
-            }
-        }
-        return format(v);
+        return org.jiommu.platform.Text.formatSize(v);
     }
 
     /** Hex for addresses, decimal for small counts: how results are printed. */
     public static String format(long v) {
-        if (v >= 0 && v < 4096) {
-            return Long.toString(v);
-        }
-        return "0x" + Long.toHexString(v);
+        return org.jiommu.platform.Text.format(v);
     }
 }

@@ -177,7 +177,11 @@ final class PasidOps {
     /** The GPU writes its context bank's TTBR0 itself (S10); the IOMMU driver is not told. */
     static Outcome gpuSwitchTtbr0(Machine m, StepArgs a) {
         Device d = dev(m, a);
-        m.mockOf(d).gpuSwitchTtbr0(d, a.number("ttbr0"));
+        try {
+            m.unitsOf(d).switchContext(d, a.number("ttbr0"));
+        } catch (UnsupportedOperationException e) {
+            throw new StepError(e.getMessage());
+        }
         return DONE;
     }
 }

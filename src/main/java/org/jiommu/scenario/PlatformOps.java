@@ -5,7 +5,7 @@ import org.jiommu.base.Errno;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.dma.DmaTranslator;
-import org.jiommu.hw.vtd.FaultReason;
+import org.jiommu.platform.IommuUnits;
 import org.jiommu.mem.MemoryFault;
 
 /** Ops on the platform side: CPU memory access, devices, DMA. */
@@ -65,33 +65,14 @@ final class PlatformOps {
         if (r.status() == DmaResult.Status.MEMORY_FAULT) {
             return new Outcome.Faulted(null, r.faultName() + " " + where);
         }
-        if (m.vtdUnit(m.iommuOf(engine.device())) != null) {
-            return vtdFault(r, pasid, where);
+        IommuUnits units = m.platform.unitsOf(engine.device());
+        IommuUnits.FaultText kind = units == null ? null : units.fault(r, pasid, where);
+        if (kind != null) {
+            // the kind's own reading: its hardware's fault classes in the scenario's words
+            return new Outcome.Faulted(Expectation.FaultReason.of(kind.word()), kind.detail());
         }
         Expectation.FaultReason reason = Expectation.FaultReason.of(r.faultName());
         return new Outcome.Faulted(reason, reason == null ? r.faultName() + " " + where : where);
-    }
-
-    /**
-     * A VT-d fault in the scenario's words, with the unit's fault reason code and name in the
-     * detail. The hardware's own classes (FaultReason.category) are kept except for one: a
-     * request without PASID refused because its RID entry is not present (legacy 0x2, scalable
-     * 0x59/0x51 at RID_PASID) is what the driver's blocked domain programs (it clears the entry,
-     * docs/driver-vtd.md "Blocked"), so it reads {@code blocked}; a root entry not present (0x1)
-     * stays {@code not-present}: no device on that bus was ever probed.
-     */
-    private static Outcome vtdFault(DmaResult r, int pasid, String where) {
-        int code = r.faultCode();
-        String word = FaultReason.category(code);
-        boolean ridEntryGone = code == FaultReason.CONTEXT_ENTRY_NOT_PRESENT
-                || pasid == DmaTranslator.NO_PASID && (code == FaultReason.PASID_ENTRY_NOT_PRESENT
-                        || code == FaultReason.PASID_DIR_ENTRY_NOT_PRESENT);
-        if (ridEntryGone) {
-            word = Expectation.FaultReason.BLOCKED.word;
-        }
-        Expectation.FaultReason reason = Expectation.FaultReason.of(word);
-        String detail = String.format("VT-d fault reason %#x (%s) %s", code, FaultReason.name(code), where);
-        return new Outcome.Faulted(reason, detail);
     }
 
     private static byte[] filled(int len) {

@@ -301,7 +301,7 @@ public final class ScenarioReader {
                 kind = IommuSpec.Kind.of(k);
                 if (kind == null) {
                     problem(kn.loc(), "unknown IOMMU kind '" + k + "' (vtd | smmuv3 | smmuv2 | mock)");
-                } else if (!Machine.SUPPORTED_KINDS.contains(kind)) {
+                } else if (!Machine.supports(kind)) {
                     problem(kn.loc(), "not implemented yet: IOMMU kind '" + k + "'");
                 }
             }

@@ -23,6 +23,8 @@ import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.mock.MockConfig;
 import org.jiommu.driver.mock.MockDomain;
 import org.jiommu.pgtable.IotlbGather;
+import org.jiommu.driver.mock.MockHardwareView;
+import org.jiommu.platform.HardwareView;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;

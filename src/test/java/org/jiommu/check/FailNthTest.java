@@ -28,8 +28,10 @@ import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.mock.MockConfig;
 import org.jiommu.driver.mock.MockIommuDriver;
+import org.jiommu.driver.mock.MockUnits;
 import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.platform.Platform;
 import org.jiommu.mem.PhysicalMemory;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -52,7 +54,7 @@ class FailNthTest {
         MockIommuDriver m = new MockIommuDriver(mcfg, core.services(),
                 MockPageTableFactory.armLpae(frames, core.services().warnings()));
         core.iommuDeviceRegister(m.iommu());
-        Platform platform = new Platform(core, frames, m);
+        Platform platform = mockPlatform(core, frames, m);
         CoreWatch w = InvariantWatch.of(core);
         if (w != null) {
             w.usePlatform(platform);
@@ -207,7 +209,7 @@ class FailNthTest {
         core.iommuDeviceRegister(m.iommu());
         MmStruct mm = new MmStruct("proc", frames);
         mm.mmap(0x10000, 0x10000, Prot.RW);
-        Platform platform = new Platform(core, frames, m);
+        Platform platform = mockPlatform(core, frames, m);
         CoreWatch w = InvariantWatch.of(core);
         if (w != null) {
             w.usePlatform(platform);
@@ -322,5 +324,13 @@ class FailNthTest {
                 assertThat(r.count(st.name(), src, Outcome.DONE)).as(st.name() + " " + src).isEqualTo(1);
             }
         }
+    }
+
+    /** The platform of a core and mock driver the test built itself, its frame baseline now. */
+    static Platform mockPlatform(IommuCore core, FrameAllocator frames, MockIommuDriver m) {
+        Platform p = new Platform(frames.memory(), frames, core);
+        p.adopt(MockUnits.adopt(p, m));
+        p.takeBaseline();
+        return p;
     }
 }

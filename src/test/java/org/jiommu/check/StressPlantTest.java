@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class StressPlantTest {
     private static StressHarness.Result run(StressHarness.Plant plant) {
         try {
-            return StressHarness.run(new StressHarness.Config(7, 4, 300, 3).withPasids().planting(plant));
+            return StressHarness.run(new StressHarness.Config(7, 4, 300, 3).withPasids().serialised().planting(plant));
         } finally {
             InvariantWatch.drain();
         }
@@ -23,7 +23,7 @@ class StressPlantTest {
     @Test
     @DisplayName("a driver that leaks IOPF references (S19) makes the run report its WARN")
     void iopfRefcountLeak() {
-        StressHarness.Result r = run(StressHarness.Plant.IOPF_REFCOUNT_LEAK);
+        StressHarness.Result r = run(StressHarness.Plant.named("iopf-refcount-leak"));
         assertThat(r.clean()).isFalse();
         assertThat(r.warnings()).as(r.toString()).anyMatch(w -> w.contains("iopf_refcount"));
         assertThat(r.toString()).contains("seed 7").contains("last calls");
@@ -32,7 +32,7 @@ class StressPlantTest {
     @Test
     @DisplayName("a driver whose set_dev_pasid fails with -EIO makes the run report an errno no race explains")
     void setDevPasidEio() {
-        StressHarness.Result r = run(StressHarness.Plant.SET_DEV_PASID_EIO);
+        StressHarness.Result r = run(StressHarness.Plant.named("set-dev-pasid-eio"));
         assertThat(r.clean()).isFalse();
         assertThat(r.unexpected()).as(r.toString()).anyMatch(u -> u.contains("EIO"));
         assertThat(r.trace()).isNotEmpty();

@@ -12,6 +12,7 @@ import org.jiommu.driver.mock.MockIommuDriver;
 import org.jiommu.driver.mock.MockPageTableFactory;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.platform.Platform;
 
 /**
  * A core with mock driver M over ARM LPAE tables in simulated memory (the SEMANTICS.md 13
@@ -34,7 +35,7 @@ final class TestPlatform {
         core = new IommuCore(cfg);
         m = new MockIommuDriver(mcfg, core.services(), MockPageTableFactory.armLpae(frames, core.services().warnings()));
         core.iommuDeviceRegister(m.iommu());
-        platform = new Platform(core, frames, m);
+        platform = FailNthTest.mockPlatform(core, frames, m);
         CoreWatch w = InvariantWatch.of(core);
         if (w != null) {
             w.usePlatform(platform);
@@ -62,7 +63,7 @@ final class TestPlatform {
     }
 
     PlatformState capture() {
-        return platform.capture();
+        return PlatformState.of(platform);
     }
 
     List<Violation> check() {

@@ -2,7 +2,6 @@ package org.jiommu.check;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import org.jiommu.driver.vtd.VtdBugKnobs;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -12,12 +11,12 @@ import org.junit.jupiter.api.Test;
  * at a quiescent point. The same seed with nothing planted is clean.
  */
 class VtdStressPlantTest {
-    private static final StressHarness.Config CFG = new StressHarness.Config(7, 4, 300, 3).withPasids().onVtd();
+    private static final StressHarness.Config CFG = new StressHarness.Config(7, 4, 300, 3).withPasids().on("vtd").serialised();
 
     @Test
     @DisplayName("a driver skipping IOTLB invalidations: a lane DMA after a completed unmap, or an SVA DMA after its process exited, lands (stale IOTLB)")
     void staleIotlb() {
-        StressHarness.Result r = StressHarness.run(CFG, p -> VtdBugKnobs.skipIotlbInvalidations(p.driver(), 1_000_000));
+        StressHarness.Result r = StressHarness.run(CFG.planting(StressHarness.Plant.named("skip-iotlb-invalidation")));
         InvariantWatch.drain();
         assertThat(r.clean()).isFalse();
         assertThat(r.unexpected()).as(r.toString())
@@ -31,7 +30,7 @@ class VtdStressPlantTest {
     @Test
     @DisplayName("a stray present PASID entry in a table the core never asked for is reported by I7 at a quiescent point")
     void strayPasidEntry() {
-        StressHarness.Result r = StressHarness.run(CFG.planting(StressHarness.Plant.STRAY_PASID_ENTRY));
+        StressHarness.Result r = StressHarness.run(CFG.planting(StressHarness.Plant.named("stray-pasid-entry")));
         InvariantWatch.drain();
         assertThat(r.clean()).isFalse();
         assertThat(r.unexpected()).as(r.toString())

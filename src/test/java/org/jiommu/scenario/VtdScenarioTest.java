@@ -6,6 +6,7 @@ import static org.jiommu.scenario.PasidOpsTest.run;
 
 import java.util.List;
 import org.jiommu.driver.vtd.VtdIommu;
+import org.jiommu.driver.vtd.VtdUnits;
 import org.jiommu.hw.vtd.RootEntry;
 import org.jiommu.hw.vtd.VtdRegisters;
 import org.junit.jupiter.api.DisplayName;
@@ -172,7 +173,7 @@ class VtdScenarioTest {
         Scenario s = ScenarioReader.read("t.yaml", "name: t\n" + platform("") + "steps: []\n");
         Machine m = Machine.build(s.platform());
         assertThat(CheckOps.violations(m)).isEmpty();
-        VtdIommu u = m.vtdUnit("dmar0");
+        VtdIommu u = ((VtdUnits) m.platform.unitsNamed("dmar0")).unit("dmar0");
         long rta = u.unit().read64(VtdRegisters.RTADDR_REG) & ~0xfffL;
         RootEntry bus0 = new RootEntry(m.memory.readLong(rta), m.memory.readLong(rta + 8));
         long vfEntry = bus0.contextTablePointer() + (0x03 << 3) * 32L; // scalable: 32-byte entries, devfn 03.0

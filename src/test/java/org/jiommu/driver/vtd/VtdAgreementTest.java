@@ -8,7 +8,6 @@ import org.jiommu.base.Prot;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mem.PhysicalMemory;
-import org.jiommu.platform.VtdHardwareAgreement;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

@@ -10,7 +10,6 @@ import org.jiommu.base.Prot;
 import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.DevFeature;
-import org.jiommu.platform.VtdHardwareAgreement;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 

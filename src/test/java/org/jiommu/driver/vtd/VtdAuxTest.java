@@ -109,7 +109,7 @@ class VtdAuxTest {
         assertThat(errno(() -> legacy.core().devEnableFeature(legacy.nic, DevFeature.AUX))).isEqualTo(Errno.EINVAL);
 
         // A scalable-capable unit run with intel_iommu=sm_off is legacy too.
-        VtdFixture smOff = new VtdFixture(org.jiommu.platform.VtdPlatform.builder().unit(VtdConfig.scalable(48))
+        VtdFixture smOff = new VtdFixture(VtdPlatform.builder().unit(VtdConfig.scalable(48))
                 .coreConfig(org.jiommu.core.CoreConfig.defaults()).scalableMode(false));
         smOff.hotplug(smOff.nic);
         assertThat(smOff.core().devHasFeature(smOff.nic, DevFeature.AUX)).isFalse();

@@ -14,8 +14,6 @@ import org.jiommu.core.CoreConfig;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.platform.VtdHardwareAgreement;
-import org.jiommu.platform.VtdPlatform;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 

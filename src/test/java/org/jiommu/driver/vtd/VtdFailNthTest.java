@@ -7,7 +7,6 @@ import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.platform.VtdHardwareAgreement;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

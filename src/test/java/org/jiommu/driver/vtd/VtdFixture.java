@@ -18,8 +18,6 @@ import org.jiommu.hw.vtd.FaultRecord;
 import org.jiommu.hw.vtd.PasidEntry;
 import org.jiommu.hw.vtd.VtdRegisters;
 import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.platform.VtdHardwareAgreement;
-import org.jiommu.platform.VtdPlatform;
 
 /**
  * A VT-d platform with a small PCI tree, as the driver tests use it:

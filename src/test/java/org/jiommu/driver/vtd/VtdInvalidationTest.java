@@ -25,7 +25,6 @@ import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.hw.vtd.VtdUnit;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
-import org.jiommu.platform.VtdPlatform;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -349,20 +349,20 @@ class VtdSvaTest {
         long w0 = m.readLong(a);
         long w2 = m.readLong(a + 16);
         m.writeLong(a + 16, w2 + 0x1000); // FLPTPTR
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPTPTR"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPTPTR"));
         m.writeLong(a + 16, w2 | 1L << 2); // FLPM = 5-level
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPM"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPM"));
         m.writeLong(a + 16, w2 | 1L); // SRE
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("SRE"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("SRE"));
         m.writeLong(a + 16, w2);
         long w1 = m.readLong(a + 8);
         m.writeLong(a + 8, (w1 & ~0xFFFFL) | VtdIommu.FIRST_DOMAIN_ID); // an allocated-looking DID
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPT_DEFAULT_DID"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("FLPT_DEFAULT_DID"));
         m.writeLong(a + 8, w1);
         m.writeLong(a, (w0 & ~(7L << 6)) | 2L << 6); // PGTT second level
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("core has SVA domain"));
+        assertThat(VtdHardwareAgreement.check(f.p)).anyMatch(v -> v.contains("core has SVA domain"));
         m.writeLong(a, w0);
-        assertThat(org.jiommu.platform.VtdHardwareAgreement.check(f.p)).isEmpty();
+        assertThat(VtdHardwareAgreement.check(f.p)).isEmpty();
         f.core().svaUnbindDevice(b.h);
         f.agree();
     }

@@ -1,30 +1,27 @@
-package org.jiommu.platform;
+package org.jiommu.driver.vtd;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
-import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
-import org.jiommu.bus.Device;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
-import org.jiommu.driver.vtd.VtdIommu;
-import org.jiommu.driver.vtd.VtdIommuDriver;
 import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.hw.vtd.VtdUnit;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.platform.Platform;
+import org.jiommu.platform.UnitSpec;
 
 /**
- * An Intel VT-d machine in one call: simulated memory and its frame allocator, one or more
- * remapping units, the VT-d driver programming them, the IOMMU core with the driver registered,
- * and the PCI topology whose endpoints DMA through the units.
+ * A {@link Platform} with only VT-d units, built in one call: the form the VT-d tests, the
+ * benchmarks and the VT-d stress bed use (scenario files build the same through
+ * {@link VtdKind}).
  *
  * <pre>{@code
  * VtdPlatform p = VtdPlatform.builder().unit(VtdConfig.scalable(48)).build();
@@ -33,40 +30,28 @@ import org.jiommu.mem.PhysicalMemory;
  * p.hotplug(nic);                        // fwspec, device_add, probe: default domain attached
  * DmaEngine dma = p.dma(nic);            // requests go to the unit with nic0's requester id
  * }</pre>
- *
- * <p>Wiring (the part no single layer owns): every device's fwspec names the unit whose scope
- * covers it; its {@link DmaEngine} uses that unit as {@code DmaTranslator} with the requester id
- * the root complex sees ({@link PciTopology#dmaRequesterId}); an ATS-capable device's ATC is
- * connected to the unit under its own requester id, where device-TLB invalidations address it.
- *
- * <p>This class sits above the core and the driver (a composition root, like the scenario
- * runner's machine); neither of them imports it.
  */
 public final class VtdPlatform {
-    private final PhysicalMemory memory;
-    private final FrameAllocator frames;
-    private final IommuCore core;
-    private final VtdIommuDriver driver;
-    private final PciTopology topology;
-    private final List<VtdIommu> units;
-    private final Map<Device, DmaEngine> engines = new ConcurrentHashMap<>();
-    private final Map<Device, Boolean> added = new ConcurrentHashMap<>();
+    private final Platform platform;
+    private final VtdUnits vtd;
 
     private VtdPlatform(Builder b) {
-        this.memory = new PhysicalMemory(b.memorySize);
-        this.frames = new FrameAllocator(memory);
-        this.core = new IommuCore(b.coreConfig);
-        this.topology = new PciTopology();
-        this.driver = new VtdIommuDriver(core.services(), frames, b.scalableMode);
-        List<VtdIommu> us = new ArrayList<>();
+        this.platform = new Platform(b.memorySize, b.coreConfig);
+        List<UnitSpec> specs = new ArrayList<>();
         for (int i = 0; i < b.unitConfigs.size(); i++) {
-            VtdUnit unit = new VtdUnit(b.unitConfigs.get(i), memory, core.services().warnings());
-            us.add(driver.addUnit(unit, b.scopes.get(i)));
+            VtdConfig cfg = b.unitConfigs.get(i);
+            Map<String, Object> o = new HashMap<>();
+            o.put("config", cfg);
+            o.put("scalable-mode", b.scalableMode);
+            if (b.scopes.get(i) == null) {
+                o.put("include-all", true);
+            } else {
+                o.put("scope", b.scopes.get(i));
+            }
+            specs.add(new UnitSpec(cfg.name(), "vtd", o));
         }
-        this.units = List.copyOf(us);
-        for (VtdIommu u : units) {
-            core.iommuDeviceRegister(u.iommuDevice());
-        }
+        this.vtd = (VtdUnits) platform.add(new VtdKind(), specs);
+        platform.takeBaseline();
     }
 
     public static Builder builder() {
@@ -78,64 +63,53 @@ public final class VtdPlatform {
         return builder().unit(unit).build();
     }
 
+    /** The platform itself (what the checker and the generic I7 take). */
+    public Platform platform() {
+        return platform;
+    }
+
+    /** The VT-d kind's units on it. */
+    public VtdUnits vtd() {
+        return vtd;
+    }
+
     public PhysicalMemory memory() {
-        return memory;
+        return platform.memory();
     }
 
     public FrameAllocator frames() {
-        return frames;
+        return platform.frames();
     }
 
     public IommuCore core() {
-        return core;
+        return platform.core();
     }
 
     public VtdIommuDriver driver() {
-        return driver;
+        return vtd.driver();
     }
 
     public PciTopology topology() {
-        return topology;
+        return vtd.topology();
     }
 
     /** The driver's units in the order they were configured. */
     public List<VtdIommu> units() {
-        return units;
+        return vtd.units();
     }
 
     public VtdIommu unit(int index) {
-        return units.get(index);
+        return vtd.units().get(index);
     }
 
     /** The unit whose scope covers {@code dev}. @throws IommuException ENODEV if none */
     public VtdIommu unitOf(PciDevice dev) {
-        VtdIommu u = driver.unitFor(dev);
-        if (u == null) {
-            throw new IommuException(Errno.ENODEV, "no VT-d unit covers " + dev);
-        }
-        return u;
-    }
-
-    /**
-     * Firmware describes {@code dev} (its fwspec names its unit) and the device is connected to
-     * its unit (ATC for device-TLB invalidations). Idempotent.
-     */
-    private void describe(PciDevice dev) {
-        Objects.requireNonNull(dev, "dev");
-        if (added.putIfAbsent(dev, Boolean.TRUE) != null) {
-            return;
-        }
-        VtdIommu u = unitOf(dev);
-        core.fwspecInit(dev, u.iommuDevice());
-        if (dev.atc() != null) {
-            u.unit().registerDeviceTlb(dev.requesterId(), dev.atc());
-        }
+        return vtd.unitOf(dev);
     }
 
     /** Hot-plug: {@code device_add} of a device of the topology; the core probes it at once. */
     public void hotplug(PciDevice dev) {
-        describe(dev);
-        core.deviceAdd(dev);
+        vtd.hotplug(dev);
     }
 
     /**
@@ -143,30 +117,17 @@ public final class VtdPlatform {
      * scanned ({@code bus_iommu_probe}), so group default domains see all their devices.
      */
     public void boot() {
-        for (PciDevice d : topology.devices()) {
-            if (added.containsKey(d)) {
-                continue;
-            }
-            describe(d);
-            core.busAddDevice(d);
-        }
-        core.busIommuProbe(Device.BusType.PCI);
+        vtd.boot();
     }
 
     /** Hot-unplug: {@code device_del} (release domain, release_device). */
     public void remove(PciDevice dev) {
-        core.deviceDel(dev);
+        vtd.remove(dev);
     }
 
     /** The device's DMA engine: its requests reach its unit with the requester id the root complex sees. */
     public DmaEngine dma(PciDevice dev) {
-        return engines.computeIfAbsent(dev, d -> {
-            VtdIommu u = unitOf(dev);
-            if (dev.atc() != null) {
-                u.unit().registerDeviceTlb(dev.requesterId(), dev.atc());
-            }
-            return new DmaEngine(dev, topology.dmaRequesterId(dev), u.unit(), memory);
-        });
+        return vtd.dma(dev);
     }
 
     /** Builds a {@link VtdPlatform}; defaults: 16 GiB, {@link CoreConfig#defaults()}, scalable mode where supported. */

@@ -1,4 +1,4 @@
-package org.jiommu.scenario;
+package org.jiommu.driver.vtd;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -6,19 +6,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jiommu.bus.Device;
-import org.jiommu.driver.vtd.VtdIommu;
 import org.jiommu.hw.vtd.ContextEntry;
 import org.jiommu.hw.vtd.PasidDirEntry;
 import org.jiommu.hw.vtd.PasidEntry;
 import org.jiommu.hw.vtd.RootEntry;
 import org.jiommu.hw.vtd.ScalableContextEntry;
 import org.jiommu.hw.vtd.VtdRegisters;
+import org.jiommu.hw.vtd.VtdTables;
 import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.platform.Text;
 
 /**
  * {@code hw_dump} of a VT-d unit: the tables as the hardware walks them, read from simulated
- * memory starting at the root-table address register, never from the driver's bookkeeping nor
- * the unit's caches (VT-d spec 3.4-3.6, 9.1-9.6, 9.9-9.10): present root entries, the context
+ * memory starting at the root-table address register with the hardware decoders
+ * ({@link VtdTables}), never from the driver's bookkeeping nor the unit's caches (VT-d spec 3.4-3.6, 9.1-9.6, 9.9-9.10): present root entries, the context
  * entries under them (legacy or scalable), in scalable mode the PASID directory and the present
  * PASID entries, then every page table some entry points at, as runs of leaf entries.
  */
@@ -26,9 +27,9 @@ final class VtdDump {
     private static final long ADDR = 0x000F_FFFF_FFFF_F000L;
     private static final int MAX_RUNS = 6;
 
-    private final Machine m;
     private final VtdIommu unit;
     private final PhysicalMemory mem;
+    private final VtdTables t;
     private final StringBuilder sb = new StringBuilder();
     /** Table roots to walk after the entries: root -> {kind, levels, who points at it}. */
     private final Map<Long, Table> tables = new LinkedHashMap<>();
@@ -38,50 +39,50 @@ final class VtdDump {
     private record Table(boolean firstLevel, int levels, List<String> users) {
     }
 
-    private VtdDump(Machine m, VtdIommu unit) {
-        this.m = m;
+    private VtdDump(PhysicalMemory mem, VtdIommu unit, VtdIommuDriver driver, List<Device> devices) {
         this.unit = unit;
-        this.mem = m.memory;
-        for (Device d : m.devicesOn(unit.name())) {
-            for (int rid : m.vtd.driver().requesterIds(d)) {
+        this.mem = mem;
+        this.t = VtdTables.of(unit.unit(), mem);
+        for (Device d : devices) {
+            for (int rid : driver.requesterIds(d)) {
                 names.merge(rid, d.name(), (a, b) -> a + "," + b);
             }
         }
     }
 
-    static String dump(Machine m, VtdIommu unit) {
-        VtdDump d = new VtdDump(m, unit);
+    /** The dump of {@code unit}; {@code devices} are the ones firmware puts behind it (for labels). */
+    static String dump(PhysicalMemory mem, VtdIommu unit, VtdIommuDriver driver, List<Device> devices) {
+        VtdDump d = new VtdDump(mem, unit, driver, devices);
         d.walk();
         return d.sb.toString().stripTrailing();
     }
 
     private void walk() {
         long rtaddr = unit.unit().read64(VtdRegisters.RTADDR_REG);
-        boolean scalable = ((rtaddr >>> 10) & 3) == 1; // RTADDR_REG.TTM = 01b: scalable mode
-        long rta = rtaddr & ADDR;
+        boolean scalable = t.scalable();
         sb.append(String.format("vtd %s: %s mode, RTADDR %s, AGAW %d (%d-level second-level tables)%n",
-                unit.name(), scalable ? "scalable" : "legacy", Numbers.format(rtaddr), unit.agaw(), unit.agaw() + 2));
+                unit.name(), scalable ? "scalable" : "legacy", Text.format(rtaddr), unit.agaw(), unit.agaw() + 2));
         sb.append("root and context entries (requester id: entry)\n");
         int shown = 0;
         for (int bus = 0; bus < 256; bus++) {
-            RootEntry re = new RootEntry(mem.readLong(rta + bus * 16L), mem.readLong(rta + bus * 16L + 8));
+            RootEntry re = t.rootEntry(bus);
             if (!re.present() && !(scalable && re.upperPresent())) {
                 continue;
             }
             sb.append(String.format("  bus %02x: root entry %s%n", bus, scalable
                     ? "LCTP " + pointer(re.present(), re.contextTablePointer()) + " UCTP "
                             + pointer(re.upperPresent(), re.upperContextTablePointer())
-                    : "CTP " + Numbers.format(re.contextTablePointer())));
+                    : "CTP " + Text.format(re.contextTablePointer())));
             for (int devfn = 0; devfn < 256; devfn++) {
                 if (!re.presentFor(scalable, devfn)) {
                     continue;
                 }
-                long ct = re.contextTableFor(scalable, devfn);
                 int rid = bus << 8 | devfn;
+                long at = t.contextEntryAddress(rid);
                 if (scalable) {
-                    shown += scalableContext(ct + (devfn & 0x7f) * 32L, rid);
+                    shown += scalableContext(at, rid);
                 } else {
-                    shown += legacyContext(ct + devfn * 16L, rid);
+                    shown += legacyContext(at, rid);
                 }
             }
         }
@@ -97,13 +98,13 @@ final class VtdDump {
             List<long[]> leaves = new ArrayList<>();
             leaves(e.getKey(), t.levels(), 0, t.firstLevel(), leaves);
             sb.append(String.format("  %s %s (%d-level, %s): ", t.firstLevel() ? "FL" : "SL",
-                    Numbers.format(e.getKey()), t.levels(), String.join(", ", t.users())));
+                    Text.format(e.getKey()), t.levels(), String.join(", ", t.users())));
             sb.append(leaves.isEmpty() ? "empty" : runs(leaves)).append('\n');
         }
     }
 
     private static String pointer(boolean present, long p) {
-        return present ? Numbers.format(p) : "-";
+        return present ? Text.format(p) : "-";
     }
 
     private String who(int rid) {
@@ -112,7 +113,7 @@ final class VtdDump {
     }
 
     private int legacyContext(long at, int rid) {
-        ContextEntry ce = new ContextEntry(mem.readLong(at), mem.readLong(at + 8));
+        ContextEntry ce = t.legacyContextAt(at);
         if (!ce.present()) {
             return 0;
         }
@@ -124,7 +125,7 @@ final class VtdDump {
         };
         sb.append(String.format("    %-16s TT %s, DID %d, AW %d-level", who(rid), tt, ce.domainId(), ce.levels()));
         if (ce.translationType() != ContextEntry.TT_PASS_THROUGH) {
-            sb.append(", SLPTPTR ").append(Numbers.format(ce.secondLevelPointer()));
+            sb.append(", SLPTPTR ").append(Text.format(ce.secondLevelPointer()));
             table(ce.secondLevelPointer(), false, ce.levels(), "DID " + ce.domainId());
         }
         sb.append(ce.fpd() ? ", FPD" : "").append('\n');
@@ -132,29 +133,22 @@ final class VtdDump {
     }
 
     private int scalableContext(long at, int rid) {
-        ScalableContextEntry ce = new ScalableContextEntry(mem.readLong(at), mem.readLong(at + 8),
-                mem.readLong(at + 16), mem.readLong(at + 24));
+        ScalableContextEntry ce = t.scalableContextAt(at);
         if (!ce.present()) {
             return 0;
         }
         sb.append(String.format("    %-16s PASID dir %s (%d entries)%s%s%s, RID_PASID %d%n", who(rid),
-                Numbers.format(ce.pasidDirectoryPointer()), ce.pasidDirectoryEntries(),
+                Text.format(ce.pasidDirectoryPointer()), ce.pasidDirectoryEntries(),
                 ce.deviceTlbEnable() ? ", DTE" : "", ce.pasidEnable() ? ", PASIDE" : "",
                 ce.pageRequestEnable() ? ", PRE" : "", ce.ridPasid()));
-        long dir = ce.pasidDirectoryPointer();
         for (int di = 0; di < ce.pasidDirectoryEntries(); di++) {
-            PasidDirEntry de = new PasidDirEntry(mem.readLong(dir + di * 8L));
+            PasidDirEntry de = t.pasidDirEntry(ce, di);
             if (!de.present()) {
                 continue;
             }
             long pt = de.pasidTablePointer();
-            for (int pi = 0; pi < 64; pi++) {
-                long e = pt + pi * 64L;
-                long[] w = new long[8];
-                for (int k = 0; k < 8; k++) {
-                    w[k] = mem.readLong(e + k * 8L);
-                }
-                PasidEntry pe = PasidEntry.of(w);
+            for (int pi = 0; pi < VtdTables.PASIDS_PER_TABLE; pi++) {
+                PasidEntry pe = t.pasidEntryAt(pt + (long) pi * PasidEntry.SIZE);
                 if (pe.present()) {
                     pasidEntry(di << 6 | pi, ce.ridPasid(), pe);
                 }
@@ -169,16 +163,16 @@ final class VtdDump {
         switch (pe.pgtt()) {
             case PasidEntry.PGTT_SECOND_LEVEL -> {
                 sb.append(String.format("second-level, DID %d, SLPTPTR %s, %d-level", pe.domainId(),
-                        Numbers.format(pe.secondLevelPointer()), pe.secondLevelLevels()));
+                        Text.format(pe.secondLevelPointer()), pe.secondLevelLevels()));
                 table(pe.secondLevelPointer(), false, pe.secondLevelLevels(), "DID " + pe.domainId());
             }
             case PasidEntry.PGTT_FIRST_LEVEL -> {
                 sb.append(String.format("first-level, DID %d, FLPTPTR %s, %d-level", pe.domainId(),
-                        Numbers.format(pe.firstLevelPointer()), pe.firstLevelLevels()));
+                        Text.format(pe.firstLevelPointer()), pe.firstLevelLevels()));
                 table(pe.firstLevelPointer(), true, pe.firstLevelLevels(), "DID " + pe.domainId() + " pasid " + pasid);
             }
             case PasidEntry.PGTT_NESTED -> sb.append(String.format("nested, DID %d, FLPTPTR %s, SLPTPTR %s",
-                    pe.domainId(), Numbers.format(pe.firstLevelPointer()), Numbers.format(pe.secondLevelPointer())));
+                    pe.domainId(), Text.format(pe.firstLevelPointer()), Text.format(pe.secondLevelPointer())));
             case PasidEntry.PGTT_PASS_THROUGH -> sb.append(String.format("pass-through, DID %d", pe.domainId()));
             default -> sb.append("PGTT ").append(pe.pgtt()).append(" (reserved)");
         }
@@ -233,8 +227,8 @@ final class VtdDump {
             int n = j - i;
             long pa = first[2] & ADDR & ~(first[1] - 1);
             String rights = ((first[2] & 1) != 0 ? "R" : "") + ((first[2] & 2) != 0 ? "W" : "");
-            out.add(Numbers.format(first[0]) + "+" + Numbers.formatSize(n * first[1]) + " -> " + Numbers.format(pa)
-                    + " (" + (n == 1 ? "" : n + " x ") + Numbers.formatSize(first[1]) + ", " + rights + ")");
+            out.add(Text.format(first[0]) + "+" + Text.formatSize(n * first[1]) + " -> " + Text.format(pa)
+                    + " (" + (n == 1 ? "" : n + " x ") + Text.formatSize(first[1]) + ", " + rights + ")");
             i = j;
         }
         if (out.size() > MAX_RUNS) {

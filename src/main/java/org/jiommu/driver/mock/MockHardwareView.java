@@ -1,4 +1,4 @@
-package org.jiommu.check;
+package org.jiommu.driver.mock;
 
 import java.util.HashMap;
 import java.util.List;
@@ -6,8 +6,7 @@ import java.util.Map;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.driver.mock.MockIommuDriver;
-import org.jiommu.driver.mock.MockSnapshot;
+import org.jiommu.platform.HardwareView;
 
 /**
  * The exact hardware state of one or more mock drivers ({@link MockIommuDriver#snapshot()}, each

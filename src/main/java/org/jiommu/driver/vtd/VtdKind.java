@@ -1,0 +1,168 @@
+package org.jiommu.driver.vtd;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.jiommu.base.Errno;
+import org.jiommu.bus.pci.Acs;
+import org.jiommu.bus.pci.PciBus;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.hw.vtd.ScalableContextEntry;
+import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.hw.vtd.VtdTables;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.platform.IommuKind;
+import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.Platform;
+import org.jiommu.platform.StressBed;
+import org.jiommu.platform.UnitSpec;
+
+/**
+ * The {@code vtd} kind: Intel VT-d remapping units ({@code hw.vtd.VtdUnit}) and the VT-d driver.
+ *
+ * <p>Spec options: the scenario keys {@code scalable} (ECAP.SMTS), {@code address-width} (MGAW;
+ * SAGAW every table width that fits), {@code pasid-bits} (ECAP.PSS + 1), {@code ecap} (the
+ * extended capabilities that are on; all by default), {@code iotlb-entries}; programmatic only:
+ * {@code config} (a whole {@link VtdConfig}), {@code scope} (a {@code Predicate<PciDevice>}, the
+ * DRHD device scope; default: the devices firmware names the unit for), {@code include-all}
+ * (INCLUDE_PCI_ALL: every PCI device no other unit claims), and on the first unit
+ * {@code scalable-mode} (false: {@code intel_iommu=sm_off}).
+ */
+public final class VtdKind implements IommuKind {
+    @Override
+    public String name() {
+        return "vtd";
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public IommuUnits create(Platform platform, List<UnitSpec> specs) {
+        List<VtdConfig> configs = new ArrayList<>();
+        List<Predicate<PciDevice>> scopes = new ArrayList<>();
+        for (UnitSpec spec : specs) {
+            VtdConfig cfg = spec.object("config", VtdConfig.class);
+            configs.add(cfg != null ? cfg : config(spec));
+            String name = spec.name();
+            Predicate<PciDevice> scope = spec.object("scope", Predicate.class);
+            if (scope == null && !spec.bool("include-all", false)) {
+                // each unit's DRHD scope is the devices firmware puts behind it
+                scope = dev -> name.equals(platform.iommuOf(dev));
+            }
+            scopes.add(scope);
+        }
+        return new VtdUnits(this, platform, specs.get(0).bool("scalable-mode", true), configs, scopes);
+    }
+
+    /** A unit from the scenario file's options. */
+    static VtdConfig config(UnitSpec spec) {
+        VtdConfig.Builder b = VtdConfig.builder().name(spec.name())
+                .scalableMode(spec.bool("scalable", true))
+                .addressWidth((int) spec.number("address-width", 48))
+                .pasidBits((int) spec.number("pasid-bits", 20))
+                .iotlbEntries((int) spec.number("iotlb-entries", 1024));
+        if (spec.options().containsKey("ecap")) {
+            List<Object> on = spec.list("ecap", List.of());
+            b.queuedInvalidation(on.contains("qi"))
+                    .deviceTlb(on.contains("dt"))
+                    .passThrough(on.contains("pt"))
+                    .snoopControl(on.contains("sc"))
+                    .nested(on.contains("nest"))
+                    .firstLevel(on.contains("flts"))
+                    .secondLevel(on.contains("slts"));
+        }
+        return b.build();
+    }
+
+    /**
+     * The stress bed on one scalable-mode unit; every shared device a PCI function (docs/check.md 4):
+     * a1 plain, a2 with ATS, b1+b2 conventional PCI behind a PCIe-to-PCI bridge (one group, DMA
+     * aliased to the bridge), r with a firmware RMRR (require_direct), p with ATS, 20 PASID bits and
+     * PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
+     * with part 2 also n (3 PASID bits). Each worker gets its own lane endpoint (ATS on even ones).
+     * The devices are probed, all released and probed again: the frames the driver keeps for good
+     * (context tables, the tables retained for an RMRR device parked on identity) are then in the
+     * baseline, and a driver that leaks anything else at release fails I10 at the end. Page
+     * requests come from the devices' DMA through the unit's queue; an aux attach may also get
+     * -EPERM (docs/check.md 4).
+     */
+    @Override
+    public StressBed stressBed(StressBed.Shape shape) {
+        VtdPlatform vp = VtdPlatform.builder().unit(VtdConfig.scalable(48)).build();
+        VtdUnits vtd = vp.vtd();
+        Platform p = vp.platform();
+        PciBus root = vtd.topology().rootBus(0, 0);
+        PciDevice a1 = endpoint(root, "a1", 0x02, false, 0, false);
+        PciDevice a2 = endpoint(root, "a2", 0x03, true, 0, false);
+        PciBus legacy = root.pcieToPciBridge("p2p", 0x1e, 0, 0x1e);
+        PciDevice b1 = legacy.endpoint("b1", 1, 0);
+        PciDevice b2 = legacy.endpoint("b2", 2, 0);
+        PciDevice r = endpoint(root, "r", 0x04, false, 0, false);
+        vtd.driver().addRmrr(r, StressBed.DIRECT, 0x2000, false);
+        PciDevice pd = endpoint(root, "p", 0x05, true, 20, true);
+        PciBus card = root.rootPort("rp-q", 0x06, 0, 0x06, Acs.ISOLATED);
+        PciDevice q1 = card.endpoint("q1", 0, 0, true, 20, true, Acs.NONE);
+        PciDevice q2 = card.endpoint("q2", 0, 1, true, 20, true, Acs.NONE);
+        List<PciDevice> all = new ArrayList<>(List.of(a1, a2, b1, b2, r, pd, q1, q2));
+        List<PciDevice> pasidDevices = new ArrayList<>(List.of(pd));
+        if (shape.pasids()) {
+            PciDevice n = endpoint(root, "n", 0x07, true, 3, true);
+            all.add(n);
+            pasidDevices.addAll(List.of(q1, q2, n));
+        }
+        List<PciDevice> laneDevices = new ArrayList<>();
+        for (int t = 0; t < shape.threads(); t++) {
+            laneDevices.add(endpoint(root, "lane" + t, 0x08 + t, t % 2 == 0, 0, false));
+        }
+        List<PciDevice> every = new ArrayList<>(all);
+        every.addAll(laneDevices);
+        for (PciDevice d : every) {
+            vtd.hotplug(d);
+        }
+        for (PciDevice d : every) {
+            vtd.remove(d);
+        }
+        if (!p.core().liveDomains().isEmpty()) {
+            throw new IllegalStateException("domains left after releasing every device: " + p.core().liveDomains());
+        }
+        FrameAllocator.Stats base = p.frames().stats();
+        p.baseline(base);
+        for (PciDevice d : every) {
+            vtd.hotplug(d);
+        }
+        List<StressBed.Lane> lanes = new ArrayList<>();
+        for (PciDevice d : laneDevices) {
+            lanes.add(new StressBed.Lane(d, vtd.dma(d)));
+        }
+        return new StressBed(shape, p, List.copyOf(all), pasidDevices, lanes, base, true,
+                Map.of("AUX_ATTACH", EnumSet.of(Errno.EPERM)));
+    }
+
+    private static PciDevice endpoint(PciBus root, String name, int slot, boolean ats, int pasidBits, boolean pri) {
+        return root.rootPort("rp-" + name, slot, 0, slot, Acs.ISOLATED).endpoint(name, 0, 0, ats, pasidBits, pri,
+                Acs.NONE);
+    }
+
+    /**
+     * The stress plant {@code stray-pasid-entry}: a present pass-through entry at PASID 5 of a2 (a
+     * device without PASIDs, whose table only RID_PASID uses), as a driver that forgot to clear
+     * an entry would leave it; found through the tables as the unit walks them.
+     */
+    static void plantStrayPasidEntry(VtdUnits vtd, StressBed bed) {
+        PciDevice a2 = (PciDevice) bed.device("a2");
+        PhysicalMemory mem = vtd.platform().memory();
+        VtdTables t = VtdTables.of(vtd.unitOf(a2).unit(), mem);
+        ScalableContextEntry ctx = t.scalableContext(a2.requesterId());
+        long entry = ctx == null || !ctx.present() ? -1 : t.pasidEntryAddress(ctx, 5);
+        if (entry < 0) {
+            throw new IllegalStateException("a2 has no PASID table to corrupt");
+        }
+        long[] words = VtdEncoder.passThroughPasidEntry(48, VtdIommu.FLPT_DEFAULT_DID, false, true);
+        // the present bit (word 0) last, as a driver writes it
+        for (int i = words.length - 1; i >= 0; i--) {
+            mem.writeLong(entry + 8L * i, words[i]);
+        }
+    }
+}

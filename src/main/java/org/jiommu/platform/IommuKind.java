@@ -1,0 +1,28 @@
+package org.jiommu.platform;
+
+import java.util.List;
+
+/**
+ * An IOMMU kind: one hardware model and the driver that programs it (mock, vtd; smmuv3, smmuv2
+ * next), as a plug-in of the {@link Platform}. The floors above (scenario, check, cli) only
+ * see this interface and {@link IommuUnits}; a kind registers itself with one line in
+ * {@code META-INF/services/org.jiommu.platform.IommuKind} (or {@link IommuKinds#register} from
+ * a test). See docs/DESIGN.md "Adding an IOMMU kind".
+ */
+public interface IommuKind {
+    /** The word scenario files and stress configs name the kind by ({@code vtd}, {@code mock}). */
+    String name();
+
+    /**
+     * Builds this kind's IOMMUs on {@code platform} (hardware, driver, registration where the
+     * kind registers at once), before any device exists. Units are named by their specs; a
+     * device is behind unit {@code u} when {@link Platform#iommuOf} says so.
+     */
+    IommuUnits create(Platform platform, List<UnitSpec> specs);
+
+    /**
+     * The platform of a stress run on this kind, with the devices of the stress-bed contract
+     * (docs/check.md 4): probed, in their groups, the frame baseline taken.
+     */
+    StressBed stressBed(StressBed.Shape shape);
+}
