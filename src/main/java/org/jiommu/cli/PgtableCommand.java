@@ -1,10 +1,12 @@
 package org.jiommu.cli;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.jiommu.pgtable.replay.LpaeReplay;
+import org.jiommu.scenario.InvalidScenarioException;
+import org.jiommu.scenario.Problem;
+import org.jiommu.scenario.ScenarioReaderInput;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -44,17 +46,15 @@ public final class PgtableCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             LpaeReplay.Result result;
             try {
-                result = LpaeReplay.replay(file);
+                // The scenario reader's file rules: a regular file within the size limit, UTF-8.
+                String text = ScenarioReaderInput.readText(file, ScenarioReaderInput.Limits.current().maxBytes());
+                result = LpaeReplay.replay(file.toString(), text.lines().toList());
             } catch (LpaeReplay.OpsException e) {
-                err.println(e.getMessage());
+                err.println(Problem.printable(e.getMessage()));
                 err.flush();
                 return Main.EXIT_USAGE;
-            } catch (java.nio.file.NoSuchFileException e) {
-                err.println("jiommu: no such file: " + file);
-                err.flush();
-                return Main.EXIT_USAGE;
-            } catch (IOException e) {
-                err.println("jiommu: cannot read " + file + ": " + e.getMessage());
+            } catch (InvalidScenarioException e) {
+                err.println("jiommu: " + e.problems().get(0));
                 err.flush();
                 return Main.EXIT_USAGE;
             }

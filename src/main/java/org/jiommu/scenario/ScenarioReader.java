@@ -1,8 +1,6 @@
 package org.jiommu.scenario;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -55,6 +53,7 @@ public final class ScenarioReader {
 
     private final String file;
     private final List<Problem> problems = new ArrayList<>();
+    private final ScenarioReaderInput.Limits limits;
     /** One namespace for every name the file declares, in declaration order. */
     private final Map<String, Declared> names = new LinkedHashMap<>();
     private final Map<String, IommuSpec> iommus = new LinkedHashMap<>();
@@ -66,12 +65,19 @@ public final class ScenarioReader {
             Long.compare(((long) x.segment() << 16) | x.bus() << 8 | x.devfn(),
                     ((long) y.segment() << 16) | y.bus() << 8 | y.devfn()));
 
-    private ScenarioReader(String file) {
+    private ScenarioReader(String file, ScenarioReaderInput.Limits limits) {
         this.file = file;
+        this.limits = limits;
     }
 
+    /**
+     * Reads and validates a file within the documented limits (docs/scenarios.md "Limits"):
+     * anything that cannot be read (missing, not a regular file, too large, not UTF-8) is an
+     * {@link InvalidScenarioException} too, so every refusal is reported the same way.
+     */
     public static Scenario read(Path path) throws IOException, InvalidScenarioException {
-        return read(path.toString(), Files.readString(path, StandardCharsets.UTF_8));
+        ScenarioReaderInput.Limits limits = ScenarioReaderInput.Limits.current();
+        return read(path.toString(), ScenarioReaderInput.load(path, limits), limits);
     }
 
     /**
@@ -80,12 +86,19 @@ public final class ScenarioReader {
      * @throws InvalidScenarioException with every problem found, in file order
      */
     public static Scenario read(String file, String text) throws InvalidScenarioException {
-        ScenarioReader r = new ScenarioReader(file);
-        Scenario s = r.readScenario(text);
+        return read(file, text, ScenarioReaderInput.Limits.current());
+    }
+
+    private static Scenario read(String file, String text, ScenarioReaderInput.Limits limits)
+            throws InvalidScenarioException {
+        ScenarioReader r = new ScenarioReader(file, limits);
+        r.problems.addAll(ScenarioReaderInput.controlCharacters(file, text));
+        Scenario s = r.problems.isEmpty() ? r.readScenario(text) : null;
         if (!r.problems.isEmpty()) {
             List<Problem> sorted = new ArrayList<>(r.problems);
             Collections.sort(sorted);
-            throw new InvalidScenarioException(sorted);
+            throw new InvalidScenarioException(sorted.subList(0, Math.min(sorted.size(), limits.maxProblems())),
+                    sorted.size());
         }
         return s;
     }
@@ -97,7 +110,7 @@ public final class ScenarioReader {
     // ---------------------------------------------------------------- top level
 
     private Scenario readScenario(String text) {
-        YNode root = YamlReader.read(file, text, problems);
+        YNode root = YamlReader.read(file, text, problems, limits);
         if (root == null) {
             return null;
         }
@@ -129,6 +142,11 @@ public final class ScenarioReader {
             int number = 0;
             for (YNode item : list.items()) {
                 number++;
+                if (number > limits.maxSteps()) {
+                    problem(item.loc(), "limit: more than " + limits.maxSteps() + " steps in one file "
+                            + "(docs/scenarios.md \"Limits\"; -Djiommu.scenario.maxSteps changes it)");
+                    break;
+                }
                 Step step = readStep(number, item);
                 if (step != null) {
                     steps.add(step);
@@ -857,7 +875,16 @@ public final class ScenarioReader {
                 return reference(n, what, NameKind.DOMAIN);
             case HANDLE:
                 return reference(n, what, NameKind.HANDLE);
-            case PASID:
+            case PASID: {
+                Step.NumArg p = numArg(n, what);
+                if (p != null && p.ref() == null && Long.compareUnsigned(p.literal(), 0xffff_ffffL) > 0) {
+                    // The kernel's ioasid_t is 32 bits: such a PASID cannot even be passed.
+                    problem(n.loc(), what + ": PASID " + Numbers.format(p.literal())
+                            + " does not fit the 32 bits of an ioasid_t");
+                    return null;
+                }
+                return p;
+            }
             case NUMBER:
                 return numArg(n, what);
             case PROT:
@@ -894,11 +921,12 @@ public final class ScenarioReader {
         }
         Declared d = names.get(s);
         if (d == null) {
-            List<String> same = names.entrySet().stream().filter(e -> e.getValue().kind() == kind)
-                    .map(Map.Entry::getKey).toList();
+            // Past the problems that will be shown, skip the hint: it scans every declared name.
+            List<String> same = problems.size() >= limits.maxProblems() ? List.of()
+                    : names.entrySet().stream().filter(e -> e.getValue().kind() == kind).map(Map.Entry::getKey).toList();
             problem(n.loc(), "undefined name '" + s + "': no " + kind.what.replaceFirst("^an? ", "")
                     + " of that name is declared before this step" + Names.hint(s, same)
-                    + (same.isEmpty() ? "" : " (known: " + String.join(", ", same) + ")"));
+                    + (same.isEmpty() ? "" : " (known: " + Names.some(same) + ")"));
             return null;
         }
         if (d.kind() != kind) {

@@ -36,6 +36,7 @@ import org.jiommu.core.spi.IopfQueueRef;
 import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
@@ -93,7 +94,8 @@ public final class MockIommuDriver {
     private long mapBudget = -1;
     private Errno failSyncMap;
     private Lookup lookupInAttach = Lookup.NONE;
-    private boolean leakIopfRefcount;
+    /** Bugs planted on purpose (S19's IOPF leak), shared with the other drivers (driver.common). */
+    private final DriverFaults faults = new DriverFaults();
     /** Devices this driver put on its IOPF queue. Guarded by this. */
     private final Set<Device> iopfEnabled = new LinkedHashSet<>();
     /** Page responses sent, oldest first. Guarded by this. */
@@ -440,7 +442,12 @@ public final class MockIommuDriver {
 
     /** A driver bug for S19: detaching an IOPF-capable domain forgets to drop the IOPF reference. */
     public synchronized void leakIopfRefcount(boolean v) {
-        this.leakIopfRefcount = v;
+        faults.leakIopfRefcount(v);
+    }
+
+    /** The bugs planted in this driver ({@link #leakIopfRefcount} is one of them). */
+    public DriverFaults faults() {
+        return faults;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -948,7 +955,7 @@ public final class MockIommuDriver {
         if (prev instanceof MockDomain) {
             ((MockDomain) prev).attached.remove(dev);
         }
-        if (isIopf(prev) && !leakIopfRefcount) {
+        if (isIopf(prev) && !faults.leakIopfRefcount()) {
             iopfRefcount.merge(dev, -1, Integer::sum);
         }
         if (d instanceof MockDomain) {
@@ -1087,7 +1094,7 @@ public final class MockIommuDriver {
             } else {
                 TreeMap<Integer, IommuDomain> m = pasids.computeIfAbsent(dev, k -> new TreeMap<>());
                 IommuDomain prev = d == blockedDomain ? m.remove(pasid) : m.put(pasid, d);
-                if (isIopf(prev) && !leakIopfRefcount) {
+                if (isIopf(prev) && !faults.leakIopfRefcount()) {
                     iopfRefcount.merge(dev, -1, Integer::sum);
                 }
                 if (d != blockedDomain && isIopf(d)) {

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.driver.common.DevTlbTags;
 import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 
@@ -28,10 +29,6 @@ public final class VtdDomain extends IommuDomain {
         }
     }
 
-    /** A device whose ATC may cache this domain's translations, for requests with {@code pasid} (0 = RID). */
-    record DevTlbTag(DeviceInfo info, int pasid) {
-    }
-
     /**
      * A first-level (SVA) attachment: the unit's IOTLB tags its translations with (DID, PASID),
      * so invalidations are PASID-based (cache tag CACHE_TAG_IOTLB with a PASID).
@@ -50,8 +47,8 @@ public final class VtdDomain extends IommuDomain {
     final Object lock = new Object();
     /** Units in first-attach order. Guarded by {@link #lock}. */
     final Map<VtdIommu, UnitRef> units = new LinkedHashMap<>();
-    /** Guarded by {@link #lock}. */
-    final List<DevTlbTag> devTlbTags = new ArrayList<>();
+    /** The ATCs that may cache this domain's translations, per (device, PASID; 0 = RID). Guarded by {@link #lock}. */
+    final DevTlbTags<DeviceInfo> devTlbTags = new DevTlbTags<>();
     /** First-level attachments (SVA). Guarded by {@link #lock}. */
     final List<PasidTag> pasidTags = new ArrayList<>();
     private volatile boolean iopfCapable;

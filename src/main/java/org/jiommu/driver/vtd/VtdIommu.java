@@ -12,6 +12,8 @@ import org.jiommu.base.WarningSink;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.driver.common.EntryWrites;
+import org.jiommu.driver.common.TagAllocator;
 import org.jiommu.hw.vtd.VtdUnit;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
@@ -94,8 +96,8 @@ public final class VtdIommu {
     private final long statusPage;
 
     final Object lock = new Object();
-    /** Allocated domain ids. Guarded by {@link #lock}. */
-    private final BitSet domainIds = new BitSet();
+    /** Domain ids (domain_attach_iommu's ida). Assigned once in the constructor; guarded by {@link #lock}. */
+    private final TagAllocator domainIds;
     /** GCMD persistent bits software has set (iommu->gcmd). Guarded by {@link #lock}. */
     private int gcmd;
     /** Faults read from the fault recording registers. Guarded by itself. */
@@ -164,7 +166,7 @@ public final class VtdIommu {
         this.queuePages = allocPage(wide ? 1 : 0, "invalidation queue");
         this.queue = new InvalidationQueue(unit, mem, warnings, name, queuePages, wide, statusPage);
         this.iommuDevice = new IommuDevice(name, ops, maxPasids);
-        domainIds.set(0, FIRST_DOMAIN_ID);
+        this.domainIds = new TagAllocator(name + " domain id", FIRST_DOMAIN_ID, ndoms);
         enable();
     }
 
@@ -286,18 +288,11 @@ public final class VtdIommu {
 
     /** Writes an entry's words highest first, so the word holding P (word 0) lands last. */
     void writeEntry(long address, long[] words) {
-        for (int i = words.length - 1; i > 0; i--) {
-            mem.writeLong(address + 8L * i, words[i]);
-        }
-        mem.writeLongRelease(address, words[0]);
+        EntryWrites.writePresentLast(mem, address, words);
     }
 
     long[] readEntry(long address, int words) {
-        long[] w = new long[words];
-        for (int i = 0; i < words; i++) {
-            w[i] = mem.readLongAcquire(address + 8L * i);
-        }
-        return w;
+        return EntryWrites.read(mem, address, words);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -306,21 +301,14 @@ public final class VtdIommu {
 
     /** The lowest free DID at or above {@link #FIRST_DOMAIN_ID}, or -1 when all are in use. Holds {@link #lock}. */
     int allocDomainId() {
-        int did = domainIds.nextClearBit(FIRST_DOMAIN_ID);
-        if (did >= ndoms) {
-            return -1;
-        }
-        domainIds.set(did);
-        return did;
+        return domainIds.alloc();
     }
 
     /** Holds {@link #lock}. */
     void freeDomainId(int did) {
-        if (did < FIRST_DOMAIN_ID || !domainIds.get(did)) {
+        if (!domainIds.free(did)) {
             warnings.warn("domain_detach_iommu", name + ": freeing domain id " + did + " that is not allocated");
-            return;
         }
-        domainIds.clear(did);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -417,7 +405,9 @@ public final class VtdIommu {
     /** Domain ids in use on this unit (including the two reserved ones). */
     public BitSet domainIdsInUse() {
         synchronized (lock) {
-            return (BitSet) domainIds.clone();
+            BitSet inUse = domainIds.snapshot();
+            inUse.set(0, FIRST_DOMAIN_ID);
+            return inUse;
         }
     }
 

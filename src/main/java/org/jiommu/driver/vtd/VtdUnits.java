@@ -10,6 +10,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
@@ -339,11 +340,8 @@ public final class VtdUnits implements IommuUnits {
      * secondary TLB invalidation).
      */
     private Map<String, StressPlant> driverFaultPlants() {
-        return Map.of("skip-iotlb-invalidation", StressPlant.of(StressPlant.When.BUILD, bed -> {
-            for (int i = 0; i < 1_000_000; i++) {
-                driver.skipNextInvalidation(VtdIommuDriver.Invalidation.IOTLB);
-            }
-        }));
+        return Map.of("skip-iotlb-invalidation", StressPlant.of(StressPlant.When.BUILD,
+                bed -> driver.faults().skip(DriverFaults.Skip.IOTLB, 1_000_000)));
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.jiommu.hw.vtd;
 
+import org.jiommu.hw.FaultKind;
+
 /**
  * VT-d DMA-remapping fault reasons (the FR field of a fault record), numbered as QEMU's VT-d
  * model encodes them (HARDWARE.md 2.8), with the spec's "qualified" property: a qualified fault
@@ -131,6 +133,60 @@ public final class FaultReason {
                 return "out-of-range";
             default:
                 return "error";
+        }
+    }
+
+    /**
+     * The neutral {@link FaultKind} of a fault reason, so code above the models can tell faults
+     * apart without VT-d's codes. VT-d reports a non-present paging entry and a missing
+     * permission with the same codes (0x5 / 0x6: "no read / write permission", a non-present
+     * entry grants neither), so both are PERMISSION here; an input above the address width
+     * (0x4, 0x80) is TRANSLATION, as an out-of-range input is on Arm.
+     */
+    public static FaultKind kind(int code) {
+        switch (code) {
+            case ROOT_ENTRY_NOT_PRESENT:
+            case CONTEXT_ENTRY_NOT_PRESENT:
+            case PASID_DIR_ENTRY_NOT_PRESENT:
+            case PASID_ENTRY_NOT_PRESENT:
+                return FaultKind.CONFIG_NOT_PRESENT;
+            case CONTEXT_ENTRY_INVALID:
+            case ROOT_ENTRY_RESERVED:
+            case CONTEXT_ENTRY_RESERVED:
+            case ROOT_TABLE_ADDRESS_TTM:
+            case PASID_DIR_ENTRY_RESERVED:
+            case PASID_ENTRY_RESERVED:
+            case PASID_ENTRY_INVALID:
+                return FaultKind.BAD_CONFIG;
+            case ROOT_TABLE_ACCESS:
+            case CONTEXT_TABLE_ACCESS:
+            case PASID_DIR_ACCESS:
+            case PASID_TABLE_ACCESS:
+                return FaultKind.CONFIG_FETCH_ABORT;
+            case ADDRESS_BEYOND_MGAW:
+            case FS_NON_CANONICAL:
+            case FS_PAGING_ENTRY_NOT_PRESENT:
+                return FaultKind.TRANSLATION;
+            case WRITE:
+            case READ:
+            case SM_WRITE:
+            case FS_USER_SUPERVISOR:
+                return FaultKind.PERMISSION;
+            case PAGING_ENTRY_ACCESS:
+            case FS_PAGING_ENTRY_ACCESS:
+            case FS_PTPTR_INVALID:
+            case FS_BIT_UPDATE_FAILED:
+                return FaultKind.TABLE_FETCH_ABORT;
+            case PAGING_ENTRY_RESERVED:
+            case FS_PAGING_ENTRY_RESERVED:
+                return FaultKind.RESERVED_ENTRY;
+            case TRANSLATION_TYPE_BLOCKED:
+                return FaultKind.REQUEST_BLOCKED;
+            case INTERRUPT_ADDRESS:
+            case SM_INTERRUPT_ADDRESS:
+                return FaultKind.RESERVED_OUTPUT;
+            default:
+                throw new IllegalArgumentException(String.format("unknown fault reason %#x", code));
         }
     }
 }

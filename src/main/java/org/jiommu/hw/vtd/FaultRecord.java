@@ -1,6 +1,7 @@
 package org.jiommu.hw.vtd;
 
 import org.jiommu.bus.dma.DmaTranslator;
+import org.jiommu.hw.FaultKind;
 
 /**
  * One translation fault as the unit saw it, and its 128-bit fault-recording-register
@@ -24,6 +25,11 @@ public record FaultRecord(int sourceId, int pasid, long address, int reason, boo
         COMPRESSED,
         /** No free fault recording register, or FSTS.PFO already set: PFO set, not recorded. */
         OVERFLOW
+    }
+
+    /** The reason as the neutral kind every IOMMU model shares. */
+    public FaultKind kind() {
+        return FaultReason.kind(reason);
     }
 
     public boolean pasidPresent() {

@@ -16,6 +16,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.InvDescriptor;
 import org.jiommu.hw.vtd.VtdConfig;
@@ -350,7 +351,7 @@ class VtdAuxTest {
         f.core().auxAttachDevice(s.aux, f.nic);
         int p = f.core().auxGetPasid(s.aux, f.nic);
         assertThat(f.write(f.nic, p, 0x1000, new byte[] {1})).isEqualTo(PA_AUX);
-        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.TEARDOWN_DEVICE_TLB);
+        f.driver().faults().skip(DriverFaults.Skip.TEARDOWN_DEVICE_TLB, 1);
         f.core().auxDetachDevice(s.aux, f.nic);
         // The entry is gone and the IOTLB flushed, but the device still translates from its ATC.
         assertThat(f.pasidEntryWord0(f.nic.requesterId(), p) & 1).isZero();

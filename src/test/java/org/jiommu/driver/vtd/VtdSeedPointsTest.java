@@ -137,7 +137,7 @@ class VtdSeedPointsTest {
         assertThat(e.errno()).isIn(Errno.ENODEV, Errno.EBUSY);
         f.agree();
 
-        f.driver().leakIopfRefcount(true);
+        f.driver().faults().leakIopfRefcount(true);
         f.core().detachGroup(d, g); // back to blocked with the reference still counted
         assertThat(f.driver().iopfRefcount(f.nic)).isEqualTo(1);
         assertThat(f.core().warnings()).anyMatch(w -> w.message().contains("iopf_refcount 1"));

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.hw.vtd.FaultReason;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -20,13 +21,13 @@ class VtdStaleTranslationTest {
     static final long PA = 0x1_5000_0000L;
 
     /** Map, DMA once (filling the caches), unmap; then the result of a second DMA write. */
-    private static long sequence(VtdFixture f, PciDevice dev, VtdIommuDriver.Invalidation skip) {
+    private static long sequence(VtdFixture f, PciDevice dev, DriverFaults.Skip skip) {
         f.hotplug(dev);
         IommuDomain d = f.domain(dev);
         f.core().map(d, IOVA, PA, 0x1000, Prot.RW);
         assertThat(f.write(dev, IOVA + 8, new byte[] {1})).isEqualTo(PA + 8);
         if (skip != null) {
-            f.driver().skipNextInvalidation(skip);
+            f.driver().faults().skip(skip, 1);
         }
         f.core().unmap(d, IOVA, 0x1000);
         f.agree(); // the tables agree either way: only a cache can be stale
@@ -38,7 +39,7 @@ class VtdStaleTranslationTest {
     @DisplayName("IOTLB: skipping the page-selective IOTLB invalidation leaves a stale translation")
     void staleIotlb(boolean scalable) {
         VtdFixture buggy = VtdFixture.of(scalable, 48);
-        assertThat(sequence(buggy, buggy.disk, VtdIommuDriver.Invalidation.IOTLB)).isEqualTo(PA + 16);
+        assertThat(sequence(buggy, buggy.disk, DriverFaults.Skip.IOTLB)).isEqualTo(PA + 16);
         assertThat(buggy.p.memory().read(PA + 16, 1)).containsExactly(0x5A);
         assertThat(buggy.unit().unit().iotlbEntries()).anyMatch(e -> e.iovaBase == IOVA);
         // A full flush clears it.
@@ -56,7 +57,7 @@ class VtdStaleTranslationTest {
     @DisplayName("ATC: skipping the device-TLB invalidation leaves a stale translation in the device")
     void staleAtc(boolean scalable) {
         VtdFixture buggy = VtdFixture.of(scalable, 48);
-        assertThat(sequence(buggy, buggy.nic, VtdIommuDriver.Invalidation.DEVICE_TLB)).isEqualTo(PA + 16);
+        assertThat(sequence(buggy, buggy.nic, DriverFaults.Skip.DEVICE_TLB)).isEqualTo(PA + 16);
         assertThat(buggy.p.memory().read(PA + 16, 1)).containsExactly(0x5A);
         assertThat(buggy.nic.atc().contains(-1, IOVA)).isTrue();
         // The IOTLB was invalidated: only the device's own cache is stale.

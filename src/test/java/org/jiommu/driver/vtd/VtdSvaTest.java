@@ -12,11 +12,12 @@ import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.DevFeature;
-import org.jiommu.mm.MmStruct;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.InvDescriptor;
 import org.jiommu.hw.vtd.PasidEntry;
 import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
 import org.junit.jupiter.api.DisplayName;
@@ -323,7 +324,7 @@ class VtdSvaTest {
         // request hits the unit's stale IOTLB entry.
         long pa = mm.translate(RW_VA);
         assertThat(write(f, acc, p, RW_VA, (byte) 1)).isEqualTo(pa); // cached in the IOTLB (and acc's ATC)
-        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.IOTLB);
+        f.driver().faults().skip(DriverFaults.Skip.IOTLB, 1);
         mm.munmap(RW_VA, 0x1000);
         assertThat(mm.translate(RW_VA)).isZero();
         assertThat(acc.atc().contains(p, RW_VA)).isFalse();
@@ -331,7 +332,7 @@ class VtdSvaTest {
         // No device-TLB invalidation for acc (the first tag): its ATC keeps the old page.
         long pa2 = mm.translate(RW_VA + 0x1000);
         assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 1)).isEqualTo(pa2);
-        f.driver().skipNextInvalidation(VtdIommuDriver.Invalidation.DEVICE_TLB);
+        f.driver().faults().skip(DriverFaults.Skip.DEVICE_TLB, 1);
         mm.munmap(RW_VA + 0x1000, 0x1000);
         assertThat(acc.atc().contains(p, RW_VA + 0x1000)).isTrue();
         assertThat(write(f, acc, p, RW_VA + 0x1000, (byte) 3)).isEqualTo(pa2); // stale ATC entry

@@ -1,0 +1,145 @@
+package org.jiommu.driver.vtd;
+
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.WarningSink;
+import org.jiommu.bus.Device;
+import org.jiommu.core.spi.AllocFlags;
+import org.jiommu.core.spi.CoreServices;
+import org.jiommu.core.spi.Geometry;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mm.MmStruct;
+import org.jiommu.pgtable.IoPageTables;
+import org.jiommu.pgtable.IoPgtableCfg;
+import org.jiommu.pgtable.IotlbGather;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
+import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
+import org.jiommu.pgtable.x86.X86RadixPageTable;
+
+/**
+ * The VT-d driver's domains ({@code intel_iommu_domain_alloc_paging_flags},
+ * {@code intel_svm_domain_alloc}, {@code intel_iommu_domain_free}) and the page-table half of
+ * their ops (map, unmap, iova_to_phys); the flush half is {@link VtdCacheTags}. Package-private:
+ * the driver's {@code iommu_ops} and {@code domain_ops} point here.
+ */
+final class VtdDomainOps {
+    private final VtdIommuDriver driver;
+    private final CoreServices core;
+    private final FrameAllocator frames;
+    private final WarningSink warnings;
+    private final VtdCacheTags tags;
+
+    VtdDomainOps(VtdIommuDriver driver, CoreServices core, FrameAllocator frames, VtdCacheTags tags) {
+        this.driver = driver;
+        this.core = core;
+        this.frames = frames;
+        this.warnings = core.warnings();
+        this.tags = tags;
+    }
+
+
+    IommuDomain domainAllocPaging(Device dev) {
+        return allocPaging(dev, 0);
+    }
+
+    IommuDomain domainAllocPagingFlags(Device dev, int flags) {
+        return allocPaging(dev, flags);
+    }
+
+    /**
+     * intel_iommu_domain_alloc_second_stage: a second-level table of the unit's AGAW (39, 48 or
+     * 57 bits), its superpage sizes, the aperture the table covers. Flags: PASID is accepted
+     * (second-stage domains can serve PASIDs); nesting parents and dirty tracking are not
+     * modelled (-EOPNOTSUPP).
+     */
+    private IommuDomain allocPaging(Device dev, int flags) {
+        DeviceInfo info = driver.info(dev);
+        if (info == null) {
+            throw new IommuException(Errno.ENODEV, VtdIommuDriver.NAME + ": " + dev + " is not probed by this driver");
+        }
+        if ((flags & ~AllocFlags.PASID) != 0) {
+            throw new IommuException(Errno.EOPNOTSUPP, String.format("%s: allocation flags %#x not supported", VtdIommuDriver.NAME,
+                    flags & ~AllocFlags.PASID));
+        }
+        VtdIommu u = info.iommu;
+        if (!u.secondLevel) {
+            throw new IommuException(Errno.EOPNOTSUPP, VtdIommuDriver.NAME + ": " + u + " has no second-level translation");
+        }
+        if (core.shouldFailAlloc("intel_iommu_domain_alloc_paging")) {
+            throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for a domain");
+        }
+        long sizes = X86RadixPageTable.SZ_4K | (u.superpage2M ? X86RadixPageTable.SZ_2M : 0)
+                | (u.superpage1G ? X86RadixPageTable.SZ_1G : 0);
+        int width = VtdIommu.agawToWidth(u.agaw);
+        VtdSecondLevelPageTable table = (VtdSecondLevelPageTable) IoPageTables.alloc(PgtableFormat.VTD_SECOND_LEVEL,
+                IoPgtableCfg.builder(frames).ias(width).pgsizeBitmap(sizes).warnings(warnings).build(), TlbOps.NONE);
+        int aperture = Math.min(width, u.mgaw);
+        VtdDomain d = new VtdDomain(driver, driver.pagingOps, table, aperture);
+        d.setPgsizeBitmap(table.pgsizeBitmap());
+        d.setGeometry(Geometry.ofBits(aperture));
+        // Tables a map replaces by a large leaf go back only after the caches forgot them.
+        table.setTlb(TlbOps.syncing(g -> {
+            if (!g.isEmpty()) {
+                tags.flushRange(d, g.start, g.end);
+            }
+            table.releaseFreelist(g);
+        }));
+        return d;
+    }
+
+    /**
+     * intel_svm_domain_alloc: an SVA domain sharing the process's first-level table, with an mmu
+     * notifier registered on the mm so that PTE changes reach the IOTLB and the device TLBs
+     * (intel_arch_invalidate_secondary_tlbs). -ENODEV for a device the driver does not have;
+     * -ENOMEM (fail_nth).
+     */
+    IommuDomain domainAllocSva(Device dev, MmStruct mm) {
+        if (driver.info(dev) == null) {
+            throw new IommuException(Errno.ENODEV, VtdIommuDriver.NAME + ": " + dev + " is not probed by this driver");
+        }
+        if (core.shouldFailAlloc("intel_svm_domain_alloc")) {
+            throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for an SVA domain");
+        }
+        VtdDomain d = new VtdDomain(driver, driver.svaOps, mm);
+        d.notifier = (m, start, end) -> {
+            if (Long.compareUnsigned(end, start) > 0) {
+                tags.flushRange(d, start, end - 1); // intel_arch_invalidate_secondary_tlbs: end is exclusive
+            }
+        };
+        mm.mmuNotifierRegister(d.notifier);
+        return d;
+    }
+
+
+    int mapPages(IommuDomain dom, long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
+        return ((VtdDomain) dom).pgtable.mapPages(iova, paddr, pgsize, pgcount, prot, mapped);
+    }
+
+    long unmapPages(IommuDomain dom, long iova, long pgsize, long pgcount, IotlbGather gather) {
+        return ((VtdDomain) dom).pgtable.unmapPages(iova, pgsize, pgcount, gather);
+    }
+
+    long iovaToPhys(IommuDomain dom, long iova) {
+        return ((VtdDomain) dom).pgtable.iovaToPhys(iova);
+    }
+
+    /** intel_iommu_domain_free: the core only frees an unattached domain; the table goes back whole. */
+    void free(IommuDomain dom) {
+        VtdDomain d = (VtdDomain) dom;
+        synchronized (d.lock) {
+            if (!d.units.isEmpty()) {
+                warnings.warn("intel_iommu_domain_free", "freeing " + d + " while attached through " + d.units.keySet());
+            }
+        }
+        d.freedByDriver = true;
+        if (d.mm != null) {
+            // intel_svm_domain_free: mmu_notifier_put; the table is the process's.
+            d.mm.mmuNotifierUnregister(d.notifier);
+        } else {
+            d.pgtable.free();
+        }
+    }
+}

@@ -1,0 +1,335 @@
+package org.jiommu.driver.vtd;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.WarningSink;
+import org.jiommu.driver.common.CommandBatch;
+import org.jiommu.driver.common.DriverFaults;
+import org.jiommu.driver.common.EntryWrites;
+import org.jiommu.driver.common.HitlessEntryWriter;
+import org.jiommu.mem.FrameAllocator;
+
+/**
+ * The VT-d driver's table programming ({@code drivers/iommu/intel/pasid.c} and the context-entry
+ * half of iommu.c): legacy and scalable context entries, each device's PASID directory and
+ * tables, and PASID-table entries (set up present-bit last, torn down P first with their
+ * PASID-cache, IOTLB and device-TLB invalidations). Package-private: the driver's attach, PASID
+ * and release paths call it under the unit's lock.
+ */
+final class VtdEntries {
+    /** Writes PASID-table entries (the generic writer on VT-d's entry format). */
+    private static final HitlessEntryWriter PASID_ENTRY_WRITER = new HitlessEntryWriter(VtdPasidEntryFormat.INSTANCE);
+
+    private final VtdIommuDriver driver;
+    private final FrameAllocator frames;
+    private final WarningSink warnings;
+    private final DriverFaults faults;
+    /** Tables of devices released while parked on identity (S18), by unit and requester id. */
+    private final Map<RetainedKey, RetainedTables> retained = new ConcurrentHashMap<>();
+
+    /** Tables of a device released while parked on identity, kept so its direct mappings keep working. */
+    private record RetainedTables(long dir, int order, Map<Integer, Long> tables) {
+    }
+
+    private record RetainedKey(VtdIommu unit, int sid) {
+    }
+
+    VtdEntries(VtdIommuDriver driver, FrameAllocator frames, WarningSink warnings, DriverFaults faults) {
+        this.driver = driver;
+        this.frames = frames;
+        this.warnings = warnings;
+        this.faults = faults;
+    }
+
+    /**
+     * Allocates what a new entry for {@code pasid} will need (context tables of every alias in
+     * legacy mode, the PASID-table page in scalable mode) so that nothing can fail once the old
+     * entry is gone. Holds the unit's lock.
+     */
+    int prepareEntries(DeviceInfo info, int pasid) {
+        VtdIommu u = info.iommu;
+        if (u.scalable) {
+            return pasidEntryAddress(info, pasid, true) == 0 ? Errno.ENOMEM.neg() : 0;
+        }
+        for (int alias : info.aliases) {
+            if (u.contextEntryAddress(alias, true) == 0) {
+                return Errno.ENOMEM.neg();
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * intel_pasid_get_entry: the address of the PASID-table entry of {@code pasid}, allocating
+     * its table page (and making the directory entry present) when {@code alloc}; 0 if there is
+     * none, the PASID is beyond the directory, or memory ran out. Holds the unit's lock.
+     */
+    long pasidEntryAddress(DeviceInfo info, int pasid, boolean alloc) {
+        if (pasid < 0 || pasid >= info.maxPasid || info.pasidDir == 0) {
+            return 0;
+        }
+        int di = VtdEncoder.pasidDirIndex(pasid);
+        Long table = info.pasidTables.get(di);
+        if (table == null) {
+            if (!alloc) {
+                return 0;
+            }
+            long t = info.iommu.allocTable();
+            if (t < 0) {
+                return 0;
+            }
+            // A directory entry going present is never cached while not present: no flush.
+            info.iommu.mem.writeLongRelease(info.pasidDir + 8L * di, VtdEncoder.pasidDirEntry(t));
+            info.pasidTables.put(di, t);
+            table = t;
+        }
+        return table + 64L * VtdEncoder.pasidTableIndex(pasid);
+    }
+
+    /**
+     * intel_pasid_setup_second_level / _pass_through / _first_level: the entry written through
+     * the hitless entry writer on the {@link VtdPasidEntryFormat}. The slot is not present here
+     * (the caller tore it down), so the writer fills words 1..7 and sets word 0 with P last: the
+     * present-bit-last write. Its sync is free while the entry is not present (the unit caches no
+     * not-present entry); once present, only caching-mode hardware needs the PASID-cache and
+     * PASID-IOTLB invalidation (pasid_flush_caches). Holds the unit's lock.
+     */
+    void setupPasidEntry(DeviceInfo info, int pasid, long[] entry, int did) {
+        VtdIommu u = info.iommu;
+        long a = pasidEntryAddress(info, pasid, true);
+        if ((u.mem.readLong(a) & 1) != 0) {
+            // The caller tore the entry down; a present one here is stale state: clear it properly.
+            warnings.warn("intel_pasid_setup", info.dev + " PASID " + pasid + " entry still present");
+            tearDownPasidEntry(info, pasid);
+        }
+        PASID_ENTRY_WRITER.write(EntryWrites.inMemory(u.mem, a), entry, () -> {
+            if (u.cachingMode && (u.mem.readLongAcquire(a) & 1) != 0) {
+                u.queue.submit(List.of(VtdEncoder.pasidCacheInv(VtdEncoder.PC_G_PASID, did, pasid),
+                        VtdEncoder.pasidIotlbInv(did, pasid, 0, -1, false)));
+            }
+        });
+    }
+
+    /**
+     * intel_pasid_tear_down_entry: the entry cleared (P first), then a PASID-selective PASID-cache
+     * invalidation with the DID it carried, a PASID-based IOTLB invalidation of the whole PASID for
+     * pass-through / first-level entries or a domain-selective IOTLB invalidation for second-level
+     * ones, then the device-TLB (without PASID for RID_PASID). Holds the unit's lock.
+     */
+    void tearDownPasidEntry(DeviceInfo info, int pasid) {
+        VtdIommu u = info.iommu;
+        long a = pasidEntryAddress(info, pasid, false);
+        if (a == 0) {
+            return;
+        }
+        long[] cur = u.readEntry(a, 8);
+        if ((cur[0] & 1) == 0) {
+            if (cur[0] != 0) {
+                u.writeEntry(a, new long[8]); // a non-present entry with FPD set: just clear it
+            }
+            return;
+        }
+        int did = (int) (cur[1] & 0xFFFF);
+        int pgtt = (int) (cur[0] >>> 6) & 7;
+        u.mem.writeLongRelease(a, cur[0] & ~1L);
+        u.writeEntry(a, new long[8]);
+        CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
+        batch.add(VtdEncoder.pasidCacheInv(VtdEncoder.PC_G_PASID, did, pasid));
+        if (pgtt == VtdEncoder.PGTT_PASS_THROUGH || pgtt == VtdEncoder.PGTT_FIRST_LEVEL) {
+            batch.add(VtdEncoder.pasidIotlbInv(did, pasid, 0, -1, false));
+        } else {
+            batch.add(u.iotlbDomain(did));
+        }
+        if (info.atsEnabled() && !(pasid != 0 && faults.take(DriverFaults.Skip.TEARDOWN_DEVICE_TLB))) {
+            batch.add(pasid == 0
+                    ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL)
+                    : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
+        }
+        batch.submit();
+        // intel_pasid_tear_down_entry -> intel_iommu_drain_pasid_prq: no request for this PASID is
+        // left in the queue, or reported, once the teardown returns.
+        if (info.iopfEnabled() && u.prq != null) {
+            u.prq.drain(info.sid, pasid, did, info.atsEnabled());
+        }
+    }
+
+    /**
+     * intel_pasid_alloc_table: a directory of max_pasid / 64 entries, max_pasid = min(device,
+     * unit) PASIDs (a device without PASID gets one page, as Linux), rounded to a power-of-two
+     * number of pages.
+     */
+    void allocPasidTable(DeviceInfo info) {
+        VtdIommu u = info.iommu;
+        int devMax = info.pasidSupported ? Math.min(info.pdev.maxPasids(), u.maxPasids) : 0;
+        long bytes = (long) devMax >>> 3; // 8-byte directory entries of 64 PASIDs each
+        int order = bytes <= 4096 ? 0 : 64 - Long.numberOfLeadingZeros(bytes - 1) - 12;
+        RetainedTables kept = retained.remove(key(u, info.sid));
+        if (kept != null && kept.order == order) {
+            info.pasidDir = kept.dir;
+            info.pasidTables.putAll(kept.tables);
+        } else {
+            if (kept != null) {
+                freeTables(kept.dir, kept.tables);
+            }
+            long dir = frames.alloc(order);
+            if (dir < 0) {
+                throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for the PASID directory of " + info.dev);
+            }
+            info.pasidDir = dir;
+        }
+        info.pasidDirOrder = order;
+        info.maxPasid = 1 << (order + 12 + 3);
+        info.pdts = VtdEncoder.pdtsFor(info.maxPasid);
+    }
+
+    void freePasidTable(DeviceInfo info) {
+        freeTables(info.pasidDir, info.pasidTables);
+        info.pasidTables.clear();
+        info.pasidDir = 0;
+    }
+
+    private void freeTables(long dir, Map<Integer, Long> tables) {
+        for (long t : tables.values()) {
+            frames.free(t);
+        }
+        frames.free(dir);
+    }
+
+    /**
+     * Points the context entry of each alias at the device's PASID directory (present bit last).
+     * An alias another device already set up keeps that device's directory (Linux skips a present
+     * context entry). A not-present to present change needs no invalidation unless the unit
+     * caches not-present entries (caching mode, domain 0). Holds the unit's lock.
+     *
+     * @return false when a context table could not be allocated
+     */
+    boolean setupScalableContexts(DeviceInfo info) {
+        VtdIommu u = info.iommu;
+        for (int alias : info.aliases) {
+            if (u.contextEntryAddress(alias, true) == 0) {
+                return false;
+            }
+        }
+        for (int alias : info.aliases) {
+            long a = u.contextEntryAddress(alias, false);
+            long[] cur = u.readEntry(a, 4);
+            if ((cur[0] & 1) != 0) {
+                if ((cur[0] & ~0xFFFL) == info.pasidDir && alias == info.sid) {
+                    // Re-probe of a device whose tables were kept: its RID_PASID entry is pass-through.
+                    adoptRetainedPasidEntry(info);
+                }
+                continue;
+            }
+            u.writeEntry(a, scalableContext(info, true));
+            if (u.cachingMode) {
+                u.queue.submit(List.of(u.contextDevice(0, alias), u.iotlbDomain(0)));
+            }
+        }
+        return true;
+    }
+
+    long[] scalableContext(DeviceInfo info, boolean present) {
+        return VtdEncoder.scalableContextEntry(info.pasidDir, info.pdts, 0, info.atsSupported, info.pasidSupported,
+                info.priSupported, present);
+    }
+
+    private void adoptRetainedPasidEntry(DeviceInfo info) {
+        long a = pasidEntryAddress(info, 0, false);
+        if (a != 0 && (info.iommu.mem.readLong(a) & 1) != 0) {
+            info.setRidDomain(driver.identityDomain());
+        }
+    }
+
+    /** Legacy re-probe: a context left in pass-through by a release onto identity is the device's state. */
+    void adoptLegacyContexts(DeviceInfo info) {
+        VtdIommu u = info.iommu;
+        long a = u.contextEntryAddress(info.sid, false);
+        if (a != 0) {
+            long lo = u.mem.readLong(a);
+            if ((lo & 1) != 0 && ((lo >>> 2) & 3) == VtdEncoder.TT_PASS_THROUGH) {
+                info.setRidDomain(driver.identityDomain());
+            }
+        }
+    }
+
+    private static RetainedKey key(VtdIommu u, int sid) {
+        return new RetainedKey(u, sid);
+    }
+
+    /**
+     * Clears (or hands over) the context entries that point at this device's PASID directory: an
+     * alias another probed device shares is re-pointed at that device's directory instead of
+     * going dark. Holds the unit's lock.
+     */
+    void teardownScalableContexts(DeviceInfo info) {
+        VtdIommu u = info.iommu;
+        for (int alias : info.aliases) {
+            long a = u.contextEntryAddress(alias, false);
+            if (a == 0) {
+                continue;
+            }
+            long[] cur = u.readEntry(a, 4);
+            if ((cur[0] & 1) == 0 || (cur[0] & ~0xFFFL) != info.pasidDir) {
+                continue;
+            }
+            clearContextEntry(info, alias, a, cur, 0);
+            DeviceInfo heir = driver.otherUser(info, alias, false);
+            if (heir != null) {
+                u.writeEntry(a, scalableContext(heir, true));
+            }
+        }
+    }
+
+    /**
+     * domain_context_clear_one / device_pasid_table_teardown: P cleared first, then the
+     * device-selective context-cache invalidation, the domain-selective IOTLB invalidation for the
+     * DID the entry carried and a global device-TLB invalidation, then the whole entry zeroed.
+     * Holds the unit's lock.
+     */
+    void clearContextEntry(DeviceInfo info, int alias, long address, long[] cur, int did) {
+        VtdIommu u = info.iommu;
+        u.mem.writeLongRelease(address, cur[0] & ~1L);
+        CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
+        batch.add(u.contextDevice(did, alias));
+        if (!u.scalable) {
+            batch.add(u.iotlbDomain(did));
+        }
+        if (info.atsEnabled()) {
+            batch.add(VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
+        }
+        batch.submit();
+        u.writeEntry(address, new long[cur.length]);
+    }
+
+    /**
+     * domain_context_mapping_one: writes a legacy context entry present-bit last. A present entry
+     * with other contents is torn down (with its invalidations) first; an identical one is left.
+     * Holds the unit's lock.
+     */
+    void programContext(DeviceInfo info, int alias, long[] entry, int did) {
+        VtdIommu u = info.iommu;
+        long a = u.contextEntryAddress(alias, true);
+        long[] cur = u.readEntry(a, 2);
+        if ((cur[0] & 1) != 0) {
+            if (Arrays.equals(cur, entry)) {
+                return;
+            }
+            clearContextEntry(info, alias, a, cur, (int) (cur[1] >>> 8) & 0xFFFF);
+        }
+        u.writeEntry(a, entry);
+        // context_present_cache_flush: only caching-mode hardware caches the not-present entry (in DID 0).
+        if (u.cachingMode) {
+            u.queue.submit(List.of(u.contextDevice(0, alias), u.iotlbDomain(did)));
+        }
+    }
+
+    /** Keeps the tables of a device released onto identity, for its next probe (S18). Holds the unit's lock. */
+    void retain(DeviceInfo info) {
+        retained.put(key(info.iommu, info.sid), new RetainedTables(info.pasidDir, info.pasidDirOrder,
+                Map.copyOf(info.pasidTables)));
+    }
+}
