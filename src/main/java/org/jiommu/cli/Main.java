@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
             "error.",
         },
         subcommands = {CommandLine.HelpCommand.class, RunCommand.class, OpsCommand.class, DemoCommand.class,
-            PgtableCommand.class})
+            PgtableCommand.class,
+            BenchCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_CHECK_FAILED = 1;

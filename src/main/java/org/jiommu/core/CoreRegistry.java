@@ -222,12 +222,19 @@ final class CoreRegistry {
         }
         IommuGroup g;
         synchronized (this) {
+            // ida_alloc: the lowest free id. With no hole below the largest (no group released
+            // yet, the usual case) that is the count; only a hole costs a scan (64 K probes
+            // made this quadratic: docs/PERFORMANCE.md, scale).
             int id = 0;
-            for (int used : groups.keySet()) {
-                if (used != id) {
-                    break;
+            if (groups.isEmpty() || groups.lastKey() == groups.size() - 1) {
+                id = groups.size();
+            } else {
+                for (int used : groups.keySet()) {
+                    if (used != id) {
+                        break;
+                    }
+                    id++;
                 }
-                id++;
             }
             g = new IommuGroup(id);
             groups.put(id, g);
@@ -265,6 +272,11 @@ final class CoreRegistry {
             }
             tracer.trace(TraceEvent.Kind.LOG, "iommu_group_release", "group " + g.id());
         }
+    }
+
+    /** Whether {@code g} is a group the core gave out and has not released (no copy of the table). */
+    synchronized boolean isLiveGroup(IommuGroup g) {
+        return groups.get(g.id()) == g;
     }
 
     synchronized List<IommuGroup> liveGroups() {

@@ -248,7 +248,7 @@ final class ProbeEngine {
                 throw Args.err(Errno.EINVAL, "driver " + ops + " device_group(" + dev + ") returned NULL");
             }
             if (!(ref instanceof IommuGroup) || ((IommuGroup) ref).isReleased()
-                    || !registry.liveGroups().contains(ref)) {
+                    || !registry.isLiveGroup((IommuGroup) ref)) {
                 tracer.warn("iommu_init_device", "driver " + ops + " device_group(" + dev
                         + ") returned a group the core did not give out: " + ref);
                 throw Args.err(Errno.EINVAL, "device_group(" + dev + ") returned a foreign group " + ref);

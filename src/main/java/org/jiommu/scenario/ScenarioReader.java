@@ -27,7 +27,7 @@ import org.jiommu.scenario.YNode.YScalar;
  */
 public final class ScenarioReader {
     private static final Set<String> TOP_KEYS = Set.of("name", "description", "platform", "steps");
-    private static final Set<String> PLATFORM_KEYS = Set.of("memory", "iommus", "devices");
+    private static final Set<String> PLATFORM_KEYS = Set.of("memory", "iommus", "devices", "pci");
     private static final Set<String> STEP_KEYS = Set.of("expect", "as", "note");
     private static final List<String> DEVICE_KEYS = List.of("name", "bus", "bdf", "iommu", "caps", "pasid-bits",
             "acs", "alias-of", "stream-ids", "context-switch", "reserved", "driver");
@@ -37,7 +37,7 @@ public final class ScenarioReader {
     private static final long MIN_MEMORY = 4L << 20;
 
     /** What a name declared in the file stands for. */
-    private enum NameKind {
+    enum NameKind {
         DEVICE("a device"), IOMMU("an IOMMU"), MM("an address space"), DOMAIN("a domain"),
         NUMBER("a number"), BOOL("a boolean"), HANDLE("an SVA handle"), HEX("a hex value");
 
@@ -103,7 +103,7 @@ public final class ScenarioReader {
         return s;
     }
 
-    private void problem(Loc loc, String message) {
+    void problem(Loc loc, String message) {
         problems.add(new Problem(loc, message));
     }
 
@@ -203,19 +203,49 @@ public final class ScenarioReader {
                 }
             }
         }
+        // platform.pci first: its bridges own buses the flat entries must not use, and the
+        // machine places them (and what is below them) before the flat devices
+        PciTreeReader tree = new PciTreeReader(this);
+        tree.read(p.get("pci"));
+        devices.addAll(tree.devices);
         YList dl = listOf(p.get("devices"), "devices");
         if (dl != null) {
             for (YNode item : dl.items()) {
                 DeviceSpec d = readDevice(item, "device entry");
                 if (d != null) {
+                    tree.checkFlat(d);
                     devices.add(d);
                 }
             }
         }
-        return new PlatformSpec(memory, iommuList, devices);
+        return new PlatformSpec(memory, iommuList, devices, Map.copyOf(tree.bridges));
     }
 
-    private YList listOf(YNode n, String what) {
+    // ---- for PciTreeReader (platform.pci) ----
+
+    int problemCount() {
+        return problems.size();
+    }
+
+    IommuSpec iommu(String name) {
+        return iommus.get(name);
+    }
+
+    static NameKind deviceKind() {
+        return NameKind.DEVICE;
+    }
+
+    /** Takes {@code bdf} for {@code name}; false (and a problem at {@code loc}) if a device has it. */
+    boolean claimBdf(Bdf bdf, String name, Loc loc) {
+        if (bdfs.containsKey(bdf)) {
+            problem(loc, "bdf " + bdf + " is already taken by device '" + bdfs.get(bdf) + "'");
+            return false;
+        }
+        bdfs.put(bdf, name == null ? "?" : name);
+        return true;
+    }
+
+    YList listOf(YNode n, String what) {
         if (n == null || isNull(n)) {
             return null;
         }
@@ -432,7 +462,7 @@ public final class ScenarioReader {
 
     // ---------------------------------------------------------------- devices
 
-    private DeviceSpec readDevice(YNode node, String what) {
+    DeviceSpec readDevice(YNode node, String what) {
         if (!(node instanceof YMap m)) {
             problem(node.loc(), "a " + what + " is a mapping (name, bus, bdf, iommu, ...); found " + node.kindName());
             return null;
@@ -668,7 +698,7 @@ public final class ScenarioReader {
         return kind == null || base == null || size == null ? null : new DeviceSpec.Reserved(kind, base, size);
     }
 
-    private Bdf bdf(YNode n, String what) {
+    Bdf bdf(YNode n, String what) {
         String s = scalarText(n, what);
         if (s == null) {
             return null;
@@ -1133,7 +1163,7 @@ public final class ScenarioReader {
     // ---------------------------------------------------------------- names
 
     /** Declares the name written at {@code n}; returns it, or null after a problem. */
-    private String declare(YNode n, NameKind kind) {
+    String declare(YNode n, NameKind kind) {
         String s = string(n, "name");
         if (s == null) {
             return null;
@@ -1171,7 +1201,7 @@ public final class ScenarioReader {
     }
 
     /** A string scalar (not a number, boolean or null). */
-    private String string(YNode n, String what) {
+    String string(YNode n, String what) {
         if (n instanceof YScalar s && s.type() == YScalar.Type.STRING) {
             return s.text();
         }
@@ -1192,7 +1222,7 @@ public final class ScenarioReader {
         return s;
     }
 
-    private Boolean bool(YNode n, String what) {
+    Boolean bool(YNode n, String what) {
         if (n instanceof YScalar s && s.type() == YScalar.Type.BOOLEAN) {
             return Boolean.parseBoolean(s.text().toLowerCase(java.util.Locale.ROOT));
         }
@@ -1201,7 +1231,7 @@ public final class ScenarioReader {
         return null;
     }
 
-    private Long number(YNode n, String what) {
+    Long number(YNode n, String what) {
         if (!(n instanceof YScalar s) || s.type() == YScalar.Type.NULL || s.type() == YScalar.Type.BOOLEAN) {
             problem(n.loc(), what + ": expected a number, found " + n.kindName());
             return null;
