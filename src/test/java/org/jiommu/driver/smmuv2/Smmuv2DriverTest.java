@@ -44,6 +44,13 @@ class Smmuv2DriverTest {
         return d;
     }
 
+    /** A new paging domain attached to {@code dev}. */
+    private IommuDomain attachNewDomain(PlatformDevice dev) {
+        IommuDomain d = core.pagingDomainAlloc(dev);
+        core.attachDevice(d, dev);
+        return d;
+    }
+
     private boolean dma(int sid, long iova, boolean write) {
         return unit.translate(sid, -1, iova, write, false, out);
     }
@@ -78,8 +85,7 @@ class Smmuv2DriverTest {
     @DisplayName("map: DMA lands through the bank; unmap issues TLBIVAL + TLBSYNC so the old translation is gone")
     void mapUnmap() {
         PlatformDevice a = add("a", 0x10);
-        IommuDomain d = core.pagingDomainAlloc(a);
-        core.attachDevice(d, a);
+        IommuDomain d = attachNewDomain(a);
         core.map(d, 0x10_0000, 0x4000_0000L, 2 * K4, Prot.RW);
         assertThat(dma(0x10, 0x10_1008, true)).isTrue();
         assertThat(out.pa).isEqualTo(0x4000_1008L);
@@ -97,8 +103,7 @@ class Smmuv2DriverTest {
     @DisplayName("a planted missing TLBIVAL leaves the stale translation; flush_iotlb_all's TLBIASID removes it")
     void plantedSkip() {
         PlatformDevice a = add("a", 0x10);
-        IommuDomain d = core.pagingDomainAlloc(a);
-        core.attachDevice(d, a);
+        IommuDomain d = attachNewDomain(a);
         core.map(d, 0x10_0000, 0x4000_0000L, K4, Prot.RW);
         assertThat(dma(0x10, 0x10_0000, false)).isTrue();
         drv.faults().skip(DriverFaults.Skip.IOTLB, 1);
@@ -162,8 +167,7 @@ class Smmuv2DriverTest {
         PlatformDevice a = add("a", 0x10);
         IommuDomain dflt = core.getDomainForDev(a);
         int dcb = drv.contextBank(dflt);
-        IommuDomain d = core.pagingDomainAlloc(a);
-        core.attachDevice(d, a);
+        IommuDomain d = attachNewDomain(a);
         int cb = drv.contextBank(d);
         assertThat(cb).isNotEqualTo(dcb);
         core.map(d, 0, 0x4000_0000L, K4, Prot.RW);
@@ -173,8 +177,7 @@ class Smmuv2DriverTest {
         core.domainFree(d);
         assertThat(unit.readl(unit.cbOffset(cb) + CB_SCTLR)).isZero();
         assertThat(drv.contextBanksInUse()).isEqualTo(1);
-        IommuDomain again = core.pagingDomainAlloc(a);
-        core.attachDevice(again, a);
+        IommuDomain again = attachNewDomain(a);
         assertThat(drv.contextBank(again)).isEqualTo(cb);
         // The new domain maps nothing at 0: the freed domain's entry did not survive (TLBIASID on free).
         assertThat(dma(0x10, 0, false)).isFalse();

@@ -24,6 +24,8 @@ final class Smmuv2Bed {
     final FrameAllocator frames = new FrameAllocator(new PhysicalMemory(1L << 30));
     final Smmuv2Unit unit;
     final TranslationResult out = new TranslationResult();
+    /** The TTBR0 table of a test's main bank, when it keeps one here. */
+    ArmLpaePageTable ttbr0Table;
 
     Smmuv2Bed(Smmuv2Config config) {
         unit = new Smmuv2Unit("smmu0", frames.memory(), config);

@@ -19,11 +19,11 @@ class Smmuv2UnitTest {
         assertThat(pt.mapPages(iova, pa, PAGE, 1, prot, new Mapped())).isZero();
     }
 
-    /** A bed with bank 0 translating stream 0x10 through one TTBR0 table (ASID 1). */
-    private static Smmuv2Bed s1Bed(ArmLpaePageTable[] table) {
+    /** A bed with bank 0 translating stream 0x10 through one TTBR0 table (ASID 1): {@code bed.ttbr0Table}. */
+    private static Smmuv2Bed s1Bed() {
         Smmuv2Bed bed = new Smmuv2Bed();
-        table[0] = bed.s1Table(false);
-        bed.s1Bank(0, table[0], null, 1);
+        bed.ttbr0Table = bed.s1Table(false);
+        bed.s1Bank(0, bed.ttbr0Table, null, 1);
         bed.stream(0, SID, 0, s2cr(S2CR_TYPE_TRANS, 0));
         bed.enable(SCR0_USFCFG | SCR0_SMCFCFE);
         return bed;
@@ -63,9 +63,9 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("DMA through a TTBR0 table lands where the table says; a masked SMR matches its whole group")
     void ttbr0() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
-        map(t[0], 0x1000, PA, Prot.RW);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
+        map(t, 0x1000, PA, Prot.RW);
         assertThat(bed.write(SID, 0x1234)).isTrue();
         assertThat(bed.out.pa).isEqualTo(PA + 0x234);
         // SMR 1 with MASK 0x3 takes streams 0x20..0x23 to the same bank.
@@ -118,8 +118,8 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("unmatched streams bypass with sCR0.USFCFG clear and fault USF with it set; sGFSR MULTI on the second")
     void unmatched() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
         bed.enable(0);
         assertThat(bed.write(0x33, 0xABC000)).isTrue();
         assertThat(bed.out.pa).isEqualTo(0xABC000);
@@ -144,8 +144,8 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("S2CR bypass passes the address through, S2CR fault terminates it, CBNDX beyond NUMCB is UCBF")
     void s2crTypes() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
         bed.stream(1, 0x40, 0, s2cr(S2CR_TYPE_BYPASS, 0));
         bed.stream(2, 0x41, 0, s2cr(S2CR_TYPE_FAULT, 0));
         bed.stream(3, 0x42, 0, s2cr(S2CR_TYPE_TRANS, 9));
@@ -162,9 +162,9 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("a stream matching two SMRs faults: SMCF with sCR0.SMCFCFE, terminated without a record otherwise")
     void multiMatch() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
-        map(t[0], 0x1000, PA, Prot.RW);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
+        map(t, 0x1000, PA, Prot.RW);
         bed.stream(1, 0x18, 0x8, s2cr(S2CR_TYPE_BYPASS, 0)); // 0x10 and 0x18
         assertThat(bed.read(SID, 0x1000)).isFalse();
         assertThat(bed.unit.readl(SGFSR)).isEqualTo(SGFSR_SMCF);
@@ -184,9 +184,9 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("context faults fill FSR / FAR / FSYNR0 / CBFRSYNRA bit-exactly; MULTI while pending; W1C clears")
     void contextFaults() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
-        map(t[0], 0x1000, PA, Prot.READ);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
+        map(t, 0x1000, PA, Prot.READ);
         // A write to a read-only page: PF at level 3, WNR.
         assertThat(bed.write(SID, 0x1ABC)).isFalse();
         assertThat(bed.out.faultCode).isEqualTo(FSR_PF);
@@ -218,8 +218,8 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("SCTLR.CFCFG stalls a faulting transaction (FSR.SS) until RESUME; SCTLR.M clear bypasses the bank")
     void stallAndDisabledBank() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
         long cb = bed.unit.cbOffset(0);
         bed.unit.writel(cb + CB_SCTLR, Smmuv2Bed.SCTLR_S1 | SCTLR_CFCFG);
         assertThat(bed.read(SID, 0x3000)).isFalse();
@@ -234,14 +234,14 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("a stage-1 TLB entry stays after the table changes until TLBIVA / TLBIASID of its ASID; TLBSYNC completes")
     void staleUntilTlbi() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
         long cb = bed.unit.cbOffset(0);
-        map(t[0], 0x1000, PA, Prot.RW);
-        map(t[0], 0x2000, PA + PAGE, Prot.RW);
+        map(t, 0x1000, PA, Prot.RW);
+        map(t, 0x2000, PA + PAGE, Prot.RW);
         assertThat(bed.read(SID, 0x1000)).isTrue();
         assertThat(bed.read(SID, 0x2000)).isTrue();
-        assertThat(t[0].unmapPages(0x1000, PAGE, 2, new IotlbGather())).isEqualTo(2 * PAGE);
+        assertThat(t.unmapPages(0x1000, PAGE, 2, new IotlbGather())).isEqualTo(2 * PAGE);
         // Unmapped in memory, still cached: the stale translation is used.
         assertThat(bed.read(SID, 0x1010)).isTrue();
         assertThat(bed.out.pa).isEqualTo(PA + 0x10);
@@ -265,20 +265,20 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("TLBIALLNSNH and TLBIALL empty the TLB; TLBIALLH (hypervisor entries) does not")
     void tlbiAll() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
-        map(t[0], 0x1000, PA, Prot.RW);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
+        map(t, 0x1000, PA, Prot.RW);
         assertThat(bed.read(SID, 0x1000)).isTrue();
-        t[0].unmapPages(0x1000, PAGE, 1, new IotlbGather());
+        t.unmapPages(0x1000, PAGE, 1, new IotlbGather());
         bed.unit.writel(TLBIALLH, 0);
         bed.unit.writel(STLBGSYNC, 0);
         assertThat(bed.unit.readl(STLBGSTATUS)).isZero();
         assertThat(bed.read(SID, 0x1000)).isTrue();
         bed.unit.writel(TLBIALLNSNH, 0);
         assertThat(bed.read(SID, 0x1000)).isFalse();
-        map(t[0], 0x1000, PA, Prot.RW);
+        map(t, 0x1000, PA, Prot.RW);
         assertThat(bed.read(SID, 0x1000)).isTrue();
-        t[0].unmapPages(0x1000, PAGE, 1, new IotlbGather());
+        t.unmapPages(0x1000, PAGE, 1, new IotlbGather());
         bed.unit.writel(bed.unit.cbOffset(0) + CB_TLBIALL, 0);
         assertThat(bed.read(SID, 0x1000)).isFalse();
     }
@@ -313,10 +313,10 @@ class Smmuv2UnitTest {
     @Test
     @DisplayName("rewriting TTBR0 switches the table, and the old ASID's entries stay until TLBIASID")
     void ttbr0SwitchNeedsTlbiasid() {
-        ArmLpaePageTable[] t = new ArmLpaePageTable[1];
-        Smmuv2Bed bed = s1Bed(t);
+        Smmuv2Bed bed = s1Bed();
+        ArmLpaePageTable t = bed.ttbr0Table;
         ArmLpaePageTable other = bed.s1Table(false);
-        map(t[0], 0x1000, PA, Prot.RW);
+        map(t, 0x1000, PA, Prot.RW);
         map(other, 0x1000, PA + 0x10_0000, Prot.RW);
         assertThat(bed.read(SID, 0x1000)).isTrue();
         long cb = bed.unit.cbOffset(0);
