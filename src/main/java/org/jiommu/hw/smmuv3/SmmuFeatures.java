@@ -44,7 +44,10 @@ public record SmmuFeatures(boolean stage1, boolean stage2, boolean ats, boolean 
         }
     }
 
-    /** A full-featured SMMU like QEMU's with ATS and PRI: both stages, 16-bit SIDs, 20-bit SSIDs, 48-bit OAS, 4K and 64K. */
+    /**
+     * A full-featured SMMU: both stages, ATS, PRI, 16-bit SIDs, 20-bit SSIDs, 48-bit OAS, 4K and
+     * 64K granules, range invalidation.
+     */
     public static SmmuFeatures full() {
         return new SmmuFeatures(true, true, true, true, true, true, true, true, true, 16, 20, 48,
                 1 << 12 | 1 << 16, 19);

@@ -169,7 +169,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             cd = cc.cd();
         } else {
             long epoch = cdCache.epoch();
-            cd = loadCd(sid, pasid, index, ste, out);
+            cd = loadCd(sid, pasid, iova, !write, index, ste, out);
             if (cd == null) {
                 return false;
             }
@@ -212,7 +212,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                 out.pageSize = 4096;
                 return true;
             }
-            return event(out, walkEvent(sid, pasid, !write, w, SmmuEvent.CLASS_IN));
+            return event(out, walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN));
         }
         long size = 1L << w.pageShift;
         long pageBase = w.outputAddress & -size;
@@ -225,8 +225,11 @@ final class SmmuV3Translation extends TranslationPipeline {
         return true;
     }
 
-    /** Maps a walker fault to its event (7.3.12-7.3.16, 7.3.10). */
-    static SmmuEvent walkEvent(int sid, int pasid, boolean read, WalkResult w, int inClass) {
+    /**
+     * Maps a walker fault to its event (7.3.12-7.3.16, 7.3.10). {@code input} is the
+     * transaction's address (InputAddr), whatever stage or fetch faulted.
+     */
+    static SmmuEvent walkEvent(int sid, int pasid, boolean read, long input, WalkResult w, int inClass) {
         int type = switch (w.fault) {
             case TRANSLATION -> SmmuEvent.F_TRANSLATION;
             case ADDRESS_SIZE -> SmmuEvent.F_ADDR_SIZE;
@@ -237,7 +240,7 @@ final class SmmuV3Translation extends TranslationPipeline {
         boolean s2 = w.faultStage == 2;
         int cls = s2 && w.faultOnStage1Walk ? SmmuEvent.CLASS_TT : inClass;
         long word3 = type == SmmuEvent.F_WALK_EABT ? w.faultDescriptorAddress : s2 ? w.faultInput : 0;
-        return SmmuEvent.translation(type, sid, pasid, read, s2, cls, w.inputAddress, word3, w.toString());
+        return SmmuEvent.translation(type, sid, pasid, read, s2, cls, input, word3, w.toString());
     }
 
     private boolean identity(long iova, TranslationResult out) {
@@ -305,7 +308,8 @@ final class SmmuV3Translation extends TranslationPipeline {
     }
 
     /** CD {@code index} of the STE's table (3.3.2, 5.4), or null after recording the event. */
-    private ContextDescriptor loadCd(int sid, int pasid, int index, StreamTableEntry ste, TranslationResult out) {
+    private ContextDescriptor loadCd(int sid, int pasid, long iova, boolean read, int index, StreamTableEntry ste,
+                                     TranslationResult out) {
         long addr;
         if (ste.s1Fmt == StreamTableEntry.S1FMT_LINEAR) {
             addr = ste.s1ContextPtr + ((long) index << 6);
@@ -313,7 +317,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             int split = ste.s1Fmt == StreamTableEntry.S1FMT_4K_L2 ? 6 : 10;
             long l1Addr = ste.s1ContextPtr + ((long) (index >>> split) << 3);
             long[] l1 = new long[1];
-            if (!fetchCdWords(sid, pasid, ste, l1Addr, l1, "L1CD", out)) {
+            if (!fetchCdWords(sid, pasid, iova, read, ste, l1Addr, l1, "L1CD", out)) {
                 return null;
             }
             if ((l1[0] & ContextDescriptor.L1CD_V) == 0) {
@@ -323,7 +327,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             addr = (l1[0] & ContextDescriptor.L1CD_L2PTR_MASK) + ((long) (index & ((1 << split) - 1)) << 6);
         }
         long[] w = new long[ContextDescriptor.WORDS];
-        if (!fetchCdWords(sid, pasid, ste, addr, w, "CD", out)) {
+        if (!fetchCdWords(sid, pasid, iova, read, ste, addr, w, "CD", out)) {
             return null;
         }
         ContextDescriptor cd = ContextDescriptor.decode(w, features);
@@ -338,14 +342,15 @@ final class SmmuV3Translation extends TranslationPipeline {
      * Reads CD-table words at {@code addr}: a PA, or with nesting an IPA translated by stage 2
      * (a stage-2 fault there is reported with CLASS = CD, 7.3).
      */
-    private boolean fetchCdWords(int sid, int pasid, StreamTableEntry ste, long addr, long[] dst, String what,
-                                 TranslationResult out) {
+    private boolean fetchCdWords(int sid, int pasid, long iova, boolean read, StreamTableEntry ste, long addr,
+                                 long[] dst,
+                                 String what, TranslationResult out) {
         long pa = addr;
         if (ste.stage2()) {
             Stage2Config s2 = ste.stage2;
             WalkResult w = walkResults.get();
             if (!walker.walkStage2(s2, addr, VmsaWalker.ACCESS_READ, w)) {
-                event(out, walkEvent(sid, pasid, true, w, SmmuEvent.CLASS_CD));
+                event(out, walkEvent(sid, pasid, read, iova, w, SmmuEvent.CLASS_CD));
                 return false;
             }
             pa = w.outputAddress;

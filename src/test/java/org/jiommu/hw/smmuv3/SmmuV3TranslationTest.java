@@ -227,6 +227,45 @@ class SmmuV3TranslationTest {
     }
 
     @Test
+    @DisplayName("CFGI_STE also drops the CDs cached through the STE (4.3.1); CFGI_CD of another SSID does not")
+    void cfgiSteDropsCds() {
+        ArmLpaePageTable a = bed.s1Table();
+        ArmLpaePageTable b = bed.s1Table();
+        map(a, 0x1000, 0xa000, 0x1000, Prot.RW);
+        map(b, 0x1000, 0xb000, 0x1000, Prot.RW);
+        bed.writeWords(CDTAB, cdWords(a, 1));
+        bed.writeSte(1, s1Ste(CDTAB, 0, 0));
+        assertThat(dma(1, -1, 0x1000, false)).isTrue();
+        bed.writeWords(CDTAB, cdWords(b, 2));
+        bed.submit(SmmuCommand.cfgiCd(1, 1, true), SmmuCommand.cfgiCd(2, 0, true));
+        assertThat(dma(1, -1, 0x1000, false)).isTrue();
+        assertThat(out.pa).as("CFGI_CD for SSID 1 / SID 2 leave SID 1's CD 0").isEqualTo(0xa000);
+        bed.submit(SmmuCommand.cfgiSte(1, true));
+        assertThat(dma(1, -1, 0x1000, false)).isTrue();
+        assertThat(out.pa).isEqualTo(0xb000);
+        assertThat(bed.unit.cdCacheSize()).isEqualTo(1);
+    }
+
+    @Test
+    @DisplayName("nested: a CD table IPA that stage 2 does not map is a stage-2 F_TRANSLATION with CLASS CD")
+    void nestedCdFetch() {
+        ArmLpaePageTable s2 = bed.s2Table(40);
+        map(s2, 0, 0, 0x4000_0000L, Prot.RW);
+        long[] ste = steWords(StreamTableEntry.CFG_NESTED);
+        ste[0] |= 0x40_0000_0000L; // S1ContextPtr: an IPA (256 GiB) inside stage 2's 40 bits, unmapped
+        s2Fields(ste, s2, 4);
+        bed.writeSte(8, ste);
+        assertThat(dma(8, -1, 0x1000, false)).isFalse();
+        assertThat(bed.event()).containsExactly(SmmuEvent.F_TRANSLATION | 8L << 32,
+                SmmuEvent.RNW | SmmuEvent.S2 | (long) SmmuEvent.CLASS_CD << SmmuEvent.CLASS_SHIFT, 0x1000L,
+                0x40_0000_0000L);
+        // A write: RnW clear, the transaction's address in InputAddr.
+        assertThat(dma(8, -1, 0x2345, true)).isFalse();
+        assertThat(bed.event()).containsExactly(SmmuEvent.F_TRANSLATION | 8L << 32,
+                SmmuEvent.S2 | (long) SmmuEvent.CLASS_CD << SmmuEvent.CLASS_SHIFT, 0x2345L, 0x40_0000_0000L);
+    }
+
+    @Test
     @DisplayName("TLBI_S2_IPA drops S2 entries of its VMID; TLBI_S12_VMALL and NSNH_ALL drop everything of theirs")
     void stage2Invalidation() {
         ArmLpaePageTable t = bed.s2Table(40);
