@@ -343,8 +343,7 @@ final class SmmuV3Translation extends TranslationPipeline {
      * (a stage-2 fault there is reported with CLASS = CD, 7.3).
      */
     private boolean fetchCdWords(int sid, int pasid, long iova, boolean read, StreamTableEntry ste, long addr,
-                                 long[] dst,
-                                 String what, TranslationResult out) {
+                                 long[] dst, String what, TranslationResult out) {
         long pa = addr;
         if (ste.stage2()) {
             Stage2Config s2 = ste.stage2;
