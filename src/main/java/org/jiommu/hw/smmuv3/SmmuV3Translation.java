@@ -105,7 +105,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             ste = cs.ste();
         } else {
             long epoch = steCache.epoch();
-            ste = loadSte(sid, pasid, out);
+            ste = loadSte(sid, pasid, tr, out);
             if (ste == null) {
                 return false;
             }
@@ -118,11 +118,19 @@ final class SmmuV3Translation extends TranslationPipeline {
                 out.fault(0, "STE.Config = abort");
                 return false;
             case BYPASS:
-                return identity(iova, out);
+                // 5.2 Config 0b100: a SubstreamID is C_BAD_SUBSTREAMID; EATS is effectively 0b00.
+                if (pasid != NO_PASID) {
+                    return event(out, SmmuEvent.config(SmmuEvent.C_BAD_SUBSTREAMID, sid, pasid,
+                            "SubstreamID on a bypass stream"));
+                }
+                if (!tr) {
+                    return identity(iova, out);
+                }
+                break;
             default:
                 break;
         }
-        if (tr && ste.eats == StreamTableEntry.EATS_ABT) {
+        if (tr && (ste.eats == StreamTableEntry.EATS_ABT || ste.config == StreamTableEntry.Config.BYPASS)) {
             return event(out, SmmuEvent.translation(SmmuEvent.F_BAD_ATS_TREQ, sid, pasid, !write, false, 0, iova, 0,
                     "ATS translation request with STE.EATS = 0"));
         }
@@ -144,8 +152,7 @@ final class SmmuV3Translation extends TranslationPipeline {
         } else if (pasid == NO_PASID) {
             switch (ste.s1Dss) {
                 case StreamTableEntry.S1DSS_TERMINATE:
-                    return event(out, SmmuEvent.config(SmmuEvent.F_STREAM_DISABLED, sid, pasid,
-                            "no SubstreamID with STE.S1DSS = terminate"));
+                    return streamDisabled(sid, pasid, tr, "no SubstreamID with STE.S1DSS = terminate", out);
                 case StreamTableEntry.S1DSS_BYPASS:
                     if (ste.stage2()) {
                         return walk(sid, pasid, iova, write, tr, null, ste, out);
@@ -155,10 +162,12 @@ final class SmmuV3Translation extends TranslationPipeline {
                     index = 0;
             }
         } else {
-            if (pasid >>> ste.s1CdMax != 0 || pasid == 0 && ste.s1Dss == StreamTableEntry.S1DSS_SSID0) {
+            if (pasid >>> ste.s1CdMax != 0) {
                 return event(out, SmmuEvent.config(SmmuEvent.C_BAD_SUBSTREAMID, sid, pasid,
-                        "SubstreamID " + pasid + " outside the CD table (S1CDMax " + ste.s1CdMax + ", S1DSS "
-                                + ste.s1Dss + ")"));
+                        "SubstreamID " + pasid + " >= 2^S1CDMax (" + ste.s1CdMax + ")"));
+            }
+            if (pasid == 0 && ste.s1Dss == StreamTableEntry.S1DSS_SSID0) {
+                return streamDisabled(sid, pasid, tr, "SubstreamID 0 with STE.S1DSS = substream 0", out);
             }
             index = pasid;
         }
@@ -243,6 +252,15 @@ final class SmmuV3Translation extends TranslationPipeline {
         return SmmuEvent.translation(type, sid, pasid, read, s2, cls, input, word3, w.toString());
     }
 
+    /** F_STREAM_DISABLED; an ATS translation request is completed with CA instead, no event (5.2 S1DSS). */
+    private boolean streamDisabled(int sid, int pasid, boolean tr, String why, TranslationResult out) {
+        if (tr) {
+            out.fault(SmmuEvent.F_STREAM_DISABLED, "ATS request completed with CA: " + why);
+            return false;
+        }
+        return event(out, SmmuEvent.config(SmmuEvent.F_STREAM_DISABLED, sid, pasid, why));
+    }
+
     private boolean identity(long iova, TranslationResult out) {
         out.pa = iova;
         out.pageSize = 4096;
@@ -260,7 +278,7 @@ final class SmmuV3Translation extends TranslationPipeline {
     // ---- configuration fetch -----------------------------------------------------------
 
     /** The STE of {@code sid} (3.3.2 / 3.4.3), or null after recording the event. */
-    private StreamTableEntry loadSte(int sid, int pasid, TranslationResult out) {
+    private StreamTableEntry loadSte(int sid, int pasid, boolean tr, TranslationResult out) {
         StreamTable t = streamTable;
         if (t.log2Size() < 32 && (sid & 0xFFFF_FFFFL) >>> t.log2Size() != 0) {
             event(out, SmmuEvent.config(SmmuEvent.C_BAD_STREAMID, sid, pasid,
@@ -300,8 +318,13 @@ final class SmmuV3Translation extends TranslationPipeline {
         }
         StreamTableEntry ste = StreamTableEntry.decode(w, features);
         if (ste.illegal != null) {
-            // ILLEGAL STEs are reported each time and not cached.
-            event(out, SmmuEvent.config(SmmuEvent.C_BAD_STE, sid, pasid, ste.illegal));
+            // ILLEGAL STEs are reported each time and not cached; an ATS translation request
+            // selecting one is completed with CA and records nothing (5.2 STE.V).
+            if (tr) {
+                out.fault(SmmuEvent.C_BAD_STE, "ATS request completed with CA: " + ste.illegal);
+            } else {
+                event(out, SmmuEvent.config(SmmuEvent.C_BAD_STE, sid, pasid, ste.illegal));
+            }
             return null;
         }
         return ste;

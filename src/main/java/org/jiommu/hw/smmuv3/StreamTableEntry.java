@@ -99,16 +99,13 @@ public final class StreamTableEntry {
         }
         int cfg = (int) (w[0] >>> CONFIG_SHIFT) & 7;
         Config config = switch (cfg) {
-            case CFG_ABORT -> Config.ABORT;
             case CFG_BYPASS -> Config.BYPASS;
             case CFG_S1_TRANS -> Config.S1_TRANSLATE;
             case CFG_S2_TRANS -> Config.S2_TRANSLATE;
             case CFG_NESTED -> Config.NESTED;
-            default -> null;
+            // 0b000, and the reserved 0b001-0b011 which behave as 0b000.
+            default -> Config.ABORT;
         };
-        if (config == null) {
-            return bad("Config " + Integer.toBinaryString(cfg) + " is reserved");
-        }
         if (config == Config.ABORT || config == Config.BYPASS) {
             // Every other field is IGNORED for these configurations.
             return new StreamTableEntry(config, null, 0, 0, 0, 0, 0, 0, null);
@@ -125,32 +122,34 @@ public final class StreamTableEntry {
         if (s1) {
             s1Fmt = (int) (w[0] >>> S1FMT_SHIFT) & 3;
             ctxPtr = w[0] & S1_CONTEXT_PTR_MASK;
-            cdMax = (int) (w[0] >>> S1CDMAX_SHIFT) & 0x1f;
+            // S1CDMax is IGNORED when SSIDSIZE == 0; above SSIDSIZE it is ILLEGAL.
+            cdMax = f.ssidBits() == 0 ? 0 : (int) (w[0] >>> S1CDMAX_SHIFT) & 0x1f;
             dss = (int) w[1] & 3;
             if (cdMax > f.ssidBits()) {
                 return bad("S1CDMax " + cdMax + " > SSIDSIZE " + f.ssidBits());
             }
             if (cdMax != 0) {
-                // S1Fmt and S1DSS are IGNORED when S1CDMax == 0 (a single CD).
-                if (s1Fmt == 3 || s1Fmt != S1FMT_LINEAR && !f.cd2l()) {
-                    return bad("S1Fmt " + s1Fmt + " is reserved or not supported");
+                // S1Fmt 0b11 and S1DSS 0b11 are reserved and behave as 0b00; 2-level needs CD2L.
+                s1Fmt = s1Fmt == 3 ? S1FMT_LINEAR : s1Fmt;
+                if (s1Fmt != S1FMT_LINEAR && !f.cd2l()) {
+                    return bad("S1Fmt " + s1Fmt + " without IDR0.CD2L");
                 }
-                if (dss == 3) {
-                    return bad("S1DSS 0b11 is reserved");
-                }
+                dss = dss == 3 ? S1DSS_TERMINATE : dss;
             } else {
+                // S1Fmt and S1DSS are IGNORED with a single CD.
                 s1Fmt = S1FMT_LINEAR;
-            }
-            if (!s2 && ctxPtr >>> f.oas() != 0) {
-                return bad(String.format("S1ContextPtr %#x beyond the %d-bit OAS", ctxPtr, f.oas()));
+                dss = 0;
             }
         }
         int eats = 0;
         if (f.ats()) {
             eats = (int) (w[1] >>> EATS_SHIFT) & 3;
-            if (eats == 3 || eats == EATS_S1CHK && config != Config.NESTED) {
-                return bad("EATS " + eats + " with Config " + config);
+            if (eats == EATS_S1CHK && config != Config.NESTED) {
+                return bad("EATS 0b10 (split-stage) with Config " + config);
             }
+            // 0b11 (full ATS with DPT checks) behaves as 0b00 without IDR3.DPT; split-stage ATS
+            // is not modelled and behaves as 0b00 too (what it does with CR0.ATSCHK = 0).
+            eats = eats == EATS_TRANS ? EATS_TRANS : EATS_ABT;
         }
         // S2VMID tags stage-1-only translations too when stage 2 is implemented (5.2 STE.S2VMID).
         int vmid = f.stage2() ? (int) w[2] & (f.vmid16() ? 0xffff : 0xff) : 0;

@@ -110,10 +110,12 @@ class SmmuV3QueuesTest {
     }
 
     @Test
-    @DisplayName("C_BAD_STE for a reserved Config, an invalid STE and inconsistent S2 fields, never an exception")
+    @DisplayName("C_BAD_STE for S2AA64 = 0, an invalid STE, a reserved S2SL0, S1CDMax > SSIDSIZE; never an exception")
     void badSte() {
-        long[] reserved = steWords(0b010);
-        bed.writeSte(1, reserved);
+        long[] aa32 = steWords(StreamTableEntry.CFG_S2_TRANS);
+        s2Fields(aa32, bed.s2Table(40), 1);
+        aa32[2] &= ~StreamTableEntry.S2AA64;
+        bed.writeSte(1, aa32);
         long[] invalid = steWords(StreamTableEntry.CFG_BYPASS);
         invalid[0] &= ~StreamTableEntry.V;
         bed.writeSte(2, invalid);
@@ -129,6 +131,19 @@ class SmmuV3QueuesTest {
             assertThat(bed.event()).as("sid %d", sid).containsExactly(SmmuEvent.C_BAD_STE | (long) sid << 32, 0, 0, 0);
         }
         assertThat(bed.unit.steCacheSize()).as("ILLEGAL STEs are not cached").isZero();
+        // An ATS translation request selecting an invalid STE is completed with CA, no event.
+        assertThat(bed.unit.translate(2, -1, 0x1000, false, true, out)).isFalse();
+        assertThat(bed.events()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("reserved Config 0b001-0b011 behaves as abort: terminated without an event (5.2)")
+    void reservedConfig() {
+        for (int cfg = 1; cfg <= 3; cfg++) {
+            bed.writeSte(cfg, steWords(cfg));
+            assertThat(bed.unit.translate(cfg, -1, 0x1000, false, false, out)).isFalse();
+        }
+        assertThat(bed.events()).isEmpty();
     }
 
     @Test
@@ -196,7 +211,9 @@ class SmmuV3QueuesTest {
     @Test
     @DisplayName("a full event queue sets EVTQ_PROD.OVFLG once; records are lost until CONS moves")
     void overflow() {
-        bed.writeSte(1, steWords(0b001));
+        long[] invalid = steWords(StreamTableEntry.CFG_BYPASS);
+        invalid[0] &= ~StreamTableEntry.V;
+        bed.writeSte(1, invalid);
         for (int i = 0; i < 10; i++) {
             bed.unit.translate(1, -1, 0, false, false, out);
         }

@@ -37,6 +37,11 @@ class SmmuV3TranslationTest {
         bed.writeSte(4, steWords(StreamTableEntry.CFG_ABORT));
         assertThat(dma(3, -1, 0xdead_b000L, true)).isTrue();
         assertThat(out.pa).isEqualTo(0xdead_b000L);
+        // A SubstreamID on a bypass stream, and an ATS request to it (EATS effectively 0b00).
+        assertThat(dma(3, 2, 0x1000, false)).isFalse();
+        assertThat(bed.event()[0]).isEqualTo(SmmuEvent.C_BAD_SUBSTREAMID | 1L << 11 | 2L << 12 | 3L << 32);
+        assertThat(bed.unit.translate(3, -1, 0x1000, false, true, out)).isFalse();
+        assertThat(bed.event()[0]).isEqualTo(SmmuEvent.F_BAD_ATS_TREQ | 3L << 32);
         assertThat(dma(4, -1, 0x1000, false)).isFalse();
         assertThat(bed.events()).isEmpty();
     }
@@ -142,7 +147,16 @@ class SmmuV3TranslationTest {
         assertThat(dma(3, -1, 0x1000, false)).isTrue();
         assertThat(out.pa).isEqualTo(0xa000);
         assertThat(dma(3, 0, 0x1000, false)).isFalse();
-        assertThat(bed.event()[0] & 0xff).isEqualTo(SmmuEvent.C_BAD_SUBSTREAMID);
+        assertThat(bed.event()[0]).as("SSID 0 with S1DSS = substream 0")
+                .isEqualTo(SmmuEvent.F_STREAM_DISABLED | 1L << 11 | 3L << 32);
+        // S1DSS 0b11 is reserved and behaves as terminate; S1Fmt 0b11 as linear.
+        long[] reserved = s1Ste(CDTAB, 4, 3);
+        reserved[0] |= 3L << StreamTableEntry.S1FMT_SHIFT;
+        bed.writeSte(5, reserved);
+        assertThat(dma(5, -1, 0x1000, false)).isFalse();
+        assertThat(bed.event()[0] & 0xff).isEqualTo(SmmuEvent.F_STREAM_DISABLED);
+        assertThat(dma(5, 5, 0x1000, false)).isTrue();
+        assertThat(out.pa).isEqualTo(0xb000);
         // 2-level, 64K leaves (1024 CDs each): SSID 1030 = L1 entry 1, CD 6.
         long l1 = 0x1500_0000L;
         long l2 = 0x1501_0000L;
