@@ -64,20 +64,19 @@ public final class ContextDescriptor {
         if ((w0 & AA64) == 0) {
             return bad("AA64 == 0: AArch32 stage-1 tables are not implemented");
         }
-        if ((w0 & ENDI) != 0) {
-            return bad("ENDI == 1 on a little-endian-only SMMU");
+        boolean epd0 = (w0 & EPD0) != 0;
+        boolean epd1 = (w0 & EPD1) != 0;
+        if ((w0 & ENDI) != 0 && !(epd0 && epd1)) {
+            return bad("ENDI == 1 on a little-endian-only SMMU (IDR0.TTENDIAN = 0b10)");
         }
-        int ips = (int) (w0 >>> IPS_SHIFT) & 7;
-        if (ips > 6) {
-            return bad("IPS 7 is reserved");
-        }
+        // IPS 0b111 is reserved and behaves as 0b110 (SMMUv3.1-3.3); the effective size is
+        // capped to the OAS (5.4 CD.IPS).
+        int ips = Math.min((int) (w0 >>> IPS_SHIFT) & 7, 6);
         Stage1Config.Builder b = Stage1Config.builder()
                 .outputSize(Math.min(Stage1Config.psBits(ips), f.oas()))
                 .mair(w[3])
                 .accessFlagFaultDisable((w0 & AFFD) != 0)
                 .lva(f.oas() == 52);
-        boolean epd0 = (w0 & EPD0) != 0;
-        boolean epd1 = (w0 & EPD1) != 0;
         if (!epd0) {
             Granule g = Granule.fromTg0((int) (w0 >>> TG0_SHIFT) & 3);
             if (g == null || !f.granule(g.shift())) {
