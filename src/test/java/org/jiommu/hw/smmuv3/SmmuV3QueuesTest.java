@@ -198,6 +198,30 @@ class SmmuV3QueuesTest {
                 SmmuEvent.RNW | (long) SmmuEvent.CLASS_IN << SmmuEvent.CLASS_SHIFT, 0x2000L, 0L);
     }
 
+    @Test
+    @DisplayName("C_BAD_CD for an unimplemented granule and an out-of-range T0SZ; IPS 0b111 is not ILLEGAL")
+    void badCd() {
+        ArmLpaePageTable t = bed.s1Table();
+        map(t, 0x1000, 0xa000, 0x1000, Prot.RW);
+        long[] g16k = cdWords(t, 1);
+        g16k[0] = g16k[0] & ~(3L << ContextDescriptor.TG0_SHIFT) | 2L << ContextDescriptor.TG0_SHIFT;
+        long[] t0sz = cdWords(t, 1);
+        t0sz[0] = t0sz[0] & ~0x3fL | 10;
+        long[] ips7 = cdWords(t, 1);
+        ips7[0] |= 7L << ContextDescriptor.IPS_SHIFT;
+        long[][] cds = {g16k, t0sz, ips7};
+        for (int i = 0; i < cds.length; i++) {
+            bed.writeWords(CDTAB + 64L * i, cds[i]);
+            bed.writeSte(1 + i, s1Ste(CDTAB + 64L * i, 0, 0));
+        }
+        for (int sid = 1; sid <= 2; sid++) {
+            assertThat(bed.unit.translate(sid, -1, 0x1000, false, false, out)).isFalse();
+            assertThat(bed.event()).containsExactly(SmmuEvent.C_BAD_CD | (long) sid << 32, 0, 0, 0);
+        }
+        assertThat(bed.unit.translate(3, -1, 0x1000, false, false, out)).isTrue();
+        assertThat(out.pa).isEqualTo(0xa000);
+    }
+
     /** The level-3 descriptor of a 4K, 48-bit table for {@code va}. */
     long leafAddress(ArmLpaePageTable t, long va) {
         long table = t.config().ttbr();
