@@ -192,15 +192,8 @@ final class SmmuV3Translation extends TranslationPipeline {
                          StreamTableEntry ste, TranslationResult out) {
         long tag = cd == null ? tag(TAG_S2, ste.vmid, 0)
                 : tag(ste.stage2() ? TAG_NESTED : TAG_S1, ste.vmid, cd.asid);
-        if (!tr) {
-            IotlbEntry e = iotlbHit(tag, iova, write);
-            if (e != null) {
-                out.pa = e.translate(iova);
-                out.pageSize = e.pageSize();
-                out.readable = e.readable();
-                out.writable = e.writable();
-                return true;
-            }
+        if (!tr && iotlbTranslate(tag, iova, write, out)) {
+            return true;
         }
         long epoch = iotlbEpoch();
         WalkResult w = walkResults.get();

@@ -15,6 +15,20 @@ class SmmuV3TranslationTest {
     final SmmuBed bed = new SmmuBed().enable(8);
     final TranslationResult out = new TranslationResult();
 
+    /**
+     * Two stage-1 tables mapping 0x1000 to 0xa000 and 0xb000; StreamID 1 uses the first through
+     * a single CD (ASID 1) at CDTAB.
+     */
+    ArmLpaePageTable[] twoTablesOnSid1() {
+        ArmLpaePageTable a = bed.s1Table();
+        ArmLpaePageTable b = bed.s1Table();
+        map(a, 0x1000, 0xa000, 0x1000, Prot.RW);
+        map(b, 0x1000, 0xb000, 0x1000, Prot.RW);
+        bed.writeWords(CDTAB, cdWords(a, 1));
+        bed.writeSte(1, s1Ste(CDTAB, 0, 0));
+        return new ArmLpaePageTable[] {a, b};
+    }
+
     boolean dma(int sid, int ssid, long iova, boolean write) {
         return bed.unit.translate(sid, ssid, iova, write, false, out);
     }
@@ -209,12 +223,9 @@ class SmmuV3TranslationTest {
     @Test
     @DisplayName("a missing CFGI_CD keeps the old CD; a missing TLBI keeps the old translation")
     void staleCdAndTlb() {
-        ArmLpaePageTable a = bed.s1Table();
-        ArmLpaePageTable b = bed.s1Table();
-        map(a, 0x1000, 0xa000, 0x1000, Prot.RW);
-        map(b, 0x1000, 0xb000, 0x1000, Prot.RW);
-        bed.writeWords(CDTAB, cdWords(a, 1));
-        bed.writeSte(1, s1Ste(CDTAB, 0, 0));
+        ArmLpaePageTable[] t = twoTablesOnSid1();
+        ArmLpaePageTable a = t[0];
+        ArmLpaePageTable b = t[1];
         assertThat(dma(1, -1, 0x1000, false)).isTrue();
         assertThat(out.pa).isEqualTo(0xa000);
         // Unmap the page: the TLB still holds it until TLBI_NH_VA.
@@ -243,12 +254,9 @@ class SmmuV3TranslationTest {
     @Test
     @DisplayName("CFGI_STE also drops the CDs cached through the STE (4.3.1); CFGI_CD of another SSID does not")
     void cfgiSteDropsCds() {
-        ArmLpaePageTable a = bed.s1Table();
-        ArmLpaePageTable b = bed.s1Table();
-        map(a, 0x1000, 0xa000, 0x1000, Prot.RW);
-        map(b, 0x1000, 0xb000, 0x1000, Prot.RW);
-        bed.writeWords(CDTAB, cdWords(a, 1));
-        bed.writeSte(1, s1Ste(CDTAB, 0, 0));
+        ArmLpaePageTable[] t = twoTablesOnSid1();
+        ArmLpaePageTable a = t[0];
+        ArmLpaePageTable b = t[1];
         assertThat(dma(1, -1, 0x1000, false)).isTrue();
         bed.writeWords(CDTAB, cdWords(b, 2));
         bed.submit(SmmuCommand.cfgiCd(1, 1, true), SmmuCommand.cfgiCd(2, 0, true));
