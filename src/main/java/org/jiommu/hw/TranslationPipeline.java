@@ -1,6 +1,7 @@
 package org.jiommu.hw;
 
 import java.util.List;
+import org.jiommu.bus.dma.TranslationResult;
 
 /**
  * The translation skeleton every IOMMU model here follows (QEMU's smmu-common and intel_iommu
@@ -71,6 +72,22 @@ public abstract class TranslationPipeline {
         }
         misses.increment();
         return null;
+    }
+
+    /**
+     * Step 3 for a request that a hit answers completely: on a hit, {@code out} gets the output
+     * address, the page size and the entry's permissions.
+     */
+    protected final boolean iotlbTranslate(long tag, long iova, boolean write, TranslationResult out) {
+        IotlbEntry e = iotlbHit(tag, iova, write);
+        if (e == null) {
+            return false;
+        }
+        out.pa = e.translate(iova);
+        out.pageSize = e.pageSize();
+        out.readable = e.readable();
+        out.writable = e.writable();
+        return true;
     }
 
     /** Read before a walk whose result may be filled. */
