@@ -15,7 +15,7 @@ import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
+import org.jiommu.pgtable.TlbOps;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -64,7 +64,7 @@ public class SmmuV3TranslateBench {
             FrameAllocator frames = new FrameAllocator(memory);
             ArmLpaePageTable s1 = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1)
                     .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(48).oas(48).build(), frames,
-                    LpaeTlbOps.NONE, WarningSink.IGNORE);
+                    TlbOps.NONE, WarningSink.IGNORE);
             Mapped m = new Mapped();
             for (int i = 0; i < PAGES; i++) {
                 s1.mapPages(VA_BASE + ((long) i << 12), PA_BASE + ((long) i << 12), 0x1000, 1, Prot.RW, m.reset());
@@ -83,7 +83,7 @@ public class SmmuV3TranslateBench {
                 // Identity stage 2 over the 4 GiB of memory, in 2 MiB blocks.
                 ArmLpaePageTable s2 = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S2)
                         .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(40).oas(48).build(), frames,
-                        LpaeTlbOps.NONE, WarningSink.IGNORE);
+                        TlbOps.NONE, WarningSink.IGNORE);
                 for (long a = 0; a < (4L << 30); a += 0x20_0000) {
                     s2.mapPages(a, a, 0x20_0000, 1, Prot.RW, m.reset());
                 }

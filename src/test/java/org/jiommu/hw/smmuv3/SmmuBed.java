@@ -12,7 +12,7 @@ import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
+import org.jiommu.pgtable.TlbOps;
 
 /**
  * Programs an SMMUv3 from a test the way a driver would: tables in simulated memory (page tables
@@ -72,13 +72,13 @@ final class SmmuBed {
 
     ArmLpaePageTable s1Table() {
         return ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1)
-                .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(48).oas(48).build(), frames, LpaeTlbOps.NONE,
+                .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(48).oas(48).build(), frames, TlbOps.NONE,
                 WarningSink.IGNORE);
     }
 
     ArmLpaePageTable s2Table(int ias) {
         return ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S2)
-                .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(ias).oas(48).build(), frames, LpaeTlbOps.NONE,
+                .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(ias).oas(48).build(), frames, TlbOps.NONE,
                 WarningSink.IGNORE);
     }
 
