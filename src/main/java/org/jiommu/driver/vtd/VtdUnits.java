@@ -330,6 +330,7 @@ public final class VtdUnits implements IommuUnits {
     public Map<String, StressPlant> plants() {
         Map<String, StressPlant> m = new LinkedHashMap<>(driverFaultPlants());
         m.put("stray-pasid-entry", StressPlant.of(StressPlant.When.FIRST_QUIESCENT_POINT,
+                "a present pass-through PASID entry at PASID 5 of a device without PASIDs (I7 reports it)",
                 bed -> VtdKind.plantStrayPasidEntry(this, bed)));
         return m;
     }
@@ -341,6 +342,7 @@ public final class VtdUnits implements IommuUnits {
      */
     private Map<String, StressPlant> driverFaultPlants() {
         return Map.of("skip-iotlb-invalidation", StressPlant.of(StressPlant.When.BUILD,
+                "every unmap flush leaves out its IOTLB invalidation: a DMA after the unmap lands",
                 bed -> driver.faults().skip(DriverFaults.Skip.IOTLB, 1_000_000)));
     }
 
