@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
             "Exit codes: 0 ok, 1 a check failed, 2 bad usage or input."
         },
         subcommands = {CommandLine.HelpCommand.class, RunCommand.class, OpsCommand.class, DemoCommand.class,
-            PgtableCommand.class, StressCommand.class})
+            PgtableCommand.class, StressCommand.class, FailNthCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_CHECK_FAILED = 1;

@@ -98,6 +98,28 @@ public final class VtdUnits implements IommuUnits {
         return units;
     }
 
+    /**
+     * The second-level table pages of the live domains: the root and one per table entry. A
+     * failed map keeps the levels it installed, as {@code pfn_to_dma_pte} does, so the fail_nth
+     * sweep counts them with their domain, not as lost frames.
+     */
+    @Override
+    public long tablePages() {
+        long n = 0;
+        for (IommuDomain d : platform.core().liveDomains()) {
+            if (d instanceof VtdDomain v && v.pageTable() != null) {
+                long[] pages = {1};
+                v.pageTable().walk((level, iova, size, pte, leaf) -> {
+                    if (!leaf) {
+                        pages[0]++;
+                    }
+                });
+                n += pages[0];
+            }
+        }
+        return n;
+    }
+
     /** The unit named {@code name}, or null. */
     public VtdIommu unit(String name) {
         return byName.get(name);
