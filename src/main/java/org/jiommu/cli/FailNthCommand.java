@@ -50,19 +50,8 @@ public final class FailNthCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Scenario s;
-        try {
-            s = ScenarioReader.read(file);
-        } catch (NoSuchFileException e) {
-            err.println("jiommu: " + file + ": no such file");
-            err.flush();
-            return Main.EXIT_USAGE;
-        } catch (IOException e) {
-            err.println("jiommu: " + file + ": cannot read: " + e.getMessage());
-            err.flush();
-            return Main.EXIT_USAGE;
-        } catch (InvalidScenarioException e) {
-            RunCommand.printProblems(err, e);
+        Scenario s = read(file, err);
+        if (s == null) {
             return Main.EXIT_USAGE;
         }
         // the watch checks every call of every attempt, from each platform's creation on
@@ -81,6 +70,21 @@ public final class FailNthCommand implements Callable<Integer> {
         InvariantWatch.drain().forEach(rep -> watch.add("watch: " + rep));
         print(s, r, watch, out);
         return r.problems().isEmpty() && watch.isEmpty() ? Main.EXIT_OK : Main.EXIT_CHECK_FAILED;
+    }
+
+    /** The scenario in {@code file}, or null after saying on {@code err} why it cannot be used. */
+    static Scenario read(Path file, PrintWriter err) {
+        try {
+            return ScenarioReader.read(file);
+        } catch (NoSuchFileException e) {
+            err.println("jiommu: " + file + ": no such file");
+        } catch (IOException e) {
+            err.println("jiommu: " + file + ": cannot read: " + e.getMessage());
+        } catch (InvalidScenarioException e) {
+            RunCommand.printProblems(err, e);
+        }
+        err.flush();
+        return null;
     }
 
     private void print(Scenario s, FailNthSweep.Result r, List<String> watch, PrintWriter out) {

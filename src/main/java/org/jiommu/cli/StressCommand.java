@@ -3,9 +3,7 @@ package org.jiommu.cli;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,10 +18,8 @@ import java.util.concurrent.TimeUnit;
 import org.jiommu.check.InvariantWatch;
 import org.jiommu.check.StressHarness;
 import org.jiommu.platform.IommuKinds;
-import org.jiommu.scenario.InvalidScenarioException;
 import org.jiommu.scenario.IommuSpec;
 import org.jiommu.scenario.Scenario;
-import org.jiommu.scenario.ScenarioReader;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -174,12 +170,7 @@ public final class StressCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        List<String> kinds;
-        try {
-            kinds = kinds(err);
-        } catch (IOException e) {
-            return Main.EXIT_USAGE;
-        }
+        List<String> kinds = kinds(err);
         if (kinds == null) {
             return Main.EXIT_USAGE;
         }
@@ -204,23 +195,12 @@ public final class StressCommand implements Callable<Integer> {
     }
 
     /** The kinds to stress; null (after printing why) when the input is unusable. */
-    private List<String> kinds(PrintWriter err) throws IOException {
+    private List<String> kinds(PrintWriter err) {
         if (file == null) {
             return IommuKinds.names();
         }
-        Scenario s;
-        try {
-            s = ScenarioReader.read(file);
-        } catch (NoSuchFileException e) {
-            err.println("jiommu: " + file + ": no such file");
-            err.flush();
-            throw e;
-        } catch (IOException e) {
-            err.println("jiommu: " + file + ": cannot read: " + e.getMessage());
-            err.flush();
-            throw e;
-        } catch (InvalidScenarioException e) {
-            RunCommand.printProblems(err, e);
+        Scenario s = FailNthCommand.read(file, err);
+        if (s == null) {
             return null;
         }
         Set<String> k = new LinkedHashSet<>();
