@@ -23,21 +23,22 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "fail-nth",
         mixinStandardHelpOptions = true,
         description = {
-            "Sweep every allocation of every step of a scenario file with an injected failure.",
-            "Like the kernel's iommufd_fail_nth: each step runs again on a fresh platform (the steps",
-            "before it replayed) with its Nth allocation failing, N = 1, 2, ... until it no longer",
-            "reaches an Nth one; first the core's and the drivers' allocation sites, then page-table",
-            "pages. After every failure the platform must be exactly as before the step (core,",
-            "drivers, hardware entries, frames outside live tables) and every invariant must hold.",
+            "Sweep every allocation of every step of a scenario file with a failure.",
+            "Like the kernel's iommufd_fail_nth: each step runs again on a fresh platform",
+            "(the steps before it replayed) with its Nth allocation failing, N = 1, 2, ...",
+            "until it no longer reaches an Nth one: first the core's and the drivers'",
+            "allocation sites, then page-table pages. After every failure the platform must",
+            "be exactly as before the step (core, drivers, hardware entries, frames outside",
+            "live tables) and every invariant must hold.",
         },
         footer = {
             "",
             "The file must run green under `jiommu run` first (it is the recorded sequence).",
-            "Each step is printed with the allocation sites swept (core + frames) and any",
+            "Each step is printed with the allocation sites swept (core, frames) and any",
             "difference a failure left.",
             "",
-            "Exit codes: 0 every failure left the platform as before; 1 one did not (or the file does",
-            "not run green); 2 the file is not a valid scenario or bad usage.",
+            "Exit codes: 0 every failure left the platform as before; 1 one did not (or the",
+            "file does not run green); 2 the file is not a valid scenario or bad usage.",
         })
 public final class FailNthCommand implements Callable<Integer> {
     @Parameters(arity = "1", paramLabel = "SCENARIO.yaml", description = "the scenario file whose steps are swept")

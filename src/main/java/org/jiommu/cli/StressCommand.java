@@ -38,20 +38,22 @@ import picocli.CommandLine.Model.CommandSpec;
         mixinStandardHelpOptions = true,
         description = {
             "Run the seeded concurrent stress mix and check every call, DMA and the hardware.",
-            "Workers attach/replace/detach domains, claim and release ownership, map/unmap, churn",
-            "PASIDs, aux domains, SVA bonds and page faults on the stress bed of each IOMMU kind of",
-            "the platform (a scenario file's 'platform:' section names the kinds; without a file,",
-            "every registered kind). Every core call is checked by the invariant watch, every lane",
-            "DMA against its owner's mappings, the hardware tables (I7) at quiescent points.",
+            "Workers attach/replace/detach domains, claim and release ownership, map and",
+            "unmap, churn PASIDs, aux domains, SVA bonds and page faults on the stress bed",
+            "of each IOMMU kind of the platform: the kinds a scenario file's 'platform:'",
+            "names, or without a file every registered kind. The invariant watch checks",
+            "every core call, each lane DMA is checked against its owner's mappings and",
+            "the hardware tables (I7) at quiescent points.",
         },
         footer = {
             "",
-            "A free run (the default) lets the JVM interleave the workers: it finds races, but its",
-            "coverage depends on the machine. --serial runs one worker step at a time in an order",
-            "drawn from the seed: the same seed then gives the same run on every machine.",
+            "A free run (the default) lets the JVM interleave the workers: it finds races,",
+            "but what it covers depends on the machine. --serial runs one worker step at a",
+            "time in an order drawn from the seed: a seed then gives the same run anywhere.",
             "",
-            "Exit codes: 0 every run was clean; 1 a run found a violation (its kind, seed, shard,",
-            "problems and last calls are printed); 2 bad usage or input.",
+            "Exit codes: 0 every run was clean; 1 a run found a violation (its kind, seed,",
+            "shard, problems, last calls and the command to run it again are printed);",
+            "2 bad usage or input.",
         })
 public final class StressCommand implements Callable<Integer> {
     /** Calls each worker makes per run unless --ops or --seconds says otherwise. */
