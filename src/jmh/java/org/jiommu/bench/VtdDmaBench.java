@@ -1,15 +1,8 @@
 package org.jiommu.bench;
 
 import java.util.concurrent.TimeUnit;
-import org.jiommu.base.Prot;
 import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.dma.TranslationResult;
-import org.jiommu.bus.pci.Acs;
-import org.jiommu.bus.pci.PciDevice;
-import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.hw.vtd.VtdUnit;
-import org.jiommu.driver.vtd.VtdPlatform;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -48,23 +41,17 @@ public class VtdDmaBench {
         @Param({"1024", "0"})
         public int iotlbEntries;
 
-        VtdUnit unit;
+        DmaTranslator unit;
         int sid;
         final TranslationResult out = new TranslationResult();
 
         @Setup
         public void setup() {
-            boolean sm = mode.equals("scalable");
-            VtdConfig cfg = (sm ? VtdConfig.scalable(48) : VtdConfig.legacy(48)).toBuilder()
-                    .iotlbEntries(iotlbEntries).build();
-            VtdPlatform p = VtdPlatform.builder().unit(cfg).build();
-            PciDevice dev = p.topology().rootBus(0, 0).rootPort("rp", 0x1c, 0, 1, Acs.ISOLATED)
-                    .endpoint("dev", 0, 0, false, 0, false, Acs.NONE);
-            p.hotplug(dev);
-            IommuDomain d = p.core().groupGet(dev).domain();
-            p.core().map(d, IOVA, PA, PAGES * 4096L, Prot.RW);
-            unit = p.unit(0).unit();
-            sid = p.topology().dmaRequesterId(dev);
+            // The same machine as jiommu bench's vtd-dma cases (VtdPlatformAdapter).
+            VtdPlatformAdapter.Target t = VtdPlatformAdapter.vtdEndpoint(mode.equals("scalable"), iotlbEntries,
+                    IOVA, PA, PAGES);
+            unit = t.translator();
+            sid = t.requesterId();
             for (int i = 0; i < PAGES; i++) {
                 if (!unit.translate(sid, DmaTranslator.NO_PASID, IOVA + i * 4096L, false, false, out)
                         || out.pa != PA + i * 4096L) {

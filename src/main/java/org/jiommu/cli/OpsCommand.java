@@ -5,6 +5,7 @@ import java.util.concurrent.Callable;
 import org.jiommu.scenario.ArgSpec;
 import org.jiommu.scenario.OpCatalog;
 import org.jiommu.scenario.OpSpec;
+import org.jiommu.scenario.Problem;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -31,7 +32,8 @@ public final class OpsCommand implements Callable<Integer> {
         if (op != null) {
             OpSpec o = OpCatalog.get(op);
             if (o == null) {
-                spec.commandLine().getErr().println("jiommu: unknown op '" + op + "' (jiommu ops lists them)");
+                spec.commandLine().getErr().println("jiommu: unknown op '" + Problem.printable(op)
+                        + "' (jiommu ops lists them)");
                 return Main.EXIT_USAGE;
             }
             out.println(o.signature() + (o.implemented() ? "" : "    [not implemented yet]"));

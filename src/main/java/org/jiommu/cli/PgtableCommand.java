@@ -1,10 +1,12 @@
 package org.jiommu.cli;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.jiommu.pgtable.replay.LpaeReplay;
+import org.jiommu.scenario.InvalidScenarioException;
+import org.jiommu.scenario.Problem;
+import org.jiommu.scenario.ScenarioReaderInput;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -27,7 +29,8 @@ public final class PgtableCommand implements Runnable {
     @Command(name = "replay",
             mixinStandardHelpOptions = true,
             description = {
-                "Run a .ops page-table program (see vectors/README.md) through jiommu's ARM LPAE format",
+                "Run a .ops page-table program (see vectors/*/README.md) through jiommu's ARM LPAE format",
+                "(cfg s1|s2) or its VT-d second-stage / x86-64 formats as generic_pt (cfg vtdss|x86_64)",
                 "and print it in the .golden format (the first comment line names jiommu instead).",
                 "Exit codes: 0 ok, 2 unreadable file or bad .ops input (reported as file:line: message)."
             })
@@ -44,17 +47,15 @@ public final class PgtableCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             LpaeReplay.Result result;
             try {
-                result = LpaeReplay.replay(file);
+                // The scenario reader's file rules: a regular file within the size limit, UTF-8.
+                String text = ScenarioReaderInput.readText(file, ScenarioReaderInput.Limits.current().maxBytes());
+                result = LpaeReplay.replay(file.toString(), text.lines().toList());
             } catch (LpaeReplay.OpsException e) {
-                err.println(e.getMessage());
+                err.println(Problem.printable(e.getMessage()));
                 err.flush();
                 return Main.EXIT_USAGE;
-            } catch (java.nio.file.NoSuchFileException e) {
-                err.println("jiommu: no such file: " + file);
-                err.flush();
-                return Main.EXIT_USAGE;
-            } catch (IOException e) {
-                err.println("jiommu: cannot read " + file + ": " + e.getMessage());
+            } catch (InvalidScenarioException e) {
+                err.println("jiommu: " + e.problems().get(0));
                 err.flush();
                 return Main.EXIT_USAGE;
             }

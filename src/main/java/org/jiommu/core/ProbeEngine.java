@@ -233,7 +233,7 @@ final class ProbeEngine {
                 throw IommuCore.err(Errno.EINVAL, "driver " + ops + " device_group(" + dev + ") returned NULL");
             }
             if (!(ref instanceof IommuGroup) || ((IommuGroup) ref).isReleased()
-                    || !core.liveGroups().contains(ref)) {
+                    || !core.isLiveGroup((IommuGroup) ref)) {
                 core.warn("iommu_init_device", "driver " + ops + " device_group(" + dev
                         + ") returned a group the core did not give out: " + ref);
                 throw IommuCore.err(Errno.EINVAL, "device_group(" + dev + ") returned a foreign group " + ref);

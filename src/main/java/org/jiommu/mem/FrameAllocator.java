@@ -26,8 +26,16 @@ public final class FrameAllocator {
 
     /** Guards everything below. */
     private final Object lock = new Object();
+    /**
+     * Free blocks of each order. Max-order blocks at or above {@link #untouched} are free too
+     * without being listed: the pool is handed out from its bottom, so the sets hold only what
+     * was split or returned, and a pool of any size (a 52-bit memory's top quarter is 2^28
+     * blocks) costs nothing until it is used.
+     */
     @SuppressWarnings("unchecked")
     private final TreeSet<Long>[] free = new TreeSet[MAX_ORDER + 1];
+    /** Lowest max-order block never handed out; every block from here to the pool's end is free. */
+    private long untouched;
     /** Live blocks: base address → order. A free of anything else is a model bug. */
     private final Map<Long, Integer> live = new HashMap<>();
     private long allocatedBytes;
@@ -65,9 +73,7 @@ public final class FrameAllocator {
         for (int i = 0; i <= MAX_ORDER; i++) {
             free[i] = new TreeSet<>();
         }
-        for (long a = poolBase; a < poolBase + poolSize; a += block) {
-            free[MAX_ORDER].add(a);
-        }
+        this.untouched = poolBase;
     }
 
     public PhysicalMemory memory() {
@@ -109,13 +115,19 @@ public final class FrameAllocator {
                 return -1;
             }
             int o = order;
-            while (o <= MAX_ORDER && free[o].isEmpty()) {
+            while (o < MAX_ORDER && free[o].isEmpty()) {
                 o++;
             }
-            if (o > MAX_ORDER) {
+            if (!free[o].isEmpty()) {
+                pa = free[o].pollFirst();
+            } else if (untouched - poolBase < poolSize) {
+                // Listed max-order blocks all lie below the untouched part, so taking them
+                // first keeps "lowest free address" exactly as one set of every block would.
+                pa = untouched;
+                untouched += (long) PhysicalMemory.FRAME_SIZE << MAX_ORDER;
+            } else {
                 return -1;
             }
-            pa = free[o].pollFirst();
             while (o > order) { // split, keeping the lower half
                 o--;
                 free[o].add(pa + ((long) PhysicalMemory.FRAME_SIZE << o));
@@ -159,7 +171,18 @@ public final class FrameAllocator {
                 a = Math.min(a, buddy);
                 o++;
             }
-            free[o].add(a);
+            long block = (long) PhysicalMemory.FRAME_SIZE << MAX_ORDER;
+            if (o == MAX_ORDER && a + block == untouched) {
+                // The top handed-out block came back whole: the untouched part grows down over
+                // it and over any whole blocks listed just below, so the sets stay as small as
+                // what is in use.
+                untouched = a;
+                while (free[MAX_ORDER].remove(untouched - block)) {
+                    untouched -= block;
+                }
+            } else {
+                free[o].add(a);
+            }
         }
     }
 

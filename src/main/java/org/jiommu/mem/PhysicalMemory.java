@@ -15,7 +15,10 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Frames hang from a two-level directory indexed by frame number (a chunk covers 2^18
  * frames = 1 GiB): no hashing and no allocation on any access (issue #2: "a page-table word
- * access must not cost a hash lookup"). The frames of one region, where {@link FrameAllocator}'s
+ * access must not cost a hash lookup"). Memories above {@link #FLAT_DIRECTORY_MAX_BYTES} put one
+ * more level of 2^11 chunks on top, created on first write, so declaring a 52-bit memory costs
+ * a few kilobytes rather than a directory sized by the configured size (issue #14: simulated
+ * memory costs what is touched); smaller memories keep the flat directory and its one load. The frames of one region, where {@link FrameAllocator}'s
  * default pool lies (the top quarter of memory, at most {@link #DIRECT_MAP_MAX_FRAMES} frames
  * from its base), are not in the directory but in one flat array indexed by
  * {@code (pa - base) >> 12}: the model of the kernel's linear map ({@code __va}), through which
@@ -46,10 +49,19 @@ public final class PhysicalMemory {
     private static final int OFFSET_MASK = FRAME_SIZE - 1;
     private static final int CHUNK_SHIFT = 18; // frames per chunk: 2^18 (1 GiB)
     private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
+    /** Chunks per directory page above the flat limit: 2^11, so 2^52 bytes need 2^11 pages. */
+    private static final int DIR_SHIFT = 11;
+    private static final int DIR_MASK = (1 << DIR_SHIFT) - 1;
+    /**
+     * Largest memory with a flat chunk directory: 4 TiB, a 4096-entry array (16 KiB). Above it
+     * the directory is paged (see the class comment).
+     */
+    public static final long FLAT_DIRECTORY_MAX_BYTES = 1L << 42;
 
     private static final VarHandle WORD = MethodHandles.arrayElementVarHandle(long[].class);
     private static final VarHandle FRAME_SLOT = MethodHandles.arrayElementVarHandle(long[][].class);
     private static final VarHandle CHUNK_SLOT = MethodHandles.arrayElementVarHandle(long[][][].class);
+    private static final VarHandle DIR_SLOT = MethodHandles.arrayElementVarHandle(long[][][][].class);
     /** Little-endian words of a caller's byte buffer (plain, possibly unaligned access). */
     private static final VarHandle BYTES_LE =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
@@ -61,8 +73,13 @@ public final class PhysicalMemory {
     private final long directLimit;
     /** direct[(pa - directBase) >> 12] = frame words, or null (all zero). */
     private final long[][] direct;
-    /** chunks[frame >> CHUNK_SHIFT][frame & CHUNK_MASK] = frame words, or null (all zero). */
+    /**
+     * chunks[frame >> CHUNK_SHIFT][frame & CHUNK_MASK] = frame words, or null (all zero); null
+     * itself above {@link #FLAT_DIRECTORY_MAX_BYTES}, where {@link #chunkDirs} is used.
+     */
     private final long[][][] chunks;
+    /** Paged directory: chunkDirs[ci >> DIR_SHIFT][ci & DIR_MASK] = chunk ci; null when flat. */
+    private final long[][][][] chunkDirs;
     private final LongAdder framesTouched = new LongAdder();
 
     public PhysicalMemory() {
@@ -77,7 +94,14 @@ public final class PhysicalMemory {
         }
         this.size = size;
         long frames = size >>> FRAME_SHIFT;
-        this.chunks = new long[(int) ((frames + CHUNK_MASK) >>> CHUNK_SHIFT)][][];
+        long chunkCount = (frames + CHUNK_MASK) >>> CHUNK_SHIFT;
+        if (size <= FLAT_DIRECTORY_MAX_BYTES) {
+            this.chunks = new long[(int) chunkCount][][];
+            this.chunkDirs = null;
+        } else {
+            this.chunks = null;
+            this.chunkDirs = new long[(int) ((chunkCount + DIR_MASK) >>> DIR_SHIFT)][][][];
+        }
         this.directBase = defaultPoolBase(size);
         long directFrames = Math.min(DIRECT_MAP_MAX_FRAMES, (size - directBase) >>> FRAME_SHIFT);
         this.directLimit = directFrames << FRAME_SHIFT;
@@ -144,11 +168,44 @@ public final class PhysicalMemory {
             return (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
         }
         long fn = pa >>> FRAME_SHIFT;
-        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+        long[][] chunk = chunkOrNull((int) (fn >>> CHUNK_SHIFT));
         if (chunk == null) {
             return null;
         }
         return (long[]) FRAME_SLOT.getAcquire(chunk, (int) (fn & CHUNK_MASK));
+    }
+
+    /** Chunk {@code ci} of the directory, or null if none of its frames was ever written. */
+    private long[][] chunkOrNull(int ci) {
+        long[][][] flat = chunks;
+        if (flat != null) {
+            return (long[][]) CHUNK_SLOT.getAcquire(flat, ci);
+        }
+        long[][][] page = (long[][][]) DIR_SLOT.getAcquire(chunkDirs, ci >>> DIR_SHIFT);
+        return page == null ? null : (long[][]) CHUNK_SLOT.getAcquire(page, ci & DIR_MASK);
+    }
+
+    /** Chunk {@code ci}, created (with its directory page) if needed; creation races by CAS. */
+    private long[][] chunk(int ci) {
+        long[][][] page = chunks;
+        int slot = ci;
+        if (page == null) {
+            int di = ci >>> DIR_SHIFT;
+            page = (long[][][]) DIR_SLOT.getAcquire(chunkDirs, di);
+            if (page == null) {
+                long[][][] fresh = new long[1 << DIR_SHIFT][][];
+                page = DIR_SLOT.compareAndSet(chunkDirs, di, null, fresh)
+                        ? fresh : (long[][][]) DIR_SLOT.getAcquire(chunkDirs, di);
+            }
+            slot = ci & DIR_MASK;
+        }
+        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(page, slot);
+        if (chunk == null) {
+            long[][] fresh = new long[1 << CHUNK_SHIFT][];
+            chunk = CHUNK_SLOT.compareAndSet(page, slot, null, fresh)
+                    ? fresh : (long[][]) CHUNK_SLOT.getAcquire(page, slot);
+        }
+        return chunk;
     }
 
     /** The frame holding {@code pa}, created zeroed if needed. */
@@ -158,14 +215,7 @@ public final class PhysicalMemory {
             return frameIn(direct, (int) (off >>> FRAME_SHIFT));
         }
         long fn = pa >>> FRAME_SHIFT;
-        int ci = (int) (fn >>> CHUNK_SHIFT);
-        long[][] chunk = (long[][]) CHUNK_SLOT.getAcquire(chunks, ci);
-        if (chunk == null) {
-            long[][] fresh = new long[1 << CHUNK_SHIFT][];
-            chunk = CHUNK_SLOT.compareAndSet(chunks, ci, null, fresh)
-                    ? fresh : (long[][]) CHUNK_SLOT.getAcquire(chunks, ci);
-        }
-        return frameIn(chunk, (int) (fn & CHUNK_MASK));
+        return frameIn(chunk((int) (fn >>> CHUNK_SHIFT)), (int) (fn & CHUNK_MASK));
     }
 
     /** {@code frames[fi]}, created zeroed if needed (the loser of a creation race drops its array). */
@@ -193,7 +243,7 @@ public final class PhysicalMemory {
             fi = (int) (off >>> FRAME_SHIFT);
         } else {
             long fn = pa >>> FRAME_SHIFT;
-            frames = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
+            frames = chunkOrNull((int) (fn >>> CHUNK_SHIFT));
             fi = (int) (fn & CHUNK_MASK);
         }
         if (frames != null && FRAME_SLOT.getAndSet(frames, fi, null) != null) {
@@ -438,11 +488,7 @@ public final class PhysicalMemory {
                 fi = (int) (off >>> FRAME_SHIFT);
             } else {
                 long fn = pa >>> FRAME_SHIFT;
-                frames = (long[][]) CHUNK_SLOT.getAcquire(chunks, (int) (fn >>> CHUNK_SHIFT));
-                if (frames == null) {
-                    frame(pa); // creates the chunk and a zeroed frame
-                    continue;
-                }
+                frames = chunk((int) (fn >>> CHUNK_SHIFT));
                 fi = (int) (fn & CHUNK_MASK);
             }
             if (FRAME_SLOT.getAndSet(frames, fi, new long[FRAME_WORDS]) == null) {

@@ -15,8 +15,8 @@ public final class Text {
 
     /** A size in the largest binary unit that divides it ("2MiB"), else as {@link #format}. */
     public static String formatSize(long v) {
-        String[] units = {"TiB", "GiB", "MiB", "KiB"};
-        int[] shifts = {40, 30, 20, 10};
+        String[] units = {"EiB", "PiB", "TiB", "GiB", "MiB", "KiB"};
+        int[] shifts = {60, 50, 40, 30, 20, 10};
         for (int i = 0; i < units.length; i++) {
             if (v > 0 && (v & ((1L << shifts[i]) - 1)) == 0) {
                 return (v >>> shifts[i]) + units[i];

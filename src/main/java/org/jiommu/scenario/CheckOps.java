@@ -44,6 +44,7 @@ final class CheckOps {
                 : Map.of())) {
             out.add(v.toString());
         }
+        out.addAll(DmaOps.violations(m));
         for (String v : p.agreement()) {
             out.add("I7: " + v);
         }

@@ -30,6 +30,14 @@ public sealed interface Expectation {
         }
     }
 
+    /** A DMA API map failed with {@code DMA_MAPPING_ERROR}. */
+    record MappingError() implements Expectation {
+        @Override
+        public String show() {
+            return "dma-mapping-error";
+        }
+    }
+
     /** A dma step was translated to this physical address. */
     record Paddr(Expected paddr) implements Expectation {
         @Override

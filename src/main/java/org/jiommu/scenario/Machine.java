@@ -14,6 +14,8 @@ import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.bus.pci.Bdf;
+import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.CoreSnapshot;
@@ -136,10 +138,18 @@ final class Machine {
         Device dev;
         IommuUnits units = platform.unitsNamed(d.iommu());
         if (d.bus() == DeviceSpec.Bus.PCI) {
-            PciDevice p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
-                    d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"), false);
             PciTopology topo = units != null && units.topology() != null ? units.topology() : platform.topology();
-            topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
+            PciBridgeSpec bridge = spec.bridges().get(d.name());
+            PciDevice p;
+            if (bridge != null) {
+                p = placeBridge(topo, bridge);
+            } else {
+                // on the bus its bdf names: below a declared port or bridge, else a root bus
+                p = new PciDevice(d.name(), d.bdf().segment(), d.bdf().bus(), d.bdf().devfn(),
+                        d.caps().contains("ats"), d.pasidBits(), d.caps().contains("pri"),
+                        d.caps().contains("untrusted"));
+                topo.add(p, d.acs() ? Acs.ISOLATED : Acs.NONE);
+            }
             if (d.aliasOf() != null) {
                 topo.addDmaAlias(p, d.aliasOf());
             }
@@ -163,6 +173,20 @@ final class Machine {
         }
         units.enumerate(new IommuUnits.Firmware(dev, d.iommu(), d.streamIds(), regions, d.contextSwitch()), hotplug);
         return dev;
+    }
+
+    /**
+     * A port or bridge of platform.pci, on its parent's bus (placed before it) or a root bus;
+     * the reader has checked the placement in a topology of the same shape.
+     */
+    private static PciDevice placeBridge(PciTopology topo, PciBridgeSpec b) {
+        Bdf a = b.bdf();
+        PciBus on = topo.bus(a.segment(), a.bus());
+        if (on == null) {
+            on = topo.rootBus(a.segment(), a.bus());
+        }
+        b.place(on);
+        return topo.byName(b.name());
     }
 
     private static ResvRegion region(DeviceSpec.Reserved r) {

@@ -22,11 +22,23 @@ final class Names {
         return IDENT.matcher(s).matches();
     }
 
+    /** Words longer than this get no "did you mean": the distance costs length squared. */
+    private static final int MAX_SUGGEST_LENGTH = 64;
+    /** Names listed in a message at most ("known: a, b, ... and N more"). */
+    private static final int MAX_LISTED = 10;
+
     /** The closest candidate within a small edit distance, or null. */
     static String suggest(String word, Collection<String> candidates) {
+        if (word.length() > MAX_SUGGEST_LENGTH || candidates.size() > 10_000) {
+            return null;
+        }
+        int limit = Math.max(2, word.length() / 4);
         String best = null;
         int bestD = Integer.MAX_VALUE;
         for (String c : candidates) {
+            if (Math.abs(c.length() - word.length()) > limit) {
+                continue; // the distance is at least the length difference
+            }
             int d = distance(word, c);
             if (d < bestD) {
                 bestD = d;
@@ -34,6 +46,14 @@ final class Names {
             }
         }
         return best != null && bestD <= Math.max(2, word.length() / 4) ? best : null;
+    }
+
+    /** Up to ten of {@code names}, comma-separated, and how many more there are. */
+    static String some(java.util.List<String> names) {
+        if (names.size() <= MAX_LISTED) {
+            return String.join(", ", names);
+        }
+        return String.join(", ", names.subList(0, MAX_LISTED)) + " and " + (names.size() - MAX_LISTED) + " more";
     }
 
     static String hint(String word, Collection<String> candidates) {

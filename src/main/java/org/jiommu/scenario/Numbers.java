@@ -3,7 +3,9 @@ package org.jiommu.scenario;
 /**
  * Numbers as scenario files write them: decimal ({@code 4096}), hexadecimal ({@code 0x1000}),
  * or a decimal/hex count with a binary unit ({@code 4KiB}, {@code 2MiB}, {@code 1GiB},
- * {@code 1TiB}; the short forms {@code 4k}, {@code 2m}, {@code 1g}, {@code 1t} mean the same).
+ * {@code 1TiB}, {@code 4PiB} (the largest memory), {@code 1EiB}; the short forms {@code 4k},
+ * {@code 2m}, {@code 1g}, {@code 1t}, {@code 4p} mean the same; there is no short {@code e},
+ * which is a hex digit).
  * Underscores may group digits ({@code 0xffff_f000}). Values are unsigned 64-bit, held in a
  * long (so {@code 0xffffffffffffffff} is -1L).
  */
@@ -27,8 +29,9 @@ public final class Numbers {
         }
         int shift = 0;
         String digits = s;
-        String[][] units = {{"KiB", "10"}, {"MiB", "20"}, {"GiB", "30"}, {"TiB", "40"},
-            {"k", "10"}, {"K", "10"}, {"m", "20"}, {"M", "20"}, {"g", "30"}, {"G", "30"}, {"t", "40"}, {"T", "40"}};
+        String[][] units = {{"KiB", "10"}, {"MiB", "20"}, {"GiB", "30"}, {"TiB", "40"}, {"PiB", "50"}, {"EiB", "60"},
+            {"k", "10"}, {"K", "10"}, {"m", "20"}, {"M", "20"}, {"g", "30"}, {"G", "30"}, {"t", "40"}, {"T", "40"},
+            {"p", "50"}, {"P", "50"}};
         boolean hex = s.startsWith("0x") || s.startsWith("0X");
         for (String[] u : units) {
             // A hex number may end in no unit letter that is also a hex digit; none of the
@@ -39,8 +42,9 @@ public final class Numbers {
                 break;
             }
         }
-        if (shift == 0 && (s.endsWith("KB") || s.endsWith("MB") || s.endsWith("GB") || s.endsWith("kB"))) {
-            throw new BadNumber("bad number '" + text + "': write binary units as KiB, MiB, GiB");
+        if (shift == 0 && (s.endsWith("KB") || s.endsWith("MB") || s.endsWith("GB") || s.endsWith("kB")
+                || s.endsWith("TB") || s.endsWith("PB"))) {
+            throw new BadNumber("bad number '" + text + "': write binary units as KiB, MiB, GiB, TiB, PiB");
         }
         long value = parseBare(digits, hex, text);
         if (shift > 0) {

@@ -178,15 +178,12 @@ public final class OpCatalog {
         l.add(op("mm_map", s, ResultKind.NONE,
                 "map va to paddr in a process address space",
                 req("mm", MM), req("va", NUMBER), req("paddr", NUMBER), req("size", NUMBER), req("prot", PROT)));
-        l.add(op("dma_map_single", s, ResultKind.NUMBER,
-                "DMA API: map a buffer for dev in its default domain; returns the iova",
-                req("dev", DEVICE), req("paddr", NUMBER), req("size", NUMBER), req("dir", DIR)));
-        l.add(op("dma_unmap_single", s, ResultKind.NONE,
-                "DMA API: unmap a buffer", req("dev", DEVICE), req("iova", NUMBER), req("size", NUMBER), req("dir", DIR)));
         l.add(op("hw_dump", s, ResultKind.REPORT,
                 "print the IOMMU's tables as its hardware walks them", req("iommu", IOMMU)));
         l.add(op("stats", s, ResultKind.REPORT,
                 "print translation-cache and fault counters", opt("iommu", IOMMU), opt("dev", DEVICE)));
+
+        DmaOps.catalog(l, "DMA API");
 
         s = "checks";
         l.add(op(CHECK_OP, s, ResultKind.VIOLATIONS,

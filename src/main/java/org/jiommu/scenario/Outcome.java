@@ -48,6 +48,14 @@ public sealed interface Outcome {
         }
     }
 
+    /** A DMA API map returned {@code DMA_MAPPING_ERROR} (dma_map_sg: 0). */
+    record MappingError() implements Outcome {
+        @Override
+        public String show() {
+            return "dma-mapping-error";
+        }
+    }
+
     /** The invariant checker's findings. */
     record Checked(List<String> violations) implements Outcome {
         @Override

@@ -1,8 +1,6 @@
 package org.jiommu.scenario;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -29,17 +27,17 @@ import org.jiommu.scenario.YNode.YScalar;
  */
 public final class ScenarioReader {
     private static final Set<String> TOP_KEYS = Set.of("name", "description", "platform", "steps");
-    private static final Set<String> PLATFORM_KEYS = Set.of("memory", "iommus", "devices");
+    private static final Set<String> PLATFORM_KEYS = Set.of("memory", "iommus", "devices", "pci");
     private static final Set<String> STEP_KEYS = Set.of("expect", "as", "note");
     private static final List<String> DEVICE_KEYS = List.of("name", "bus", "bdf", "iommu", "caps", "pasid-bits",
-            "acs", "alias-of", "stream-ids", "context-switch", "reserved", "driver");
+            "acs", "alias-of", "stream-ids", "context-switch", "reserved", "driver", "untrusted");
     private static final List<String> CAPS = List.of("ats", "pasid", "pri");
     private static final List<String> PROT_WORDS = List.of("read", "write", "noexec", "mmio", "cache");
     private static final int MAX_DMA_BYTES = 1 << 20;
     private static final long MIN_MEMORY = 4L << 20;
 
     /** What a name declared in the file stands for. */
-    private enum NameKind {
+    enum NameKind {
         DEVICE("a device"), IOMMU("an IOMMU"), MM("an address space"), DOMAIN("a domain"),
         NUMBER("a number"), BOOL("a boolean"), HANDLE("an SVA handle"), HEX("a hex value");
 
@@ -55,6 +53,7 @@ public final class ScenarioReader {
 
     private final String file;
     private final List<Problem> problems = new ArrayList<>();
+    private final ScenarioReaderInput.Limits limits;
     /** One namespace for every name the file declares, in declaration order. */
     private final Map<String, Declared> names = new LinkedHashMap<>();
     private final Map<String, IommuSpec> iommus = new LinkedHashMap<>();
@@ -66,12 +65,19 @@ public final class ScenarioReader {
             Long.compare(((long) x.segment() << 16) | x.bus() << 8 | x.devfn(),
                     ((long) y.segment() << 16) | y.bus() << 8 | y.devfn()));
 
-    private ScenarioReader(String file) {
+    private ScenarioReader(String file, ScenarioReaderInput.Limits limits) {
         this.file = file;
+        this.limits = limits;
     }
 
+    /**
+     * Reads and validates a file within the documented limits (docs/scenarios.md "Limits"):
+     * anything that cannot be read (missing, not a regular file, too large, not UTF-8) is an
+     * {@link InvalidScenarioException} too, so every refusal is reported the same way.
+     */
     public static Scenario read(Path path) throws IOException, InvalidScenarioException {
-        return read(path.toString(), Files.readString(path, StandardCharsets.UTF_8));
+        ScenarioReaderInput.Limits limits = ScenarioReaderInput.Limits.current();
+        return read(path.toString(), ScenarioReaderInput.load(path, limits), limits);
     }
 
     /**
@@ -80,24 +86,31 @@ public final class ScenarioReader {
      * @throws InvalidScenarioException with every problem found, in file order
      */
     public static Scenario read(String file, String text) throws InvalidScenarioException {
-        ScenarioReader r = new ScenarioReader(file);
-        Scenario s = r.readScenario(text);
+        return read(file, text, ScenarioReaderInput.Limits.current());
+    }
+
+    private static Scenario read(String file, String text, ScenarioReaderInput.Limits limits)
+            throws InvalidScenarioException {
+        ScenarioReader r = new ScenarioReader(file, limits);
+        r.problems.addAll(ScenarioReaderInput.controlCharacters(file, text));
+        Scenario s = r.problems.isEmpty() ? r.readScenario(text) : null;
         if (!r.problems.isEmpty()) {
             List<Problem> sorted = new ArrayList<>(r.problems);
             Collections.sort(sorted);
-            throw new InvalidScenarioException(sorted);
+            throw new InvalidScenarioException(sorted.subList(0, Math.min(sorted.size(), limits.maxProblems())),
+                    sorted.size());
         }
         return s;
     }
 
-    private void problem(Loc loc, String message) {
+    void problem(Loc loc, String message) {
         problems.add(new Problem(loc, message));
     }
 
     // ---------------------------------------------------------------- top level
 
     private Scenario readScenario(String text) {
-        YNode root = YamlReader.read(file, text, problems);
+        YNode root = YamlReader.read(file, text, problems, limits);
         if (root == null) {
             return null;
         }
@@ -129,6 +142,11 @@ public final class ScenarioReader {
             int number = 0;
             for (YNode item : list.items()) {
                 number++;
+                if (number > limits.maxSteps()) {
+                    problem(item.loc(), "limit: more than " + limits.maxSteps() + " steps in one file "
+                            + "(docs/scenarios.md \"Limits\"; -Djiommu.scenario.maxSteps changes it)");
+                    break;
+                }
                 Step step = readStep(number, item);
                 if (step != null) {
                     steps.add(step);
@@ -185,19 +203,49 @@ public final class ScenarioReader {
                 }
             }
         }
+        // platform.pci first: its bridges own buses the flat entries must not use, and the
+        // machine places them (and what is below them) before the flat devices
+        PciTreeReader tree = new PciTreeReader(this);
+        tree.read(p.get("pci"));
+        devices.addAll(tree.devices);
         YList dl = listOf(p.get("devices"), "devices");
         if (dl != null) {
             for (YNode item : dl.items()) {
                 DeviceSpec d = readDevice(item, "device entry");
                 if (d != null) {
+                    tree.checkFlat(d);
                     devices.add(d);
                 }
             }
         }
-        return new PlatformSpec(memory, iommuList, devices);
+        return new PlatformSpec(memory, iommuList, devices, Map.copyOf(tree.bridges));
     }
 
-    private YList listOf(YNode n, String what) {
+    // ---- for PciTreeReader (platform.pci) ----
+
+    int problemCount() {
+        return problems.size();
+    }
+
+    IommuSpec iommu(String name) {
+        return iommus.get(name);
+    }
+
+    static NameKind deviceKind() {
+        return NameKind.DEVICE;
+    }
+
+    /** Takes {@code bdf} for {@code name}; false (and a problem at {@code loc}) if a device has it. */
+    boolean claimBdf(Bdf bdf, String name, Loc loc) {
+        if (bdfs.containsKey(bdf)) {
+            problem(loc, "bdf " + bdf + " is already taken by device '" + bdfs.get(bdf) + "'");
+            return false;
+        }
+        bdfs.put(bdf, name == null ? "?" : name);
+        return true;
+    }
+
+    YList listOf(YNode n, String what) {
         if (n == null || isNull(n)) {
             return null;
         }
@@ -414,7 +462,7 @@ public final class ScenarioReader {
 
     // ---------------------------------------------------------------- devices
 
-    private DeviceSpec readDevice(YNode node, String what) {
+    DeviceSpec readDevice(YNode node, String what) {
         if (!(node instanceof YMap m)) {
             problem(node.loc(), "a " + what + " is a mapping (name, bus, bdf, iommu, ...); found " + node.kindName());
             return null;
@@ -600,6 +648,15 @@ public final class ScenarioReader {
                         + first.getValue().line() + "); a mock serves one bus: declare a second mock");
             }
         }
+        // untrusted: true: a PCI function behind an external-facing port (pdev->untrusted), carried
+        // in caps as the word "untrusted"
+        if (m.get("untrusted") != null && Boolean.TRUE.equals(bool(m.get("untrusted"), "untrusted"))) {
+            if (pci) {
+                caps.add("untrusted");
+            } else {
+                problem(m.entry("untrusted").keyLoc(), label + ": untrusted applies to PCI functions");
+            }
+        }
         String driver = "none";
         if (m.get("driver") != null) {
             driver = word(m.get("driver"), "driver", List.of("dma-api", "none"));
@@ -650,7 +707,7 @@ public final class ScenarioReader {
         return kind == null || base == null || size == null ? null : new DeviceSpec.Reserved(kind, base, size);
     }
 
-    private Bdf bdf(YNode n, String what) {
+    Bdf bdf(YNode n, String what) {
         String s = scalarText(n, what);
         if (s == null) {
             return null;
@@ -857,7 +914,16 @@ public final class ScenarioReader {
                 return reference(n, what, NameKind.DOMAIN);
             case HANDLE:
                 return reference(n, what, NameKind.HANDLE);
-            case PASID:
+            case PASID: {
+                Step.NumArg p = numArg(n, what);
+                if (p != null && p.ref() == null && Long.compareUnsigned(p.literal(), 0xffff_ffffL) > 0) {
+                    // The kernel's ioasid_t is 32 bits: such a PASID cannot even be passed.
+                    problem(n.loc(), what + ": PASID " + Numbers.format(p.literal())
+                            + " does not fit the 32 bits of an ioasid_t");
+                    return null;
+                }
+                return p;
+            }
             case NUMBER:
                 return numArg(n, what);
             case PROT:
@@ -894,11 +960,12 @@ public final class ScenarioReader {
         }
         Declared d = names.get(s);
         if (d == null) {
-            List<String> same = names.entrySet().stream().filter(e -> e.getValue().kind() == kind)
-                    .map(Map.Entry::getKey).toList();
+            // Past the problems that will be shown, skip the hint: it scans every declared name.
+            List<String> same = problems.size() >= limits.maxProblems() ? List.of()
+                    : names.entrySet().stream().filter(e -> e.getValue().kind() == kind).map(Map.Entry::getKey).toList();
             problem(n.loc(), "undefined name '" + s + "': no " + kind.what.replaceFirst("^an? ", "")
                     + " of that name is declared before this step" + Names.hint(s, same)
-                    + (same.isEmpty() ? "" : " (known: " + String.join(", ", same) + ")"));
+                    + (same.isEmpty() ? "" : " (known: " + Names.some(same) + ")"));
             return null;
         }
         if (d.kind() != kind) {
@@ -983,6 +1050,13 @@ public final class ScenarioReader {
             }
             if (s.equals("fault")) {
                 return dmaOnly(op, n, "fault") ? new Expectation.Fault(null) : null;
+            }
+            if (s.equals("dma-mapping-error")) {
+                if (!DmaOps.MAPPING_OPS.contains(op.name())) {
+                    problem(n.loc(), "expect dma-mapping-error applies to " + String.join(", ", DmaOps.MAPPING_OPS));
+                    return null;
+                }
+                return new Expectation.MappingError();
             }
             if (s.startsWith("-E")) {
                 try {
@@ -1105,7 +1179,7 @@ public final class ScenarioReader {
     // ---------------------------------------------------------------- names
 
     /** Declares the name written at {@code n}; returns it, or null after a problem. */
-    private String declare(YNode n, NameKind kind) {
+    String declare(YNode n, NameKind kind) {
         String s = string(n, "name");
         if (s == null) {
             return null;
@@ -1143,7 +1217,7 @@ public final class ScenarioReader {
     }
 
     /** A string scalar (not a number, boolean or null). */
-    private String string(YNode n, String what) {
+    String string(YNode n, String what) {
         if (n instanceof YScalar s && s.type() == YScalar.Type.STRING) {
             return s.text();
         }
@@ -1164,7 +1238,7 @@ public final class ScenarioReader {
         return s;
     }
 
-    private Boolean bool(YNode n, String what) {
+    Boolean bool(YNode n, String what) {
         if (n instanceof YScalar s && s.type() == YScalar.Type.BOOLEAN) {
             return Boolean.parseBoolean(s.text().toLowerCase(java.util.Locale.ROOT));
         }
@@ -1173,7 +1247,7 @@ public final class ScenarioReader {
         return null;
     }
 
-    private Long number(YNode n, String what) {
+    Long number(YNode n, String what) {
         if (!(n instanceof YScalar s) || s.type() == YScalar.Type.NULL || s.type() == YScalar.Type.BOOLEAN) {
             problem(n.loc(), what + ": expected a number, found " + n.kindName());
             return null;

@@ -173,6 +173,8 @@ public final class ScenarioRunner {
             ok = o instanceof Outcome.Translated t && matches(m, p.paddr(), new Value.Num(t.paddr()));
         } else if (e instanceof Expectation.Fault f) {
             ok = o instanceof Outcome.Faulted fo && (f.reason() == null || f.reason() == fo.reason());
+        } else if (e instanceof Expectation.MappingError) {
+            ok = o instanceof Outcome.MappingError;
         } else if (e instanceof Expectation.Violations v) {
             ok = o instanceof Outcome.Checked c && c.violations().size() == v.count();
         } else {

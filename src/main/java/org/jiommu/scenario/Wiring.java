@@ -59,5 +59,6 @@ final class Wiring {
         ops.get("mm_map").run(PasidOps::mmMap);
         ops.get("gpu_switch_ttbr0").run(PasidOps::gpuSwitchTtbr0);
         ops.get(OpCatalog.CHECK_OP).run(CheckOps::invariants);
+        DmaOps.wire(ops);
     }
 }

@@ -14,6 +14,7 @@ class DemoCommandTest {
         assertThat(r.out).contains("   # 1. The DMA API.").contains("   # 2. VFIO passthrough.")
                 .contains("   # 3. Firmware direct mappings.").contains("   # 4. Removal.")
                 .contains("   # 5. PASIDs for mediated devices.").contains("   # 6. Intel VT-d.")
+                .contains("   # 7. The DMA API.").contains("-> paddr 0x4a001000  ok")
                 .contains("-> paddr 0x50000000  ok").contains("-> paddr 0x60000000  ok")
                 .contains("pasid 0 (RID_PASID)  second-level").contains("-> fault permission  ok")
                 .contains("-> paddr 0x40001234  ok").contains("-> fault blocked  ok")

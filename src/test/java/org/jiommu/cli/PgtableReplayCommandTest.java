@@ -41,6 +41,26 @@ class PgtableReplayCommandTest {
     }
 
     @Test
+    @DisplayName("jiommu pgtable replay takes cfg vtdss / x86_64 programs and prints their golden format")
+    void replaysGenericPtGolden() throws Exception {
+        Path ops = Paths.get("..", "shared", "vectors", "vtd-x86", "11_x86_64_48.ops");
+        assertThat(run("pgtable", "replay", ops.toString())).isEqualTo(Main.EXIT_OK);
+        List<String> golden = Files.readAllLines(ops.resolveSibling("11_x86_64_48.golden"), StandardCharsets.UTF_8);
+        List<String> printed = out.toString().lines().toList();
+        assertThat(printed.subList(1, printed.size())).containsExactlyElementsOf(golden.subList(1, golden.size()));
+    }
+
+    @Test
+    @DisplayName("a bad vtdss cfg option exits 2 with file:line")
+    void badGenericPtOption() throws Exception {
+        Path ops = tmp.resolve("bad.ops");
+        Files.writeString(ops, "cfg vtdss 48\nmap 0 0 1000 rw\ncfg x86_64 48 snp\n");
+        assertThat(run("pgtable", "replay", ops.toString())).isEqualTo(Main.EXIT_USAGE);
+        assertThat(err.toString()).contains("bad.ops:3:").contains("vtdss feature").doesNotContain("Exception");
+        assertThat(out.toString()).isEmpty();
+    }
+
+    @Test
     @DisplayName("an unknown command exits 2 with file:line and no stack trace")
     void unknownCommand() throws Exception {
         Path ops = tmp.resolve("bad.ops");

@@ -60,4 +60,17 @@ class NumbersTest {
         assertThatThrownBy(() -> Numbers.parse("1__0")).isInstanceOf(Numbers.BadNumber.class);
         assertThatThrownBy(() -> Numbers.parse("KiB")).isInstanceOf(Numbers.BadNumber.class);
     }
+
+    @Test
+    @DisplayName("PiB and EiB (and the short p) count 2^50 and 2^60: 4PiB, the largest memory, is a number")
+    void petaAndExa() throws Exception {
+        assertThat(Numbers.parse("4PiB")).isEqualTo(1L << 52);
+        assertThat(Numbers.parse("4p")).isEqualTo(1L << 52);
+        assertThat(Numbers.parse("0x4P")).isEqualTo(1L << 52);
+        assertThat(Numbers.parse("15EiB")).isEqualTo(15L << 60);
+        assertThat(Numbers.formatSize(1L << 52)).isEqualTo("4PiB");
+        assertThatThrownBy(() -> Numbers.parse("16EiB")).hasMessageContaining("larger than 64 bits");
+        assertThatThrownBy(() -> Numbers.parse("4PB")).hasMessageContaining("PiB");
+        assertThat(Numbers.parse("0x4e")).as("e stays a hex digit").isEqualTo(0x4e);
+    }
 }

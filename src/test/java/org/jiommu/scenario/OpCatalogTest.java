@@ -7,8 +7,6 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
 
 class OpCatalogTest {
     /** The ops and argument names of SCENARIOS.md "Ops", in its order: the contract. */
@@ -60,10 +58,22 @@ class OpCatalogTest {
         c("gpu_switch_ttbr0", "dev", "ttbr0");
         c("mm_create", "name");
         c("mm_map", "mm", "va", "paddr", "size", "prot");
-        c("dma_map_single", "dev", "paddr", "size", "dir");
-        c("dma_unmap_single", "dev", "iova", "size", "dir");
         c("hw_dump", "iommu");
         c("stats", "iommu", "dev");
+        // The DMA API (issue 15): dma_map_single / dma_unmap_single of SCENARIOS.md and the ops
+        // the issue adds; docs/scenarios.md lists them.
+        c("iommu_group_store_type", "group", "type");
+        c("dma_set_mask", "dev", "mask");
+        c("dma_map_single", "dev", "paddr", "size", "dir");
+        c("dma_unmap_single", "dev", "iova", "size", "dir");
+        c("dma_map_sg", "dev", "paddr", "size", "count", "stride", "dir");
+        c("dma_unmap_sg", "dev", "iova", "dir");
+        c("dma_alloc_coherent", "dev", "size");
+        c("dma_free_coherent", "dev", "iova", "size");
+        c("dma_sync_single_for_cpu", "dev", "iova", "size", "dir");
+        c("dma_sync_single_for_device", "dev", "iova", "size", "dir");
+        c("dma_fq_flush", "dev");
+        c("time_advance", "ms");
         c("check", "what");
     }
 
@@ -85,17 +95,20 @@ class OpCatalogTest {
         return OpCatalog.all().stream().filter(o -> !o.implemented()).toList();
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("notImplemented")
+    @Test
     @DisplayName("a step using an op whose layer does not exist yet is refused at validation")
-    void notImplementedIsRefused(OpSpec op) {
-        String yaml = "name: uses " + op.name() + "\nsteps:\n  - " + op.name() + ": {}\n";
-        try {
-            ScenarioReader.read("t.yaml", yaml);
-            throw new AssertionError("accepted");
-        } catch (InvalidScenarioException e) {
-            assertThat(e.problems()).extracting(Problem::toString)
-                    .contains("t.yaml:3:5: not implemented yet: " + op.name());
+    void notImplementedIsRefused() {
+        // Every op of the contract is wired since the DMA API landed (issue 15); the rule stays
+        // checked for any op added unwired later.
+        for (OpSpec op : notImplemented()) {
+            String yaml = "name: uses " + op.name() + "\nsteps:\n  - " + op.name() + ": {}\n";
+            try {
+                ScenarioReader.read("t.yaml", yaml);
+                throw new AssertionError("accepted");
+            } catch (InvalidScenarioException e) {
+                assertThat(e.problems()).extracting(Problem::toString)
+                        .contains("t.yaml:3:5: not implemented yet: " + op.name());
+            }
         }
     }
 

@@ -47,6 +47,9 @@ public final class PciTopology {
     private final List<PciBus> rootBuses = new ArrayList<>();
     /** Group index per entry of {@link #functions}, from {@link #simulateGroups}; null when stale. */
     private int[] groupOf;
+    /** With {@link #groupOf}: each function's index in {@link #functions}, and each group's members in order. */
+    private Map<PciDevice, Integer> functionIndex;
+    private List<List<PciDevice>> groupMembers;
 
     // ---- building ----
 
@@ -179,7 +182,7 @@ public final class PciTopology {
         byName.put(dev.name(), dev);
         byAddress.put(addressKey(dev.segment(), dev.bus(), dev.devfn()), dev);
         busDevices.get(bus).add(dev);
-        groupOf = null;
+        invalidateGroups();
     }
 
     private void registerBus(PciBus bus) {
@@ -227,7 +230,7 @@ public final class PciTopology {
         for (int d = devfnFrom; d < devfnFrom + count; d++) {
             dev.dmaAliasMask[d >> 6] |= 1L << (d & 63);
         }
-        groupOf = null;
+        invalidateGroups();
     }
 
     /**
@@ -527,46 +530,59 @@ public final class PciTopology {
      */
     public synchronized List<PciDevice> mustShareWith(PciDevice dev) {
         checkMember(dev);
-        int[] g = groups();
-        int mine = g[functions.indexOf(dev)];
-        List<PciDevice> out = new ArrayList<>();
-        for (int i = 0; i < functions.size(); i++) {
-            if (g[i] == mine && functions.get(i) != dev) {
-                out.add(functions.get(i));
-            }
-        }
+        List<PciDevice> out = new ArrayList<>(membersOf(dev));
+        out.remove(dev);
         return out;
     }
 
     /** The first function (in the order added) of {@code dev}'s group; {@code dev} itself if it heads one. */
     public synchronized PciDevice groupAnchor(PciDevice dev) {
         checkMember(dev);
-        int[] g = groups();
-        int mine = g[functions.indexOf(dev)];
-        for (int i = 0; ; i++) {
-            if (g[i] == mine) {
-                return functions.get(i);
-            }
-        }
+        return membersOf(dev).get(0);
     }
 
     /** All IOMMU groups of the topology (bridges included), ordered by their first function. */
     public synchronized List<List<PciDevice>> iommuGroups() {
-        int[] g = groups();
+        groups();
         List<List<PciDevice>> out = new ArrayList<>();
-        for (int i = 0; i < functions.size(); i++) {
-            if (g[i] == out.size()) {
-                out.add(new ArrayList<>());
-            }
-            out.get(g[i]).add(functions.get(i));
+        for (List<PciDevice> m : groupMembers) {
+            out.add(new ArrayList<>(m));
         }
         return out;
+    }
+
+    /**
+     * The functions of {@code dev}'s group in the order added, from the cache: a lookup, not a
+     * scan of every function (the core asks once per probed device; at 64 K functions a scan
+     * made probing quadratic, docs/PERFORMANCE.md, scale).
+     */
+    private List<PciDevice> membersOf(PciDevice dev) {
+        int[] g = groups();
+        return groupMembers.get(g[functionIndex.get(dev)]);
+    }
+
+    private void invalidateGroups() {
+        groupOf = null;
+        functionIndex = null;
+        groupMembers = null;
     }
 
     /** Runs {@code pci_device_group} over every function in the order added; cached until a change. */
     private int[] groups() {
         if (groupOf == null) {
-            groupOf = simulateGroups();
+            int[] g = simulateGroups();
+            Map<PciDevice, Integer> index = new HashMap<>();
+            List<List<PciDevice>> members = new ArrayList<>();
+            for (int i = 0; i < functions.size(); i++) {
+                index.put(functions.get(i), i);
+                if (g[i] == members.size()) { // group ids are given out in order of first function
+                    members.add(new ArrayList<>());
+                }
+                members.get(g[i]).add(functions.get(i));
+            }
+            functionIndex = index;
+            groupMembers = members;
+            groupOf = g;
         }
         return groupOf;
     }

@@ -209,6 +209,11 @@ public final class VtdUnits implements IommuUnits {
         }
         if (hotplug) {
             hotplug(p);
+        } else if (p.isBridge()) {
+            // boot() puts the topology's endpoints on the bus; a port or bridge firmware declared is
+            // a PCI device the kernel's bus scan finds too (before what is below it), probed with them
+            describe(p);
+            platform.core().busAddDevice(p);
         }
     }
 

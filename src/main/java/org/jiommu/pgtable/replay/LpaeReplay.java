@@ -10,8 +10,7 @@ import java.util.Locale;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
-import org.jiommu.mem.FrameAllocator;
-import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.MapLoop;
 import org.jiommu.pgtable.PgtableFormat;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
@@ -64,9 +63,15 @@ public final class LpaeReplay {
         }
     }
 
-    /** One parsed command with its 1-based source line. */
-    sealed interface Op permits Cfg, Map, Unmap, Phys {
+    /** One parsed command with its 1-based source line (the cfg kinds are per format). */
+    interface Op {
         int line();
+    }
+
+    /** Parses a {@code cfg} line (tokens {@code t}, {@code t[0]} = "cfg") into the format's Op. */
+    @FunctionalInterface
+    interface CfgParser {
+        Op parse(String file, int line, String[] t) throws OpsException;
     }
 
     record Cfg(int line, PgtableFormat format, long granule, int ias, int oas, int quirks, boolean coherentWalk)
@@ -87,8 +92,20 @@ public final class LpaeReplay {
         return replay(file.toString(), Files.readAllLines(file, StandardCharsets.UTF_8));
     }
 
-    /** Parses all of {@code lines} first (nothing runs on bad input), then replays them. */
+    /**
+     * Parses all of {@code lines} first (nothing runs on bad input), then replays them. A program
+     * whose first {@code cfg} names {@code vtdss} or {@code x86_64} goes to {@link GenericPtReplay}.
+     */
     public static Result replay(String fileName, List<String> lines) throws OpsException {
+        for (String l : lines) {
+            String[] t = l.replaceFirst("#.*", "").strip().split("\\s+");
+            if (t.length > 1 && t[0].equalsIgnoreCase("cfg")) {
+                if (GenericPtReplay.handles(t[1])) {
+                    return GenericPtReplay.replay(fileName, lines);
+                }
+                break;
+            }
+        }
         List<Op> ops = parse(fileName, lines);
         return new Runner(fileName).run(ops);
     }
@@ -97,6 +114,11 @@ public final class LpaeReplay {
     // Parsing
 
     static List<Op> parse(String file, List<String> lines) throws OpsException {
+        return parse(file, lines, LpaeReplay::parseCfg);
+    }
+
+    /** The .ops language with {@code cfg} lines read by {@code cfgParser}. */
+    static List<Op> parse(String file, List<String> lines, CfgParser cfgParser) throws OpsException {
         List<Op> ops = new ArrayList<>();
         boolean haveCfg = false;
         for (int n = 0; n < lines.size(); n++) {
@@ -114,7 +136,7 @@ public final class LpaeReplay {
             String cmd = t[0].toLowerCase(Locale.ROOT);
             switch (cmd) {
                 case "cfg":
-                    ops.add(parseCfg(file, lineNo, t));
+                    ops.add(cfgParser.parse(file, lineNo, t));
                     haveCfg = true;
                     break;
                 case "map":
@@ -141,7 +163,7 @@ public final class LpaeReplay {
         return ops;
     }
 
-    private static Cfg parseCfg(String file, int line, String[] t) throws OpsException {
+    private static Op parseCfg(String file, int line, String[] t) throws OpsException {
         if (t.length < 5) {
             throw new OpsException(file, line, "usage: cfg s1|s2 4k|16k|64k IAS OAS [quirk...]");
         }
@@ -199,7 +221,7 @@ public final class LpaeReplay {
         return Long.parseUnsignedLong(digits, 16);
     }
 
-    private static int decimal(String file, int line, String s, String what) throws OpsException {
+    static int decimal(String file, int line, String s, String what) throws OpsException {
         try {
             int v = Integer.parseInt(s);
             if (v < 0 || v > 64) {
@@ -211,7 +233,7 @@ public final class LpaeReplay {
         }
     }
 
-    private static int prot(String file, int line, String s) throws OpsException {
+    static int prot(String file, int line, String s) throws OpsException {
         try {
             return Prot.parse(s);
         } catch (IllegalArgumentException e) {
@@ -222,56 +244,35 @@ public final class LpaeReplay {
     // -------------------------------------------------------------------------------------------
     // Running
 
-    private static final class Runner implements MapLoop.Listener {
+    private static final class Runner extends ReplayRunner implements MapLoop.Listener {
         private final String fileName;
-        private final StringBuilder out = new StringBuilder();
-        private final PhysicalMemory memory = new PhysicalMemory();
-        private final FrameAllocator frames = new FrameAllocator(memory);
-        private int warnings;
         private ArmLpaePageTable table;
-        private boolean inSection;
-        private int opNo;
 
         Runner(String fileName) {
             this.fileName = fileName;
         }
 
         Result run(List<Op> ops) {
-            line("# jiommu pgtable replay of " + Path.of(fileName).getFileName()
-                    + ": org.jiommu.pgtable.arm.ArmLpaePageTable (io-pgtable-arm, current semantics)");
-            for (Op op : ops) {
-                if (op instanceof Cfg c) {
-                    endSection();
-                    startSection(c);
-                } else if (op instanceof Map m) {
-                    opHeader(String.format("map iova=%#x pa=%#x size=%#x prot=%s", m.iova(), m.pa(), m.size(),
-                            Prot.format(m.prot())));
-                    if (table != null) {
-                        MapLoop.MapResult r = MapLoop.map(table, table.pgsizeBitmap(), m.iova(), m.pa(), m.size(),
-                                m.prot(), this);
-                        line(String.format("  => ret=%s mapped=%#x unrolled=%#x", Errno.describe(r.ret()),
-                                r.mapped(), r.unrolled()));
-                    }
-                } else if (op instanceof Unmap u) {
-                    opHeader(String.format("unmap iova=%#x size=%#x", u.iova(), u.size()));
-                    if (table != null) {
-                        long n = MapLoop.unmap(table, table.pgsizeBitmap(), u.iova(), u.size(), null, this);
-                        line(String.format("  => unmapped=%#x", n));
-                    }
-                } else if (op instanceof Phys p) {
-                    opHeader(String.format("phys iova=%#x", p.iova()));
-                    if (table != null) {
-                        line(String.format("  => pa=%#x", table.iovaToPhys(p.iova())));
-                    }
-                }
-            }
-            endSection();
-            return new Result(out.toString(), warnings);
+            return run("# jiommu pgtable replay of " + Path.of(fileName).getFileName()
+                    + ": org.jiommu.pgtable.arm.ArmLpaePageTable (io-pgtable-arm, current semantics)", ops);
         }
 
-        private void startSection(Cfg c) {
-            inSection = true;
-            opNo = 0;
+        /** iommu_map: the core's page-size split (MapLoop) into map_pages calls, unrolled on failure. */
+        @Override
+        void map(Map m) {
+            MapLoop.MapResult r = MapLoop.map(table, table.pgsizeBitmap(), m.iova(), m.pa(), m.size(), m.prot(), this);
+            line(String.format("  => ret=%s mapped=%#x unrolled=%#x", Errno.describe(r.ret()), r.mapped(),
+                    r.unrolled()));
+        }
+
+        @Override
+        long unmap(Unmap u) {
+            return MapLoop.unmap(table, table.pgsizeBitmap(), u.iova(), u.size(), null, this);
+        }
+
+        @Override
+        void beginSection(Op op) {
+            Cfg c = (Cfg) op;
             line(String.format("cfg fmt=%s granule=%#x ias=%d oas=%d quirks=%s coherent_walk=%d", c.format(),
                     c.granule(), c.ias(), c.oas(), ArmLpaeConfig.quirkNames(c.quirks()), c.coherentWalk() ? 1 : 0));
             ArmLpaeConfig cfg = ArmLpaeConfig.builder(c.format())
@@ -311,53 +312,34 @@ public final class LpaeReplay {
             return (1L << 16) | (1L << 29) | (1L << 42);
         }
 
-        private void opHeader(String text) {
-            opNo++;
-            line("op " + opNo + ": " + text);
-            if (table == null) {
-                line("  => no table");
-            }
+        @Override
+        IoPageTable table() {
+            return table;
         }
 
-        private void endSection() {
-            if (!inSection) {
-                return;
-            }
-            inSection = false;
-            if (table != null) {
-                dump();
-                table.free();
-                table = null;
-                line("freed: table_pages_live=" + frames.stats().liveBlocks());
-            }
-            line("");
+        @Override
+        void dropTable() {
+            table = null;
         }
 
-        /** Depth first, index order; table descriptors show the IOVA they cover in place of the table PA. */
-        private void dump() {
-            line("dump begin");
-            long[] counts = new long[2];
-            table.walk((level, iova, size, pte, leaf) -> {
-                long shown;
-                char kind;
-                if (leaf) {
-                    shown = pte;
-                    kind = level == 3 ? 'P' : 'B';
-                    counts[1]++;
-                } else {
-                    shown = (pte & ~ADDR_47_12) | (iova & ADDR_47_12);
-                    kind = 'T';
-                    counts[0]++;
-                }
-                line(String.format("L%d %016x %016x %c", level, iova, shown, kind));
-            });
-            line(String.format("dump end: table_descs=%d leaves=%d", counts[0], counts[1]));
+        @Override
+        int dumpLevel(int level) {
+            return level;
         }
 
-        private static final long ADDR_47_12 = 0x0000_FFFF_FFFF_F000L;
+        @Override
+        boolean pageLevel(int level) {
+            return level == 3;
+        }
 
-        private void line(String s) {
-            out.append(s).append('\n');
+        @Override
+        long tableAddressBits() {
+            return 0x0000_FFFF_FFFF_F000L; // 47:12
+        }
+
+        @Override
+        boolean liveInDumpEnd() {
+            return false;
         }
 
         @Override

@@ -23,7 +23,8 @@ import org.jiommu.pgtable.Mapped;
  *
  * <p>Rules kept from generic_pt (docs/pgtable-vtd-x86.md has the sources):
  * <ul>
- * <li>map picks one leaf size for the whole call ({@code pt_compute_best_pgsize}); an occupied
+ * <li>map_pages picks one leaf size for the whole call ({@code pt_compute_best_pgsize}),
+ *     map_range the best size at each point; an occupied
  *     entry gives {@code -EADDRINUSE}; an empty table where a leaf goes is freed through a gather
  *     and {@link IotlbSync} ({@code clear_contig});</li>
  * <li>unmap removes whole leaves, stops at the first hole, returns 0 when the first leaf does not
@@ -281,13 +282,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
      */
     @Override
     public final int mapPages(long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
-        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
-            return warnNoPermission(iova, prot);
-        }
-        if ((paddr >>> oaBits) != 0) {
-            return Errno.ERANGE.neg();
-        }
-        int ret = checkProt(prot);
+        int ret = checkMap(iova, paddr, prot);
         if (ret != 0) {
             return ret;
         }
@@ -305,10 +300,49 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         return map(iova, paddr, pgsize, pgcount, attrs, mapped);
     }
 
+    /**
+     * The checks map_pages and map_range make first, in the kernel's order: no READ/WRITE (WARN,
+     * {@code -EINVAL}), {@code paddr} beyond the output width ({@code -ERANGE}), the format's
+     * prot rule. 0 when the map may go on.
+     */
+    private int checkMap(long iova, long paddr, int prot) {
+        if ((prot & (Prot.READ | Prot.WRITE)) == 0) {
+            return warnNoPermission(iova, prot);
+        }
+        if ((paddr >>> oaBits) != 0) {
+            return Errno.ERANGE.neg();
+        }
+        return checkProt(prot);
+    }
+
     private int warnNoPermission(long iova, int prot) {
         warnings.warn("map_pages", String.format("%s map of iova %#x with prot %s: neither READ nor WRITE",
                 format(), iova, Prot.format(prot)));
         return Errno.EINVAL.neg();
+    }
+
+    /**
+     * {@code map_range} (iommu_pt.h of the 7.1 merge window, what {@code iommu_map} calls once for
+     * a whole generic_pt range): the same checks as {@link #mapPages}, in the same order, then
+     * leaves of the best size at each point ({@code pt_compute_best_pgsize} of the domain's page
+     * sizes, the alignment of iova and paddr and the remaining length), stepping up to larger
+     * leaves where iova and paddr allow them. An occupied entry stops it with
+     * {@code -EADDRINUSE}; a tail shorter than the smallest page is {@code -ENXIO} (the kernel's
+     * debug build; without it the kernel recurses below the last level). {@code mapped} gets the
+     * bytes written before a failure; the caller unrolls them.
+     */
+    public final int mapRange(long iova, long paddr, long len, int prot, Mapped mapped) {
+        int ret = checkMap(iova, paddr, prot);
+        if (ret != 0) {
+            return ret;
+        }
+        long attrs = leafAttributes(prot);
+        // the single aligned 4 KiB page: the short path (the kernel's __map_single_page)
+        if (len == SZ_4K && !debugChecks && ((iova | paddr) & (SZ_4K - 1)) == 0
+                && rangeOk(iova, iova + SZ_4K - 1) && mapPage(iova, paddr, attrs, 1, mapped)) {
+            return 0;
+        }
+        return mapWalk(iova, paddr, len, attrs, 0, mapped);
     }
 
     /**
@@ -324,37 +358,59 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (pgsize < 0 || pgcount < 0 || Math.multiplyHigh(pgsize, pgcount) != 0 || len < 0) {
             return Errno.EOVERFLOW.neg();
         }
+        // the single system page takes 4K leaves whatever its alignment allows; otherwise
+        // pt_compute_best_pgsize is computed once for the whole call (-1)
+        return mapWalk(iova, paddr, len, attrs, pgsize == SZ_4K && pgcount == 1 ? PAGE_SHIFT : -1, mapped);
+    }
+
+    /**
+     * The walk of map_pages ({@code fixedShift} ≠ 0: one leaf size for the whole call, -1 to
+     * compute it once here) and of map_range ({@code fixedShift} = 0: the best size at each
+     * point). {@code len} is not 0 for map_pages; map_range checks it here.
+     */
+    private int mapWalk(long iova, long paddr, long len, long attrs, int fixedShift, Mapped mapped) {
+        if (len == 0) {
+            return Errno.EINVAL.neg();
+        }
         long last = iova + len - 1;
         if (Long.compareUnsigned(last, iova) < 0) {
             return Errno.EOVERFLOW.neg();
         }
-        int leafShift;
-        if (pgsize == SZ_4K && pgcount == 1) {
-            // the single system page: only its alignment matters
-            if (((iova | paddr) & (SZ_4K - 1)) != 0) {
-                return Errno.ENXIO.neg();
-            }
-            leafShift = PAGE_SHIFT;
+        int firstShift;
+        if (fixedShift > 0) {
+            // map_pages' single system page: only its alignment matters
+            firstShift = ((iova | paddr) & (SZ_4K - 1)) == 0 ? PAGE_SHIFT : 0;
         } else {
-            leafShift = bestPageShift(pgsizeBitmap, iova, last, paddr);
-            if (leafShift == 0) {
-                return Errno.ENXIO.neg();
-            }
+            firstShift = bestPageShift(pgsizeBitmap, iova, last, paddr);
+        }
+        if (firstShift == 0) {
+            return Errno.ENXIO.neg();
         }
         if (!rangeOk(iova, last)) {
             return Errno.ERANGE.neg();
         }
         // the walk (do_map); one method with the checks, so the JIT never inlines it whole
         final PhysicalMemory mem = memory;
-        final int leafLevel = (leafShift - PAGE_SHIFT) / BITS_PER_LEVEL + 1;
-        final long leafSize = 1L << leafShift;
-        final long leafBits = attrs | (leafLevel > 1 ? PS : 0);
         long va = iova;
         long oa = paddr;
         int ret = 0;
+        int leafShift = firstShift;
         IotlbGather replaced = null;
         fill:
         while (true) {
+            long runLast = last;
+            if (fixedShift == 0) {
+                // map_range: the leaf size where va is now, and how far it lasts
+                leafShift = bestPageShift(pgsizeBitmap, va, last, oa);
+                if (leafShift == 0) {
+                    ret = Errno.ENXIO.neg(); // a tail shorter than the smallest page
+                    break;
+                }
+                runLast = runLast(va, last, leafShift);
+            }
+            final int leafLevel = (leafShift - PAGE_SHIFT) / BITS_PER_LEVEL + 1;
+            final long leafSize = 1L << leafShift;
+            final long leafBits = attrs | (leafLevel > 1 ? PS : 0);
             // descend to the table at leafLevel holding va, adding missing tables
             long table = root;
             int level = levels;
@@ -382,9 +438,10 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
                 level--;
             }
             int idx = index(va, leafLevel);
-            int end = ((va ^ last) >>> (leafShift + BITS_PER_LEVEL)) == 0 ? index(last, leafLevel) + 1 : ENTRIES;
+            int end = ((va ^ runLast) >>> (leafShift + BITS_PER_LEVEL)) == 0 ? index(runLast, leafLevel) + 1 : ENTRIES;
             long slot = table + ((long) idx << 3);
-            if (end - idx > 1 && !debugChecks && mem.countMatchingLongs(slot, end - idx, -1L, 0) == end - idx) {
+            if (end - idx > 1 && !debugChecks && ((oa + ((long) (end - idx) << leafShift) - 1) >>> MAX_OUTPUT_WIDTH) == 0
+                    && mem.countMatchingLongs(slot, end - idx, -1L, 0) == end - idx) {
                 // the common case of a run of empty entries: one frame lookup for all of them;
                 // anything non-zero takes the entry-by-entry path below, which decides exactly
                 int n = end - idx;
@@ -411,7 +468,8 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
                 if (debugChecks) {
                     checkLeafSize(va, last, oa, leafShift);
                 }
-                mem.writeLongRelease(slot, oa | leafBits);
+                // an output range running past 2^52 wraps: the entry holds bits 51:12 only
+                mem.writeLongRelease(slot, (oa & OA_MASK) | leafBits);
                 va += leafSize;
                 oa += leafSize;
             }
@@ -421,14 +479,24 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         }
         mapped.bytes += va - iova;
         if (replaced != null && !replaced.freelist.isEmpty()) {
-            // map_pages: table levels were replaced by leaves; flush walk caches before freeing
+            // map_pages / map_range: table levels were replaced by leaves; flush walk caches
+            // before freeing
             iotlbSync.sync(replaced);
         }
-        if (ret == 0 && va - iova != last - iova + 1) {
+        if (fixedShift != 0 && ret == 0 && va - iova != last - iova + 1) {
             warnings.warn("map_pages", String.format("%s map of [%#x, %#x] wrote %#x bytes of %#x-byte leaves",
-                    format(), iova, last, va - iova, leafSize));
+                    format(), iova, last, va - iova, 1L << leafShift));
         }
         return ret;
+    }
+
+    /**
+     * The last byte of the run of {@code 1 << shift} leaves map_range writes from {@code va}: as
+     * many whole leaves as the remaining length holds. (Where a larger page could start, a
+     * table of this leaf size ends, and the walk picks the size again there.)
+     */
+    static long runLast(long va, long last, int shift) {
+        return va + (((last - va + 1) >>> shift) << shift) - 1;
     }
 
     /**
@@ -527,11 +595,14 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
     }
 
     /**
-     * {@code pt_check_range}: both ends inside the input width; with sign extension, bits above
-     * the width must copy bit {@code vaBits-1} of {@code va} (for {@code last} too).
+     * {@code pt_check_range}: both ends inside the input width. With sign extension the prefix
+     * is all ones when {@code va} has any bit at or above {@code vaBits-1} set
+     * ({@code fvalog2_div}, a shift, not a test of that one bit), and the bits above the width of
+     * {@code va} and {@code last} must equal it: so {@code 0xffff_0000_0000_0000} passes on a
+     * 48-bit table and indexes like 0 (vector vtd-x86/16).
      */
     final boolean rangeOk(long va, long last) {
-        long prefix = signExtend && ((va >>> (vaBits - 1)) & 1) != 0 ? -1L : 0L;
+        long prefix = signExtend && (va >>> (vaBits - 1)) != 0 ? -1L : 0L;
         long want = prefix >>> vaBits;
         return (va >>> vaBits) == want && (last >>> vaBits) == want;
     }
@@ -573,17 +644,45 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         }
         long unmapped = len == SZ_4K && (iova & (SZ_4K - 1)) == 0 ? unmapPage(iova) : -1;
         if (unmapped < 0) {
-            unmapped = unmapRange(iova, last, gather);
+            unmapped = unmapWalk(iova, last, gather);
         }
         // gather_range_pages with PT_FEAT_FLUSH_RANGE: the requested range, not what was removed
         gather.addRange(iova, len);
         return unmapped;
     }
 
+    /**
+     * {@code unmap_range} (iommu_pt.h of the 7.1 merge window, what {@code iommu_unmap} calls once
+     * for a generic_pt domain): the walk of {@link #unmapPages} over {@code [iova, iova + len)},
+     * but the gather gets the range really unmapped, {@code [iova, iova + unmapped)}, and nothing
+     * when nothing was unmapped (so the core's {@code iommu_iotlb_sync} has nothing to flush).
+     * With a null gather the table syncs its own (through {@link IotlbSync}).
+     *
+     * @return bytes unmapped; 0 for a bad range (empty, wrapping, outside the table)
+     */
+    public final long unmapRange(long iova, long len, IotlbGather gather) {
+        long last = iova + len - 1;
+        if (len == 0 || Long.compareUnsigned(last, iova) < 0 || !rangeOk(iova, last)) {
+            return 0;
+        }
+        IotlbGather g = gather != null ? gather : new IotlbGather();
+        long unmapped = len == SZ_4K && (iova & (SZ_4K - 1)) == 0 ? unmapPage(iova) : -1;
+        if (unmapped < 0) {
+            unmapped = unmapWalk(iova, last, g);
+        }
+        if (unmapped != 0) {
+            g.addRange(iova, unmapped);
+        }
+        if (gather == null && !g.isEmpty()) {
+            iotlbSync.sync(g);
+        }
+        return unmapped;
+    }
+
     /** unmap_pages without a caller's gather: the table syncs its own. */
     private long unmapAndSync(long iova, long last, long len) {
         IotlbGather g = new IotlbGather();
-        long unmapped = unmapRange(iova, last, g);
+        long unmapped = unmapWalk(iova, last, g);
         g.addRange(iova, len);
         iotlbSync.sync(g);
         return unmapped;
@@ -593,7 +692,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
      * The walk of unmap_pages over a checked range {@code [iova, last]}; bytes unmapped. (Split
      * from unmapPages so that each stays small enough for the JIT to inline into callers.)
      */
-    private long unmapRange(long iova, long last, IotlbGather g) {
+    private long unmapWalk(long iova, long last, IotlbGather g) {
         // While the range sits inside one table entry that it does not cover whole, the walk
         // at that level only passes through: go down without recursing (same result).
         final PhysicalMemory mem = memory;
@@ -616,8 +715,8 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
 
     /**
      * The single 4 KiB page at {@code iova} (aligned) when it is a leaf under tables (the common
-     * case): clears it and returns 4 KiB, as unmapRange would. Returns -1, having changed
-     * nothing, for anything else (a hole, a large leaf on the way); unmapRange then decides.
+     * case): clears it and returns 4 KiB, as unmapWalk would. Returns -1, having changed
+     * nothing, for anything else (a hole, a large leaf on the way); unmapWalk then decides.
      * Small so that the JIT inlines it into callers.
      */
     private long unmapPage(long iova) {
@@ -702,13 +801,13 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
 
     /**
      * {@code iova_to_phys}: the output address of {@code iova} with its offset inside the leaf,
-     * or 0 when nothing maps it. (For an address outside the table the kernel returns the
-     * negative errno cast to phys_addr_t; the model keeps the interface's 0.)
+     * or 0 when nothing maps it. For an address outside the table ({@code pt_check_range}) it is
+     * what the kernel returns: {@code -ERANGE} cast to phys_addr_t, 0xffff_ffff_ffff_ffde.
      */
     @Override
     public final long iovaToPhys(long iova) {
         if (!rangeOk(iova, iova)) {
-            return 0;
+            return Errno.ERANGE.neg(); // make_range's errno, cast to phys_addr_t as the kernel returns it
         }
         final PhysicalMemory mem = memory;
         long table = root;

@@ -1,0 +1,125 @@
+package org.jiommu.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+/** Prints a run's results: the table users read and the JSON tools (and the test) parse. */
+public final class BenchReport {
+    /** Said under every table and in the JSON: what the reference columns are worth. */
+    public static final String REFERENCE_NOTE = "Kernel columns: the kernel's own page-table code (io-pgtable-arm.c, "
+            + "generic_pt vtdss) compiled unmodified in user space, measured on " + KernelReference.SITTING
+            + " on this machine kind, with jiommu's JMH score of that same sitting. The ratio divides today's "
+            + "jiommu figure by that kernel figure: on another machine or another day it is only indicative "
+            + "(compare today's figure with the JMH column to see how far this host differs from that sitting).";
+
+    private BenchReport() {
+    }
+
+    /** The fixed-width table, one row per case, then the reference note. */
+    public static String table(List<BenchCase> cases, List<Result> results, String header) {
+        Map<String, BenchCase> byName = cases.stream().collect(Collectors.toMap(BenchCase::name, Function.identity()));
+        String kernelHead = "kernel " + KernelReference.SITTING;
+        String jmhHead = "JMH " + KernelReference.SITTING;
+        StringBuilder sb = new StringBuilder(header).append('\n');
+        String fmt = "%-34s %20s  %17s  %14s  %11s%n";
+        sb.append(String.format(fmt, "case", "jiommu (median ± %)", kernelHead, jmhHead, "ratio"));
+        for (Result r : results) {
+            KernelReference k = byName.get(r.name()).reference();
+            String figure = String.format("%s %s ± %.0f%%", number(r.median()), r.unit().label(), r.spreadPercent());
+            String kernel = k == null ? "-" : KernelReference.range(k.low(), k.high()) + " ns";
+            String jmh = k == null ? "-" : KernelReference.range(k.jmhLow(), k.jmhHigh()) + " ns";
+            String ratio = k == null ? "-" : ratio(r, k);
+            sb.append(String.format(fmt, r.name(), figure, kernel, jmh, ratio));
+        }
+        sb.append('\n').append(wrap(REFERENCE_NOTE, 100));
+        return sb.toString();
+    }
+
+    /** Today's ns per call over the kernel's range, e.g. "0.96-1.05" (below 1: faster than the kernel was). */
+    static String ratio(Result r, KernelReference k) {
+        double ns = r.nanosPerOp();
+        return String.format("%.2f-%.2f", ns / k.high(), ns / k.low());
+    }
+
+    /** The whole run as one JSON document. */
+    public static String json(List<BenchCase> cases, List<Result> results, Budget budget, boolean quick) {
+        Map<String, BenchCase> byName = cases.stream().collect(Collectors.toMap(BenchCase::name, Function.identity()));
+        ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode root = m.createObjectNode();
+        root.put("command", "jiommu bench");
+        root.put("time", Instant.now().toString());
+        root.put("quick", quick);
+        root.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
+        root.put("cpus", Runtime.getRuntime().availableProcessors());
+        ObjectNode b = root.putObject("budget");
+        b.put("warmupIterations", budget.warmupIterations());
+        b.put("measuredIterations", budget.measuredIterations());
+        b.put("iterationMillis", budget.iterationMillis());
+        b.put("threads", budget.threads());
+        b.put("forks", budget.forks());
+        b.put("clock", budget.cpuClock() ? "thread-cpu" : "wall");
+        root.put("referenceNote", REFERENCE_NOTE);
+        var arr = root.putArray("cases");
+        for (Result r : results) {
+            BenchCase c = byName.get(r.name());
+            ObjectNode o = arr.addObject();
+            o.put("name", r.name());
+            o.put("description", c.description());
+            o.put("unit", r.unit().label());
+            o.put("median", r.median());
+            o.put("min", r.min());
+            o.put("max", r.max());
+            o.put("spreadPercent", r.spreadPercent());
+            o.put("nsPerOp", r.nanosPerOp());
+            o.put("operations", r.operations());
+            var it = o.putArray("iterations");
+            r.iterations().forEach(it::add);
+            KernelReference k = c.reference();
+            if (k == null) {
+                o.putNull("kernel");
+            } else {
+                ObjectNode kn = o.putObject("kernel");
+                kn.put("date", k.date());
+                kn.put("source", k.source());
+                kn.put("low", k.low());
+                kn.put("high", k.high());
+                kn.put("jiommuJmhLow", k.jmhLow());
+                kn.put("jiommuJmhHigh", k.jmhHigh());
+                o.put("ratioLow", r.nanosPerOp() / k.high());
+                o.put("ratioHigh", r.nanosPerOp() / k.low());
+            }
+        }
+        try {
+            return m.writeValueAsString(root);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String number(double v) {
+        return v >= 100 ? String.format("%.0f", v) : String.format("%.1f", v);
+    }
+
+    static String wrap(String text, int width) {
+        StringBuilder out = new StringBuilder();
+        int col = 0;
+        for (String w : text.split(" ")) {
+            if (col > 0 && col + 1 + w.length() > width) {
+                out.append('\n');
+                col = 0;
+            } else if (col > 0) {
+                out.append(' ');
+                col++;
+            }
+            out.append(w);
+            col += w.length();
+        }
+        return out.append('\n').toString();
+    }
+}

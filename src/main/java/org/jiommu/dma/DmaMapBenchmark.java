@@ -1,0 +1,156 @@
+package org.jiommu.dma;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jiommu.bus.pci.Acs;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.CoreConfig;
+import org.jiommu.hw.vtd.VtdConfig;
+import org.jiommu.driver.vtd.VtdPlatform;
+
+/**
+ * The kernel's {@code dma_map_benchmark} (kernel/dma/map_benchmark.c) on the model: threads
+ * map and unmap a buffer of {@code granule} pages in a loop for a number of seconds against one
+ * VT-d PCI device, each thread on its own CPU (so its own IOVA caches and flush-queue ring);
+ * the result is the mean and standard deviation of the map and of the unmap latency.
+ *
+ * <p>Figures are wall-clock and depend on the machine and its load: this class reports, it
+ * never asserts speed.
+ */
+public final class DmaMapBenchmark {
+    /**
+     * What to run.
+     *
+     * @param threads mapping threads, one CPU each
+     * @param granulePages pages per mapping ({@code granule} in the kernel tool)
+     * @param seconds how long each thread loops
+     * @param maxLoops stop a thread after this many map/unmap pairs (0: no limit), for short runs
+     * @param strict iommu.strict=1 (else DMA-FQ, lazy)
+     * @param dir the mapping direction
+     */
+    public record Options(int threads, int granulePages, double seconds, long maxLoops, boolean strict,
+                          DmaDirection dir) {
+        public Options {
+            if (threads < 1 || threads > 64 || granulePages < 1 || granulePages > 1024 || seconds < 0 || maxLoops < 0) {
+                throw new IllegalArgumentException("threads 1..64, granule 1..1024 pages, seconds >= 0");
+            }
+        }
+    }
+
+    /** Mean and standard deviation of each call in nanoseconds, over every thread's loops. */
+    public record Result(Options options, long loops, double mapMeanNs, double mapStddevNs, double unmapMeanNs,
+                         double unmapStddevNs) {
+        /** The kernel tool's two lines, in ns instead of its 100 ns units. */
+        public String format() {
+            return String.format("dma_map_benchmark: %s, threads %d, granule %d page(s), %d loops%n"
+                            + "average map latency: %.1f ns, standard deviation %.1f%n"
+                            + "average unmap latency: %.1f ns, standard deviation %.1f%n",
+                    options.strict() ? "strict" : "lazy (DMA-FQ)", options.threads(), options.granulePages(), loops,
+                    mapMeanNs, mapStddevNs, unmapMeanNs, unmapStddevNs);
+        }
+    }
+
+    /** Sums of one thread's samples (Welford would be overkill: the sums fit in doubles). */
+    private static final class Sums {
+        long n;
+        double map;
+        double mapSq;
+        double unmap;
+        double unmapSq;
+    }
+
+    private DmaMapBenchmark() {
+    }
+
+    /** A booted machine with the device and the DMA layer on it. */
+    public record Machine(VtdPlatform platform, PciDevice dev, DmaIommu dma) {
+    }
+
+    /** One scalable-mode 48-bit VT-d unit, one PCIe endpoint using the DMA API, {@code cpus} CPUs. */
+    public static Machine machine(boolean strict, int cpus) {
+        long mem = 16L << 30;
+        VtdPlatform p = VtdPlatform.builder().memorySize(mem).unit(VtdConfig.scalable(48))
+                .coreConfig(CoreConfig.builder().strict(strict).build()).build();
+        PciDevice dev = p.topology().rootBus(0, 0).rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED)
+                .endpoint("bench", 0, 0, false, 0, false, Acs.NONE);
+        p.boot();
+        p.core().deviceUseDefaultDomain(dev);
+        DmaIommu dma = new DmaIommu(p.core(), p.memory(), new SimClock(), DmaIommu.Config.defaults(mem, cpus));
+        dma.dmaSetMask(dev, -1L);
+        return new Machine(p, dev, dma);
+    }
+
+    public static Result run(Options o) throws InterruptedException {
+        Machine m = machine(o.strict(), o.threads());
+        long size = o.granulePages() * 4096L;
+        List<Sums> sums = new ArrayList<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        CyclicBarrier start = new CyclicBarrier(o.threads());
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < o.threads(); t++) {
+            int cpu = t;
+            Sums s = new Sums();
+            sums.add(s);
+            // each thread's own buffer, as the kernel tool allocates one per thread
+            long buf = 0x1_0000_0000L + (long) t * (size + (1L << 20));
+            Thread th = new Thread(() -> {
+                try {
+                    m.dma().bindCpu(cpu);
+                    start.await();
+                    long deadline = System.nanoTime() + (long) (o.seconds() * 1e9);
+                    do {
+                        long t0 = System.nanoTime();
+                        long iova = m.dma().dmaMapSingle(m.dev(), buf, size, o.dir());
+                        long t1 = System.nanoTime();
+                        if (iova == DmaIommu.DMA_MAPPING_ERROR) {
+                            throw new IllegalStateException("dma_map_single failed");
+                        }
+                        m.dma().dmaUnmapSingle(m.dev(), iova, size, o.dir());
+                        long t2 = System.nanoTime();
+                        double map = t1 - t0;
+                        double unmap = t2 - t1;
+                        s.n++;
+                        s.map += map;
+                        s.mapSq += map * map;
+                        s.unmap += unmap;
+                        s.unmapSq += unmap * unmap;
+                    } while (System.nanoTime() < deadline && (o.maxLoops() == 0 || s.n < o.maxLoops()));
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                    start.reset();
+                }
+            }, "dma-map-bench-" + t);
+            threads.add(th);
+            th.start();
+        }
+        for (Thread th : threads) {
+            th.join();
+        }
+        if (failure.get() != null) {
+            throw new IllegalStateException("dma_map_benchmark: " + failure.get(), failure.get());
+        }
+        Sums all = new Sums();
+        for (Sums s : sums) {
+            all.n += s.n;
+            all.map += s.map;
+            all.mapSq += s.mapSq;
+            all.unmap += s.unmap;
+            all.unmapSq += s.unmapSq;
+        }
+        double mapMean = all.map / all.n;
+        double unmapMean = all.unmap / all.n;
+        return new Result(o, all.n, mapMean, Math.sqrt(Math.max(0, all.mapSq / all.n - mapMean * mapMean)), unmapMean,
+                Math.sqrt(Math.max(0, all.unmapSq / all.n - unmapMean * unmapMean)));
+    }
+
+    /** {@code java ... DmaMapBenchmark [threads] [granule pages] [seconds] [strict|lazy]}. */
+    public static void main(String[] args) throws InterruptedException {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
+        int granule = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+        double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 5;
+        boolean strict = args.length <= 3 || !args[3].equals("lazy");
+        System.out.print(run(new Options(threads, granule, seconds, 0, strict, DmaDirection.BIDIRECTIONAL)).format());
+    }
+}

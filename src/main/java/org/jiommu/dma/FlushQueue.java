@@ -1,0 +1,224 @@
+package org.jiommu.dma;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jiommu.core.IommuCore;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.pgtable.IotlbGather;
+
+/**
+ * The flush queue of a DMA-FQ domain (dma-iommu.c, {@code struct iova_fq}): an unmapped IOVA is
+ * not freed at once but queued with the flush count current at that time; it is freed only
+ * once a later IOTLB flush of the whole domain has finished, so until then a stale IOTLB entry
+ * can still translate it (the price of lazy invalidation). The queue is flushed when a CPU's
+ * ring is full, or by a 10 ms timer armed by the first queued entry.
+ *
+ * <p>Per-CPU rings of {@link #IOVA_DEFAULT_FQ_SIZE} entries (one slot is always empty: 255
+ * usable) with a {@link #IOVA_DEFAULT_FQ_TIMEOUT_MS} timer; or one shared ring of
+ * {@link #IOVA_SINGLE_FQ_SIZE} entries with a 1 s timer (the kernel's choice for units that
+ * shadow their tables and pay for every flush, {@code IOMMU_DMA_OPTS_SINGLE_QUEUE}).
+ */
+public final class FlushQueue {
+    public static final int IOVA_DEFAULT_FQ_SIZE = 256;
+    public static final long IOVA_DEFAULT_FQ_TIMEOUT_MS = 10;
+    public static final int IOVA_SINGLE_FQ_SIZE = 32768;
+    public static final long IOVA_SINGLE_FQ_TIMEOUT_MS = 1000;
+
+    /** {@code struct iova_fq_entry}. */
+    private static final class Entry {
+        long pfn;
+        long pages;
+        long counter;
+        IotlbGather freelist;
+    }
+
+    /** {@code struct iova_fq}: a ring under its lock. */
+    private static final class Ring {
+        final ReentrantLock lock = new ReentrantLock();
+        final Entry[] entries;
+        final int modMask;
+        int head;
+        int tail;
+
+        Ring(int size) {
+            entries = new Entry[size];
+            for (int i = 0; i < size; i++) {
+                entries[i] = new Entry();
+            }
+            modMask = size - 1;
+        }
+
+        boolean full() {
+            return ((tail + 1) & modMask) == head;
+        }
+
+        int size() {
+            return (tail - head) & modMask;
+        }
+    }
+
+    private final IommuCore core;
+    private final IommuDomain domain;
+    private final IovaDomain iovad;
+    private final boolean single;
+    private final long timeoutMs;
+    private final Ring[] rings;
+    private final AtomicLong flushStartCnt = new AtomicLong();
+    private final AtomicLong flushFinishCnt = new AtomicLong();
+    private final AtomicBoolean timerOn = new AtomicBoolean();
+    private final SimClock.Timer timer;
+
+    /** {@code iommu_dma_init_fq}. */
+    FlushQueue(IommuCore core, IommuDomain domain, IovaDomain iovad, SimClock clock, boolean single) {
+        this.core = core;
+        this.domain = domain;
+        this.iovad = iovad;
+        this.single = single;
+        this.timeoutMs = single ? IOVA_SINGLE_FQ_TIMEOUT_MS : IOVA_DEFAULT_FQ_TIMEOUT_MS;
+        int n = single ? 1 : iovad.cpus();
+        rings = new Ring[n];
+        for (int i = 0; i < n; i++) {
+            rings[i] = new Ring(single ? IOVA_SINGLE_FQ_SIZE : IOVA_DEFAULT_FQ_SIZE);
+        }
+        timer = clock.timer(this::flushTimeout);
+    }
+
+    /**
+     * {@code queue_iova}: free what other CPUs' flushes already covered, flush now if the ring is
+     * full, add the entry stamped with the current flush-start count, and arm the timer if it is
+     * not running.
+     */
+    void queue(int cpu, long pfn, long pages, IotlbGather gather) {
+        Ring fq = rings[single ? 0 : cpu];
+        fq.lock.lock();
+        try {
+            ringFreeLocked(fq, cpu);
+            if (fq.full()) {
+                flushIotlb();
+                ringFreeLocked(fq, cpu);
+            }
+            Entry e = fq.entries[fq.tail];
+            fq.tail = (fq.tail + 1) & fq.modMask;
+            e.pfn = pfn;
+            e.pages = pages;
+            e.counter = flushStartCnt.get();
+            e.freelist = gather.freelist.isEmpty() ? null : gather;
+        } finally {
+            fq.lock.unlock();
+        }
+        if (!timerOn.get() && !timerOn.getAndSet(true)) {
+            timer.modIn(timeoutMs);
+        }
+    }
+
+    /** {@code fq_flush_iotlb}: one flush of the whole domain, counted before and after. */
+    private void flushIotlb() {
+        flushStartCnt.incrementAndGet();
+        core.flushIotlbAll(domain);
+        flushFinishCnt.incrementAndGet();
+    }
+
+    /**
+     * {@code fq_ring_free_locked}: from the head, every entry queued before the last finished
+     * flush started goes back to the IOVA allocator (and its page-table pages are freed).
+     */
+    private void ringFreeLocked(Ring fq, int cpu) {
+        long counter = flushFinishCnt.get();
+        while (fq.head != fq.tail) {
+            Entry e = fq.entries[fq.head];
+            if (e.counter >= counter) {
+                break;
+            }
+            if (e.freelist != null) {
+                // iommu_put_pages_list: the driver frees the table pages; its iotlb_sync does
+                // that here (its range invalidation is redundant after the full flush)
+                core.iotlbSync(domain, e.freelist);
+                e.freelist = null;
+            }
+            iovad.freeIovaFast(cpu, e.pfn, e.pages);
+            fq.head = (fq.head + 1) & fq.modMask;
+        }
+    }
+
+    /** {@code fq_flush_timeout}: the timer fired: flush, then free every ring's covered entries. */
+    private void flushTimeout() {
+        timerOn.set(false);
+        flushIotlb();
+        for (int i = 0; i < rings.length; i++) {
+            Ring fq = rings[i];
+            fq.lock.lock();
+            try {
+                ringFreeLocked(fq, i);
+            } finally {
+                fq.lock.unlock();
+            }
+        }
+    }
+
+    /** Runs the timeout work now (the scenario op {@code dma_fq_flush}); the pending timer is dropped. */
+    public void flushNow() {
+        timer.cancel();
+        flushTimeout();
+    }
+
+    /** Entries waiting for a flush, all rings. */
+    public int queued() {
+        int n = 0;
+        for (Ring r : rings) {
+            r.lock.lock();
+            try {
+                n += r.size();
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        return n;
+    }
+
+    /** The first pfn of every range waiting in a ring, each ring from its head. */
+    public java.util.List<Long> queuedPfns() {
+        java.util.List<Long> out = new java.util.ArrayList<>();
+        for (Ring r : rings) {
+            r.lock.lock();
+            try {
+                for (int i = r.head; i != r.tail; i = (i + 1) & r.modMask) {
+                    out.add(r.entries[i].pfn);
+                }
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        return out;
+    }
+
+    /** Whether the IOVA range starting at {@code pfn} is waiting in a ring. */
+    public boolean isQueued(long pfn) {
+        for (Ring r : rings) {
+            r.lock.lock();
+            try {
+                for (int i = r.head; i != r.tail; i = (i + 1) & r.modMask) {
+                    if (r.entries[i].pfn == pfn) {
+                        return true;
+                    }
+                }
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        return false;
+    }
+
+    public boolean singleQueue() {
+        return single;
+    }
+
+    public boolean timerPending() {
+        return timer.pending();
+    }
+
+    /** Flushes finished so far ({@code fq_flush_finish_cnt}). */
+    public long flushes() {
+        return flushFinishCnt.get();
+    }
+}

@@ -1,0 +1,244 @@
+package org.jiommu.dma;
+
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * {@code struct iova_rcache}: the cache of one size class. Each CPU has two magazines
+ * ({@code loaded} and {@code prev}) of up to {@link #IOVA_MAG_SIZE} pfns under its own lock;
+ * full magazines go to a shared depot under the cache's lock. The depot is trimmed by delayed
+ * work ({@code iova_depot_work_func}) back to one magazine per CPU, 100 ms after a push.
+ */
+public final class IovaRcache {
+    /** {@code IOVA_MAG_SIZE}: 127 pfns plus the size word make a 1 KiB magazine in the kernel. */
+    public static final int IOVA_MAG_SIZE = 127;
+    /** {@code IOVA_DEPOT_DELAY}: the trim work runs 100 ms after it is scheduled. */
+    public static final long IOVA_DEPOT_DELAY_MS = 100;
+
+    /** {@code struct iova_magazine}. */
+    static final class Magazine {
+        final long[] pfns = new long[IOVA_MAG_SIZE];
+        int size;
+
+        boolean full() {
+            return size == IOVA_MAG_SIZE;
+        }
+
+        boolean empty() {
+            return size == 0;
+        }
+
+        /**
+         * {@code iova_magazine_pop}: the top pfn if it is within the limit, else the highest
+         * slot that is, which takes the top one's place; 0 if none is.
+         */
+        long pop(long limitPfn) {
+            int i = size - 1;
+            while (pfns[i] > limitPfn) {
+                if (i == 0) {
+                    return 0;
+                }
+                i--;
+            }
+            long pfn = pfns[i];
+            pfns[i] = pfns[--size];
+            return pfn;
+        }
+
+        void push(long pfn) {
+            pfns[size++] = pfn;
+        }
+    }
+
+    /** {@code struct iova_cpu_rcache}. */
+    static final class CpuRcache {
+        final ReentrantLock lock = new ReentrantLock();
+        Magazine loaded = new Magazine();
+        Magazine prev = new Magazine();
+    }
+
+    private final IovaDomain iovad;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final ArrayDeque<Magazine> depot = new ArrayDeque<>();
+    private final CpuRcache[] cpuRcaches;
+    private final SimClock.Timer depotWork;
+
+    IovaRcache(IovaDomain iovad, int cpus, SimClock clock) {
+        this.iovad = iovad;
+        cpuRcaches = new CpuRcache[cpus];
+        for (int i = 0; i < cpus; i++) {
+            cpuRcaches[i] = new CpuRcache();
+        }
+        depotWork = clock == null ? null : clock.timer(this::depotWorkFunc);
+    }
+
+    /**
+     * {@code __iova_rcache_insert}: push into {@code loaded}; if it is full, swap with
+     * {@code prev} and push there; if both are full, the loaded one goes to the depot and a new
+     * empty one takes its place. Always succeeds here (the kernel fails only if the GFP_ATOMIC
+     * magazine allocation does).
+     */
+    boolean insert(int cpu, long pfn) {
+        CpuRcache c = cpuRcaches[cpu];
+        c.lock.lock();
+        try {
+            if (c.loaded.full()) {
+                if (!c.prev.full()) {
+                    swap(c);
+                } else {
+                    lock.lock();
+                    try {
+                        depot.push(c.loaded);
+                    } finally {
+                        lock.unlock();
+                    }
+                    if (depotWork != null) {
+                        depotWork.scheduleIn(IOVA_DEPOT_DELAY_MS);
+                    }
+                    c.loaded = new Magazine();
+                }
+            }
+            c.loaded.push(pfn);
+            return true;
+        } finally {
+            c.lock.unlock();
+        }
+    }
+
+    /**
+     * {@code __iova_rcache_get}: pop from {@code loaded}; if empty, swap with a non-empty
+     * {@code prev}; if both are empty, the (empty) loaded magazine is replaced by a full one
+     * from the depot. Returns 0 if nothing cached fits at or below {@code limitPfn}.
+     */
+    long get(int cpu, long limitPfn) {
+        CpuRcache c = cpuRcaches[cpu];
+        c.lock.lock();
+        try {
+            boolean has = false;
+            if (!c.loaded.empty()) {
+                has = true;
+            } else if (!c.prev.empty()) {
+                swap(c);
+                has = true;
+            } else {
+                lock.lock();
+                try {
+                    if (!depot.isEmpty()) {
+                        c.loaded = depot.pop();
+                        has = true;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+            }
+            return has ? c.loaded.pop(limitPfn) : 0;
+        } finally {
+            c.lock.unlock();
+        }
+    }
+
+    private static void swap(CpuRcache c) {
+        Magazine t = c.loaded;
+        c.loaded = c.prev;
+        c.prev = t;
+    }
+
+    /** {@code iova_depot_work_func}: while the depot holds more magazines than CPUs, one goes back to the tree per run. */
+    private void depotWorkFunc() {
+        Magazine m = null;
+        lock.lock();
+        try {
+            if (depot.size() > cpuRcaches.length) {
+                m = depot.pop();
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (m != null) {
+            iovad.freePfns(m.pfns, m.size);
+            depotWork.scheduleIn(IOVA_DEPOT_DELAY_MS);
+        }
+    }
+
+    /** Part of {@code free_cpu_cached_iovas}. */
+    void freeCpu(int cpu) {
+        CpuRcache c = cpuRcaches[cpu];
+        c.lock.lock();
+        try {
+            iovad.freePfns(c.loaded.pfns, c.loaded.size);
+            c.loaded.size = 0;
+            iovad.freePfns(c.prev.pfns, c.prev.size);
+            c.prev.size = 0;
+        } finally {
+            c.lock.unlock();
+        }
+    }
+
+    /** Part of {@code free_global_cached_iovas}. */
+    void freeDepot() {
+        lock.lock();
+        try {
+            while (!depot.isEmpty()) {
+                Magazine m = depot.pop();
+                iovad.freePfns(m.pfns, m.size);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Magazines in the depot now. */
+    public int depotSize() {
+        lock.lock();
+        try {
+            return depot.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Pfns in CPU {@code cpu}'s loaded and prev magazines. */
+    public int cpuCached(int cpu) {
+        CpuRcache c = cpuRcaches[cpu];
+        c.lock.lock();
+        try {
+            return c.loaded.size + c.prev.size;
+        } finally {
+            c.lock.unlock();
+        }
+    }
+
+    long cachedCount() {
+        List<Long> l = new java.util.ArrayList<>();
+        collect(l);
+        return l.size();
+    }
+
+    /** Every cached pfn: each CPU's magazines (each under its lock), then the depot. */
+    void collect(List<Long> out) {
+        for (CpuRcache c : cpuRcaches) {
+            c.lock.lock();
+            try {
+                for (int i = 0; i < c.loaded.size; i++) {
+                    out.add(c.loaded.pfns[i]);
+                }
+                for (int i = 0; i < c.prev.size; i++) {
+                    out.add(c.prev.pfns[i]);
+                }
+            } finally {
+                c.lock.unlock();
+            }
+        }
+        lock.lock();
+        try {
+            for (Magazine m : depot) {
+                for (int i = 0; i < m.size; i++) {
+                    out.add(m.pfns[i]);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package org.jiommu.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.ArrayList;
+import java.util.List;
+import org.jiommu.bench.BenchCase;
+import org.jiommu.bench.Cases;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code jiommu bench}: every case runs and reports through the JSON the issue's CI reads.
+ * Figures are printed, never asserted (timings are no test outcome): the checks are that every
+ * case is there, that its numbers are positive and consistent, and that the kernel reference
+ * carries its date.
+ */
+class BenchCommandTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    @DisplayName("bench --quick --json: every registered case is present with positive figures and dated kernel references")
+    void quickJsonHasEveryCase() throws Exception {
+        // In this JVM and with 20 ms iterations to keep the suite short; the same harness a fork runs.
+        Cli r = Cli.run("bench", "--quick", "--json", "--forks", "0", "--iteration-ms", "20");
+        assertThat(r.exit).as(r.err).isZero();
+        System.out.println(r.out);
+        JsonNode root = JSON.readTree(r.out);
+        assertThat(root.get("quick").asBoolean()).isTrue();
+        assertThat(root.get("budget").get("iterationMillis").asInt()).isEqualTo(20);
+        List<String> names = new ArrayList<>();
+        for (JsonNode c : root.get("cases")) {
+            names.add(c.get("name").asText());
+            assertThat(c.get("median").asDouble()).as(c.toString()).isPositive();
+            assertThat(c.get("min").asDouble()).as(c.toString()).isPositive()
+                    .isLessThanOrEqualTo(c.get("median").asDouble());
+            assertThat(c.get("max").asDouble()).as(c.toString()).isGreaterThanOrEqualTo(c.get("median").asDouble());
+            assertThat(c.get("nsPerOp").asDouble()).as(c.toString()).isPositive();
+            assertThat(c.get("operations").asLong()).as(c.toString()).isPositive();
+            assertThat(c.get("iterations")).as(c.toString()).hasSize(root.get("budget").get("measuredIterations").asInt());
+            for (JsonNode it : c.get("iterations")) {
+                assertThat(it.asDouble()).as(c.toString()).isPositive();
+            }
+            BenchCase bc = Cases.byName(c.get("name").asText());
+            if (bc.reference() == null) {
+                assertThat(c.get("kernel").isNull()).as(c.toString()).isTrue();
+            } else {
+                assertThat(c.get("kernel").get("date").asText()).isEqualTo("2026-12-06");
+                assertThat(c.get("kernel").get("low").asDouble()).isEqualTo(bc.reference().low());
+                assertThat(c.get("ratioLow").asDouble()).isPositive()
+                        .isLessThanOrEqualTo(c.get("ratioHigh").asDouble());
+            }
+        }
+        assertThat(names).containsExactlyElementsOf(Cases.all().stream().map(BenchCase::name).toList());
+        assertThat(names).contains("arm-lpae-s1/map-4k", "vtd-sl/unmap-256x4k", "x86-fl/iova-to-phys",
+                "vtd-dma/translate-hit", "vtd-dma/translate-walk");
+        assertThat(root.get("referenceNote").asText()).contains("2026-12-06", "only indicative");
+    }
+
+    @Test
+    @DisplayName("bench in a forked JVM (thread CPU clock): one case comes back through the fork's result line")
+    void forkedCase() throws Exception {
+        Cli r = Cli.run("bench", "--quick", "--json", "--iteration-ms", "20", "--cpu-clock", "vtd-sl/iova-to-phys");
+        assertThat(r.exit).as(r.err).isZero();
+        System.out.println(r.out);
+        JsonNode root = JSON.readTree(r.out);
+        assertThat(root.get("budget").get("forks").asInt()).isEqualTo(1);
+        assertThat(root.get("budget").get("clock").asText()).isEqualTo("thread-cpu");
+        assertThat(root.get("cases")).hasSize(1);
+        JsonNode c = root.get("cases").get(0);
+        assertThat(c.get("name").asText()).isEqualTo("vtd-sl/iova-to-phys");
+        assertThat(c.get("median").asDouble()).isPositive();
+        assertThat(c.get("iterations")).hasSize(5);
+    }
+
+    @Test
+    @DisplayName("bench table on a pipe: one row per selected case, the dated reference note, no control characters")
+    void tableOnAPipe() {
+        Cli r = Cli.run("bench", "--quick", "--forks", "0", "--iteration-ms", "5", "vtd-dma/translate-h",
+                "arm-lpae-s1/map-2m");
+        assertThat(r.exit).as(r.err).isZero();
+        System.out.println(r.out);
+        assertThat(r.out).contains("vtd-dma/translate-hit", "arm-lpae-s1/map-2m", "23-26 ns", "kernel 2026-12-06",
+                "only indicative").doesNotContain("vtd-sl/", "\r", "\u001b");
+        assertThat(r.err).doesNotContain("\r", "\u001b");
+    }
+
+    @Test
+    @DisplayName("bench: a pattern matching no case is a usage error (exit 2); --list names every case")
+    void usage() {
+        Cli bad = Cli.run("bench", "no-such-case");
+        assertThat(bad.exit).isEqualTo(Main.EXIT_USAGE);
+        assertThat(bad.err).contains("no-such-case");
+        Cli list = Cli.run("bench", "--list");
+        assertThat(list.exit).isZero();
+        for (BenchCase c : Cases.all()) {
+            assertThat(list.out).contains(c.name());
+        }
+        assertThat(Cli.run("bench", "--threads", "0").exit).isEqualTo(Main.EXIT_USAGE);
+    }
+
+    @Test
+    @DisplayName("bench scale --tiny: every phase runs through the core, with heap and per-object figures, and the translate comparison")
+    void scaleTiny() {
+        Cli r = Cli.run("bench", "scale", "--tiny");
+        assertThat(r.exit).as(r.err).isZero();
+        System.out.println(r.out);
+        assertThat(r.out).contains("boot: add and probe 64 functions", "attach 1024 PASIDs", "map 1 GiB with 2M pages",
+                "map 64 MiB with 4K pages", "heap per function", "heap per attached PASID", "heap per mapped 4K page",
+                "of the small platform's rate");
+        assertThat(Cli.run("bench", "scale", "--buses", "1").exit).isEqualTo(Main.EXIT_USAGE);
+    }
+}
