@@ -80,10 +80,11 @@ public final class ScenarioSweep {
                 if (r.outcome() instanceof Outcome.Failed f) {
                     throw new IommuException(f.errno(), name + ": " + f.message());
                 }
-                if (r.outcome() instanceof Outcome.Returned ret && ret.value() != null
-                        && st.expect() instanceof Expectation.Returns) {
-                    // a value other than the expected one: the call's own way of failing (a
-                    // global PASID allocation gives IOMMU_PASID_INVALID), judged as a failure
+                if (r.outcome() instanceof Outcome.MappingError || r.outcome() instanceof Outcome.Returned ret
+                        && ret.value() != null && st.expect() instanceof Expectation.Returns) {
+                    // the call's own way of failing, judged as a failure: the DMA API's
+                    // DMA_MAPPING_ERROR, or a value other than the expected one (a global PASID
+                    // allocation gives IOMMU_PASID_INVALID)
                     throw new FailNthSweep.CallerFailure(name + ": " + r.mismatch());
                 }
                 if (r.outcome() instanceof Outcome.Warned w) {
