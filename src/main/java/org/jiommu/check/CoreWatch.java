@@ -163,6 +163,11 @@ public final class CoreWatch implements TraceListener {
         }
     }
 
+    /** Whether the watch uses a platform's view ({@link #usePlatform}), so it can {@link #pause()}. */
+    public boolean followsPlatform() {
+        return platform != null;
+    }
+
     /**
      * Stops checking until {@link #resume()} (a fail_nth sweep replaying a known-good prefix).
      * Only with {@link #usePlatform}: the trace view cannot follow calls it does not see.

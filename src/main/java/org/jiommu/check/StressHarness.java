@@ -26,6 +26,9 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.core.Warning;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.platform.IommuKinds;
+import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.StressBed;
 import org.jiommu.platform.StressPlant;
 
 /**
@@ -94,6 +97,24 @@ public final class StressHarness {
         public String toString() {
             return name;
         }
+    }
+
+    /**
+     * The plants a run on {@code kind} can plant, name to a one-line description: the harness's
+     * own and the kind's ({@code IommuUnits.plants()}, read from a stress bed built for the
+     * purpose). @throws IllegalArgumentException if no such kind is registered
+     */
+    public static Map<String, String> plants(String kind) {
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put(Plant.ROGUE_PASID_FREE.name(), "a caller frees a bound process's global PASID behind its back"
+                + " (I-MM-PASID); any kind, with the PASID calls");
+        StressBed bed = IommuKinds.require(kind).stressBed(new StressBed.Shape(1, true));
+        for (IommuUnits u : bed.platform().units()) {
+            new TreeMap<>(u.plants()).forEach((name, p) -> out.putIfAbsent(name, p.description().isEmpty()
+                    ? (p.when() == StressPlant.When.BUILD ? "planted when the platform is built"
+                    : "planted at the first quiescent point") : p.description()));
+        }
+        return out;
     }
 
     /** The kind a run uses unless it says otherwise. */
@@ -182,6 +203,22 @@ public final class StressHarness {
                          FrameAllocator.Stats baseline, FrameAllocator.Stats after, long checks, long transitionChecks,
                          Map<String, Long> successes, List<String> warnings, List<String> trace,
                          long hardwareChecks, long dmaChecks) {
+        /**
+         * Everything that went wrong, one line each: unexpected outcomes, watch reports, WARNs,
+         * violations after teardown, frames not back at the baseline (empty for a clean run).
+         */
+        public List<String> problems() {
+            List<String> out = new ArrayList<>(unexpected);
+            reports.forEach(r -> out.add("watch: " + r));
+            warnings.forEach(x -> out.add("WARN: " + x));
+            finalViolations.forEach(v -> out.add("after teardown: " + v));
+            if (after.allocatedBytes() != baseline.allocatedBytes() || after.liveBlocks() != baseline.liveBlocks()) {
+                out.add("I10: frames " + baseline.allocatedBytes() + " bytes in " + baseline.liveBlocks() + " blocks before, "
+                        + after.allocatedBytes() + " bytes in " + after.liveBlocks() + " blocks after teardown");
+            }
+            return out;
+        }
+
         /** Nothing went wrong. */
         public boolean clean() {
             return unexpected.isEmpty() && reports.isEmpty() && finalViolations.isEmpty() && warnings.isEmpty()
@@ -199,14 +236,43 @@ public final class StressHarness {
         }
     }
 
+    /**
+     * The counters of a run as it goes, for a progress line (the {@code jiommu stress} command):
+     * core calls made, DMAs checked and problems found so far. Read from any thread; one per run.
+     */
+    public static final class Progress {
+        final AtomicLong calls = new AtomicLong();
+        final AtomicLong dmaChecks = new AtomicLong();
+        final List<String> unexpected = Collections.synchronizedList(new ArrayList<>());
+
+        public long calls() {
+            return calls.get();
+        }
+
+        public long dmaChecks() {
+            return dmaChecks.get();
+        }
+
+        /** Unexpected outcomes so far (watch reports and WARNs are only counted at the end). */
+        public long problems() {
+            return unexpected.size();
+        }
+    }
+
     /** What the workers share besides the platform: counters, outcomes and the trace. */
     static final class Run {
-        final List<String> unexpected = Collections.synchronizedList(new ArrayList<>());
+        final List<String> unexpected;
         final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
         final Map<String, AtomicLong> successes = new ConcurrentHashMap<>();
-        final AtomicLong calls = new AtomicLong();
+        final AtomicLong calls;
         final AtomicLong hardwareChecks = new AtomicLong();
-        final AtomicLong dmaChecks = new AtomicLong();
+        final AtomicLong dmaChecks;
+
+        Run(Progress p) {
+            this.unexpected = p.unexpected;
+            this.calls = p.calls;
+            this.dmaChecks = p.dmaChecks;
+        }
         /** The last calls, for the failure trace. Guarded by itself. */
         private final Deque<String> trace = new ArrayDeque<>();
 
@@ -260,6 +326,14 @@ public final class StressHarness {
 
     /** Runs one seed. */
     public static Result run(Config cfg) {
+        return run(cfg, new Progress());
+    }
+
+    /** Runs one seed, counting into {@code progress} as it goes (a fresh one per run). */
+    public static Result run(Config cfg, Progress progress) {
+        // the watch must see the core from its creation: its trace view learns the devices'
+        // first domains from the probe's attach_dev calls (the tests install it anyway)
+        InvariantWatch.install();
         StressWorld w = new StressWorld(cfg);
         CoreWatch watch = InvariantWatch.watch(w.core);
         // the watch uses the platform's exact view and I10 after every call where the frame
@@ -270,7 +344,7 @@ public final class StressHarness {
         }
         FrameAllocator.Stats baseline = w.baseline;
         int warningsBefore = w.core.warningCount();
-        Run run = new Run();
+        Run run = new Run(progress);
         List<Holdings> holdings = new ArrayList<>();
         // on a kind with the hardware agreement: every QUIESCE calls of each worker all of them
         // meet, and I7 is checked with no call running

@@ -18,9 +18,24 @@ public interface StressPlant {
     /** Plants the bug on {@code bed}. */
     void plant(StressBed bed);
 
+    /** What the bug is, in one line ({@code jiommu stress --list-plants}); empty if the kind gives none. */
+    default String description() {
+        return "";
+    }
+
     /** A plant from its time and action. */
     static StressPlant of(When when, java.util.function.Consumer<StressBed> action) {
+        return of(when, "", action);
+    }
+
+    /** A plant from its time, one-line description and action. */
+    static StressPlant of(When when, String description, java.util.function.Consumer<StressBed> action) {
         return new StressPlant() {
+            @Override
+            public String description() {
+                return description;
+            }
+
             @Override
             public When when() {
                 return when;

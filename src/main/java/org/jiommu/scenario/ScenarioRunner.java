@@ -90,9 +90,9 @@ public final class ScenarioRunner {
      * Lifecycle ops change state even when they fail or warn, as the kernel does: a device whose
      * probe fails stays on its bus; a device removed while owned WARNs and is torn down anyway.
      */
-    private static final java.util.Set<String> NOT_ATOMIC = java.util.Set.of("device_add", "device_del");
+    static final java.util.Set<String> NOT_ATOMIC = java.util.Set.of("device_add", "device_del");
 
-    private StepReport runStep(Machine m, Step step) {
+    StepReport runStep(Machine m, Step step) {
         int mark = m.warningCount();
         boolean atomic = !NOT_ATOMIC.contains(step.op().name());
         Machine.State before = atomic ? m.snapshot() : null;

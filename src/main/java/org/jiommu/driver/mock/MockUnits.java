@@ -224,8 +224,10 @@ public final class MockUnits implements IommuUnits {
     public Map<String, StressPlant> plants() {
         MockIommuDriver m = drivers.values().iterator().next();
         return Map.of(
-                "iopf-refcount-leak", StressPlant.of(StressPlant.When.BUILD, bed -> m.leakIopfRefcount(true)),
-                "set-dev-pasid-eio", StressPlant.of(StressPlant.When.BUILD, bed -> {
+                "iopf-refcount-leak", StressPlant.of(StressPlant.When.BUILD,
+                        "the mock driver forgets to drop IOPF references (S19): its own check WARNs", bed -> m.leakIopfRefcount(true)),
+                "set-dev-pasid-eio", StressPlant.of(StressPlant.When.BUILD,
+                        "set_dev_pasid fails -EIO on the last PASID function: an errno no race explains", bed -> {
                     if (bed.shape().pasids()) {
                         m.failSetDevPasid(null, bed.pasidDevices().get(bed.pasidDevices().size() - 1), -1, Errno.EIO);
                     }

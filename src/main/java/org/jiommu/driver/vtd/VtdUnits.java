@@ -98,6 +98,28 @@ public final class VtdUnits implements IommuUnits {
         return units;
     }
 
+    /**
+     * The second-level table pages of the live domains: the root and one per table entry. A
+     * failed map keeps the levels it installed, as {@code pfn_to_dma_pte} does, so the fail_nth
+     * sweep counts them with their domain, not as lost frames.
+     */
+    @Override
+    public long tablePages() {
+        long n = 0;
+        for (IommuDomain d : platform.core().liveDomains()) {
+            if (d instanceof VtdDomain v && v.pageTable() != null) {
+                long[] pages = {1};
+                v.pageTable().walk((level, iova, size, pte, leaf) -> {
+                    if (!leaf) {
+                        pages[0]++;
+                    }
+                });
+                n += pages[0];
+            }
+        }
+        return n;
+    }
+
     /** The unit named {@code name}, or null. */
     public VtdIommu unit(String name) {
         return byName.get(name);
@@ -335,6 +357,7 @@ public final class VtdUnits implements IommuUnits {
     public Map<String, StressPlant> plants() {
         Map<String, StressPlant> m = new LinkedHashMap<>(driverFaultPlants());
         m.put("stray-pasid-entry", StressPlant.of(StressPlant.When.FIRST_QUIESCENT_POINT,
+                "a present pass-through PASID entry at PASID 5 of a device without PASIDs (I7 reports it)",
                 bed -> VtdKind.plantStrayPasidEntry(this, bed)));
         return m;
     }
@@ -346,6 +369,7 @@ public final class VtdUnits implements IommuUnits {
      */
     private Map<String, StressPlant> driverFaultPlants() {
         return Map.of("skip-iotlb-invalidation", StressPlant.of(StressPlant.When.BUILD,
+                "every unmap flush leaves out its IOTLB invalidation: a DMA after the unmap lands",
                 bed -> driver.faults().skip(DriverFaults.Skip.IOTLB, 1_000_000)));
     }
 
