@@ -7,9 +7,9 @@ import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -62,7 +62,7 @@ public class ArmLpaeBench {
                     .ias(48).oas(48)
                     .quirks(ArmLpaeConfig.QUIRK_NO_WARN)
                     .build();
-            table = ArmLpaePageTable.alloc(cfg, frames, LpaeTlbOps.NONE, WarningSink.IGNORE);
+            table = ArmLpaePageTable.alloc(cfg, frames, TlbOps.NONE, WarningSink.IGNORE);
             // Populate every table once, leaving all leaves empty.
             mapAllPages();
             unmapAllPages();

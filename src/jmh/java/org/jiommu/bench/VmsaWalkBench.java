@@ -11,9 +11,9 @@ import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -54,7 +54,7 @@ public class VmsaWalkBench {
             FrameAllocator frames = new FrameAllocator(new PhysicalMemory(8L << 30));
             ArmLpaePageTable pt = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1)
                     .pgsizeBitmap(0x1000 | 0x20_0000 | 0x4000_0000).ias(48).oas(48).build(), frames,
-                    LpaeTlbOps.NONE, WarningSink.IGNORE);
+                    TlbOps.NONE, WarningSink.IGNORE);
             Mapped m = new Mapped();
             for (int i = 0; i < PAGES; i++) {
                 pt.mapPages(VA_BASE + ((long) i << 12), PA_BASE + ((long) i << 12), 0x1000, 1, Prot.RW, m.reset());

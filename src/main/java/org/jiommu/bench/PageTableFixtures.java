@@ -10,9 +10,9 @@ import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
 
@@ -51,7 +51,7 @@ final class PageTableFixtures {
         ARM_LPAE_S1("arm-lpae-s1", "ARM LPAE stage 1, 4K granule, 48-bit", frames -> ArmLpaePageTable.alloc(
                 ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1).pgsizeBitmap(SZ_4K | SZ_2M | (1L << 30))
                         .ias(48).oas(48).quirks(ArmLpaeConfig.QUIRK_NO_WARN).build(),
-                frames, LpaeTlbOps.NONE, WarningSink.IGNORE)),
+                frames, TlbOps.NONE, WarningSink.IGNORE)),
         VTD_SL("vtd-sl", "VT-d second level, 48-bit (4 levels)", frames -> VtdSecondLevelPageTable.create(frames, 48)),
         X86_FL("x86-fl", "x86-64 first level (VT-d first stage), 4 levels", frames -> X86FirstLevelPageTable.create(frames, 4));
 

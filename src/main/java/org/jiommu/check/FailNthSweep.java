@@ -12,8 +12,8 @@ import java.util.function.Supplier;
 import org.jiommu.base.IommuException;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
-import org.jiommu.core.spi.MmStruct;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
 

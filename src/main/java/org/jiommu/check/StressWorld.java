@@ -15,7 +15,7 @@ import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.IopfGroup;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.platform.IommuKinds;

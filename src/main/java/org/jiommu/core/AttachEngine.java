@@ -22,10 +22,18 @@ final class AttachEngine {
     /** {@code IOMMU_SET_DOMAIN_MUST_SUCCEED}: keep going past failing devices, record the new domain anyway. */
     static final int MUST_SUCCEED = 1;
 
-    private final IommuCore core;
+    private final Tracer tracer;
+    private final CoreRegistry registry;
+    private final GroupLocks locks;
+    private final KernelVersion version;
+    private final DomainLifecycle domains;
 
-    AttachEngine(IommuCore core) {
-        this.core = core;
+    AttachEngine(Tracer tracer, CoreRegistry registry, GroupLocks locks, KernelVersion version, DomainLifecycle domains) {
+        this.tracer = tracer;
+        this.registry = registry;
+        this.locks = locks;
+        this.version = version;
+        this.domains = domains;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -40,19 +48,19 @@ final class AttachEngine {
     int attachDeviceOp(IommuDomain domain, Device dev, IommuDomain old) {
         DomainOps.AttachDev op = domain.ops().attachDev();
         if (op == null) {
-            core.trace(TraceEvent.Kind.LOG, "__iommu_attach_device", domain + " has no attach_dev op");
+            tracer.trace(TraceEvent.Kind.LOG, "__iommu_attach_device", domain + " has no attach_dev op");
             return Errno.ENODEV.neg();
         }
-        IommuDomain passOld = core.version.atLeast(KernelVersion.V6_19) ? old : null;
+        IommuDomain passOld = version.atLeast(KernelVersion.V6_19) ? old : null;
         int ret = op.attachDev(domain, dev, passOld);
-        core.trace(TraceEvent.Kind.DRIVER, "attach_dev", "(" + domain + ", " + dev + ", old=" + passOld + ") = "
+        tracer.trace(TraceEvent.Kind.DRIVER, "attach_dev", "(" + domain + ", " + dev + ", old=" + passOld + ") = "
                 + (ret == 0 ? "0" : Errno.describe(ret)));
         if (ret > 0) {
-            core.warn("__iommu_attach_device", "attach_dev(" + domain + ", " + dev + ") returned positive " + ret);
+            tracer.warn("__iommu_attach_device", "attach_dev(" + domain + ", " + dev + ") returned positive " + ret);
             ret = Errno.EINVAL.neg();
         }
         if (ret == 0) {
-            DevIommu di = core.devIommuOf(dev);
+            DevIommu di = registry.devIommuOf(dev);
             if (di != null) {
                 di.attachDeferred = false;
             }
@@ -66,11 +74,11 @@ final class AttachEngine {
      * failed device from pointing at a domain that may be freed.
      */
     void deviceSetDomain(IommuGroup group, Device dev, IommuDomain newDomain, IommuDomain old, int flags) {
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         if (di.requireDirect && (newDomain.type() == DomainType.BLOCKED || newDomain == group.blockingDomain)) {
-            core.log("__iommu_device_set_domain", dev + ": Firmware has requested this device have a 1:1 IOMMU"
+            tracer.log("__iommu_device_set_domain", dev + ": Firmware has requested this device have a 1:1 IOMMU"
                     + " mapping, rejecting configuring the device without a 1:1 mapping. Contact your platform vendor.");
-            throw IommuCore.err(Errno.EINVAL, dev + " has a direct-mapped reserved region (require_direct) and"
+            throw Args.err(Errno.EINVAL, dev + " has a direct-mapped reserved region (require_direct) and"
                     + " cannot be attached to blocking domain " + newDomain);
         }
         if (di.attachDeferred) {
@@ -85,7 +93,7 @@ final class AttachEngine {
             if ((flags & MUST_SUCCEED) != 0 && blk != null && blk != newDomain) {
                 attachDeviceOp(blk, dev, old);
             }
-            throw IommuCore.driverErr(ret, "driver " + di.ops() + " attach_dev(" + newDomain + ", " + dev + ")");
+            throw Args.driverErr(ret, "driver " + di.ops() + " attach_dev(" + newDomain + ", " + dev + ")");
         }
     }
 
@@ -101,11 +109,11 @@ final class AttachEngine {
             return null; // I-NOOP: no driver call at all
         }
         if (newDomain == null) {
-            core.warn("__iommu_group_set_domain_internal", "NULL domain for " + group);
-            return IommuCore.err(Errno.EINVAL, "no domain to set on " + group);
+            tracer.warn("__iommu_group_set_domain_internal", "NULL domain for " + group);
+            return Args.err(Errno.EINVAL, "no domain to set on " + group);
         }
-        if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
-            return IommuCore.err(Errno.EBUSY, group.describe() + " has a device under PCI reset");
+        if (version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
+            return Args.err(Errno.EBUSY, group.describe() + " has a device under PCI reset");
         }
         IommuException last = null;
         List<Device> devs = group.devices;
@@ -136,13 +144,13 @@ final class AttachEngine {
         if (cur == null) {
             return;
         }
-        int end = core.version.atLeast(KernelVersion.V6_19) ? failed : failed + 1;
+        int end = version.atLeast(KernelVersion.V6_19) ? failed : failed + 1;
         for (int j = 0; j < end; j++) {
             Device d = group.devices.get(j);
             try {
                 deviceSetDomain(group, d, cur, newDomain, MUST_SUCCEED);
             } catch (IommuException e) {
-                core.warn("__iommu_group_set_domain_internal", "revert of " + d + " to " + cur + " failed: "
+                tracer.warn("__iommu_group_set_domain_internal", "revert of " + d + " to " + cur + " failed: "
                         + e.getMessage());
             }
         }
@@ -160,7 +168,7 @@ final class AttachEngine {
     void setDomainNofail(IommuGroup group, IommuDomain newDomain) {
         IommuException e = setDomainInternal(group, newDomain, MUST_SUCCEED);
         if (e != null) {
-            core.warn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": " + e.getMessage());
+            tracer.warn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": " + e.getMessage());
         }
     }
 
@@ -175,31 +183,31 @@ final class AttachEngine {
             return;
         }
         Device dev = group.devices.get(0);
-        IommuOps ops = core.devIommuOf(dev).ops();
+        IommuOps ops = registry.devIommuOf(dev).ops();
         if (ops.blockedDomain() != null) {
             group.blockingDomain = ops.blockedDomain();
             return;
         }
         // Drivers that do not understand BLOCKED get an empty paging domain instead.
-        group.blockingDomain = core.pagingDomainAllocInternal(dev, DomainType.UNMANAGED, 0);
+        group.blockingDomain = domains.allocPaging(dev, DomainType.UNMANAGED, 0);
     }
 
     /** {@code __iommu_attach_group} (SEMANTICS.md 6.3). Group mutex held. */
     void attachGroupLocked(IommuDomain d, IommuGroup group) {
         IommuDomain cur = group.domain;
         if (cur != null && cur != group.defaultDomain && cur != group.blockingDomain) {
-            throw IommuCore.err(Errno.EBUSY, group.describe() + " is attached to private domain " + cur);
+            throw Args.err(Errno.EBUSY, group.describe() + " is attached to private domain " + cur);
         }
         if (group.devices.isEmpty()) {
-            throw IommuCore.err(Errno.ENODEV, group + " has no devices");
+            throw Args.err(Errno.ENODEV, group + " has no devices");
         }
         Device dev = group.devices.get(0);
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         if (di == null || di.iommuDev == null) {
-            throw IommuCore.err(Errno.EINVAL, dev + " has no IOMMU");
+            throw Args.err(Errno.EINVAL, dev + " has no IOMMU");
         }
-        if (!IommuCore.domainOpsCompatible(di.ops(), d)) {
-            throw IommuCore.err(Errno.EINVAL, "domain " + d + " (driver " + (d.owner() == null ? "static" : d.owner())
+        if (!DomainLifecycle.opsCompatible(di.ops(), d)) {
+            throw Args.err(Errno.EINVAL, "domain " + d + " (driver " + (d.owner() == null ? "static" : d.owner())
                     + ") is not compatible with " + dev + " (driver " + di.ops() + ")");
         }
         setDomain(group, d);
@@ -209,59 +217,41 @@ final class AttachEngine {
     // Public RID-level APIs
     // ------------------------------------------------------------------------------------------
 
-    private IommuGroup requireGroupOf(Device dev, String fn) {
-        IommuCore.requireDevice(dev, fn);
-        IommuGroup g = core.groupOf(dev);
-        if (g == null) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU group");
-        }
-        return g;
-    }
-
     void attachDevice(IommuDomain d, Device dev) {
-        core.requireDomain(d, "iommu_attach_device");
-        IommuGroup group = requireGroupOf(dev, "iommu_attach_device");
-        if (!core.lockMember(group, dev)) {
-            throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
-        }
-        try {
+        Args.requireDomain(d, "iommu_attach_device");
+        IommuGroup group = registry.requireGroupOf(dev, "iommu_attach_device");
+        locks.whileMemberOrFail(group, dev, "", () -> {
             // Multi-device groups must use the group API under ownership (S13).
             if (group.devices.size() != 1) {
-                throw IommuCore.err(Errno.EINVAL, dev + " shares " + group.describe()
+                throw Args.err(Errno.EINVAL, dev + " shares " + group.describe()
                         + ": use iommu_attach_group");
             }
             attachGroupLocked(d, group);
-        } finally {
-            group.mutex.unlock();
-        }
+        });
     }
 
     void detachDevice(IommuDomain d, Device dev) {
-        IommuCore.requireDevice(dev, "iommu_detach_device");
-        IommuGroup group = core.groupOf(dev);
-        if (group == null || !core.lockMember(group, dev)) {
-            return; // no group, or released meanwhile: nothing to detach
-        }
-        try {
+        Args.requireDevice(dev, "iommu_detach_device");
+        IommuGroup group = registry.groupOf(dev);
+        // no group, or released meanwhile: nothing to detach
+        locks.whileMember(group, dev, () -> {
             if (d != group.domain) {
-                core.warn("iommu_detach_device", dev + ": " + d + " is not the domain of " + group
+                tracer.warn("iommu_detach_device", dev + ": " + d + " is not the domain of " + group
                         + " (" + group.domain + ")");
                 return;
             }
             if (group.devices.size() != 1) {
-                core.warn("iommu_detach_device", dev + " is not alone in " + group.describe());
+                tracer.warn("iommu_detach_device", dev + " is not alone in " + group.describe());
                 return;
             }
             setCoreDomain(group);
-        } finally {
-            group.mutex.unlock();
-        }
+        });
     }
 
     void attachGroup(IommuDomain d, IommuGroup group) {
-        core.requireDomain(d, "iommu_attach_group");
-        core.requireGroup(group, "iommu_attach_group");
-        core.lock(group);
+        Args.requireDomain(d, "iommu_attach_group");
+        registry.requireGroup(group, "iommu_attach_group");
+        locks.lock(group);
         try {
             attachGroupLocked(d, group);
         } finally {
@@ -270,8 +260,8 @@ final class AttachEngine {
     }
 
     void detachGroup(IommuDomain d, IommuGroup group) {
-        core.requireGroup(group, "iommu_detach_group");
-        core.lock(group);
+        registry.requireGroup(group, "iommu_detach_group");
+        locks.lock(group);
         try {
             if (group.devices.isEmpty()) {
                 return;
@@ -283,11 +273,11 @@ final class AttachEngine {
     }
 
     void groupReplaceDomain(IommuGroup group, IommuDomain d) {
-        core.requireGroup(group, "iommu_group_replace_domain");
-        core.requireDomain(d, "iommu_group_replace_domain");
-        core.lock(group);
+        registry.requireGroup(group, "iommu_group_replace_domain");
+        Args.requireDomain(d, "iommu_group_replace_domain");
+        locks.lock(group);
         try {
-            IommuCore.requireMembers(group, "iommu_group_replace_domain");
+            Args.requireMembers(group, "iommu_group_replace_domain");
             setDomain(group, d);
         } finally {
             group.mutex.unlock();
@@ -296,19 +286,19 @@ final class AttachEngine {
 
     void attachGroupHandle(IommuDomain d, IommuGroup group, AttachHandle h) {
         if (h == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_attach_group_handle: handle is null");
+            throw Args.err(Errno.EINVAL, "iommu_attach_group_handle: handle is null");
         }
-        core.requireDomain(d, "iommu_attach_group_handle");
-        core.requireGroup(group, "iommu_attach_group_handle");
-        core.lock(group);
+        Args.requireDomain(d, "iommu_attach_group_handle");
+        registry.requireGroup(group, "iommu_attach_group_handle");
+        locks.lock(group);
         try {
             // xa_insert: reserve slot 0, refusing an occupied one (before any allocation)
             if (group.pasidArray.containsKey(0)) {
-                throw IommuCore.err(Errno.EBUSY, group + " already has a handle in PASID slot 0 ("
+                throw Args.err(Errno.EBUSY, group + " already has a handle in PASID slot 0 ("
                         + group.pasidArray.get(0) + ")");
             }
-            if (core.shouldFailAlloc("xa_insert pasid_array[0]")) {
-                throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
+            if (tracer.shouldFailAlloc("xa_insert pasid_array[0]")) {
+                throw Args.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
             }
             group.pasidArray.put(0, PasidEntry.Reserved.INSTANCE);
             try {
@@ -326,8 +316,8 @@ final class AttachEngine {
     }
 
     void detachGroupHandle(IommuDomain d, IommuGroup group) {
-        core.requireGroup(group, "iommu_detach_group_handle");
-        core.lock(group);
+        registry.requireGroup(group, "iommu_detach_group_handle");
+        locks.lock(group);
         try {
             if (!group.devices.isEmpty()) {
                 setCoreDomain(group);
@@ -344,16 +334,16 @@ final class AttachEngine {
      */
     void replaceGroupHandle(IommuGroup group, IommuDomain d, AttachHandle h) {
         if (d == null || h == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_replace_group_handle: domain and handle must be given");
+            throw Args.err(Errno.EINVAL, "iommu_replace_group_handle: domain and handle must be given");
         }
-        core.requireDomain(d, "iommu_replace_group_handle");
-        core.requireGroup(group, "iommu_replace_group_handle");
-        core.lock(group);
+        Args.requireDomain(d, "iommu_replace_group_handle");
+        registry.requireGroup(group, "iommu_replace_group_handle");
+        locks.lock(group);
         try {
-            IommuCore.requireMembers(group, "iommu_replace_group_handle");
+            Args.requireMembers(group, "iommu_replace_group_handle");
             // xa_reserve: succeeds whether or not the slot holds an entry
-            if (core.shouldFailAlloc("xa_reserve pasid_array[0]")) {
-                throw IommuCore.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
+            if (tracer.shouldFailAlloc("xa_reserve pasid_array[0]")) {
+                throw Args.err(Errno.ENOMEM, "cannot reserve PASID slot 0 of " + group);
             }
             boolean reserved = group.pasidArray.putIfAbsent(0, PasidEntry.Reserved.INSTANCE) == null;
             try {
@@ -371,40 +361,41 @@ final class AttachEngine {
         }
     }
 
+    /**
+     * {@code iommu_attach_handle_get}: the handle at {@code pasid}; -ENOENT if none (or a bare
+     * domain), -EBUSY if {@code type} is given and the handle's domain is of another type.
+     *
+     * @param type the wanted domain type, or null for any ({@code 0})
+     */
     AttachHandle attachHandleGet(IommuGroup group, int pasid, DomainType type) {
-        core.requireGroup(group, "iommu_attach_handle_get");
+        registry.requireGroup(group, "iommu_attach_handle_get");
         PasidEntry e = group.pasidArray.get(pasid);
         if (!(e instanceof PasidEntry.HandleEntry)) {
-            throw IommuCore.err(Errno.ENOENT, group + " has no attach handle at PASID " + pasid);
+            throw Args.err(Errno.ENOENT, group + " has no attach handle at PASID " + pasid);
         }
         AttachHandle h = ((PasidEntry.HandleEntry) e).handle();
         if (type != null && h.domain().type() != type) {
-            throw IommuCore.err(Errno.EBUSY, group + " PASID " + pasid + " holds a " + h.domain().type()
+            throw Args.err(Errno.EBUSY, group + " PASID " + pasid + " holds a " + h.domain().type()
                     + " domain, not " + type);
         }
         return h;
     }
 
     void deferredAttach(Device dev, IommuDomain d) {
-        IommuCore.requireDevice(dev, "iommu_deferred_attach");
-        core.requireDomain(d, "iommu_deferred_attach");
-        DevIommu di = core.devIommuOf(dev);
+        Args.requireDevice(dev, "iommu_deferred_attach");
+        Args.requireDomain(d, "iommu_deferred_attach");
+        DevIommu di = registry.devIommuOf(dev);
         if (di == null || !di.attachDeferred) {
             return;
         }
-        IommuGroup group = core.groupOf(dev);
-        if (core.version.atLeast(KernelVersion.V7_0) && group != null) {
-            if (!core.lockMember(group, dev)) {
-                return;
-            }
-            try {
+        IommuGroup group = registry.groupOf(dev);
+        if (version.atLeast(KernelVersion.V7_0) && group != null) {
+            locks.whileMember(group, dev, () -> {
                 if (group.resettingDomain != null) {
-                    throw IommuCore.err(Errno.EBUSY, dev + " is under PCI reset");
+                    throw Args.err(Errno.EBUSY, dev + " is under PCI reset");
                 }
                 deferredAttachLocked(dev, d, di);
-            } finally {
-                group.mutex.unlock();
-            }
+            });
         } else {
             deferredAttachLocked(dev, d, di);
         }
@@ -416,29 +407,34 @@ final class AttachEngine {
         }
         int ret = attachDeviceOp(d, dev, null);
         if (ret != 0) {
-            throw IommuCore.driverErr(ret, "driver " + di.ops() + " attach_dev(" + d + ", " + dev + ")");
+            throw Args.driverErr(ret, "driver " + di.ops() + " attach_dev(" + d + ", " + dev + ")");
         }
     }
 
+    /**
+     * {@code iommu_get_domain_for_dev}: the group's domain (null without a group). Δ7.0: called
+     * with the group mutex held it records the lockdep warning (drivers must use
+     * {@link CoreServices#driverGetDomainForDev}).
+     */
     IommuDomain getDomainForDev(Device dev) {
-        IommuGroup g = core.groupOf(dev);
+        IommuGroup g = registry.groupOf(dev);
         if (g == null) {
             return null;
         }
-        if (core.version.atLeast(KernelVersion.V7_0) && g.mutex.isHeldByCurrentThread()) {
-            core.warn("iommu_get_domain_for_dev", "called for " + dev + " with the mutex of " + g
+        if (version.atLeast(KernelVersion.V7_0) && g.mutex.isHeldByCurrentThread()) {
+            tracer.warn("iommu_get_domain_for_dev", "called for " + dev + " with the mutex of " + g
                     + " held: drivers get the old domain as an argument (iommu_driver_get_domain_for_dev)");
         }
         return g.domain;
     }
 
     IommuDomain driverGetDomainForDev(Device dev) {
-        IommuGroup g = core.groupOf(dev);
+        IommuGroup g = registry.groupOf(dev);
         if (g == null) {
             return null;
         }
         if (!g.mutex.isHeldByCurrentThread()) {
-            core.warn("iommu_driver_get_domain_for_dev", "called for " + dev + " without the mutex of " + g);
+            tracer.warn("iommu_driver_get_domain_for_dev", "called for " + dev + " without the mutex of " + g);
         }
         IommuDomain r = g.resettingDomain;
         return r != null ? r : g.domain;
@@ -449,25 +445,22 @@ final class AttachEngine {
     // ------------------------------------------------------------------------------------------
 
     private boolean resetApplies(Device dev, String fn) {
-        if (!core.version.atLeast(KernelVersion.V7_0)) {
-            throw IommuCore.err(Errno.EOPNOTSUPP, fn + " exists from v7.0 on (running " + core.version + ")");
+        if (!version.atLeast(KernelVersion.V7_0)) {
+            throw Args.err(Errno.EOPNOTSUPP, fn + " exists from v7.0 on (running " + version + ")");
         }
-        return dev instanceof PciDevice && ((PciDevice) dev).hasAts() && core.devHasIommu(dev);
+        return dev instanceof PciDevice && ((PciDevice) dev).hasAts() && registry.devHasIommu(dev);
     }
 
     void resetPrepare(Device dev) {
-        IommuCore.requireDevice(dev, "pci_dev_reset_iommu_prepare");
+        Args.requireDevice(dev, "pci_dev_reset_iommu_prepare");
         if (!resetApplies(dev, "pci_dev_reset_iommu_prepare")) {
             return;
         }
-        IommuGroup group = core.groupOf(dev);
-        if (!core.lockMember(group, dev)) {
-            throw IommuCore.err(Errno.ENODEV, dev + " left " + group);
-        }
-        try {
+        IommuGroup group = registry.groupOf(dev);
+        locks.whileMemberOrFail(group, dev, "", () -> {
             if (group.resettingDomain != null) {
-                core.warn("pci_dev_reset_iommu_prepare", group + " is already resetting");
-                throw IommuCore.err(Errno.EBUSY, group + " is already resetting");
+                tracer.warn("pci_dev_reset_iommu_prepare", group + " is already resetting");
+                throw Args.err(Errno.EBUSY, group + " is already resetting");
             }
             boolean hadBlocking = group.blockingDomain != null;
             allocBlockingDomain(group);
@@ -475,66 +468,59 @@ final class AttachEngine {
             if (group.domain != blk) {
                 int ret = attachDeviceOp(blk, dev, group.domain);
                 if (ret != 0) {
-                    throw IommuCore.driverErr(ret, "attach_dev(" + blk + ", " + dev + ") for reset");
+                    throw Args.driverErr(ret, "attach_dev(" + blk + ", " + dev + ") for reset");
                 }
             }
             // Stop every PASID of this device too; the slots themselves stay.
             for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
                 IommuDomain pd = e.getValue().domain();
-                if (pd != null && core.devIommuOf(dev).maxPasids > 0) {
+                if (pd != null && registry.devIommuOf(dev).maxPasids > 0) {
                     removeDevPasid(dev, e.getKey(), pd);
                 }
             }
             group.resettingDomain = blk;
             if (!hadBlocking) {
-                core.trace(TraceEvent.Kind.LOG, "pci_dev_reset_iommu_prepare", "allocated blocking domain " + blk);
+                tracer.trace(TraceEvent.Kind.LOG, "pci_dev_reset_iommu_prepare", "allocated blocking domain " + blk);
             }
-        } finally {
-            group.mutex.unlock();
-        }
+        });
     }
 
     void resetDone(Device dev) {
-        IommuCore.requireDevice(dev, "pci_dev_reset_iommu_done");
+        Args.requireDevice(dev, "pci_dev_reset_iommu_done");
         if (!resetApplies(dev, "pci_dev_reset_iommu_done")) {
             return;
         }
-        IommuGroup group = core.groupOf(dev);
-        if (!core.lockMember(group, dev)) {
-            return;
-        }
-        try {
+        IommuGroup group = registry.groupOf(dev);
+        locks.whileMember(group, dev, () -> {
             if (group.resettingDomain == null) {
                 return;
             }
             IommuDomain blk = group.blockingDomain;
             if (blk == null) {
-                core.warn("pci_dev_reset_iommu_done", group + " is resetting without a blocking domain");
+                tracer.warn("pci_dev_reset_iommu_done", group + " is resetting without a blocking domain");
                 return;
             }
             if (group.domain != blk) {
                 int ret = attachDeviceOp(group.domain, dev, blk);
                 if (ret != 0) {
-                    core.warn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
+                    tracer.warn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
                             + " failed: " + Errno.describe(ret));
                 }
             }
             for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
                 IommuDomain pd = e.getValue().domain();
-                if (pd == null || pd.ops().setDevPasid() == null || core.devIommuOf(dev).maxPasids == 0) {
+                if (pd == null || pd.ops().setDevPasid() == null || registry.devIommuOf(dev).maxPasids == 0) {
                     continue;
                 }
                 int ret = pd.ops().setDevPasid().setDevPasid(pd, dev, e.getKey(), blk);
-                core.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + pd + ", " + dev + ", " + e.getKey()
+                tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + pd + ", " + dev + ", " + e.getKey()
                         + ", old=" + blk + ") = " + ret);
                 if (ret != 0) {
-                    core.warn("pci_dev_reset_iommu_done", "restore of " + dev + " PASID " + e.getKey() + " failed");
+                    tracer.warn("pci_dev_reset_iommu_done", "restore of " + dev + " PASID " + e.getKey() + " failed");
                 }
             }
             group.resettingDomain = null;
-        } finally {
-            group.mutex.unlock();
-        }
+        });
     }
 
     /**
@@ -542,17 +528,17 @@ final class AttachEngine {
      * off one device; a failure is a WARN. Shared with the PASID API (part 2).
      */
     void removeDevPasid(Device dev, int pasid, IommuDomain domain) {
-        IommuOps ops = core.devIommuOf(dev).ops();
+        IommuOps ops = registry.devIommuOf(dev).ops();
         IommuDomain blocked = ops.blockedDomain();
         if (blocked == null || blocked.ops().setDevPasid() == null) {
-            core.warn("iommu_remove_dev_pasid", "driver " + ops + " cannot remove PASID " + pasid + " of " + dev);
+            tracer.warn("iommu_remove_dev_pasid", "driver " + ops + " cannot remove PASID " + pasid + " of " + dev);
             return;
         }
         int ret = blocked.ops().setDevPasid().setDevPasid(blocked, dev, pasid, domain);
-        core.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + blocked + ", " + dev + ", " + pasid + ", old="
+        tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + blocked + ", " + dev + ", " + pasid + ", old="
                 + domain + ") = " + ret);
         if (ret != 0) {
-            core.warn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
+            tracer.warn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
                     + Errno.describe(ret));
         }
     }

@@ -57,24 +57,32 @@ final class AuxEngine {
         }
     }
 
-    private final IommuCore core;
+    private final Tracer tracer;
+    private final CoreRegistry registry;
+    private final GroupLocks locks;
+    private final PasidEngine pasids;
+    private final GlobalPasidAllocator globalPasids;
     /** Write: aux attach/detach. Read: RID attaches of caller domains, aux queries. Above the group mutexes. */
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** Aux domains. Written under the write lock; read locklessly by {@code domainFree} and snapshots. */
     final Map<IommuDomain, AuxDomain> domains = new ConcurrentHashMap<>();
 
-    AuxEngine(IommuCore core) {
-        this.core = core;
+    AuxEngine(Tracer tracer, CoreRegistry registry, GroupLocks locks, PasidEngine pasids, GlobalPasidAllocator globalPasids) {
+        this.tracer = tracer;
+        this.registry = registry;
+        this.locks = locks;
+        this.pasids = pasids;
+        this.globalPasids = globalPasids;
     }
 
     private IommuOps opsOf(Device dev) {
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         return di == null || di.iommuDev == null ? null : di.ops();
     }
 
     /** Where {@code d} is in RID use (a group's domain, default or blocking domain, or slot 0), or null. */
     private String ridUser(IommuDomain d) {
-        for (IommuGroup g : core.liveGroups()) {
+        for (IommuGroup g : registry.liveGroups()) {
             if (g.domain == d || g.defaultDomain == d || g.blockingDomain == d) {
                 return g + " uses it for DMA without PASID";
             }
@@ -95,7 +103,7 @@ final class AuxEngine {
     void refuseAuxAsRid(IommuDomain d, String fn) {
         AuxDomain a = domains.get(d);
         if (a != null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " is attached as an aux domain to " + a.devices.keySet()
+            throw Args.err(Errno.EINVAL, fn + ": " + d + " is attached as an aux domain to " + a.devices.keySet()
                     + " and cannot be a RID domain");
         }
     }
@@ -113,18 +121,29 @@ final class AuxEngine {
         }
     }
 
+    /**
+     * {@code iommu_aux_attach_device}: attach {@code d} to {@code dev} as an aux domain. With a
+     * PASID-capable driver the domain's default PASID is allocated on its first aux attach (within
+     * the device's PASID width), shared by later ones and installed with the PASID API; a
+     * table-only driver (SMMUv2) only sets the domain up. -ENODEV without an IOMMU or aux support
+     * or when no default PASID is left; the driver's refusal errno (VT-d -EPERM, else -EINVAL)
+     * without AUX enabled or for a non-UNMANAGED domain; -EINVAL for a RID domain (S04) or a
+     * blocked RID; -EBUSY if already attached to {@code dev} or the PASID is taken (S12);
+     * -EOVERFLOW if the domain's PASID is beyond the device's width. A failure undoes exactly what
+     * the call did (S06).
+     */
     void attach(IommuDomain d, Device dev) {
         final String fn = "iommu_aux_attach_device";
-        core.requireDomain(d, fn);
-        IommuCore.requireDevice(dev, fn);
-        IommuGroup group = core.groupOf(dev);
+        Args.requireDomain(d, fn);
+        Args.requireDevice(dev, fn);
+        IommuGroup group = registry.groupOf(dev);
         IommuOps ops = opsOf(dev);
         if (group == null || ops == null) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU");
+            throw Args.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU");
         }
         AuxOps aux = ops.auxOps();
         if (aux == null) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": driver " + ops + " has no aux-domain support");
+            throw Args.err(Errno.ENODEV, fn + ": driver " + ops + " has no aux-domain support");
         }
         lock.writeLock().lock();
         try {
@@ -136,43 +155,43 @@ final class AuxEngine {
 
     private void attachLocked(IommuDomain d, Device dev, IommuGroup group, IommuOps ops, AuxOps aux, String fn) {
         // is_aux_domain(): AUX enabled on the device and an unmanaged (paging) domain (S03)
-        if (!core.devFeatureEnabled(dev, DevFeature.AUX) || d.type() != DomainType.UNMANAGED) {
-            throw IommuCore.err(aux.refusal(), fn + ": " + (d.type() != DomainType.UNMANAGED
+        if (!Features.enabled(registry, dev, DevFeature.AUX) || d.type() != DomainType.UNMANAGED) {
+            throw Args.err(aux.refusal(), fn + ": " + (d.type() != DomainType.UNMANAGED
                     ? d + " is a " + d.type() + " domain, not an unmanaged paging domain"
                     : "AUX is not enabled on " + dev));
         }
-        if (!IommuCore.domainOpsCompatible(ops, d)) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " was not allocated by " + ops);
+        if (!DomainLifecycle.opsCompatible(ops, d)) {
+            throw Args.err(Errno.EINVAL, fn + ": " + d + " was not allocated by " + ops);
         }
         String rid = ridUser(d);
         if (rid != null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " is a RID domain (" + rid + "), not an aux domain (S04)");
+            throw Args.err(Errno.EINVAL, fn + ": " + d + " is a RID domain (" + rid + "), not an aux domain (S04)");
         }
         AuxDomain a = domains.get(d);
         if (a != null && a.devices.containsKey(dev)) {
-            throw IommuCore.err(Errno.EBUSY, fn + ": " + d + " is already aux-attached to " + dev);
+            throw Args.err(Errno.EBUSY, fn + ": " + d + " is already aux-attached to " + dev);
         }
         // The PASID entries hang from the RID's translation: no real RID domain, nothing to hang them from.
         IommuDomain cur = group.domain;
         if (cur == null || cur.type() == DomainType.BLOCKED || cur == group.blockingDomain) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + group + " of " + dev + " is blocked (" + cur
+            throw Args.err(Errno.EINVAL, fn + ": " + group + " of " + dev + " is blocked (" + cur
                     + "): no RID domain to hang PASID entries from");
         }
         boolean fresh = a == null;
         int pasid = IommuCore.IOMMU_PASID_INVALID;
         if (aux.usesPasid()) {
-            int max = core.devIommuOf(dev).maxPasids;
+            int max = registry.devIommuOf(dev).maxPasids;
             if (fresh) {
-                pasid = core.allocGlobalPasidInternal(max, fn + " default PASID of " + d);
+                pasid = globalPasids.allocFor(max, fn + " default PASID of " + d);
                 if (pasid == IommuCore.IOMMU_PASID_INVALID) {
-                    core.log(fn, "Can't allocate default pasid for " + d + " on " + dev);
-                    throw IommuCore.err(Errno.ENODEV, fn + ": no default PASID for " + d + " within the "
+                    tracer.log(fn, "Can't allocate default pasid for " + d + " on " + dev);
+                    throw Args.err(Errno.ENODEV, fn + ": no default PASID for " + d + " within the "
                             + max + " PASIDs of " + dev);
                 }
             } else {
                 pasid = a.pasid;
                 if (Integer.compareUnsigned(pasid, max) >= 0) {
-                    throw IommuCore.err(Errno.EOVERFLOW, fn + ": " + d + " uses PASID " + pasid + ", beyond the "
+                    throw Args.err(Errno.EOVERFLOW, fn + ": " + d + " uses PASID " + pasid + ", beyond the "
                             + max + " PASIDs of " + dev);
                 }
             }
@@ -182,15 +201,15 @@ final class AuxEngine {
                 installPasid(d, dev, group, pasid, a, fn);
             } else if (aux.attach() != null) {
                 int ret = aux.attach().auxAttach(d, dev);
-                core.trace(TraceEvent.Kind.DRIVER, "aux_attach_dev", "(" + d + ", " + dev + ") = " + Errno.describe(ret));
+                tracer.trace(TraceEvent.Kind.DRIVER, "aux_attach_dev", "(" + d + ", " + dev + ") = " + Errno.describe(ret));
                 if (ret != 0) {
-                    throw IommuCore.driverErr(ret, "driver " + ops + " aux_attach_dev(" + d + ", " + dev + ")");
+                    throw Args.driverErr(ret, "driver " + ops + " aux_attach_dev(" + d + ", " + dev + ")");
                 }
             }
         } catch (IommuException | IllegalStateException e) {
             // S06: undo exactly this call; the PASID only if nobody else holds it
             if (fresh && pasid != IommuCore.IOMMU_PASID_INVALID) {
-                core.freeGlobalPasidInternal(pasid, fn);
+                globalPasids.release(pasid, fn);
             }
             throw e;
         }
@@ -203,7 +222,7 @@ final class AuxEngine {
 
     /** The PASID half: once per group (its members share the slot), through the PASID API. */
     private void installPasid(IommuDomain d, Device dev, IommuGroup group, int pasid, AuxDomain a, String fn) {
-        core.lock(group);
+        locks.lock(group);
         try {
             if (a != null && a.devices.containsValue(group)) {
                 // A group sibling already installed d at this PASID on every member: link only.
@@ -212,53 +231,57 @@ final class AuxEngine {
                     throw new IllegalStateException(group + " lost aux PASID " + pasid + " of " + d);
                 }
                 if (!group.devices.contains(dev)) {
-                    throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
+                    throw Args.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
                 }
                 return;
             }
-            core.pasidEngine.attachDevicePasidLocked(d, dev, group, pasid, new AuxHandle(), fn);
+            pasids.attachDevicePasidLocked(d, dev, group, pasid, new AuxHandle(), fn);
         } finally {
             group.mutex.unlock();
         }
     }
 
+    /**
+     * {@code iommu_aux_detach_device}: the PASID entry goes with the last aux user of its group, the
+     * default PASID with the domain's last aux attachment (exactly once, S05). Not attached: nothing.
+     */
     void detach(IommuDomain d, Device dev) {
         final String fn = "iommu_aux_detach_device";
-        IommuCore.requireDevice(dev, fn);
+        Args.requireDevice(dev, fn);
         if (d == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": domain is null");
+            throw Args.err(Errno.EINVAL, fn + ": domain is null");
         }
         lock.writeLock().lock();
         try {
             AuxDomain a = domains.get(d);
             if (a == null || !a.devices.containsKey(dev)) {
                 // the 2019 drivers return silently (is_aux_domain() false, or aux_nr_devs == 0)
-                core.trace(TraceEvent.Kind.LOG, fn, d + " is not aux-attached to " + dev);
+                tracer.trace(TraceEvent.Kind.LOG, fn, d + " is not aux-attached to " + dev);
                 return;
             }
             IommuGroup group = a.devices.remove(dev);
-            DevIommu di = core.devIommuOf(dev);
+            DevIommu di = registry.devIommuOf(dev);
             IommuOps ops = di != null && di.iommuDev != null ? di.ops() : d.owner();
             AuxOps aux = ops == null ? null : ops.auxOps();
             if (a.pasid != IommuCore.IOMMU_PASID_INVALID) {
                 if (!a.devices.containsValue(group)) {
                     // last user in this group: clear the PASID entries (the driver invalidates ATCs, S08)
-                    core.lock(group);
+                    locks.lock(group);
                     try {
-                        core.pasidEngine.detachDevicePasidLocked(d, dev, group, a.pasid, fn);
+                        pasids.detachDevicePasidLocked(d, dev, group, a.pasid, fn);
                     } finally {
                         group.mutex.unlock();
                     }
                 }
             } else if (aux != null && aux.detach() != null) {
                 aux.detach().auxDetach(d, dev);
-                core.trace(TraceEvent.Kind.DRIVER, "aux_detach_dev", "(" + d + ", " + dev + ")");
+                tracer.trace(TraceEvent.Kind.DRIVER, "aux_detach_dev", "(" + d + ", " + dev + ")");
             }
             if (a.refcnt() == 0) {
                 // S05: the default PASID goes exactly once, with the last attachment, under this lock
                 domains.remove(d);
                 if (a.pasid != IommuCore.IOMMU_PASID_INVALID) {
-                    core.freeGlobalPasidInternal(a.pasid, fn);
+                    globalPasids.release(a.pasid, fn);
                 }
             }
         } finally {
@@ -269,12 +292,12 @@ final class AuxEngine {
     /** {@code iommu_aux_get_pasid}: the domain's PASID while it is aux-attached to {@code dev} (S07). */
     int getPasid(IommuDomain d, Device dev) {
         final String fn = "iommu_aux_get_pasid";
-        IommuCore.requireDevice(dev, fn);
+        Args.requireDevice(dev, fn);
         lock.readLock().lock();
         try {
             AuxDomain a = d == null ? null : domains.get(d);
             if (a == null || !a.devices.containsKey(dev) || a.pasid == IommuCore.IOMMU_PASID_INVALID) {
-                throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " is not aux-attached to " + dev + " with a PASID");
+                throw Args.err(Errno.EINVAL, fn + ": " + d + " is not aux-attached to " + dev + " with a PASID");
             }
             return a.pasid;
         } finally {
@@ -288,25 +311,25 @@ final class AuxEngine {
      */
     long getAttr(IommuDomain d, DomainAttr attr) {
         final String fn = "iommu_domain_get_attr";
-        core.requireDomain(d, fn);
+        Args.requireDomain(d, fn);
         if (attr == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": attribute is null");
+            throw Args.err(Errno.EINVAL, fn + ": attribute is null");
         }
         IommuOps owner = d.owner();
         if (owner == null || owner.domainGetAttr() == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " has no domain_get_attr op");
+            throw Args.err(Errno.EINVAL, fn + ": " + d + " has no domain_get_attr op");
         }
         lock.readLock().lock();
         try {
             if (attr == DomainAttr.PTBASE && !domains.containsKey(d)) {
-                throw IommuCore.err(Errno.ENODEV, fn + ": " + d + " is not an aux domain: no PTBASE");
+                throw Args.err(Errno.ENODEV, fn + ": " + d + " is not an aux domain: no PTBASE");
             }
             try {
                 long v = owner.domainGetAttr().domainGetAttr(d, attr);
-                core.trace(TraceEvent.Kind.DRIVER, "domain_get_attr", "(" + d + ", " + attr + ") = " + v);
+                tracer.trace(TraceEvent.Kind.DRIVER, "domain_get_attr", "(" + d + ", " + attr + ") = " + v);
                 return v;
             } catch (IommuException e) {
-                core.trace(TraceEvent.Kind.DRIVER, "domain_get_attr", "(" + d + ", " + attr + ") = " + e.errno());
+                tracer.trace(TraceEvent.Kind.DRIVER, "domain_get_attr", "(" + d + ", " + attr + ") = " + e.errno());
                 throw e;
             }
         } finally {

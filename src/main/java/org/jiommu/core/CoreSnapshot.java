@@ -8,7 +8,7 @@ import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 
 /**
  * The whole core at one instant ({@link IommuCore#snapshot()}). Value records: two snapshots are

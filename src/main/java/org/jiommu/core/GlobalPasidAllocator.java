@@ -19,6 +19,42 @@ final class GlobalPasidAllocator {
     private final BitSet used = new BitSet();
     /** PASID → the {@code max_pasids} limit it was allocated under. Guarded by this. */
     private final TreeMap<Integer, Integer> limits = new TreeMap<>();
+    /** Where {@link #allocFor} / {@link #release} report fail_nth and WARNs; null for a bare IDA. */
+    private final Tracer tracer;
+
+    GlobalPasidAllocator() {
+        this(null);
+    }
+
+    GlobalPasidAllocator(Tracer tracer) {
+        this.tracer = tracer;
+    }
+
+    /**
+     * The core's allocation: the kernel's reading of {@code max_pasids == 0} (the device cannot
+     * issue PASIDs) and of an IDA out of memory (fail_nth at {@code site}) are
+     * {@link IommuCore#IOMMU_PASID_INVALID}, like an exhausted range.
+     */
+    int allocFor(int maxPasids, String site) {
+        if (maxPasids == 0) {
+            return IommuCore.IOMMU_PASID_INVALID;
+        }
+        if (tracer.shouldFailAlloc("ida_alloc_range " + site)) {
+            return IommuCore.IOMMU_PASID_INVALID;
+        }
+        return alloc(maxPasids);
+    }
+
+    /** The core's free: WARN and ignore for IOMMU_PASID_INVALID and (as {@code ida_free}) an id not allocated. */
+    void release(int pasid, String fn) {
+        if (pasid == IommuCore.IOMMU_PASID_INVALID) {
+            tracer.warn(fn, "freeing IOMMU_PASID_INVALID");
+            return;
+        }
+        if (!free(pasid)) {
+            tracer.warn(fn, "ida_free called for PASID " + Integer.toUnsignedString(pasid) + " which is not allocated");
+        }
+    }
 
     /**
      * The lowest free id in {@code [1, maxPasids - 1]}, or {@link IommuCore#IOMMU_PASID_INVALID}

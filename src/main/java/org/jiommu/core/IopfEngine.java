@@ -14,7 +14,7 @@ import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
 import org.jiommu.core.spi.IopfFault;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 
 /**
@@ -45,15 +45,17 @@ final class IopfEngine {
         }
     }
 
-    private final IommuCore core;
+    private final Tracer tracer;
+    private final CoreRegistry registry;
     /** {@code domain->iopf_handler}. */
     final Map<IommuDomain, IopfHandler> handlers = new ConcurrentHashMap<>();
     /** {@code dev->iommu->fault_param} (RCU-published in the kernel). */
     final Map<Device, FaultParam> params = new ConcurrentHashMap<>();
     private final AtomicLong groupSeq = new AtomicLong();
 
-    IopfEngine(IommuCore core) {
-        this.core = core;
+    IopfEngine(Tracer tracer, CoreRegistry registry) {
+        this.tracer = tracer;
+        this.registry = registry;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -110,17 +112,17 @@ final class IopfEngine {
 
     IopfQueue queueAlloc(String name) {
         if (name == null || name.isEmpty()) {
-            throw IommuCore.err(Errno.EINVAL, "iopf_queue_alloc: name must not be empty");
+            throw Args.err(Errno.EINVAL, "iopf_queue_alloc: name must not be empty");
         }
-        if (core.shouldFailAlloc("iopf_queue_alloc " + name)) {
-            throw IommuCore.err(Errno.ENOMEM, "iopf_queue_alloc: no memory for " + name);
+        if (tracer.shouldFailAlloc("iopf_queue_alloc " + name)) {
+            throw Args.err(Errno.ENOMEM, "iopf_queue_alloc: no memory for " + name);
         }
         return new IopfQueue(name);
     }
 
     private static IopfQueue requireQueue(Object q, String fn) {
         if (!(q instanceof IopfQueue)) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + q + " is not a queue of this core");
+            throw Args.err(Errno.EINVAL, fn + ": " + q + " is not a queue of this core");
         }
         return (IopfQueue) q;
     }
@@ -128,8 +130,8 @@ final class IopfEngine {
     int addDevice(Object queue, Device dev) {
         final String fn = "iopf_queue_add_device";
         IopfQueue q = requireQueue(queue, fn);
-        IommuCore.requireDevice(dev, fn);
-        DevIommu di = core.devIommuOf(dev);
+        Args.requireDevice(dev, fn);
+        DevIommu di = registry.devIommuOf(dev);
         IommuOps ops = di == null || di.iommuDev == null ? null : di.ops();
         if (ops == null || ops.pageResponse() == null) {
             return Errno.ENODEV.neg();
@@ -141,25 +143,25 @@ final class IopfEngine {
             if (params.containsKey(dev)) {
                 return Errno.EBUSY.neg();
             }
-            if (core.shouldFailAlloc("iommu_fault_param " + dev)) {
+            if (tracer.shouldFailAlloc("iommu_fault_param " + dev)) {
                 return Errno.ENOMEM.neg();
             }
             params.put(dev, new FaultParam(q, dev));
             q.devices.add(dev);
         }
-        core.trace(TraceEvent.Kind.LOG, fn, dev + " on " + q);
+        tracer.trace(TraceEvent.Kind.LOG, fn, dev + " on " + q);
         return 0;
     }
 
     void removeDevice(Object queue, Device dev) {
         final String fn = "iopf_queue_remove_device";
         IopfQueue q = requireQueue(queue, fn);
-        IommuCore.requireDevice(dev, fn);
+        Args.requireDevice(dev, fn);
         List<IopfGroup> answer = new ArrayList<>();
         synchronized (q) {
             FaultParam p = params.get(dev);
             if (p == null || p.queue != q) {
-                core.warn(fn, dev + " is not on " + q);
+                tracer.warn(fn, dev + " is not on " + q);
                 return;
             }
             synchronized (p) {
@@ -185,15 +187,15 @@ final class IopfEngine {
 
     void flushDev(Device dev) {
         if (!params.containsKey(dev)) {
-            core.warn("iopf_queue_flush_dev", dev + " has no fault parameter");
-            throw IommuCore.err(Errno.ENODEV, "iopf_queue_flush_dev: " + dev + " has no fault parameter");
+            tracer.warn("iopf_queue_flush_dev", dev + " has no fault parameter");
+            throw Args.err(Errno.ENODEV, "iopf_queue_flush_dev: " + dev + " has no fault parameter");
         }
         // Handlers run on the reporting thread: nothing is queued, nothing to wait for.
     }
 
     void discardPartial(Object queue) {
         if (queue == null) {
-            throw IommuCore.err(Errno.EINVAL, "iopf_queue_discard_partial: queue is null");
+            throw Args.err(Errno.EINVAL, "iopf_queue_discard_partial: queue is null");
         }
         IopfQueue q = requireQueue(queue, "iopf_queue_discard_partial");
         synchronized (q) {
@@ -226,14 +228,14 @@ final class IopfEngine {
      * handler; null if none.
      */
     private AttachHandle findHandle(Device dev, IopfFault f) {
-        IommuGroup g = core.groupOf(dev);
+        IommuGroup g = registry.groupOf(dev);
         if (g == null) {
             return null;
         }
         AttachHandle h = null;
         if (f.pasidValid()) {
             h = handleAt(g, f.pasid(), null);
-            DevIommu di = core.devIommuOf(dev);
+            DevIommu di = registry.devIommuOf(dev);
             if (h == null && di != null && di.iommuDev != null && di.ops().userPasidTable()) {
                 h = handleAt(g, IommuCore.IOMMU_NO_PASID, DomainType.NESTED);
             }
@@ -252,18 +254,24 @@ final class IopfEngine {
         return type == null || h.domain().type() == type ? h : null;
     }
 
-    /** {@code iommu_report_device_fault}: 0 or -errno (SEMANTICS.md 10, steps a-e). */
+    /**
+     * {@code iommu_report_device_fault}: route a page request to the handler of the domain at its
+     * PASID. A request nobody handles is answered INVALID and is -EINVAL; a non-last request is
+     * kept until its group's last one; a complete group goes to the handler (a handler error is
+     * answered FAILURE). Called by drivers; public for scenarios.
+     * Returns 0 or -errno (SEMANTICS.md 10, steps a-e).
+     */
     int report(Device dev, IopfFault f) {
         final String fn = "iommu_report_device_fault";
-        IommuCore.requireDevice(dev, fn);
+        Args.requireDevice(dev, fn);
         if (f == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": fault is null");
+            throw Args.err(Errno.EINVAL, fn + ": fault is null");
         }
-        core.trace(TraceEvent.Kind.LOG, fn, dev + " " + f);
+        tracer.trace(TraceEvent.Kind.LOG, fn, dev + " " + f);
         AttachHandle h = findHandle(dev, f);
         FaultParam p = h == null ? null : params.get(dev);
         if (h != null && p == null) {
-            core.warn(fn, dev + " reports a fault but has no fault parameter (not on an IOPF queue)");
+            tracer.warn(fn, dev + " reports a fault but has no fault parameter (not on an IOPF queue)");
         }
         if (p == null) {
             // err_bad_iopf: a page request must be answered, or the device waits for ever
@@ -273,14 +281,14 @@ final class IopfEngine {
         IopfGroup group;
         synchronized (p) {
             if (!f.last()) {
-                if (core.shouldFailAlloc("iopf partial fault " + dev)) {
+                if (tracer.shouldFailAlloc("iopf partial fault " + dev)) {
                     return Errno.ENOMEM.neg();
                 }
                 p.partial.add(f);
                 return 0;
             }
             // the group's allocation; on failure the kernel answers through an on-stack abort group
-            boolean abort = core.shouldFailAlloc("iopf_group " + dev);
+            boolean abort = tracer.shouldFailAlloc("iopf_group " + dev);
             List<IopfFault> faults = new ArrayList<>();
             p.partial.removeIf(x -> {
                 if (x.grpid() == f.grpid()) {
@@ -305,7 +313,7 @@ final class IopfEngine {
         }
         IopfHandler handler = handlers.get(h.domain());
         int ret = handler == null ? Errno.ENODEV.neg() : handler.handle(group);
-        core.trace(TraceEvent.Kind.LOG, fn, "handler of " + h.domain() + " for " + group + " = " + ret);
+        tracer.trace(TraceEvent.Kind.LOG, fn, "handler of " + h.domain() + " for " + group + " = " + ret);
         if (ret != 0) {
             groupResponse(group, PageResponse.Code.FAILURE);
             freeGroup(group);
@@ -315,20 +323,20 @@ final class IopfEngine {
 
     /** The INVALID answer to a request no handler takes (no group was built). */
     private void respondUnrouted(Device dev, IopfFault f) {
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         IommuOps ops = di == null || di.iommuDev == null ? null : di.ops();
         if (ops == null || ops.pageResponse() == null) {
             return;
         }
         PageResponse msg = new PageResponse(f.pasidValid(), f.pasid(), f.grpid(), PageResponse.Code.INVALID);
         ops.pageResponse().pageResponse(dev, f, msg);
-        core.trace(TraceEvent.Kind.DRIVER, "page_response", "(" + dev + ", " + msg + ")");
+        tracer.trace(TraceEvent.Kind.DRIVER, "page_response", "(" + dev + ", " + msg + ")");
     }
 
     /** {@code iopf_group_response}: the first answer goes to the hardware, any later one is dropped. */
     void groupResponse(IopfGroup g, PageResponse.Code code) {
         if (g == null || code == null) {
-            throw IommuCore.err(Errno.EINVAL, "iopf_group_response: group and code must be given");
+            throw Args.err(Errno.EINVAL, "iopf_group_response: group and code must be given");
         }
         synchronized (g.param) {
             if (!g.pending) {
@@ -342,19 +350,19 @@ final class IopfEngine {
 
     private void sendResponse(IopfGroup g, PageResponse.Code code) {
         IopfFault last = g.lastFault();
-        DevIommu di = core.devIommuOf(g.dev);
+        DevIommu di = registry.devIommuOf(g.dev);
         IommuOps ops = di == null || di.iommuDev == null ? null : di.ops();
         PageResponse msg = new PageResponse(last.pasidValid(), last.pasid(), last.grpid(), code);
         if (ops != null && ops.pageResponse() != null) {
             ops.pageResponse().pageResponse(g.dev, last, msg);
-            core.trace(TraceEvent.Kind.DRIVER, "page_response", "(" + g.dev + ", " + msg + ")");
+            tracer.trace(TraceEvent.Kind.DRIVER, "page_response", "(" + g.dev + ", " + msg + ")");
         }
     }
 
     /** {@code iopf_free_group}: the group leaves its device's list. */
     void freeGroup(IopfGroup g) {
         if (g == null) {
-            throw IommuCore.err(Errno.EINVAL, "iopf_free_group: group is null");
+            throw Args.err(Errno.EINVAL, "iopf_free_group: group is null");
         }
         synchronized (g.param) {
             g.freed = true;

@@ -20,20 +20,20 @@ import org.jiommu.pgtable.Mapped;
  * and overlapping ones are the caller's bug.
  */
 final class MapEngine {
-    private final IommuCore core;
+    private final Tracer tracer;
 
-    MapEngine(IommuCore core) {
-        this.core = core;
+    MapEngine(Tracer tracer) {
+        this.tracer = tracer;
     }
 
     private void validate(IommuDomain d, long iova, long paddr, long size, int prot, String fn) {
-        core.requireDomain(d, fn);
+        Args.requireDomain(d, fn);
         if ((prot & ~Prot.ALL) != 0) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": unknown prot bits " + String.format("%#x", prot));
+            throw Args.err(Errno.EINVAL, fn + ": unknown prot bits " + String.format("%#x", prot));
         }
         if (size != 0 && (Long.compareUnsigned(iova + size - 1, iova) < 0
                 || Long.compareUnsigned(paddr + size - 1, paddr) < 0)) {
-            throw IommuCore.err(Errno.EINVAL, String.format("%s: [%#x, +%#x) -> %#x wraps", fn, iova, size, paddr));
+            throw Args.err(Errno.EINVAL, String.format("%s: [%#x, +%#x) -> %#x wraps", fn, iova, size, paddr));
         }
     }
 
@@ -54,13 +54,13 @@ final class MapEngine {
             validate(d, iova, paddr, size, prot, "iommu_map");
         }
         if (!d.type().isPaging()) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_map: " + d + " is a " + d.type() + " domain, not paging");
+            throw Args.err(Errno.EINVAL, "iommu_map: " + d + " is a " + d.type() + " domain, not paging");
         }
         DomainOps.MapPages op = d.ops().mapPages();
         long bitmap = d.pgsizeBitmap();
         if (op == null || bitmap == 0) {
-            core.warn("iommu_map", d + " has " + (op == null ? "no map_pages op" : "no page sizes"));
-            throw IommuCore.err(Errno.ENODEV, "iommu_map: " + d + " cannot map");
+            tracer.warn("iommu_map", d + " has " + (op == null ? "no map_pages op" : "no page sizes"));
+            throw Args.err(Errno.ENODEV, "iommu_map: " + d + " cannot map");
         }
         long[] failedAt = {iova};
         long[] unalignedTo = {0};
@@ -68,33 +68,33 @@ final class MapEngine {
             @Override
             public void unaligned(long minPagesz) {
                 unalignedTo[0] = minPagesz;
-                core.log("iommu_map", String.format("unaligned: iova 0x%x pa 0x%x size 0x%x min_pagesz 0x%x",
+                tracer.log("iommu_map", String.format("unaligned: iova 0x%x pa 0x%x size 0x%x min_pagesz 0x%x",
                         iova, paddr, size, minPagesz));
             }
 
             @Override
             public void mapPages(long i, long p, long pgsize, long count, int ret, long bytes) {
                 failedAt[0] = i;
-                if (core.tracing()) {
-                    core.trace(TraceEvent.Kind.DRIVER, "map_pages", String.format("(%s, %#x, %#x, %#x x %d) = %s"
+                if (tracer.tracing()) {
+                    tracer.trace(TraceEvent.Kind.DRIVER, "map_pages", String.format("(%s, %#x, %#x, %#x x %d) = %s"
                             + " mapped %#x", d, i, p, pgsize, count, Errno.describe(ret), bytes));
                 }
             }
 
             @Override
             public void noProgress(long i) {
-                core.warn("iommu_map", d + ": map_pages made no progress at " + String.format("%#x", i));
+                tracer.warn("iommu_map", d + ": map_pages made no progress at " + String.format("%#x", i));
             }
         };
         // on error iommu_map_nosync unmaps what was mapped with a full iommu_unmap (sync included)
         MapLoop.MapResult r = MapLoop.map(new DomainPages(d), bitmap, iova, paddr, size, prot, listener,
                 (i, s) -> unmapInternal(d, i, s, true));
         if (unalignedTo[0] != 0) {
-            throw IommuCore.err(Errno.EINVAL, String.format("iommu_map: %s: iova %#x pa %#x size %#x not aligned"
+            throw Args.err(Errno.EINVAL, String.format("iommu_map: %s: iova %#x pa %#x size %#x not aligned"
                     + " to the smallest page %#x", d, iova, paddr, size, unalignedTo[0]));
         }
         if (r.ret() != 0) {
-            throw IommuCore.driverErr(r.ret(), String.format("map_pages(%s, %#x)", d, failedAt[0]));
+            throw Args.driverErr(r.ret(), String.format("map_pages(%s, %#x)", d, failedAt[0]));
         }
     }
 
@@ -127,12 +127,12 @@ final class MapEngine {
             return;
         }
         int ret = op.iotlbSyncMap(d, iova, size);
-        if (core.tracing()) { // format only for a listener: iommu_dma_map's hot path
-            core.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", String.format("(%s, %#x, %#x) = %s", d, iova, size,
-                    Errno.describe(ret)));
+        if (tracer.tracing()) { // format only for a listener: iommu_dma_map's hot path
+            tracer.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", String.format("(%s, %#x, %#x) = %s", d, iova,
+                    size, Errno.describe(ret)));
         }
         if (ret != 0) {
-            throw IommuCore.driverErr(ret, String.format("iotlb_sync_map(%s, %#x, %#x)", d, iova, size));
+            throw Args.driverErr(ret, String.format("iotlb_sync_map(%s, %#x, %#x)", d, iova, size));
         }
     }
 
@@ -145,7 +145,7 @@ final class MapEngine {
     long unmapFast(IommuDomain d, long iova, long size, IotlbGather gather) {
         validate(d, iova, 0, size, 0, "iommu_unmap_fast");
         if (gather == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_unmap_fast: gather is null");
+            throw Args.err(Errno.EINVAL, "iommu_unmap_fast: gather is null");
         }
         return unmapLoop(d, iova, size, gather);
     }
@@ -167,20 +167,20 @@ final class MapEngine {
         DomainOps.UnmapPages op = d.ops().unmapPages();
         long bitmap = d.pgsizeBitmap();
         if (op == null || bitmap == 0) {
-            core.warn("iommu_unmap", d + " has " + (op == null ? "no unmap_pages op" : "no page sizes"));
+            tracer.warn("iommu_unmap", d + " has " + (op == null ? "no unmap_pages op" : "no page sizes"));
             return 0;
         }
         MapLoop.Listener listener = new MapLoop.Listener() {
             @Override
             public void unaligned(long minPagesz) {
-                core.log("iommu_unmap", String.format("unaligned: iova 0x%x size 0x%x min_pagesz 0x%x",
+                tracer.log("iommu_unmap", String.format("unaligned: iova 0x%x size 0x%x min_pagesz 0x%x",
                         iova, size, minPagesz));
             }
 
             @Override
             public void unmapPages(long i, long pgsize, long count, long unmapped, boolean unroll) {
-                if (core.tracing()) {
-                    core.trace(TraceEvent.Kind.DRIVER, "unmap_pages", String.format("(%s, %#x, %#x x %d) = %#x",
+                if (tracer.tracing()) {
+                    tracer.trace(TraceEvent.Kind.DRIVER, "unmap_pages", String.format("(%s, %#x, %#x x %d) = %#x",
                             d, i, pgsize, count, unmapped));
                 }
             }
@@ -192,7 +192,7 @@ final class MapEngine {
     long mapSg(IommuDomain d, long iova, List<SgEntry> sg, int prot) {
         validate(d, iova, 0, 0, prot, "iommu_map_sg");
         if (sg == null || sg.isEmpty()) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_map_sg: empty scatterlist");
+            throw Args.err(Errno.EINVAL, "iommu_map_sg: empty scatterlist");
         }
         long mapped = 0;
         long start = 0;
@@ -240,8 +240,8 @@ final class MapEngine {
         DomainOps.FlushIotlbAll op = d.ops().flushIotlbAll();
         if (op != null) {
             op.flushIotlbAll(d);
-            if (core.tracing()) {
-                core.trace(TraceEvent.Kind.DRIVER, "flush_iotlb_all", "(" + d + ")");
+            if (tracer.tracing()) {
+                tracer.trace(TraceEvent.Kind.DRIVER, "flush_iotlb_all", "(" + d + ")");
             }
         }
     }
@@ -249,12 +249,12 @@ final class MapEngine {
     /** {@code iommu_iotlb_sync}: the op if present, then the gather starts over. */
     void iotlbSync(IommuDomain d, IotlbGather gather) {
         if (gather == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_iotlb_sync: gather is null");
+            throw Args.err(Errno.EINVAL, "iommu_iotlb_sync: gather is null");
         }
         DomainOps.IotlbSync op = d.ops().iotlbSync();
         if (op != null) {
-            if (core.tracing()) {
-                core.trace(TraceEvent.Kind.DRIVER, "iotlb_sync", "(" + d + ", " + gather + ")");
+            if (tracer.tracing()) {
+                tracer.trace(TraceEvent.Kind.DRIVER, "iotlb_sync", "(" + d + ", " + gather + ")");
             }
             op.iotlbSync(d, gather);
         }
@@ -263,8 +263,11 @@ final class MapEngine {
 
     /** {@code iommu_iotlb_gather_add_page}: the drivers' helper, traced. */
     void gatherAddPage(IommuDomain d, IotlbGather gather, long iova, long size) {
-        if (core.tracing()) {
-            core.trace(TraceEvent.Kind.LOG, "iommu_iotlb_gather_add_page", String.format("(%s, %s, %#x, %#x)",
+        if (gather == null) {
+            throw Args.err(Errno.EINVAL, "iommu_iotlb_gather_add_page: gather is null");
+        }
+        if (tracer.tracing()) {
+            tracer.trace(TraceEvent.Kind.LOG, "iommu_iotlb_gather_add_page", String.format("(%s, %s, %#x, %#x)",
                     d, gather, iova, size));
         }
         IotlbGathers.addPage(d, gather, iova, size);

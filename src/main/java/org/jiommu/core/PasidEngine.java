@@ -22,20 +22,23 @@ import org.jiommu.core.spi.IommuOps;
  * lockless {@code attach_handle_get} never sees a half-done attach.
  */
 final class PasidEngine {
-    private final IommuCore core;
+    private final Tracer tracer;
+    private final CoreRegistry registry;
+    private final GroupLocks locks;
+    private final KernelVersion version;
+    private final AttachEngine attach;
 
-    PasidEngine(IommuCore core) {
-        this.core = core;
+    PasidEngine(Tracer tracer, CoreRegistry registry, GroupLocks locks, KernelVersion version, AttachEngine attach) {
+        this.tracer = tracer;
+        this.registry = registry;
+        this.locks = locks;
+        this.version = version;
+        this.attach = attach;
     }
 
-    /** The ops of the driver that probed {@code dev}, or null without an IOMMU. */
-    private IommuOps opsOf(Device dev) {
-        DevIommu di = core.devIommuOf(dev);
-        return di == null || di.iommuDev == null ? null : di.ops();
-    }
-
-    private static boolean pasidCapable(IommuCore core, Device dev) {
-        DevIommu di = core.devIommuOf(dev);
+    /** The device can issue PASIDs ({@code dev->iommu->max_pasids} non-zero). */
+    private boolean pasidCapable(Device dev) {
+        DevIommu di = registry.devIommuOf(dev);
         return di != null && di.maxPasids > 0;
     }
 
@@ -46,10 +49,10 @@ final class PasidEngine {
             return Errno.EOPNOTSUPP.neg();
         }
         int ret = op.setDevPasid(d, dev, pasid, old);
-        core.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + d + ", " + dev + ", " + pasid + ", old=" + old
+        tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + d + ", " + dev + ", " + pasid + ", old=" + old
                 + ") = " + (ret == 0 ? "0" : Errno.describe(ret)));
         if (ret > 0) {
-            core.warn("set_dev_pasid", d + " returned positive " + ret + " for " + dev + " PASID " + pasid);
+            tracer.warn("set_dev_pasid", d + " returned positive " + ret + " for " + dev + " PASID " + pasid);
             ret = Errno.EINVAL.neg();
         }
         return ret;
@@ -64,7 +67,7 @@ final class PasidEngine {
     void setGroupPasid(IommuDomain d, IommuGroup group, int pasid, IommuDomain old) {
         List<Device> done = new ArrayList<>();
         for (Device dev : group.devices) {
-            if (!pasidCapable(core, dev)) {
+            if (!pasidCapable(dev)) {
                 continue;
             }
             int ret = setDevPasidOp(d, dev, pasid, old);
@@ -74,17 +77,17 @@ final class PasidEngine {
             }
             for (Device prev : done) {
                 if (old == null) {
-                    core.attach.removeDevPasid(prev, pasid, d);
+                    attach.removeDevPasid(prev, pasid, d);
                     continue;
                 }
                 int r = setDevPasidOp(old, prev, pasid, d);
                 if (r != 0) {
-                    core.warn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
+                    tracer.warn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
                             + " failed: " + Errno.describe(r));
-                    core.attach.removeDevPasid(prev, pasid, d);
+                    attach.removeDevPasid(prev, pasid, d);
                 }
             }
-            throw IommuCore.driverErr(ret, "driver " + opsOf(dev) + " set_dev_pasid(" + d + ", " + dev + ", "
+            throw Args.driverErr(ret, "driver " + registry.probedOps(dev) + " set_dev_pasid(" + d + ", " + dev + ", "
                     + pasid + ")");
         }
     }
@@ -92,71 +95,70 @@ final class PasidEngine {
     /** {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable member. */
     void removeGroupPasid(IommuGroup group, int pasid, IommuDomain d) {
         for (Device dev : group.devices) {
-            if (pasidCapable(core, dev)) {
-                core.attach.removeDevPasid(dev, pasid, d);
+            if (pasidCapable(dev)) {
+                attach.removeDevPasid(dev, pasid, d);
             }
         }
     }
 
-    private IommuGroup requireGroupOf(Device dev, String fn) {
-        IommuCore.requireDevice(dev, fn);
-        IommuGroup g = core.groupOf(dev);
-        if (g == null) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU group");
-        }
-        return g;
-    }
-
     /** Checks shared by attach and replace, before the lock (SEMANTICS.md 8.2, in the kernel's order). */
     private IommuOps checkPasidTarget(IommuDomain d, Device dev, int pasid, String fn, boolean needBlocked) {
-        IommuOps ops = opsOf(dev);
+        IommuOps ops = registry.probedOps(dev);
         if (ops == null) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU");
+            throw Args.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU");
         }
         if (d.ops().setDevPasid() == null) {
-            throw IommuCore.err(Errno.EOPNOTSUPP, fn + ": domain " + d + " has no set_dev_pasid op");
+            throw Args.err(Errno.EOPNOTSUPP, fn + ": domain " + d + " has no set_dev_pasid op");
         }
         if (needBlocked) {
             IommuDomain blocked = ops.blockedDomain();
             if (blocked == null || blocked.ops().setDevPasid() == null) {
                 // The blocked domain's set_dev_pasid is the only way to take a PASID off again.
-                throw IommuCore.err(Errno.EOPNOTSUPP, fn + ": driver " + ops
+                throw Args.err(Errno.EOPNOTSUPP, fn + ": driver " + ops
                         + " has no blocked domain with set_dev_pasid to remove a PASID");
             }
         }
-        if (!IommuCore.domainOpsCompatible(ops, d)) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": domain " + d + " (driver "
+        if (!DomainLifecycle.opsCompatible(ops, d)) {
+            throw Args.err(Errno.EINVAL, fn + ": domain " + d + " (driver "
                     + (d.owner() == null ? "static" : d.owner()) + ") is not compatible with " + dev
                     + " (driver " + ops + ")");
         }
         if (pasid == IommuCore.IOMMU_NO_PASID) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": PASID 0 is IOMMU_NO_PASID (the RID): use the RID APIs");
+            throw Args.err(Errno.EINVAL, fn + ": PASID 0 is IOMMU_NO_PASID (the RID): use the RID APIs");
         }
         if (pasid < 0) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": PASID " + Integer.toUnsignedString(pasid)
+            throw Args.err(Errno.EINVAL, fn + ": PASID " + Integer.toUnsignedString(pasid)
                     + " is not a valid PASID");
         }
         // Model decision (docs/pasid-aux.md): attaching a BLOCKED domain to a PASID is what removal
         // does; the kernel reaches it only through detach, and never with the release domain (S21).
         if (d.type() == DomainType.BLOCKED || d == ops.releaseDomain()) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + d + " is a blocking/release domain: use"
+            throw Args.err(Errno.EINVAL, fn + ": " + d + " is a blocking/release domain: use"
                     + " iommu_detach_device_pasid to remove PASID " + pasid);
         }
         return ops;
     }
 
+    /**
+     * {@code iommu_attach_device_pasid}: install {@code d} at {@code pasid} on every PASID-capable
+     * member of the device's group and store it in the group's PASID slot (with {@code h}, whose
+     * domain the core sets, or bare when {@code h} is null). -ENODEV without a group or IOMMU;
+     * -EOPNOTSUPP without the domain's or the blocked domain's {@code set_dev_pasid}; -EINVAL for an
+     * incompatible domain, PASID 0, a device without PASIDs or a PASID beyond a member's range;
+     * -EBUSY for an occupied slot or (Δ7.0) a reset in progress; the driver's errno after rollback.
+     */
     void attachDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
         final String fn = "iommu_attach_device_pasid";
-        core.requireDomain(d, fn);
-        IommuGroup group = requireGroupOf(dev, fn);
+        Args.requireDomain(d, fn);
+        IommuGroup group = registry.requireGroupOf(dev, fn);
         checkPasidTarget(d, dev, pasid, fn, true);
         // iommufd refuses a PASID on a device that cannot issue PASID TLPs (REFERENCES 1a rule 4);
         // the core's group check skips such members, so without this the call would be a no-op.
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         if (di.maxPasids == 0) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": " + dev + " has no PASID support (max_pasids 0)");
+            throw Args.err(Errno.EINVAL, fn + ": " + dev + " has no PASID support (max_pasids 0)");
         }
-        core.lock(group);
+        locks.lock(group);
         try {
             attachDevicePasidLocked(d, dev, group, pasid, h, fn);
         } finally {
@@ -167,27 +169,27 @@ final class PasidEngine {
     /** The locked part of attach, shared with the aux and SVA layers (they hold their own lock first). */
     void attachDevicePasidLocked(IommuDomain d, Device dev, IommuGroup group, int pasid, AttachHandle h, String fn) {
         if (!group.devices.contains(dev)) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
+            throw Args.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
         }
-        if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
-            throw IommuCore.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
+        if (version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
+            throw Args.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
         }
         for (Device m : group.devices) {
-            DevIommu mi = core.devIommuOf(m);
+            DevIommu mi = registry.devIommuOf(m);
             int max = mi == null ? 0 : mi.maxPasids;
             if (max > 0 && Integer.compareUnsigned(pasid, max) >= 0) {
-                throw IommuCore.err(Errno.EINVAL, fn + ": PASID " + pasid + " is beyond the " + max
+                throw Args.err(Errno.EINVAL, fn + ": PASID " + pasid + " is beyond the " + max
                         + " PASIDs of " + m + " in " + group);
             }
         }
         // xa_insert of a reservation: an occupied slot (even by a placeholder) is -EBUSY
         PasidEntry cur = group.pasidArray.get(pasid);
         if (cur != null) {
-            throw IommuCore.err(Errno.EBUSY, fn + ": PASID " + pasid + " of " + group + " is in use by " + cur
+            throw Args.err(Errno.EBUSY, fn + ": PASID " + pasid + " of " + group + " is in use by " + cur
                     + " (attach does not overwrite: use replace)");
         }
-        if (core.shouldFailAlloc("xa_insert pasid_array[" + pasid + "]")) {
-            throw IommuCore.err(Errno.ENOMEM, fn + ": cannot reserve PASID " + pasid + " of " + group);
+        if (tracer.shouldFailAlloc("xa_insert pasid_array[" + pasid + "]")) {
+            throw Args.err(Errno.ENOMEM, fn + ": cannot reserve PASID " + pasid + " of " + group);
         }
         group.pasidArray.put(pasid, PasidEntry.Reserved.INSTANCE);
         try {
@@ -207,53 +209,58 @@ final class PasidEngine {
         return new PasidEntry.HandleEntry(h);
     }
 
+    /**
+     * {@code iommu_replace_device_pasid} (iommufd-internal): switch an attached PASID to {@code d}
+     * with handle {@code h}; only the handle changes when {@code d} is already there. -EINVAL for
+     * an empty slot, a null handle or the very handle already stored (WARN); on a driver failure
+     * the old domain stays on every member.
+     */
     void replaceDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
         final String fn = "iommu_replace_device_pasid";
         if (d == null || h == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": domain and handle must be given");
+            throw Args.err(Errno.EINVAL, fn + ": domain and handle must be given");
         }
-        core.requireDomain(d, fn);
-        IommuGroup group = requireGroupOf(dev, fn);
+        Args.requireDomain(d, fn);
+        IommuGroup group = registry.requireGroupOf(dev, fn);
         checkPasidTarget(d, dev, pasid, fn, false);
-        if (!core.lockMember(group, dev)) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " left " + group);
-        }
-        try {
-            if (core.version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
-                throw IommuCore.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
+        locks.whileMemberOrFail(group, dev, fn + ": ", () -> {
+            if (version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
+                throw Args.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
             }
             // xa_cmpxchg(NULL -> reservation): may need memory even when the slot turns out empty
-            if (core.shouldFailAlloc("xa_cmpxchg pasid_array[" + pasid + "]")) {
-                throw IommuCore.err(Errno.ENOMEM, fn + ": cannot reserve PASID " + pasid + " of " + group);
+            if (tracer.shouldFailAlloc("xa_cmpxchg pasid_array[" + pasid + "]")) {
+                throw Args.err(Errno.ENOMEM, fn + ": cannot reserve PASID " + pasid + " of " + group);
             }
             PasidEntry cur = group.pasidArray.get(pasid);
             if (cur == null) {
-                throw IommuCore.err(Errno.EINVAL, fn + ": PASID " + pasid + " of " + group
+                throw Args.err(Errno.EINVAL, fn + ": PASID " + pasid + " of " + group
                         + " is not attached: nothing to replace");
             }
             if (cur instanceof PasidEntry.HandleEntry && ((PasidEntry.HandleEntry) cur).handle() == h) {
-                core.warn(fn, "handle " + h + " is already stored at PASID " + pasid + " of " + group
+                tracer.warn(fn, "handle " + h + " is already stored at PASID " + pasid + " of " + group
                         + ": handles must not be reused");
-                throw IommuCore.err(Errno.EINVAL, fn + ": handle " + h + " is the one already stored at PASID " + pasid);
+                throw Args.err(Errno.EINVAL, fn + ": handle " + h + " is the one already stored at PASID " + pasid);
             }
             IommuDomain curDomain = cur.domain();
             if (curDomain != d) {
                 setGroupPasid(d, group, pasid, curDomain);
             }
             group.pasidArray.put(pasid, entryFor(d, h));
-        } finally {
-            group.mutex.unlock();
-        }
+        });
     }
 
+    /**
+     * {@code iommu_detach_device_pasid}: the blocked domain's {@code set_dev_pasid} on every
+     * PASID-capable member, then the slot is erased. A PASID never attached is not an error.
+     */
     void detachDevicePasid(IommuDomain d, Device dev, int pasid) {
         final String fn = "iommu_detach_device_pasid";
-        IommuCore.requireDevice(dev, fn);
-        IommuGroup group = core.groupOf(dev);
+        Args.requireDevice(dev, fn);
+        IommuGroup group = registry.groupOf(dev);
         if (group == null) {
             return; // the caller is a bound driver, so the kernel has no check; nothing attached anyway
         }
-        core.lock(group);
+        locks.lock(group);
         try {
             detachDevicePasidLocked(d, dev, group, pasid, fn);
         } finally {
@@ -270,7 +277,7 @@ final class PasidEngine {
         if (cur.domain() != d) {
             // The kernel does not check d; the model records the caller's mistake and removes
             // what is really there, so the driver is never told a wrong old domain.
-            core.warn(fn, dev + ": PASID " + pasid + " of " + group + " holds " + cur.domain() + ", not " + d);
+            tracer.warn(fn, dev + ": PASID " + pasid + " of " + group + " holds " + cur.domain() + ", not " + d);
         }
         removeGroupPasid(group, pasid, cur.domain());
         group.pasidArray.remove(pasid);

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.function.Function;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 
 /**
  * The PASID invariants of SEMANTICS.md 11 (10 I-PASID-SLOT, 12 I-NO-PASID-0, 13 I-PASID-RANGE,

@@ -28,10 +28,29 @@ final class ProbeEngine {
     /** {@code iommu_get_default_domain_type} refusing the group. */
     private static final int REFUSE = -1;
 
-    private final IommuCore core;
+    private final Tracer tracer;
+    private final CoreRegistry registry;
+    private final GroupLocks locks;
+    private final CoreConfig config;
+    private final KernelVersion version;
+    private final SubsysDefaults defaults;
+    private final DomainLifecycle domains;
+    private final AttachEngine attach;
+    private final MapEngine mapEngine;
+    private final ResvRegions resv;
 
-    ProbeEngine(IommuCore core) {
-        this.core = core;
+    ProbeEngine(Tracer tracer, CoreRegistry registry, GroupLocks locks, CoreConfig config, SubsysDefaults defaults,
+            DomainLifecycle domains, AttachEngine attach, MapEngine mapEngine, ResvRegions resv) {
+        this.tracer = tracer;
+        this.registry = registry;
+        this.locks = locks;
+        this.config = config;
+        this.version = config.version();
+        this.defaults = defaults;
+        this.domains = domains;
+        this.attach = attach;
+        this.mapEngine = mapEngine;
+        this.resv = resv;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -40,16 +59,16 @@ final class ProbeEngine {
 
     void iommuDeviceRegister(IommuDevice iommu) {
         if (iommu == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_device_register: instance is null");
+            throw Args.err(Errno.EINVAL, "iommu_device_register: instance is null");
         }
-        core.probeLock.lock();
+        locks.probeLock.lock();
         try {
-            if (core.isRegistered(iommu)) {
-                throw IommuCore.err(Errno.EEXIST, "iommu_device_register: " + iommu + " is already registered");
+            if (registry.isRegistered(iommu)) {
+                throw Args.err(Errno.EEXIST, "iommu_device_register: " + iommu + " is already registered");
             }
-            core.addIommu(iommu);
+            registry.addIommu(iommu);
         } finally {
-            core.probeLock.unlock();
+            locks.probeLock.unlock();
         }
         // iommu_buses order: platform first, then PCI
         for (Device.BusType bus : busOrder()) {
@@ -75,26 +94,22 @@ final class ProbeEngine {
 
     void iommuDeviceUnregister(IommuDevice iommu) {
         if (iommu == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_device_unregister: instance is null");
+            throw Args.err(Errno.EINVAL, "iommu_device_unregister: instance is null");
         }
-        if (!core.isRegistered(iommu)) {
-            throw IommuCore.err(Errno.ENODEV, "iommu_device_unregister: " + iommu + " is not registered");
+        if (!registry.isRegistered(iommu)) {
+            throw Args.err(Errno.ENODEV, "iommu_device_unregister: " + iommu + " is not registered");
         }
         // remove_iommu_group over every device (the kernel walks the buses; the model also
         // knows devices probed without being put on a bus)
-        for (CoreDevice c : core.allDevices()) {
+        for (CoreDevice c : registry.allDevices()) {
             DevIommu di = c.iommu;
             if (di != null && di.iommuDev == iommu) {
                 releaseDevice(c.dev);
             }
         }
-        IommuGroup single;
-        synchronized (core.registry) {
-            single = core.singletonGroups.remove(iommu);
-        }
-        core.removeIommu(iommu);
+        IommuGroup single = registry.removeIommu(iommu);
         if (single != null) {
-            core.groupPut(single);
+            registry.groupPut(single);
         }
     }
 
@@ -104,18 +119,18 @@ final class ProbeEngine {
 
     /** {@code iommu_probe_device}: probe under the probe lock, then {@code probe_finalize} with no lock. */
     void probeDevice(Device dev) {
-        core.probeLock.lock();
+        locks.probeLock.lock();
         try {
             probeLocked(dev, null);
         } finally {
-            core.probeLock.unlock();
+            locks.probeLock.unlock();
         }
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         if (di != null) {
             IommuOps ops = di.ops();
             if (ops.probeFinalize() != null) {
                 ops.probeFinalize().probeFinalize(dev);
-                core.trace(TraceEvent.Kind.DRIVER, "probe_finalize", "(" + dev + ")");
+                tracer.trace(TraceEvent.Kind.DRIVER, "probe_finalize", "(" + dev + ")");
             }
         }
     }
@@ -127,19 +142,19 @@ final class ProbeEngine {
      *     groups whose default domain is set up after every device was probed
      */
     void probeLocked(Device dev, List<IommuGroup> groupList) {
-        CoreDevice c = core.cdevCreate(dev);
+        CoreDevice c = registry.cdevCreate(dev);
         if (c.group != null) {
             return; // I-IDEMPOTENT-PROBE
         }
         initDevice(c);
         IommuGroup group = c.group;
         boolean ok = false;
-        core.lock(group);
+        locks.lock(group);
         try {
             // The device joins the list before the default domain is set up (the type decision sees it).
             group.devices.add(dev);
             if (group.defaultDomain != null && group.domain == null) {
-                core.warn("__iommu_probe_device", group + " has default domain " + group.defaultDomain
+                tracer.warn("__iommu_probe_device", group + " has default domain " + group.defaultDomain
                         + " but no current domain");
             }
             if (group.defaultDomain != null) {
@@ -147,12 +162,12 @@ final class ProbeEngine {
                 try {
                     createDirectMappings(group.defaultDomain, dev);
                 } catch (IommuException ignored) {
-                    core.log("__iommu_probe_device", dev + ": direct mappings failed: " + ignored.getMessage());
+                    tracer.log("__iommu_probe_device", dev + ": direct mappings failed: " + ignored.getMessage());
                 }
             }
             if (group.domain != null) {
                 // Join the group on whatever it is attached to now: default, blocking or private.
-                core.attach.deviceSetDomain(group, dev, group.domain, null, 0);
+                attach.deviceSetDomain(group, dev, group.domain, null, 0);
             } else if (group.defaultDomain == null && groupList == null) {
                 setupDefaultDomain(group, NONE);
             } else if (group.defaultDomain == null && !group.queuedForSetup) {
@@ -172,7 +187,7 @@ final class ProbeEngine {
         } finally {
             group.mutex.unlock();
             if (!ok) {
-                core.groupPut(group);
+                registry.groupPut(group);
             }
         }
     }
@@ -191,13 +206,13 @@ final class ProbeEngine {
         Device dev = c.dev;
         IommuDevice fw = c.fwspecIommu;
         if (fw == null) {
-            throw IommuCore.err(Errno.ENODEV, dev + " has no IOMMU in its firmware description (no fwspec)");
+            throw Args.err(Errno.ENODEV, dev + " has no IOMMU in its firmware description (no fwspec)");
         }
-        if (!core.isRegistered(fw)) {
-            throw IommuCore.err(Errno.ENODEV, dev + ": its IOMMU " + fw + " is not registered");
+        if (!registry.isRegistered(fw)) {
+            throw Args.err(Errno.ENODEV, dev + ": its IOMMU " + fw + " is not registered");
         }
-        if (core.shouldFailAlloc("dev_iommu_get")) {
-            throw IommuCore.err(Errno.ENOMEM, dev + ": cannot allocate dev->iommu");
+        if (tracer.shouldFailAlloc("dev_iommu_get")) {
+            throw Args.err(Errno.ENOMEM, dev + ": cannot allocate dev->iommu");
         }
         DevIommu di = new DevIommu(dev, fw, c.fwspecIds);
         c.iommu = di;
@@ -205,17 +220,17 @@ final class ProbeEngine {
         IommuDevice iommuDev;
         try {
             iommuDev = ops.probeDevice().probeDevice(dev);
-            core.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + iommuDev);
+            tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + iommuDev);
         } catch (IommuException e) {
-            core.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + e.errno().neg()
+            tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + e.errno().neg()
                     + "(" + e.errno() + ")");
             c.iommu = null;
             throw e;
         }
         if (iommuDev == null) {
-            core.warn("iommu_init_device", "driver " + ops + " probe_device(" + dev + ") returned NULL");
+            tracer.warn("iommu_init_device", "driver " + ops + " probe_device(" + dev + ") returned NULL");
             c.iommu = null;
-            throw IommuCore.err(Errno.EINVAL, "driver " + ops + " probe_device(" + dev + ") returned NULL");
+            throw Args.err(Errno.EINVAL, "driver " + ops + " probe_device(" + dev + ") returned NULL");
         }
         di.iommuDev = iommuDev;
         IommuGroup group;
@@ -223,20 +238,20 @@ final class ProbeEngine {
             GroupRef ref;
             try {
                 ref = ops.deviceGroup().deviceGroup(dev);
-                core.trace(TraceEvent.Kind.DRIVER, "device_group", "(" + dev + ") = " + ref);
+                tracer.trace(TraceEvent.Kind.DRIVER, "device_group", "(" + dev + ") = " + ref);
             } catch (IommuException e) {
-                core.trace(TraceEvent.Kind.DRIVER, "device_group", "(" + dev + ") = " + e.errno().neg());
+                tracer.trace(TraceEvent.Kind.DRIVER, "device_group", "(" + dev + ") = " + e.errno().neg());
                 throw e;
             }
             if (ref == null) {
-                core.warn("iommu_init_device", "driver " + ops + " device_group(" + dev + ") returned NULL");
-                throw IommuCore.err(Errno.EINVAL, "driver " + ops + " device_group(" + dev + ") returned NULL");
+                tracer.warn("iommu_init_device", "driver " + ops + " device_group(" + dev + ") returned NULL");
+                throw Args.err(Errno.EINVAL, "driver " + ops + " device_group(" + dev + ") returned NULL");
             }
             if (!(ref instanceof IommuGroup) || ((IommuGroup) ref).isReleased()
-                    || !core.isLiveGroup((IommuGroup) ref)) {
-                core.warn("iommu_init_device", "driver " + ops + " device_group(" + dev
+                    || !registry.isLiveGroup((IommuGroup) ref)) {
+                tracer.warn("iommu_init_device", "driver " + ops + " device_group(" + dev
                         + ") returned a group the core did not give out: " + ref);
-                throw IommuCore.err(Errno.EINVAL, "device_group(" + dev + ") returned a foreign group " + ref);
+                throw Args.err(Errno.EINVAL, "device_group(" + dev + ") returned a foreign group " + ref);
             }
             group = (IommuGroup) ref;
         } catch (IommuException e) {
@@ -254,7 +269,7 @@ final class ProbeEngine {
     private void callReleaseDevice(IommuOps ops, Device dev) {
         if (ops.releaseDevice() != null) {
             ops.releaseDevice().releaseDevice(dev);
-            core.trace(TraceEvent.Kind.DRIVER, "release_device", "(" + dev + ")");
+            tracer.trace(TraceEvent.Kind.DRIVER, "release_device", "(" + dev + ")");
         }
     }
 
@@ -264,7 +279,7 @@ final class ProbeEngine {
      */
     private void groupFreeDeviceCheck(IommuGroup group) {
         if (group.devices.isEmpty() && (group.ownerCnt != 0 || group.domain != group.defaultDomain)) {
-            core.warn("__iommu_group_free_device", group + " lost its last device while "
+            tracer.warn("__iommu_group_free_device", group + " lost its last device while "
                     + (group.ownerCnt != 0 ? "owner_cnt is " + group.ownerCnt
                     : "attached to " + group.domain + " instead of default " + group.defaultDomain));
         }
@@ -282,17 +297,17 @@ final class ProbeEngine {
         if (!di.attachDeferred && ops.releaseDomain() != null) {
             IommuDomain rd = ops.releaseDomain();
             // Δ6.19 (e94160488e65): a require_direct device keeps its 1:1 regions while idle.
-            if (core.version.atLeast(KernelVersion.V6_19) && di.requireDirect && ops.identityDomain() != null
+            if (version.atLeast(KernelVersion.V6_19) && di.requireDirect && ops.identityDomain() != null
                     && rd == ops.blockedDomain()) {
                 rd = ops.identityDomain();
             }
             DomainOps.AttachDev op = rd.ops().attachDev();
             if (op == null) {
-                core.warn("iommu_deinit_device", "release domain " + rd + " of " + ops + " has no attach_dev");
+                tracer.warn("iommu_deinit_device", "release domain " + rd + " of " + ops + " has no attach_dev");
             } else {
-                IommuDomain old = core.version.atLeast(KernelVersion.V6_19) ? group.domain : null;
+                IommuDomain old = version.atLeast(KernelVersion.V6_19) ? group.domain : null;
                 int ret = op.attachDev(rd, dev, old);
-                core.trace(TraceEvent.Kind.DRIVER, "attach_dev", "(" + rd + ", " + dev + ", old=" + old + ") = "
+                tracer.trace(TraceEvent.Kind.DRIVER, "attach_dev", "(" + rd + ", " + dev + ", old=" + old + ") = "
                         + ret + " [release]");
             }
         }
@@ -303,9 +318,9 @@ final class ProbeEngine {
             group.defaultDomain = null;
             group.blockingDomain = null;
             group.domain = null;
-            core.domainFreeInternal(def);
+            domains.free(def);
             if (blk != def) {
-                core.domainFreeInternal(blk);
+                domains.free(blk);
             }
         }
         c.group = null;
@@ -324,9 +339,9 @@ final class ProbeEngine {
      * releasing a device half way through its probe.
      */
     void releaseDevice(Device dev) {
-        core.probeLock.lock();
+        locks.probeLock.lock();
         try {
-            CoreDevice c = core.cdev(dev);
+            CoreDevice c = registry.cdev(dev);
             if (c == null) {
                 return;
             }
@@ -337,13 +352,13 @@ final class ProbeEngine {
             // fwspec without a successful probe: just drop dev->iommu
             c.iommu = null;
         } finally {
-            core.probeLock.unlock();
+            locks.probeLock.unlock();
         }
     }
 
     /** {@code __iommu_group_remove_device}. */
     private void groupRemoveDevice(CoreDevice c, IommuGroup group) {
-        core.lock(group);
+        locks.lock(group);
         try {
             if (group.devices.remove(c.dev)) {
                 groupFreeDeviceCheck(group);
@@ -353,13 +368,44 @@ final class ProbeEngine {
                     c.group = null;
                 }
             } else {
-                core.warn("__iommu_group_remove_device", c.dev + " is not on the list of " + group);
+                tracer.warn("__iommu_group_remove_device", c.dev + " is not on the list of " + group);
                 c.group = null;
             }
         } finally {
             group.mutex.unlock();
         }
-        core.groupPut(group);
+        registry.groupPut(group);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Hotplug: the driver core's device_add / device_del with the IOMMU bus notifier
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code device_add}: the device joins its bus (-EEXIST if there) and the notifier probes it.
+     * The kernel only logs a probe error (the device stays on the bus without an IOMMU); the model
+     * stays that way too but reports the probe's errno to the caller.
+     */
+    void deviceAdd(Device dev) {
+        Args.requireDevice(dev, "device_add");
+        registry.busAdd(dev);
+        try {
+            probeDevice(dev);
+        } catch (IommuException e) {
+            tracer.log("iommu_bus_notifier", dev + ": IOMMU probe failed: " + e.getMessage());
+            throw e;
+        }
+    }
+
+    /** {@code device_del}: the notifier releases the device, then it leaves its bus; -ENODEV if not on a bus. */
+    void deviceDel(Device dev) {
+        Args.requireDevice(dev, "device_del");
+        CoreDevice c = registry.cdev(dev);
+        if (c == null || !c.onBus) {
+            throw Args.err(Errno.ENODEV, dev + " is not on its bus");
+        }
+        releaseDevice(dev);
+        registry.removeFromBus(dev);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -368,11 +414,14 @@ final class ProbeEngine {
 
     /** {@code bus_iommu_probe} (SEMANTICS.md 4.6). */
     void busIommuProbe(Device.BusType bus) {
+        if (bus == null) {
+            throw Args.err(Errno.EINVAL, "bus_iommu_probe: bus is null");
+        }
         List<IommuGroup> groupList = new ArrayList<>();
-        core.probeLock.lock();
+        locks.probeLock.lock();
         try {
             try {
-                for (Device dev : core.busDevices(bus)) {
+                for (Device dev : registry.busDevices(bus)) {
                     try {
                         probeLocked(dev, groupList);
                     } catch (IommuException e) {
@@ -383,22 +432,22 @@ final class ProbeEngine {
                 }
                 for (IommuGroup group : groupList) {
                     List<Device> members;
-                    core.lock(group);
+                    locks.lock(group);
                     try {
                         group.queuedForSetup = false;
                         setupDefaultDomain(group, NONE);
                         for (Device d : group.devices) {
-                            setupDmaOps(core.cdev(d), group);
+                            setupDmaOps(registry.cdev(d), group);
                         }
                         members = List.copyOf(group.devices);
                     } finally {
                         group.mutex.unlock();
                     }
                     for (Device d : members) {
-                        DevIommu di = core.devIommuOf(d);
+                        DevIommu di = registry.devIommuOf(d);
                         if (di != null && di.ops().probeFinalize() != null) {
                             di.ops().probeFinalize().probeFinalize(d);
-                            core.trace(TraceEvent.Kind.DRIVER, "probe_finalize", "(" + d + ")");
+                            tracer.trace(TraceEvent.Kind.DRIVER, "probe_finalize", "(" + d + ")");
                         }
                     }
                 }
@@ -408,7 +457,7 @@ final class ProbeEngine {
                 }
             }
         } finally {
-            core.probeLock.unlock();
+            locks.probeLock.unlock();
         }
     }
 
@@ -431,7 +480,7 @@ final class ProbeEngine {
 
     /** {@code iommu_get_def_domain_type}: fold one device's driver preference into {@code cur}. */
     private int getDefDomainType(IommuGroup group, Device dev, int cur) {
-        IommuOps ops = core.devIommuOf(dev).ops();
+        IommuOps ops = registry.devIommuOf(dev).ops();
         int type;
         if (ops.defaultDomain() != null) {
             type = ops.defaultDomain().type().bits;
@@ -446,7 +495,7 @@ final class ProbeEngine {
         if (cur == NONE) {
             return type;
         }
-        core.log("iommu_get_def_domain_type", "IOMMU driver error, requesting conflicting def_domain_type, "
+        tracer.log("iommu_get_def_domain_type", "IOMMU driver error, requesting conflicting def_domain_type, "
                 + typeOf(cur) + " and " + typeOf(type) + ", for devices in " + group);
         // Drivers may force IDENTITY or DMA; IDENTITY takes precedence.
         return type == DomainType.IDENTITY.bits ? type : cur;
@@ -454,7 +503,7 @@ final class ProbeEngine {
 
     /** {@code iommu_get_default_domain_type}: the group's type, 0 for "the global default", -1 to refuse. */
     private int getDefaultDomainType(IommuGroup group, int target) {
-        int driverType = core.config.armDmaUseIommu() ? DomainType.IDENTITY.bits : NONE;
+        int driverType = config.armDmaUseIommu() ? DomainType.IDENTITY.bits : NONE;
         Device untrusted = null;
         for (Device dev : group.devices) {
             driverType = getDefDomainType(group, dev, driverType);
@@ -462,7 +511,7 @@ final class ProbeEngine {
                 untrusted = dev;
             }
         }
-        if (!core.config.iommuDma()) {
+        if (!config.iommuDma()) {
             if (driverType == DomainType.DMA.bits) {
                 return REFUSE;
             }
@@ -472,7 +521,7 @@ final class ProbeEngine {
         }
         if (untrusted != null) {
             if (driverType != NONE && driverType != DomainType.DMA.bits) {
-                core.log("iommu_get_default_domain_type", untrusted + ": Device is not trusted, but driver is"
+                tracer.log("iommu_get_default_domain_type", untrusted + ": Device is not trusted, but driver is"
                         + " overriding " + group + " to " + typeOf(driverType) + ", refusing to probe.");
                 return REFUSE;
             }
@@ -495,31 +544,31 @@ final class ProbeEngine {
         }
         if ((req & DomainType.PAGING) != 0) {
             DomainType type = typeOf(req);
-            DevIommu di = core.devIommuOf(dev);
+            DevIommu di = registry.devIommuOf(dev);
             int flags = di.maxPasids > 0 ? org.jiommu.core.spi.AllocFlags.PASID : 0;
             try {
-                return core.pagingDomainAllocInternal(dev, type, flags);
+                return domains.allocPaging(dev, type, flags);
             } catch (IommuException e) {
                 // A driver without PASID support for this domain: try a non-PASID domain.
                 if (e.errno() == Errno.EOPNOTSUPP) {
-                    return core.pagingDomainAllocInternal(dev, type, 0);
+                    return domains.allocPaging(dev, type, 0);
                 }
                 throw e;
             }
         }
         if (req == DomainType.IDENTITY.bits) {
-            return core.identityDomainAlloc(dev);
+            return domains.allocIdentity(dev);
         }
-        throw IommuCore.err(Errno.EINVAL, "cannot allocate a default domain of type " + typeOf(req) + " for " + group);
+        throw Args.err(Errno.EINVAL, "cannot allocate a default domain of type " + typeOf(req) + " for " + group);
     }
 
     /** {@code iommu_group_alloc_default_domain}. */
     private IommuDomain allocDefaultDomain(IommuGroup group, int req) {
         Device dev = group.devices.get(0);
-        IommuOps ops = core.devIommuOf(dev).ops();
+        IommuOps ops = registry.devIommuOf(dev).ops();
         if (ops.defaultDomain() != null) {
             if (req != ops.defaultDomain().type().bits) {
-                throw IommuCore.err(Errno.EINVAL, "driver " + ops + " has static default domain "
+                throw Args.err(Errno.EINVAL, "driver " + ops + " has static default domain "
                         + ops.defaultDomain() + " of type " + ops.defaultDomain().type() + ", not " + typeOf(req));
             }
             return ops.defaultDomain();
@@ -527,16 +576,16 @@ final class ProbeEngine {
         if (req != NONE) {
             return allocDefaultExact(group, req);
         }
-        DomainType global = core.defDomainType();
+        DomainType global = defaults.defDomainType();
         try {
             return allocDefaultExact(group, global.bits);
         } catch (IommuException first) {
             if (global == DomainType.DMA) {
-                throw IommuCore.err(Errno.EINVAL, "cannot allocate the default DMA domain for " + group + ": "
+                throw Args.err(Errno.EINVAL, "cannot allocate the default DMA domain for " + group + ": "
                         + first.getMessage());
             }
             IommuDomain dom = allocDefaultExact(group, DomainType.DMA.bits);
-            core.log("iommu_group_alloc_default_domain", dev + ": Failed to allocate default IOMMU domain of type "
+            tracer.log("iommu_group_alloc_default_domain", dev + ": Failed to allocate default IOMMU domain of type "
                     + global + " for " + group + " - Falling back to IOMMU_DOMAIN_DMA");
             return dom;
         }
@@ -550,7 +599,7 @@ final class ProbeEngine {
     void setupDefaultDomain(IommuGroup group, int target) {
         int req = getDefaultDomainType(group, target);
         if (req < 0) {
-            throw IommuCore.err(Errno.EINVAL, "no acceptable default domain type for " + group.describe());
+            throw Args.err(Errno.EINVAL, "no acceptable default domain type for " + group.describe());
         }
         IommuDomain dom = allocDefaultDomain(group, req);
         if (dom == group.defaultDomain) {
@@ -558,9 +607,9 @@ final class ProbeEngine {
         }
         if (dom.type().isDmaApi()) {
             // iommu_get_dma_cookie: the DMA-IOVA allocator of the domain
-            if (core.shouldFailAlloc("iommu_get_dma_cookie")) {
-                core.domainFreeInternal(dom);
-                throw IommuCore.err(Errno.ENOMEM, "cannot allocate the DMA cookie of " + dom);
+            if (tracer.shouldFailAlloc("iommu_get_dma_cookie")) {
+                domains.free(dom);
+                throw Args.err(Errno.ENOMEM, "cannot allocate the DMA cookie of " + dom);
             }
             dom.setCookieType(CookieType.DMA_IOVA);
         }
@@ -570,7 +619,7 @@ final class ProbeEngine {
                 createDirectMappings(dom, dev);
             } catch (IommuException e) {
                 if (!directFailed) {
-                    core.log("iommu_setup_default_domain", group + ": IOMMU driver was not able to establish"
+                    tracer.log("iommu_setup_default_domain", group + ": IOMMU driver was not able to establish"
                             + " FW requested direct mapping: " + e.getMessage());
                 }
                 directFailed = true;
@@ -581,15 +630,15 @@ final class ProbeEngine {
         group.defaultDomain = dom;
         IommuException result = null;
         if (group.domain == null) {
-            result = core.attach.setDomainInternal(group, dom, AttachEngine.MUST_SUCCEED);
+            result = attach.setDomainInternal(group, dom, AttachEngine.MUST_SUCCEED);
             if (result != null) {
-                core.warn("iommu_setup_default_domain", "first attach of " + group + " to " + dom
+                tracer.warn("iommu_setup_default_domain", "first attach of " + group + " to " + dom
                         + " failed: " + result.getMessage());
                 freeOld(old);
                 throw result;
             }
         } else {
-            IommuException e = core.attach.setDomainInternal(group, dom, 0);
+            IommuException e = attach.setDomainInternal(group, dom, 0);
             if (e != null) {
                 restoreDefault(group, dom, old);
                 throw e;
@@ -601,7 +650,7 @@ final class ProbeEngine {
                     createDirectMappings(dom, dev);
                 } catch (IommuException e) {
                     if (old != null) {
-                        core.attach.setDomainInternal(group, old, AttachEngine.MUST_SUCCEED);
+                        attach.setDomainInternal(group, old, AttachEngine.MUST_SUCCEED);
                     }
                     restoreDefault(group, dom, old);
                     throw e;
@@ -613,14 +662,14 @@ final class ProbeEngine {
 
     private void restoreDefault(IommuGroup group, IommuDomain dom, IommuDomain old) {
         if (old != null) {
-            core.domainFreeInternal(dom);
+            domains.free(dom);
             group.defaultDomain = old;
         }
     }
 
     private void freeOld(IommuDomain old) {
         if (old != null) {
-            core.domainFreeInternal(old);
+            domains.free(old);
         }
     }
 
@@ -634,11 +683,11 @@ final class ProbeEngine {
         long pg = bitmap == 0 ? 0 : Long.lowestOneBit(bitmap);
         boolean dma = domain.type().isDmaApi();
         if (dma && pg == 0) {
-            core.warn("iommu_create_device_direct_mappings", "DMA domain " + domain + " has no page sizes");
-            throw IommuCore.err(Errno.EINVAL, "DMA domain " + domain + " has no page sizes");
+            tracer.warn("iommu_create_device_direct_mappings", "DMA domain " + domain + " has no page sizes");
+            throw Args.err(Errno.EINVAL, "DMA domain " + domain + " has no page sizes");
         }
-        DevIommu di = core.devIommuOf(dev);
-        for (ResvRegion r : getResvRegions(dev)) {
+        DevIommu di = registry.devIommuOf(dev);
+        for (ResvRegion r : resv.ofDevice(dev)) {
             if (r.type() == ResvType.DIRECT) {
                 di.requireDirect = true;
             }
@@ -650,13 +699,13 @@ final class ProbeEngine {
             long end = alignUp(r.start() + r.length(), pg);
             long runLen = 0;
             for (long addr = start; Long.compareUnsigned(addr, end) <= 0; addr += pg) {
-                if (addr != end && core.mapEngine.iovaToPhys(domain, addr) == 0) {
+                if (addr != end && mapEngine.iovaToPhys(domain, addr) == 0) {
                     runLen += pg;
                     continue;
                 }
                 if (runLen != 0) {
                     long runStart = addr - runLen;
-                    core.mapEngine.map(domain, runStart, runStart, runLen, r.prot());
+                    mapEngine.map(domain, runStart, runStart, runLen, r.prot());
                     runLen = 0;
                 }
                 if (addr == end) {
@@ -675,27 +724,22 @@ final class ProbeEngine {
     // ------------------------------------------------------------------------------------------
 
     IommuGroup genericDeviceGroup(Device dev) {
-        return core.groupAlloc();
+        return registry.groupAlloc();
     }
 
     IommuGroup genericSingleDeviceGroup(Device dev) {
-        DevIommu di = core.devIommuOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         if (di == null || di.iommuDev == null) {
-            core.warn("generic_single_device_group", dev + " has no IOMMU instance yet");
-            throw IommuCore.err(Errno.EINVAL, dev + " has no IOMMU instance");
+            tracer.warn("generic_single_device_group", dev + " has no IOMMU instance yet");
+            throw Args.err(Errno.EINVAL, dev + " has no IOMMU instance");
         }
         IommuDevice iommu = di.iommuDev;
-        IommuGroup g;
-        synchronized (core.registry) {
-            g = core.singletonGroups.get(iommu);
-        }
+        IommuGroup g = registry.singletonGroup(iommu);
         if (g == null) {
-            g = core.groupAlloc();
-            synchronized (core.registry) {
-                core.singletonGroups.put(iommu, g); // the cache keeps the allocation's reference
-            }
+            g = registry.groupAlloc();
+            registry.setSingletonGroup(iommu, g); // the cache keeps the allocation's reference
         }
-        return core.groupRefGet(g);
+        return registry.groupRefGet(g);
     }
 
     /**
@@ -708,102 +752,19 @@ final class ProbeEngine {
      */
     IommuGroup pciDeviceGroup(Device dev) {
         if (!(dev instanceof PciDevice)) {
-            core.warn("pci_device_group", dev + " is not a PCI device");
-            throw IommuCore.err(Errno.EINVAL, "pci_device_group: " + dev + " is not a PCI device");
+            tracer.warn("pci_device_group", dev + " is not a PCI device");
+            throw Args.err(Errno.EINVAL, "pci_device_group: " + dev + " is not a PCI device");
         }
         PciDevice pdev = (PciDevice) dev;
         if (pdev.topology() != null) {
             for (PciDevice peer : pdev.topology().mustShareWith(pdev)) {
-                IommuGroup g = core.groupOf(peer);
+                IommuGroup g = registry.groupOf(peer);
                 if (g != null) {
-                    return core.groupRefGet(g);
+                    return registry.groupRefGet(g);
                 }
             }
         }
-        return core.groupAlloc();
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // Reserved regions (SEMANTICS.md 2.8)
-    // ------------------------------------------------------------------------------------------
-
-    List<ResvRegion> getResvRegions(Device dev) {
-        DevIommu di = core.devIommuOf(dev);
-        if (di == null || di.iommuDev == null || di.ops().getResvRegions() == null) {
-            return List.of();
-        }
-        List<ResvRegion> l = di.ops().getResvRegions().getResvRegions(dev);
-        return l == null ? List.of() : List.copyOf(l);
-    }
-
-    List<ResvRegion> groupResvRegions(IommuGroup group) {
-        core.lock(group);
-        try {
-            List<long[]> merged = new ArrayList<>(); // {start, length, prot, typeOrdinal}
-            for (Device dev : group.devices) {
-                if (!core.devHasIommu(dev)) {
-                    break;
-                }
-                for (ResvRegion r : getResvRegions(dev)) {
-                    if (core.shouldFailAlloc("iommu_alloc_resv_region")) {
-                        throw IommuCore.err(Errno.ENOMEM, "cannot copy reserved region of " + dev);
-                    }
-                    insertResvRegion(merged, r);
-                }
-            }
-            List<ResvRegion> out = new ArrayList<>();
-            for (long[] m : merged) {
-                out.add(new ResvRegion(m[0], m[1], (int) m[2], ResvType.values()[(int) m[3]]));
-            }
-            return out;
-        } finally {
-            group.mutex.unlock();
-        }
-    }
-
-    /**
-     * {@code iommu_insert_resv_region}: insert sorted by (start, type), then merge regions of the
-     * new region's type that overlap or touch; other types are never merged.
-     */
-    static void insertResvRegion(List<long[]> list, ResvRegion nr) {
-        long[] n = {nr.start(), nr.length(), nr.prot(), nr.type().ordinal()};
-        int at = 0;
-        while (at < list.size()) {
-            long[] it = list.get(at);
-            if (Long.compareUnsigned(n[0], it[0]) < 0 || (n[0] == it[0] && n[3] <= it[3])) {
-                break;
-            }
-            at++;
-        }
-        list.add(at, n);
-        List<long[]> out = new ArrayList<>();
-        for (long[] it : list) {
-            if (it[3] != n[3]) {
-                out.add(it);
-                continue;
-            }
-            long[] top = null;
-            for (int i = out.size() - 1; i >= 0; i--) {
-                if (out.get(i)[3] == it[3]) {
-                    top = out.get(i);
-                    break;
-                }
-            }
-            if (top == null) {
-                out.add(it);
-                continue;
-            }
-            long topEnd = top[0] + top[1] - 1;
-            long itEnd = it[0] + it[1] - 1;
-            if (Long.compareUnsigned(it[0], topEnd + 1) > 0) {
-                out.add(it);
-            } else {
-                long end = Long.compareUnsigned(topEnd, itEnd) >= 0 ? topEnd : itEnd;
-                top[1] = end - top[0] + 1;
-            }
-        }
-        list.clear();
-        list.addAll(out);
+        return registry.groupAlloc();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -811,7 +772,7 @@ final class ProbeEngine {
     // ------------------------------------------------------------------------------------------
 
     String groupShowType(IommuGroup group) {
-        core.lock(group);
+        locks.lock(group);
         try {
             IommuDomain def = group.defaultDomain;
             return def == null ? "unknown" : def.type().sysfsName();
@@ -822,14 +783,14 @@ final class ProbeEngine {
 
     int groupStoreType(IommuGroup group, String buf, boolean capSysAdmin) {
         if (!capSysAdmin) {
-            throw IommuCore.err(Errno.EACCES, "writing the type of " + group + " needs CAP_SYS_ADMIN and CAP_SYS_RAWIO");
+            throw Args.err(Errno.EACCES, "writing the type of " + group + " needs CAP_SYS_ADMIN and CAP_SYS_RAWIO");
         }
-        core.requireGroup(group, "iommu_group_store_type");
+        registry.requireGroup(group, "iommu_group_store_type");
         if (buf == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_group_store_type: no input");
+            throw Args.err(Errno.EINVAL, "iommu_group_store_type: no input");
         }
         if (group.defaultDomain == null) {
-            throw IommuCore.err(Errno.EINVAL, group + " has no default domain");
+            throw Args.err(Errno.EINVAL, group + " has no default domain");
         }
         // sysfs_streq: a trailing newline is ignored
         String s = buf.endsWith("\n") ? buf.substring(0, buf.length() - 1) : buf;
@@ -839,26 +800,26 @@ final class ProbeEngine {
             case "DMA": req = DomainType.DMA.bits; break;
             case "DMA-FQ": req = DomainType.DMA_FQ.bits; break;
             case "auto": req = NONE; break;
-            default: throw IommuCore.err(Errno.EINVAL, "unknown default domain type \"" + s + "\" for " + group);
+            default: throw Args.err(Errno.EINVAL, "unknown default domain type \"" + s + "\" for " + group);
         }
-        core.lock(group);
+        locks.lock(group);
         try {
             IommuDomain def = group.defaultDomain;
             // A flush queue can be brought up without tearing the domain down.
             if (req == DomainType.DMA_FQ.bits && def != null && def.type() == DomainType.DMA) {
-                if (core.shouldFailAlloc("iommu_dma_init_fq")) {
-                    throw IommuCore.err(Errno.ENOMEM, "cannot allocate the flush queue of " + def);
+                if (tracer.shouldFailAlloc("iommu_dma_init_fq")) {
+                    throw Args.err(Errno.ENOMEM, "cannot allocate the flush queue of " + def);
                 }
                 def.retagType(DomainType.DMA_FQ);
                 return buf.length();
             }
             if (group.devices.isEmpty() || group.ownerCnt != 0) {
-                throw IommuCore.err(Errno.EPERM, group.describe() + " has a bound driver or owner (owner_cnt "
+                throw Args.err(Errno.EPERM, group.describe() + " has a bound driver or owner (owner_cnt "
                         + group.ownerCnt + ")");
             }
             setupDefaultDomain(group, req);
             for (Device d : group.devices) {
-                setupDmaOps(core.cdev(d), group);
+                setupDmaOps(registry.cdev(d), group);
             }
             return buf.length();
         } finally {

@@ -13,7 +13,7 @@ import org.jiommu.core.spi.CookieType;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 
 /**
  * Shared virtual addressing ({@code iommu-sva.c}, SEMANTICS.md 8.5, ≥v6.11 handle logic, v6.16
@@ -46,36 +46,48 @@ final class SvaEngine {
         }
     }
 
-    private final IommuCore core;
+    private final Tracer tracer;
+    private final CoreRegistry registry;
+    private final DomainLifecycle lifecycle;
+    private final AttachEngine attach;
+    private final PasidEngine pasids;
+    private final IopfEngine iopf;
+    private final GlobalPasidAllocator globalPasids;
     final ReentrantLock lock = new ReentrantLock();
     /** {@code mm->iommu_mm}. Guarded by {@link #lock}. */
     final Map<MmStruct, IommuMm> mms = new IdentityHashMap<>();
     /** Live SVA domains. Guarded by {@link #lock}. */
     final Map<IommuDomain, SvaDomain> domains = new LinkedHashMap<>();
 
-    SvaEngine(IommuCore core) {
-        this.core = core;
+    SvaEngine(Tracer tracer, CoreRegistry registry, DomainLifecycle lifecycle, AttachEngine attach, PasidEngine pasids, IopfEngine iopf, GlobalPasidAllocator globalPasids) {
+        this.tracer = tracer;
+        this.registry = registry;
+        this.lifecycle = lifecycle;
+        this.attach = attach;
+        this.pasids = pasids;
+        this.iopf = iopf;
+        this.globalPasids = globalPasids;
     }
 
     /** {@code iommu_alloc_mm_data}: reuse the mm's PASID if the device can address it, else allocate one. */
     private IommuMm allocMmData(MmStruct mm, Device dev, DevIommu di, String fn) {
         if (!mm.dmaCompatible()) {
-            throw IommuCore.err(Errno.EBUSY, fn + ": " + mm + " uses features the IOMMU cannot follow");
+            throw Args.err(Errno.EBUSY, fn + ": " + mm + " uses features the IOMMU cannot follow");
         }
         IommuMm im = mms.get(mm);
         if (im != null) {
             if (Integer.compareUnsigned(im.pasid, di.maxPasids) >= 0) {
-                throw IommuCore.err(Errno.EOVERFLOW, fn + ": " + mm + " has PASID " + im.pasid + ", beyond the "
+                throw Args.err(Errno.EOVERFLOW, fn + ": " + mm + " has PASID " + im.pasid + ", beyond the "
                         + di.maxPasids + " PASIDs of " + dev);
             }
             return im;
         }
-        if (core.shouldFailAlloc("iommu_mm_data " + mm)) {
-            throw IommuCore.err(Errno.ENOMEM, fn + ": no memory for the iommu_mm of " + mm);
+        if (tracer.shouldFailAlloc("iommu_mm_data " + mm)) {
+            throw Args.err(Errno.ENOMEM, fn + ": no memory for the iommu_mm of " + mm);
         }
-        int pasid = core.allocGlobalPasidInternal(di.maxPasids, fn + " " + mm);
+        int pasid = globalPasids.allocFor(di.maxPasids, fn + " " + mm);
         if (pasid == IommuCore.IOMMU_PASID_INVALID) {
-            throw IommuCore.err(Errno.ENOSPC, fn + ": no global PASID for " + mm + " within the " + di.maxPasids
+            throw Args.err(Errno.ENOSPC, fn + ": no global PASID for " + mm + " within the " + di.maxPasids
                     + " PASIDs of " + dev);
         }
         im = new IommuMm(pasid);
@@ -83,26 +95,37 @@ final class SvaEngine {
         return im;
     }
 
+    /**
+     * {@code iommu_sva_bind_device}: bind {@code mm} to {@code dev} at the mm's PASID (allocated
+     * from the global namespace on the mm's first bind and kept until {@link #mmPasidDrop}).
+     * Binding again where the group already has the bond returns the same handle with one more
+     * user; a new bond shares an existing SVA domain of the mm if the driver accepts it, else the
+     * driver allocates one ({@code domain_alloc_sva}). -ENODEV without a group; -EBUSY for an mm
+     * the IOMMU cannot follow or a PASID slot holding another domain; -EOVERFLOW when the mm's
+     * PASID is beyond the device's width; -ENOSPC when no PASID is left; -EOPNOTSUPP without
+     * {@code domain_alloc_sva}; PASID API errors. A failure after the mm got its PASID keeps the
+     * PASID (the kernel does; it belongs to the mm).
+     */
     SvaHandle bind(Device dev, MmStruct mm) {
         final String fn = "iommu_sva_bind_device";
-        IommuCore.requireDevice(dev, fn);
+        Args.requireDevice(dev, fn);
         if (mm == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": mm is null");
+            throw Args.err(Errno.EINVAL, fn + ": mm is null");
         }
-        IommuGroup group = core.groupOf(dev);
-        DevIommu di = core.devIommuOf(dev);
+        IommuGroup group = registry.groupOf(dev);
+        DevIommu di = registry.devIommuOf(dev);
         if (group == null || di == null || di.iommuDev == null) {
-            throw IommuCore.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU group");
+            throw Args.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU group");
         }
         lock.lock();
         try {
             IommuMm im = allocMmData(mm, dev, di, fn);
             // A bond of this group at the mm's PASID already exists: one more user of it.
             try {
-                AttachHandle ah = core.attach.attachHandleGet(group, im.pasid, DomainType.SVA);
+                AttachHandle ah = attach.attachHandleGet(group, im.pasid, DomainType.SVA);
                 SvaDomain sd = domains.get(ah.domain());
                 if (!(ah instanceof SvaHandle) || sd == null || sd.mm != mm) {
-                    throw IommuCore.err(Errno.EBUSY, fn + ": PASID " + im.pasid + " of " + group
+                    throw Args.err(Errno.EBUSY, fn + ": PASID " + im.pasid + " of " + group
                             + " is bound to another address space");
                 }
                 ((SvaHandle) ah).users++;
@@ -112,14 +135,14 @@ final class SvaEngine {
                     throw e; // the slot holds a non-SVA domain: -EBUSY
                 }
             }
-            if (core.shouldFailAlloc("iommu_sva handle " + dev)) {
-                throw IommuCore.err(Errno.ENOMEM, fn + ": no memory for a bond of " + dev);
+            if (tracer.shouldFailAlloc("iommu_sva handle " + dev)) {
+                throw Args.err(Errno.ENOMEM, fn + ": no memory for a bond of " + dev);
             }
             SvaHandle h = new SvaHandle(dev);
             // Share an existing SVA domain of this mm if the device's driver takes it.
             for (IommuDomain d : im.svaDomains) {
                 try {
-                    core.pasidEngine.attachDevicePasid(d, dev, im.pasid, h);
+                    pasids.attachDevicePasid(d, dev, im.pasid, h);
                 } catch (IommuException e) {
                     continue;
                 }
@@ -129,7 +152,7 @@ final class SvaEngine {
             }
             IommuDomain d = allocSvaDomain(dev, mm, di.ops(), fn);
             try {
-                core.pasidEngine.attachDevicePasid(d, dev, im.pasid, h);
+                pasids.attachDevicePasid(d, dev, im.pasid, h);
             } catch (IommuException e) {
                 freeSvaDomain(d);
                 throw e;
@@ -148,32 +171,32 @@ final class SvaEngine {
     /** {@code iommu_sva_domain_alloc} (v6.16: {@code domain_alloc_sva} only, no fallback). */
     private IommuDomain allocSvaDomain(Device dev, MmStruct mm, IommuOps ops, String fn) {
         if (ops.domainAllocSva() == null) {
-            throw IommuCore.err(Errno.EOPNOTSUPP, fn + ": driver " + ops + " has no domain_alloc_sva");
+            throw Args.err(Errno.EOPNOTSUPP, fn + ": driver " + ops + " has no domain_alloc_sva");
         }
-        IommuDomain d = core.driverAlloc("domain_alloc_sva", dev, () -> ops.domainAllocSva().domainAllocSva(dev, mm));
+        IommuDomain d = lifecycle.driverAlloc("domain_alloc_sva", dev, () -> ops.domainAllocSva().domainAllocSva(dev, mm));
         if (d == null) {
-            throw IommuCore.err(Errno.ENOMEM, fn + ": driver " + ops + " domain_alloc_sva returned NULL");
+            throw Args.err(Errno.ENOMEM, fn + ": driver " + ops + " domain_alloc_sva returned NULL");
         }
-        core.domainInit(d, DomainType.SVA, ops);
+        lifecycle.init(d, DomainType.SVA, ops);
         d.setCookieType(CookieType.SVA); // holds the mm (mmgrab)
-        core.iopf.setSvaHandler(d, mm);
+        iopf.setSvaHandler(d, mm);
         return d;
     }
 
     private void freeSvaDomain(IommuDomain d) {
-        core.iopf.clearHandler(d);
-        core.domainFreeInternal(d);
+        iopf.clearHandler(d);
+        lifecycle.free(d);
     }
 
     void unbind(SvaHandle h) {
         final String fn = "iommu_sva_unbind_device";
         if (h == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": handle is null");
+            throw Args.err(Errno.EINVAL, fn + ": handle is null");
         }
         lock.lock();
         try {
             if (h.users == 0) {
-                core.warn(fn, h + " is not bound");
+                tracer.warn(fn, h + " is not bound");
                 return;
             }
             if (--h.users > 0) {
@@ -182,7 +205,7 @@ final class SvaEngine {
             IommuDomain d = h.domain();
             SvaDomain sd = domains.get(d);
             IommuMm im = mms.get(sd.mm);
-            core.pasidEngine.detachDevicePasid(d, h.device(), im.pasid);
+            pasids.detachDevicePasid(d, h.device(), im.pasid);
             if (--sd.users == 0) {
                 im.svaDomains.remove(d);
                 domains.remove(d);
@@ -196,7 +219,7 @@ final class SvaEngine {
 
     int getPasid(SvaHandle h) {
         if (h == null || h.domain() == null) {
-            throw IommuCore.err(Errno.EINVAL, "iommu_sva_get_pasid: not a bond");
+            throw Args.err(Errno.EINVAL, "iommu_sva_get_pasid: not a bond");
         }
         lock.lock();
         try {
@@ -226,7 +249,7 @@ final class SvaEngine {
     void mmPasidDrop(MmStruct mm) {
         final String fn = "mm_pasid_drop";
         if (mm == null) {
-            throw IommuCore.err(Errno.EINVAL, fn + ": mm is null");
+            throw Args.err(Errno.EINVAL, fn + ": mm is null");
         }
         lock.lock();
         try {
@@ -235,13 +258,13 @@ final class SvaEngine {
                 return;
             }
             if (!mm.exited()) {
-                throw IommuCore.err(Errno.EBUSY, fn + ": " + mm + " has not exited: its PASID lives as long as it does");
+                throw Args.err(Errno.EBUSY, fn + ": " + mm + " has not exited: its PASID lives as long as it does");
             }
             if (!im.svaDomains.isEmpty()) {
-                throw IommuCore.err(Errno.EBUSY, fn + ": " + mm + " is still held by SVA domains " + im.svaDomains);
+                throw Args.err(Errno.EBUSY, fn + ": " + mm + " is still held by SVA domains " + im.svaDomains);
             }
             mms.remove(mm);
-            core.freeGlobalPasidInternal(im.pasid, fn);
+            globalPasids.release(im.pasid, fn);
         } finally {
             lock.unlock();
         }

@@ -1,5 +1,7 @@
 package org.jiommu.pgtable;
 
+import org.jiommu.mem.FrameAllocator;
+
 /**
  * One page table of some format in simulated physical memory: the model of
  * {@code struct io_pgtable_ops} (and of a generic_pt domain's table). Descriptors are real
@@ -31,6 +33,21 @@ public interface IoPageTable extends MapPagesOps {
 
     /** Frees every table page. The table must not be used afterwards. */
     void free();
+
+    /** Where the table pages come from (and go back to). */
+    FrameAllocator allocator();
+
+    /**
+     * {@code iommu_put_pages_list(&gather->freelist)}: frees the table pages an unmap or a
+     * table-to-leaf map put on {@code gather}'s freelist. Call it only after the IOTLB and
+     * paging-structure caches were invalidated for the gather's range.
+     */
+    default void releaseFreelist(IotlbGather gather) {
+        for (int i = 0; i < gather.freelist.size(); i++) {
+            allocator().free(gather.freelist.get(i));
+        }
+        gather.freelist.clear();
+    }
 
     /** Receives the descriptors of a {@link #walk}. */
     @FunctionalInterface

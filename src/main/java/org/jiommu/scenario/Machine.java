@@ -24,7 +24,7 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.core.Warning;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
 import org.jiommu.bus.dma.DmaEngine;

@@ -14,7 +14,7 @@ import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
 

@@ -17,7 +17,7 @@ import org.jiommu.core.IopfGroup;
 import org.jiommu.core.PageRequests;
 import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.mock.MockConfig;

@@ -23,7 +23,7 @@ import org.jiommu.core.IopfHandler;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IopfFault;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.mock.MockConfig;

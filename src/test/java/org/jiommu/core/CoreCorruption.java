@@ -4,7 +4,7 @@ import java.util.BitSet;
 import java.util.Map;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 
 /**
  * Test-only access to the core's package-private state, to break invariants on purpose and show

@@ -13,7 +13,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.AllocFlags;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IopfFault;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.driver.mock.MockConfig;
 import org.junit.jupiter.api.DisplayName;

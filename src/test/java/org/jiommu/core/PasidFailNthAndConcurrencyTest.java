@@ -15,7 +15,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IopfFault;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.driver.mock.MockSnapshot;
 import org.junit.jupiter.api.DisplayName;

@@ -11,7 +11,7 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.PasidInvariants.Invariant;
 import org.jiommu.core.spi.DevFeature;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 

@@ -10,7 +10,7 @@ import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.driver.mock.MockConfig;
 import org.jiommu.driver.mock.MockDomain;
 import org.junit.jupiter.api.DisplayName;

@@ -2,6 +2,7 @@ package org.jiommu.core.spi;
 
 import java.util.List;
 import org.jiommu.bus.Device;
+import org.jiommu.mm.MmStruct;
 
 /**
  * {@code struct iommu_ops} (SEMANTICS.md 2.6): one driver's table of optional callbacks and

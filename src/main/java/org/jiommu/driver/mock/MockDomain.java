@@ -5,7 +5,7 @@ import java.util.Set;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.IoPageTable;
 
 /**

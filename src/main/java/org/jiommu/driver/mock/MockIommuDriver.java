@@ -33,7 +33,7 @@ import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
 import org.jiommu.core.spi.IopfFault;
 import org.jiommu.core.spi.IopfQueueRef;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.common.DriverFaults;

@@ -3,11 +3,11 @@ package org.jiommu.driver.mock;
 import org.jiommu.base.WarningSink;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.pgtable.IoPageTables;
+import org.jiommu.pgtable.IoPgtableCfg;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.PgtableFormat;
-import org.jiommu.pgtable.arm.ArmLpaeConfig;
-import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
+import org.jiommu.pgtable.TlbOps;
 
 /**
  * Where the mock's paging domains get their page table: a real format writing real descriptors
@@ -35,15 +35,15 @@ public interface MockPageTableFactory {
     /** ARM LPAE stage 1 ({@code io-pgtable-arm.c}) from {@code frames}, coherent walk, OAS 48. */
     static MockPageTableFactory armLpae(FrameAllocator frames, WarningSink warnings) {
         return (bitmap, ias, addPage) -> {
-            ArmLpaeConfig cfg = ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1)
+            IoPgtableCfg cfg = IoPgtableCfg.builder(frames).warnings(warnings)
                     .pgsizeBitmap(bitmap).ias(ias).oas(48).build();
-            LpaeTlbOps tlb = new LpaeTlbOps() {
+            TlbOps tlb = new TlbOps() {
                 @Override
                 public void tlbAddPage(IotlbGather gather, long iova, long granule) {
                     addPage.addPage(gather, iova, granule);
                 }
             };
-            return ArmLpaePageTable.alloc(cfg, frames, tlb, warnings);
+            return IoPageTables.alloc(PgtableFormat.ARM_64_LPAE_S1, cfg, tlb);
         };
     }
 }

@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
 import org.jiommu.driver.common.DevTlbTags;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 
 /**

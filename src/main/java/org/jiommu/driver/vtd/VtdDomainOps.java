@@ -8,10 +8,14 @@ import org.jiommu.core.spi.AllocFlags;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.Geometry;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.core.spi.MmStruct;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.mm.MmStruct;
+import org.jiommu.pgtable.IoPageTables;
+import org.jiommu.pgtable.IoPgtableCfg;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 import org.jiommu.pgtable.x86.X86RadixPageTable;
 
@@ -70,22 +74,19 @@ final class VtdDomainOps {
         long sizes = X86RadixPageTable.SZ_4K | (u.superpage2M ? X86RadixPageTable.SZ_2M : 0)
                 | (u.superpage1G ? X86RadixPageTable.SZ_1G : 0);
         int width = VtdIommu.agawToWidth(u.agaw);
-        VtdSecondLevelPageTable table = VtdSecondLevelPageTable.builder(frames)
-                .addressWidth(width)
-                .pageSizes(sizes)
-                .warnings(warnings)
-                .build();
+        VtdSecondLevelPageTable table = (VtdSecondLevelPageTable) IoPageTables.alloc(PgtableFormat.VTD_SECOND_LEVEL,
+                IoPgtableCfg.builder(frames).ias(width).pgsizeBitmap(sizes).warnings(warnings).build(), TlbOps.NONE);
         int aperture = Math.min(width, u.mgaw);
         VtdDomain d = new VtdDomain(driver, driver.pagingOps, table, aperture);
         d.setPgsizeBitmap(table.pgsizeBitmap());
         d.setGeometry(Geometry.ofBits(aperture));
         // Tables a map replaces by a large leaf go back only after the caches forgot them.
-        table.setIotlbSync(g -> {
+        table.setTlb(TlbOps.syncing(g -> {
             if (!g.isEmpty()) {
                 tags.flushRange(d, g.start, g.end);
             }
             table.releaseFreelist(g);
-        });
+        }));
         return d;
     }
 

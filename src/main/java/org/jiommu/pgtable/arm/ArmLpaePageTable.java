@@ -10,6 +10,7 @@ import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 
 /**
  * VMSAv8-64 long-descriptor tables ({@code ARM_64_LPAE_S1}, {@code ARM_64_LPAE_S2}) written
@@ -79,7 +80,7 @@ public final class ArmLpaePageTable implements IoPageTable {
     private final ArmLpaeConfig config;
     private final PhysicalMemory memory;
     private final FrameAllocator frames;
-    private final LpaeTlbOps tlb;
+    private final TlbOps tlb;
     private final WarningSink warnings;
 
     private final PgtableFormat format;
@@ -105,7 +106,7 @@ public final class ArmLpaePageTable implements IoPageTable {
     /** Plain on purpose: a use after free is a caller bug caught on its next call, not a race to win. */
     private boolean freed;
 
-    private ArmLpaePageTable(ArmLpaeConfig config, FrameAllocator frames, LpaeTlbOps tlb, WarningSink warnings) {
+    private ArmLpaePageTable(ArmLpaeConfig config, FrameAllocator frames, TlbOps tlb, WarningSink warnings) {
         ArmLpaeConfig.Geometry g = config.geometry();
         this.config = config;
         this.memory = frames.memory();
@@ -142,13 +143,13 @@ public final class ArmLpaePageTable implements IoPageTable {
      *
      * @param cfg the driver's request; {@link #config()} returns it with the outputs filled in
      * @param frames where table pages come from (zeroed, naturally aligned)
-     * @param tlb the driver's TLB callbacks ({@link LpaeTlbOps#NONE} for none)
+     * @param tlb the driver's TLB callbacks ({@link TlbOps#NONE} for none)
      * @param warnings where kernel WARNs go
      * @throws IommuException EINVAL for a config the format rejects (format, quirks, no usable
      *     granule, an OAS without a PS encoding, OUTER_WBWA with a coherent walker, more than 16
      *     concatenated stage-2 tables); ENOMEM if the PGD cannot be allocated
      */
-    public static ArmLpaePageTable alloc(ArmLpaeConfig cfg, FrameAllocator frames, LpaeTlbOps tlb,
+    public static ArmLpaePageTable alloc(ArmLpaeConfig cfg, FrameAllocator frames, TlbOps tlb,
                                          WarningSink warnings) {
         if (cfg.format() != PgtableFormat.ARM_64_LPAE_S1 && cfg.format() != PgtableFormat.ARM_64_LPAE_S2) {
             throw new IommuException(Errno.EINVAL, "format " + cfg.format() + " is not an ARM LPAE format");
@@ -885,7 +886,8 @@ public final class ArmLpaePageTable implements IoPageTable {
         return pgd;
     }
 
-    public FrameAllocator frames() {
+    @Override
+    public FrameAllocator allocator() {
         return frames;
     }
 

@@ -8,6 +8,7 @@ import org.jiommu.base.IommuException;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.replay.LpaeReplay.Map;
 import org.jiommu.pgtable.replay.LpaeReplay.Op;
 import org.jiommu.pgtable.replay.LpaeReplay.OpsException;
@@ -176,7 +177,7 @@ public final class GenericPtReplay {
                 return;
             }
             line(String.format("  . pt_iommu_%s_init() -> %s", fmt, Errno.describe(0)));
-            table.setIotlbSync(g -> sync(g, "  . . "));
+            table.setTlb(TlbOps.syncing(g -> sync(g, "  . . ")));
             if (table instanceof VtdSecondLevelPageTable v) {
                 line(String.format("  hw_info aw=%d ssptptr=TOP", v.aw()));
             } else {

@@ -11,11 +11,13 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.pgtable.IoPageTable;
+import org.jiommu.pgtable.IoPageTables;
+import org.jiommu.pgtable.IoPgtableCfg;
 import org.jiommu.pgtable.MapLoop;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
 
 /**
  * Replays a {@code .ops} page-table program (language: vectors/README.md) through
@@ -275,15 +277,17 @@ public final class LpaeReplay {
             Cfg c = (Cfg) op;
             line(String.format("cfg fmt=%s granule=%#x ias=%d oas=%d quirks=%s coherent_walk=%d", c.format(),
                     c.granule(), c.ias(), c.oas(), ArmLpaeConfig.quirkNames(c.quirks()), c.coherentWalk() ? 1 : 0));
-            ArmLpaeConfig cfg = ArmLpaeConfig.builder(c.format())
+            IoPgtableCfg cfg = IoPgtableCfg.builder(frames)
                     .pgsizeBitmap(granuleSizes(c.granule()))
                     .ias(c.ias())
                     .oas(c.oas())
                     .quirks(c.quirks())
                     .coherentWalk(c.coherentWalk())
+                    .warnings((where, message) -> warnings++)
                     .build();
             try {
-                table = ArmLpaePageTable.alloc(cfg, frames, LpaeTlbOps.NONE, (where, message) -> warnings++);
+                // the format's outputs (TCR, MAIR, widths) are on the ARM table's config
+                table = (ArmLpaePageTable) IoPageTables.alloc(c.format(), cfg, TlbOps.NONE);
             } catch (IommuException e) {
                 table = null;
                 line("  alloc failed: " + e.getMessage());

@@ -9,6 +9,7 @@ import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.TlbOps;
 
 /**
  * The walker shared by the two Intel radix formats, following the kernel's generic page-table
@@ -26,7 +27,7 @@ import org.jiommu.pgtable.Mapped;
  * <li>map_pages picks one leaf size for the whole call ({@code pt_compute_best_pgsize}),
  *     map_range the best size at each point; an occupied
  *     entry gives {@code -EADDRINUSE}; an empty table where a leaf goes is freed through a gather
- *     and {@link IotlbSync} ({@code clear_contig});</li>
+ *     and {@link TlbOps#iotlbSync} ({@code clear_contig});</li>
  * <li>unmap removes whole leaves, stops at the first hole, returns 0 when the first leaf does not
  *     start at the requested address, and frees a table only when one call covers all of it
  *     ({@code __unmap_range}); freed tables go on the gather's freelist.</li>
@@ -76,7 +77,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
     /** CONFIG_DEBUG_GENERIC_PT: check each leaf's size against pt_compute_best_pgsize. */
     final boolean debugChecks;
     private final long root;
-    private volatile IotlbSync iotlbSync;
+    private volatile TlbOps tlb;
     private volatile boolean freed;
 
     X86RadixPageTable(Config c, long presentMask, long tableBits) {
@@ -91,7 +92,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         this.tableBits = tableBits;
         this.warnings = c.warnings;
         this.debugChecks = c.debugChecks;
-        this.iotlbSync = c.iotlbSync != null ? c.iotlbSync : this::releaseFreelist;
+        this.tlb = c.tlb != null ? c.tlb : TlbOps.NONE;
         long top = allocator.alloc(0);
         if (top < 0) {
             throw new IommuException(Errno.ENOMEM, "no page for the top table of a " + format() + " table");
@@ -109,7 +110,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         long pgsizeBitmap = ALL_PAGE_SIZES;
         WarningSink warnings = WarningSink.IGNORE;
         boolean debugChecks;
-        IotlbSync iotlbSync;
+        TlbOps tlb;
 
         /** The checks of pt_iommu_init / get_info, as IommuException with the kernel's errno. */
         void validate(String what) {
@@ -190,8 +191,9 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             return self();
         }
 
-        public B iotlbSync(IotlbSync sync) {
-            c.iotlbSync = sync;
+        /** The driver's TLB ops ({@link TlbOps#iotlbSync} is what this format calls); default {@link TlbOps#NONE}. */
+        public B tlb(TlbOps ops) {
+            c.tlb = ops;
             return self();
         }
     }
@@ -253,22 +255,14 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         return allocator;
     }
 
-    /** Replaces the {@link IotlbSync} (a driver sets its own when it attaches the table). */
-    public final void setIotlbSync(IotlbSync sync) {
-        this.iotlbSync = sync != null ? sync : this::releaseFreelist;
+    /**
+     * Replaces the {@link TlbOps} (null: {@link TlbOps#NONE}): a driver whose ops need the domain
+     * the table is made for sets them once the domain exists.
+     */
+    public final void setTlb(TlbOps ops) {
+        this.tlb = ops != null ? ops : TlbOps.NONE;
     }
 
-    /**
-     * {@code iommu_put_pages_list(&gather->freelist)}: frees the table pages an unmap or a
-     * table-to-leaf map put on {@code gather}'s freelist. Call it only after the IOTLB and
-     * paging-structure caches were invalidated for the gather's range.
-     */
-    public final void releaseFreelist(IotlbGather gather) {
-        for (int i = 0; i < gather.freelist.size(); i++) {
-            allocator.free(gather.freelist.get(i));
-        }
-        gather.freelist.clear();
-    }
 
     // ---- map ----------------------------------------------------------------------------
 
@@ -481,7 +475,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (replaced != null && !replaced.freelist.isEmpty()) {
             // map_pages / map_range: table levels were replaced by leaves; flush walk caches
             // before freeing
-            iotlbSync.sync(replaced);
+            tlb.iotlbSync(this, replaced);
         }
         if (fixedShift != 0 && ret == 0 && va - iova != last - iova + 1) {
             warnings.warn("map_pages", String.format("%s map of [%#x, %#x] wrote %#x bytes of %#x-byte leaves",
@@ -625,7 +619,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
      * stops it at once (returns 0, the leaf stays); a leaf that ends after the range is removed
      * whole and counted whole. Tables the range covers completely are cleared and put on
      * {@code gather}'s freelist; {@code [iova, iova + len)} is added to its range. With a null
-     * gather the table syncs its own (through {@link IotlbSync}).
+     * gather the table syncs its own (through {@link TlbOps#iotlbSync}).
      *
      * @return bytes unmapped; 0 for a bad range
      */
@@ -656,7 +650,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
      * for a generic_pt domain): the walk of {@link #unmapPages} over {@code [iova, iova + len)},
      * but the gather gets the range really unmapped, {@code [iova, iova + unmapped)}, and nothing
      * when nothing was unmapped (so the core's {@code iommu_iotlb_sync} has nothing to flush).
-     * With a null gather the table syncs its own (through {@link IotlbSync}).
+     * With a null gather the table syncs its own (through {@link TlbOps#iotlbSync}).
      *
      * @return bytes unmapped; 0 for a bad range (empty, wrapping, outside the table)
      */
@@ -674,7 +668,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
             g.addRange(iova, unmapped);
         }
         if (gather == null && !g.isEmpty()) {
-            iotlbSync.sync(g);
+            tlb.iotlbSync(this, g);
         }
         return unmapped;
     }
@@ -684,7 +678,7 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         IotlbGather g = new IotlbGather();
         long unmapped = unmapWalk(iova, last, g);
         g.addRange(iova, len);
-        iotlbSync.sync(g);
+        tlb.iotlbSync(this, g);
         return unmapped;
     }
 

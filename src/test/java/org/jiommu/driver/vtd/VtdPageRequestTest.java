@@ -14,7 +14,7 @@ import org.jiommu.bus.dma.Pri;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.SvaHandle;
 import org.jiommu.core.spi.DevFeature;
-import org.jiommu.core.spi.MmStruct;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.InvDescriptor;
 import org.jiommu.hw.vtd.VtdConfig;

@@ -18,9 +18,9 @@ import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
-import org.jiommu.pgtable.arm.LpaeTlbOps;
 
 /**
  * The walker against the kernel's format as reference: random mappings written by
@@ -134,9 +134,9 @@ class VmsaWalkerProperties {
     void nested(@ForAll("mappings") List<Mapping> mappings) {
         FrameAllocator frames = new FrameAllocator(new PhysicalMemory(1L << 30));
         ArmLpaePageTable s2pt = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S2)
-                .pgsizeBitmap(BITMAP_4K).ias(40).oas(48).build(), frames, LpaeTlbOps.NONE, WarningSink.IGNORE);
+                .pgsizeBitmap(BITMAP_4K).ias(40).oas(48).build(), frames, TlbOps.NONE, WarningSink.IGNORE);
         ArmLpaePageTable s1pt = ArmLpaePageTable.alloc(ArmLpaeConfig.builder(PgtableFormat.ARM_64_LPAE_S1)
-                .pgsizeBitmap(BITMAP_4K).ias(48).oas(48).build(), frames, LpaeTlbOps.NONE, WarningSink.IGNORE);
+                .pgsizeBitmap(BITMAP_4K).ias(48).oas(48).build(), frames, TlbOps.NONE, WarningSink.IGNORE);
         Mapped done = new Mapped();
         long g1 = 1L << 30;
         // Stage 2: IPA = PA for the first GiB (where both tables live), and a 4 GiB window at 4 GiB
@@ -227,7 +227,7 @@ class VmsaWalkerProperties {
                 .epd(1 - t, true)
                 .outputSize(Stage1Config.psBits(tcr.ips())).mair(cfg.mair()).build();
         assertThat(s1.problem()).isNull();
-        VmsaWalker walker = new VmsaWalker(pt.frames().memory(), paMax);
+        VmsaWalker walker = new VmsaWalker(pt.allocator().memory(), paMax);
         long top = ttbr1 ? -1L << cfg.ias() : 0;
         check(pt, mappings, top, (va, access, out) -> walker.walkStage1(s1, va, access, out), true);
     }
@@ -242,7 +242,7 @@ class VmsaWalkerProperties {
         assertThat(s2.problem()).isNull();
         assertThat(s2.startLevel()).isEqualTo(cfg.geometry().startLevel());
         assertThat(s2.concatenatedTables()).isEqualTo(cfg.geometry().concatTables());
-        VmsaWalker walker = new VmsaWalker(pt.frames().memory(), 48);
+        VmsaWalker walker = new VmsaWalker(pt.allocator().memory(), 48);
         check(pt, mappings, 0, (va, access, out) -> walker.walkStage2(s2, va, access, out), false);
     }
 
@@ -251,7 +251,7 @@ class VmsaWalkerProperties {
     }
 
     private static ArmLpaePageTable alloc(ArmLpaeConfig cfg) {
-        return ArmLpaePageTable.alloc(cfg, new FrameAllocator(new PhysicalMemory(1L << 30)), LpaeTlbOps.NONE,
+        return ArmLpaePageTable.alloc(cfg, new FrameAllocator(new PhysicalMemory(1L << 30)), TlbOps.NONE,
                 WarningSink.IGNORE);
     }
 

@@ -13,6 +13,7 @@ import org.jiommu.base.Prot;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -49,7 +50,7 @@ class ArmLpaeConcurrencyTest {
         FrameAllocator frames = LpaeTestSupport.frames();
         LpaeTestSupport.Warnings warnings = new LpaeTestSupport.Warnings();
         ArmLpaePageTable t = ArmLpaePageTable.alloc(LpaeTestSupport.cfg(PgtableFormat.ARM_64_LPAE_S1,
-                LpaeTestSupport.BITMAP_4K, 48, 48).build(), frames, LpaeTlbOps.NONE, warnings);
+                LpaeTestSupport.BITMAP_4K, 48, 48).build(), frames, TlbOps.NONE, warnings);
         // Odd rounds straddle an L0 boundary, so two L1 and two L2 tables are raced for as well.
         long base = round % 2 == 0 ? 0 : 0x80_0000_0000L - 0x1000_0000L;
         CountDownLatch start = new CountDownLatch(1);

@@ -14,6 +14,7 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -28,7 +29,7 @@ class ArmLpaeConfigTest {
     private final LpaeTestSupport.Warnings warnings = new LpaeTestSupport.Warnings();
 
     private ArmLpaePageTable alloc(ArmLpaeConfig.Builder b) {
-        return ArmLpaePageTable.alloc(b.build(), frames, LpaeTlbOps.NONE, warnings);
+        return ArmLpaePageTable.alloc(b.build(), frames, TlbOps.NONE, warnings);
     }
 
     private static long bitmapFor(int granuleShift) {
@@ -178,7 +179,7 @@ class ArmLpaeConfigTest {
     @DisplayName("the input config is not changed by alloc; the table's config carries the outputs")
     void immutableConfig() {
         ArmLpaeConfig in = LpaeTestSupport.cfg(S1, BITMAP_4K | BITMAP_64K, 52, 52).build();
-        ArmLpaePageTable t = ArmLpaePageTable.alloc(in, frames, LpaeTlbOps.NONE, warnings);
+        ArmLpaePageTable t = ArmLpaePageTable.alloc(in, frames, TlbOps.NONE, warnings);
         assertThat(in.isAllocated()).isFalse();
         assertThat(in.pgsizeBitmap()).isEqualTo(BITMAP_4K | BITMAP_64K);
         assertThat(t.config().isAllocated()).isTrue();

@@ -12,6 +12,7 @@ import org.jiommu.base.Prot;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +26,7 @@ class ArmLpaeDirtyTest {
 
     private ArmLpaePageTable table(PgtableFormat f, int quirks) {
         return ArmLpaePageTable.alloc(LpaeTestSupport.cfg(f, BITMAP_4K, 48, 48).quirks(quirks).build(), frames,
-                LpaeTlbOps.NONE, warnings);
+                TlbOps.NONE, warnings);
     }
 
     private void record(long iova, long size) {

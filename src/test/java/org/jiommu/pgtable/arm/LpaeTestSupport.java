@@ -7,6 +7,7 @@ import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.TlbOps;
 
 /** Small helpers shared by the ARM LPAE tests. */
 final class LpaeTestSupport {
@@ -44,7 +45,7 @@ final class LpaeTestSupport {
      * TLB callbacks that check what the kernel's selftest dummy ops check (a flushed size is a
      * supported page size) and count what they were asked to do.
      */
-    static final class CheckingTlb implements LpaeTlbOps {
+    static final class CheckingTlb implements TlbOps {
         long bitmap;
         int flushAll;
         int flushWalk;
@@ -70,7 +71,7 @@ final class LpaeTestSupport {
             if ((granule & bitmap) == 0) {
                 violations.add(String.format("add_page size %#x not in %#x", granule, bitmap));
             }
-            LpaeTlbOps.super.tlbAddPage(gather, iova, granule);
+            TlbOps.super.tlbAddPage(gather, iova, granule);
         }
     }
 

@@ -14,6 +14,7 @@ import org.jiommu.base.Errno;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.TlbOps;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -103,10 +104,10 @@ class GenericPtKunitTest {
             long cur = max; // ALIGN(va + 256 pages, max)
             long paBase = 0x40_0000_0000L;
             List<IotlbGather> syncs = new ArrayList<>();
-            t.setIotlbSync(g -> {
+            t.setTlb(TlbOps.syncing(g -> {
                 syncs.add(copy(g));
                 t.releaseFreelist(g);
-            });
+            }));
             for (long len = SZ_4K; len <= max; len <<= 1) {
                 if ((t.pgsizeBitmap() & len) == 0) {
                     continue;

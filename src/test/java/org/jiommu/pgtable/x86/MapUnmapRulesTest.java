@@ -16,6 +16,7 @@ import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.TlbOps;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -185,11 +186,11 @@ class MapUnmapRulesTest {
     }
 
     @Test
-    @DisplayName("an unmap without a gather syncs through the table's IotlbSync, which owns the freed pages")
+    @DisplayName("an unmap without a gather syncs through the table's TlbOps.iotlbSync, which owns the freed pages")
     void nullGatherSyncs() {
         FrameAllocator a = Tables.allocator();
         List<IotlbGather> synced = new ArrayList<>();
-        VtdSecondLevelPageTable t = VtdSecondLevelPageTable.builder(a).iotlbSync(synced::add).build();
+        VtdSecondLevelPageTable t = VtdSecondLevelPageTable.builder(a).tlb(TlbOps.syncing(synced::add)).build();
         assertThat(t.mapPages(SZ_2M, 0x8000_1000L, SZ_4K, 512, Prot.RW, new Mapped())).isZero();
         assertThat(t.unmapPages(SZ_2M, SZ_4K, 512, null)).isEqualTo(SZ_2M);
         assertThat(synced).singleElement().satisfies(g -> {
@@ -207,9 +208,9 @@ class MapUnmapRulesTest {
     void tableToLeafFreesSubtree() {
         FrameAllocator a = Tables.allocator();
         List<IotlbGather> synced = new ArrayList<>();
-        X86FirstLevelPageTable t = X86FirstLevelPageTable.builder(a).iotlbSync(g -> {
+        X86FirstLevelPageTable t = X86FirstLevelPageTable.builder(a).tlb(TlbOps.syncing(g -> {
             synced.add(g);
-        }).build();
+        })).build();
         Mapped m = new Mapped();
         // 3 leaf tables under one level-2 table, then emptied page by page
         for (long va : new long[] {SZ_1G, SZ_1G + SZ_2M, SZ_1G + 7 * SZ_2M}) {

@@ -14,6 +14,7 @@ import org.jiommu.base.Prot;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.TlbOps;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,13 +36,13 @@ class SingleLeafMapTest {
 
     /** A format with its twin; pageSizes is the domain's bitmap. */
     private record Format(String name, boolean vtd, int levels, long pageSizes) {
-        X86RadixPageTable make(FrameAllocator a, boolean general, IotlbSync sync) {
+        X86RadixPageTable make(FrameAllocator a, boolean general, Consumer<IotlbGather> sync) {
             if (vtd) {
                 return VtdSecondLevelPageTable.builder(a).levels(levels).addressWidth(levels == 3 ? 39 : 48)
-                        .pageSizes(pageSizes).debugChecks(general).iotlbSync(sync).build();
+                        .pageSizes(pageSizes).debugChecks(general).tlb(TlbOps.syncing(sync)).build();
             }
             return X86FirstLevelPageTable.builder(a).levels(levels).signExtend(true).pageSizes(pageSizes)
-                    .debugChecks(general).iotlbSync(sync).build();
+                    .debugChecks(general).tlb(TlbOps.syncing(sync)).build();
         }
 
         long leafBits(long size) {

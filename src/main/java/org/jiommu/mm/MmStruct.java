@@ -1,4 +1,4 @@
-package org.jiommu.core.spi;
+package org.jiommu.mm;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -7,14 +7,15 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.mem.FrameAllocator;
-import org.jiommu.pgtable.Mapped;
-import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
+import org.jiommu.pgtable.IotlbGather;
 
 /**
  * {@code struct mm_struct}, as far as SVA needs one (SEMANTICS.md 8.5): a process address space
- * with its x86-64 page table ({@code mm->pgd}, a real 4-level first-level table in simulated
- * memory, which an SVA domain shares with the IOMMU) and its VMAs. Pages are populated on demand
- * by {@link #handleMmFault}, the CPU's and the IOMMU's fault path alike. Compared by identity.
+ * with its page table ({@code mm->pgd}, a real table in simulated memory in the CPU's format,
+ * {@link CpuFormat}, which an SVA domain shares with the IOMMU) and its VMAs. Pages are populated
+ * on demand by {@link #handleMmFault}, the CPU's and the IOMMU's fault path alike. Compared by
+ * identity. The address-space rules here are format-neutral; the format's bits live in its
+ * {@link CpuPageTable}.
  *
  * <p>Thread-safe: this object's monitor is {@code mmap_lock}. The core keeps the SVA side
  * ({@code mm->iommu_mm}: the PASID and the SVA domains) on its own side, under its SVA lock.
@@ -50,14 +51,10 @@ public final class MmStruct {
     }
 
     private static final long PAGE = 1L << 12;
-    /** User addresses: the lower half of a 48-bit space. */
-    public static final long TASK_SIZE = 1L << 47;
-    /** User addresses of a 5-level (LA57) process: the lower half of a 57-bit space. */
-    public static final long TASK_SIZE_LA57 = 1L << 56;
 
     private final String name;
     private final FrameAllocator frames;
-    private final X86FirstLevelPageTable pgd;
+    private final CpuPageTable pgd;
     private final List<Vma> vmas = new ArrayList<>();
     /** Pages {@link #handleMmFault} allocated, freed at {@link #exit}. Guarded by this. */
     private final List<Long> pages = new ArrayList<>();
@@ -66,32 +63,42 @@ public final class MmStruct {
     private boolean dropped;
     private final List<MmuNotifier> notifiers = new CopyOnWriteArrayList<>();
 
-    /** A new address space with an empty 4-level page table from {@code frames}. */
+    /** A new x86-64 address space with an empty 4-level page table from {@code frames}. */
     public MmStruct(String name, FrameAllocator frames) {
-        this(name, frames, 4);
+        this(name, frames, CpuFormat.X86_64, CpuFormat.X86_64.defaultLevels());
     }
 
-    /** A new address space with an empty 4- or 5-level (LA57) page table from {@code frames}. */
+    /** A new x86-64 address space with an empty 4- or 5-level (LA57) page table from {@code frames}. */
     public MmStruct(String name, FrameAllocator frames, int levels) {
+        this(name, frames, CpuFormat.X86_64, levels);
+    }
+
+    /** A new address space of CPU format {@code format} with an empty {@code levels}-level table. */
+    public MmStruct(String name, FrameAllocator frames, CpuFormat format, int levels) {
         if (name == null || name.isEmpty()) {
             throw new IllegalArgumentException("mm name must not be empty");
         }
-        if (levels != 4 && levels != 5) {
-            throw new IllegalArgumentException("an x86-64 process has 4 or 5 page-table levels, not " + levels);
+        if (format == null) {
+            throw new IllegalArgumentException("mm format must be given");
         }
         this.name = name;
         this.frames = frames;
-        this.pgd = X86FirstLevelPageTable.create(frames, levels);
+        this.pgd = format.create(frames, levels);
     }
 
-    /** Page-table levels of {@code mm->pgd}: 4, or 5 for an LA57 process. */
+    /** The CPU page-table format of {@code mm->pgd}: what an IOMMU must walk to share it. */
+    public CpuFormat format() {
+        return pgd.format();
+    }
+
+    /** Page-table levels of {@code mm->pgd} (x86-64: 4, or 5 for an LA57 process). */
     public int levels() {
         return pgd.levels();
     }
 
     /** The end of the user address range. */
     public long taskSize() {
-        return levels() == 5 ? TASK_SIZE_LA57 : TASK_SIZE;
+        return pgd.taskSize();
     }
 
     /** {@code mmu_notifier_register}: an IOMMU driver follows this mm's PTE changes. */
@@ -118,7 +125,7 @@ public final class MmStruct {
     }
 
     /** {@code mm->pgd}: the table the CPU and an SVA domain walk. */
-    public X86FirstLevelPageTable pgd() {
+    public CpuPageTable pgd() {
         return pgd;
     }
 
@@ -189,20 +196,15 @@ public final class MmStruct {
         }
         vmas.clear();
         vmas.addAll(kept);
-        List<Long> leaves = new ArrayList<>();
-        pgd.walk((level, iova, size, pte, leaf) -> {
-            if (leaf && Long.compareUnsigned(iova, start) >= 0 && Long.compareUnsigned(iova, end) < 0) {
-                leaves.add(iova);
-            }
-        });
+        List<Long> leaves = pgd.leavesIn(start, end);
         if (leaves.isEmpty()) {
             return;
         }
         List<Long> freed = new ArrayList<>();
-        org.jiommu.pgtable.IotlbGather gather = new org.jiommu.pgtable.IotlbGather();
+        IotlbGather gather = new IotlbGather();
         for (long va : leaves) {
             long pa = pgd.iovaToPhys(va);
-            if (pgd.unmapPages(va, PAGE, 1, gather) == PAGE) {
+            if (pgd.unmapPage(va, gather) == PAGE) {
                 freed.add(pa);
             }
         }
@@ -251,14 +253,7 @@ public final class MmStruct {
         if (pa < 0) {
             return FaultResult.FAILURE;
         }
-        long attrs = X86FirstLevelPageTable.US | X86FirstLevelPageTable.A;
-        if ((vma.prot() & Prot.WRITE) != 0) {
-            attrs |= X86FirstLevelPageTable.RW | X86FirstLevelPageTable.D;
-        }
-        if ((vma.prot() & Prot.NOEXEC) != 0) {
-            attrs |= X86FirstLevelPageTable.XD;
-        }
-        int r = pgd.mapPagesWithAttributes(page, pa, PAGE, 1, attrs, new Mapped());
+        int r = pgd.mapUserPage(page, pa, vma.prot());
         if (r != 0) {
             frames.free(pa);
             return FaultResult.FAILURE;
@@ -284,12 +279,7 @@ public final class MmStruct {
         }
         exited = true;
         vmas.clear();
-        List<Long> tables = new ArrayList<>();
-        pgd.walk((level, iova, size, pte, leaf) -> {
-            if (!leaf) {
-                tables.add(pte & X86FirstLevelPageTable.OA_MASK);
-            }
-        });
+        List<Long> tables = pgd.lowerTables();
         frames.memory().zero(pgd.root(), PAGE);
         // The pages are unreachable now; secondary TLBs forget them before they are freed.
         invalidateSecondaryTlbs(0, taskSize());
