@@ -127,8 +127,10 @@ final class MapEngine {
             return;
         }
         int ret = op.iotlbSyncMap(d, iova, size);
-        tracer.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", String.format("(%s, %#x, %#x) = %s", d, iova, size,
-                Errno.describe(ret)));
+        if (tracer.tracing()) { // format only for a listener: iommu_dma_map's hot path
+            tracer.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", String.format("(%s, %#x, %#x) = %s", d, iova,
+                    size, Errno.describe(ret)));
+        }
         if (ret != 0) {
             throw Args.driverErr(ret, String.format("iotlb_sync_map(%s, %#x, %#x)", d, iova, size));
         }
@@ -238,7 +240,9 @@ final class MapEngine {
         DomainOps.FlushIotlbAll op = d.ops().flushIotlbAll();
         if (op != null) {
             op.flushIotlbAll(d);
-            tracer.trace(TraceEvent.Kind.DRIVER, "flush_iotlb_all", "(" + d + ")");
+            if (tracer.tracing()) {
+                tracer.trace(TraceEvent.Kind.DRIVER, "flush_iotlb_all", "(" + d + ")");
+            }
         }
     }
 

@@ -48,6 +48,32 @@ public final class HwStats {
         }
     }
 
+    /**
+     * A counter resolved by name on its first increment and kept from then on: for counters a
+     * unit bumps on a hot path but that must not appear in a snapshot before they first count
+     * (as {@link #counter} creates them). The racy first resolution is benign: {@link #counter}
+     * returns the same object to every caller, and a {@link Counter} is safely published.
+     */
+    public static final class LazyCounter {
+        private final HwStats stats;
+        private final String name;
+        private Counter counter;
+
+        private LazyCounter(HwStats stats, String name) {
+            this.stats = stats;
+            this.name = name;
+        }
+
+        public void increment() {
+            Counter c = counter;
+            if (c == null) {
+                c = stats.counter(name);
+                counter = c;
+            }
+            c.increment();
+        }
+    }
+
     /** A consistent-enough copy of every counter (each read once), sorted by name. */
     public static final class Snapshot {
         private final SortedMap<String, Long> values;
@@ -105,6 +131,11 @@ public final class HwStats {
     public Counter counter(String name) {
         Counter c = counters.get(name);
         return c != null ? c : counters.computeIfAbsent(name, Counter::new);
+    }
+
+    /** A handle on the counter of that name that creates it only when it first counts. */
+    public LazyCounter lazyCounter(String name) {
+        return new LazyCounter(this, name);
     }
 
     /** Current value of a counter, 0 if it does not exist. */

@@ -1,6 +1,7 @@
 package org.jiommu.hw;
 
 import java.util.List;
+import java.util.function.LongPredicate;
 import java.util.function.Predicate;
 
 /**
@@ -48,9 +49,23 @@ public final class Iotlb {
         return cache.invalidateIf(matches);
     }
 
+    /**
+     * Drops the entries whose tag {@code tagMatches} accepts and that {@code matches}, visiting
+     * only the entries of those tags (not the whole IOTLB), as domain- and page-selective
+     * invalidations need. @return how many were dropped
+     */
+    public int invalidateTagsIf(LongPredicate tagMatches, Predicate<? super IotlbEntry> matches) {
+        return cache.invalidateIf(tagMatches, matches);
+    }
+
+    /** {@link #invalidateTagsIf} for one tag. @return how many were dropped */
+    public int invalidateTagIf(long tag, Predicate<? super IotlbEntry> matches) {
+        return cache.invalidateKey1If(tag, matches);
+    }
+
     /** Drops the entries of {@code tag} that overlap {@code [start, start + size)}. */
     public int invalidateRange(long tag, long start, long size) {
-        return cache.invalidateIf(e -> e.tag == tag && e.overlaps(start, size));
+        return cache.invalidateKey1If(tag, e -> e.overlaps(start, size));
     }
 
     public int size() {

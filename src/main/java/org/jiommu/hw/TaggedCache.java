@@ -3,7 +3,11 @@ package org.jiommu.hw;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.function.LongPredicate;
 import java.util.function.Predicate;
 
 /**
@@ -26,6 +30,12 @@ import java.util.function.Predicate;
  * <p><b>Capacity.</b> When a fill finds the cache full the whole cache is emptied first, as
  * QEMU's VT-d IOTLB does (HARDWARE.md 5.3): dropping entries is always allowed to a cache,
  * and emptying is deterministic, which keeps tests reproducible. Capacity 0 disables the cache.
+ *
+ * <p><b>Index by first key.</b> Under the lock the cache also keeps, per {@code key1} (the tag:
+ * a domain id, an ASID/VMID, a PASID), the {@code key2}s cached under it, so an invalidation
+ * that names its tags ({@link #invalidateIf(LongPredicate, Predicate)}, {@link
+ * #invalidateKey1If}) visits only those entries instead of every bucket; a DMA unmap's
+ * page-selective invalidation then costs the entries of its domain, not the cache's size.
  *
  * @param <V> the immutable cached value
  */
@@ -54,6 +64,11 @@ public final class TaggedCache<V> {
     /** Guards size, epoch updates and every slot write. Taken after any lock of the owning unit. */
     private final Object lock = new Object();
     private int size; // guarded by lock
+    /** The key2s cached under each key1 with at least one entry; guarded by lock. */
+    private final Map<Long, Keys> byKey1 = new HashMap<>();
+    /** The last {@link #byKey1} lookup of {@link #put}, so refills of one tag skip the map; guarded by lock. */
+    private long lastKey1;
+    private Keys lastKeys;
     private volatile long epoch; // written under lock
 
     /** @param capacity most entries held at once; 0 disables caching */
@@ -66,6 +81,19 @@ public final class TaggedCache<V> {
         int buckets = Integer.highestOneBit(Math.max(2, capacity) * 2 - 1) << 1;
         this.table = (Node<V>[]) new Node[buckets];
         this.mask = buckets - 1;
+    }
+
+    /** A growable list of the key2s under one key1 (order irrelevant). */
+    private static final class Keys {
+        long[] keys = new long[4];
+        int n;
+
+        void add(long key2) {
+            if (n == keys.length) {
+                keys = java.util.Arrays.copyOf(keys, n * 2);
+            }
+            keys[n++] = key2;
+        }
     }
 
     private static int hash(long key1, long key2) {
@@ -122,6 +150,7 @@ public final class TaggedCache<V> {
             }
             if (newKey) {
                 size++;
+                keysOf(key1).add(key2);
             }
             SLOT.setRelease(table, i, new Node<>(key1, key2, value, without));
             return true;
@@ -150,11 +179,36 @@ public final class TaggedCache<V> {
         return rest;
     }
 
+    /** The key2 list of key1, created empty if absent. Under lock. */
+    private Keys keysOf(long key1) {
+        if (lastKeys != null && lastKey1 == key1) {
+            return lastKeys;
+        }
+        Keys k = byKey1.computeIfAbsent(key1, x -> new Keys());
+        lastKey1 = key1;
+        lastKeys = k;
+        return k;
+    }
+
     private void clearLocked() {
         for (int i = 0; i < table.length; i++) {
             SLOT.setRelease(table, i, null);
         }
         size = 0;
+        byKey1.clear();
+        lastKeys = null;
+    }
+
+    /** Recomputes {@link #byKey1} from the table after a scan that dropped entries. Under lock. */
+    @SuppressWarnings("unchecked")
+    private void rebuildIndexLocked() {
+        byKey1.clear();
+        lastKeys = null;
+        for (int i = 0; i < table.length; i++) {
+            for (Node<V> n = (Node<V>) SLOT.getAcquire(table, i); n != null; n = n.next) {
+                keysOf(n.key1).add(n.key2);
+            }
+        }
     }
 
     /** Drops every entry. @return how many were dropped */
@@ -204,8 +258,86 @@ public final class TaggedCache<V> {
                 SLOT.setRelease(table, i, rebuilt);
             }
             size -= dropped;
+            if (dropped != 0) {
+                rebuildIndexLocked();
+            }
             return dropped;
         }
+    }
+
+    /**
+     * Drops every entry cached under a {@code key1} that {@code key1Matches} accepts and whose
+     * value {@code matches}, visiting only the entries of those keys. The same as {@link
+     * #invalidateIf(Predicate)} with both tests combined, for callers whose value predicate
+     * implies a condition on the entry's key1 (its tag). @return how many were dropped
+     */
+    public int invalidateIf(LongPredicate key1Matches, Predicate<? super V> matches) {
+        synchronized (lock) {
+            epoch++;
+            int dropped = 0;
+            for (Iterator<Map.Entry<Long, Keys>> it = byKey1.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<Long, Keys> e = it.next();
+                if (key1Matches.test(e.getKey())) {
+                    Keys k = e.getValue();
+                    dropped += dropUnderLocked(e.getKey(), k, matches);
+                    if (k.n == 0) {
+                        it.remove();
+                        if (lastKeys == k) {
+                            lastKeys = null;
+                        }
+                    }
+                }
+            }
+            size -= dropped;
+            return dropped;
+        }
+    }
+
+    /** {@link #invalidateIf(LongPredicate, Predicate)} for one key1. @return how many were dropped */
+    public int invalidateKey1If(long key1, Predicate<? super V> matches) {
+        synchronized (lock) {
+            epoch++;
+            Keys k = byKey1.get(key1);
+            if (k == null) {
+                return 0;
+            }
+            int dropped = dropUnderLocked(key1, k, matches);
+            if (k.n == 0) {
+                byKey1.remove(key1);
+                if (lastKeys == k) {
+                    lastKeys = null;
+                }
+            }
+            size -= dropped;
+            return dropped;
+        }
+    }
+
+    /**
+     * Drops the matching entries among key1's; compacts its key list in place. Removing a node
+     * keeps its chain's other nodes in order, as the full scan does. Under lock.
+     */
+    @SuppressWarnings("unchecked")
+    private int dropUnderLocked(long key1, Keys k, Predicate<? super V> matches) {
+        int dropped = 0;
+        int kept = 0;
+        for (int j = 0; j < k.n; j++) {
+            long key2 = k.keys[j];
+            int i = hash(key1, key2) & mask;
+            Node<V> head = (Node<V>) SLOT.getAcquire(table, i);
+            Node<V> n = head;
+            while (n != null && !(n.key1 == key1 && n.key2 == key2)) {
+                n = n.next;
+            }
+            if (n != null && matches.test(n.value)) {
+                SLOT.setRelease(table, i, remove(head, key1, key2));
+                dropped++;
+            } else {
+                k.keys[kept++] = key2;
+            }
+        }
+        k.n = kept;
+        return dropped;
     }
 
     /** Entries currently cached. */

@@ -34,6 +34,28 @@ final class VtdInvalidationQueue {
     private final EndpointRegistry<PageResponseReceiver> pageResponseReceivers;
     private final HwStats.Counter cDescriptors;
     private final HwStats.Counter cQueueErrors;
+    // Per-descriptor counters, resolved once instead of by name on every descriptor; created in
+    // the snapshot only when they first count, as before.
+    private final HwStats.LazyCounter cInvContextCacheDevice;
+    private final HwStats.LazyCounter cInvContextCacheDomain;
+    private final HwStats.LazyCounter cInvContextCacheGlobal;
+    private final HwStats.LazyCounter cInvDeviceTlb;
+    private final HwStats.LazyCounter cInvIec;
+    private final HwStats.LazyCounter cInvIotlbDomain;
+    private final HwStats.LazyCounter cInvIotlbGlobal;
+    private final HwStats.LazyCounter cInvIotlbPage;
+    private final HwStats.LazyCounter cInvPasidCacheDomain;
+    private final HwStats.LazyCounter cInvPasidCacheGlobal;
+    private final HwStats.LazyCounter cInvPasidCachePasid;
+    private final HwStats.LazyCounter cInvPasidDeviceTlb;
+    private final HwStats.LazyCounter cInvPasidDeviceTlbGlobal;
+    private final HwStats.LazyCounter cInvPasidIotlbPage;
+    private final HwStats.LazyCounter cInvPasidIotlbPasid;
+    private final HwStats.LazyCounter cInvRegisterContext;
+    private final HwStats.LazyCounter cInvRegisterIotlb;
+    private final HwStats.LazyCounter cInvWait;
+    private final HwStats.LazyCounter cInvWaitPageRequestDrain;
+    private final HwStats.LazyCounter cPrqResponses;
     private volatile Consumer<InvDescriptor> descriptorListener;
 
     // Guarded by the unit's register lock.
@@ -57,6 +79,26 @@ final class VtdInvalidationQueue {
         this.pageResponseReceivers = pageResponseReceivers;
         this.cDescriptors = stats.counter("inv.descriptors");
         this.cQueueErrors = stats.counter("inv.queue-errors");
+        this.cInvContextCacheDevice = stats.lazyCounter("inv.context-cache.device");
+        this.cInvContextCacheDomain = stats.lazyCounter("inv.context-cache.domain");
+        this.cInvContextCacheGlobal = stats.lazyCounter("inv.context-cache.global");
+        this.cInvDeviceTlb = stats.lazyCounter("inv.device-tlb");
+        this.cInvIec = stats.lazyCounter("inv.iec");
+        this.cInvIotlbDomain = stats.lazyCounter("inv.iotlb.domain");
+        this.cInvIotlbGlobal = stats.lazyCounter("inv.iotlb.global");
+        this.cInvIotlbPage = stats.lazyCounter("inv.iotlb.page");
+        this.cInvPasidCacheDomain = stats.lazyCounter("inv.pasid-cache.domain");
+        this.cInvPasidCacheGlobal = stats.lazyCounter("inv.pasid-cache.global");
+        this.cInvPasidCachePasid = stats.lazyCounter("inv.pasid-cache.pasid");
+        this.cInvPasidDeviceTlb = stats.lazyCounter("inv.pasid-device-tlb");
+        this.cInvPasidDeviceTlbGlobal = stats.lazyCounter("inv.pasid-device-tlb.global");
+        this.cInvPasidIotlbPage = stats.lazyCounter("inv.pasid-iotlb.page");
+        this.cInvPasidIotlbPasid = stats.lazyCounter("inv.pasid-iotlb.pasid");
+        this.cInvRegisterContext = stats.lazyCounter("inv.register.context");
+        this.cInvRegisterIotlb = stats.lazyCounter("inv.register.iotlb");
+        this.cInvWait = stats.lazyCounter("inv.wait");
+        this.cInvWaitPageRequestDrain = stats.lazyCounter("inv.wait.page-request-drain");
+        this.cPrqResponses = stats.lazyCounter("prq.responses");
         this.ring = new QueueRing(0, 8, 4, false);
     }
 
@@ -205,13 +247,13 @@ final class VtdInvalidationQueue {
             invalidateIotlb(c.granularity(), c.domainId(), c.address(), c.addressMask());
         } else if (d instanceof InvDescriptor.DeviceTlbInv) {
             InvDescriptor.DeviceTlbInv c = (InvDescriptor.DeviceTlbInv) d;
-            stats.counter("inv.device-tlb").increment();
+            cInvDeviceTlb.increment();
             DeviceTlb tlb = deviceTlbs.get(c.sourceId());
             if (tlb != null) {
                 tlb.invalidate(NO_PASID, false, c.rangeStart(), c.rangeSize());
             }
         } else if (d instanceof InvDescriptor.IecInv) {
-            stats.counter("inv.iec").increment();
+            cInvIec.increment();
         } else if (d instanceof InvDescriptor.InvWait) {
             return executeWait((InvDescriptor.InvWait) d);
         } else if (d instanceof InvDescriptor.PasidIotlbInv) {
@@ -222,7 +264,7 @@ final class VtdInvalidationQueue {
             invalidatePasidCache(c.granularity(), c.domainId(), c.pasid());
         } else if (d instanceof InvDescriptor.PageGroupResponse) {
             InvDescriptor.PageGroupResponse r = (InvDescriptor.PageGroupResponse) d;
-            stats.counter("prq.responses").increment();
+            cPrqResponses.increment();
             // Delivered to the endpoint as a PRG Response Message (VT-d spec 7.7.1).
             PageResponseReceiver rx = pageResponseReceivers.get(r.requesterId());
             if (rx != null) {
@@ -230,7 +272,7 @@ final class VtdInvalidationQueue {
             }
         } else if (d instanceof InvDescriptor.PasidDeviceTlbInv) {
             InvDescriptor.PasidDeviceTlbInv c = (InvDescriptor.PasidDeviceTlbInv) d;
-            stats.counter(c.global() ? "inv.pasid-device-tlb.global" : "inv.pasid-device-tlb").increment();
+            (c.global() ? cInvPasidDeviceTlbGlobal : cInvPasidDeviceTlb).increment();
             DeviceTlb tlb = deviceTlbs.get(c.sourceId());
             if (tlb != null) {
                 tlb.invalidate(c.pasid(), c.global(), c.rangeStart(), c.rangeSize());
@@ -241,11 +283,11 @@ final class VtdInvalidationQueue {
 
     /** Wait: SW writes the 32-bit status data to memory; IF raises the completion event; FN holds in order. */
     private int executeWait(InvDescriptor.InvWait w) throws InvDescriptor.Invalid {
-        stats.counter("inv.wait").increment();
+        cInvWait.increment();
         if (w.pageRequestDrain()) {
             // PD: every page request received before the wait is already in the queue and every
             // response before it already delivered (requests and responses are synchronous here).
-            stats.counter("inv.wait.page-request-drain").increment();
+            cInvWaitPageRequestDrain.increment();
         }
         if (w.statusWrite()) {
             if (!writeStatus(w.statusAddress(), w.statusData())) {
@@ -301,17 +343,17 @@ final class VtdInvalidationQueue {
     private int invalidateContextCache(int g, int did, int sid, int fm) {
         switch (g) {
             case InvDescriptor.G_GLOBAL:
-                stats.counter("inv.context-cache.global").increment();
+                cInvContextCacheGlobal.increment();
                 translation.contextCache.invalidateAll();
                 return g;
             case InvDescriptor.G_DOMAIN:
-                stats.counter("inv.context-cache.domain").increment();
+                cInvContextCacheDomain.increment();
                 // A scalable-mode context entry carries no domain id: domain-selective acts globally (as QEMU).
                 translation.contextCache.invalidateIf((s, e) -> !(e instanceof ContextEntry)
                         || ((ContextEntry) e).domainId() == did);
                 return g;
             default:
-                stats.counter("inv.context-cache.device").increment();
+                cInvContextCacheDevice.increment();
                 InvDescriptor.ContextCacheInv device = new InvDescriptor.ContextCacheInv(g, did, sid, fm);
                 translation.contextCache.invalidateIf((s, e) -> device.coversSource(s));
                 return g;
@@ -322,53 +364,54 @@ final class VtdInvalidationQueue {
     private int invalidateIotlb(int g, int did, long address, int am) {
         switch (g) {
             case InvDescriptor.G_GLOBAL:
-                stats.counter("inv.iotlb.global").increment();
+                cInvIotlbGlobal.increment();
                 translation.iotlb().invalidateAll();
                 return g;
             case InvDescriptor.G_DOMAIN:
-                stats.counter("inv.iotlb.domain").increment();
-                translation.iotlb().invalidateIf(e -> didOf(e.tag) == did);
+                cInvIotlbDomain.increment();
+                translation.iotlb().invalidateTagsIf(tag -> didOf(tag) == did, e -> true);
                 return g;
             default:
                 if (!config.pageSelectiveInvalidation()) {
                     // Without CAP.PSI the hardware performs a domain-selective invalidation instead.
                     return invalidateIotlb(InvDescriptor.G_DOMAIN, did, address, am);
                 }
-                stats.counter("inv.iotlb.page").increment();
+                cInvIotlbPage.increment();
                 long size = 1L << (12 + am);
                 long start = address & ~(size - 1);
                 // First-stage and nested entries of the domain all go (QEMU vtd_hash_remove_by_page).
-                translation.iotlb().invalidateIf(e -> didOf(e.tag) == did && (firstStage(e) || e.overlaps(start, size)));
+                translation.iotlb().invalidateTagsIf(tag -> didOf(tag) == did,
+                        e -> firstStage(e) || e.overlaps(start, size));
                 return g;
         }
     }
 
     private void invalidatePasidIotlb(int g, int did, int pasid, long address, int am) {
         if (g == InvDescriptor.PIOTLB_G_PASID) {
-            stats.counter("inv.pasid-iotlb.pasid").increment();
-            translation.iotlb().invalidateIf(e -> didOf(e.tag) == did && pasidOf(e.tag) == pasid);
+            cInvPasidIotlbPasid.increment();
+            translation.iotlb().invalidateTagsIf(tag -> didOf(tag) == did && pasidOf(tag) == pasid, e -> true);
             return;
         }
-        stats.counter("inv.pasid-iotlb.page").increment();
+        cInvPasidIotlbPage.increment();
         long size = 1L << (12 + am);
         long start = address & ~(size - 1);
         // Page-selective PASID-based invalidation leaves second-stage and pass-through entries alone.
-        translation.iotlb().invalidateIf(e -> didOf(e.tag) == did && pasidOf(e.tag) == pasid && firstStage(e)
-                && e.overlaps(start, size));
+        translation.iotlb().invalidateTagsIf(tag -> didOf(tag) == did && pasidOf(tag) == pasid,
+                e -> firstStage(e) && e.overlaps(start, size));
     }
 
     private void invalidatePasidCache(int g, int did, int pasid) {
         switch (g) {
             case InvDescriptor.PC_G_DOMAIN:
-                stats.counter("inv.pasid-cache.domain").increment();
+                cInvPasidCacheDomain.increment();
                 translation.pasidCache.invalidateIf(c -> c.entry().domainId() == did);
                 break;
             case InvDescriptor.PC_G_PASID:
-                stats.counter("inv.pasid-cache.pasid").increment();
+                cInvPasidCachePasid.increment();
                 translation.pasidCache.invalidateIf(c -> c.entry().domainId() == did && c.pasid() == pasid);
                 break;
             default:
-                stats.counter("inv.pasid-cache.global").increment();
+                cInvPasidCacheGlobal.increment();
                 translation.pasidCache.invalidateAll();
                 break;
         }
@@ -385,7 +428,7 @@ final class VtdInvalidationQueue {
         if (qiEnabled()) {
             unit.programmingError("CCMD", "register-based context invalidation while queued invalidation is enabled");
         } else if (cirg != 0) {
-            stats.counter("inv.register.context").increment();
+            cInvRegisterContext.increment();
             caig = invalidateContextCache(cirg, (int) (value & 0xFFFF), (int) (value >>> CCMD_SID_SHIFT) & 0xFFFF,
                     (int) (value >>> CCMD_FM_SHIFT) & 3);
         }
@@ -405,7 +448,7 @@ final class VtdInvalidationQueue {
         if (qiEnabled()) {
             unit.programmingError("IOTLB_REG", "register-based IOTLB invalidation while queued invalidation is enabled");
         } else if (iirg != 0 && !(iirg == InvDescriptor.G_DEVICE_OR_PAGE && am > config.maxAddressMaskValue())) {
-            stats.counter("inv.register.iotlb").increment();
+            cInvRegisterIotlb.increment();
             iaig = invalidateIotlb(iirg, (int) (value >>> IOTLB_DID_SHIFT) & 0xFFFF, iva & ~0xFFFL, am);
         }
         regs.set(IOTLB_REG, (value & ~IOTLB_IVT & ~(3L << IOTLB_IAIG_SHIFT)) | (long) iaig << IOTLB_IAIG_SHIFT);
