@@ -15,31 +15,23 @@ import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.PlatformDevice;
-import org.jiommu.bus.dma.Atc;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
-import org.jiommu.core.spi.AllocFlags;
 import org.jiommu.core.spi.AuxOps;
 import org.jiommu.core.spi.DevFeature;
-import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.DomainType;
-import org.jiommu.core.spi.Geometry;
 import org.jiommu.core.spi.GroupRef;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
-import org.jiommu.core.spi.IopfFault;
 import org.jiommu.core.spi.IopfQueueRef;
-import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.pgtable.IoPageTable;
-import org.jiommu.pgtable.IotlbGather;
-import org.jiommu.pgtable.Mapped;
 
 /**
  * A mock IOMMU driver in the manner of the kernel's iommufd selftest driver: it implements the
@@ -54,32 +46,37 @@ import org.jiommu.pgtable.Mapped;
  * without it (the table handles disjoint concurrent ranges).
  */
 public final class MockIommuDriver {
-    private final MockConfig config;
-    private final CoreServices core;
-    private final MockPageTableFactory tables;
+    final MockConfig config;
+    final CoreServices core;
+    final MockPageTableFactory tables;
     private final IommuOps ops;
     private final IommuDevice iommu;
     /** The "hardware" the driver programs; null for a driver model without one. */
-    private final MockHardware hardware;
+    final MockHardware hardware;
 
-    private final IommuDomain identityDomain;
-    private final IommuDomain blockedDomain;
-    private final IommuDomain releaseDomain;
-    private final IommuDomain legacyDefaultDomain;
-    private final DomainOps pagingOps;
-    private final DomainOps identityAllocOps;
-    private final DomainOps svaOps;
+    final IommuDomain identityDomain;
+    final IommuDomain blockedDomain;
+    final IommuDomain releaseDomain;
+    final IommuDomain legacyDefaultDomain;
+    final DomainOps pagingOps;
+    final DomainOps identityAllocOps;
+    final DomainOps svaOps;
+
+    // ---- the driver's parts (package-private classes sharing this state and this monitor) ----
+    private final MockDevFeatures features = new MockDevFeatures(this);
+    final MockDomainOps domains = new MockDomainOps(this);
+    final MockPasidOps pasidOps = new MockPasidOps(this);
 
     // ---- state, guarded by this ----
     private final List<MockEvent> events = new ArrayList<>();
     private long eventSeq;
-    private final Set<Device> probed = new LinkedHashSet<>();
-    private final Map<Device, IommuDomain> programmed = new LinkedHashMap<>();
-    private final Map<Device, TreeMap<Integer, IommuDomain>> pasids = new LinkedHashMap<>();
-    private final Map<Device, Integer> iopfRefcount = new LinkedHashMap<>();
-    private final Set<IommuDomain> live = new LinkedHashSet<>();
+    final Set<Device> probed = new LinkedHashSet<>();
+    final Map<Device, IommuDomain> programmed = new LinkedHashMap<>();
+    final Map<Device, TreeMap<Integer, IommuDomain>> pasids = new LinkedHashMap<>();
+    final Map<Device, Integer> iopfRefcount = new LinkedHashMap<>();
+    final Set<IommuDomain> live = new LinkedHashSet<>();
     /** Source IDs (stream / requester IDs) of each probed device, learnt at probe. */
-    private final Map<Device, List<Integer>> sids = new HashMap<>();
+    final Map<Device, List<Integer>> sids = new HashMap<>();
 
     // ---- knobs, guarded by this ----
     private final Map<Device, DomainType> defDomainType = new HashMap<>();
@@ -89,29 +86,29 @@ public final class MockIommuDriver {
     private final Map<Device, Errno> failProbe = new HashMap<>();
     private final Set<Device> nullGroup = new LinkedHashSet<>();
     /** (domain or null = any, device or null = any) → errno. */
-    private final List<Object[]> failAttach = new ArrayList<>();
-    private final List<Object[]> failSetDevPasid = new ArrayList<>();
-    private long mapBudget = -1;
-    private Errno failSyncMap;
-    private Lookup lookupInAttach = Lookup.NONE;
+    final List<Object[]> failAttach = new ArrayList<>();
+    final List<Object[]> failSetDevPasid = new ArrayList<>();
+    long mapBudget = -1;
+    Errno failSyncMap;
+    Lookup lookupInAttach = Lookup.NONE;
     /** Bugs planted on purpose (S19's IOPF leak), shared with the other drivers (driver.common). */
-    private final DriverFaults faults = new DriverFaults();
+    final DriverFaults faults = new DriverFaults();
     /** Devices this driver put on its IOPF queue. Guarded by this. */
-    private final Set<Device> iopfEnabled = new LinkedHashSet<>();
+    final Set<Device> iopfEnabled = new LinkedHashSet<>();
     /** Page responses sent, oldest first. Guarded by this. */
-    private final List<PageResponse> responses = new ArrayList<>();
+    final List<PageResponse> responses = new ArrayList<>();
     /** Guarded by this. */
-    private IopfQueueRef iopfQueue;
+    IopfQueueRef iopfQueue;
     /** Per device, the features enabled through {@code dev_enable_feat}. */
-    private final Map<Device, EnumSet<DevFeature>> featuresEnabled = new HashMap<>();
+    final Map<Device, EnumSet<DevFeature>> featuresEnabled = new HashMap<>();
     /** Per device, what {@code dev_has_feat} answers instead of the hardware's default. */
-    private final Map<Device, EnumMap<DevFeature, Boolean>> featureSupport = new HashMap<>();
+    final Map<Device, EnumMap<DevFeature, Boolean>> featureSupport = new HashMap<>();
     /** Masters declared able to switch their own page tables (the SMMUv2 GPU case, S02). */
-    private final Set<Device> contextSwitchCapable = new LinkedHashSet<>();
+    final Set<Device> contextSwitchCapable = new LinkedHashSet<>();
     /** Table-only aux domains (AuxModel.CONTEXT_SWITCH) and the devices they are aux-attached to. */
-    private final Map<IommuDomain, Set<Device>> auxTables = new LinkedHashMap<>();
+    final Map<IommuDomain, Set<Device>> auxTables = new LinkedHashMap<>();
     /** Devices whose PASID {@link #TEST_PASID_RESERVED} fails its next non-blocked set_dev_pasid. */
-    private final Set<Device> pasidReservedArmed = new LinkedHashSet<>();
+    final Set<Device> pasidReservedArmed = new LinkedHashSet<>();
 
     /** {@code IOMMU_TEST_PASID_RESERVED}: the PASID whose replace fails once (see {@link MockConfig.Builder#pasidReservedFault}). */
     public static final int TEST_PASID_RESERVED = 1024;
@@ -146,44 +143,44 @@ public final class MockIommuDriver {
         this.tables = tables;
         String n = config.name();
 
-        DomainOps.Builder blockedOps = DomainOps.builder().attachDev(this::attachDev);
+        DomainOps.Builder blockedOps = DomainOps.builder().attachDev(domains::attachDev);
         if (config.blockedSetDevPasid()) {
-            blockedOps.setDevPasid(this::setDevPasid);
+            blockedOps.setDevPasid(pasidOps::setDevPasid);
         }
         this.blockedDomain = config.staticBlocked()
                 ? IommuDomain.staticDomain(n + ".blocked", DomainType.BLOCKED, blockedOps.build()) : null;
         this.identityDomain = config.staticIdentity() ? IommuDomain.staticDomain(n + ".identity", DomainType.IDENTITY,
-                DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid).build()) : null;
+                DomainOps.builder().attachDev(domains::attachDev).setDevPasid(pasidOps::setDevPasid).build()) : null;
         switch (config.releaseDomain()) {
             case BLOCKED: releaseDomain = blockedDomain; break;
             case IDENTITY: releaseDomain = identityDomain; break;
             case SEPARATE:
                 releaseDomain = IommuDomain.staticDomain(n + ".release", DomainType.BLOCKED,
-                        DomainOps.builder().attachDev(this::attachDev).build());
+                        DomainOps.builder().attachDev(domains::attachDev).build());
                 break;
             default: releaseDomain = null;
         }
         this.legacyDefaultDomain = config.legacyDefaultDomain() == null ? null
                 : IommuDomain.staticDomain(n + ".default", config.legacyDefaultDomain(),
-                        DomainOps.builder().attachDev(this::attachDev).build());
+                        DomainOps.builder().attachDev(domains::attachDev).build());
 
         DomainOps.Builder po = DomainOps.builder()
-                .attachDev(this::attachDev)
-                .setDevPasid(this::setDevPasid)
-                .mapPages(this::mapPages)
-                .unmapPages(this::unmapPages)
-                .iotlbSync(this::iotlbSync)
-                .flushIotlbAll(this::flushIotlbAll)
-                .iovaToPhys(this::iovaToPhys)
-                .free(this::free);
+                .attachDev(domains::attachDev)
+                .setDevPasid(pasidOps::setDevPasid)
+                .mapPages(domains::mapPages)
+                .unmapPages(domains::unmapPages)
+                .iotlbSync(domains::iotlbSync)
+                .flushIotlbAll(domains::flushIotlbAll)
+                .iovaToPhys(domains::iovaToPhys)
+                .free(domains::free);
         if (config.syncMapOp()) {
-            po.iotlbSyncMap(this::iotlbSyncMap);
+            po.iotlbSyncMap(domains::iotlbSyncMap);
         }
         this.pagingOps = po.build();
-        this.identityAllocOps = DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid)
-                .free(this::free).build();
+        this.identityAllocOps = DomainOps.builder().attachDev(domains::attachDev).setDevPasid(pasidOps::setDevPasid)
+                .free(domains::free).build();
         // an SVA domain only goes on PASIDs and has no table of its own to map into
-        this.svaOps = DomainOps.builder().setDevPasid(this::setDevPasid).free(this::free).build();
+        this.svaOps = DomainOps.builder().setDevPasid(pasidOps::setDevPasid).free(domains::free).build();
 
         IommuOps.Builder b = IommuOps.builder("mock-" + n)
                 .probeDevice(this::probeDevice)
@@ -198,35 +195,35 @@ public final class MockIommuDriver {
                 .defaultDomain(legacyDefaultDomain);
         switch (config.allocOps()) {
             case BOTH:
-                b.domainAllocPaging(this::domainAllocPaging).domainAllocPagingFlags(this::domainAllocPagingFlags);
+                b.domainAllocPaging(domains::domainAllocPaging).domainAllocPagingFlags(domains::domainAllocPagingFlags);
                 break;
             case PAGING_ONLY:
-                b.domainAllocPaging(this::domainAllocPaging);
+                b.domainAllocPaging(domains::domainAllocPaging);
                 break;
             case FLAGS_ONLY:
-                b.domainAllocPagingFlags(this::domainAllocPagingFlags);
+                b.domainAllocPagingFlags(domains::domainAllocPagingFlags);
                 break;
             default:
                 break;
         }
         if (config.identityAllocOp()) {
-            b.domainAllocIdentity(this::domainAllocIdentity);
+            b.domainAllocIdentity(domains::domainAllocIdentity);
         }
         if (config.svaSupport()) {
-            b.domainAllocSva(this::domainAllocSva);
+            b.domainAllocSva(domains::domainAllocSva);
         }
         if (config.pageResponseOp()) {
-            b.pageResponse(this::pageResponse);
+            b.pageResponse(pasidOps::pageResponse);
         }
-        b.devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
-                .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
-                .domainGetAttr(this::domainGetAttr);
+        b.devHasFeat(features::devHasFeat).devFeatEnabled(features::devFeatEnabled)
+                .devEnableFeat(features::devEnableFeat).devDisableFeat(features::devDisableFeat)
+                .domainGetAttr(features::domainGetAttr);
         switch (config.auxModel()) {
             case PASID:
                 b.auxOps(new AuxOps(config.auxRefusal(), true, null, null));
                 break;
             case CONTEXT_SWITCH:
-                b.auxOps(new AuxOps(config.auxRefusal(), false, this::auxAttach, this::auxDetach));
+                b.auxOps(new AuxOps(config.auxRefusal(), false, features::auxAttach, features::auxDetach));
                 break;
             default:
                 break;
@@ -546,14 +543,14 @@ public final class MockIommuDriver {
         return new MockSnapshot(List.copyOf(probed), rid, p, refs, List.copyOf(live), t);
     }
 
-    private synchronized MockEvent record(String op, IommuDomain domain, Device dev, IommuDomain old, String text,
+    synchronized MockEvent record(String op, IommuDomain domain, Device dev, IommuDomain old, String text,
                                           long ret) {
         MockEvent e = new MockEvent(++eventSeq, op, domain, dev, old, text, ret);
         events.add(e);
         return e;
     }
 
-    private static String ret(int r) {
+    static String ret(int r) {
         return r == 0 ? "0" : Errno.describe(r);
     }
 
@@ -612,27 +609,6 @@ public final class MockIommuDriver {
         return List.of();
     }
 
-    /** What the hardware entry for a device on {@code d} says. */
-    private static MockHardware.Entry entryFor(IommuDomain d) {
-        if (d == null || d.type() == DomainType.BLOCKED) {
-            return MockHardware.Entry.ABORT;
-        }
-        if (d instanceof MockDomain && ((MockDomain) d).mm != null) {
-            MmStruct mm = ((MockDomain) d).mm;
-            return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, mm.pgd().root(), 48, 12,
-                    MockHardware.Entry.TableFormat.X86_FIRST_LEVEL);
-        }
-        if (d instanceof MockDomain && ((MockDomain) d).pgtable != null) {
-            IoPageTable pt = ((MockDomain) d).pgtable;
-            return new MockHardware.Entry(MockHardware.Entry.Kind.TRANSLATE, pt.root(), pt.ias(),
-                    Long.numberOfTrailingZeros(pt.pgsizeBitmap()));
-        }
-        if (d.type() == DomainType.IDENTITY || d.type() == DomainType.PLATFORM) {
-            return MockHardware.Entry.BYPASS;
-        }
-        return MockHardware.Entry.ABORT;
-    }
-
     private void releaseDevice(Device dev) {
         boolean onQueue;
         synchronized (this) {
@@ -643,7 +619,7 @@ public final class MockIommuDriver {
                 DevIommuView di = core.devIommu(dev);
                 boolean direct = di != null && di.requireDirect();
                 IommuDomain park = direct && identityDomain != null ? identityDomain : blockedDomain;
-                moveRid(dev, park);
+                domains.moveRid(dev, park);
             }
             iopfRefcount.remove(dev);
             featuresEnabled.remove(dev); // dev->iommu goes, and with it the driver's per-device state
@@ -653,125 +629,9 @@ public final class MockIommuDriver {
         }
         if (onQueue) {
             // the device goes: PRI off, its pending page requests are answered INVALID
-            core.iopfQueueRemoveDevice(iopfQueue(), dev);
+            core.iopfQueueRemoveDevice(pasidOps.iopfQueue(), dev);
         }
         record("release_device", null, dev, null, "release_device(" + dev + ")", 0);
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // Device features (S01, S02) and the aux side (S03, S10)
-    // ------------------------------------------------------------------------------------------
-
-    private int maxPasidsOf(Device dev) {
-        DevIommuView di = core.devIommu(dev);
-        return di == null ? 0 : di.maxPasids();
-    }
-
-    /** What the hardware behind {@code dev} can do. Holds this. */
-    private boolean hardwareHas(Device dev, DevFeature f) {
-        EnumMap<DevFeature, Boolean> o = featureSupport.get(dev);
-        if (o != null && o.containsKey(f)) {
-            return o.get(f);
-        }
-        switch (f) {
-            case AUX:
-                switch (config.auxModel()) {
-                    case PASID: return maxPasidsOf(dev) > 0;
-                    case CONTEXT_SWITCH: return contextSwitchCapable.contains(dev);
-                    default: return false;
-                }
-            case SVA:
-                return config.svaSupport() && maxPasidsOf(dev) > 0;
-            default:
-                // recoverable faults need PCI PRI (an SMMU stall master is declared with setFeatureSupport)
-                return dev instanceof PciDevice && ((PciDevice) dev).hasPri();
-        }
-    }
-
-    private synchronized boolean devHasFeat(Device dev, DevFeature f) {
-        return probed.contains(dev) && hardwareHas(dev, f);
-    }
-
-    private synchronized boolean devFeatEnabled(Device dev, DevFeature f) {
-        EnumSet<DevFeature> s = featuresEnabled.get(dev);
-        return s != null && s.contains(f);
-    }
-
-    private int devEnableFeat(Device dev, DevFeature f) {
-        int r;
-        synchronized (this) {
-            if (!probed.contains(dev)) {
-                r = Errno.ENODEV.neg();
-            } else if (!hardwareHas(dev, f)) {
-                r = Errno.EINVAL.neg(); // the hardware behind this device cannot do it (S01)
-            } else {
-                featuresEnabled.computeIfAbsent(dev, k -> EnumSet.noneOf(DevFeature.class)).add(f);
-                r = 0;
-            }
-        }
-        record("dev_enable_feat", null, dev, null, "dev_enable_feat(" + dev + ", " + f + ") = " + ret(r), r);
-        return r;
-    }
-
-    private int devDisableFeat(Device dev, DevFeature f) {
-        int r;
-        synchronized (this) {
-            EnumSet<DevFeature> s = featuresEnabled.get(dev);
-            if (s == null || !s.contains(f)) {
-                r = Errno.EINVAL.neg();
-            } else if (f == DevFeature.IOPF && s.contains(DevFeature.SVA)) {
-                r = Errno.EBUSY.neg(); // SVA relies on the fault path (arm_smmu_master_disable_iopf)
-            } else {
-                s.remove(f);
-                r = 0;
-            }
-        }
-        record("dev_disable_feat", null, dev, null, "dev_disable_feat(" + dev + ", " + f + ") = " + ret(r), r);
-        return r;
-    }
-
-    /** Table-only aux attach: the domain becomes an aux domain of {@code dev}; no hardware is touched. */
-    private int auxAttach(IommuDomain d, Device dev) {
-        int r;
-        synchronized (this) {
-            if (!probed.contains(dev) || !(d instanceof MockDomain) || ((MockDomain) d).pgtable == null
-                    || ((MockDomain) d).driver() != this) {
-                r = Errno.EINVAL.neg();
-            } else {
-                auxTables.computeIfAbsent(d, k -> new LinkedHashSet<>()).add(dev);
-                r = 0;
-            }
-        }
-        record("aux_attach_dev", d, dev, null, "aux_attach_dev(" + d + ", " + dev + ") = " + ret(r), r);
-        return r;
-    }
-
-    private void auxDetach(IommuDomain d, Device dev) {
-        synchronized (this) {
-            Set<Device> s = auxTables.get(d);
-            if (s != null) {
-                s.remove(dev);
-                if (s.isEmpty()) {
-                    auxTables.remove(d);
-                }
-            }
-        }
-        record("aux_detach_dev", d, dev, null, "aux_detach_dev(" + d + ", " + dev + ")", 0);
-    }
-
-    /** {@code domain_get_attr(PTBASE)}: an aux domain's table base (TTBR0); -ENODEV for any other domain (S10). */
-    private long domainGetAttr(IommuDomain d, DomainAttr attr) {
-        long base;
-        synchronized (this) {
-            if (attr != DomainAttr.PTBASE || !auxTables.containsKey(d)) {
-                record("domain_get_attr", d, null, null, "domain_get_attr(" + d + ", " + attr + ") = -ENODEV",
-                        Errno.ENODEV.neg());
-                throw new IommuException(Errno.ENODEV, "mock " + config.name() + ": " + d + " is not an aux domain");
-            }
-            base = ((MockDomain) d).pgtable.root();
-        }
-        record("domain_get_attr", d, null, null, String.format("domain_get_attr(%s, %s) = %#x", d, attr, base), 0);
-        return base;
     }
 
     private GroupRef deviceGroup(Device dev) {
@@ -809,461 +669,6 @@ public final class MockIommuDriver {
 
     private synchronized DomainType defDomainTypeOp(Device dev) {
         return defDomainType.get(dev);
-    }
-
-    private IommuDomain domainAllocPaging(Device dev) {
-        if (core.shouldFailAlloc("mock domain_alloc_paging")) {
-            record("domain_alloc_paging", null, dev, null, "domain_alloc_paging(" + dev + ") = NULL", Errno.ENOMEM.neg());
-            return null; // the core reads NULL as -ENOMEM
-        }
-        MockDomain d = newPagingDomain(0);
-        record("domain_alloc_paging", d, dev, null, "domain_alloc_paging(" + dev + ") = ok", 0);
-        return d;
-    }
-
-    private IommuDomain domainAllocPagingFlags(Device dev, int flags) {
-        String text = String.format("domain_alloc_paging_flags(%s, %#x)", dev, flags);
-        if ((flags & ~AllocFlags.PASID) != 0 || ((flags & AllocFlags.PASID) != 0 && !config.pasidFlagSupported())) {
-            record("domain_alloc_paging_flags", null, dev, null, text + " = " + Errno.EOPNOTSUPP.neg(),
-                    Errno.EOPNOTSUPP.neg());
-            throw new IommuException(Errno.EOPNOTSUPP, "mock " + config.name() + " does not support flags "
-                    + String.format("%#x", flags));
-        }
-        if (core.shouldFailAlloc("mock domain_alloc_paging_flags")) {
-            record("domain_alloc_paging_flags", null, dev, null, text + " = " + Errno.ENOMEM.neg(), Errno.ENOMEM.neg());
-            throw new IommuException(Errno.ENOMEM, "mock " + config.name() + ": out of memory for a domain");
-        }
-        MockDomain d = newPagingDomain(flags);
-        record("domain_alloc_paging_flags", d, dev, null, text + " = ok", 0);
-        return d;
-    }
-
-    private MockDomain newPagingDomain(int flags) {
-        MockDomain d = new MockDomain(this, pagingOps, flags);
-        // No per-page invalidation hardware: cleared leaves only widen the gather, so the core's
-        // single iotlb_sync at the end of an unmap covers them (SEMANTICS.md 13 #90).
-        IoPageTable pt = tables.create(config.pgsizeBitmap(), config.ias(), (gather, iova, granule) -> {
-            gather.addRange(iova, granule);
-            gather.pgsize = granule;
-        });
-        d.pgtable = pt;
-        d.setPgsizeBitmap(pt.pgsizeBitmap());
-        d.setGeometry(config.aperture() != null ? config.aperture() : Geometry.ofBits(pt.ias()));
-        synchronized (this) {
-            live.add(d);
-        }
-        return d;
-    }
-
-    /** {@code domain_alloc_sva}: a domain whose PASID entries point at the mm's page table. */
-    private IommuDomain domainAllocSva(Device dev, MmStruct mm) {
-        if (core.shouldFailAlloc("mock domain_alloc_sva")) {
-            record("domain_alloc_sva", null, dev, null, "domain_alloc_sva(" + dev + ", " + mm + ") = -ENOMEM",
-                    Errno.ENOMEM.neg());
-            throw new IommuException(Errno.ENOMEM, "mock " + config.name() + ": out of memory for an SVA domain");
-        }
-        MockDomain d = new MockDomain(this, svaOps, 0, mm);
-        synchronized (this) {
-            live.add(d);
-        }
-        record("domain_alloc_sva", d, dev, null, "domain_alloc_sva(" + dev + ", " + mm + ") = ok", 0);
-        return d;
-    }
-
-    private IommuDomain domainAllocIdentity(Device dev) {
-        if (core.shouldFailAlloc("mock domain_alloc_identity")) {
-            record("domain_alloc_identity", null, dev, null, "domain_alloc_identity(" + dev + ") = NULL",
-                    Errno.ENOMEM.neg());
-            return null;
-        }
-        MockDomain d = new MockDomain(this, identityAllocOps, 0);
-        synchronized (this) {
-            live.add(d);
-        }
-        record("domain_alloc_identity", d, dev, null, "domain_alloc_identity(" + dev + ") = ok", 0);
-        return d;
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // iommu_domain_ops
-    // ------------------------------------------------------------------------------------------
-
-    private boolean ours(IommuDomain d) {
-        return d == blockedDomain || d == identityDomain || d == releaseDomain || d == legacyDefaultDomain
-                || (d instanceof MockDomain && ((MockDomain) d).driver() == this);
-    }
-
-    private synchronized Errno attachFault(IommuDomain d, Device dev) {
-        for (Object[] f : failAttach) {
-            if ((f[0] == null || f[0] == d) && (f[1] == null || f[1] == dev)) {
-                return (Errno) f[2];
-            }
-        }
-        return null;
-    }
-
-    private int attachDev(IommuDomain d, Device dev, IommuDomain old) {
-        Lookup lookup;
-        synchronized (this) {
-            lookup = lookupInAttach;
-        }
-        if (lookup == Lookup.GET_DOMAIN_FOR_DEV) {
-            core.getDomainForDev(dev);
-        } else if (lookup == Lookup.DRIVER_GET_DOMAIN_FOR_DEV) {
-            core.driverGetDomainForDev(dev);
-        }
-        String text = "attach_dev(" + d + ", " + dev + ", old=" + old + ")";
-        IommuDomain before;
-        synchronized (this) {
-            before = programmed.get(dev);
-        }
-        int r = iopfBefore(dev, before, d);
-        if (r != 0) {
-            record("attach_dev", d, dev, old, text + " = " + ret(r), r);
-            return r;
-        }
-        synchronized (this) {
-            Errno f = attachFault(d, dev);
-            if (f != null) {
-                r = f.neg();
-            } else if (!probed.contains(dev) || !ours(d)) {
-                // a device this instance never probed, or another driver's domain
-                r = Errno.EINVAL.neg();
-            } else if (config.pasidCompatCheck() && !pasidCompat(d)
-                    && !pasids.getOrDefault(dev, new TreeMap<>()).isEmpty()) {
-                // the PASID entries hang from the RID entry: a table format without PASID support
-                // would strand them (iommufd_hwpt_pasid_compat, the RID direction)
-                r = Errno.EINVAL.neg();
-            } else {
-                IommuDomain hw = programmed.get(dev);
-                if (old != null && hw != null && old != hw) {
-                    core.warnings().warn("mock attach_dev", dev + ": core says old domain is " + old
-                            + " but the hardware holds " + hw);
-                }
-                moveRid(dev, d);
-                r = 0;
-            }
-        }
-        record("attach_dev", d, dev, old, text + " = " + ret(r), r);
-        iopfAfter(dev);
-        return r;
-    }
-
-    /** Points the device's RID entry at {@code d}, keeping the devices lists and IOPF counts. Holds this. */
-    private void moveRid(Device dev, IommuDomain d) {
-        IommuDomain prev = programmed.get(dev);
-        if (prev instanceof MockDomain) {
-            ((MockDomain) prev).attached.remove(dev);
-        }
-        if (isIopf(prev) && !faults.leakIopfRefcount()) {
-            iopfRefcount.merge(dev, -1, Integer::sum);
-        }
-        if (d instanceof MockDomain) {
-            ((MockDomain) d).attached.add(dev);
-        }
-        if (isIopf(d)) {
-            iopfRefcount.merge(dev, 1, Integer::sum);
-        }
-        if (d == null) {
-            programmed.remove(dev);
-        } else {
-            programmed.put(dev, d);
-        }
-        if (hardware != null) {
-            MockHardware.Entry e = entryFor(d);
-            for (int sid : sids.getOrDefault(dev, List.of())) {
-                hardware.writeStream(sid, e);
-            }
-        }
-        checkIopfRefcount(dev, "mock attach_dev");
-    }
-
-    /**
-     * S19: on a blocked or identity RID domain with no PASIDs the device's IOPF count must be zero;
-     * a violation is reported as a WARN and the model carries on. Holds this.
-     */
-    private void checkIopfRefcount(Device dev, String where) {
-        IommuDomain d = programmed.get(dev);
-        if (d != null && (d.type() == DomainType.BLOCKED || d.type() == DomainType.IDENTITY)
-                && pasids.getOrDefault(dev, new TreeMap<>()).isEmpty() && iopfRefcount.getOrDefault(dev, 0) != 0) {
-            core.warnings().warn(where, dev + " on " + d + " with no PASIDs still has iopf_refcount "
-                    + iopfRefcount.get(dev));
-        }
-    }
-
-    /** The domain carries a fault handler: attaching it takes an IOPF reference (v6.16 attach-path IOPF). */
-    private static boolean isIopf(IommuDomain d) {
-        return d != null && (d.hasIopfHandler() || d instanceof MockDomain && ((MockDomain) d).iopfCapable);
-    }
-
-    /** The driver's IOPF queue, allocated on first use. */
-    private synchronized IopfQueueRef iopfQueue() {
-        if (iopfQueue == null) {
-            iopfQueue = core.iopfQueueAlloc("mock-" + config.name() + "-iopf");
-        }
-        return iopfQueue;
-    }
-
-    /**
-     * Before {@code dev} moves from {@code prev} to {@code next} (RID or one PASID): the first
-     * IOPF-capable attachment puts the device on the driver's IOPF queue (PRI/stall enabled);
-     * failing that fails the attach. Called without this lock (the core takes its IOPF locks).
-     */
-    private int iopfBefore(Device dev, IommuDomain prev, IommuDomain next) {
-        boolean need;
-        synchronized (this) {
-            need = isIopf(next) && !isIopf(prev) && !iopfEnabled.contains(dev) && probed.contains(dev);
-        }
-        if (!need || !config.pageResponseOp()) {
-            return 0;
-        }
-        int r;
-        try {
-            r = core.iopfQueueAddDevice(iopfQueue(), dev);
-        } catch (IommuException e) {
-            r = e.errno().neg(); // the queue itself could not be allocated (fail_nth)
-        }
-        synchronized (this) {
-            if (r == 0) {
-                iopfEnabled.add(dev);
-            }
-            record("iopf_queue_add_device", null, dev, null, "iopf_queue_add_device(" + dev + ") = " + ret(r), r);
-        }
-        return r;
-    }
-
-    /** After an attachment change: the last IOPF reference gone, the device leaves the queue. Without this lock. */
-    private void iopfAfter(Device dev) {
-        boolean drop;
-        synchronized (this) {
-            drop = iopfEnabled.contains(dev) && iopfRefcount.getOrDefault(dev, 0) == 0;
-            if (drop) {
-                iopfEnabled.remove(dev);
-            }
-        }
-        if (drop) {
-            core.iopfQueueRemoveDevice(iopfQueue(), dev);
-            record("iopf_queue_remove_device", null, dev, null, "iopf_queue_remove_device(" + dev + ")", 0);
-        }
-    }
-
-    /** {@code page_response}: the answer goes to the device (recorded, and kept for {@link #pageResponses()}). */
-    private void pageResponse(Device dev, IopfFault last, PageResponse msg) {
-        synchronized (this) {
-            responses.add(msg);
-        }
-        record("page_response", null, dev, null, "page_response(" + dev + ", "
-                + (msg.pasidValid() ? "pasid=" + msg.pasid() + ", " : "") + "grp=" + msg.grpid() + ", " + msg.code() + ")", 0);
-    }
-
-    private int setDevPasid(IommuDomain d, Device dev, int pasid, IommuDomain old) {
-        IommuDomain before;
-        synchronized (this) {
-            before = programmedPasid(dev, pasid);
-        }
-        int r = iopfBefore(dev, before, d == blockedDomain ? null : d);
-        if (r != 0) {
-            record("set_dev_pasid", d, dev, old, "set_dev_pasid(" + d + ", " + dev + ", " + pasid + ", old=" + old
-                    + ") = " + ret(r), r);
-            return r;
-        }
-        r = setDevPasidLocked(d, dev, pasid, old);
-        iopfAfter(dev);
-        return r;
-    }
-
-    private int setDevPasidLocked(IommuDomain d, Device dev, int pasid, IommuDomain old) {
-        String text = "set_dev_pasid(" + d + ", " + dev + ", " + pasid + ", old=" + old + ")";
-        int r;
-        synchronized (this) {
-            Errno f = null;
-            for (Object[] x : failSetDevPasid) {
-                if ((x[0] == null || x[0] == d) && (x[1] == null || x[1] == dev)
-                        && ((int) x[2] == -1 || (int) x[2] == pasid)) {
-                    f = (Errno) x[3];
-                    break;
-                }
-            }
-            if (f == null) {
-                f = pasidRefusal(d, dev, pasid);
-            }
-            if (f != null) {
-                r = f.neg();
-            } else if (!probed.contains(dev) || !ours(d)) {
-                r = Errno.EINVAL.neg();
-            } else {
-                TreeMap<Integer, IommuDomain> m = pasids.computeIfAbsent(dev, k -> new TreeMap<>());
-                IommuDomain prev = d == blockedDomain ? m.remove(pasid) : m.put(pasid, d);
-                if (isIopf(prev) && !faults.leakIopfRefcount()) {
-                    iopfRefcount.merge(dev, -1, Integer::sum);
-                }
-                if (d != blockedDomain && isIopf(d)) {
-                    iopfRefcount.merge(dev, 1, Integer::sum);
-                }
-                if (hardware != null) {
-                    for (int sid : sids.getOrDefault(dev, List.of())) {
-                        hardware.writePasid(sid, pasid, d == blockedDomain ? null : entryFor(d));
-                    }
-                }
-                record("set_dev_pasid", d, dev, old, text + " = 0", 0);
-                if (prev != null && prev != d) {
-                    // the entry is written; flush the PASID-tagged ATCs under the same lock (S08)
-                    invalidatePasidAtcs(dev, pasid, prev);
-                }
-                checkIopfRefcount(dev, "mock set_dev_pasid");
-                return 0;
-            }
-            record("set_dev_pasid", d, dev, old, text + " = " + ret(r), r);
-            return r;
-        }
-    }
-
-    /**
-     * S08, after a PASID entry of {@code dev} changed away from {@code old}: ATC entries are
-     * PASID-tagged, so the leaving device's ATC is invalidated for that PASID; when no device holds
-     * {@code old} at that PASID any more, the tag may be reused, so every device that could have
-     * cached it (those translating through the same RID domain, whose PASID table the entry hung
-     * from) is invalidated too. Runs under this driver's lock together with the entry change, so
-     * no device can join or leave in between. Holds this.
-     */
-    private void invalidatePasidAtcs(Device dev, int pasid, IommuDomain old) {
-        atcInvalidate(dev, pasid);
-        if (old == null) {
-            return;
-        }
-        for (TreeMap<Integer, IommuDomain> m : pasids.values()) {
-            if (m.get(pasid) == old) {
-                return; // other devices still use the entry: only the leaving device is flushed
-            }
-        }
-        IommuDomain parent = programmed.get(dev);
-        for (Map.Entry<Device, IommuDomain> e : programmed.entrySet()) {
-            if (e.getKey() != dev && parent != null && e.getValue() == parent && probed.contains(e.getKey())) {
-                atcInvalidate(e.getKey(), pasid);
-            }
-        }
-    }
-
-    /** A PASID-selective ATC invalidation of one device (its ATS cache, if it has one). Holds this. */
-    private void atcInvalidate(Device dev, int pasid) {
-        if (dev instanceof PciDevice && ((PciDevice) dev).atc() != null) {
-            ((PciDevice) dev).atc().invalidate(pasid, false, 0, Atc.WHOLE_ADDRESS_SPACE);
-        }
-        MockEvent e = new MockEvent(++eventSeq, "atc_inv", null, dev, null, "atc_inv(" + dev + ", pasid=" + pasid + ")", 0);
-        events.add(e);
-    }
-
-    /**
-     * The driver's own reasons to refuse a {@code set_dev_pasid}, or null: the PASID-compat rule
-     * (when configured) and the selftest's PASID-1024 fault. Holds this.
-     */
-    private Errno pasidRefusal(IommuDomain d, Device dev, int pasid) {
-        boolean removal = d == blockedDomain;
-        if (!removal && config.pasidCompatCheck()) {
-            IommuDomain rid = programmed.get(dev);
-            if (!pasidCompat(d) || (rid != null && !pasidCompat(rid))) {
-                return Errno.EINVAL;
-            }
-        }
-        if (pasid == TEST_PASID_RESERVED && config.pasidReservedFault() && probed.contains(dev) && ours(d)) {
-            if (removal) {
-                pasidReservedArmed.remove(dev);
-            } else if (pasidReservedArmed.remove(dev)) {
-                return Errno.ENOMEM; // the replace after a first attach fails, once
-            } else {
-                pasidReservedArmed.add(dev);
-            }
-        }
-        return null;
-    }
-
-    /**
-     * A domain whose table format can sit under a PASID (and carry PASID entries under its RID):
-     * static and table-less domains, and paging domains allocated with {@code IOMMU_HWPT_ALLOC_PASID}.
-     */
-    private static boolean pasidCompat(IommuDomain d) {
-        if (!(d instanceof MockDomain) || ((MockDomain) d).pgtable == null) {
-            return true;
-        }
-        return (((MockDomain) d).allocFlags & AllocFlags.PASID) != 0;
-    }
-
-    private int mapPages(IommuDomain dom, long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
-        MockDomain d = (MockDomain) dom;
-        long allowed = pgcount;
-        boolean fail = false;
-        synchronized (this) {
-            if (mapBudget >= 0) {
-                allowed = Math.min(pgcount, mapBudget / pgsize);
-                fail = allowed < pgcount;
-            }
-        }
-        int r = 0;
-        long before = mapped.bytes;
-        if (allowed > 0) {
-            r = d.pgtable.mapPages(iova, paddr, pgsize, allowed, prot, mapped);
-        }
-        long done = mapped.bytes - before;
-        synchronized (this) {
-            if (mapBudget >= 0) {
-                mapBudget -= done;
-            }
-        }
-        if (r == 0 && fail && done == allowed * pgsize) {
-            r = Errno.ENOMEM.neg();
-        }
-        record("map_pages", d, null, null, String.format("map_pages(%s, %#x, %#x, %#x x %d) = %s mapped %#x", d, iova,
-                paddr, pgsize, pgcount, ret(r), done), r);
-        return r;
-    }
-
-    private long unmapPages(IommuDomain dom, long iova, long pgsize, long pgcount, IotlbGather gather) {
-        MockDomain d = (MockDomain) dom;
-        long u = d.pgtable.unmapPages(iova, pgsize, pgcount, gather);
-        record("unmap_pages", d, null, null, String.format("unmap_pages(%s, %#x, %#x x %d) = %#x", d, iova, pgsize,
-                pgcount, u), u);
-        return u;
-    }
-
-    private int iotlbSyncMap(IommuDomain d, long iova, long size) {
-        Errno f;
-        synchronized (this) {
-            f = failSyncMap;
-        }
-        int r = f == null ? 0 : f.neg();
-        record("iotlb_sync_map", d, null, null, String.format("iotlb_sync_map(%s, %#x, %#x) = %s", d, iova, size,
-                ret(r)), r);
-        return r;
-    }
-
-    private void iotlbSync(IommuDomain d, IotlbGather gather) {
-        String range = gather.isEmpty() ? "empty" : String.format("%#x..%#x", gather.start, gather.end);
-        record("iotlb_sync", d, null, null, "iotlb_sync(" + d + ", " + range + ")", 0);
-    }
-
-    private void flushIotlbAll(IommuDomain d) {
-        record("flush_iotlb_all", d, null, null, "flush_iotlb_all(" + d + ")", 0);
-    }
-
-    private long iovaToPhys(IommuDomain dom, long iova) {
-        IoPageTable pt = ((MockDomain) dom).pgtable;
-        return pt == null ? 0 : pt.iovaToPhys(iova);
-    }
-
-    private void free(IommuDomain dom) {
-        MockDomain d = (MockDomain) dom;
-        synchronized (this) {
-            if (!d.attached.isEmpty()) {
-                core.warnings().warn("mock free", "freeing " + d + " while devices " + d.attached
-                        + " still point at it");
-            }
-            live.remove(d);
-            d.freedByDriver = true;
-        }
-        if (d.pgtable != null) {
-            d.pgtable.free();
-        }
-        record("free", d, null, null, "free(" + d + ")", 0);
     }
 
     @Override
