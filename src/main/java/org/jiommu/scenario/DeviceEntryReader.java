@@ -263,7 +263,7 @@ final class DeviceEntryReader {
         if (values.problemCount() > before || name == null || bus == null) {
             return null;
         }
-        return new DeviceSpec(name, m.loc(), bus, bdf, iommu, Set.copyOf(caps), pasidBits, acs, alias, sids, cs,
+        return new DeviceSpec(name, m.loc(), bus, bdf, iommu, java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(caps)), pasidBits, acs, alias, sids, cs,
                 List.copyOf(reserved), driver);
     }
 

@@ -178,7 +178,8 @@ public final class ScenarioReader {
                 }
             }
         }
-        return new PlatformSpec(memory, iommuList, devices, Map.copyOf(tree.bridges));
+        return new PlatformSpec(memory, iommuList, devices,
+                java.util.Collections.unmodifiableMap(new LinkedHashMap<>(tree.bridges)));
     }
 
     // ---- the value, name and device helpers the IOMMU section and PciTreeReader use ----
@@ -345,8 +346,8 @@ public final class ScenarioReader {
             Option o = allowed.get(e.key());
             if (o == null) {
                 problem(e.keyLoc(), "unknown option '" + e.key() + "' for a " + kind.word + " IOMMU"
-                        + Names.hint(e.key(), allowed.keySet()) + " (allowed: "
-                        + String.join(", ", allowed.keySet()) + ")");
+                        + Names.hint(e.key(), new java.util.TreeSet<>(allowed.keySet())) + " (allowed: "
+                        + String.join(", ", new java.util.TreeSet<>(allowed.keySet())) + ")");
                 continue;
             }
             Object v = option(e, o);
