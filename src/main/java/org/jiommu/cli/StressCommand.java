@@ -199,7 +199,7 @@ public final class StressCommand implements Callable<Integer> {
     /** The kinds to stress; null (after printing why) when the input is unusable. */
     private List<String> kinds(PrintWriter err) {
         if (file == null) {
-            return IommuKinds.names();
+            return IommuKinds.names().stream().filter(k -> IommuKinds.require(k).hasStressBed()).toList();
         }
         Scenario s = FailNthCommand.read(file, err);
         if (s == null) {
