@@ -214,6 +214,13 @@ public final class StressCommand implements Callable<Integer> {
             err.flush();
             return null;
         }
+        for (String kind : k) {
+            if (!IommuKinds.require(kind).hasStressBed()) {
+                err.println("jiommu stress: " + file + ": the " + kind + " kind has no stress bed yet");
+                err.flush();
+                return null;
+            }
+        }
         return new ArrayList<>(k);
     }
 
