@@ -12,6 +12,7 @@ import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.HwStats;
+import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
@@ -142,6 +143,12 @@ public final class Smmuv2Units implements IommuUnits {
                 return -1; // the driver keeps no list of its domains (arm-smmu.c has none)
             }
         };
+    }
+
+    /** I7: each master's entries decoded from the unit's stream-match and bank registers. */
+    @Override
+    public EntryView entries() {
+        return new Smmuv2Entries(platform, drivers);
     }
 
     @Override
