@@ -99,4 +99,41 @@ class Smmuv2RunTest {
         Cli list = Cli.run("stress", "--list-plants");
         assertThat(list.exit).isZero();
     }
+
+    @Test
+    @DisplayName("smmuv2: PCI functions get their requester id as stream id and PCI grouping (two functions "
+            + "without ACS share a group, so iommu_attach_device refuses one); DMA of each lands in the shared domain")
+    void pciMasters() throws IOException {
+        Path p = dir.resolve("pci.yaml");
+        Files.writeString(p, String.join("\n",
+                "name: smmuv2 pci",
+                "platform:",
+                "  memory: 64MiB",
+                "  iommus:",
+                "    - {name: smmu0, kind: smmuv2}",
+                "  devices:",
+                "    - {name: f0, bus: pci, bdf: \"00:02.0\", iommu: smmu0, acs: false}",
+                "    - {name: f1, bus: pci, bdf: \"00:02.1\", iommu: smmu0, acs: false}",
+                "steps:",
+                "  - iommu_group_claim_dma_owner: {group: f0, owner: vfio}",
+                "  - iommu_paging_domain_alloc: {dev: f0}",
+                "    as: g",
+                "  - iommu_attach_device: {domain: g, dev: f0}",
+                "    expect: -EINVAL",
+                "  - iommu_attach_group: {domain: g, group: f1}",
+                "  - iommu_map: {domain: g, iova: 0x1000, paddr: 0x400000, size: 4KiB, prot: [read, write]}",
+                "  - dma: {dev: f0, iova: 0x1000, read: 4}",
+                "    expect: {paddr: 0x400000}",
+                "  - dma: {dev: f1, iova: 0x1004, read: 4}",
+                "    expect: {paddr: 0x400004}",
+                "  - hw_dump: {iommu: smmu0}",
+                "  - check: invariants",
+                "    expect: {violations: 0}",
+                ""));
+        Cli r = Cli.run("run", p.toString());
+        assertThat(r.exit).as(r.out + r.err).isZero();
+        // requester ids 00:02.0 = 0x10, 00:02.1 = 0x11
+        assertThat(r.out).contains("id 0x0010 mask 0x0000").contains("<- f0").contains("id 0x0011 mask 0x0000")
+                .contains("<- f1");
+    }
 }
