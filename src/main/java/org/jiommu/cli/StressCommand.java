@@ -199,7 +199,7 @@ public final class StressCommand implements Callable<Integer> {
     /** The kinds to stress; null (after printing why) when the input is unusable. */
     private List<String> kinds(PrintWriter err) {
         if (file == null) {
-            return IommuKinds.names();
+            return IommuKinds.names().stream().filter(k -> IommuKinds.require(k).hasStressBed()).toList();
         }
         Scenario s = FailNthCommand.read(file, err);
         if (s == null) {
@@ -213,6 +213,13 @@ public final class StressCommand implements Callable<Integer> {
             err.println("jiommu stress: " + file + ": the platform has no IOMMU to stress");
             err.flush();
             return null;
+        }
+        for (String kind : k) {
+            if (!IommuKinds.require(kind).hasStressBed()) {
+                err.println("jiommu stress: " + file + ": the " + kind + " kind has no stress bed yet");
+                err.flush();
+                return null;
+            }
         }
         return new ArrayList<>(k);
     }

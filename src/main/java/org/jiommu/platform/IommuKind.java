@@ -25,4 +25,13 @@ public interface IommuKind {
      * (docs/check.md 4): probed, in their groups, the frame baseline taken.
      */
     StressBed stressBed(StressBed.Shape shape);
+
+    /**
+     * Whether {@link #stressBed} builds a bed; a kind without one (yet) is left out of a
+     * {@code jiommu stress} run that names no file, and its {@code stressBed} throws
+     * {@link IllegalArgumentException}.
+     */
+    default boolean hasStressBed() {
+        return true;
+    }
 }

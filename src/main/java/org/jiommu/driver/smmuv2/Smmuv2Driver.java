@@ -10,6 +10,7 @@ import java.util.Map;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
+import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.DevIommuView;
 import org.jiommu.core.spi.DomainOps;
@@ -263,7 +264,7 @@ public final class Smmuv2Driver {
         }
     }
 
-    /** arm_smmu_device_group: masters sharing a stream-map entry share a group. */
+    /** arm_smmu_device_group: masters sharing a stream-map entry share a group; else pci_ or generic_device_group. */
     private synchronized GroupRef deviceGroup(Device dev) {
         int[] smes = masterSmes.get(dev);
         if (smes != null) {
@@ -277,7 +278,8 @@ public final class Smmuv2Driver {
                 }
             }
         }
-        return core.genericDeviceGroup(dev);
+        // PCI functions are grouped by PCI rules (ACS, aliases), other masters one per group
+        return dev instanceof PciDevice ? core.pciDeviceGroup(dev) : core.genericDeviceGroup(dev);
     }
 
     // ---- domains ---------------------------------------------------------------------------
