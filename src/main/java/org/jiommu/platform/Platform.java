@@ -16,6 +16,7 @@ import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
+import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
@@ -130,6 +131,24 @@ public final class Platform {
     /** The platform's own PCI hierarchy. */
     public PciTopology topology() {
         return pci;
+    }
+
+    /**
+     * What firmware does for a device behind an IOMMU of a stream-id kind (IORT / device tree:
+     * {@code iommu_fwspec_init} and the id map): its fwspec names {@code streamIds}, or, where
+     * firmware names none, a PCI function's requester id on the platform's topology; then the
+     * device goes on its bus, hot-plugged ({@code device_add}, probed at once) or at boot (probed
+     * when the IOMMU registers).
+     */
+    public void fwspecAndAdd(Device dev, IommuDevice iommu, List<Integer> streamIds, boolean hotplug) {
+        List<Integer> ids = !streamIds.isEmpty() || !(dev instanceof PciDevice p) ? streamIds
+                : List.of(topology().dmaRequesterId(p));
+        core.fwspecInit(dev, iommu, ids);
+        if (hotplug) {
+            core.deviceAdd(dev);
+        } else {
+            core.busAddDevice(dev);
+        }
     }
 
     /** Every kind's IOMMUs on the platform, in the order they were added. */

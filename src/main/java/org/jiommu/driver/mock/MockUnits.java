@@ -8,9 +8,7 @@ import java.util.Set;
 import org.jiommu.base.Errno;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.dma.DmaEngine;
-import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreSnapshot;
-import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.pgtable.IoPageTable;
@@ -87,18 +85,10 @@ public final class MockUnits implements IommuUnits {
         if (!fw.regions().isEmpty()) {
             drv.setResvRegions(dev, fw.regions());
         }
-        List<Integer> ids = !fw.streamIds().isEmpty() || !(dev instanceof PciDevice p) ? fw.streamIds()
-                : List.of(platform.topology().dmaRequesterId(p));
-        IommuCore core = platform.core();
-        core.fwspecInit(dev, drv.iommu(), ids);
         if (fw.contextSwitch() && !started) {
             contextSwitch.add(dev);
         }
-        if (hotplug) {
-            core.deviceAdd(dev);
-        } else {
-            core.busAddDevice(dev);
-        }
+        platform.fwspecAndAdd(dev, drv.iommu(), fw.streamIds(), hotplug);
     }
 
     @Override

@@ -7,9 +7,7 @@ import java.util.Map;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.dma.DmaResult;
-import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreSnapshot;
-import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.HwStats;
 import org.jiommu.platform.EntryView;
@@ -80,15 +78,7 @@ public final class Smmuv2Units implements IommuUnits {
             throw new IllegalArgumentException(dev.name() + ": context-switch masters (aux domains, S02/S10)"
                     + " are not supported by the smmuv2 driver yet");
         }
-        List<Integer> ids = !fw.streamIds().isEmpty() || !(dev instanceof PciDevice p) ? fw.streamIds()
-                : List.of(platform.topology().dmaRequesterId(p));
-        IommuCore core = platform.core();
-        core.fwspecInit(dev, drv.iommu(), ids);
-        if (hotplug) {
-            core.deviceAdd(dev);
-        } else {
-            core.busAddDevice(dev);
-        }
+        platform.fwspecAndAdd(dev, drv.iommu(), fw.streamIds(), hotplug);
     }
 
     @Override
