@@ -268,17 +268,10 @@ final class VtdTranslation extends TranslationPipeline {
     private boolean translatePaged(int sid, int pasid, long iova, boolean write, boolean tr, boolean scalable,
                                    boolean fpd, long tag, int pgtt, long table, int levels, PasidEntry nested,
                                    TranslationResult out, boolean probe) {
-        if (!probe) {
-            // An entry without the permission this access needs is not used: the unit walks again, as
-            // an x86 TLB re-walks before faulting (and so a first write sets a first-level D bit).
-            IotlbEntry e = iotlbHit(tag, iova, write);
-            if (e != null) {
-                out.pa = e.translate(iova);
-                out.pageSize = e.pageSize();
-                out.readable = e.readable();
-                out.writable = e.writable();
-                return true;
-            }
+        // An entry without the permission this access needs is not used: the unit walks again, as
+        // an x86 TLB re-walks before faulting (and so a first write sets a first-level D bit).
+        if (!probe && iotlbTranslate(tag, iova, write, out)) {
+            return true;
         }
         long epoch = iotlbEpoch();
         int f;
