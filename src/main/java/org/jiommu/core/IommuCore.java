@@ -98,7 +98,7 @@ public final class IommuCore {
         this.pasidEngine = new PasidEngine(tracer, registry, locks, v, attach);
         this.auxEngine = new AuxEngine(tracer, registry, locks, pasidEngine, globalPasids);
         this.sva = new SvaEngine(tracer, registry, domains, attach, pasidEngine, iopf, globalPasids);
-        this.features = new Features(tracer, registry, auxEngine);
+        this.features = new Features(tracer, registry);
         this.services = new Services(tracer, registry, probe, attach, iopf);
         this.snapshots = new CoreSnapshots(locks, registry, defaults, globalPasids, auxEngine, sva, iopf);
         for (Consumer<IommuCore> hook : CREATION_HOOKS) {
