@@ -169,7 +169,9 @@ final class AttachEngine {
     void setDomainNofail(IommuGroup group, IommuDomain newDomain) {
         IommuException e = setDomainInternal(group, newDomain, MUST_SUCCEED);
         if (e != null) {
-            tracer.warn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": " + e.getMessage());
+            // the group records the new domain and the other devices stay moved: state changed
+            tracer.warnCarryingOn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": "
+                    + e.getMessage());
         }
     }
 
@@ -504,7 +506,7 @@ final class AttachEngine {
             if (group.domain != blk) {
                 int ret = attachDeviceOp(group.domain, dev, blk);
                 if (ret != 0) {
-                    tracer.warn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
+                    tracer.warnCarryingOn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
                             + " failed: " + Errno.describe(ret));
                 }
             }
@@ -518,7 +520,7 @@ final class AttachEngine {
                 try {
                     setGroupPasid(pd, group, e.getKey(), blk);
                 } catch (IommuException ex) {
-                    tracer.warn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey() + " of "
+                    tracer.warnCarryingOn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey() + " of "
                             + group + " failed: " + ex.errno());
                 }
             }
@@ -573,7 +575,7 @@ final class AttachEngine {
                 }
                 int r = setDevPasidOp(old, prev, pasid, d);
                 if (r != 0) {
-                    tracer.warn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
+                    tracer.warnCarryingOn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
                             + " failed: " + Errno.describe(r));
                     removeDevPasid(prev, pasid, d);
                 }
@@ -607,7 +609,7 @@ final class AttachEngine {
         tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + blocked + ", " + dev + ", " + pasid + ", old="
                 + domain + ") = " + ret);
         if (ret != 0) {
-            tracer.warn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
+            tracer.warnCarryingOn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
                     + Errno.describe(ret));
         }
     }

@@ -220,7 +220,8 @@ final class ProbeEngine {
         IommuDevice iommuDev;
         try {
             iommuDev = ops.probeDevice().probeDevice(dev);
-            tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + iommuDev);
+            tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = "
+                    + (iommuDev == null ? "NULL" : iommuDev));
         } catch (IommuException e) {
             tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + e.errno().neg()
                     + "(" + e.errno() + ")");

@@ -91,7 +91,8 @@ class CoreKernelFidelityTest {
         f.core.deviceAdd(b);
         assertThat(f.m.calls("map_pages")).isEmpty();
         assertThat(f.group(b)).isSameAs(f.group(a));
-        // v6.18: iova_to_phys(0) == 0 reads as "not mapped", page 0 is mapped again and the format refuses
+        // v6.18: iova_to_phys(0) == 0 reads as "not mapped", page 0 is mapped again and the format
+        // refuses (the joining device's probe ignores the error, as __iommu_probe_device does)
         Fixture old = new Fixture(CoreConfig.builder().version(KernelVersion.V6_18).build());
         PlatformDevice oa = old.plat("a");
         PlatformDevice ob = old.plat("b");
@@ -100,9 +101,11 @@ class CoreKernelFidelityTest {
         old.m.setResvRegions(ob, at0);
         old.core.deviceAdd(oa);
         old.m.clearEvents();
-        assertThatThrownBy(() -> old.core.deviceAdd(ob)).isInstanceOf(IommuException.class);
+        old.core.deviceAdd(ob);
         assertThat(old.m.calls("map_pages")).singleElement().asString().startsWith("map_pages(" + old.group(oa)
-                .defaultDomain() + ", 0x0, 0x0, 0x1000 x 1)");
+                .defaultDomain() + ", 0x0, 0x0, 0x1000 x 1)").doesNotEndWith("= 0");
+        assertThat(old.logged("direct mappings failed")).isTrue();
+        assertThat(f.logged("direct mappings failed")).isFalse();
     }
 
     @Test
@@ -143,8 +146,8 @@ class CoreKernelFidelityTest {
         f.core.devEnableFeature(b, DevFeature.AUX);
         IommuDomain x = f.core.pagingDomainAlloc(b);
         f.core.auxAttachDevice(x, b);
-        readHolds.clear();
         f.core.detachDevice(d, a);
+        readHolds.clear();
         f.core.attachDevice(d, a);
         assertThat(readHolds).containsExactly(1);
         fails(Errno.EINVAL, () -> f.core.attachDevice(x, a));
