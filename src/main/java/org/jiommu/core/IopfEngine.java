@@ -333,26 +333,41 @@ final class IopfEngine {
 
     /**
      * The IOPF workqueue's worker for {@code q}: hands each queued group to the handler of the
-     * domain it was routed to (a handler error is answered FAILURE). The caller holds no core or
-     * driver lock. One thread runs a queue's work at a time; a thread finding it running leaves
-     * the new items to that one. A group answered and freed meanwhile (its device left the queue)
-     * is skipped.
+     * domain it was routed to (a handler error is answered FAILURE), until the queue is empty,
+     * so the caller's own reports are handled when it returns (a device waits for its page
+     * response). The caller holds no core or driver lock. One thread runs a queue's work at a
+     * time (an ordered workqueue): another thread's item in flight is waited for; a handler's
+     * own nested core call does not run the queue again. A group answered and freed meanwhile
+     * (its device left the queue) is skipped.
      */
     void runWork(IopfQueue q) {
+        Thread self = Thread.currentThread();
         while (true) {
             IopfGroup g;
             synchronized (q) {
-                if (q.running || q.work.isEmpty()) {
+                if (q.runner == self) {
+                    return; // a handler's nested core call: the outer loop goes on
+                }
+                while (q.runner != null) {
+                    try {
+                        q.wait();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+                if (q.work.isEmpty()) {
                     return;
                 }
-                q.running = true;
+                q.runner = self;
                 g = q.work.poll();
             }
             try {
                 handle(g);
             } finally {
                 synchronized (q) {
-                    q.running = false;
+                    q.runner = null;
+                    q.notifyAll();
                 }
             }
         }
@@ -364,12 +379,12 @@ final class IopfEngine {
             return;
         }
         for (IopfQueue q : List.copyOf(busy)) {
+            runWork(q);
             synchronized (q) {
-                if (q.work.isEmpty() && !q.running) {
+                if (q.work.isEmpty() && q.runner == null) {
                     busy.remove(q);
                 }
             }
-            runWork(q);
         }
     }
 

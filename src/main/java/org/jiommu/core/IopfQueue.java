@@ -19,8 +19,8 @@ public final class IopfQueue implements IopfQueueRef {
     boolean freed;
     /** Work items: complete groups waiting for their handler, in report order. Guarded by this. */
     final ArrayDeque<IopfGroup> work = new ArrayDeque<>();
-    /** A thread is running this queue's work (one at a time, as an ordered workqueue). Guarded by this. */
-    boolean running;
+    /** The thread running this queue's work, or null (one at a time, as an ordered workqueue). Guarded by this. */
+    Thread runner;
 
     IopfQueue(String name) {
         this.name = name;

@@ -25,6 +25,15 @@ class PasidAttachTest {
         return d;
     }
 
+    /** A 16-PASID PCI function in the group of {@code a}, both booted. */
+    private static PciDevice withPasidPeer(Fixture f, PlatformDevice a) {
+        PciDevice b = new PciDevice("b", 0, 0, 0x30, true, 4, true, false); // 16 PASIDs
+        f.core.fwspecInit(b, f.m.iommu());
+        f.m.groupWith(b, a);
+        f.boot(a, b);
+        return b;
+    }
+
     /** PCI functions sharing one group (the mock's groupWith), booted together. */
     private static PciDevice[] pciGroup(Fixture f, String... names) {
         PciDevice[] d = new PciDevice[names.length];
@@ -111,10 +120,7 @@ class PasidAttachTest {
     void nonPasidMember() {
         Fixture f = new Fixture();
         PlatformDevice a = f.plat("a"); // no PASID support
-        PciDevice b = new PciDevice("b", 0, 0, 0x30, true, 4, true, false); // 16 PASIDs
-        f.core.fwspecInit(b, f.m.iommu());
-        f.m.groupWith(b, a);
-        f.boot(a, b);
+        PciDevice b = withPasidPeer(f, a);
         IommuGroup g = f.group(a);
         assertThat(f.group(b)).isSameAs(g);
         IommuDomain d = f.core.pagingDomainAlloc(b);
@@ -136,10 +142,7 @@ class PasidAttachTest {
     void nonPasidDevice() {
         Fixture f = new Fixture();
         PlatformDevice a = f.plat("a"); // no PASID support
-        PciDevice b = new PciDevice("b", 0, 0, 0x30, true, 4, true, false); // 16 PASIDs
-        f.core.fwspecInit(b, f.m.iommu());
-        f.m.groupWith(b, a);
-        f.boot(a, b);
+        PciDevice b = withPasidPeer(f, a);
         IommuGroup g = f.group(a);
         IommuDomain d = f.core.pagingDomainAlloc(b);
         f.m.clearEvents();
