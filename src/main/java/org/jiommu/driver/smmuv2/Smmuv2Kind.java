@@ -16,10 +16,10 @@ import org.jiommu.platform.UnitSpec;
  * <p>Spec options: the scenario keys {@code context-banks} (IDR1.NUMCB, default 8),
  * {@code iotlb-entries} (the unit's TLB, default 512 as {@link Smmuv2Config#defaults}),
  * {@code granule} and {@code split-tables}; programmatic only: {@code config} (a whole
- * {@link Smmuv2Config}). The driver builds 4K-granule stage-1 tables with TTBR1 disabled
- * (docs/driver-smmuv2.md), so {@code granule} other than {@code 4k} and
- * {@code split-tables: true} are refused with an {@link IllegalArgumentException} naming the
- * unit, rather than silently built as something else.
+ * {@link Smmuv2Config}). The driver builds 4K-granule stage-1 tables
+ * (docs/driver-smmuv2.md), so {@code granule} other than {@code 4k} is refused with an
+ * {@link IllegalArgumentException} naming the unit, rather than silently built as something
+ * else. {@code split-tables: true} gives context-switching masters TTBR1 domains (S11).
  */
 public final class Smmuv2Kind implements IommuKind {
     @Override
@@ -36,7 +36,8 @@ public final class Smmuv2Kind implements IommuKind {
                 cfg = config(spec);
             }
             Smmuv2Unit unit = new Smmuv2Unit(spec.name(), platform.memory(), cfg);
-            u.add(new Smmuv2Driver(spec.name(), unit, platform.core().services(), platform.frames()));
+            u.add(new Smmuv2Driver(spec.name(), unit, platform.core().services(), platform.frames(),
+                    spec.bool("split-tables", false)));
         }
         return u;
     }
@@ -49,10 +50,6 @@ public final class Smmuv2Kind implements IommuKind {
             // driver offers the 4K granule only.
             throw new IllegalArgumentException(spec.name() + ": granule " + granule
                     + " is not supported by the smmuv2 driver (4k only)");
-        }
-        if (spec.bool("split-tables", false)) {
-            throw new IllegalArgumentException(spec.name()
-                    + ": split-tables (TTBR1 domains, S11) is not supported by the smmuv2 driver yet");
         }
         Smmuv2Config d = Smmuv2Config.defaults();
         return d.withNumCb((int) spec.number("context-banks", d.numCb()))

@@ -27,6 +27,8 @@ public final class Smmuv2Units implements IommuUnits {
     private final IommuKind kind;
     private final Platform platform;
     private final Map<String, Smmuv2Driver> drivers = new LinkedHashMap<>();
+    /** The context-switching masters (S10), by device. */
+    private final Map<Device, Smmuv2Gpu> gpus = new LinkedHashMap<>();
     private boolean started;
 
     Smmuv2Units(IommuKind kind, Platform platform) {
@@ -62,9 +64,10 @@ public final class Smmuv2Units implements IommuUnits {
     }
 
     /**
-     * Firmware describes the master: its stream ids go into the fwspec. Reserved regions and
-     * context-switching masters (the GPU of S02/S10) are refused: the driver reports no
-     * reserved regions and has no aux domains yet (docs/driver-smmuv2.md).
+     * Firmware describes the master: its stream ids go into the fwspec; a context-switching
+     * master (the GPU of S02/S10) is declared to the driver before its probe and drives its
+     * bank's TTBR0 with its first stream id. Reserved regions are refused: the driver reports
+     * none (docs/driver-smmuv2.md).
      */
     @Override
     public void enumerate(Firmware fw, boolean hotplug) {
@@ -75,8 +78,8 @@ public final class Smmuv2Units implements IommuUnits {
                     + " (the driver has no get_resv_regions)");
         }
         if (fw.contextSwitch()) {
-            throw new IllegalArgumentException(dev.name() + ": context-switch masters (aux domains, S02/S10)"
-                    + " are not supported by the smmuv2 driver yet");
+            drv.declareContextSwitchCapable(dev);
+            gpus.put(dev, new Smmuv2Gpu(drv.unit(), platform.sourceId(dev)));
         }
         platform.fwspecAndAdd(dev, drv.iommu(), fw.streamIds(), hotplug);
     }
@@ -89,6 +92,22 @@ public final class Smmuv2Units implements IommuUnits {
             }
             started = true;
         }
+    }
+
+    /** The context-switching master {@code dev} (its GPU side: plants), or null. */
+    public Smmuv2Gpu gpu(Device dev) {
+        return gpus.get(dev);
+    }
+
+    /** S10's {@code gpu_switch_ttbr0}: the master writes its bank's TTBR0 and invalidates the ASID. */
+    @Override
+    public void switchContext(Device dev, long ttbr0) {
+        Smmuv2Gpu g = gpus.get(dev);
+        if (g == null) {
+            throw new UnsupportedOperationException(dev.name() + " is not declared context-switch capable"
+                    + " (context-switch: true): it cannot write its context bank");
+        }
+        g.switchTtbr0(ttbr0);
     }
 
     @Override
