@@ -14,9 +14,19 @@ class Smmuv2AuxRunTest {
     @TempDir
     Path dir;
 
-    private Cli run(String... lines) throws IOException {
+    /** Runs {@code steps} on a unit with split tables and a context-switching GPU (stream 0, the Adreno's). */
+    private Cli run(String... steps) throws IOException {
         Path p = dir.resolve("s.yaml");
-        Files.writeString(p, String.join("\n", lines) + "\n");
+        Files.writeString(p, String.join("\n",
+                "name: smmuv2 gpu",
+                "platform:",
+                "  memory: 64MiB",
+                "  iommus:",
+                "    - {name: smmu0, kind: smmuv2, split-tables: true}",
+                "  devices:",
+                "    - {name: gpu, bus: platform, iommu: smmu0, stream-ids: [0x0], context-switch: true}",
+                "steps:",
+                String.join("\n", steps), ""));
         return Cli.run("run", p.toString());
     }
 
@@ -25,14 +35,6 @@ class Smmuv2AuxRunTest {
             + "IOVAs (a low IOVA is io-pgtable's -ERANGE), its aux table in TTBR0 the others, the switch moves only TTBR0; hw_dump shows both halves")
     void splitTables() throws IOException {
         Cli r = run(
-                "name: split tables",
-                "platform:",
-                "  memory: 64MiB",
-                "  iommus:",
-                "    - {name: smmu0, kind: smmuv2, split-tables: true}",
-                "  devices:",
-                "    - {name: gpu, bus: platform, iommu: smmu0, stream-ids: [0x0], context-switch: true}",
-                "steps:",
                 "  - iommu_dev_enable_feature: {dev: gpu, feature: aux}",
                 "  - iommu_paging_domain_alloc: {dev: gpu}",
                 "    as: global",
@@ -74,14 +76,6 @@ class Smmuv2AuxRunTest {
     @DisplayName("S10 gpu_switch_ttbr0 of a master whose stream does not translate through a bank is a step error")
     void switchWithoutBank() throws IOException {
         Cli r = run(
-                "name: no bank",
-                "platform:",
-                "  memory: 64MiB",
-                "  iommus:",
-                "    - {name: smmu0, kind: smmuv2, split-tables: true}",
-                "  devices:",
-                "    - {name: gpu, bus: platform, iommu: smmu0, stream-ids: [0x0], context-switch: true}",
-                "steps:",
                 "  - gpu_switch_ttbr0: {dev: gpu, ttbr0: 0x100000}",
                 "");
         assertThat(r.exit).isEqualTo(1);
