@@ -26,6 +26,7 @@ import org.jiommu.core.spi.IommuCap;
 import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.driver.common.TagAllocator;
 import org.jiommu.hw.smmuv2.Smmuv2Unit;
@@ -100,6 +101,8 @@ public final class Smmuv2Driver {
     private final Set<Device> contextSwitch = new HashSet<>();
     /** Masters with AUX enabled. */
     private final Set<Device> auxEnabled = new HashSet<>();
+    /** Firmware's reserved regions per master (IORT RMRs), what get_resv_regions reports. */
+    private final Map<Device, List<ResvRegion>> firmwareRegions = new HashMap<>();
     /** Live aux tables (for the views only: arm-smmu.c keeps no list). */
     private final Set<Smmuv2Domain> auxDomains = new java.util.LinkedHashSet<>();
 
@@ -178,7 +181,7 @@ public final class Smmuv2Driver {
                 .devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
                 .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
                 .auxOps(new AuxOps(Errno.EINVAL, false, this::auxAttach, this::auxDetach))
-                .domainGetAttr(this::domainGetAttr).build();
+                .domainGetAttr(this::domainGetAttr).getResvRegions(this::getResvRegions).build();
         this.iommu = new IommuDevice(name, ops, 0);
         deviceReset();
     }
@@ -642,6 +645,19 @@ public final class Smmuv2Driver {
                 value += granule >>> 12;
             }
         }
+    }
+
+    /** Firmware reports reserved regions of {@code dev} (IORT RMRs: direct or direct-relaxable). Before its probe. */
+    public synchronized void setFirmwareRegions(Device dev, List<ResvRegion> regions) {
+        firmwareRegions.put(dev, List.copyOf(regions));
+    }
+
+    /**
+     * arm_smmu_get_resv_regions: the firmware's regions of the master (iommu_dma_get_resv_regions,
+     * IORT RMRs). The software MSI window the kernel adds is not modelled (no MSIs here).
+     */
+    private synchronized List<ResvRegion> getResvRegions(Device dev) {
+        return firmwareRegions.getOrDefault(dev, List.of());
     }
 
     // ---- features and aux domains (the 2019-2020 arm-smmu aux series, seed 002) ---------------

@@ -66,16 +66,15 @@ public final class Smmuv2Units implements IommuUnits {
     /**
      * Firmware describes the master: its stream ids go into the fwspec; a context-switching
      * master (the GPU of S02/S10) is declared to the driver before its probe and drives its
-     * bank's TTBR0 with its first stream id. Reserved regions are refused: the driver reports
-     * none (docs/driver-smmuv2.md).
+     * bank's TTBR0 with its first stream id. Its reserved regions (IORT RMRs) are what the
+     * driver's get_resv_regions reports.
      */
     @Override
     public void enumerate(Firmware fw, boolean hotplug) {
         Device dev = fw.dev();
         Smmuv2Driver drv = drivers.get(fw.iommu());
         if (!fw.regions().isEmpty()) {
-            throw new IllegalArgumentException(dev.name() + ": reserved regions behind an smmuv2 are not supported"
-                    + " (the driver has no get_resv_regions)");
+            drv.setFirmwareRegions(dev, fw.regions());
         }
         if (fw.contextSwitch()) {
             drv.declareContextSwitchCapable(dev);
