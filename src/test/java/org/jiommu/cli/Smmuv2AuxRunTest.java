@@ -81,4 +81,16 @@ class Smmuv2AuxRunTest {
         assertThat(r.exit).isEqualTo(1);
         assertThat(r.out + r.err).contains("does not translate through a stage-1 context bank");
     }
+
+    @Test
+    @DisplayName("fail-nth over the GPU aux example and the basic one: every allocation failure (aux tables and "
+            + "failed maps included) leaves the platform as it was, the levels a failed map installed counted with "
+            + "their domain")
+    void failNth() {
+        for (String f : new String[] {"examples/smmuv2-gpu-aux.yaml", "examples/smmuv2-basic.yaml"}) {
+            Cli r = Cli.run("fail-nth", f);
+            assertThat(r.exit).as(r.out + r.err).isZero();
+            assertThat(r.out).contains("0 differences: PASSED");
+        }
+    }
 }

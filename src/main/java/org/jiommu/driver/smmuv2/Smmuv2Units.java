@@ -185,6 +185,22 @@ public final class Smmuv2Units implements IommuUnits {
         return new long[] {hits, lookups};
     }
 
+    /**
+     * The table pages of the live domains (their own tables and aux tables): a failed map keeps
+     * the levels io-pgtable-arm installed, so fail_nth counts them with their domain.
+     */
+    @Override
+    public long tablePages() {
+        java.util.concurrent.atomic.AtomicLong pages = new java.util.concurrent.atomic.AtomicLong();
+        for (IommuDomain d : platform.core().liveDomains()) {
+            if (d instanceof Smmuv2Domain s && s.table != null) {
+                pages.incrementAndGet(); // the root
+                s.table.walk((level, iova, size, pte, leaf) -> pages.addAndGet(leaf ? 0 : 1));
+            }
+        }
+        return pages.get();
+    }
+
     /** Per unit: what each master's S2CRs point at, its stream-map entries, the banks in use. */
     @Override
     public Object state(CoreSnapshot s) {
