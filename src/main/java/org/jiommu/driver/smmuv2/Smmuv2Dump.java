@@ -16,7 +16,8 @@ import org.jiommu.platform.Text;
  * {@code hw_dump} of an SMMUv2, read back from its registers as the hardware holds them: sCR0,
  * the valid stream-match entries (SMR id/mask, S2CR type and bank, the masters using them),
  * then every enabled context bank (SCTLR.M) with CBAR, TCR/TCR2, TTBR0/1 split into base and
- * ASID, MAIR0, and its fault syndrome (FSR, FAR, FSYNR0), with the domain the driver holds it for.
+ * ASID, MAIR0, and its fault syndrome (FSR, FAR, FSYNR0), with the domain the driver holds it for
+ * and the aux tables set up in it (the one TTBR0 holds marked).
  */
 final class Smmuv2Dump {
     private Smmuv2Dump() {
@@ -79,11 +80,21 @@ final class Smmuv2Dump {
             sb.append(String.format("        SCTLR %#x  CBAR %#x (%s, VMID %d)  CBA2R %#x  TCR2 %#x%n", sctlr, cbar,
                     cbarType(cbar), cbar & CBAR_VMID_MASK, u.readl(u.gr1Offset() + CBA2R_BASE + 4 * n),
                     u.readl(cb + CB_TCR2)));
-            sb.append(String.format("        TCR %#x (T0SZ %d%s)  MAIR0 %#x%n", tcr, tcr & 0x3f,
+            sb.append(String.format("        TCR %#x (%s%s)  MAIR0 %#x%n", tcr,
+                    (tcr & TCR_EPD0) != 0 ? "TTBR0 walks disabled" : "T0SZ " + (tcr & 0x3f),
                     (tcr & TCR_EPD1) != 0 ? ", TTBR1 walks disabled" : ", T1SZ " + (tcr >>> TCR_T1SZ_SHIFT & 0x3f),
                     u.readl(cb + CB_MAIR0)));
             sb.append(String.format("        TTBR0 %s ASID %d  TTBR1 %s ASID %d%n", Text.format(ttbr0 & ((1L << 48) - 1)),
                     ttbr0 >>> TTBR_ASID_SHIFT, Text.format(ttbr1 & ((1L << 48) - 1)), ttbr1 >>> TTBR_ASID_SHIFT));
+            List<String> aux = new ArrayList<>();
+            for (IommuDomain a : drv.auxDomainsIn(n)) {
+                long root = drv.tableRoot(a);
+                aux.add(labels.label(null, a) + " " + Text.format(root)
+                        + ((tcr & TCR_EPD0) == 0 && root == (ttbr0 & ((1L << 48) - 1)) ? " (in TTBR0)" : ""));
+            }
+            if (!aux.isEmpty()) {
+                sb.append("        aux tables: ").append(String.join(", ", aux)).append('\n');
+            }
             sb.append(String.format("        FSR %#x%s", fsr, fsrWords(fsr)));
             if ((fsr & FSR_FAULTS) != 0) {
                 sb.append(String.format("  FAR %s  FSYNR0 %#x", Text.format(u.readq(cb + CB_FAR)), u.readl(cb + CB_FSYNR0)));

@@ -22,12 +22,20 @@ import org.jiommu.platform.Platform;
  * 2.4 "Stream mapping"): no valid SMR matching is an unidentified stream (fault or bypass per
  * sCR0.USFCFG), two is a stream match conflict, else the S2CR: bypass, fault, or translate
  * through a context bank, which with SCTLR.M off bypasses and with CBAR type "stage 1, stage 2
- * bypass" walks TTBR0's table. The kind's field rules: the bank's TTBR0 ASID is the domain's,
- * and one bank serves one domain. One instance per check.
+ * bypass" walks TTBR0's table, or with TCR.EPD1 clear (split tables, S11) TTBR1's, the
+ * domain's own. The kind's field rules: the bank's TTBR0 ASID is the domain's, and one bank
+ * serves one domain. A context-switching master may have pointed TTBR0 at an aux table of its
+ * own bank (S10): that is the domain's bank at work, not a disagreement; any other table in an
+ * enabled TTBR0 of a split bank is. One instance per check.
  */
 final class Smmuv2Entries implements EntryView {
-    /** The decoded bank of a translating entry. */
-    record Bank(Smmuv2Unit unit, int cbndx, int asid) {
+    /**
+     * The decoded bank of a translating entry.
+     *
+     * @param ttbr0 TTBR0's table base when TTBR0 walks are enabled (TCR.EPD0 clear), else -1
+     * @param split TTBR1 walks are enabled (TCR.EPD1 clear): the entry's table is TTBR1's
+     */
+    record Bank(Smmuv2Unit unit, int cbndx, int asid, long ttbr0, boolean split) {
     }
 
     private final Platform platform;
@@ -65,7 +73,7 @@ final class Smmuv2Entries implements EntryView {
                 : ((PlatformDevice) dev).streamIds();
         List<Requester> qs = new ArrayList<>();
         for (int sid : sids) {
-            qs.add(new Requester(sid, String.format("stream %#x", sid), entry(drv.unit(), sid)));
+            qs.add(new Requester(sid, String.format("stream %#x", sid), withAuxTables(drv, entry(drv.unit(), sid))));
         }
         return new Decoded(drv.iommu().name(), qs, null);
     }
@@ -117,10 +125,43 @@ final class Smmuv2Entries implements EntryView {
                     + " is not stage 1 with stage 2 bypass", null);
         }
         long ttbr0 = u.readq(page + CB_TTBR0);
-        long table = ttbr0 & ((1L << TTBR_ASID_SHIFT) - 1);
+        long base = (1L << TTBR_ASID_SHIFT) - 1;
+        int tcr = u.readl(page + CB_TCR);
         int asid = (int) (ttbr0 >>> TTBR_ASID_SHIFT);
-        return new HwEntry(HwEntry.Kind.PAGING, table, at + " CB" + cb + " TTBR0 " + Long.toHexString(table)
-                + " ASID " + asid, new Bank(u, cb, asid));
+        long t0 = (tcr & TCR_EPD0) == 0 ? ttbr0 & base : -1;
+        if ((tcr & TCR_EPD1) == 0) {
+            long table = u.readq(page + CB_TTBR1) & base;
+            return new HwEntry(HwEntry.Kind.PAGING, table, at + " CB" + cb + " TTBR1 " + Long.toHexString(table)
+                    + (t0 < 0 ? " TTBR0 off" : " TTBR0 " + Long.toHexString(t0)) + " ASID " + asid,
+                    new Bank(u, cb, asid, t0, true));
+        }
+        return new HwEntry(HwEntry.Kind.PAGING, t0, at + " CB" + cb + " TTBR0 " + Long.toHexString(t0)
+                + " ASID " + asid, new Bank(u, cb, asid, t0, false));
+    }
+
+    /**
+     * A master's entry with its driver's aux tables in view: a plain bank whose TTBR0 the master
+     * switched to an aux table of that bank still serves the bank's domain (its table is then
+     * reported as the domain's); a split bank's enabled TTBR0 must hold one of them.
+     */
+    static HwEntry withAuxTables(Smmuv2Driver drv, HwEntry e) {
+        if (!(e.fields() instanceof Bank b)) {
+            return e;
+        }
+        java.util.Set<Long> aux = drv.auxTables(b.cbndx());
+        if (b.split()) {
+            if (b.ttbr0() >= 0 && !aux.contains(b.ttbr0())) {
+                return new HwEntry(HwEntry.Kind.INVALID, 0, e.text() + ": TTBR0 holds no aux table of CB"
+                        + b.cbndx(), null);
+            }
+            return e;
+        }
+        if (aux.contains(e.table())) {
+            long own = drv.bankTable(b.cbndx());
+            return new HwEntry(HwEntry.Kind.PAGING, own, e.text() + " (the master's switch to an aux table of CB"
+                    + b.cbndx() + ", whose own table is " + Long.toHexString(own) + ")", b);
+        }
+        return e;
     }
 
     @Override

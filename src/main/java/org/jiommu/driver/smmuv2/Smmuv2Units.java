@@ -27,6 +27,8 @@ public final class Smmuv2Units implements IommuUnits {
     private final IommuKind kind;
     private final Platform platform;
     private final Map<String, Smmuv2Driver> drivers = new LinkedHashMap<>();
+    /** The context-switching masters (S10), by device. */
+    private final Map<Device, Smmuv2Gpu> gpus = new LinkedHashMap<>();
     private boolean started;
 
     Smmuv2Units(IommuKind kind, Platform platform) {
@@ -62,21 +64,21 @@ public final class Smmuv2Units implements IommuUnits {
     }
 
     /**
-     * Firmware describes the master: its stream ids go into the fwspec. Reserved regions and
-     * context-switching masters (the GPU of S02/S10) are refused: the driver reports no
-     * reserved regions and has no aux domains yet (docs/driver-smmuv2.md).
+     * Firmware describes the master: its stream ids go into the fwspec; a context-switching
+     * master (the GPU of S02/S10) is declared to the driver before its probe and drives its
+     * bank's TTBR0 with its first stream id. Its reserved regions (IORT RMRs) are what the
+     * driver's get_resv_regions reports.
      */
     @Override
     public void enumerate(Firmware fw, boolean hotplug) {
         Device dev = fw.dev();
         Smmuv2Driver drv = drivers.get(fw.iommu());
         if (!fw.regions().isEmpty()) {
-            throw new IllegalArgumentException(dev.name() + ": reserved regions behind an smmuv2 are not supported"
-                    + " (the driver has no get_resv_regions)");
+            drv.setFirmwareRegions(dev, fw.regions());
         }
         if (fw.contextSwitch()) {
-            throw new IllegalArgumentException(dev.name() + ": context-switch masters (aux domains, S02/S10)"
-                    + " are not supported by the smmuv2 driver yet");
+            drv.declareContextSwitchCapable(dev);
+            gpus.put(dev, new Smmuv2Gpu(drv.unit(), platform.sourceId(dev)));
         }
         platform.fwspecAndAdd(dev, drv.iommu(), fw.streamIds(), hotplug);
     }
@@ -89,6 +91,22 @@ public final class Smmuv2Units implements IommuUnits {
             }
             started = true;
         }
+    }
+
+    /** The context-switching master {@code dev} (its GPU side: plants), or null. */
+    public Smmuv2Gpu gpu(Device dev) {
+        return gpus.get(dev);
+    }
+
+    /** S10's {@code gpu_switch_ttbr0}: the master writes its bank's TTBR0 and invalidates the ASID. */
+    @Override
+    public void switchContext(Device dev, long ttbr0) {
+        Smmuv2Gpu g = gpus.get(dev);
+        if (g == null) {
+            throw new UnsupportedOperationException(dev.name() + " is not declared context-switch capable"
+                    + " (context-switch: true): it cannot write its context bank");
+        }
+        g.switchTtbr0(ttbr0);
     }
 
     @Override
@@ -165,6 +183,22 @@ public final class Smmuv2Units implements IommuUnits {
             lookups += st.get("iotlb.hits") + st.get("iotlb.misses");
         }
         return new long[] {hits, lookups};
+    }
+
+    /**
+     * The table pages of the live domains (their own tables and aux tables): a failed map keeps
+     * the levels io-pgtable-arm installed, so fail_nth counts them with their domain.
+     */
+    @Override
+    public long tablePages() {
+        java.util.concurrent.atomic.AtomicLong pages = new java.util.concurrent.atomic.AtomicLong();
+        for (IommuDomain d : platform.core().liveDomains()) {
+            if (d instanceof Smmuv2Domain s && s.table != null) {
+                pages.incrementAndGet(); // the root
+                s.table.walk((level, iova, size, pte, leaf) -> pages.addAndGet(leaf ? 0 : 1));
+            }
+        }
+        return pages.get();
     }
 
     /** Per unit: what each master's S2CRs point at, its stream-map entries, the banks in use. */
