@@ -108,6 +108,10 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--domains", paramLabel = "N", description = "shared paging domains (default ${DEFAULT-VALUE})")
     int domains = 3;
 
+    @Option(names = "--repro-dir", paramLabel = "DIR",
+            description = "where a failed serial run's reproducing scenario is written (default: the current directory)")
+    Path reproDir = Path.of(".");
+
     @Spec
     CommandSpec spec;
 
@@ -361,10 +365,12 @@ public final class StressCommand implements Callable<Integer> {
                     err.flush();
                 }
             }
+            StressRepro.Outcome2 repro = problems.isEmpty() ? null : StressRepro.write(cfg, r, reproDir);
             if (json) {
-                out.println(Json.run(cfg, plan.shardLabel(), r, problems));
+                out.println(Json.run(cfg, plan.shardLabel(), r, problems, repro));
             } else if (!problems.isEmpty()) {
                 printFailure(cfg, r, problems);
+                printRepro(repro);
             }
             out.flush();
             if (!problems.isEmpty()) {
@@ -389,6 +395,17 @@ public final class StressCommand implements Callable<Integer> {
                 out.println("    " + line);
             }
             out.println("  again: " + replay(cfg));
+        }
+
+        /** The reproducing scenario's line: where it is and what it fails with, or why there is none. */
+        private void printRepro(StressRepro.Outcome2 repro) {
+            if (repro.file() == null) {
+                out.println("  no reproducing scenario: " + repro.whyNot());
+                return;
+            }
+            out.println("  reproducing scenario: " + repro.file() + " (" + repro.steps() + " steps, delta-debugged from "
+                    + repro.logged() + "; jiommu run fails: " + repro.failsWith()
+                    + (repro.passesUnplanted() ? "" : "; without its plant step it still fails") + ")");
         }
 
         /** The command that runs exactly this seed on this platform again. */
@@ -445,7 +462,8 @@ public final class StressCommand implements Callable<Integer> {
         private Json() {
         }
 
-        static String run(StressHarness.Config c, String shard, StressHarness.Result r, List<String> problems) {
+        static String run(StressHarness.Config c, String shard, StressHarness.Result r, List<String> problems,
+                          StressRepro.Outcome2 repro) {
             ObjectNode o = JSON.createObjectNode();
             o.put("kind", c.kind());
             o.put("seed", c.seed());
@@ -462,6 +480,10 @@ public final class StressCommand implements Callable<Integer> {
             problems.forEach(o.putArray("problems")::add);
             if (!problems.isEmpty()) {
                 r.trace().forEach(o.putArray("trace")::add);
+                o.put("repro", repro.file() == null ? null : repro.file().toString());
+                if (repro.file() == null) {
+                    o.put("noRepro", repro.whyNot());
+                }
             }
             return write(o);
         }
