@@ -203,6 +203,9 @@ class StressCommandTest {
         assertThat(run.get("plant").asText()).isEqualTo("rogue-pasid-free");
         assertThat(run.get("problems").toString()).contains("I-MM-PASID");
         assertThat(run.get("trace").size()).isPositive();
+        // the mock gives no scenario platform for its bed: no file, and the reason
+        assertThat(run.get("repro").isNull()).isTrue();
+        assertThat(run.get("noRepro").asText()).contains("mock kind gives no scenario platform");
         assertThat(r.out).doesNotContain("\r").doesNotContain("\u001b");
     }
 }
