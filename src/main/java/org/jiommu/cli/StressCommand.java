@@ -368,7 +368,7 @@ public final class StressCommand implements Callable<Integer> {
                     err.flush();
                 }
             }
-            StressRepro.Outcome2 repro = problems.isEmpty() ? null : StressRepro.write(cfg, r, reproDir);
+            StressRepro.Written repro = problems.isEmpty() ? null : StressRepro.write(cfg, r, reproDir);
             if (json) {
                 out.println(Json.run(cfg, plan.shardLabel(), r, problems, repro));
             } else if (!problems.isEmpty()) {
@@ -401,7 +401,7 @@ public final class StressCommand implements Callable<Integer> {
         }
 
         /** The reproducing scenario's line: where it is and what it fails with, or why there is none. */
-        private void printRepro(StressRepro.Outcome2 repro) {
+        private void printRepro(StressRepro.Written repro) {
             if (repro.file() == null) {
                 out.println("  no reproducing scenario: " + repro.whyNot());
                 return;
@@ -466,7 +466,7 @@ public final class StressCommand implements Callable<Integer> {
         }
 
         static String run(StressHarness.Config c, String shard, StressHarness.Result r, List<String> problems,
-                          StressRepro.Outcome2 repro) {
+                          StressRepro.Written repro) {
             ObjectNode o = JSON.createObjectNode();
             o.put("kind", c.kind());
             o.put("seed", c.seed());

@@ -33,9 +33,9 @@ final class StressRepro {
     static final int MAX_REPLAYS = 4000;
 
     /** A written file, or why none was. */
-    record Outcome2(Path file, int steps, int logged, String failsWith, boolean passesUnplanted, String whyNot) {
-        static Outcome2 none(String why) {
-            return new Outcome2(null, 0, 0, null, false, why);
+    record Written(Path file, int steps, int logged, String failsWith, boolean passesUnplanted, String whyNot) {
+        static Written none(String why) {
+            return new Written(null, 0, 0, null, false, why);
         }
     }
 
@@ -49,27 +49,27 @@ final class StressRepro {
     }
 
     /** Builds, checks, minimises and writes the reproducing file of failed run {@code r} into {@code dir}. */
-    static Outcome2 write(StressHarness.Config cfg, StressHarness.Result r, Path dir) {
+    static Written write(StressHarness.Config cfg, StressHarness.Result r, Path dir) {
         ReproLog log = r.repro();
         if (log == null) {
-            return Outcome2.none("a free run (its order was the machine's): run it again with --serial");
+            return Written.none("a free run (its order was the machine's): run it again with --serial");
         }
         if (!log.failed()) {
-            return Outcome2.none("the problem showed only after the workers' calls (teardown or the end of the run)");
+            return Written.none("the problem showed only after the workers' calls (teardown or the end of the run)");
         }
         String platform = IommuKinds.require(cfg.kind()).stressBedScenario(
                 new StressBed.Shape(cfg.threads(), cfg.pasids()));
         if (platform == null) {
-            return Outcome2.none("the " + cfg.kind() + " kind gives no scenario platform for its stress bed");
+            return Written.none("the " + cfg.kind() + " kind gives no scenario platform for its stress bed");
         }
         return new StressRepro(cfg, platform).build(log, r.calls(), dir);
     }
 
-    private Outcome2 build(ReproLog log, long calls, Path dir) {
+    private Written build(ReproLog log, long calls, Path dir) {
         List<ReproLog.Step> steps = new ArrayList<>(log.steps());
         String want = expectedFailure(log.failure());
         if (want == null) {
-            return Outcome2.none("its first problem (" + firstLine(log.failure()) + ") is not one a scenario step checks");
+            return Written.none("its first problem (" + firstLine(log.failure()) + ") is not one a scenario step checks");
         }
         if (!want.equals("dma")) {
             steps.add(new ReproLog.Step(OpCatalog.CHECK_OP, Map.of("what", "invariants"), "{violations: 0}", null, false));
@@ -78,12 +78,12 @@ final class StressRepro {
         try {
             full = ScenarioReader.read("stress-repro", text(steps, "", ""));
         } catch (InvalidScenarioException e) {
-            return Outcome2.none("the logged calls do not make a valid scenario: " + firstLine(e.getMessage()));
+            return Written.none("the logged calls do not make a valid scenario: " + firstLine(e.getMessage()));
         }
         List<Step> all = full.steps();
         String target = failure(full, all);
         if (target == null || !target.startsWith(want)) {
-            return Outcome2.none("the logged calls replayed single-threaded do not fail "
+            return Written.none("the logged calls replayed single-threaded do not fail "
                     + (want.equals("dma") ? "that DMA" : "invariant " + want.substring("check ".length()))
                     + (target == null ? " (they pass: the failure needs calls that are not logged)" : " (they fail with " + target + ")"));
         }
@@ -121,14 +121,14 @@ final class StressRepro {
             Scenario back = ScenarioReader.read(f.toString(), text);
             String again = failure(back, back.steps());
             if (!target.equals(again)) {
-                return Outcome2.none("the minimised file does not fail as the run did (" + again + ")");
+                return Written.none("the minimised file does not fail as the run did (" + again + ")");
             }
             Files.createDirectories(dir);
             Files.writeString(f, text);
         } catch (InvalidScenarioException | IOException e) {
-            return Outcome2.none("could not write " + f + ": " + firstLine(e.getMessage()));
+            return Written.none("could not write " + f + ": " + firstLine(e.getMessage()));
         }
-        return new Outcome2(f, out.size(), steps.size(), target, unplantedPasses, null);
+        return new Written(f, out.size(), steps.size(), target, unplantedPasses, null);
     }
 
     private static List<Step> flat(List<List<Step>> units) {
