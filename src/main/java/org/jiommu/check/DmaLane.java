@@ -62,6 +62,7 @@ final class DmaLane {
                 what = "LANE_ATTACH " + d + " " + l.lane.group();
                 run.call();
                 w.core.attachGroup(d, l.lane.group());
+                run.log("iommu_attach_group", null, "domain", StressHarness.domainName(di), "group", l.lane.dev().name());
                 l.domain = di;
                 run.ok("LANE_ATTACH");
                 run.trace(tid, what + " -> ok");
@@ -86,6 +87,7 @@ final class DmaLane {
         String what = "LANE_DETACH " + d + " " + l.lane.group();
         run.call();
         w.core.detachGroup(d, l.lane.group());
+        run.log("iommu_detach_group", null, "domain", StressHarness.domainName(l.domain), "group", l.lane.dev().name());
         l.domain = -1;
         run.ok("LANE_DETACH");
         run.trace(tid, what + " -> ok");
@@ -129,6 +131,21 @@ final class DmaLane {
                 + (l.domain < 0 ? "its default domain" : w.domains.get(l.domain).toString()) + " iova "
                 + Long.toHexString(iova);
         DmaResult r = l.lane.dma().write(DmaTranslator.NO_PASID, iova, data, 0, LEN, new DmaResult());
+        // the replay expects what the worker's own mappings call for, not what happened, and says
+        // why through the core: the domain the lane is on, and what that domain maps the IOVA to
+        if (run.repro != null) {
+            String lane = l.lane.dev().name();
+            if (l.domain < 0) {
+                run.repro.addGuard("iommu_get_domain_for_dev", "{value: default}", "dev", lane);
+            } else {
+                String dn = StressHarness.domainName(l.domain);
+                run.repro.addGuard("iommu_get_domain_for_dev", "{value: " + dn + "}", "dev", lane);
+                run.repro.addGuard("iommu_iova_to_phys", "{value: " + ReproLog.hex(expectMapped ? pa : 0) + "}",
+                        "domain", dn, "iova", ReproLog.hex(iova));
+            }
+        }
+        run.log("dma", expectMapped ? "{paddr: " + ReproLog.hex(pa) + "}" : "fault", "dev", l.lane.dev().name(),
+                "iova", ReproLog.hex(iova), "write", Integer.toString(LEN), "data", hexData(data));
         run.trace(tid, "LANE_DMA " + where.substring(where.indexOf(" on ") + 4) + " -> "
                 + (r.ok() ? "pa " + Long.toHexString(r.firstPa()) : "fault " + r.faultName()));
         if (!expectMapped) {
@@ -155,6 +172,14 @@ final class DmaLane {
             run.unexpected.add(where + ": memory " + Arrays.toString(mem) + ", read back "
                     + (rr.ok() ? Arrays.toString(back) : rr.faultName()) + ", written " + Arrays.toString(data));
         }
+    }
+
+    private static String hexData(byte[] b) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (byte x : b) {
+            sb.append(String.format("%02x", x & 0xff));
+        }
+        return sb.append('"').toString();
     }
 
     /** Where a PASID DMA goes outside every VMA of the process (and far below every worker's IOVA window). */

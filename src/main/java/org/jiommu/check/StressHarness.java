@@ -197,12 +197,14 @@ public final class StressHarness {
      *     their violations are in {@code unexpected} ("I7 ...")
      * @param dmaChecks kinds with DMA lanes: DMAs the workers checked against their own mappings (a wrong outcome
      *     is in {@code unexpected}, "DMA ...")
+     * @param repro a serial run: its state-changing calls as scenario steps up to its first problem
+     *     ({@link ReproLog}); null for a free run
      */
     public record Result(long seed, long calls, Map<String, Long> errors, List<String> unexpected,
                          List<CoreWatch.Report> reports, List<Violation> finalViolations,
                          FrameAllocator.Stats baseline, FrameAllocator.Stats after, long checks, long transitionChecks,
                          Map<String, Long> successes, List<String> warnings, List<String> trace,
-                         long hardwareChecks, long dmaChecks) {
+                         long hardwareChecks, long dmaChecks, ReproLog repro) {
         /**
          * Everything that went wrong, one line each: unexpected outcomes, watch reports, WARNs,
          * violations after teardown, frames not back at the baseline (empty for a clean run).
@@ -267,11 +269,21 @@ public final class StressHarness {
         final AtomicLong calls;
         final AtomicLong hardwareChecks = new AtomicLong();
         final AtomicLong dmaChecks;
+        /** A serial run's calls as scenario steps (null in a free run, whose order is the machine's). */
+        final ReproLog repro;
 
-        Run(Progress p) {
+        Run(Progress p, ReproLog repro) {
             this.unexpected = p.unexpected;
             this.calls = p.calls;
             this.dmaChecks = p.dmaChecks;
+            this.repro = repro;
+        }
+
+        /** Logs a step of the reproducing scenario (serial runs only). */
+        void log(String op, String expect, String... keyValues) {
+            if (repro != null) {
+                repro.add(op, expect, null, keyValues);
+            }
         }
         /** The last calls, for the failure trace. Guarded by itself. */
         private final Deque<String> trace = new ArrayDeque<>();
@@ -344,7 +356,8 @@ public final class StressHarness {
         }
         FrameAllocator.Stats baseline = w.baseline;
         int warningsBefore = w.core.warningCount();
-        Run run = new Run(progress);
+        Run run = new Run(progress, cfg.serial() ? new ReproLog() : null);
+        logSetup(w, cfg, run);
         List<Holdings> holdings = new ArrayList<>();
         // on a kind with the hardware agreement: every QUIESCE calls of each worker all of them
         // meet, and I7 is checked with no call running
@@ -354,6 +367,7 @@ public final class StressHarness {
             w.quiesce("quiescent point " + point[0], run);
             if (point[0] == 1 && w.kindPlant != null && w.kindPlant.when() == StressPlant.When.FIRST_QUIESCENT_POINT) {
                 w.kindPlant.plant(w.bed);
+                run.log("plant", null, "name", cfg.plant().name());
             }
         };
         List<Worker> workers = new ArrayList<>();
@@ -366,7 +380,7 @@ public final class StressHarness {
             workers.add(new Worker(w, h, t, new Random(cfg.seed() * 1_000_003L + t), run));
         }
         if (cfg.serial()) {
-            new SerialScheduler(cfg, workers, quiesce, run).run();
+            new SerialScheduler(cfg, workers, quiesce, run, () -> firstProblem(run, watch)).run();
         } else {
             runFree(cfg, workers, quiesce, run);
         }
@@ -397,7 +411,43 @@ public final class StressHarness {
         }
         return new Result(cfg.seed(), run.calls.get(), counts(run.errors), List.copyOf(run.unexpected), reports, fin,
                 baseline, w.frames.stats(), watch.checks(), watch.transitionChecks(), counts(run.successes),
-                warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get());
+                warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get(), run.repro);
+    }
+
+    /**
+     * The reproducing scenario's first steps: the shared paging domains ({@code d0}, {@code d1},
+     * ... as the workers' log names them) and a plant made when the platform is built.
+     */
+    private static void logSetup(StressWorld w, Config cfg, Run run) {
+        if (run.repro == null) {
+            return;
+        }
+        for (int i = 0; i < w.domains.size(); i++) {
+            run.repro.add("iommu_paging_domain_alloc", null, domainName(i), "dev", w.devices.get(0).name());
+        }
+        if (w.kindPlant != null && w.kindPlant.when() == StressPlant.When.BUILD) {
+            run.log("plant", null, "name", cfg.plant().name());
+        }
+    }
+
+    /** The name the reproducing scenario binds shared domain {@code i} to. */
+    static String domainName(int i) {
+        return "d" + i;
+    }
+
+    /** The run's first problem so far (an unexpected outcome or a watch report on its core), or null. */
+    private static String firstProblem(Run run, CoreWatch watch) {
+        synchronized (run.unexpected) {
+            if (!run.unexpected.isEmpty()) {
+                return run.unexpected.get(0);
+            }
+        }
+        for (CoreWatch.Report r : InvariantWatch.pending()) {
+            if (r.core().equals(watch.label())) {
+                return "watch: " + r;
+            }
+        }
+        return null;
     }
 
     /** One worker: its holdings, its seeded choices, and one step of the mix at a time. */
@@ -493,8 +543,12 @@ public final class StressHarness {
         private final Run run;
         private final Semaphore[] turn;
         private final Semaphore stepDone = new Semaphore(0);
+        /** The run's first problem so far, or null: after each step, to end the reproducing log there. */
+        private final java.util.function.Supplier<String> problem;
 
-        SerialScheduler(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
+        SerialScheduler(Config cfg, List<Worker> workers, Runnable quiesce, Run run,
+                        java.util.function.Supplier<String> problem) {
+            this.problem = problem;
             this.cfg = cfg;
             this.workers = workers;
             this.quiesce = quiesce;
@@ -544,18 +598,29 @@ public final class StressHarness {
                     }
                     // every worker has reached the quiescent point (they all make the same number of steps)
                     quiesce.run();
+                    markFailure();
                     Arrays.fill(waiting, false);
                     continue;
                 }
                 int t = ready[order.nextInt(count)];
                 turn[t].release();
                 stepDone.acquireUninterruptibly();
+                markFailure();
                 done[t]++;
                 if (quiesce != null && done[t] % QUIESCE == 0) {
                     waiting[t] = true;
                 }
             }
             join(threads, run);
+        }
+
+        private void markFailure() {
+            if (!run.repro.failed()) {
+                String p = problem.get();
+                if (p != null) {
+                    run.repro.markFailure(p);
+                }
+            }
         }
     }
 
@@ -596,21 +661,25 @@ public final class StressHarness {
                     what += d + " " + g;
                     run.call();
                     core.attachGroup(d, g);
+                    run.log("iommu_attach_group", null, "domain", domainName(di), "group", w.groupName(g));
                     break;
                 case ATTACH_DEVICE:
                     what += d + " " + dev;
                     run.call();
                     core.attachDevice(d, dev);
+                    run.log("iommu_attach_device", null, "domain", domainName(di), "dev", dev.name());
                     break;
                 case DETACH_GROUP:
                     what += d + " " + g;
                     run.call();
                     core.detachGroup(d, g);
+                    run.log("iommu_detach_group", null, "domain", domainName(di), "group", w.groupName(g));
                     break;
                 case REPLACE:
                     what += g + " " + d;
                     run.call();
                     core.groupReplaceDomain(g, d);
+                    run.log("iommu_group_replace_domain", null, "group", w.groupName(g), "domain", domainName(di));
                     break;
                 case GROUP_CLAIM:
                     if (h.groupClaims.contains(g)) {
@@ -619,6 +688,7 @@ public final class StressHarness {
                     what += g;
                     run.call();
                     core.groupClaimDmaOwner(g, h.groupToken);
+                    run.log("iommu_group_claim_dma_owner", null, "group", w.groupName(g), "owner", h.groupToken.toString());
                     h.groupClaims.add(g);
                     break;
                 case GROUP_RELEASE: {
@@ -631,6 +701,7 @@ public final class StressHarness {
                     if (!w.releaseGate(held, () -> {
                         run.call();
                         core.groupReleaseDmaOwner(held);
+                        run.log("iommu_group_release_dma_owner", null, "group", w.groupName(held));
                     })) {
                         return;
                     }
@@ -641,6 +712,7 @@ public final class StressHarness {
                     what += dev;
                     run.call();
                     core.deviceClaimDmaOwner(dev, h.deviceToken);
+                    run.log("iommu_device_claim_dma_owner", null, "dev", dev.name(), "owner", h.deviceToken.toString());
                     h.deviceClaims.merge(dev, 1, Integer::sum);
                     break;
                 case DEVICE_RELEASE: {
@@ -652,6 +724,7 @@ public final class StressHarness {
                     if (!w.releaseGate(core.groupGet(cd), () -> {
                         run.call();
                         core.deviceReleaseDmaOwner(cd);
+                        run.log("iommu_device_release_dma_owner", null, "dev", cd.name());
                     })) {
                         return;
                     }
@@ -662,6 +735,7 @@ public final class StressHarness {
                     what += dev;
                     run.call();
                     core.deviceUseDefaultDomain(dev);
+                    run.log("iommu_device_use_default_domain", null, "dev", dev.name());
                     h.uses.merge(dev, 1, Integer::sum);
                     break;
                 case UNUSE: {
@@ -674,6 +748,7 @@ public final class StressHarness {
                     if (!w.releaseGate(core.groupGet(ud), () -> {
                         run.call();
                         core.deviceUnuseDefaultDomain(ud);
+                        run.log("iommu_device_unuse_default_domain", null, "dev", ud.name());
                     })) {
                         return;
                     }
@@ -689,6 +764,8 @@ public final class StressHarness {
                     what += d + " " + Long.toHexString(iova(tid, slot)) + "+" + Long.toHexString(size);
                     run.call();
                     core.map(d, iova(tid, slot), w.pa(tid, slot), size, Prot.RW);
+                    run.log("iommu_map", null, "domain", domainName(di), "iova", ReproLog.hex(iova(tid, slot)),
+                            "paddr", ReproLog.hex(w.pa(tid, slot)), "size", ReproLog.hex(size), "prot", "[read, write]");
                     h.mapped.put(key, size);
                     break;
                 }
@@ -702,6 +779,8 @@ public final class StressHarness {
                     DmaLane.beforeUnmap(w, h, tid, di, slot, run);
                     run.call();
                     long u = core.unmap(d, iova(tid, slot), size);
+                    run.log("iommu_unmap", "{value: " + ReproLog.hex(u) + "}", "domain", domainName(di), "iova",
+                            ReproLog.hex(iova(tid, slot)), "size", ReproLog.hex(size));
                     h.mapped.remove(key);
                     DmaLane.afterUnmap(w, h, tid, di, slot, run);
                     if (u != size) {

@@ -74,6 +74,8 @@ final class StressWorld {
      */
     private final Map<IommuGroup, AtomicInteger> pasidHolds = new IdentityHashMap<>();
     private final Map<IommuGroup, ReentrantReadWriteLock> gates = new IdentityHashMap<>();
+    /** Per shared group, its first device in bed order: how a scenario step names the group. */
+    private final Map<IommuGroup, String> groupNames = new IdentityHashMap<>();
 
     /** A process: its mm and whether it has exited, under a lock binders hold for reading. */
     static final class Proc {
@@ -121,6 +123,11 @@ final class StressWorld {
         throw new IllegalArgumentException("no stress plant '" + plant.name() + "' on this platform");
     }
 
+    /** The device name a scenario step names shared group {@code g} by. */
+    String groupName(IommuGroup g) {
+        return groupNames.get(g);
+    }
+
     /** Whether the kind checks its hardware against the core at quiescent points (I7). */
     boolean quiescentPoints() {
         return platform.hasAgreement();
@@ -133,6 +140,7 @@ final class StressWorld {
             IommuGroup g = core.groupGet(d);
             if (!groups.contains(g)) {
                 groups.add(g);
+                groupNames.put(g, d.name());
                 pasidHolds.put(g, new AtomicInteger());
                 gates.put(g, new ReentrantReadWriteLock());
             }

@@ -50,6 +50,9 @@ import picocli.CommandLine.Model.CommandSpec;
             "A free run (the default) lets the JVM interleave the workers: it finds races,",
             "but what it covers depends on the machine. --serial runs one worker step at a",
             "time in an order drawn from the seed: a seed then gives the same run anywhere.",
+            "A failed serial run also writes a scenario file reproducing it (its calls as",
+            "steps, delta-debugged to a minimal list) into --repro-dir, when the kind gives",
+            "its bed as a scenario platform and the failure replays from the logged calls.",
             "",
             "Exit codes: 0 every run was clean; 1 a run found a violation (its kind, seed,",
             "shard, problems, last calls and the command to run it again are printed);",
@@ -107,6 +110,10 @@ public final class StressCommand implements Callable<Integer> {
 
     @Option(names = "--domains", paramLabel = "N", description = "shared paging domains (default ${DEFAULT-VALUE})")
     int domains = 3;
+
+    @Option(names = "--repro-dir", paramLabel = "DIR",
+            description = "where a failed serial run's reproducing scenario is written (default: the current directory)")
+    Path reproDir = Path.of(".");
 
     @Spec
     CommandSpec spec;
@@ -361,10 +368,12 @@ public final class StressCommand implements Callable<Integer> {
                     err.flush();
                 }
             }
+            StressRepro.Written repro = problems.isEmpty() ? null : StressRepro.write(cfg, r, reproDir);
             if (json) {
-                out.println(Json.run(cfg, plan.shardLabel(), r, problems));
+                out.println(Json.run(cfg, plan.shardLabel(), r, problems, repro));
             } else if (!problems.isEmpty()) {
                 printFailure(cfg, r, problems);
+                printRepro(repro);
             }
             out.flush();
             if (!problems.isEmpty()) {
@@ -389,6 +398,17 @@ public final class StressCommand implements Callable<Integer> {
                 out.println("    " + line);
             }
             out.println("  again: " + replay(cfg));
+        }
+
+        /** The reproducing scenario's line: where it is and what it fails with, or why there is none. */
+        private void printRepro(StressRepro.Written repro) {
+            if (repro.file() == null) {
+                out.println("  no reproducing scenario: " + repro.whyNot());
+                return;
+            }
+            out.println("  reproducing scenario: " + repro.file() + " (" + repro.steps() + " steps, delta-debugged from "
+                    + repro.logged() + "; jiommu run fails: " + repro.failsWith()
+                    + (repro.passesUnplanted() ? "" : "; without its plant step it still fails") + ")");
         }
 
         /** The command that runs exactly this seed on this platform again. */
@@ -445,7 +465,8 @@ public final class StressCommand implements Callable<Integer> {
         private Json() {
         }
 
-        static String run(StressHarness.Config c, String shard, StressHarness.Result r, List<String> problems) {
+        static String run(StressHarness.Config c, String shard, StressHarness.Result r, List<String> problems,
+                          StressRepro.Written repro) {
             ObjectNode o = JSON.createObjectNode();
             o.put("kind", c.kind());
             o.put("seed", c.seed());
@@ -462,6 +483,10 @@ public final class StressCommand implements Callable<Integer> {
             problems.forEach(o.putArray("problems")::add);
             if (!problems.isEmpty()) {
                 r.trace().forEach(o.putArray("trace")::add);
+                o.put("repro", repro.file() == null ? null : repro.file().toString());
+                if (repro.file() == null) {
+                    o.put("noRepro", repro.whyNot());
+                }
             }
             return write(o);
         }

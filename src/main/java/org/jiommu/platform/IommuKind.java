@@ -54,4 +54,15 @@ public interface IommuKind {
     default boolean hasStressBed() {
         return true;
     }
+
+    /**
+     * The {@code platform:} section of a scenario file (YAML, starting with the line
+     * {@code platform:}) that builds the same devices, with the same names and groups, as
+     * {@link #stressBed} for {@code shape}: what a failing serial stress run's reproducing
+     * scenario runs on ({@code jiommu stress}, docs/check.md 6). Null when the kind gives none;
+     * then no reproducing file is written for its runs.
+     */
+    default String stressBedScenario(StressBed.Shape shape) {
+        return null;
+    }
 }

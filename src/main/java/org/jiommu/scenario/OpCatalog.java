@@ -35,6 +35,8 @@ import java.util.Map;
 public final class OpCatalog {
     /** The op key of an invariant check step: {@code - check: invariants}. */
     public static final String CHECK_OP = "check";
+    /** The op that plants a stress plant's bug ({@code - plant: {name: skip-iotlb-invalidation}}). */
+    public static final String PLANT_OP = "plant";
     /** The op whose argument is a whole device entry. */
     public static final String DEVICE_ADD_OP = "device_add";
 
@@ -188,12 +190,16 @@ public final class OpCatalog {
         s = "checks";
         l.add(op(CHECK_OP, s, ResultKind.VIOLATIONS,
                 "run the invariant checker over the whole platform (check: invariants)", req("what", CHECK)));
+        l.add(op(PLANT_OP, s, ResultKind.NONE,
+                "plant a documented bug of the platform's IOMMU kinds (jiommu stress --list-plants)",
+                req("name", TOKEN)));
 
         Map<String, OpSpec> m = new LinkedHashMap<>();
         for (OpSpec o : l) {
             m.put(o.name(), o);
         }
         Wiring.wire(m);
+        m.get(PLANT_OP).run(CheckOps::plant);
         return Collections.unmodifiableMap(m);
     }
 

@@ -60,12 +60,33 @@ class StressCommandTest {
     }
 
     @Test
-    @DisplayName("a VT-d plant runs only on VT-d (the kind that has it) and is caught: exit 1 naming seed 7")
-    void vtdPlantCaught() {
+    @DisplayName("a VT-d plant runs only on VT-d (the kind that has it) and is caught: exit 1 naming seed 7;"
+            + " its reproducing scenario fails jiommu run at the same DMA, has fewer steps than the run's calls,"
+            + " and passes without its plant step")
+    void vtdPlantCaught() throws IOException {
         Cli r = Cli.run("stress", "--seed", "7", "--threads", "4", "--ops", "300", "--serial", "--plant",
-                "skip-iotlb-invalidation");
+                "skip-iotlb-invalidation", "--repro-dir", dir.toString());
         assertThat(r.exit).as(r.out + r.err).isEqualTo(1);
         assertThat(r.out).contains("FAIL vtd seed 7").contains("landed").doesNotContain("mock seed");
+
+        Path f = dir.resolve("stress-vtd-seed7-skip-iotlb-invalidation.yaml");
+        assertThat(r.out).contains("reproducing scenario: " + f);
+        assertThat(f).exists();
+        String text = Files.readString(f);
+        long steps = text.lines().filter(l -> l.startsWith("  - ")).count();
+        long calls = Long.parseLong(r.out.replaceAll("(?s).*last \\d+ calls \\(of (\\d+)\\).*", "$1"));
+        assertThat(steps).isPositive().isLessThan(calls);
+        // the run failed because a DMA after a completed unmap landed; the file fails at such a DMA
+        Cli planted = Cli.run("run", f.toString());
+        assertThat(planted.exit).as(planted.out).isEqualTo(1);
+        assertThat(planted.out).contains("1 failed").containsPattern("dma \\{dev: lane\\d[^\\n]*\\n\\s+expected: fault\\n"
+                + "\\s+actual:\\s+paddr");
+        // the bug absent: the same steps without the plant pass
+        Path unplanted = dir.resolve("unplanted.yaml");
+        Files.writeString(unplanted, text.replaceAll("(?m)^  - plant: .*\\n", ""));
+        assertThat(text).contains("  - plant: {name: skip-iotlb-invalidation}");
+        Cli clean = Cli.run("run", unplanted.toString());
+        assertThat(clean.exit).as(clean.out).isEqualTo(0);
     }
 
     @Test
@@ -182,6 +203,9 @@ class StressCommandTest {
         assertThat(run.get("plant").asText()).isEqualTo("rogue-pasid-free");
         assertThat(run.get("problems").toString()).contains("I-MM-PASID");
         assertThat(run.get("trace").size()).isPositive();
+        // the mock gives no scenario platform for its bed: no file, and the reason
+        assertThat(run.get("repro").isNull()).isTrue();
+        assertThat(run.get("noRepro").asText()).contains("mock kind gives no scenario platform");
         assertThat(r.out).doesNotContain("\r").doesNotContain("\u001b");
     }
 }

@@ -75,6 +75,8 @@ class OpCatalogTest {
         c("dma_fq_flush", "dev");
         c("time_advance", "ms");
         c("check", "what");
+        // an addition to SCENARIOS.md (docs/scenarios.md): the first step of a stress run's reproducing scenario
+        c("plant", "name");
     }
 
     private static void c(String op, String... args) {

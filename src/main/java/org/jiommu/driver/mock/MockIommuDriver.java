@@ -518,7 +518,17 @@ public final class MockIommuDriver {
         return List.copyOf(live);
     }
 
-    public synchronized MockSnapshot snapshot() {
+    public MockSnapshot snapshot() {
+        return snapshot(true);
+    }
+
+    /**
+     * The snapshot; with {@code tables} false its page-table leaves are left out (empty): the
+     * hardware view the invariant watch reads after every call needs the entries, not the
+     * mappings, and walking every live table twice per call was most of the watch's cost
+     * (docs/PERFORMANCE.md "stress").
+     */
+    public synchronized MockSnapshot snapshot(boolean tables) {
         Map<Device, Map<Integer, IommuDomain>> p = new LinkedHashMap<>();
         pasids.forEach((d, m) -> {
             if (!m.isEmpty()) {
@@ -526,7 +536,7 @@ public final class MockIommuDriver {
             }
         });
         Map<IommuDomain, List<MockSnapshot.Leaf>> t = new LinkedHashMap<>();
-        for (IommuDomain d : live) {
+        for (IommuDomain d : tables ? live : List.<IommuDomain>of()) {
             if (d instanceof MockDomain && ((MockDomain) d).pgtable != null) {
                 List<MockSnapshot.Leaf> leaves = new ArrayList<>();
                 ((MockDomain) d).pgtable.walk((level, iova, size, pte, leaf) -> {

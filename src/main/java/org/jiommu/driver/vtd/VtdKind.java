@@ -168,6 +168,53 @@ public final class VtdKind implements IommuKind {
                 Map.of("AUX_ATTACH", EnumSet.of(Errno.EPERM)));
     }
 
+    /**
+     * The bed of {@link #stressBed} as a scenario's platform: the same unit options, ports,
+     * bridge, functions (names, BDFs, ATS/PASID/PRI, ACS) and r's RMRR, so a stress run's calls
+     * replay on it as scenario steps. {@code VtdStressBedScenarioTest} pins the groups to the bed's.
+     */
+    @Override
+    public String stressBedScenario(StressBed.Shape shape) {
+        StringBuilder y = new StringBuilder("platform:\n  memory: 16GiB\n  iommus:\n    - {name: dmar0, kind: vtd}\n"
+                + "  pci:\n");
+        scenarioPort(y, "a1", 0x02, "[]", 0, "");
+        scenarioPort(y, "a2", 0x03, "[ats]", 0, "");
+        y.append("    - pcie-to-pci-bridge: p2p\n      bdf: \"00:1e.0\"\n      secondary-bus: 0x1e\n      iommu: dmar0\n"
+                + "      below:\n"
+                + "        - {name: b1, bus: pci, bdf: \"1e:01.0\", iommu: dmar0}\n"
+                + "        - {name: b2, bus: pci, bdf: \"1e:02.0\", iommu: dmar0}\n");
+        scenarioPort(y, "r", 0x04, "[]", 0, ", reserved: [{kind: direct, base: " + hex(StressBed.DIRECT)
+                + ", size: 0x2000}]");
+        scenarioPort(y, "p", 0x05, "[ats, pasid, pri]", 20, "");
+        y.append("    - root-port: rp-q\n      bdf: \"00:06.0\"\n      secondary-bus: 0x06\n      acs: true\n"
+                + "      iommu: dmar0\n      below:\n");
+        for (int fn = 0; fn < 2; fn++) {
+            y.append("        - {name: q").append(fn + 1).append(", bus: pci, bdf: \"06:00.").append(fn)
+                    .append("\", iommu: dmar0, acs: false, caps: [ats, pasid, pri], pasid-bits: 20}\n");
+        }
+        if (shape.pasids()) {
+            scenarioPort(y, "n", 0x07, "[ats, pasid, pri]", 3, "");
+        }
+        for (int t = 0; t < shape.threads(); t++) {
+            scenarioPort(y, "lane" + t, 0x08 + t, t % 2 == 0 ? "[ats]" : "[]", 0, "");
+        }
+        return y.toString();
+    }
+
+    /** A root port with ACS at {@code 00:slot.0} and one function below it on bus {@code slot}, as {@link #endpoint}. */
+    private static void scenarioPort(StringBuilder y, String name, int slot, String caps, int pasidBits, String more) {
+        String bus = String.format("%02x", slot);
+        y.append("    - root-port: rp-").append(name).append("\n      bdf: \"00:").append(bus).append(".0\"\n")
+                .append("      secondary-bus: 0x").append(bus).append("\n      acs: true\n      iommu: dmar0\n")
+                .append("      below:\n        - {name: ").append(name).append(", bus: pci, bdf: \"").append(bus)
+                .append(":00.0\", iommu: dmar0, acs: false, caps: ").append(caps)
+                .append(pasidBits > 0 ? ", pasid-bits: " + pasidBits : "").append(more).append("}\n");
+    }
+
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
     private static PciDevice endpoint(PciBus root, String name, int slot, boolean ats, int pasidBits, boolean pri) {
         return root.rootPort("rp-" + name, slot, 0, slot, Acs.ISOLATED).endpoint(name, 0, 0, ats, pasidBits, pri,
                 Acs.NONE);
