@@ -603,22 +603,47 @@ public final class VtdIommuDriver {
     }
 
     /**
-     * paging_domain_compatible: the unit must take the domain's table as it is (its AGAW in SAGAW,
-     * its superpage sizes, second-level support in scalable mode); else -EINVAL and nothing
-     * changes.
+     * paging_domain_compatible (v6.17+, with paging_domain_compatible_first_stage / _second_stage):
+     * whether the unit can take the domain's table as it is. First stage: scalable mode with
+     * ECAP.FLTS, 1G pages only with CAP.FL1GP, a map-time flush where RWBF is required. Second
+     * stage: ECAP.NEST for a nesting parent, ECAP.SLTS in scalable mode, 2M / 1G pages only with
+     * their SLLPS bits, a map-time flush where RWBF or caching mode needs one. Then for both: the
+     * same paging-structure coherency, and a guest width and AGAW not above the unit's. -EINVAL
+     * for any of these.
      */
     private int compatible(VtdDomain d, VtdIommu u) {
-        if (!u.secondLevel) {
-            return Errno.EINVAL.neg();
-        }
-        if ((u.sagaw & (1 << d.pgtable.aw())) == 0) {
-            return Errno.EINVAL.neg();
-        }
         long sizes = d.pgsizeBitmap();
-        if ((sizes & X86RadixPageTable.SZ_2M) != 0 && !u.superpage2M) {
+        if (d.firstStage) {
+            if (!u.scalable || !u.firstLevel) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.firstLevel1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if (u.writeBufferFlush && !d.iotlbSyncMap) {
+                return Errno.EINVAL.neg();
+            }
+        } else {
+            if (d.nestedParent && !u.nestedSupported) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.secondLevel) {
+                return Errno.EINVAL.neg(); // legacy mode always has second stage
+            }
+            if (!u.superpage2M && (sizes & X86RadixPageTable.SZ_2M) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.superpage1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if ((u.writeBufferFlush || u.cachingMode) && !d.iotlbSyncMap) {
+                return Errno.EINVAL.neg();
+            }
+        }
+        if (d.iommuCoherency != u.pagingStructureCoherency()) {
             return Errno.EINVAL.neg();
         }
-        if ((sizes & X86RadixPageTable.SZ_1G) != 0 && !u.superpage1G) {
+        if (d.gaw > u.domainGaw() || d.agaw > u.agaw) {
             return Errno.EINVAL.neg();
         }
         return 0;
@@ -652,11 +677,12 @@ public final class VtdIommuDriver {
         }
         blockTranslation(info);
         int did = d.domainId(u);
-        VtdSecondLevelPageTable t = d.pgtable;
         if (u.scalable) {
-            entries.setupPasidEntry(info, 0, VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true),
-                    did);
+            // dmar_domain_attach_device: domain_setup_first_level or domain_setup_second_level for
+            // IOMMU_NO_PASID
+            entries.setupPasidEntry(info, 0, pagingPasidEntry(d, u, did), did);
         } else {
+            VtdSecondLevelPageTable t = (VtdSecondLevelPageTable) d.pgtable;
             int tt = info.atsSupported ? VtdEncoder.TT_DEV_IOTLB : VtdEncoder.TT_MULTI_LEVEL;
             long[] e = VtdEncoder.contextEntry(tt, t.root(), t.aw(), did, true);
             for (int alias : info.aliases) {
@@ -806,20 +832,28 @@ public final class VtdIommuDriver {
                 entry = VtdEncoder.firstLevelPasidEntry(d.mm.pgd().root(), fiveLevel, u.agaw, did, u.pageWalkSnoop,
                         true);
             } else {
-                VtdSecondLevelPageTable t = d.pgtable;
-                entry = VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true);
+                entry = pagingPasidEntry(d, u, did);
             }
             entries.setupPasidEntry(info, pasid, entry, did);
             tags.assignTag(d, info, pasid);
-            if (d.mm != null) {
-                synchronized (d.lock) {
-                    d.pasidTags.add(new VtdDomain.PasidTag(info, pasid));
-                }
-            }
             iopf.get(info, d);
             info.pasids().put(pasid, d);
             return 0;
         }
+    }
+
+    /**
+     * The PASID entry of a paging domain: domain_setup_first_level (first-level table, FLPM for 5
+     * levels, AW = the unit's AGAW; intel_pasid_setup_first_level) or domain_setup_second_level
+     * (intel_pasid_setup_second_level). Holds the unit's lock.
+     */
+    private static long[] pagingPasidEntry(VtdDomain d, VtdIommu u, int did) {
+        if (d.firstStage) {
+            return VtdEncoder.firstLevelPasidEntry(d.pgtable.root(), d.pgtable.levels() == 5, u.agaw, did,
+                    u.pageWalkSnoop, true);
+        }
+        VtdSecondLevelPageTable t = (VtdSecondLevelPageTable) d.pgtable;
+        return VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true);
     }
 
     /** Tears a PASID entry down and drops the domain's tag and id reference (domain_remove_dev_pasid). Holds the unit's lock. */
@@ -832,9 +866,6 @@ public final class VtdIommuDriver {
         if (cur instanceof VtdDomain) {
             VtdDomain d = (VtdDomain) cur;
             tags.unassignTag(d, info, pasid);
-            synchronized (d.lock) {
-                d.pasidTags.remove(new VtdDomain.PasidTag(info, pasid));
-            }
             tags.domainDetachIommu(d, info.iommu);
             iopf.put(info, d);
         }

@@ -22,7 +22,7 @@ class VtdAgreementTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("I7 holds after every core call of a device's life")
     void holdsThroughALifeCycle(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 57);
+        VtdFixture f = VtdFixture.secondStage(scalable, 57);
         f.hotplug(f.nic, f.disk, f.leg0, f.leg1);
         IommuGroup g = f.core().groupGet(f.nic);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);
@@ -85,7 +85,7 @@ class VtdAgreementTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("I7 fails when an entry is corrupted on purpose")
     void detectsCorruption(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic, f.disk);
         long e = ridEntry(f, f.nic.requesterId());
         long word1 = e + 8;

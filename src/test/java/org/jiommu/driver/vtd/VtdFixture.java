@@ -76,6 +76,21 @@ final class VtdFixture {
         return new VtdFixture(config(scalable, width));
     }
 
+    /**
+     * A unit on which the driver builds second-stage paging domains in both modes: legacy, or
+     * scalable without ECAP.FLTS, where intel_iommu_domain_alloc_paging_flags falls back to the
+     * second stage. For tests about the second-stage entry, its faults and its page-selective
+     * IOTLB invalidation; scalable units with FLTS get first-stage domains (VtdFirstStageTest).
+     */
+    static VtdConfig secondStageConfig(boolean scalable, int width) {
+        return scalable ? VtdConfig.builder().scalableMode(true).addressWidth(width).firstLevel(false).build()
+                : VtdConfig.legacy(width);
+    }
+
+    static VtdFixture secondStage(boolean scalable, int width) {
+        return new VtdFixture(secondStageConfig(scalable, width));
+    }
+
     IommuCore core() {
         return p.core();
     }

@@ -81,7 +81,7 @@ class VtdInvalidationTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("Unmap: page-selective IOTLB for the DID, then the device-TLB, then the wait")
     void unmapOrder(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic);
         VtdDomain d = (VtdDomain) f.domain(f.nic);
         int did = d.domainId(f.unit());
@@ -111,7 +111,7 @@ class VtdInvalidationTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("Attach over a domain: entry cleared, then context or PASID cache, IOTLB, device-TLB, wait")
     void teardownOrder(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic);
         VtdDomain d1 = (VtdDomain) f.domain(f.nic);
         int did1 = d1.domainId(f.unit());
@@ -149,7 +149,7 @@ class VtdInvalidationTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS) // a hang guard only
     @DisplayName("Unmap returns only after the wait descriptor completed, on a unit that runs its queue on its own")
     void unmapWaitsForCompletion(boolean scalable) throws Exception {
-        VtdConfig cfg = VtdFixture.config(scalable, 48).toBuilder().deferredInvalidation(true).build();
+        VtdConfig cfg = VtdFixture.secondStageConfig(scalable, 48).toBuilder().deferredInvalidation(true).build();
         PhysicalMemory mem = new PhysicalMemory(8L << 30);
         FrameAllocator frames = new FrameAllocator(mem);
         IommuCore core = new IommuCore();
@@ -239,8 +239,8 @@ class VtdInvalidationTest {
     @DisplayName("A domain on two units: each unit gets a page-selective IOTLB invalidation for its own DID")
     void fanOutToEveryUnit() {
         VtdFixture f = new VtdFixture(VtdPlatform.builder()
-                .unit(VtdConfig.builder().name("dmar0").addressWidth(57).build(), dev -> dev.bus() == 1)
-                .unit(VtdConfig.builder().name("dmar1").addressWidth(48).build()));
+                .unit(VtdConfig.builder().name("dmar0").addressWidth(57).firstLevel(false).build(), dev -> dev.bus() == 1)
+                .unit(VtdConfig.builder().name("dmar1").addressWidth(48).firstLevel(false).build()));
         f.hotplug(f.nic, f.disk);
         VtdIommu u0 = f.p.unitOf(f.nic);
         VtdIommu u1 = f.p.unitOf(f.disk);

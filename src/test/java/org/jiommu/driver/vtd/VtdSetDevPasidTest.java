@@ -29,7 +29,7 @@ class VtdSetDevPasidTest {
     @Test
     @DisplayName("Second-level and pass-through PASID entries: attach, DMA, replace, unmap, remove")
     void pasidEntries() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
         f.core().map(def, 0x1000, 0x2000_0000L, 0x1000, Prot.RW);
@@ -101,7 +101,7 @@ class VtdSetDevPasidTest {
         IommuDomain d = legacy.domain(legacy.nic);
         assertThat(set(d, legacy.nic, 5, null)).isEqualTo(Errno.EOPNOTSUPP.neg());
 
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         PciDevice acc = f.endpoint("acc", 0x1f, true, 4, false);
         f.hotplug(f.disk, acc);
         IommuDomain dd = f.domain(f.disk);
