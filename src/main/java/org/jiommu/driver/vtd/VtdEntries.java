@@ -3,7 +3,6 @@ package org.jiommu.driver.vtd;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.WarningSink;
@@ -28,16 +27,6 @@ final class VtdEntries {
     private final FrameAllocator frames;
     private final WarningSink warnings;
     private final DriverFaults faults;
-    /** Tables of devices released while parked on identity (S18), by unit and requester id. */
-    private final Map<RetainedKey, RetainedTables> retained = new ConcurrentHashMap<>();
-
-    /** Tables of a device released while parked on identity, kept so its direct mappings keep working. */
-    private record RetainedTables(long dir, int order, Map<Integer, Long> tables) {
-    }
-
-    private record RetainedKey(VtdIommu unit, int sid) {
-    }
-
     VtdEntries(VtdIommuDriver driver, FrameAllocator frames, WarningSink warnings, DriverFaults faults) {
         this.driver = driver;
         this.frames = frames;
@@ -167,20 +156,11 @@ final class VtdEntries {
         int devMax = info.pasidSupported ? Math.min(info.pdev.maxPasids(), u.maxPasids) : 0;
         long bytes = (long) devMax >>> 3; // 8-byte directory entries of 64 PASIDs each
         int order = bytes <= 4096 ? 0 : 64 - Long.numberOfLeadingZeros(bytes - 1) - 12;
-        RetainedTables kept = retained.remove(key(u, info.sid));
-        if (kept != null && kept.order == order) {
-            info.pasidDir = kept.dir;
-            info.pasidTables.putAll(kept.tables);
-        } else {
-            if (kept != null) {
-                freeTables(kept.dir, kept.tables);
-            }
-            long dir = frames.alloc(order);
-            if (dir < 0) {
-                throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for the PASID directory of " + info.dev);
-            }
-            info.pasidDir = dir;
+        long dir = frames.alloc(order);
+        if (dir < 0) {
+            throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for the PASID directory of " + info.dev);
         }
+        info.pasidDir = dir;
         info.pasidDirOrder = order;
         info.maxPasid = 1 << (order + 12 + 3);
         info.pdts = VtdEncoder.pdtsFor(info.maxPasid);
@@ -218,10 +198,6 @@ final class VtdEntries {
             long a = u.contextEntryAddress(alias, false);
             long[] cur = u.readEntry(a, 4);
             if ((cur[0] & 1) != 0) {
-                if ((cur[0] & ~0xFFFL) == info.pasidDir && alias == info.sid) {
-                    // Re-probe of a device whose tables were kept: its RID_PASID entry is pass-through.
-                    adoptRetainedPasidEntry(info);
-                }
                 continue;
             }
             u.writeEntry(a, scalableContext(info, true));
@@ -237,13 +213,6 @@ final class VtdEntries {
                 info.priSupported, present);
     }
 
-    private void adoptRetainedPasidEntry(DeviceInfo info) {
-        long a = pasidEntryAddress(info, 0, false);
-        if (a != 0 && (info.iommu.mem.readLong(a) & 1) != 0) {
-            info.setRidDomain(driver.identityDomain());
-        }
-    }
-
     /** Legacy re-probe: a context left in pass-through by a release onto identity is the device's state. */
     void adoptLegacyContexts(DeviceInfo info) {
         VtdIommu u = info.iommu;
@@ -254,10 +223,6 @@ final class VtdEntries {
                 info.setRidDomain(driver.identityDomain());
             }
         }
-    }
-
-    private static RetainedKey key(VtdIommu u, int sid) {
-        return new RetainedKey(u, sid);
     }
 
     /**
@@ -325,11 +290,5 @@ final class VtdEntries {
         if (u.cachingMode) {
             u.queue.submit(List.of(u.contextDevice(0, alias), u.iotlbDomain(did)));
         }
-    }
-
-    /** Keeps the tables of a device released onto identity, for its next probe (S18). Holds the unit's lock. */
-    void retain(DeviceInfo info) {
-        retained.put(key(info.iommu, info.sid), new RetainedTables(info.pasidDir, info.pasidDirOrder,
-                Map.copyOf(info.pasidTables)));
     }
 }

@@ -464,9 +464,10 @@ public final class VtdIommuDriver {
     /**
      * intel_iommu_release_device. The release domain (blocked, or identity for a device with
      * direct mappings) is attached already. ATS goes off; in scalable mode the context entries
-     * of the device's aliases are torn down and its PASID table freed (intel_pasid_teardown_sm_context)
-     * unless the device was parked on identity: then its entries and tables stay, so the RMRR
-     * ranges stay reachable after removal (SEED-POINTS S18; a decision, docs/driver-vtd.md).
+     * of the device's aliases are torn down and its PASID table freed (intel_pasid_teardown_sm_context,
+     * intel_pasid_free_table) whatever the release domain was: a require_direct device parked on
+     * identity faults once release has run (issue 13 item 3). Legacy mode leaves its context
+     * entries as the release domain programmed them.
      */
     private void releaseDevice(Device dev) {
         DeviceInfo info = infos.get(dev);
@@ -488,12 +489,8 @@ public final class VtdIommuDriver {
             }
             info.disableAts();
             if (u.scalable) {
-                if (info.ridDomain() == identityDomain) {
-                    entries.retain(info);
-                } else {
-                    entries.teardownScalableContexts(info);
-                    entries.freePasidTable(info);
-                }
+                entries.teardownScalableContexts(info);
+                entries.freePasidTable(info);
             }
             infos.remove(dev);
         }
