@@ -108,7 +108,7 @@ final class VtdCacheTags {
     int iotlbSyncMap(IommuDomain dom, long iova, long size) {
         VtdDomain d = (VtdDomain) dom;
         if (d.iotlbSyncMap && size != 0) {
-            flush(d, iova, iova + size - 1, false, false, true);
+            flush(d, iova, iova + size - 1, false, false, true, false);
         }
         return 0;
     }
@@ -117,19 +117,21 @@ final class VtdCacheTags {
     void iotlbSync(IommuDomain dom, IotlbGather gather) {
         VtdDomain d = (VtdDomain) dom;
         if (!gather.isEmpty()) {
-            flushRange(d, gather.start, gather.end);
+            // cache_tag_flush_range(..., ih): with no table page freed the paging-structure caches
+            // may be kept (the invalidation hint)
+            flush(d, gather.start, gather.end, false, true, false, gather.freelist.isEmpty());
         }
         d.pgtable.releaseFreelist(gather);
     }
 
     /** intel_flush_iotlb_all: every unit's domain-selective IOTLB invalidation and every ATC in full. */
     void flushIotlbAll(IommuDomain dom) {
-        flush((VtdDomain) dom, 0, -1L, true, false, false);
+        flush((VtdDomain) dom, 0, -1L, true, false, false, false);
     }
 
     /** cache_tag_flush_range for [start, last] (last inclusive). */
     void flushRange(VtdDomain d, long start, long last) {
-        flush(d, start, last, false, true, false);
+        flush(d, start, last, false, true, false, false);
     }
 
     /**
@@ -144,9 +146,11 @@ final class VtdCacheTags {
      * tags first-level translations with the PASID. The domain's lock is held throughout, so no
      * device can join or leave in between. {@code plants}: whether the skip plants of
      * {@link DriverFaults} apply (unmap and notifier flushes; not flush-all). {@code notPresent}:
-     * cache_tag_flush_range_np (a map made entries present): write buffer or IOTLB only.
+     * cache_tag_flush_range_np (a map made entries present): write buffer or IOTLB only. {@code ih}:
+     * the IOTLB descriptors' invalidation hint (unmap that freed no table page).
      */
-    private void flush(VtdDomain d, long start, long last, boolean all, boolean plants, boolean notPresent) {
+    private void flush(VtdDomain d, long start, long last, boolean all, boolean plants, boolean notPresent,
+                       boolean ih) {
         InvalidationRange range = InvalidationRange.alignedPow2(start, last, all, 12, VtdEncoder.DEVTLB_FLUSH_ALL);
         long addr = range.address();
         int mask = range.order();
@@ -160,12 +164,12 @@ final class VtdCacheTags {
                 }
                 CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
                 if (d.usesPiotlb()) {
-                    addPasidIotlbInvalidations(d, u, did, addr, mask, all, batch);
+                    addPasidIotlbInvalidations(d, u, did, addr, mask, all, ih, batch);
                 } else if (!(plants && faults.take(DriverFaults.Skip.IOTLB))) {
                     if (all || !u.pageSelective || mask > u.maxAddressMask) {
                         batch.add(u.iotlbDomain(did));
                     } else {
-                        batch.add(VtdEncoder.iotlbInv(VtdEncoder.G_DEVICE_OR_PAGE, did, addr, mask, false,
+                        batch.add(VtdEncoder.iotlbInv(VtdEncoder.G_DEVICE_OR_PAGE, did, addr, mask, ih,
                                 u.drainWrites, u.drainReads));
                     }
                 }
@@ -183,7 +187,7 @@ final class VtdCacheTags {
 
     /** One PASID-based IOTLB descriptor per PASID the SVA domain has behind {@code u}. Holds the domain's lock. */
     private void addPasidIotlbInvalidations(VtdDomain d, VtdIommu u, int did, long addr, int mask, boolean all,
-                                            CommandBatch<long[]> batch) {
+                                            boolean ih, CommandBatch<long[]> batch) {
         Set<Integer> pasids = new HashSet<>();
         for (VtdDomain.PasidTag t : d.pasidTags) {
             if (t.info().iommu != u || !pasids.add(t.pasid()) || faults.take(DriverFaults.Skip.IOTLB)) {
@@ -191,7 +195,7 @@ final class VtdCacheTags {
             }
             boolean whole = all || mask >= VtdEncoder.DEVTLB_FLUSH_ALL || mask > u.maxAddressMask;
             batch.add(whole ? VtdEncoder.pasidIotlbInv(did, t.pasid(), 0, -1, false)
-                    : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, false));
+                    : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, ih));
         }
     }
 }

@@ -104,10 +104,12 @@ final class VtdEntries {
     }
 
     /**
-     * intel_pasid_tear_down_entry: the entry cleared (P first), then a PASID-selective PASID-cache
-     * invalidation with the DID it carried, a PASID-based IOTLB invalidation of the whole PASID for
-     * pass-through / first-level entries or a domain-selective IOTLB invalidation for second-level
-     * ones, then the device-TLB (without PASID for RID_PASID). Holds the unit's lock.
+     * intel_pasid_tear_down_entry (as of the 2026 "clear the rest after the flush" fix): only P is
+     * cleared, then a PASID-selective PASID-cache invalidation with the DID it carried, a PASID-based
+     * IOTLB invalidation of the whole PASID for pass-through / first-level entries or a
+     * domain-selective IOTLB invalidation for second-level ones, the device-TLB (without PASID for
+     * RID_PASID) and the wait; only then is the rest of the entry cleared, so the unit never sees
+     * a half-cleared present entry. Holds the unit's lock.
      */
     void tearDownPasidEntry(DeviceInfo info, int pasid) {
         VtdIommu u = info.iommu;
@@ -125,7 +127,6 @@ final class VtdEntries {
         int did = (int) (cur[1] & 0xFFFF);
         int pgtt = (int) (cur[0] >>> 6) & 7;
         u.mem.writeLongRelease(a, cur[0] & ~1L);
-        u.writeEntry(a, new long[8]);
         CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
         batch.add(VtdEncoder.pasidCacheInv(VtdEncoder.PC_G_PASID, did, pasid));
         if (pgtt == VtdEncoder.PGTT_PASS_THROUGH || pgtt == VtdEncoder.PGTT_FIRST_LEVEL) {
@@ -139,6 +140,7 @@ final class VtdEntries {
                     : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
         }
         batch.submit();
+        u.writeEntry(a, new long[8]); // intel_pasid_clear_entry, after the flush
         // intel_pasid_tear_down_entry -> intel_iommu_drain_pasid_prq: no request for this PASID is
         // left in the queue, or reported, once the teardown returns.
         if (info.iopfEnabled() && u.prq != null) {

@@ -74,11 +74,33 @@ class VtdFirstStageTest {
         f.core().unmap(d, 0x10000, 0x3000);
         assertThat(r.descs).hasSize(3);
         assertThat(r.descs.get(0)).isEqualTo(
-                new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PAGE, did, 0, 0x10000, 2, false));
+                new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PAGE, did, 0, 0x10000, 2, true));
         assertThat(r.descs.get(1)).isEqualTo(
                 new InvDescriptor.DeviceTlbInv(f.nic.requesterId(), f.nic.requesterId(), 0, 0x11000, true));
         assertThat(r.descs.get(2)).isInstanceOf(InvDescriptor.InvWait.class);
         assertThat(f.write(f.nic, 0x11000, new byte[1])).isEqualTo(-FaultReason.FS_PAGING_ENTRY_NOT_PRESENT);
+        f.agree();
+    }
+
+    @Test
+    @DisplayName("intel_iommu_tlb_sync: the invalidation hint is set when the unmap freed no table page and clear "
+            + "when it freed one (the whole range of a table of 4K leaves unmapped)")
+    void invalidationHintFollowsTheFreelist() {
+        VtdFixture f = VtdFixture.secondStage(true, 48);
+        f.hotplug(f.disk);
+        VtdDomain d = (VtdDomain) f.domain(f.disk);
+        // a physical address not 2M-aligned: 512 4K leaves in one table
+        f.core().map(d, 0x20_0000, 0x4000_1000L, 0x20_0000, Prot.RW);
+        VtdInvalidationTest.Recorder r = new VtdInvalidationTest.Recorder(f, f.disk.requesterId());
+        f.core().unmap(d, 0x20_0000, 0x1000);
+        assertThat(((InvDescriptor.IotlbInv) r.descs.get(0)).invalidationHint()).isTrue();
+        r.clear();
+        f.core().unmap(d, 0x20_1000, 0x1F_F000);
+        assertThat(((InvDescriptor.IotlbInv) r.descs.get(0)).invalidationHint()).isTrue();
+        f.core().map(d, 0x20_0000, 0x4000_1000L, 0x20_0000, Prot.RW);
+        r.clear();
+        f.core().unmap(d, 0x20_0000, 0x20_0000);
+        assertThat(((InvDescriptor.IotlbInv) r.descs.get(0)).invalidationHint()).isFalse();
         f.agree();
     }
 
