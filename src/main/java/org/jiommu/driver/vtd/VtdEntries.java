@@ -104,6 +104,39 @@ final class VtdEntries {
     }
 
     /**
+     * intel_pasid_replace_second_level / _first_level / _pass_through (6.14+): the present entry is
+     * overwritten with the new one as a whole (no not-present window: DMA keeps translating through
+     * one domain or the other), then intel_pasid_flush_present with the DID the old entry carried:
+     * PASID-selective PASID-cache, PASID-based IOTLB of the whole PASID, the device-TLB (without
+     * PASID for RID_PASID), a wait; then the PRQ drain for a device with IOPF. Holds the unit's lock.
+     *
+     * @return the old entry's DID
+     */
+    int replacePasidEntry(DeviceInfo info, int pasid, long[] entry) {
+        VtdIommu u = info.iommu;
+        long a = pasidEntryAddress(info, pasid, false);
+        long[] cur = u.readEntry(a, 8);
+        int oldDid = (int) (cur[1] & 0xFFFF);
+        // *pte = new_pte: a plain store of the 512-bit entry, word 0 first
+        for (int i = 0; i < entry.length; i++) {
+            u.mem.writeLongRelease(a + 8L * i, entry[i]);
+        }
+        CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
+        batch.add(VtdEncoder.pasidCacheInv(VtdEncoder.PC_G_PASID, oldDid, pasid));
+        batch.add(VtdEncoder.pasidIotlbInv(oldDid, pasid, 0, -1, false));
+        if (info.atsEnabled()) {
+            batch.add(pasid == 0
+                    ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL)
+                    : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
+        }
+        batch.submit();
+        if (info.iopfEnabled() && u.prq != null) {
+            u.prq.drain(info.sid, pasid, oldDid, info.atsEnabled());
+        }
+        return oldDid;
+    }
+
+    /**
      * intel_pasid_tear_down_entry (as of the 2026 "clear the rest after the flush" fix): only P is
      * cleared, then a PASID-selective PASID-cache invalidation with the DID it carried, a PASID-based
      * IOTLB invalidation of the whole PASID for pass-through / first-level entries or a

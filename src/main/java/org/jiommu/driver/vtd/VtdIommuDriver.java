@@ -794,9 +794,16 @@ public final class VtdIommuDriver {
                 if (!u.passThrough) {
                     return Errno.EOPNOTSUPP.neg();
                 }
-                removeDevPasid(info, pasid);
-                entries.setupPasidEntry(info, pasid, VtdEncoder.passThroughPasidEntry(u.agaw, VtdIommu.FLPT_DEFAULT_DID,
-                        u.pageWalkSnoop, true), VtdIommu.FLPT_DEFAULT_DID);
+                // identity_domain_set_dev_pasid: domain_setup_passthrough (a replace over a present
+                // entry), then domain_remove_dev_pasid(old)
+                long[] entry = VtdEncoder.passThroughPasidEntry(u.agaw, VtdIommu.FLPT_DEFAULT_DID, u.pageWalkSnoop,
+                        true);
+                if (cur != null) {
+                    entries.replacePasidEntry(info, pasid, entry);
+                    forgetDevPasid(info, pasid);
+                } else {
+                    entries.setupPasidEntry(info, pasid, entry, VtdIommu.FLPT_DEFAULT_DID);
+                }
                 info.pasids().put(pasid, identityDomain);
                 return 0;
             }
@@ -822,7 +829,6 @@ public final class VtdIommuDriver {
                 iopf.undo(info, iopfState);
                 return r;
             }
-            removeDevPasid(info, pasid);
             int did = d.domainId(u);
             long[] entry;
             if (d.mm != null) {
@@ -831,7 +837,14 @@ public final class VtdIommuDriver {
             } else {
                 entry = pagingPasidEntry(d, u, did);
             }
-            entries.setupPasidEntry(info, pasid, entry, did);
+            // intel_iommu_set_dev_pasid: domain_setup_* with old replaces the present entry without
+            // a not-present window and flushes the old DID; then domain_remove_dev_pasid(old)
+            if (cur != null) {
+                entries.replacePasidEntry(info, pasid, entry);
+                forgetDevPasid(info, pasid);
+            } else {
+                entries.setupPasidEntry(info, pasid, entry, did);
+            }
             tags.assignTag(d, info, pasid);
             iopf.get(info, d);
             info.pasids().put(pasid, d);
@@ -853,13 +866,21 @@ public final class VtdIommuDriver {
         return VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true);
     }
 
-    /** Tears a PASID entry down and drops the domain's tag and id reference (domain_remove_dev_pasid). Holds the unit's lock. */
+    /** Tears a PASID entry down and drops the domain's tag and id reference (blocking_domain_set_dev_pasid). Holds the unit's lock. */
     private void removeDevPasid(DeviceInfo info, int pasid) {
-        IommuDomain cur = info.pasids().remove(pasid);
-        if (cur == null) {
+        if (!info.pasids().containsKey(pasid)) {
             return;
         }
         entries.tearDownPasidEntry(info, pasid);
+        forgetDevPasid(info, pasid);
+    }
+
+    /**
+     * domain_remove_dev_pasid: the domain that was on {@code pasid} loses its tag and id reference
+     * there (the entry itself was torn down or replaced already). Holds the unit's lock.
+     */
+    private void forgetDevPasid(DeviceInfo info, int pasid) {
+        IommuDomain cur = info.pasids().remove(pasid);
         if (cur instanceof VtdDomain) {
             VtdDomain d = (VtdDomain) cur;
             tags.unassignTag(d, info, pasid);
