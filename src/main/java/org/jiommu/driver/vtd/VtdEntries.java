@@ -131,7 +131,7 @@ final class VtdEntries {
         }
         batch.submit();
         if (info.iopfEnabled() && u.prq != null) {
-            u.prq.drain(info.sid, pasid, oldDid, info.atsEnabled());
+            u.prq.drain(info.dev, info.sid, pasid, ridDomainId(info));
         }
         return oldDid;
     }
@@ -177,8 +177,13 @@ final class VtdEntries {
         // intel_pasid_tear_down_entry -> intel_iommu_drain_pasid_prq: no request for this PASID is
         // left in the queue, or reported, once the teardown returns.
         if (info.iopfEnabled() && u.prq != null) {
-            u.prq.drain(info.sid, pasid, did, info.atsEnabled());
+            u.prq.drain(info.dev, info.sid, pasid, ridDomainId(info));
         }
+    }
+
+    /** The DID of the device's RID domain on its unit (info->domain), -1 without a paging one. */
+    private static int ridDomainId(DeviceInfo info) {
+        return info.ridDomain() instanceof VtdDomain d ? d.domainId(info.iommu) : -1;
     }
 
     /**

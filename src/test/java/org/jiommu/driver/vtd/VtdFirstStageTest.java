@@ -213,6 +213,38 @@ class VtdFirstStageTest {
         f.agree();
     }
 
+    @Test
+    @DisplayName("intel_iommu_drain_pasid_prq without PASID: after the RID entry of an IOPF-capable domain is torn "
+            + "down, a fence, a domain-selective IOTLB for info->domain's DID, a device-TLB invalidation without "
+            + "PASID and the wait with PD")
+    void drainWithoutPasid() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        f.hotplug(f.nic);
+        VtdDomain d = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
+        d.setIopfCapable(true);
+        org.jiommu.core.IommuGroup g = f.core().groupGet(f.nic);
+        f.core().groupClaimDmaOwner(g, "iommufd");
+        f.core().attachGroup(d, g);
+        int did = d.domainId(f.unit());
+        int sid = f.nic.requesterId();
+        VtdInvalidationTest.Recorder r = new VtdInvalidationTest.Recorder(f, sid);
+        f.core().detachGroup(d, g);
+        int fence = -1;
+        for (int i = 0; i < r.descs.size(); i++) {
+            if (r.descs.get(i) instanceof InvDescriptor.InvWait w && w.fence() && !w.statusWrite()) {
+                fence = i;
+            }
+        }
+        assertThat(fence).isPositive();
+        assertThat(r.descs.get(fence + 1)).isEqualTo(new InvDescriptor.IotlbInv(InvDescriptor.G_DOMAIN, true, true, did,
+                0, 0, false));
+        assertThat(r.descs.get(fence + 2)).isInstanceOfSatisfying(InvDescriptor.DeviceTlbInv.class,
+                x -> assertThat(x.sourceId()).isEqualTo(sid));
+        assertThat(r.descs.get(fence + 3)).isInstanceOfSatisfying(InvDescriptor.InvWait.class,
+                w -> assertThat(w.pageRequestDrain()).isTrue());
+        f.agree();
+    }
+
     private static void assertEinval(Runnable r) {
         assertThatThrownBy(r::run).isInstanceOf(IommuException.class)
                 .extracting(x -> ((IommuException) x).errno()).isEqualTo(Errno.EINVAL);
