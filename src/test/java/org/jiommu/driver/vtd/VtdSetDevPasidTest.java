@@ -111,6 +111,7 @@ class VtdSetDevPasidTest {
         assertThat(set(da, acc, 16, null)).isEqualTo(Errno.ENODEV.neg());
         assertThat(f.driver().programmedPasid(acc, 16)).isNull();
     }
+
     @Test
     @DisplayName("intel_pasid_replace_second_level / _pass_through: a PASID replace overwrites the present entry "
             + "(never not present in between), then flushes the old DID: PASID cache, PASID-based IOTLB, device-TLB, wait")
