@@ -1,6 +1,5 @@
 package org.jiommu.driver.vtd;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.jiommu.base.Errno;
@@ -290,7 +289,8 @@ final class VtdEntries {
     }
 
     /**
-     * domain_context_clear_one / device_pasid_table_teardown: P cleared first, then the
+     * domain_context_clear_one / device_pasid_table_teardown: P cleared first (the entry need not be
+     * present: the kernel clears and flushes whatever is there), then the
      * device-selective context-cache invalidation, the domain-selective IOTLB invalidation for the
      * DID the entry carried and a global device-TLB invalidation, then the whole entry zeroed.
      * Holds the unit's lock.
@@ -311,19 +311,16 @@ final class VtdEntries {
     }
 
     /**
-     * domain_context_mapping_one: writes a legacy context entry present-bit last. A present entry
-     * with other contents is torn down (with its invalidations) first; an identical one is left.
-     * Holds the unit's lock.
+     * domain_context_mapping_one / context_setup_pass_through: writes a legacy context entry
+     * present-bit last; a present entry is left as it is (the kernel skips it: an alias a sibling
+     * behind the same bridge programmed keeps that sibling's domain). Holds the unit's lock.
      */
     void programContext(DeviceInfo info, int alias, long[] entry, int did) {
         VtdIommu u = info.iommu;
         long a = u.contextEntryAddress(alias, true);
         long[] cur = u.readEntry(a, 2);
         if ((cur[0] & 1) != 0) {
-            if (Arrays.equals(cur, entry)) {
-                return;
-            }
-            clearContextEntry(info, alias, a, cur, (int) (cur[1] >>> 8) & 0xFFFF);
+            return;
         }
         u.writeEntry(a, entry);
         // context_present_cache_flush: only caching-mode hardware caches the not-present entry (in DID 0).

@@ -698,7 +698,7 @@ public final class VtdIommuDriver {
 
     /**
      * device_block_translation: the device's requests without PASID reach nothing any more. Legacy:
-     * each alias context cleared (unless another attached device still uses that alias) and ATS
+     * each alias context cleared and flushed (domain_context_clear_one, present or not) and ATS
      * off; scalable: the RID_PASID entry torn down. Then the old domain's tags and id reference
      * go. Holds the unit's lock.
      */
@@ -711,16 +711,14 @@ public final class VtdIommuDriver {
         if (u.scalable) {
             entries.tearDownPasidEntry(info, 0);
         } else {
+            // domain_context_clear: every DMA alias, a bridge alias another function behind the
+            // same bridge still uses included; the kernel keeps no count of an alias's users
+            // ("intel-iommu lacks any sort of reference counting"), so that sibling loses DMA.
             for (int alias : info.aliases) {
-                if (otherUser(info, alias, true) != null) {
-                    continue; // a shared alias (bridge) still serves another device of the group
-                }
                 long a = u.contextEntryAddress(alias, false);
                 if (a != 0) {
                     long[] e = u.readEntry(a, 2);
-                    if ((e[0] & 1) != 0) {
-                        entries.clearContextEntry(info, alias, a, e, (int) (e[1] >>> 8) & 0xFFFF);
-                    }
+                    entries.clearContextEntry(info, alias, a, e, (int) (e[1] >>> 8) & 0xFFFF);
                 }
             }
             info.disableAts();
