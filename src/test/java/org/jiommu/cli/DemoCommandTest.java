@@ -16,7 +16,7 @@ class DemoCommandTest {
                 .contains("   # 5. PASIDs for mediated devices.").contains("   # 6. Intel VT-d.")
                 .contains("   # 7. The DMA API.").contains("-> paddr 0x4a001000  ok")
                 .contains("-> paddr 0x50000000  ok").contains("-> paddr 0x60000000  ok")
-                .contains("pasid 0 (RID_PASID)  second-level").contains("-> fault permission  ok")
+                .contains("pasid 0 (RID_PASID)  first-level").contains("-> fault not-present  ok")
                 .contains("-> paddr 0x40001234  ok").contains("-> fault blocked  ok")
                 .contains("BYPASS").contains("PASSED").doesNotContain("FAILED");
     }

@@ -17,6 +17,7 @@ import org.jiommu.hw.vtd.PasidEntry;
 import org.jiommu.hw.vtd.ScalableContextEntry;
 import org.jiommu.hw.vtd.VtdTables;
 import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HwEntry;
 
@@ -159,6 +160,15 @@ final class VtdAgreement implements EntryView {
                         String.format("second-level table %#x AW %d DID %d", pe.secondLevelPointer(), aw, did),
                         new Fields(did, aw, false, 0, false));
             case PasidEntry.PGTT_FIRST_LEVEL:
+                if (did != VtdIommu.FLPT_DEFAULT_DID) {
+                    // a first-stage paging domain's entry (its own DID); SVA entries all carry
+                    // FLPT_DEFAULT_DID (cache.c domain_get_id_for_dev)
+                    return new HwEntry(HwEntry.Kind.PAGING, pe.firstLevelPointer(),
+                            String.format("first-level table %#x, %d levels, AW %d DID %d (not FLPT_DEFAULT_DID: "
+                                    + "a paging domain's)", pe.firstLevelPointer(),
+                                    pe.firstLevelLevels(), aw, did),
+                            new Fields(did, aw, false, pe.firstLevelLevels(), pe.supervisorRequestEnable()));
+                }
                 return new HwEntry(HwEntry.Kind.FIRST_LEVEL, pe.firstLevelPointer(),
                         String.format("first-level table %#x, %d levels, DID %d", pe.firstLevelPointer(),
                                 pe.firstLevelLevels(), did),
@@ -215,8 +225,26 @@ final class VtdAgreement implements EntryView {
     public void paging(String where, Decoded dd, IommuDomain domain, HwEntry e, List<String> out) {
         VtdDomain d = (VtdDomain) domain;
         Fields f = fields(e);
-        if (f.aw() != d.pageTable().aw()) {
-            out.add(where + ": AW " + f.aw() + " but " + d + "'s table has AGAW " + d.pageTable().aw());
+        VtdIommu unit = byLabel.get(dd.unit());
+        if (d.firstStage()) {
+            // first level: FLPM = the table's depth, AW = the unit's AGAW (intel_pasid_setup_first_level)
+            if (f.levels() != d.pageTable().levels()) {
+                out.add(where + ": " + (f.levels() == 0 ? "a second-level entry" : "FLPM gives " + f.levels()
+                        + " levels") + " but " + d + "'s first-stage table has " + d.pageTable().levels());
+            }
+            if (f.aw() != unit.agaw()) {
+                out.add(where + ": AW " + f.aw() + " but " + unit + " has AGAW " + unit.agaw());
+            }
+            if (f.supervisor()) {
+                out.add(where + ": SRE set on a paging domain's entry");
+            }
+        } else {
+            int tableAw = ((VtdSecondLevelPageTable) d.pageTable()).aw();
+            if (f.levels() != 0) {
+                out.add(where + ": a first-level entry but " + d + " is a second-stage domain");
+            } else if (f.aw() != tableAw) {
+                out.add(where + ": AW " + f.aw() + " but " + d + "'s table has AGAW " + tableAw);
+            }
         }
         // the id the driver allocated the domain on this unit, and no other domain's entry with it there
         VtdIommu u = byLabel.get(dd.unit());

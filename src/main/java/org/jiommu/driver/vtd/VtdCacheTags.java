@@ -83,27 +83,32 @@ final class VtdCacheTags {
     void assignTag(VtdDomain d, DeviceInfo info, int pasid) {
         synchronized (d.lock) {
             d.devTlbTags.assign(info, pasid);
+            if (d.usesPiotlb()) {
+                // first-stage and SVA translations are tagged (DID, PASID): RID attachments with
+                // IOMMU_NO_PASID (0, the RID_PASID)
+                d.pasidTags.add(new VtdDomain.PasidTag(info, pasid));
+            }
         }
     }
 
     void unassignTag(VtdDomain d, DeviceInfo info, int pasid) {
         synchronized (d.lock) {
             d.devTlbTags.unassign(info, pasid);
+            d.pasidTags.remove(new VtdDomain.PasidTag(info, pasid));
         }
     }
 
     /**
-     * intel_iommu_iotlb_sync_map: needed only where a unit caches not-present entries (caching
-     * mode) or needs its write buffer flushed (RWBF); the modelled units do neither.
+     * intel_iommu_iotlb_sync_map: only a domain that needs it at map time (iotlb_sync_map: RWBF,
+     * or caching mode for a second-stage domain) flushes, with cache_tag_flush_range_np: per unit
+     * the domain is on, a write-buffer flush where the unit does not cache not-present entries,
+     * else the IOTLB invalidation of the range; never a device-TLB invalidation (an ATC caches no
+     * not-present translation).
      */
     int iotlbSyncMap(IommuDomain dom, long iova, long size) {
         VtdDomain d = (VtdDomain) dom;
-        boolean needed;
-        synchronized (d.lock) {
-            needed = d.units.keySet().stream().anyMatch(u -> u.cachingMode || u.writeBufferFlush);
-        }
-        if (needed && size != 0) {
-            flushRange(d, iova, iova + size - 1);
+        if (d.iotlbSyncMap && size != 0) {
+            flush(d, iova, iova + size - 1, false, false, true, false);
         }
         return 0;
     }
@@ -112,19 +117,21 @@ final class VtdCacheTags {
     void iotlbSync(IommuDomain dom, IotlbGather gather) {
         VtdDomain d = (VtdDomain) dom;
         if (!gather.isEmpty()) {
-            flushRange(d, gather.start, gather.end);
+            // cache_tag_flush_range(..., ih): with no table page freed the paging-structure caches
+            // may be kept (the invalidation hint)
+            flush(d, gather.start, gather.end, false, true, false, gather.freelist.isEmpty());
         }
         d.pgtable.releaseFreelist(gather);
     }
 
     /** intel_flush_iotlb_all: every unit's domain-selective IOTLB invalidation and every ATC in full. */
     void flushIotlbAll(IommuDomain dom) {
-        flush((VtdDomain) dom, 0, -1L, true, false);
+        flush((VtdDomain) dom, 0, -1L, true, false, false, false);
     }
 
     /** cache_tag_flush_range for [start, last] (last inclusive). */
     void flushRange(VtdDomain d, long start, long last) {
-        flush(d, start, last, false, true);
+        flush(d, start, last, false, true, false, false);
     }
 
     /**
@@ -138,9 +145,12 @@ final class VtdCacheTags {
      * PASID, all of the PASID when the range exceeds MAMV; intel_domain_use_piotlb), since the unit
      * tags first-level translations with the PASID. The domain's lock is held throughout, so no
      * device can join or leave in between. {@code plants}: whether the skip plants of
-     * {@link DriverFaults} apply (unmap and notifier flushes; not flush-all).
+     * {@link DriverFaults} apply (unmap and notifier flushes; not flush-all). {@code notPresent}:
+     * cache_tag_flush_range_np (a map made entries present): write buffer or IOTLB only. {@code ih}:
+     * the IOTLB descriptors' invalidation hint (unmap that freed no table page).
      */
-    private void flush(VtdDomain d, long start, long last, boolean all, boolean plants) {
+    private void flush(VtdDomain d, long start, long last, boolean all, boolean plants, boolean notPresent,
+                       boolean ih) {
         InvalidationRange range = InvalidationRange.alignedPow2(start, last, all, 12, VtdEncoder.DEVTLB_FLUSH_ALL);
         long addr = range.address();
         int mask = range.order();
@@ -148,21 +158,27 @@ final class VtdCacheTags {
             for (Map.Entry<VtdIommu, VtdDomain.UnitRef> e : d.units.entrySet()) {
                 VtdIommu u = e.getKey();
                 int did = e.getValue().did;
+                if (notPresent && !u.cachingMode) {
+                    u.flushWriteBuffer();
+                    continue;
+                }
                 CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
-                if (d.mm != null) {
-                    addPasidIotlbInvalidations(d, u, did, addr, mask, all, batch);
+                if (d.usesPiotlb()) {
+                    addPasidIotlbInvalidations(d, u, did, addr, mask, all, ih, batch);
                 } else if (!(plants && faults.take(DriverFaults.Skip.IOTLB))) {
                     if (all || !u.pageSelective || mask > u.maxAddressMask) {
                         batch.add(u.iotlbDomain(did));
                     } else {
-                        batch.add(VtdEncoder.iotlbInv(VtdEncoder.G_DEVICE_OR_PAGE, did, addr, mask, false,
+                        batch.add(VtdEncoder.iotlbInv(VtdEncoder.G_DEVICE_OR_PAGE, did, addr, mask, ih,
                                 u.drainWrites, u.drainReads));
                     }
                 }
-                d.devTlbTags.forEachOn(u, plants ? faults : null, t -> batch.add(t.pasid() == 0
+                if (!notPresent) {
+                    d.devTlbTags.forEachOn(u, plants ? faults : null, t -> batch.add(t.pasid() == 0
                         ? VtdEncoder.deviceTlbInv(t.master().sid, t.master().sid, 0, addr, mask)
-                        : VtdEncoder.pasidDeviceTlbInv(t.master().sid, t.master().sid, t.pasid(), 0, addr, mask)));
-                if (!batch.isEmpty() || d.mm == null) {
+                            : VtdEncoder.pasidDeviceTlbInv(t.master().sid, t.master().sid, t.pasid(), 0, addr, mask)));
+                }
+                if (!batch.isEmpty() || !d.usesPiotlb()) {
                     batch.submit();
                 }
             }
@@ -171,7 +187,7 @@ final class VtdCacheTags {
 
     /** One PASID-based IOTLB descriptor per PASID the SVA domain has behind {@code u}. Holds the domain's lock. */
     private void addPasidIotlbInvalidations(VtdDomain d, VtdIommu u, int did, long addr, int mask, boolean all,
-                                            CommandBatch<long[]> batch) {
+                                            boolean ih, CommandBatch<long[]> batch) {
         Set<Integer> pasids = new HashSet<>();
         for (VtdDomain.PasidTag t : d.pasidTags) {
             if (t.info().iommu != u || !pasids.add(t.pasid()) || faults.take(DriverFaults.Skip.IOTLB)) {
@@ -179,7 +195,7 @@ final class VtdCacheTags {
             }
             boolean whole = all || mask >= VtdEncoder.DEVTLB_FLUSH_ALL || mask > u.maxAddressMask;
             batch.add(whole ? VtdEncoder.pasidIotlbInv(did, t.pasid(), 0, -1, false)
-                    : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, false));
+                    : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, ih));
         }
     }
 }

@@ -8,10 +8,11 @@ import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.driver.common.DevTlbTags;
 import org.jiommu.mm.MmStruct;
-import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
+import org.jiommu.pgtable.x86.X86RadixPageTable;
 
 /**
- * A VT-d paging domain ({@code struct dmar_domain} with a second-stage table): its page table,
+ * A VT-d paging domain ({@code struct dmar_domain}): its page table (first-stage x86-64 format by
+ * default on a scalable unit with first-level support, else second-stage), its
  * and, per unit it is attached through, the domain id it carries there and what caches may hold
  * its translations (the kernel's {@code iommu_array} and cache tags).
  *
@@ -37,8 +38,23 @@ public final class VtdDomain extends IommuDomain {
     }
 
     final VtdIommuDriver driver;
-    /** The second-level table; null for an SVA domain. */
-    final VtdSecondLevelPageTable pgtable;
+    /**
+     * The domain's table: a {@code VtdSecondLevelPageTable}, or an {@code X86FirstLevelPageTable}
+     * for a first-stage domain; null for an SVA domain.
+     */
+    final X86RadixPageTable pgtable;
+    /** dmar_domain->use_first_level: a paging domain with a first-stage table. */
+    final boolean firstStage;
+    /** dmar_domain->gaw and ->agaw: the guest address width and the AGAW the table was built for. */
+    int gaw;
+    int agaw;
+    /** dmar_domain->iommu_superpage and ->iommu_coherency, as paging_domain_compatible compares them. */
+    int iommuSuperpage;
+    boolean iommuCoherency;
+    /** IOMMU_HWPT_ALLOC_NEST_PARENT: a second-stage parent of nested domains. */
+    boolean nestedParent;
+    /** dmar_domain->iotlb_sync_map: map must flush (RWBF, or caching mode for second stage). */
+    boolean iotlbSyncMap;
     /** The process address space of an SVA domain (its first-level table is {@code mm->pgd}); else null. */
     final MmStruct mm;
     /** The mmu notifier an SVA domain registered on {@link #mm}. */
@@ -54,10 +70,11 @@ public final class VtdDomain extends IommuDomain {
     private volatile boolean iopfCapable;
     volatile boolean freedByDriver;
 
-    VtdDomain(VtdIommuDriver driver, DomainOps ops, VtdSecondLevelPageTable pgtable, int apertureBits) {
+    VtdDomain(VtdIommuDriver driver, DomainOps ops, X86RadixPageTable pgtable, boolean firstStage, int apertureBits) {
         super(ops);
         this.driver = driver;
         this.pgtable = pgtable;
+        this.firstStage = firstStage;
         this.mm = null;
         this.apertureBits = apertureBits;
     }
@@ -67,15 +84,32 @@ public final class VtdDomain extends IommuDomain {
         super(ops);
         this.driver = driver;
         this.pgtable = null;
+        this.firstStage = false;
         this.mm = mm;
         this.apertureBits = 0;
         // SVA faults go to the mm (the core sets the handler): the attach path enables IOPF.
         this.iopfCapable = true;
     }
 
-    /** The second-level table every context or PASID entry of this domain points at; null for an SVA domain. */
-    public VtdSecondLevelPageTable pageTable() {
+    /**
+     * The table every context or PASID entry of this domain points at (second-stage, or first-stage
+     * when {@link #firstStage()}); null for an SVA domain.
+     */
+    public X86RadixPageTable pageTable() {
         return pgtable;
+    }
+
+    /** Whether this paging domain translates with a first-stage table (intel_domain_is_fs_paging). */
+    public boolean firstStage() {
+        return firstStage;
+    }
+
+    /**
+     * Whether the unit tags this domain's translations with (DID, PASID), so that its IOTLB
+     * invalidations are PASID-based (cache.c intel_domain_use_piotlb): first-stage paging and SVA.
+     */
+    boolean usesPiotlb() {
+        return firstStage || mm != null;
     }
 
     /** The address space of an SVA domain, whose first-level table its PASID entries point at; null otherwise. */

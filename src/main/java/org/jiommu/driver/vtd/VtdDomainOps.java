@@ -16,7 +16,6 @@ import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
 import org.jiommu.pgtable.TlbOps;
-import org.jiommu.pgtable.x86.VtdSecondLevelPageTable;
 import org.jiommu.pgtable.x86.X86RadixPageTable;
 
 /**
@@ -50,34 +49,69 @@ final class VtdDomainOps {
     }
 
     /**
-     * intel_iommu_domain_alloc_second_stage: a second-level table of the unit's AGAW (39, 48 or
-     * 57 bits), its superpage sizes, the aperture the table covers. Flags: PASID is accepted
-     * (second-stage domains can serve PASIDs); nesting parents and dirty tracking are not
-     * modelled (-EOPNOTSUPP).
+     * intel_iommu_domain_alloc_paging_flags: a first-stage domain where the unit runs in scalable
+     * mode with first-level support and nothing asks for second stage (first_level_by_default,
+     * intel_iommu_domain_alloc_first_stage), else a second-stage one
+     * (intel_iommu_domain_alloc_second_stage): a nesting parent or dirty tracking, a legacy unit,
+     * or a scalable unit without ECAP.FLTS. Dirty tracking needs ECAP.SLADS, which the modelled
+     * units lack (-EOPNOTSUPP); a nesting parent needs ECAP.NEST and refuses read-only maps
+     * (ERRATA_772415_SPR17).
      */
     private IommuDomain allocPaging(Device dev, int flags) {
         DeviceInfo info = driver.info(dev);
         if (info == null) {
             throw new IommuException(Errno.ENODEV, VtdIommuDriver.NAME + ": " + dev + " is not probed by this driver");
         }
-        if ((flags & ~AllocFlags.PASID) != 0) {
-            throw new IommuException(Errno.EOPNOTSUPP, String.format("%s: allocation flags %#x not supported", VtdIommuDriver.NAME,
-                    flags & ~AllocFlags.PASID));
+        int known = AllocFlags.PASID | AllocFlags.NEST_PARENT | AllocFlags.DIRTY_TRACKING;
+        if ((flags & ~known) != 0) {
+            throw new IommuException(Errno.EOPNOTSUPP, String.format("%s: allocation flags %#x not supported",
+                    VtdIommuDriver.NAME, flags & ~known));
         }
         VtdIommu u = info.iommu;
-        if (!u.secondLevel) {
+        boolean nestedParent = (flags & AllocFlags.NEST_PARENT) != 0;
+        if (nestedParent && !u.nestedSupported) {
+            throw new IommuException(Errno.EOPNOTSUPP, VtdIommuDriver.NAME + ": " + u + " cannot nest");
+        }
+        if ((flags & AllocFlags.DIRTY_TRACKING) != 0) {
+            throw new IommuException(Errno.EOPNOTSUPP, VtdIommuDriver.NAME + ": " + u
+                    + " has no second-stage dirty tracking (ECAP.SLADS)");
+        }
+        boolean firstStage = (flags & ~AllocFlags.PASID) == 0 && u.scalable && u.firstLevel;
+        if (!firstStage && !u.secondLevel) {
             throw new IommuException(Errno.EOPNOTSUPP, VtdIommuDriver.NAME + ": " + u + " has no second-level translation");
         }
         if (core.shouldFailAlloc("intel_iommu_domain_alloc_paging")) {
             throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for a domain");
         }
-        long sizes = X86RadixPageTable.SZ_4K | (u.superpage2M ? X86RadixPageTable.SZ_2M : 0)
-                | (u.superpage1G ? X86RadixPageTable.SZ_1G : 0);
-        int width = VtdIommu.agawToWidth(u.agaw);
-        VtdSecondLevelPageTable table = (VtdSecondLevelPageTable) IoPageTables.alloc(PgtableFormat.VTD_SECOND_LEVEL,
-                IoPgtableCfg.builder(frames).ias(width).pgsizeBitmap(sizes).warnings(warnings).build(), TlbOps.NONE);
-        int aperture = Math.min(width, u.mgaw);
-        VtdDomain d = new VtdDomain(driver, driver.pagingOps, table, aperture);
+        // paging_domain_alloc: the guest width, the superpage sizes of the chosen stage
+        int gaw = u.domainGaw();
+        int superpage = u.superpageCapability(firstStage);
+        long sizes = X86RadixPageTable.SZ_4K | (superpage >= 1 ? X86RadixPageTable.SZ_2M : 0)
+                | (superpage >= 2 ? X86RadixPageTable.SZ_1G : 0);
+        X86RadixPageTable table;
+        int aperture;
+        if (firstStage) {
+            // First-stage input addresses are canonical: the aperture skips bit gaw - 1.
+            aperture = gaw - 1;
+            table = (X86RadixPageTable) IoPageTables.alloc(PgtableFormat.X86_64_FIRST_LEVEL,
+                    IoPgtableCfg.builder(frames).ias(aperture).pgsizeBitmap(sizes).warnings(warnings).build(),
+                    TlbOps.NONE);
+        } else {
+            aperture = gaw;
+            table = (X86RadixPageTable) IoPageTables.alloc(PgtableFormat.VTD_SECOND_LEVEL,
+                    IoPgtableCfg.builder(frames).ias(VtdIommu.agawToWidth(u.agaw)).pgsizeBitmap(sizes)
+                            .features(nestedParent ? IoPgtableCfg.FEAT_VTDSS_FORCE_WRITEABLE : 0)
+                            .warnings(warnings).build(), TlbOps.NONE);
+        }
+        VtdDomain d = new VtdDomain(driver, driver.pagingOps, table, firstStage, aperture);
+        d.gaw = gaw;
+        d.agaw = u.agaw;
+        d.iommuSuperpage = superpage;
+        d.iommuCoherency = u.pagingStructureCoherency();
+        d.nestedParent = nestedParent;
+        // intel_iommu_domain_alloc_first_stage / _second_stage: map must flush the write buffer
+        // where RWBF is required, and a second-stage domain also on caching-mode hardware.
+        d.iotlbSyncMap = u.writeBufferFlush || (!firstStage && u.cachingMode);
         d.setPgsizeBitmap(table.pgsizeBitmap());
         d.setGeometry(Geometry.ofBits(aperture));
         // Tables a map replaces by a large leaf go back only after the caches forgot them.

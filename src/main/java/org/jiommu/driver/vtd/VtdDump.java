@@ -60,7 +60,7 @@ final class VtdDump {
     private void walk() {
         long rtaddr = unit.unit().read64(VtdRegisters.RTADDR_REG);
         boolean scalable = t.scalable();
-        sb.append(String.format("vtd %s: %s mode, RTADDR %s, AGAW %d (%d-level second-level tables)%n",
+        sb.append(String.format("vtd %s: %s mode, RTADDR %s, AGAW %d (%d-level tables)%n",
                 unit.name(), scalable ? "scalable" : "legacy", Text.format(rtaddr), unit.agaw(), unit.agaw() + 2));
         sb.append("root and context entries (requester id: entry)\n");
         int shown = 0;

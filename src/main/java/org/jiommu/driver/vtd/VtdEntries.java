@@ -1,9 +1,7 @@
 package org.jiommu.driver.vtd;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.WarningSink;
@@ -28,16 +26,6 @@ final class VtdEntries {
     private final FrameAllocator frames;
     private final WarningSink warnings;
     private final DriverFaults faults;
-    /** Tables of devices released while parked on identity (S18), by unit and requester id. */
-    private final Map<RetainedKey, RetainedTables> retained = new ConcurrentHashMap<>();
-
-    /** Tables of a device released while parked on identity, kept so its direct mappings keep working. */
-    private record RetainedTables(long dir, int order, Map<Integer, Long> tables) {
-    }
-
-    private record RetainedKey(VtdIommu unit, int sid) {
-    }
-
     VtdEntries(VtdIommuDriver driver, FrameAllocator frames, WarningSink warnings, DriverFaults faults) {
         this.driver = driver;
         this.frames = frames;
@@ -115,10 +103,45 @@ final class VtdEntries {
     }
 
     /**
-     * intel_pasid_tear_down_entry: the entry cleared (P first), then a PASID-selective PASID-cache
-     * invalidation with the DID it carried, a PASID-based IOTLB invalidation of the whole PASID for
-     * pass-through / first-level entries or a domain-selective IOTLB invalidation for second-level
-     * ones, then the device-TLB (without PASID for RID_PASID). Holds the unit's lock.
+     * intel_pasid_replace_second_level / _first_level / _pass_through (6.14+): the present entry is
+     * overwritten with the new one as a whole (no not-present window: DMA keeps translating through
+     * one domain or the other), then intel_pasid_flush_present with the DID the old entry carried:
+     * PASID-selective PASID-cache, PASID-based IOTLB of the whole PASID, the device-TLB (without
+     * PASID for RID_PASID), a wait; then the PRQ drain for a device with IOPF. Holds the unit's lock.
+     *
+     * @return the old entry's DID
+     */
+    int replacePasidEntry(DeviceInfo info, int pasid, long[] entry) {
+        VtdIommu u = info.iommu;
+        long a = pasidEntryAddress(info, pasid, false);
+        long[] cur = u.readEntry(a, 8);
+        int oldDid = (int) (cur[1] & 0xFFFF);
+        // *pte = new_pte: a plain store of the 512-bit entry, word 0 first
+        for (int i = 0; i < entry.length; i++) {
+            u.mem.writeLongRelease(a + 8L * i, entry[i]);
+        }
+        CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
+        batch.add(VtdEncoder.pasidCacheInv(VtdEncoder.PC_G_PASID, oldDid, pasid));
+        batch.add(VtdEncoder.pasidIotlbInv(oldDid, pasid, 0, -1, false));
+        if (info.atsEnabled()) {
+            batch.add(pasid == 0
+                    ? VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL)
+                    : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
+        }
+        batch.submit();
+        if (info.iopfEnabled() && u.prq != null) {
+            u.prq.drain(info.dev, info.sid, pasid, ridDomainId(info));
+        }
+        return oldDid;
+    }
+
+    /**
+     * intel_pasid_tear_down_entry (as of the 2026 "clear the rest after the flush" fix): only P is
+     * cleared, then a PASID-selective PASID-cache invalidation with the DID it carried, a PASID-based
+     * IOTLB invalidation of the whole PASID for pass-through / first-level entries or a
+     * domain-selective IOTLB invalidation for second-level ones, the device-TLB (without PASID for
+     * RID_PASID) and the wait; only then is the rest of the entry cleared, so the unit never sees
+     * a half-cleared present entry. Holds the unit's lock.
      */
     void tearDownPasidEntry(DeviceInfo info, int pasid) {
         VtdIommu u = info.iommu;
@@ -136,7 +159,6 @@ final class VtdEntries {
         int did = (int) (cur[1] & 0xFFFF);
         int pgtt = (int) (cur[0] >>> 6) & 7;
         u.mem.writeLongRelease(a, cur[0] & ~1L);
-        u.writeEntry(a, new long[8]);
         CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
         batch.add(VtdEncoder.pasidCacheInv(VtdEncoder.PC_G_PASID, did, pasid));
         if (pgtt == VtdEncoder.PGTT_PASS_THROUGH || pgtt == VtdEncoder.PGTT_FIRST_LEVEL) {
@@ -150,11 +172,17 @@ final class VtdEntries {
                     : VtdEncoder.pasidDeviceTlbInv(info.sid, info.sid, pasid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
         }
         batch.submit();
+        u.writeEntry(a, new long[8]); // intel_pasid_clear_entry, after the flush
         // intel_pasid_tear_down_entry -> intel_iommu_drain_pasid_prq: no request for this PASID is
         // left in the queue, or reported, once the teardown returns.
         if (info.iopfEnabled() && u.prq != null) {
-            u.prq.drain(info.sid, pasid, did, info.atsEnabled());
+            u.prq.drain(info.dev, info.sid, pasid, ridDomainId(info));
         }
+    }
+
+    /** The DID of the device's RID domain on its unit (info->domain), -1 without a paging one. */
+    private static int ridDomainId(DeviceInfo info) {
+        return info.ridDomain() instanceof VtdDomain d ? d.domainId(info.iommu) : -1;
     }
 
     /**
@@ -167,20 +195,11 @@ final class VtdEntries {
         int devMax = info.pasidSupported ? Math.min(info.pdev.maxPasids(), u.maxPasids) : 0;
         long bytes = (long) devMax >>> 3; // 8-byte directory entries of 64 PASIDs each
         int order = bytes <= 4096 ? 0 : 64 - Long.numberOfLeadingZeros(bytes - 1) - 12;
-        RetainedTables kept = retained.remove(key(u, info.sid));
-        if (kept != null && kept.order == order) {
-            info.pasidDir = kept.dir;
-            info.pasidTables.putAll(kept.tables);
-        } else {
-            if (kept != null) {
-                freeTables(kept.dir, kept.tables);
-            }
-            long dir = frames.alloc(order);
-            if (dir < 0) {
-                throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for the PASID directory of " + info.dev);
-            }
-            info.pasidDir = dir;
+        long dir = frames.alloc(order);
+        if (dir < 0) {
+            throw new IommuException(Errno.ENOMEM, VtdIommuDriver.NAME + ": no memory for the PASID directory of " + info.dev);
         }
+        info.pasidDir = dir;
         info.pasidDirOrder = order;
         info.maxPasid = 1 << (order + 12 + 3);
         info.pdts = VtdEncoder.pdtsFor(info.maxPasid);
@@ -218,10 +237,6 @@ final class VtdEntries {
             long a = u.contextEntryAddress(alias, false);
             long[] cur = u.readEntry(a, 4);
             if ((cur[0] & 1) != 0) {
-                if ((cur[0] & ~0xFFFL) == info.pasidDir && alias == info.sid) {
-                    // Re-probe of a device whose tables were kept: its RID_PASID entry is pass-through.
-                    adoptRetainedPasidEntry(info);
-                }
                 continue;
             }
             u.writeEntry(a, scalableContext(info, true));
@@ -237,13 +252,6 @@ final class VtdEntries {
                 info.priSupported, present);
     }
 
-    private void adoptRetainedPasidEntry(DeviceInfo info) {
-        long a = pasidEntryAddress(info, 0, false);
-        if (a != 0 && (info.iommu.mem.readLong(a) & 1) != 0) {
-            info.setRidDomain(driver.identityDomain());
-        }
-    }
-
     /** Legacy re-probe: a context left in pass-through by a release onto identity is the device's state. */
     void adoptLegacyContexts(DeviceInfo info) {
         VtdIommu u = info.iommu;
@@ -254,10 +262,6 @@ final class VtdEntries {
                 info.setRidDomain(driver.identityDomain());
             }
         }
-    }
-
-    private static RetainedKey key(VtdIommu u, int sid) {
-        return new RetainedKey(u, sid);
     }
 
     /**
@@ -285,7 +289,8 @@ final class VtdEntries {
     }
 
     /**
-     * domain_context_clear_one / device_pasid_table_teardown: P cleared first, then the
+     * domain_context_clear_one / device_pasid_table_teardown: P cleared first (the entry need not be
+     * present: the kernel clears and flushes whatever is there), then the
      * device-selective context-cache invalidation, the domain-selective IOTLB invalidation for the
      * DID the entry carried and a global device-TLB invalidation, then the whole entry zeroed.
      * Holds the unit's lock.
@@ -306,30 +311,21 @@ final class VtdEntries {
     }
 
     /**
-     * domain_context_mapping_one: writes a legacy context entry present-bit last. A present entry
-     * with other contents is torn down (with its invalidations) first; an identical one is left.
-     * Holds the unit's lock.
+     * domain_context_mapping_one / context_setup_pass_through: writes a legacy context entry
+     * present-bit last; a present entry is left as it is (the kernel skips it: an alias a sibling
+     * behind the same bridge programmed keeps that sibling's domain). Holds the unit's lock.
      */
     void programContext(DeviceInfo info, int alias, long[] entry, int did) {
         VtdIommu u = info.iommu;
         long a = u.contextEntryAddress(alias, true);
         long[] cur = u.readEntry(a, 2);
         if ((cur[0] & 1) != 0) {
-            if (Arrays.equals(cur, entry)) {
-                return;
-            }
-            clearContextEntry(info, alias, a, cur, (int) (cur[1] >>> 8) & 0xFFFF);
+            return;
         }
         u.writeEntry(a, entry);
         // context_present_cache_flush: only caching-mode hardware caches the not-present entry (in DID 0).
         if (u.cachingMode) {
             u.queue.submit(List.of(u.contextDevice(0, alias), u.iotlbDomain(did)));
         }
-    }
-
-    /** Keeps the tables of a device released onto identity, for its next probe (S18). Holds the unit's lock. */
-    void retain(DeviceInfo info) {
-        retained.put(key(info.iommu, info.sid), new RetainedTables(info.pasidDir, info.pasidDirOrder,
-                Map.copyOf(info.pasidTables)));
     }
 }

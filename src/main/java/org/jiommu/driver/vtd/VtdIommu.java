@@ -80,6 +80,12 @@ public final class VtdIommu {
     final boolean firstLevel;
     /** CAP.FL5LP: 5-level first-level tables. */
     final boolean firstLevel5Level;
+    /** CAP.FL1GP: 1 GiB first-level pages. */
+    final boolean firstLevel1G;
+    /** nested_supported: scalable mode with ECAP.NEST. */
+    final boolean nestedSupported;
+    /** ECAP.C: the unit snoops the legacy-mode tables it walks. */
+    final boolean coherent;
     final boolean snoopControl;
     final boolean cachingMode;
     final boolean writeBufferFlush;
@@ -96,10 +102,12 @@ public final class VtdIommu {
     private final long statusPage;
 
     final Object lock = new Object();
+    /** Serialises one-shot GCMD commands issued outside {@link #lock} (register_lock). */
+    private final Object registerLock = new Object();
     /** Domain ids (domain_attach_iommu's ida). Assigned once in the constructor; guarded by {@link #lock}. */
     private final TagAllocator domainIds;
     /** GCMD persistent bits software has set (iommu->gcmd). Guarded by {@link #lock}. */
-    private int gcmd;
+    private volatile int gcmd;
     /** Faults read from the fault recording registers. Guarded by itself. */
     private final List<DmarFault> faults = new ArrayList<>();
     private long faultsDropped;
@@ -124,22 +132,25 @@ public final class VtdIommu {
 
         this.cap = unit.read64(CAP_REG);
         this.ecap = unit.read64(ECAP_REG);
-        this.sagaw = (int) field(cap, 12, 8);
+        this.scalable = useScalableMode && (ecap & ECAP_SMTS) != 0;
+        this.firstLevel = scalable && (ecap & ECAP_FLTS) != 0;
+        this.secondLevel = !scalable || (ecap & ECAP_SLTS) != 0;
+        this.firstLevel5Level = (cap & CAP_FL5LP) != 0;
+        this.sagaw = calculateSagaw((int) field(cap, 12, 8));
         this.mgaw = (int) field(cap, 21, 16) + 1;
         this.ndoms = 1 << (4 + 2 * (int) field(cap, 2, 0));
         this.agaw = agawNotAbove(sagaw, DEFAULT_DOMAIN_ADDRESS_WIDTH);
         this.msagaw = agawNotAbove(sagaw, 64);
         if (agaw < 0) {
+            // alloc_iommu: "Cannot get a valid agaw"
             throw new IommuException(Errno.ENODEV, name + ": SAGAW " + Integer.toHexString(sagaw)
-                    + " names no supported second-level table");
+                    + " names no table width both translation stages support");
         }
         boolean qi = (ecap & ECAP_QI) != 0;
         if (!qi) {
             throw new IommuException(Errno.EOPNOTSUPP, name + ": no queued invalidation (ECAP.QI); register-based "
                     + "invalidation is not implemented by this driver");
         }
-        // Scalable mode needs the unit's SMTS and the kernel's intel_iommu=sm_on.
-        this.scalable = useScalableMode && (ecap & ECAP_SMTS) != 0;
         this.maxPasids = scalable && (ecap & ECAP_PASID) != 0 ? 1 << ((int) field(ecap, 39, 35) + 1) : 0;
         this.deviceTlb = (ecap & ECAP_DT) != 0;
         this.passThrough = (ecap & ECAP_PT) != 0;
@@ -148,9 +159,9 @@ public final class VtdIommu {
         this.drainReads = (cap & CAP_DRD) != 0;
         this.drainWrites = (cap & CAP_DWD) != 0;
         this.pageWalkSnoop = (ecap & ECAP_SMPWCS) != 0;
-        this.secondLevel = !scalable || (ecap & ECAP_SLTS) != 0;
-        this.firstLevel = scalable && (ecap & ECAP_FLTS) != 0;
-        this.firstLevel5Level = (cap & CAP_FL5LP) != 0;
+        this.firstLevel1G = (cap & CAP_FL1GP) != 0;
+        this.nestedSupported = scalable && (ecap & ECAP_NEST) != 0;
+        this.coherent = (ecap & ECAP_C) != 0;
         this.snoopControl = (ecap & ECAP_SC) != 0;
         this.cachingMode = (cap & CAP_CM) != 0;
         this.writeBufferFlush = (cap & CAP_RWBF) != 0;
@@ -168,6 +179,20 @@ public final class VtdIommu {
         this.iommuDevice = new IommuDevice(name, ops, maxPasids);
         this.domainIds = new TagAllocator(name + " domain id", FIRST_DOMAIN_ID, ndoms);
         enable();
+    }
+
+    /**
+     * __iommu_calculate_sagaw: the widths the driver may build tables of. A scalable unit with
+     * first-level support limits them to what first-level tables have (4 levels, and 5 with
+     * CAP.FL5LP), also for second-level tables when it has both stages, since the kernel picks
+     * one AGAW per unit for either kind of domain.
+     */
+    private int calculateSagaw(int slSagaw) {
+        int flSagaw = (1 << 2) | (firstLevel5Level ? 1 << 3 : 0);
+        if (!firstLevel) {
+            return slSagaw;
+        }
+        return secondLevel ? flSagaw & slSagaw : flSagaw;
     }
 
     /** The largest AGAW in {@code sagaw} whose width is at most {@code maxWidth}, or -1 (__iommu_calculate_agaw). */
@@ -196,6 +221,43 @@ public final class VtdIommu {
             throw new IommuException(Errno.ENOMEM, name + ": no memory for the " + what);
         }
         return pa;
+    }
+
+    /**
+     * iommu_superpage_capability: how many superpage levels a domain of the given stage gets on
+     * this unit (first level: 2M always, 1G with CAP.FL1GP; second level: the highest SLLPS bit).
+     */
+    int superpageCapability(boolean firstStage) {
+        if (firstStage) {
+            return firstLevel1G ? 2 : 1;
+        }
+        int sllps = (superpage2M ? 1 : 0) | (superpage1G ? 2 : 0);
+        return 32 - Integer.numberOfLeadingZeros(sllps);
+    }
+
+    /** iommu_paging_structure_coherency: SMPWC in scalable mode, ECAP.C in legacy mode. */
+    boolean pagingStructureCoherency() {
+        return scalable ? pageWalkSnoop : coherent;
+    }
+
+    /** The domain guest address width: the AGAW's width, capped at MGAW (paging_domain_alloc). */
+    int domainGaw() {
+        return Math.min(agawToWidth(agaw), mgaw);
+    }
+
+    /**
+     * iommu_flush_write_buffer: on a unit with CAP.RWBF, GCMD.WBF and a wait for GSTS.WBFS to
+     * clear; nothing elsewhere. Takes only the register lock (the kernel's register_lock), so a
+     * caller may hold a domain's lock.
+     */
+    void flushWriteBuffer() {
+        if (!writeBufferFlush) {
+            return;
+        }
+        synchronized (registerLock) {
+            unit.write32(GCMD_REG, gcmd | GCMD_WBF);
+            waitStatus(GSTS_WBFS, false, "write buffer flush");
+        }
     }
 
     /** Allocates a zeroed 4 KiB table page; -1 when memory is exhausted. */

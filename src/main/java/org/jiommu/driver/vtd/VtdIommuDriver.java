@@ -464,9 +464,10 @@ public final class VtdIommuDriver {
     /**
      * intel_iommu_release_device. The release domain (blocked, or identity for a device with
      * direct mappings) is attached already. ATS goes off; in scalable mode the context entries
-     * of the device's aliases are torn down and its PASID table freed (intel_pasid_teardown_sm_context)
-     * unless the device was parked on identity: then its entries and tables stay, so the RMRR
-     * ranges stay reachable after removal (SEED-POINTS S18; a decision, docs/driver-vtd.md).
+     * of the device's aliases are torn down and its PASID table freed (intel_pasid_teardown_sm_context,
+     * intel_pasid_free_table) whatever the release domain was: a require_direct device parked on
+     * identity faults once release has run (issue 13 item 3). Legacy mode leaves its context
+     * entries as the release domain programmed them.
      */
     private void releaseDevice(Device dev) {
         DeviceInfo info = infos.get(dev);
@@ -488,12 +489,8 @@ public final class VtdIommuDriver {
             }
             info.disableAts();
             if (u.scalable) {
-                if (info.ridDomain() == identityDomain) {
-                    entries.retain(info);
-                } else {
-                    entries.teardownScalableContexts(info);
-                    entries.freePasidTable(info);
-                }
+                entries.teardownScalableContexts(info);
+                entries.freePasidTable(info);
             }
             infos.remove(dev);
         }
@@ -603,22 +600,47 @@ public final class VtdIommuDriver {
     }
 
     /**
-     * paging_domain_compatible: the unit must take the domain's table as it is (its AGAW in SAGAW,
-     * its superpage sizes, second-level support in scalable mode); else -EINVAL and nothing
-     * changes.
+     * paging_domain_compatible (v6.17+, with paging_domain_compatible_first_stage / _second_stage):
+     * whether the unit can take the domain's table as it is. First stage: scalable mode with
+     * ECAP.FLTS, 1G pages only with CAP.FL1GP, a map-time flush where RWBF is required. Second
+     * stage: ECAP.NEST for a nesting parent, ECAP.SLTS in scalable mode, 2M / 1G pages only with
+     * their SLLPS bits, a map-time flush where RWBF or caching mode needs one. Then for both: the
+     * same paging-structure coherency, and a guest width and AGAW not above the unit's. -EINVAL
+     * for any of these.
      */
     private int compatible(VtdDomain d, VtdIommu u) {
-        if (!u.secondLevel) {
-            return Errno.EINVAL.neg();
-        }
-        if ((u.sagaw & (1 << d.pgtable.aw())) == 0) {
-            return Errno.EINVAL.neg();
-        }
         long sizes = d.pgsizeBitmap();
-        if ((sizes & X86RadixPageTable.SZ_2M) != 0 && !u.superpage2M) {
+        if (d.firstStage) {
+            if (!u.scalable || !u.firstLevel) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.firstLevel1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if (u.writeBufferFlush && !d.iotlbSyncMap) {
+                return Errno.EINVAL.neg();
+            }
+        } else {
+            if (d.nestedParent && !u.nestedSupported) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.secondLevel) {
+                return Errno.EINVAL.neg(); // legacy mode always has second stage
+            }
+            if (!u.superpage2M && (sizes & X86RadixPageTable.SZ_2M) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.superpage1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if ((u.writeBufferFlush || u.cachingMode) && !d.iotlbSyncMap) {
+                return Errno.EINVAL.neg();
+            }
+        }
+        if (d.iommuCoherency != u.pagingStructureCoherency()) {
             return Errno.EINVAL.neg();
         }
-        if ((sizes & X86RadixPageTable.SZ_1G) != 0 && !u.superpage1G) {
+        if (d.gaw > u.domainGaw() || d.agaw > u.agaw) {
             return Errno.EINVAL.neg();
         }
         return 0;
@@ -652,11 +674,12 @@ public final class VtdIommuDriver {
         }
         blockTranslation(info);
         int did = d.domainId(u);
-        VtdSecondLevelPageTable t = d.pgtable;
         if (u.scalable) {
-            entries.setupPasidEntry(info, 0, VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true),
-                    did);
+            // dmar_domain_attach_device: domain_setup_first_level or domain_setup_second_level for
+            // IOMMU_NO_PASID
+            entries.setupPasidEntry(info, 0, pagingPasidEntry(d, u, did), did);
         } else {
+            VtdSecondLevelPageTable t = (VtdSecondLevelPageTable) d.pgtable;
             int tt = info.atsSupported ? VtdEncoder.TT_DEV_IOTLB : VtdEncoder.TT_MULTI_LEVEL;
             long[] e = VtdEncoder.contextEntry(tt, t.root(), t.aw(), did, true);
             for (int alias : info.aliases) {
@@ -675,7 +698,7 @@ public final class VtdIommuDriver {
 
     /**
      * device_block_translation: the device's requests without PASID reach nothing any more. Legacy:
-     * each alias context cleared (unless another attached device still uses that alias) and ATS
+     * each alias context cleared and flushed (domain_context_clear_one, present or not) and ATS
      * off; scalable: the RID_PASID entry torn down. Then the old domain's tags and id reference
      * go. Holds the unit's lock.
      */
@@ -688,16 +711,14 @@ public final class VtdIommuDriver {
         if (u.scalable) {
             entries.tearDownPasidEntry(info, 0);
         } else {
+            // domain_context_clear: every DMA alias, a bridge alias another function behind the
+            // same bridge still uses included; the kernel keeps no count of an alias's users
+            // ("intel-iommu lacks any sort of reference counting"), so that sibling loses DMA.
             for (int alias : info.aliases) {
-                if (otherUser(info, alias, true) != null) {
-                    continue; // a shared alias (bridge) still serves another device of the group
-                }
                 long a = u.contextEntryAddress(alias, false);
                 if (a != 0) {
                     long[] e = u.readEntry(a, 2);
-                    if ((e[0] & 1) != 0) {
-                        entries.clearContextEntry(info, alias, a, e, (int) (e[1] >>> 8) & 0xFFFF);
-                    }
+                    entries.clearContextEntry(info, alias, a, e, (int) (e[1] >>> 8) & 0xFFFF);
                 }
             }
             info.disableAts();
@@ -771,9 +792,16 @@ public final class VtdIommuDriver {
                 if (!u.passThrough) {
                     return Errno.EOPNOTSUPP.neg();
                 }
-                removeDevPasid(info, pasid);
-                entries.setupPasidEntry(info, pasid, VtdEncoder.passThroughPasidEntry(u.agaw, VtdIommu.FLPT_DEFAULT_DID,
-                        u.pageWalkSnoop, true), VtdIommu.FLPT_DEFAULT_DID);
+                // identity_domain_set_dev_pasid: domain_setup_passthrough (a replace over a present
+                // entry), then domain_remove_dev_pasid(old)
+                long[] entry = VtdEncoder.passThroughPasidEntry(u.agaw, VtdIommu.FLPT_DEFAULT_DID, u.pageWalkSnoop,
+                        true);
+                if (cur != null) {
+                    entries.replacePasidEntry(info, pasid, entry);
+                    forgetDevPasid(info, pasid);
+                } else {
+                    entries.setupPasidEntry(info, pasid, entry, VtdIommu.FLPT_DEFAULT_DID);
+                }
                 info.pasids().put(pasid, identityDomain);
                 return 0;
             }
@@ -799,42 +827,61 @@ public final class VtdIommuDriver {
                 iopf.undo(info, iopfState);
                 return r;
             }
-            removeDevPasid(info, pasid);
             int did = d.domainId(u);
             long[] entry;
             if (d.mm != null) {
                 entry = VtdEncoder.firstLevelPasidEntry(d.mm.pgd().root(), fiveLevel, u.agaw, did, u.pageWalkSnoop,
                         true);
             } else {
-                VtdSecondLevelPageTable t = d.pgtable;
-                entry = VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true);
+                entry = pagingPasidEntry(d, u, did);
             }
-            entries.setupPasidEntry(info, pasid, entry, did);
+            // intel_iommu_set_dev_pasid: domain_setup_* with old replaces the present entry without
+            // a not-present window and flushes the old DID; then domain_remove_dev_pasid(old)
+            if (cur != null) {
+                entries.replacePasidEntry(info, pasid, entry);
+                forgetDevPasid(info, pasid);
+            } else {
+                entries.setupPasidEntry(info, pasid, entry, did);
+            }
             tags.assignTag(d, info, pasid);
-            if (d.mm != null) {
-                synchronized (d.lock) {
-                    d.pasidTags.add(new VtdDomain.PasidTag(info, pasid));
-                }
-            }
             iopf.get(info, d);
             info.pasids().put(pasid, d);
             return 0;
         }
     }
 
-    /** Tears a PASID entry down and drops the domain's tag and id reference (domain_remove_dev_pasid). Holds the unit's lock. */
+    /**
+     * The PASID entry of a paging domain: domain_setup_first_level (first-level table, FLPM for 5
+     * levels, AW = the unit's AGAW; intel_pasid_setup_first_level) or domain_setup_second_level
+     * (intel_pasid_setup_second_level). Holds the unit's lock.
+     */
+    private static long[] pagingPasidEntry(VtdDomain d, VtdIommu u, int did) {
+        if (d.firstStage) {
+            return VtdEncoder.firstLevelPasidEntry(d.pgtable.root(), d.pgtable.levels() == 5, u.agaw, did,
+                    u.pageWalkSnoop, true);
+        }
+        VtdSecondLevelPageTable t = (VtdSecondLevelPageTable) d.pgtable;
+        return VtdEncoder.secondLevelPasidEntry(t.root(), t.aw(), did, u.pageWalkSnoop, true);
+    }
+
+    /** Tears a PASID entry down and drops the domain's tag and id reference (blocking_domain_set_dev_pasid). Holds the unit's lock. */
     private void removeDevPasid(DeviceInfo info, int pasid) {
-        IommuDomain cur = info.pasids().remove(pasid);
-        if (cur == null) {
+        if (!info.pasids().containsKey(pasid)) {
             return;
         }
         entries.tearDownPasidEntry(info, pasid);
+        forgetDevPasid(info, pasid);
+    }
+
+    /**
+     * domain_remove_dev_pasid: the domain that was on {@code pasid} loses its tag and id reference
+     * there (the entry itself was torn down or replaced already). Holds the unit's lock.
+     */
+    private void forgetDevPasid(DeviceInfo info, int pasid) {
+        IommuDomain cur = info.pasids().remove(pasid);
         if (cur instanceof VtdDomain) {
             VtdDomain d = (VtdDomain) cur;
             tags.unassignTag(d, info, pasid);
-            synchronized (d.lock) {
-                d.pasidTags.remove(new VtdDomain.PasidTag(info, pasid));
-            }
             tags.domainDetachIommu(d, info.iommu);
             iopf.put(info, d);
         }

@@ -111,7 +111,7 @@ public final class VtdKind implements IommuKind {
      * PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
      * with part 2 also n (3 PASID bits). Each worker gets its own lane endpoint (ATS on even ones).
      * The devices are probed, all released and probed again: the frames the driver keeps for good
-     * (context tables, the tables retained for an RMRR device parked on identity) are then in the
+     * (context tables) are then in the
      * baseline, and a driver that leaks anything else at release fails I10 at the end. Page
      * requests come from the devices' DMA through the unit's queue; an aux attach may also get
      * -EPERM (docs/check.md 4).

@@ -39,6 +39,7 @@ public final class VtdConfig {
     private final int iotlbEntries;
     private final int pasidCacheEntries;
     private final boolean deferredInvalidation;
+    private final boolean requiredWriteBufferFlush;
     private final boolean pageRequests;
     private final int pageRequestQueueLimit;
 
@@ -54,7 +55,9 @@ public final class VtdConfig {
         this.passThrough = b.passThrough;
         this.nested = b.nested && b.scalableMode;
         this.deviceTlb = b.deviceTlb;
-        this.firstLevel = b.firstLevel && b.scalableMode;
+        // First-level tables are 4- or 5-level (48/57-bit): a unit narrower than 48 bits reports no
+        // FLTS unless told to (the kernel would find no AGAW common to both stages on it).
+        this.firstLevel = (b.firstLevel != null ? b.firstLevel : b.addressWidth >= 48) && b.scalableMode;
         this.pageRequests = b.pageRequests && b.scalableMode;
         this.pageRequestQueueLimit = b.pageRequestQueueLimit;
         this.secondLevel = b.secondLevel;
@@ -71,6 +74,7 @@ public final class VtdConfig {
         this.iotlbEntries = b.iotlbEntries;
         this.pasidCacheEntries = b.pasidCacheEntries;
         this.deferredInvalidation = b.deferredInvalidation;
+        this.requiredWriteBufferFlush = b.requiredWriteBufferFlush;
         validate();
     }
 
@@ -181,6 +185,7 @@ public final class VtdConfig {
         b.iotlbEntries = iotlbEntries;
         b.pasidCacheEntries = pasidCacheEntries;
         b.deferredInvalidation = deferredInvalidation;
+        b.requiredWriteBufferFlush = requiredWriteBufferFlush;
         return b;
     }
 
@@ -201,6 +206,9 @@ public final class VtdConfig {
         cap |= sllps << CAP_SLLPS_SHIFT;
         if (pageSelectiveInvalidation) {
             cap |= CAP_PSI;
+        }
+        if (requiredWriteBufferFlush) {
+            cap |= CAP_RWBF;
         }
         cap |= (long) (faultRecordingRegisters - 1) << CAP_NFR_SHIFT;
         cap |= (long) maxAddressMaskValue << CAP_MAMV_SHIFT;
@@ -300,6 +308,8 @@ public final class VtdConfig {
     public int pasidCacheEntries() { return pasidCacheEntries; }
     /** Model knob: if true, a tail write only queues work and {@link VtdUnit#processInvalidationQueue()} runs it. */
     public boolean deferredInvalidation() { return deferredInvalidation; }
+    /** CAP.RWBF: software must flush the unit's write buffer (GCMD.WBF) after changing tables. */
+    public boolean requiredWriteBufferFlush() { return requiredWriteBufferFlush; }
 
     @Override
     public String toString() {
@@ -321,7 +331,7 @@ public final class VtdConfig {
         private boolean passThrough = true;
         private boolean nested = true;
         private boolean deviceTlb = true;
-        private boolean firstLevel = true;
+        private Boolean firstLevel;
         private boolean secondLevel = true;
         private boolean pageSelectiveInvalidation = true;
         private int maxAddressMaskValue = 18;
@@ -336,6 +346,7 @@ public final class VtdConfig {
         private int iotlbEntries = 1024;
         private int pasidCacheEntries = 1024;
         private boolean deferredInvalidation;
+        private boolean requiredWriteBufferFlush;
         private boolean pageRequests = true;
         private int pageRequestQueueLimit;
 
@@ -372,6 +383,8 @@ public final class VtdConfig {
         public Builder iotlbEntries(int v) { iotlbEntries = v; return this; }
         public Builder pasidCacheEntries(int v) { pasidCacheEntries = v; return this; }
         public Builder deferredInvalidation(boolean v) { deferredInvalidation = v; return this; }
+        /** CAP.RWBF (old chipsets); default off. */
+        public Builder requiredWriteBufferFlush(boolean v) { requiredWriteBufferFlush = v; return this; }
 
         public VtdConfig build() {
             return new VtdConfig(this);

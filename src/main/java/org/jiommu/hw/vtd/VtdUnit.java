@@ -71,6 +71,7 @@ public final class VtdUnit implements DmaTranslator, PageRequestSink {
     private final WarningSink warnings;
     private final HwStats stats;
     private final HwStats.Counter cProgrammingErrors;
+    private final HwStats.Counter cWriteBufferFlushes;
 
     private final FaultRecorder faults;
     private final VtdTranslation translation;
@@ -95,6 +96,7 @@ public final class VtdUnit implements DmaTranslator, PageRequestSink {
         this.warnings = warnings == null ? WarningSink.IGNORE : warnings;
         this.stats = new HwStats(config.name());
         this.cProgrammingErrors = stats.counter("programming-errors");
+        this.cWriteBufferFlushes = stats.counter("write-buffer-flushes");
         this.regs = registers(config);
         this.faults = new FaultRecorder(config.faultRecordingRegisters());
         this.translation = new VtdTranslation(config, memory, stats, faults);
@@ -529,6 +531,11 @@ public final class VtdUnit implements DmaTranslator, PageRequestSink {
             regs.setBits(GSTS_REG, GSTS_RTPS);
             translation.setState(new VtdTranslation.State(translation.state().enabled, rtaddr & RTADDR_RTA_MASK,
                     scalable, valid));
+        }
+        if ((value & GCMD_WBF) != 0) {
+            // The model has no write buffer: the flush completes at once (GSTS.WBFS reads clear).
+            // Software asks for it only where CAP.RWBF says so (VT-d spec 10.4.4, 6.8).
+            cWriteBufferFlushes.increment();
         }
         if ((changed & GCMD_TE) != 0) {
             boolean enable = (value & GCMD_TE) != 0;

@@ -20,9 +20,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 class VtdAgreementTest {
     @ParameterizedTest(name = "scalable {0}")
     @ValueSource(booleans = {false, true})
-    @DisplayName("I7 holds after every core call of a device's life")
+    @DisplayName("I7 holds after every core call of a device's life, but for the legacy shared bridge alias the "
+            + "kernel clears under a sibling (domain_context_clear), which it reports")
     void holdsThroughALifeCycle(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 57);
+        VtdFixture f = VtdFixture.secondStage(scalable, 57);
         f.hotplug(f.nic, f.disk, f.leg0, f.leg1);
         IommuGroup g = f.core().groupGet(f.nic);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);
@@ -49,7 +50,13 @@ class VtdAgreementTest {
         f.p.remove(f.disk);
         f.agree();
         f.p.remove(f.leg1);
-        f.agree();
+        if (scalable) {
+            f.agree();
+        } else {
+            // domain_context_clear has no count of an alias's users: leg1's release clears the
+            // bridge alias leg0 still needs, and I7 reports it (a finding about the kernel)
+            f.expectKernelFinding("leg0 rid 03:00.0: group is on");
+        }
         f.p.remove(f.leg0);
         f.agree();
         f.p.remove(f.nic);
@@ -85,7 +92,7 @@ class VtdAgreementTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("I7 fails when an entry is corrupted on purpose")
     void detectsCorruption(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic, f.disk);
         long e = ridEntry(f, f.nic.requesterId());
         long word1 = e + 8;

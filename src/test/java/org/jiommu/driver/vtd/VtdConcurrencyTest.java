@@ -27,7 +27,7 @@ class VtdConcurrencyTest {
     @ValueSource(booleans = {false, true})
     @Timeout(value = 120, unit = TimeUnit.SECONDS) // a hang guard only
     void strictUnderConcurrency(boolean scalable) throws Exception {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.checkEveryCall = false; // the check needs a quiescent platform; it runs at the end
         f.hotplug(f.nic, f.disk, f.leg0);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);

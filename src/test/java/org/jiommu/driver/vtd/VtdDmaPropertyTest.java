@@ -49,7 +49,7 @@ class VtdDmaPropertyTest {
     @Label("DMA lands where the core mapped it and faults elsewhere, for random map/unmap sequences")
     void dmaMatchesReference(@ForAll boolean scalable, @ForAll("widths") int width, @ForAll boolean high,
                              @ForAll("ops") List<Op> ops) {
-        VtdFixture f = VtdFixture.of(scalable, width);
+        VtdFixture f = VtdFixture.secondStage(scalable, width);
         f.hotplug(f.nic, f.disk);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);
         f.core().attachDevice(d, f.nic);

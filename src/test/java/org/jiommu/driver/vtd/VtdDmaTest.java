@@ -26,7 +26,7 @@ class VtdDmaTest {
     @ParameterizedTest(name = "{0} scalable, {1}-bit")
     @MethodSource("modes")
     void dmaLandsWhereMapped(boolean scalable, int width) {
-        VtdFixture f = VtdFixture.of(scalable, width);
+        VtdFixture f = VtdFixture.secondStage(scalable, width);
         f.hotplug(f.nic, f.disk, f.leg0);
         for (PciDevice dev : new PciDevice[] {f.nic, f.disk, f.leg0}) {
             IommuDomain d = f.domain(dev);
@@ -63,7 +63,7 @@ class VtdDmaTest {
     @ParameterizedTest(name = "{0} scalable, {1}-bit")
     @MethodSource("modes")
     void faultsWithTheirReason(boolean scalable, int width) {
-        VtdFixture f = VtdFixture.of(scalable, width);
+        VtdFixture f = VtdFixture.secondStage(scalable, width);
         // No context entry yet: the root entry of bus 2 is not present.
         assertThat(f.write(f.disk, 0x1000, new byte[4])).isEqualTo(-FaultReason.ROOT_ENTRY_NOT_PRESENT);
         f.hotplug(f.disk, f.nic);

@@ -81,7 +81,7 @@ class VtdInvalidationTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("Unmap: page-selective IOTLB for the DID, then the device-TLB, then the wait")
     void unmapOrder(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic);
         VtdDomain d = (VtdDomain) f.domain(f.nic);
         int did = d.domainId(f.unit());
@@ -90,7 +90,8 @@ class VtdInvalidationTest {
         Recorder r = new Recorder(f, f.nic.requesterId());
         f.core().unmap(d, 0x10000, 0x3000);
         assertThat(r.descs).containsExactly(
-                new InvDescriptor.IotlbInv(InvDescriptor.G_DEVICE_OR_PAGE, true, true, did, 0x10000, 2, false),
+                // IH set: the unmap freed no table page (intel_iommu_tlb_sync)
+                new InvDescriptor.IotlbInv(InvDescriptor.G_DEVICE_OR_PAGE, true, true, did, 0x10000, 2, true),
                 new InvDescriptor.DeviceTlbInv(f.nic.requesterId(), f.nic.requesterId(), 0, 0x11000, true),
                 r.descs.get(2));
         assertThat(r.descs.get(2)).isInstanceOf(InvDescriptor.InvWait.class);
@@ -109,9 +110,10 @@ class VtdInvalidationTest {
 
     @ParameterizedTest(name = "scalable {0}")
     @ValueSource(booleans = {false, true})
-    @DisplayName("Attach over a domain: entry cleared, then context or PASID cache, IOTLB, device-TLB, wait")
+    @DisplayName("Attach over a domain: entry cleared (scalable: P only, intel_pasid_tear_down_entry), then context "
+            + "or PASID cache, IOTLB, device-TLB, wait")
     void teardownOrder(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic);
         VtdDomain d1 = (VtdDomain) f.domain(f.nic);
         int did1 = d1.domainId(f.unit());
@@ -137,6 +139,11 @@ class VtdInvalidationTest {
         assertThat(r.descs.get(3)).isInstanceOf(InvDescriptor.InvWait.class);
         // The entry was not present while its caches were invalidated: clear first, then flush.
         assertThat(r.entryWord.get(0) & 1).isZero();
+        if (scalable) {
+            // intel_pasid_tear_down_entry: only P goes before the flush, the rest after it
+            assertThat(r.entryWord.get(0)).isNotZero();
+            assertThat(r.entryWord.get(3)).isNotZero();
+        }
         // The new entry is in place, present, and the old translation is gone from every cache.
         assertThat(ridEntryWord0(f, sid) & 1).isEqualTo(1);
         assertThat(f.write(f.nic, 0x1000, new byte[1])).isEqualTo(0x3100_0000L);
@@ -149,7 +156,7 @@ class VtdInvalidationTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS) // a hang guard only
     @DisplayName("Unmap returns only after the wait descriptor completed, on a unit that runs its queue on its own")
     void unmapWaitsForCompletion(boolean scalable) throws Exception {
-        VtdConfig cfg = VtdFixture.config(scalable, 48).toBuilder().deferredInvalidation(true).build();
+        VtdConfig cfg = VtdFixture.secondStageConfig(scalable, 48).toBuilder().deferredInvalidation(true).build();
         PhysicalMemory mem = new PhysicalMemory(8L << 30);
         FrameAllocator frames = new FrameAllocator(mem);
         IommuCore core = new IommuCore();
@@ -239,8 +246,8 @@ class VtdInvalidationTest {
     @DisplayName("A domain on two units: each unit gets a page-selective IOTLB invalidation for its own DID")
     void fanOutToEveryUnit() {
         VtdFixture f = new VtdFixture(VtdPlatform.builder()
-                .unit(VtdConfig.builder().name("dmar0").addressWidth(57).build(), dev -> dev.bus() == 1)
-                .unit(VtdConfig.builder().name("dmar1").addressWidth(48).build()));
+                .unit(VtdConfig.builder().name("dmar0").addressWidth(57).firstLevel(false).build(), dev -> dev.bus() == 1)
+                .unit(VtdConfig.builder().name("dmar1").addressWidth(48).firstLevel(false).build()));
         f.hotplug(f.nic, f.disk);
         VtdIommu u0 = f.p.unitOf(f.nic);
         VtdIommu u1 = f.p.unitOf(f.disk);
@@ -263,9 +270,9 @@ class VtdInvalidationTest {
         u0.unit().setDescriptorListener(on0::add);
         u1.unit().setDescriptorListener(on1::add);
         f.core().unmap(d, 0x8000, 0x1000);
-        assertThat(on0.get(0)).isEqualTo(new InvDescriptor.IotlbInv(3, true, true, d.domainId(u0), 0x8000, 0, false));
+        assertThat(on0.get(0)).isEqualTo(new InvDescriptor.IotlbInv(3, true, true, d.domainId(u0), 0x8000, 0, true));
         assertThat(on0.get(1)).isInstanceOf(InvDescriptor.DeviceTlbInv.class);
-        assertThat(on1.get(0)).isEqualTo(new InvDescriptor.IotlbInv(3, true, true, d.domainId(u1), 0x8000, 0, false));
+        assertThat(on1.get(0)).isEqualTo(new InvDescriptor.IotlbInv(3, true, true, d.domainId(u1), 0x8000, 0, true));
         assertThat(on1.get(1)).isInstanceOf(InvDescriptor.InvWait.class);
         assertThat(f.write(f.nic, 0x8000, new byte[1])).isEqualTo(-FaultReason.WRITE);
         assertThat(f.write(f.disk, 0x8000, new byte[1])).isEqualTo(-FaultReason.WRITE);

@@ -29,7 +29,7 @@ class VtdPasidApiTest {
     @Test
     @DisplayName("PASID attach, replace and detach through the core: DMA with the PASID lands where mapped, detach faults it (VT-d)")
     void attachReplaceDetach() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
         f.core().map(def, 0x1000, PA_RID, 0x1000, Prot.RW);
@@ -70,7 +70,7 @@ class VtdPasidApiTest {
     @Test
     @DisplayName("PASID refusals through the core on VT-d change nothing: beyond the width, busy slot; a device without PASIDs is skipped, not refused (iommu_attach_device_pasid)")
     void refusals() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         PciDevice narrow = f.endpoint("narrow", 0x1f, true, 4, false);
         f.hotplug(f.nic, f.disk, narrow);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);
@@ -93,7 +93,7 @@ class VtdPasidApiTest {
     @Test
     @DisplayName("#70 PASID rollback on VT-d: the second member of a group fails, the first gets its entry torn down again")
     void groupRollback() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         // Two functions of one card without ACS: one group, both PASID-capable.
         PciDevice[] fns = f.twoFunctions(0x1f, false);
         PciDevice fn0 = fns[0];

@@ -38,7 +38,7 @@ class VtdSeedPointsTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("S17 device removal attaches the release domain (blocked) before release_device; DMA is blocked after")
     void s17(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic);
         IommuDomain d = f.domain(f.nic);
         f.core().map(d, 0x3000, 0x2600_0000L, 0x1000, Prot.RW);
@@ -58,9 +58,10 @@ class VtdSeedPointsTest {
 
     @ParameterizedTest(name = "scalable {0}")
     @ValueSource(booleans = {false, true})
-    @DisplayName("S18 require_direct: direct mappings from probe, BLOCKED refused, parked on IDENTITY at release")
+    @DisplayName("S18 require_direct: direct mappings from probe, BLOCKED refused, parked on IDENTITY at release; "
+            + "intel_iommu_release_device then tears the scalable context down (legacy keeps pass-through)")
     void s18(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.driver().addRmrr(f.disk, RMRR, 0x4000, false);
         f.hotplug(f.disk);
         assertThat(f.core().devIommu(f.disk).requireDirect()).isTrue();
@@ -81,9 +82,15 @@ class VtdSeedPointsTest {
         f.p.remove(f.disk);
         f.agree();
         assertThat(calls).contains("attach_dev(intel.identity, disk, old=" + def + ") = 0 [release]");
-        // Removed, its RMRR still works: the unit passes its requests through.
-        assertThat(f.write(f.disk, RMRR + 0x20, new byte[] {8})).isEqualTo(RMRR + 0x20);
-        assertThat(f.p.memory().read(RMRR + 0x20, 1)).containsExactly(8);
+        if (scalable) {
+            // intel_iommu_release_device: in scalable mode the context entry goes and the PASID
+            // table is freed whatever the release domain was, so the RMRR faults once release ran
+            assertThat(f.write(f.disk, RMRR + 0x20, new byte[] {8})).isEqualTo(-FaultReason.CONTEXT_ENTRY_NOT_PRESENT);
+        } else {
+            // legacy: the pass-through context entry the release domain wrote stays
+            assertThat(f.write(f.disk, RMRR + 0x20, new byte[] {8})).isEqualTo(RMRR + 0x20);
+            assertThat(f.p.memory().read(RMRR + 0x20, 1)).containsExactly(8);
+        }
         // Hot-added again: back on a DMA domain with the RMRR mapped, nothing leaked or warned.
         f.hotplug(f.disk);
         assertThat(f.domain(f.disk).type()).isEqualTo(DomainType.DMA_FQ);
@@ -96,7 +103,7 @@ class VtdSeedPointsTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("S18 before v6.19 the core releases a require_direct device onto the blocked release domain")
     void s18Before619(boolean scalable) {
-        VtdFixture f = new VtdFixture(VtdFixture.config(scalable, 48),
+        VtdFixture f = new VtdFixture(VtdFixture.secondStageConfig(scalable, 48),
                 CoreConfig.builder().version(KernelVersion.V6_18).build());
         f.driver().addRmrr(f.disk, RMRR, 0x4000, false);
         f.hotplug(f.disk);
@@ -109,7 +116,7 @@ class VtdSeedPointsTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("S19 the IOPF count is zero on blocked or identity with no PASIDs; a leaking driver is reported")
     void s19(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic, f.disk);
         VtdDomain d = (VtdDomain) f.core().pagingDomainAlloc(f.nic);
         d.setIopfCapable(true);
@@ -147,7 +154,7 @@ class VtdSeedPointsTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("S20 attach gets the old domain from the core and checks it against the hardware; no lookups")
     void s20(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         List<String> calls = driverCalls(f);
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
@@ -168,7 +175,7 @@ class VtdSeedPointsTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("S21 no set_dev_pasid with the release domain; static identity and blocked are shared and never freed")
     void s21(boolean scalable) {
-        VtdFixture f = new VtdFixture(VtdFixture.config(scalable, 48), CoreConfig.builder().passthrough(true).build());
+        VtdFixture f = new VtdFixture(VtdFixture.secondStageConfig(scalable, 48), CoreConfig.builder().passthrough(true).build());
         List<String> calls = driverCalls(f);
         f.hotplug(f.nic, f.disk);
         IommuDomain id = f.driver().identityDomain();

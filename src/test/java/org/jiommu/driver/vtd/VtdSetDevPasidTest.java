@@ -29,7 +29,7 @@ class VtdSetDevPasidTest {
     @Test
     @DisplayName("Second-level and pass-through PASID entries: attach, DMA, replace, unmap, remove")
     void pasidEntries() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         f.hotplug(f.nic);
         IommuDomain def = f.domain(f.nic);
         f.core().map(def, 0x1000, 0x2000_0000L, 0x1000, Prot.RW);
@@ -101,7 +101,7 @@ class VtdSetDevPasidTest {
         IommuDomain d = legacy.domain(legacy.nic);
         assertThat(set(d, legacy.nic, 5, null)).isEqualTo(Errno.EOPNOTSUPP.neg());
 
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         PciDevice acc = f.endpoint("acc", 0x1f, true, 4, false);
         f.hotplug(f.disk, acc);
         IommuDomain dd = f.domain(f.disk);
@@ -110,5 +110,46 @@ class VtdSetDevPasidTest {
         assertThat(set(da, acc, 15, null)).isZero();
         assertThat(set(da, acc, 16, null)).isEqualTo(Errno.ENODEV.neg());
         assertThat(f.driver().programmedPasid(acc, 16)).isNull();
+    }
+
+    @Test
+    @DisplayName("intel_pasid_replace_second_level / _pass_through: a PASID replace overwrites the present entry "
+            + "(never not present in between), then flushes the old DID: PASID cache, PASID-based IOTLB, device-TLB, wait")
+    void replaceWithoutNotPresentWindow() {
+        VtdFixture f = VtdFixture.secondStage(true, 48);
+        f.hotplug(f.nic);
+        VtdDomain d = f.mappedDomain(f.nic, 0x1000, 0x2100_0000L, Prot.RW);
+        VtdDomain d2 = f.mappedDomain(f.nic, 0x1000, 0x2200_0000L, Prot.RW);
+        f.core().attachDevicePasid(d, f.nic, 5, new AttachHandle());
+        assertThat(f.write(f.nic, 5, 0x1000, new byte[1])).isEqualTo(0x2100_0000L);
+        int oldDid = d.domainId(f.unit());
+        int sid = f.nic.requesterId();
+        List<InvDescriptor> log = new ArrayList<>();
+        List<Long> word0 = new ArrayList<>();
+        f.unit().unit().setDescriptorListener(x -> {
+            log.add(x);
+            word0.add(f.pasidEntryWord0(sid, 5));
+        });
+        f.core().replaceDevicePasid(d2, f.nic, 5, new AttachHandle());
+        assertThat(word0).isNotEmpty().allMatch(w -> (w & 1) == 1);
+        assertThat(log).hasSize(4);
+        assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidCacheInv(InvDescriptor.PC_G_PASID, oldDid, 5));
+        assertThat(log.get(1)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, oldDid, 5, 0, 0,
+                false));
+        assertThat(log.get(2)).isInstanceOf(InvDescriptor.PasidDeviceTlbInv.class);
+        assertThat(log.get(3)).isInstanceOf(InvDescriptor.InvWait.class);
+        assertThat(f.pasidEntry(f.nic, 5).domainId()).isEqualTo(d2.domainId(f.unit()));
+        assertThat(f.write(f.nic, 5, 0x1000, new byte[1])).isEqualTo(0x2200_0000L);
+        assertThat(d.domainId(f.unit())).isEqualTo(-1);
+        f.agree();
+        // identity over a paging domain: the same replace, flushing d2's DID
+        int d2Did = d2.domainId(f.unit());
+        log.clear();
+        word0.clear();
+        f.core().replaceDevicePasid(f.driver().identityDomain(), f.nic, 5, new AttachHandle());
+        assertThat(word0).isNotEmpty().allMatch(w -> (w & 1) == 1);
+        assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidCacheInv(InvDescriptor.PC_G_PASID, d2Did, 5));
+        assertThat(f.write(f.nic, 5, 0x3456_7000L, new byte[1])).isEqualTo(0x3456_7000L);
+        f.agree();
     }
 }

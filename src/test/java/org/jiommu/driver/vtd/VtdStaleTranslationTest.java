@@ -38,7 +38,7 @@ class VtdStaleTranslationTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("IOTLB: skipping the page-selective IOTLB invalidation leaves a stale translation")
     void staleIotlb(boolean scalable) {
-        VtdFixture buggy = VtdFixture.of(scalable, 48);
+        VtdFixture buggy = VtdFixture.secondStage(scalable, 48);
         assertThat(sequence(buggy, buggy.disk, DriverFaults.Skip.IOTLB)).isEqualTo(PA + 16);
         assertThat(buggy.p.memory().read(PA + 16, 1)).containsExactly(0x5A);
         assertThat(buggy.unit().unit().iotlbEntries()).anyMatch(e -> e.iovaBase == IOVA);
@@ -46,7 +46,7 @@ class VtdStaleTranslationTest {
         buggy.core().flushIotlbAll(buggy.domain(buggy.disk));
         assertThat(buggy.write(buggy.disk, IOVA, new byte[1])).isEqualTo(-FaultReason.WRITE);
 
-        VtdFixture good = VtdFixture.of(scalable, 48);
+        VtdFixture good = VtdFixture.secondStage(scalable, 48);
         assertThat(sequence(good, good.disk, null)).isEqualTo(-FaultReason.WRITE);
         assertThat(good.p.memory().read(PA + 16, 1)).containsExactly(0);
         assertThat(good.unit().unit().iotlbEntries()).noneMatch(e -> e.iovaBase == IOVA);
@@ -56,14 +56,14 @@ class VtdStaleTranslationTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("ATC: skipping the device-TLB invalidation leaves a stale translation in the device")
     void staleAtc(boolean scalable) {
-        VtdFixture buggy = VtdFixture.of(scalable, 48);
+        VtdFixture buggy = VtdFixture.secondStage(scalable, 48);
         assertThat(sequence(buggy, buggy.nic, DriverFaults.Skip.DEVICE_TLB)).isEqualTo(PA + 16);
         assertThat(buggy.p.memory().read(PA + 16, 1)).containsExactly(0x5A);
         assertThat(buggy.nic.atc().contains(-1, IOVA)).isTrue();
         // The IOTLB was invalidated: only the device's own cache is stale.
         assertThat(buggy.unit().unit().iotlbEntries()).noneMatch(e -> e.iovaBase == IOVA);
 
-        VtdFixture good = VtdFixture.of(scalable, 48);
+        VtdFixture good = VtdFixture.secondStage(scalable, 48);
         assertThat(sequence(good, good.nic, null)).isEqualTo(-FaultReason.WRITE);
         assertThat(good.p.memory().read(PA + 16, 1)).containsExactly(0);
         assertThat(good.nic.atc().contains(-1, IOVA)).isFalse();

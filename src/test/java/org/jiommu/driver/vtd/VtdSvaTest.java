@@ -133,12 +133,16 @@ class VtdSvaTest {
         f.unit().unit().setDescriptorListener(log::add);
         f.core().svaUnbindDevice(h);
         f.agree();
-        // ... then the PRQ drain (intel_iommu_drain_pasid_prq): PASID-based IOTLB and device-TLB, wait with PD.
-        assertThat(log).hasSize(7);
-        assertThat(log.get(4)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0,
+        // ... then the PRQ drain (intel_iommu_drain_pasid_prq): a fence, PASID-based IOTLB with the DID
+        // of the device's RID domain (info->domain, not the SVA entry's), device-TLB, wait with PD.
+        int ridDid = ((VtdDomain) f.domain(acc)).domainId(f.unit());
+        assertThat(log).hasSize(8);
+        assertThat(log.get(4)).isInstanceOfSatisfying(InvDescriptor.InvWait.class,
+                w -> assertThat(w.fence()).isTrue());
+        assertThat(log.get(5)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, ridDid, p, 0, 0,
                 false));
-        assertThat(log.get(5)).isInstanceOf(InvDescriptor.PasidDeviceTlbInv.class);
-        assertThat(log.get(6)).isInstanceOfSatisfying(InvDescriptor.InvWait.class,
+        assertThat(log.get(6)).isInstanceOf(InvDescriptor.PasidDeviceTlbInv.class);
+        assertThat(log.get(7)).isInstanceOfSatisfying(InvDescriptor.InvWait.class,
                 w -> assertThat(w.pageRequestDrain()).isTrue());
         assertThat(log.get(0)).isEqualTo(new InvDescriptor.PasidCacheInv(InvDescriptor.PC_G_PASID, did, p));
         assertThat(log.get(1)).isEqualTo(new InvDescriptor.PasidIotlbInv(InvDescriptor.PIOTLB_G_PASID, did, p, 0, 0,

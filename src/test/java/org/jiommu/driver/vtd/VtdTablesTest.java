@@ -24,7 +24,7 @@ class VtdTablesTest {
     @ValueSource(booleans = {false, true})
     @DisplayName("the entry a device's requests without PASID walk points at its domain's table with its DID")
     void ridEntryIsTheDomains(boolean scalable) {
-        VtdFixture f = VtdFixture.of(scalable, 48);
+        VtdFixture f = VtdFixture.secondStage(scalable, 48);
         f.hotplug(f.nic, f.disk);
         VtdDomain d = (VtdDomain) f.domain(f.nic);
         VtdTables t = VtdTables.of(f.unit().unit(), f.p.memory());
@@ -50,7 +50,7 @@ class VtdTablesTest {
     @Test
     @DisplayName("a PASID attached later is decoded where the fixture's walk finds it; a PASID beyond the directory has no entry")
     void pasidEntries() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         f.hotplug(f.nic);
         IommuGroup g = f.core().groupGet(f.nic);
         f.core().groupClaimDmaOwner(g, "vfio");
@@ -76,7 +76,7 @@ class VtdTablesTest {
     @Test
     @DisplayName("a bus no device was probed on has no root entry: no context entry address")
     void absentBus() {
-        VtdFixture f = VtdFixture.of(true, 48);
+        VtdFixture f = VtdFixture.secondStage(true, 48);
         f.hotplug(f.nic);
         VtdTables t = VtdTables.of(f.unit().unit(), f.p.memory());
         assertThat(t.rootEntry(0x7f).present()).isFalse();
