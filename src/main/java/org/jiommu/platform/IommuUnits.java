@@ -73,6 +73,15 @@ public interface IommuUnits {
     /** {@code hw_dump} of unit {@code iommu}: its tables as the hardware walks them. */
     String dump(String iommu, DomainLabels labels);
 
+    /**
+     * The walk the hardware does for a request of {@code dev} (PASID {@code pasid}, or
+     * {@code DmaTranslator.NO_PASID}) at {@code iova}, decoded from memory; null if the kind
+     * cannot show one or the device is not behind these units ({@code jiommu serve}).
+     */
+    default HwWalk walk(Device dev, int pasid, long iova) {
+        return null;
+    }
+
     /** The counters of unit {@code iommu}, one or more lines ending in a newline. */
     String stats(String iommu);
 
