@@ -45,13 +45,7 @@ public final class ScenarioRunner {
     public FileReport run(Scenario s, StepListener listener) {
         Machine m;
         try {
-            List<DeviceSpec> hotplugged = new ArrayList<>();
-            for (Step st : s.steps()) {
-                if (st.args().get("device") instanceof DeviceSpec d) {
-                    hotplugged.add(d);
-                }
-            }
-            m = Machine.build(s.platform(), hotplugged);
+            m = machineFor(s);
         } catch (RuntimeException e) {
             // A probe error at boot (IommuException) or a model bug: no step can run.
             FileReport r = new FileReport(s.file(), s.name(), 0, 1, 0, true,
@@ -84,6 +78,17 @@ public final class ScenarioRunner {
         FileReport fr = new FileReport(s.file(), s.name(), run, failed, faults, stopped, null, cache[0], cache[1]);
         listener.end(s, fr);
         return fr;
+    }
+
+    /** The scenario's platform, booted (the devices device_add steps add decide which bus each IOMMU serves). */
+    static Machine machineFor(Scenario s) {
+        List<DeviceSpec> hotplugged = new ArrayList<>();
+        for (Step st : s.steps()) {
+            if (st.args().get("device") instanceof DeviceSpec d) {
+                hotplugged.add(d);
+            }
+        }
+        return Machine.build(s.platform(), hotplugged);
     }
 
     /**
