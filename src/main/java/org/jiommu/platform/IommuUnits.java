@@ -10,6 +10,7 @@ import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.pgtable.IoPageTable;
 
 /**
  * One kind's IOMMUs on one {@link Platform}: its hardware units and their driver, built by
@@ -79,6 +80,14 @@ public interface IommuUnits {
      * cannot show one or the device is not behind these units ({@code jiommu serve}).
      */
     default HwWalk walk(Device dev, int pasid, long iova) {
+        return null;
+    }
+
+    /**
+     * The page table of one of these units' paging domains (its descriptors live in simulated
+     * memory), or null if {@code d} has none here ({@code jiommu serve}'s table view).
+     */
+    default IoPageTable pageTable(IommuDomain d) {
         return null;
     }
 

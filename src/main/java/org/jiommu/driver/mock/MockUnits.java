@@ -125,6 +125,11 @@ public final class MockUnits implements IommuUnits {
     }
 
     @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof MockDomain m ? m.pgtable() : null;
+    }
+
+    @Override
     public String dump(String iommu, DomainLabels labels) {
         return MockDump.dump(iommu, drivers.get(iommu), platform.devicesOn(iommu), labels);
     }

@@ -11,6 +11,7 @@ import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.HwStats;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.HwWalk;
@@ -149,6 +150,11 @@ public final class Smmuv2Units implements IommuUnits {
         // an SMMUv2 has no PASIDs: a request with one has nothing to walk
         return d == null || pasid != DmaTranslator.NO_PASID ? null
                 : Smmuv2Walk.walk(d.unit(), platform.memory(), platform.sourceId(dev), iova);
+    }
+
+    @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof Smmuv2Domain s ? s.table : null;
     }
 
     @Override

@@ -29,6 +29,7 @@ import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.hw.vtd.VtdRegisters;
 import org.jiommu.hw.vtd.VtdUnit;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.HwWalk;
@@ -239,6 +240,11 @@ public final class VtdUnits implements IommuUnits {
             return null;
         }
         return VtdWalk.walk(platform.memory(), unitOf(p), topology.dmaRequesterId(p), pasid, iova);
+    }
+
+    @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof VtdDomain v ? v.pageTable() : null;
     }
 
     @Override
