@@ -169,6 +169,15 @@ public final class ScenarioSession {
         return machine.showDomain(d, g).name();
     }
 
+    /** The number an earlier step bound to {@code name} ({@code as:}), or null if none. */
+    public Long boundNumber(String name) {
+        try {
+            return machine != null && machine.binding(name) instanceof Value.Num n ? n.value() : null;
+        } catch (StepError unbound) {
+            return null;
+        }
+    }
+
     /** The device's group, or null. */
     public IommuGroup group(Device dev) {
         return machine.core.groupGet(dev);

@@ -185,11 +185,13 @@ public final class ServeApi {
         return d;
     }
 
-    private static int pasid(Map<String, String> q) {
+    /** The PASID parameter: a number, or a name a step bound ({@code as: p1}); none: requests without PASID. */
+    private static int pasid(ScenarioSession s, Map<String, String> q) {
         if (!q.containsKey("pasid") || q.get("pasid").isEmpty()) {
             return DmaTranslator.NO_PASID;
         }
-        long p = Params.number(q, "pasid");
+        Long bound = s.boundNumber(q.get("pasid").trim());
+        long p = bound != null ? bound : Params.number(q, "pasid");
         if (p < 0 || p > 0xfffff) {
             throw new BadRequest("pasid=" + q.get("pasid") + ": a PASID is 0..0xfffff (20 bits)");
         }
@@ -211,7 +213,7 @@ public final class ServeApi {
 
     private static ObjectNode walk(ScenarioSession s, Map<String, String> q) {
         Device d = device(s, q);
-        int pasid = pasid(q);
+        int pasid = pasid(s, q);
         long iova = Params.number(q, "iova");
         return walkJson(hwWalk(s, d, pasid, iova), d, pasid, iova);
     }
@@ -243,7 +245,7 @@ public final class ServeApi {
 
     private static ObjectNode table(ScenarioSession s, Map<String, String> q) {
         Device d = device(s, q);
-        int pasid = pasid(q);
+        int pasid = pasid(s, q);
         IommuGroup g = s.group(d);
         if (g == null) {
             throw new BadRequest(d.name() + " has no IOMMU group");
@@ -277,7 +279,7 @@ public final class ServeApi {
 
     private static ObjectNode dma(ScenarioSession s, Map<String, String> q) {
         Device d = device(s, q);
-        int pasid = pasid(q);
+        int pasid = pasid(s, q);
         long iova = Params.number(q, "iova");
         long size = q.containsKey("size") ? Params.number(q, "size") : 4;
         if (size < 1 || size > MAX_DMA) {
