@@ -135,6 +135,25 @@ public final class ScenarioRunner {
         return new StepReport(step, o, passed, mismatch, warnings);
     }
 
+    /**
+     * Runs a step again on a machine rebuilt from the same file, whose first run gave
+     * {@code first}: the call only, without the comparisons and the before/after state
+     * snapshots (the model is deterministic: the same calls from the same boot give the same
+     * outcomes), binding its result as the first run did. {@code jiommu serve}'s "back".
+     */
+    void replay(Machine m, Step step, StepReport first) {
+        try {
+            Outcome o = step.op().executor().execute(m, new StepArgs(step, m));
+            if (first.passed() && step.as() != null) {
+                bind(m, step.as(), o);
+            }
+        } catch (IommuException | StepError e) {
+            // the first run's outcome was this refusal too
+        } catch (RuntimeException e) {
+            // a model error, as in the first run (its report says so)
+        }
+    }
+
     private static String stripErrno(IommuException e) {
         String msg = e.getMessage();
         String prefix = e.errno().name() + ": ";

@@ -92,7 +92,19 @@ public final class ScenarioSession {
             throw new IllegalArgumentException("step " + n + " outside 0.." + scenario.steps().size());
         }
         if (n < reports.size()) {
+            // back: a fresh platform, the first n steps replayed without re-checking them (their
+            // reports stand: the model is deterministic), then nothing more to run
+            List<ScenarioRunner.StepReport> kept = new ArrayList<>(reports.subList(0, n));
+            List<Counters> keptCounters = new ArrayList<>(counters.subList(0, n + 1));
             reset();
+            if (machine != null) {
+                for (ScenarioRunner.StepReport r : kept) {
+                    runner.replay(machine, r.step(), r);
+                }
+                reports.addAll(kept);
+                counters.clear();
+                counters.addAll(keptCounters);
+            }
         }
         while (machine != null && reports.size() < n) {
             ScenarioRunner.StepReport r = runner.runStep(machine, scenario.steps().get(reports.size()));
