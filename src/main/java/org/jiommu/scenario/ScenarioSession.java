@@ -14,8 +14,9 @@ import org.jiommu.platform.Platform;
 
 /**
  * One scenario run step by step, for {@code jiommu serve}: the platform after steps 1..N, with
- * the same runner and comparisons as {@code jiommu run}. Going back re-runs from a fresh
- * platform (the model has no undo, as a machine has none). A DMA issued from outside the steps
+ * the same runner and comparisons as {@code jiommu run}. Going back rebuilds a fresh platform
+ * (the model has no undo, as a machine has none) and replays the kept steps on it without
+ * re-checking them ({@link ScenarioRunner#replay}: the model is deterministic). A DMA issued from outside the steps
  * ({@link #dma}) acts on the current state; running forward continues from that state, going
  * back forgets it. Not thread-safe: the caller serialises.
  */

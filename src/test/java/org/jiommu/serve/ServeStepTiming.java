@@ -12,7 +12,7 @@ import org.jiommu.scenario.ScenarioReader;
 /**
  * Measures what the page waits for at each step on the generated 256-function platform
  * ({@link LargePlatform}): POST /api/step (one step forward) then GET /api/steps, /api/platform
- * and /api/stats, over HTTP on loopback, as app.js does; then "back" (a re-run from the start)
+ * and /api/stats, over HTTP on loopback, as app.js does; then "back" (a replay from the start)
  * from the end. Not a test: run by hand, figures in docs/PERFORMANCE.md.
  *
  * <pre>mvn -B -q -o test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
@@ -46,7 +46,7 @@ public final class ServeStepTiming {
             System.out.printf("%d functions, %d steps%n", devices, steps);
             System.out.printf("forward one step + steps/platform/stats: median %.1f ms, p99 %.1f ms, max %.1f ms%n",
                     ms(pct(forward, 50)), ms(pct(forward, 99)), ms(pct(forward, 100)));
-            System.out.printf("back from the end (re-run of %d steps) + the three GETs: median %.1f ms, max %.1f ms%n",
+            System.out.printf("back from the end (replay of %d steps) + the three GETs: median %.1f ms, max %.1f ms%n",
                     steps - 1, ms(pct(back, 50)), ms(pct(back, 100)));
         }
     }
