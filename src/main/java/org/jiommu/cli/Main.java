@@ -25,7 +25,7 @@ import picocli.CommandLine.Command;
         },
         subcommands = {CommandLine.HelpCommand.class, RunCommand.class, OpsCommand.class, DemoCommand.class,
             PgtableCommand.class,
-            BenchCommand.class, StressCommand.class, FailNthCommand.class})
+            BenchCommand.class, StressCommand.class, FailNthCommand.class, ServeCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_CHECK_FAILED = 1;

@@ -10,6 +10,7 @@ import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.pgtable.IoPageTable;
 
 /**
  * One kind's IOMMUs on one {@link Platform}: its hardware units and their driver, built by
@@ -72,6 +73,23 @@ public interface IommuUnits {
 
     /** {@code hw_dump} of unit {@code iommu}: its tables as the hardware walks them. */
     String dump(String iommu, DomainLabels labels);
+
+    /**
+     * The walk the hardware does for a request of {@code dev} (PASID {@code pasid}, or
+     * {@code DmaTranslator.NO_PASID}) at {@code iova}, decoded from memory; null if the kind
+     * cannot show one or the device is not behind these units ({@code jiommu serve}).
+     */
+    default HwWalk walk(Device dev, int pasid, long iova) {
+        return null;
+    }
+
+    /**
+     * The page table of one of these units' paging domains (its descriptors live in simulated
+     * memory), or null if {@code d} has none here ({@code jiommu serve}'s table view).
+     */
+    default IoPageTable pageTable(IommuDomain d) {
+        return null;
+    }
 
     /** The counters of unit {@code iommu}, one or more lines ending in a newline. */
     String stats(String iommu);

@@ -27,20 +27,59 @@ public final class JsonPrinter implements ScenarioRunner.StepListener {
 
     @Override
     public void step(Scenario s, ScenarioRunner.StepReport r) {
-        Step step = r.step();
+        print(stepJson(s, r));
+    }
+
+    /** A step not run yet: what {@link #stepJson} shows before the result. */
+    public static ObjectNode pendingStepJson(Scenario s, Step step) {
+        ObjectNode o = head(s, step);
+        if (step.note() != null) {
+            o.put("note", step.note());
+        }
+        return o;
+    }
+
+    /** What a step object says before its result. */
+    private static ObjectNode head(Scenario s, Step step) {
         ObjectNode o = JSON.createObjectNode();
         o.put("file", s.file());
         o.put("step", step.number());
         o.put("line", step.loc().line());
         o.put("op", step.op().name());
+        putArgs(o, step);
+        o.put("call", step.written());
+        o.put("expect", step.expect().show());
+        return o;
+    }
+
+    private static void putArgs(ObjectNode o, Step step) {
         ObjectNode args = o.putObject("args");
         for (Map.Entry<String, Object> e : step.args().entrySet()) {
             args.put(e.getKey(), argText(e.getKey(), e.getValue()));
         }
-        o.put("call", step.written());
-        o.put("expect", step.expect().show());
+    }
+
+    /** One step's object, as {@code run --json} prints it and {@code jiommu serve}'s API serves it. */
+    public static ObjectNode stepJson(Scenario s, ScenarioRunner.StepReport r) {
+        Step step = r.step();
+        ObjectNode o = head(s, step);
         o.put("result", r.outcome().show());
-        Outcome out0 = r.outcome();
+        putOutcome(o, r.outcome());
+        if (!r.warnings().isEmpty()) {
+            r.warnings().forEach(o.putArray("warnings")::add);
+        }
+        if (step.as() != null) {
+            o.put("as", step.as());
+        }
+        o.put("status", r.passed() ? "ok" : "FAILED");
+        if (!r.passed()) {
+            o.put("mismatch", r.mismatch());
+        }
+        return o;
+    }
+
+    /** An outcome's fields ({@code errno}, {@code paddr}, {@code fault} ...), as a step object has them. */
+    public static void putOutcome(ObjectNode o, Outcome out0) {
         if (out0 instanceof Outcome.Failed f) {
             o.put("errno", "-" + f.errno().name());
             o.put("message", f.message());
@@ -62,17 +101,6 @@ public final class JsonPrinter implements ScenarioRunner.StepListener {
         } else if (out0 instanceof Outcome.Error e) {
             o.put("message", e.message());
         }
-        if (!r.warnings().isEmpty()) {
-            r.warnings().forEach(o.putArray("warnings")::add);
-        }
-        if (step.as() != null) {
-            o.put("as", step.as());
-        }
-        o.put("status", r.passed() ? "ok" : "FAILED");
-        if (!r.passed()) {
-            o.put("mismatch", r.mismatch());
-        }
-        print(o);
     }
 
     private static String argText(String key, Object v) {

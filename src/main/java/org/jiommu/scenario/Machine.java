@@ -296,6 +296,11 @@ final class Machine {
         drivers.put(dev, driver);
     }
 
+    /** The driver bound to {@code dev}, or null. */
+    String driverOf(Device dev) {
+        return drivers.get(dev);
+    }
+
     /** Unbinds ({@code dma_cleanup} un-uses the default domain); -ENODEV when nothing is bound (unbind_store). */
     void driverUnbind(Device dev) {
         String driver = drivers.get(dev);

@@ -2,6 +2,7 @@ package org.jiommu.scenario;
 
 import java.util.Arrays;
 import org.jiommu.base.Errno;
+import org.jiommu.bus.Device;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.dma.DmaResult;
 import org.jiommu.bus.dma.DmaTranslator;
@@ -41,18 +42,25 @@ final class PlatformOps {
      * the device's ATC (if ATS is on) and the IOMMU hardware, which walks the tables in memory.
      */
     static Outcome dma(Machine m, StepArgs a) {
-        DmaEngine engine = m.engine(m.device(a.word("dev")));
         int pasid = a.has("pasid") ? (int) a.number("pasid") : DmaTranslator.NO_PASID;
+        boolean write = a.has("write");
+        int len = (int) a.number(write ? "write" : "read");
+        return dma(m, m.device(a.word("dev")), pasid, a.number("iova"), write, len, a.has("data") ? a.hex("data") : null);
+    }
+
+    /**
+     * One DMA of {@code len} bytes by {@code dev} ({@code data}: what a write sends, null for the
+     * fill byte); the dma step and {@code jiommu serve}'s DMA console.
+     */
+    static Outcome dma(Machine m, Device dev, int pasid, long iova, boolean write, int len, byte[] data) {
+        DmaEngine engine = m.engine(dev);
         if (pasid != DmaTranslator.NO_PASID && (pasid < 0 || pasid > 0xfffff)) {
             throw new StepError("PASID " + pasid + " does not fit the 20 bits of a TLP prefix");
         }
-        long iova = a.number("iova");
-        boolean write = a.has("write");
-        int len = (int) a.number(write ? "write" : "read");
         byte[] buf;
         DmaResult r;
         if (write) {
-            buf = a.has("data") ? a.hex("data") : filled(len);
+            buf = data != null ? data : filled(len);
             r = engine.write(pasid, iova, buf);
         } else {
             buf = new byte[len];

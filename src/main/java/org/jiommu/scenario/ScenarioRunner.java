@@ -45,13 +45,7 @@ public final class ScenarioRunner {
     public FileReport run(Scenario s, StepListener listener) {
         Machine m;
         try {
-            List<DeviceSpec> hotplugged = new ArrayList<>();
-            for (Step st : s.steps()) {
-                if (st.args().get("device") instanceof DeviceSpec d) {
-                    hotplugged.add(d);
-                }
-            }
-            m = Machine.build(s.platform(), hotplugged);
+            m = machineFor(s);
         } catch (RuntimeException e) {
             // A probe error at boot (IommuException) or a model bug: no step can run.
             FileReport r = new FileReport(s.file(), s.name(), 0, 1, 0, true,
@@ -84,6 +78,17 @@ public final class ScenarioRunner {
         FileReport fr = new FileReport(s.file(), s.name(), run, failed, faults, stopped, null, cache[0], cache[1]);
         listener.end(s, fr);
         return fr;
+    }
+
+    /** The scenario's platform, booted (the devices device_add steps add decide which bus each IOMMU serves). */
+    static Machine machineFor(Scenario s) {
+        List<DeviceSpec> hotplugged = new ArrayList<>();
+        for (Step st : s.steps()) {
+            if (st.args().get("device") instanceof DeviceSpec d) {
+                hotplugged.add(d);
+            }
+        }
+        return Machine.build(s.platform(), hotplugged);
     }
 
     /**
@@ -132,6 +137,25 @@ public final class ScenarioRunner {
             o = bind(m, step.as(), o);
         }
         return new StepReport(step, o, passed, mismatch, warnings);
+    }
+
+    /**
+     * Runs a step again on a machine rebuilt from the same file, whose first run gave
+     * {@code first}: the call only, without the comparisons and the before/after state
+     * snapshots (the model is deterministic: the same calls from the same boot give the same
+     * outcomes), binding its result as the first run did. {@code jiommu serve}'s "back".
+     */
+    void replay(Machine m, Step step, StepReport first) {
+        try {
+            Outcome o = step.op().executor().execute(m, new StepArgs(step, m));
+            if (first.passed() && step.as() != null) {
+                bind(m, step.as(), o);
+            }
+        } catch (IommuException | StepError e) {
+            // the first run's outcome was this refusal too
+        } catch (RuntimeException e) {
+            // a model error, as in the first run (its report says so)
+        }
     }
 
     private static String stripErrno(IommuException e) {

@@ -43,6 +43,13 @@ class ReadmeCommandsTest {
                 a.addAll(List.of("--forks", "0", "--iteration-ms", "5"));
                 args = a.toArray(String[]::new);
             }
+            if (args[0].equals("serve")) {
+                // the README's explorer: started on a free port, fetched once, stopped (it would
+                // run until interrupted); ServeCommandTest and the serve tests check the rest
+                List<String> a = new ArrayList<>(List.of(args));
+                a.addAll(List.of("--port", "0", "--self-test"));
+                args = a.toArray(String[]::new);
+            }
             Cli r = Cli.run(args);
             assertThat(r.exit).as(String.join(" ", args) + "\n" + r.err).isEqualTo(0);
         }

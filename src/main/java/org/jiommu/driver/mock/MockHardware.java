@@ -101,6 +101,16 @@ public final class MockHardware implements DmaTranslator {
         return streams.getOrDefault(sid, Entry.ABORT);
     }
 
+    /** The PASID entry of a source ID, or null (the walk view, {@link MockWalk}). */
+    Entry pasidEntry(int sid, int pasid) {
+        return pasids.get((long) sid << 32 | (pasid & 0xffffffffL));
+    }
+
+    /** The TTBR1 half of a source ID's context, or null. */
+    Split split(int sid) {
+        return splits.get(sid);
+    }
+
     public long translations() {
         return translations.sum();
     }

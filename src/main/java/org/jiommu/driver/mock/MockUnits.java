@@ -13,6 +13,7 @@ import org.jiommu.core.spi.IommuDevice;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.HardwareView;
+import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
@@ -114,6 +115,18 @@ public final class MockUnits implements IommuUnits {
     @Override
     public HardwareView view(CoreSnapshot s) {
         return new MockHardwareView(drivers(), HardwareView.fwspecMap(s));
+    }
+
+    @Override
+    public HwWalk walk(Device dev, int pasid, long iova) {
+        String iommu = platform.iommuOf(dev);
+        MockIommuDriver d = iommu == null ? null : drivers.get(iommu);
+        return d == null ? null : MockWalk.walk(iommu, d.hardware(), platform.memory(), platform.sourceId(dev), pasid, iova);
+    }
+
+    @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof MockDomain m ? m.pgtable() : null;
     }
 
     @Override

@@ -7,11 +7,14 @@ import java.util.Map;
 import org.jiommu.bus.Device;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.dma.DmaResult;
+import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.HwStats;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
+import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
@@ -157,6 +160,19 @@ public final class Smmuv2Units implements IommuUnits {
     @Override
     public EntryView entries() {
         return new Smmuv2Entries(platform, drivers);
+    }
+
+    @Override
+    public HwWalk walk(Device dev, int pasid, long iova) {
+        Smmuv2Driver d = drivers.get(platform.iommuOf(dev));
+        // an SMMUv2 has no PASIDs: a request with one has nothing to walk
+        return d == null || pasid != DmaTranslator.NO_PASID ? null
+                : Smmuv2Walk.walk(d.unit(), platform.memory(), platform.sourceId(dev), iova);
+    }
+
+    @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof Smmuv2Domain s ? s.table : null;
     }
 
     @Override

@@ -29,8 +29,10 @@ import org.jiommu.hw.vtd.FaultReason;
 import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.hw.vtd.VtdRegisters;
 import org.jiommu.hw.vtd.VtdUnit;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
+import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
@@ -230,6 +232,19 @@ public final class VtdUnits implements IommuUnits {
     @Override
     public HardwareView view(CoreSnapshot s) {
         return new VtdDriverView(driver, s);
+    }
+
+    @Override
+    public HwWalk walk(Device dev, int pasid, long iova) {
+        if (!(dev instanceof PciDevice p) || driver.unitFor(p) == null) {
+            return null;
+        }
+        return VtdWalk.walk(platform.memory(), unitOf(p), topology.dmaRequesterId(p), pasid, iova);
+    }
+
+    @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof VtdDomain v ? v.pageTable() : null;
     }
 
     @Override
