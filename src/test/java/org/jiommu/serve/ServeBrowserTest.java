@@ -127,7 +127,7 @@ class ServeBrowserTest {
     }
 
     private static final Pattern DUMP_PASID = Pattern.compile(
-            "pasid 0 \\(RID_PASID\\)\\s+second-level, DID (\\d+), SLPTPTR (0x[0-9a-f]+)");
+            "pasid 0 \\(RID_PASID\\)\\s+(?:first|second)-level, DID (\\d+), ((?:FL|SL)PTPTR) (0x[0-9a-f]+)");
 
     @Test
     @DisplayName("step through the VT-d passthrough: groups and domains, the walk equal to hw_dump, a DMA, faults highlighted")
@@ -167,8 +167,8 @@ class ServeBrowserTest {
         driver.findElement(By.id("walk-go")).click();
         WebElement pasidEntry = find("#walk tr.entry[data-name='PASID entry (PASID 0, RID_PASID)']");
         assertThat(pasidEntry.findElement(By.cssSelector("[data-field='DID']")).getText()).isEqualTo("DID=" + m.group(1));
-        assertThat(pasidEntry.findElement(By.cssSelector("[data-field='SLPTPTR']")).getText())
-                .isEqualTo("SLPTPTR=" + m.group(2));
+        assertThat(pasidEntry.findElement(By.cssSelector("[data-field='" + m.group(2) + "']")).getText())
+                .isEqualTo(m.group(2) + "=" + m.group(3));
         assertThat(pasidEntry.findElement(By.cssSelector(".words")).getText().split(" ")).hasSize(8);
         assertThat(driver.findElements(By.cssSelector("#walk tr.entry"))).hasSize(8);
         assertThat(find("#walk .walk-result").getText()).startsWith("translates to 0x4002345");
