@@ -170,6 +170,7 @@ final class PageRequestQueue {
         synchronized (handlerLock) {
             for (int i = 0; i < 4; i++) {
                 handleLocked();
+                flushIopf(rid);
                 List<long[]> descs = new ArrayList<>();
                 descs.add(VtdEncoder.pasidIotlbInv(did, pasid, 0, -1, false));
                 if (ats) {
@@ -180,6 +181,18 @@ final class PageRequestQueue {
                     return;
                 }
             }
+        }
+    }
+
+    /**
+     * {@code iopf_queue_flush_dev} in {@code intel_iommu_drain_pasid_prq}: the groups reported
+     * from the ring have been through their handlers (on the IOPF queue's worker) before the
+     * teardown goes on, while the caller keeps its locks as in the kernel.
+     */
+    private void flushIopf(int rid) {
+        Device dev = devices.get(rid);
+        if (dev != null) {
+            core.iopfQueueFlushDev(dev);
         }
     }
 
