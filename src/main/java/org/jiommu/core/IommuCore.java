@@ -121,21 +121,20 @@ public final class IommuCore {
     private final ThreadLocal<int[]> callDepth = ThreadLocal.withInitial(() -> new int[1]);
 
     /**
-     * Every public call: traced; when the outermost call on the thread ends (no core lock held any
-     * more), the IOPF work queued meanwhile runs, as the kernel's kworker would (IopfEngine).
+     * Every public call: traced; when the outermost call on the thread has returned (no core lock
+     * held any more, its RETURN traced), the IOPF work queued meanwhile is released to the queues'
+     * workers and waited for (IopfEngine: the model's release points).
      */
     private <T> T call(String fn, Supplier<T> body, Object... args) {
-        return tracer.call(fn, () -> {
-            int[] depth = callDepth.get();
-            depth[0]++;
-            try {
-                return body.get();
-            } finally {
-                if (--depth[0] == 0) {
-                    iopf.runPending();
-                }
+        int[] depth = callDepth.get();
+        depth[0]++;
+        try {
+            return tracer.call(fn, body, args);
+        } finally {
+            if (--depth[0] == 0) {
+                iopf.runPending();
             }
-        }, args);
+        }
     }
 
     private void run(String fn, Runnable body, Object... args) { call(fn, () -> { body.run(); return null; }, args); }
@@ -527,7 +526,8 @@ public final class IommuCore {
 
     /** {@code iopf_queue_flush_dev}: WARN and -ENODEV without a fault parameter. */
     public void iopfQueueFlushDev(Device dev) {
-        run("iopf_queue_flush_dev", () -> iopf.flushDev(Args.device(dev, "iopf_queue_flush_dev")), dev);
+        run("iopf_queue_flush_dev", () -> Args.check(iopf.flushDev(Args.device(dev, "iopf_queue_flush_dev")),
+                () -> "iopf_queue_flush_dev: " + dev + " has no fault parameter"), dev);
     }
 
     /** {@code iopf_queue_discard_partial}: drops the partial requests of every device on the queue. */

@@ -1,5 +1,8 @@
 package org.jiommu.core;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
+import java.lang.management.ThreadMXBean;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -24,18 +27,25 @@ import org.jiommu.core.spi.PageResponse;
  * PASID, assembling groups from partial requests), page responses at most once per group, and
  * the SVA handler that resolves faults against the bound mm.
  *
- * <p><b>Locking.</b> A queue's monitor ({@code queue->lock}), then a device's {@link FaultParam}
- * monitor ({@code fault_param->lock}). Handlers run with none of the core's or the driver's locks
- * held: {@code iommu_report_device_fault} only queues the complete group on the device's queue
- * (the kernel's {@code queue_work} on the IOPF workqueue), and the queue's work runs where the
- * model has no lock to hold, standing in for the kernel's kworker: at the end of the outermost
- * public core call on the thread ({@link #runPending}, so a report made under a PASID teardown's
- * drain is handled once the group mutex, the driver's unit lock and its PRQ lock are gone), and
- * when a driver's fault thread asks for it after dropping its own locks ({@link #runWork}). The
- * driver's
+ * <p><b>Locking.</b> A queue's monitor ({@code queue->lock}, also guarding its workqueue), then a
+ * device's {@link FaultParam} monitor ({@code fault_param->lock}). The driver's
  * {@code page_response} is called after the param lock is released (the decision to answer is
  * taken under it), so a driver may add and remove devices from inside its attach callbacks
  * without a lock-order cycle with responses.
+ *
+ * <p><b>The workqueue.</b> Each {@link IopfQueue} has a workqueue ({@code queue->wq}) served by one
+ * worker thread, first in first out: {@code iommu_report_device_fault} queues the complete group
+ * ({@code queue_work}) and the handler runs on the worker, with none of the core's or the
+ * driver's locks (issue 13 item 16). {@code iopf_queue_flush_dev} is {@code flush_workqueue}: it
+ * waits for every item queued before it while its caller keeps its locks, so a PASID teardown's
+ * PRQ drain sees the handler done before {@code iopf_queue_remove_device}. For results that do
+ * not depend on thread scheduling, the worker only starts items that were released, and every
+ * release point waits for them: a flush, the end of an outermost public core call (after its
+ * RETURN), and a driver's fault thread once its locks are dropped ({@link #runWork}). That is one
+ * of the kernel's schedules (a kworker that runs at once); the handler still never runs under
+ * the reporter's locks. Departures, documented in docs/pasid-aux.md 6: the kernel calls
+ * {@code domain->iopf_handler} in the reporter's context and only SVA's handler queues its work
+ * ({@code iommu_sva_iopf_handler}); its workqueue is unbound rather than FIFO.
  */
 final class IopfEngine {
     /** {@code struct iommu_fault_param}. Its monitor is {@code fault_param->lock}. */
@@ -195,14 +205,22 @@ final class IopfEngine {
         }
     }
 
-    void flushDev(Device dev) {
-        if (!params.containsKey(dev)) {
+    /**
+     * {@code iopf_queue_flush_dev}: WARN and -ENODEV without a fault parameter (a driver bug after
+     * {@code iopf_queue_remove_device}); else {@code flush_workqueue} of the device's queue: every
+     * group queued before the flush has been through its handler when this returns (the caller,
+     * e.g. a PASID teardown's PRQ drain, keeps its locks meanwhile, as in the kernel).
+     *
+     * @return 0 or -ENODEV
+     */
+    int flushDev(Device dev) {
+        FaultParam p = params.get(dev);
+        if (p == null) {
             tracer.warn("iopf_queue_flush_dev", dev + " has no fault parameter");
-            throw Args.err(Errno.ENODEV, "iopf_queue_flush_dev: " + dev + " has no fault parameter");
+            return Errno.ENODEV.neg();
         }
-        // The kernel waits here for the work queued for dev. The model cannot run it here: the
-        // caller (a PASID drain) holds the group mutex and driver locks, and handlers run with
-        // none held. The work runs when the caller's outermost core call ends (runPending).
+        flushWorkqueue(p.queue, "iopf_queue_flush_dev");
+        return 0;
     }
 
     void discardPartial(Object queue) {
@@ -220,14 +238,19 @@ final class IopfEngine {
         }
     }
 
+    /** {@code iopf_queue_free}: every device removed, then {@code destroy_workqueue} (drains it, the worker ends). */
     void queueFree(Object queue) {
         IopfQueue q = requireQueue(queue, "iopf_queue_free");
         for (Device dev : q.devices()) {
             removeDevice(q, dev);
         }
+        flushWorkqueue(q, "iopf_queue_free");
         synchronized (q) {
             q.freed = true;
+            q.destroyed = true;
+            q.notifyAll();
         }
+        busy.remove(q);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -323,65 +346,175 @@ final class IopfEngine {
             sendResponse(group, PageResponse.Code.FAILURE);
             return 0;
         }
-        // queue_work: the handler runs from the queue's work, never under the reporter's locks
-        synchronized (p.queue) {
-            p.queue.work.add(group);
-        }
-        busy.add(p.queue);
+        // queue_work: the handler runs on the queue's worker, never under the reporter's locks
+        queueWork(p.queue, group);
         return 0;
     }
 
+    // ------------------------------------------------------------------------------------------
+    // The workqueue (queue->wq): one worker thread per queue, FIFO
+    // ------------------------------------------------------------------------------------------
+
     /**
-     * The IOPF workqueue's worker for {@code q}: hands each queued group to the handler of the
-     * domain it was routed to (a handler error is answered FAILURE), until the queue is empty,
-     * so the caller's own reports are handled when it returns (a device waits for its page
-     * response). The caller holds no core or driver lock. One thread runs a queue's work at a
-     * time (an ordered workqueue): another thread's item in flight is waited for; a handler's
-     * own nested core call does not run the queue again. A group answered and freed meanwhile
-     * (its device left the queue) is skipped.
+     * How long a flush waits for a worker that makes no progress before it reports that
+     * {@code flush_workqueue} would hang (a hang guard for lock cycles it cannot see directly, not
+     * a timing rule: a worker that is merely slow is waited for again by the next release point).
      */
-    void runWork(IopfQueue q) {
+    static volatile long flushHangGuardMillis = Long.getLong("jiommu.iopf.hangGuardMillis", 60_000L);
+    /** An idle worker thread ends after this long (a kworker going back to its pool). */
+    private static final long WORKER_KEEPALIVE_MILLIS = 2_000L;
+    private static final long POLL_MILLIS = 10L;
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    /** {@code queue_work}: the group becomes the queue's next work item. */
+    private void queueWork(IopfQueue q, IopfGroup g) {
+        synchronized (q) {
+            q.work.add(g);
+            q.queued++;
+        }
+        busy.add(q);
+    }
+
+    /**
+     * Lets the worker start every item queued so far (starting the thread if the queue was
+     * idle). The worker only runs released items, so a handler never runs alongside the thread
+     * that reported its fault unless that thread waits for it: the model's one schedule among the
+     * kernel's, chosen so results do not depend on thread scheduling.
+     */
+    private long release(IopfQueue q) {
+        synchronized (q) {
+            q.released = q.queued;
+            if (q.worker == null && q.started < q.released) {
+                Thread t = new Thread(() -> workerLoop(q), "iopf_queue/" + q.name());
+                t.setDaemon(true);
+                q.worker = t;
+                t.start();
+            }
+            q.notifyAll();
+            return q.released;
+        }
+    }
+
+    /** The worker: takes released items in order and hands each to {@code iopf_handler}. */
+    private void workerLoop(IopfQueue q) {
         Thread self = Thread.currentThread();
         while (true) {
             IopfGroup g;
             synchronized (q) {
-                if (q.runner == self) {
-                    return; // a handler's nested core call: the outer loop goes on
-                }
-                while (q.runner != null) {
-                    try {
-                        q.wait();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
+                long idleSince = System.nanoTime();
+                while (q.started >= q.released) {
+                    long idle = (System.nanoTime() - idleSince) / 1_000_000L;
+                    if (q.destroyed || idle >= WORKER_KEEPALIVE_MILLIS) {
+                        if (q.worker == self) {
+                            q.worker = null;
+                        }
                         return;
                     }
+                    try {
+                        q.wait(WORKER_KEEPALIVE_MILLIS - idle);
+                    } catch (InterruptedException e) {
+                        // the worker has no one to report to: keep serving the queue
+                    }
                 }
-                if (q.work.isEmpty()) {
-                    return;
-                }
-                q.runner = self;
                 g = q.work.poll();
+                q.started++;
             }
             try {
                 handle(g);
+            } catch (RuntimeException | Error e) {
+                // a kworker that oopses takes the machine down; here the report keeps the model going
+                tracer.warn("iopf_handler", "handler of " + g + " threw " + e);
             } finally {
                 synchronized (q) {
-                    q.runner = null;
+                    q.done++;
                     q.notifyAll();
                 }
             }
         }
     }
 
-    /** Runs the work of every queue that has some: the end of an outermost public core call. */
+    /**
+     * {@code flush_workqueue(queue->wq)}: releases every item queued so far and waits until each
+     * has finished, keeping whatever locks the caller holds (as the kernel's flush does). A wait
+     * that cannot end is reported as a WARN-class finding, "flush_workqueue would hang", and the
+     * flush returns without the work done: the worker waiting for a lock the flushing thread holds
+     * (a handler taking the group mutex under a PASID teardown's drain deadlocks in the kernel),
+     * a flush from the queue's own worker, or no progress within {@link #flushHangGuardMillis}.
+     *
+     * @return true if the work finished
+     */
+    boolean flushWorkqueue(IopfQueue q, String fn) {
+        long upTo = release(q);
+        Thread self = Thread.currentThread();
+        long lastDone = -1;
+        long lastProgress = System.nanoTime();
+        while (true) {
+            Thread worker;
+            synchronized (q) {
+                if (q.done >= upTo) {
+                    return true;
+                }
+                worker = q.worker;
+                if (worker == self) {
+                    break; // its own worker: the item in flight is this thread's
+                }
+                if (q.done != lastDone) {
+                    lastDone = q.done;
+                    lastProgress = System.nanoTime();
+                }
+                try {
+                    q.wait(POLL_MILLIS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+                if (q.done >= upTo) {
+                    return true;
+                }
+            }
+            // outside the queue's monitor, or the worker waiting to enter it would look deadlocked
+            String cycle = worker == null ? null : blockedOnCaller(worker, self);
+            if (cycle == null && (System.nanoTime() - lastProgress) / 1_000_000L < flushHangGuardMillis) {
+                continue;
+            }
+            tracer.warn(fn, "flush_workqueue would hang: " + q + (cycle != null ? ": its worker waits for " + cycle
+                    + ", held by the flushing thread" : ": no progress in " + flushHangGuardMillis + " ms"));
+            return false;
+        }
+        tracer.warn(fn, "flush_workqueue would hang: " + q + " flushed from its own worker");
+        return false;
+    }
+
+    /** The lock {@code worker} is blocked on if {@code owner} holds it, else null. */
+    private static String blockedOnCaller(Thread worker, Thread owner) {
+        ThreadInfo info = THREADS.getThreadInfo(worker.getId());
+        if (info == null || info.getLockOwnerId() != owner.getId()) {
+            return null;
+        }
+        return String.valueOf(info.getLockName());
+    }
+
+    /**
+     * A release point: every queue with work lets its worker run it and waits for it (the end of
+     * an outermost public core call, after its RETURN; a driver's fault thread once its locks are
+     * dropped). A queue's own worker does not wait for itself: its work goes on after the handler.
+     */
     void runPending() {
         if (busy.isEmpty()) {
             return;
         }
         for (IopfQueue q : List.copyOf(busy)) {
-            runWork(q);
+            boolean own;
             synchronized (q) {
-                if (q.work.isEmpty() && q.runner == null) {
+                own = q.worker == Thread.currentThread();
+            }
+            if (own) {
+                release(q);
+                continue;
+            }
+            flushWorkqueue(q, "iopf workqueue");
+            synchronized (q) {
+                if (q.done >= q.queued) {
                     busy.remove(q);
                 }
             }
@@ -405,9 +538,21 @@ final class IopfEngine {
         }
     }
 
-    /** A driver's fault thread runs the queue's work once its own locks are dropped. */
+    /**
+     * A driver's fault thread, once its own locks are dropped, lets the queue's worker run what it
+     * reported and waits for it (the model's schedule; the kernel's IRQ thread does not wait).
+     */
     void runWork(Object queue) {
-        runWork(requireQueue(queue, "iopf_queue work"));
+        IopfQueue q = requireQueue(queue, "iopf_queue work");
+        boolean own;
+        synchronized (q) {
+            own = q.worker == Thread.currentThread();
+        }
+        if (own) {
+            release(q);
+        } else {
+            flushWorkqueue(q, "iopf workqueue");
+        }
     }
 
     /** The INVALID answer to a request no handler takes (no group was built). */

@@ -8,8 +8,9 @@ import org.jiommu.core.spi.IopfQueueRef;
 
 /**
  * {@code struct iopf_queue}: the devices whose recoverable faults one driver (or IOMMU instance)
- * processes, and its ordered workqueue ({@code queue->wq}): the fault groups reported and not yet
- * handed to their handler. Its monitor is {@code queue->lock}.
+ * processes, and its workqueue ({@code queue->wq}): the fault groups reported and not yet handed
+ * to their handler, run in report order by one worker thread ({@link IopfEngine}). Its monitor is
+ * {@code queue->lock} and guards the workqueue's counters too.
  */
 public final class IopfQueue implements IopfQueueRef {
     private final String name;
@@ -19,8 +20,17 @@ public final class IopfQueue implements IopfQueueRef {
     boolean freed;
     /** Work items: complete groups waiting for their handler, in report order. Guarded by this. */
     final ArrayDeque<IopfGroup> work = new ArrayDeque<>();
-    /** The thread running this queue's work, or null (one at a time, as an ordered workqueue). Guarded by this. */
-    Thread runner;
+    /** Work items queued since the queue was made (the last one's sequence number). Guarded by this. */
+    long queued;
+    /** The worker may start items up to this sequence number (see IopfEngine: release points). Guarded by this. */
+    long released;
+    /** Items the worker took off {@link #work}, and items whose handler returned. Guarded by this. */
+    long started;
+    long done;
+    /** The worker thread, or null while the queue is idle (it is started again by the next release). Guarded by this. */
+    Thread worker;
+    /** {@code destroy_workqueue} has run: the worker ends once idle. Guarded by this. */
+    boolean destroyed;
 
     IopfQueue(String name) {
         this.name = name;

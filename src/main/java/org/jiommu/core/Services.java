@@ -92,6 +92,11 @@ final class Services implements CoreServices {
     }
 
     @Override
+    public int iopfQueueFlushDev(Device dev) {
+        return iopf.flushDev(Args.device(dev, "iopf_queue_flush_dev"));
+    }
+
+    @Override
     public int reportDeviceFault(Device dev, IopfFault fault) {
         return iopf.report(dev, fault);
     }

@@ -69,12 +69,23 @@ public interface CoreServices {
     }
 
     /**
-     * The IOPF workqueue's worker (the kernel's kworker, which the model does not have): runs the
-     * handlers of the fault groups queued on {@code q}. A driver's fault thread calls it after
-     * dropping its own locks, so handlers never run under them.
+     * A release point of the IOPF workqueue: lets {@code q}'s worker thread run the fault groups
+     * reported so far and waits for them. A driver's fault thread calls it once its own locks are
+     * dropped (the model's schedule: the kernel's IRQ thread does not wait; the handlers run on
+     * the worker either way, with none of the driver's locks).
      */
     default void iopfQueueRunWork(IopfQueueRef q) {
         throw new UnsupportedOperationException("iopf workqueue");
+    }
+
+    /**
+     * {@code iopf_queue_flush_dev}: every fault group queued on {@code dev}'s IOPF queue before
+     * the call has been through its handler when it returns; the caller keeps its locks (a handler
+     * that needs one of them deadlocks, as in the kernel: reported as "flush_workqueue would hang").
+     * 0, or WARN and -ENODEV when {@code dev} is on no IOPF queue.
+     */
+    default int iopfQueueFlushDev(Device dev) {
+        throw new UnsupportedOperationException("iopf_queue_flush_dev");
     }
 
     /**

@@ -198,13 +198,15 @@ final class PageRequestQueue {
     }
 
     /**
-     * {@code iopf_queue_flush_dev}: the one place the drain reaches the core's IOPF queue. The
-     * core's queue in this model runs each fault group to its response on the reporting thread
-     * (docs/driver-vtd.md 9), so nothing of this device is pending here; should the core defer
-     * handlers (issue 13 item 16), its flush export goes in this method.
+     * {@code iopf_queue_flush_dev} in {@code intel_iommu_drain_pasid_prq}: the one place the drain
+     * reaches the core's IOPF queue. The groups reported from the ring have been through their
+     * handlers (on the IOPF queue's worker) before the teardown goes on, while the caller keeps its
+     * locks, as in the kernel.
      */
     private void iopfQueueFlushDev(Device dev) {
-        // nothing queued: reportFault returns only after the handler and the response ran
+        if (dev != null) {
+            core.iopfQueueFlushDev(dev);
+        }
     }
 
     /** Whether the ring is empty (PQH == PQT). */
