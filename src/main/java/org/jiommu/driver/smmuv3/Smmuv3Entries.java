@@ -190,8 +190,9 @@ public final class Smmuv3Entries {
     /**
      * arm_smmu_get_ste_used: the bits the SMMU reads of an STE in its configuration. Invalid:
      * only V. Stage 1: the CD-table pointer and format, S1DSS and the CD fetch attributes, stall
-     * disable, stream world, EATS, the VMID (a TLB tag), SHCFG when S1DSS bypasses. Stage 2:
-     * EATS, SHCFG, VMID, VTCR, S2AA64 / ENDI / PTW / R and the table. Bypass: SHCFG.
+     * disable, stream world, EATS, MEV, the VMID (a TLB tag), SHCFG when S1DSS bypasses. Stage 2:
+     * S2FWB, EATS, SHCFG, MEV, VMID, VTCR, S2AA64 / ENDI / PTW / S / R and the table. Bypass:
+     * SHCFG.
      */
     public static long[] steUsed(long[] ent) {
         long[] used = new long[QWORDS];
@@ -205,15 +206,15 @@ public final class Smmuv3Entries {
         if ((cfg & 1) != 0) {
             used[0] |= STE_0_S1FMT_MASK | S1_CONTEXT_PTR_MASK | STE_0_S1CDMAX_MASK;
             used[1] |= STE_1_S1DSS_MASK | STE_1_S1CIR_MASK | STE_1_S1COR_MASK | STE_1_S1CSH_MASK | STE_1_S1STALLD
-                    | STE_1_STRW_MASK | STE_1_EATS_MASK;
+                    | STE_1_STRW_MASK | STE_1_EATS_MASK | STE_1_MEV;
             used[2] |= STE_2_S2VMID_MASK;
             if ((ent[1] & STE_1_S1DSS_MASK) == S1DSS_BYPASS) {
                 used[1] |= STE_1_SHCFG_MASK;
             }
         }
         if ((cfg & 2) != 0) {
-            used[1] |= STE_1_EATS_MASK | STE_1_SHCFG_MASK;
-            used[2] |= STE_2_S2VMID_MASK | STE_2_VTCR_MASK | S2AA64 | S2ENDI | STE_2_S2PTW | S2R;
+            used[1] |= STE_1_S2FWB | STE_1_EATS_MASK | STE_1_SHCFG_MASK | STE_1_MEV;
+            used[2] |= STE_2_S2VMID_MASK | STE_2_VTCR_MASK | S2AA64 | S2ENDI | STE_2_S2PTW | STE_2_S2S | S2R;
             used[3] |= S2TTB_MASK;
         }
         if (cfg == CFG_BYPASS) {
