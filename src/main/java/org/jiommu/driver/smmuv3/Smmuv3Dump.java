@@ -20,7 +20,12 @@ final class Smmuv3Dump {
     private Smmuv3Dump() {
     }
 
-    static String dump(Smmuv3Driver d, List<Device> devices, IommuUnits.DomainLabels labels) {
+    /**
+     * @param sourceId the stream id a device's requests carry (a released device is still on the
+     *     wire: its STE is shown too)
+     */
+    static String dump(Smmuv3Driver d, List<Device> devices, IommuUnits.DomainLabels labels,
+                       java.util.function.ToIntFunction<Device> sourceId) {
         StringBuilder sb = new StringBuilder();
         int cr0 = d.unit().readRegister32(CR0ACK);
         long cfg = d.strtabBaseCfg();
@@ -31,7 +36,10 @@ final class Smmuv3Dump {
         for (Device dev : devices) {
             int[] sids = d.streamIds(dev);
             if (sids.length == 0) {
-                sb.append(String.format("  %s: not probed%n", dev.name()));
+                int sid = sourceId.applyAsInt(dev);
+                long[] w = d.ste(sid);
+                sb.append(String.format("  %s sid %#x: not probed%s%n", dev.name(), sid, w == null ? ""
+                        : ", STE " + ste(StreamTableEntry.decode(w, d.unit().features()), w)));
                 continue;
             }
             for (int sid : sids) {
@@ -69,13 +77,16 @@ final class Smmuv3Dump {
             case NESTED -> "nested";
         });
         if (s.stage1()) {
-            sb.append(String.format(", CD table %#x %s, S1CDMax %d, S1DSS %s", s.s1ContextPtr,
-                    s.s1Fmt == StreamTableEntry.S1FMT_LINEAR ? "linear" : "2-level", s.s1CdMax,
-                    switch (s.s1Dss) {
-                        case StreamTableEntry.S1DSS_BYPASS -> "bypass";
-                        case StreamTableEntry.S1DSS_SSID0 -> "substream 0";
-                        default -> "terminate";
-                    }));
+            sb.append(String.format(", CD table %#x %s, S1CDMax %d", s.s1ContextPtr,
+                    s.s1Fmt == StreamTableEntry.S1FMT_LINEAR ? "linear" : "2-level", s.s1CdMax));
+            if (s.s1CdMax > 0) {
+                // With one CD (S1CDMax 0) S1DSS is ignored: requests without SubstreamID use CD 0.
+                sb.append(", S1DSS ").append(switch (s.s1Dss) {
+                    case StreamTableEntry.S1DSS_BYPASS -> "bypass";
+                    case StreamTableEntry.S1DSS_SSID0 -> "substream 0";
+                    default -> "terminate";
+                });
+            }
         }
         if (s.stage2()) {
             sb.append(String.format(", VMID %d, S2TTB %#x", s.vmid, w[3] & StreamTableEntry.S2TTB_MASK));

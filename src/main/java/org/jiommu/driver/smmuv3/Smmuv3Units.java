@@ -162,7 +162,7 @@ public final class Smmuv3Units implements IommuUnits {
 
     @Override
     public String dump(String iommu, DomainLabels labels) {
-        return Smmuv3Dump.dump(drivers.get(iommu), platform.devicesOn(iommu), labels);
+        return Smmuv3Dump.dump(drivers.get(iommu), platform.devicesOn(iommu), labels, platform::sourceId);
     }
 
     @Override
