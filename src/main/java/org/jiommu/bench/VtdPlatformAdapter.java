@@ -1,8 +1,11 @@
 package org.jiommu.bench;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.jiommu.base.Prot;
+import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciBus;
@@ -10,22 +13,46 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.driver.vtd.VtdPlatform;
+import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.Platform;
+import org.jiommu.platform.UnitSpec;
 
 /**
  * The bench package's one door into {@code org.jiommu.platform}: builds a driver-programmed
  * VT-d unit with one PCI endpoint on its default DMA domain and some pages mapped through the
  * core, and hands back only what a translate case needs (the unit as a {@link DmaTranslator}
- * and the requester id). When the platform layer is reshaped into per-kind plug-ins, this is
- * the class to adapt; another IOMMU kind gets a sibling method here.
+ * and the requester id). The units come from the registered {@code vtd} kind with the options a
+ * scenario file would give ({@code platform.IommuKinds}); another IOMMU kind gets a sibling
+ * method here.
  */
 final class VtdPlatformAdapter {
+    private static final String KIND = "vtd";
+
     private VtdPlatformAdapter() {
     }
 
     /** A translator and the requester id whose requests it translates. */
     record Target(DmaTranslator translator, int requesterId) {
+        /** What {@code dev}'s requests reach and carry (its unit, its requester id as the root complex sees it). */
+        static Target of(Platform p, PciDevice dev) {
+            DmaEngine e = p.engine(dev);
+            return new Target(e.translator(), e.sourceId());
+        }
+    }
+
+    /** A 48-bit unit {@code name}: scalable or legacy mode, {@code iotlbEntries} IOTLB entries. */
+    private static UnitSpec unit(String name, boolean scalable, int iotlbEntries) {
+        Map<String, Object> o = new HashMap<>();
+        o.put("scalable", scalable);
+        o.put("address-width", 48L);
+        o.put("iotlb-entries", (long) iotlbEntries);
+        return new UnitSpec(name, KIND, o);
+    }
+
+    /** Firmware puts {@code dev} behind {@code iommu}; hot-plugged (probed at once) or left for boot. */
+    private static void enumerate(Platform p, PciDevice dev, String iommu, boolean hotplug) {
+        p.describe(dev, iommu);
+        p.unitsNamed(iommu).enumerate(new IommuUnits.Firmware(dev, iommu, List.of(), List.of(), false), hotplug);
     }
 
     /**
@@ -34,15 +61,13 @@ final class VtdPlatformAdapter {
      * default DMA domain; {@code pages} 4K pages mapped from {@code iova} to {@code pa}.
      */
     static Target vtdEndpoint(boolean scalable, int iotlbEntries, long iova, long pa, int pages) {
-        VtdConfig cfg = (scalable ? VtdConfig.scalable(48) : VtdConfig.legacy(48)).toBuilder()
-                .iotlbEntries(iotlbEntries).build();
-        VtdPlatform p = VtdPlatform.builder().unit(cfg).build();
-        PciDevice dev = p.topology().rootBus(0, 0).rootPort("rp", 0x1c, 0, 1, Acs.ISOLATED)
+        Platform p = Platform.build(16L << 30, CoreConfig.defaults(), List.of(unit("dmar0", scalable, iotlbEntries)));
+        PciDevice dev = p.unitsNamed("dmar0").topology().rootBus(0, 0).rootPort("rp", 0x1c, 0, 1, Acs.ISOLATED)
                 .endpoint("dev", 0, 0, false, 0, false, Acs.NONE);
-        p.hotplug(dev);
+        enumerate(p, dev, "dmar0", true);
         IommuDomain d = p.core().groupGet(dev).domain();
         p.core().map(d, iova, pa, pages * 4096L, Prot.RW);
-        return new Target(p.unit(0).unit(), p.topology().dmaRequesterId(dev));
+        return Target.of(p, dev);
     }
 
     /**
@@ -52,27 +77,33 @@ final class VtdPlatformAdapter {
      * {@code dmaDefault}, as on a server that gives devices PASID domains of their own.
      */
     static ScaleMachine scaleMachine(int units, int buses, long memoryBytes, boolean dmaDefault) {
-        VtdPlatform.Builder b = VtdPlatform.builder().memorySize(memoryBytes)
-                .coreConfig(CoreConfig.builder().passthrough(!dmaDefault).build());
-        int share = buses / units;
+        List<UnitSpec> specs = new ArrayList<>();
         for (int i = 0; i < units; i++) {
-            int lo = i * share;
-            int hi = i == units - 1 ? buses : lo + share;
-            b.unit(VtdConfig.scalable(48).toBuilder().name("dmar" + i).build(),
-                    dev -> dev.bus() >= lo && dev.bus() < hi);
+            specs.add(unit("dmar" + i, true, 1024));
         }
-        return new ScaleMachine(b.build(), buses);
+        Platform p = Platform.build(memoryBytes, CoreConfig.builder().passthrough(!dmaDefault).build(), specs);
+        return new ScaleMachine(p, units, buses);
     }
 
     /** The scale platform as the scale run drives it; only this class sees the platform type. */
     static final class ScaleMachine {
-        private final VtdPlatform p;
+        private final Platform p;
+        private final IommuUnits vtd;
+        private final int units;
         private final int buses;
         private final List<PciDevice> endpoints = new ArrayList<>();
 
-        private ScaleMachine(VtdPlatform p, int buses) {
+        private ScaleMachine(Platform p, int units, int buses) {
             this.p = p;
+            this.vtd = p.unitsNamed("dmar0");
+            this.units = units;
             this.buses = buses;
+        }
+
+        /** The unit whose DRHD scope covers root bus {@code bus}: the i-th equal share of the buses. */
+        private String unitOfBus(int bus) {
+            int share = buses / units;
+            return "dmar" + Math.min(bus / share, units - 1);
         }
 
         /**
@@ -81,10 +112,12 @@ final class VtdPlatformAdapter {
          */
         List<PciDevice> populate(int perBus, int pasidBits) {
             for (int bus = 0; bus < buses; bus++) {
-                PciBus root = p.topology().rootBus(0, bus);
+                PciBus root = vtd.topology().rootBus(0, bus);
                 for (int i = 0; i < perBus; i++) {
-                    endpoints.add(root.endpoint(String.format("f%02x.%02x.%d", bus, i >> 3, i & 7), i >> 3, i & 7,
-                            false, pasidBits, false, Acs.ISOLATED));
+                    PciDevice d = root.endpoint(String.format("f%02x.%02x.%d", bus, i >> 3, i & 7), i >> 3, i & 7,
+                            false, pasidBits, false, Acs.ISOLATED);
+                    enumerate(p, d, unitOfBus(bus), false);
+                    endpoints.add(d);
                 }
             }
             return endpoints;
@@ -92,7 +125,7 @@ final class VtdPlatformAdapter {
 
         /** Boot: every endpoint added and the PCI bus probed (bus_iommu_probe). */
         void boot() {
-            p.boot();
+            p.start();
         }
 
         IommuCore core() {
@@ -100,11 +133,11 @@ final class VtdPlatformAdapter {
         }
 
         int unitIndex(PciDevice dev) {
-            return p.units().indexOf(p.unitOf(dev));
+            return vtd.names().indexOf(p.iommuOf(dev));
         }
 
         Target target(PciDevice dev) {
-            return new Target(p.unitOf(dev).unit(), p.topology().dmaRequesterId(dev));
+            return Target.of(p, dev);
         }
 
         long framesAllocated() {

@@ -207,7 +207,7 @@ public final class StressCommand implements Callable<Integer> {
         }
         Set<String> k = new LinkedHashSet<>();
         for (IommuSpec i : s.platform().iommus()) {
-            k.add(i.kind().word);
+            k.add(i.kind());
         }
         if (k.isEmpty()) {
             err.println("jiommu stress: " + file + ": the platform has no IOMMU to stress");

@@ -2,13 +2,15 @@ package org.jiommu.dma;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
-import org.jiommu.hw.vtd.VtdConfig;
-import org.jiommu.driver.vtd.VtdPlatform;
+import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.Platform;
+import org.jiommu.platform.UnitSpec;
 
 /**
  * The kernel's {@code dma_map_benchmark} (kernel/dma/map_benchmark.c) on the model: threads
@@ -65,17 +67,21 @@ public final class DmaMapBenchmark {
     }
 
     /** A booted machine with the device and the DMA layer on it. */
-    public record Machine(VtdPlatform platform, PciDevice dev, DmaIommu dma) {
+    public record Machine(Platform platform, PciDevice dev, DmaIommu dma) {
     }
 
     /** One scalable-mode 48-bit VT-d unit, one PCIe endpoint using the DMA API, {@code cpus} CPUs. */
     public static Machine machine(boolean strict, int cpus) {
         long mem = 16L << 30;
-        VtdPlatform p = VtdPlatform.builder().memorySize(mem).unit(VtdConfig.scalable(48))
-                .coreConfig(CoreConfig.builder().strict(strict).build()).build();
-        PciDevice dev = p.topology().rootBus(0, 0).rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED)
+        // the registered vtd kind, from the options a scenario file would give
+        Platform p = Platform.build(mem, CoreConfig.builder().strict(strict).build(), List.of(new UnitSpec("dmar0",
+                "vtd", Map.of("scalable", true, "address-width", 48L))));
+        IommuUnits vtd = p.unitsNamed("dmar0");
+        PciDevice dev = vtd.topology().rootBus(0, 0).rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED)
                 .endpoint("bench", 0, 0, false, 0, false, Acs.NONE);
-        p.boot();
+        p.describe(dev, "dmar0");
+        vtd.enumerate(new IommuUnits.Firmware(dev, "dmar0", List.of(), List.of(), false), false);
+        p.start();
         p.core().deviceUseDefaultDomain(dev);
         DmaIommu dma = new DmaIommu(p.core(), p.memory(), new SimClock(), DmaIommu.Config.defaults(mem, cpus));
         dma.dmaSetMask(dev, -1L);

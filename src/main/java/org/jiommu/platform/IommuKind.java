@@ -1,6 +1,7 @@
 package org.jiommu.platform;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * An IOMMU kind: one hardware model and the driver that programs it (mock, vtd; smmuv3, smmuv2
@@ -12,6 +13,25 @@ import java.util.List;
 public interface IommuKind {
     /** The word scenario files and stress configs name the kind by ({@code vtd}, {@code mock}). */
     String name();
+
+    /**
+     * The options a scenario file's entry of this kind may give, by key, beside the common ones
+     * every entry takes ({@code iotlb-entries}, {@code default-domain}, {@code strict}); the
+     * reader refuses any other key and hands {@link #create} the checked values.
+     */
+    default Map<String, KindOption> options() {
+        return Map.of();
+    }
+
+    /** Rules among a unit's checked options that {@link #options} cannot express (none by default). */
+    default List<KindOption.Problem> optionProblems(Map<String, Object> options) {
+        return List.of();
+    }
+
+    /** What a device behind this kind's units must or must not declare (default: stream-id masters). */
+    default DeviceRules deviceRules() {
+        return DeviceRules.streamIds(name());
+    }
 
     /**
      * Builds this kind's IOMMUs on {@code platform} (hardware, driver, registration where the

@@ -8,6 +8,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import org.jiommu.bus.pci.Bdf;
+import org.jiommu.platform.DeviceRules;
+import org.jiommu.platform.IommuKind;
+import org.jiommu.platform.IommuKinds;
 import org.jiommu.scenario.ScenarioNames.NameKind;
 import org.jiommu.scenario.YNode.Entry;
 import org.jiommu.scenario.YNode.YList;
@@ -16,9 +19,10 @@ import org.jiommu.scenario.YNode.YMap;
 /**
  * Reads device entries ({@code platform.devices}, {@code platform.pci} endpoints and
  * {@code device_add} steps): bus, bdf, the IOMMU behind it, PCI capabilities, stream IDs,
- * reserved regions, and the per-kind rules a device must meet (VT-d translates PCI requester
- * IDs only, one mock serves one bus, ...). Owns the bdfs taken so far and the context-switch
- * masters {@code gpu_switch_ttbr0} may name.
+ * reserved regions, and the rules its IOMMU's kind sets for a device behind it
+ * ({@link DeviceRules}: requester IDs or stream IDs, the reserved regions firmware reports,
+ * context-switching masters, one bus per unit). Owns the bdfs taken so far and the
+ * context-switch masters {@code gpu_switch_ttbr0} may name.
  */
 final class DeviceEntryReader {
     private static final List<String> DEVICE_KEYS = List.of("name", "bus", "bdf", "iommu", "caps", "pasid-bits",
@@ -55,6 +59,22 @@ final class DeviceEntryReader {
 
     boolean isContextSwitchMaster(String name) {
         return contextSwitchMasters.contains(name);
+    }
+
+    /**
+     * The units whose masters may switch their own context, as the registered kinds word them
+     * (by kind name): "a mock with aux-model: context-switch, or an smmuv2".
+     */
+    static String contextSwitchUnits() {
+        List<String> where = new ArrayList<>();
+        for (String k : new java.util.TreeSet<>(IommuKinds.names())) {
+            IommuKind kind = IommuKinds.get(k);
+            String w = kind == null ? null : kind.deviceRules().contextSwitchWhere();
+            if (w != null) {
+                where.add(w);
+            }
+        }
+        return where.isEmpty() ? "a kind that has them (none is registered)" : String.join(", or ", where);
     }
 
     DeviceSpec readDevice(YNode node, String what) {
@@ -108,11 +128,13 @@ final class DeviceEntryReader {
         }
         String iommu = null;
         IommuSpec is = null;
+        DeviceRules rules = null;
         YNode in = m.get("iommu");
         if (in != null) {
             iommu = values.string(in, "iommu");
             if (iommu != null) {
                 is = iommus.get(iommu);
+                rules = is == null ? null : IommuKinds.require(is.kind()).deviceRules();
                 if (is == null) {
                     values.problem(in.loc(), label + " is on an unknown IOMMU '" + iommu + "'"
                             + Names.hint(iommu, iommus.keySet())
@@ -170,9 +192,9 @@ final class DeviceEntryReader {
         List<Integer> sids = List.of();
         YNode sn = m.get("stream-ids");
         if (sn != null) {
-            if (is != null && is.kind() == IommuSpec.Kind.VTD) {
-                values.problem(m.entry("stream-ids").keyLoc(), label + ": stream-ids apply to SMMU and mock masters only ("
-                        + iommu + " is " + is.kind().word + ": VT-d uses the requester ID)");
+            if (rules != null && rules.requesterIds()) {
+                values.problem(m.entry("stream-ids").keyLoc(), label + ": stream-ids apply to masters of stream-ID "
+                        + "kinds only (" + iommu + " is " + is.kind() + ": " + rules.title() + " uses the requester ID)");
             } else if (sn instanceof YList sl && !sl.items().isEmpty()) {
                 List<Integer> out = new ArrayList<>();
                 for (YNode i : sl.items()) {
@@ -189,19 +211,16 @@ final class DeviceEntryReader {
             } else {
                 values.problem(sn.loc(), "'stream-ids' must be a non-empty list of numbers");
             }
-        } else if (!pci && bus != null && is != null && is.kind() != IommuSpec.Kind.VTD) {
+        } else if (!pci && bus != null && rules != null && !rules.requesterIds()) {
             values.problem(m.loc(), label + ": a platform device behind " + iommu + " needs 'stream-ids' (firmware's IDs for it)");
         }
         boolean cs = false;
         if (m.get("context-switch") != null) {
             Boolean b = values.bool(m.get("context-switch"), "context-switch");
             if (b != null) {
-                boolean csMock = is != null && is.kind() == IommuSpec.Kind.MOCK
-                        && "context-switch".equals(is.options().get("aux-model"));
-                if (is != null && is.kind() != IommuSpec.Kind.SMMUV2 && !csMock && b) {
+                if (rules != null && !rules.contextSwitch().test(is.options()) && b) {
                     values.problem(m.entry("context-switch").keyLoc(), label
-                            + ": context-switch applies to SMMUv2 masters and masters of a mock with "
-                            + "aux-model: context-switch only");
+                            + ": context-switch applies only to masters behind " + contextSwitchUnits());
                 }
                 cs = b;
             }
@@ -211,36 +230,30 @@ final class DeviceEntryReader {
         if (rl != null) {
             for (YNode r : rl.items()) {
                 DeviceSpec.Reserved rr = reserved(r);
-                if (rr != null && is != null && is.kind() == IommuSpec.Kind.VTD
-                        && rr.kind() != DeviceSpec.Reserved.Kind.DIRECT
-                        && rr.kind() != DeviceSpec.Reserved.Kind.DIRECT_RELAXABLE) {
-                    // A DMAR table reports RMRRs per device; the MSI window is the driver's own.
-                    values.problem(r.loc(), label + ": VT-d firmware reports RMRRs only (direct or direct-relaxable), not "
-                            + rr.kind().word);
+                if (rr != null && rules != null && rules.firmwareRegions() != null
+                        && !rules.firmwareRegions().contains(rr.kind().word)) {
+                    values.problem(r.loc(), label + ": " + rules.title() + " firmware reports "
+                            + rules.firmwareRegionsWhat() + ", not " + rr.kind().word);
                 } else if (rr != null) {
                     reserved.add(rr);
                 }
             }
         }
-        if (is != null && is.kind() == IommuSpec.Kind.VTD) {
-            if (bus == DeviceSpec.Bus.PLATFORM) {
-                // The VT-d driver probes PCI devices only (intel_iommu_probe_device: ACPI
-                // namespace devices in a DRHD scope are not modelled).
-                values.problem(m.get("bus").loc(), label + ": VT-d translates PCI requester IDs; a platform device cannot "
-                        + "be behind " + iommu);
-            }
+        if (rules != null && rules.requesterIds() && bus == DeviceSpec.Bus.PLATFORM) {
+            values.problem(m.get("bus").loc(), label + ": " + rules.title() + " translates PCI requester IDs; "
+                    + "a platform device cannot be behind " + iommu);
         }
         if (cs && name != null) {
             contextSwitchMasters.add(name);
         }
-        if (is != null && bus != null && is.kind() == IommuSpec.Kind.MOCK) {
-            // The mock's device_group is one of pci_device_group / generic_device_group for the
-            // whole instance (MockConfig.grouping), so one mock serves one bus.
+        if (rules != null && bus != null && rules.oneBus()) {
+            // e.g. a driver with one device_group rule for the whole instance
             Map.Entry<DeviceSpec.Bus, Loc> first = iommuBus.putIfAbsent(iommu, Map.entry(bus, m.loc()));
             if (first != null && first.getKey() != bus) {
-                values.problem(m.get("bus").loc(), label + ": mock IOMMU '" + iommu + "' already serves "
+                String k = is.kind();
+                values.problem(m.get("bus").loc(), label + ": " + k + " IOMMU '" + iommu + "' already serves "
                         + first.getKey().name().toLowerCase(java.util.Locale.ROOT) + " devices (line "
-                        + first.getValue().line() + "); a mock serves one bus: declare a second mock");
+                        + first.getValue().line() + "); a " + k + " serves one bus: declare a second " + k);
             }
         }
         // untrusted: true: a PCI function behind an external-facing port (pdev->untrusted), carried

@@ -5,37 +5,15 @@ import java.util.Map;
 import org.jiommu.platform.UnitSpec;
 
 /**
- * One entry of platform.iommus: a hardware IOMMU instance and its driver. Options are the
- * kind-specific keys of SCENARIOS.md, already type-checked; absent keys take the documented
- * defaults through the getters.
+ * One entry of platform.iommus: a hardware IOMMU instance and its driver, of a registered
+ * kind ({@code platform.IommuKinds}, named by its word). Options are the keys of the kind's
+ * table ({@code IommuKind.options}) and the common ones, already type-checked; absent keys take
+ * the documented defaults through the getters.
  */
-public record IommuSpec(String name, Kind kind, Loc loc, Map<String, Object> options) {
-    public enum Kind {
-        VTD("vtd"), SMMUV3("smmuv3"), SMMUV2("smmuv2"), MOCK("mock");
-
-        public final String word;
-
-        Kind(String word) {
-            this.word = word;
-        }
-
-        static Kind of(String word) {
-            for (Kind k : values()) {
-                if (k.word.equals(word)) {
-                    return k;
-                }
-            }
-            return null;
-        }
-
-        public boolean isSmmu() {
-            return this == SMMUV3 || this == SMMUV2;
-        }
-    }
-
+public record IommuSpec(String name, String kind, Loc loc, Map<String, Object> options) {
     /** This entry as the platform's kind plug-ins take it. */
     public UnitSpec unit() {
-        return new UnitSpec(name, kind.word, options);
+        return new UnitSpec(name, kind, options);
     }
 
     public boolean bool(String key, boolean dflt) {

@@ -30,7 +30,6 @@ import org.jiommu.core.spi.ResvType;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
-import org.jiommu.platform.IommuKinds;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.UnitSpec;
@@ -76,11 +75,6 @@ final class Machine {
         this.memory = platform.memory();
         this.frames = platform.frames();
         this.core = platform.core();
-    }
-
-    /** Whether a registered kind plug-in builds IOMMUs of this kind (validation refuses the others). */
-    static boolean supports(IommuSpec.Kind kind) {
-        return IommuKinds.get(kind.word) != null;
     }
 
     /**
@@ -355,7 +349,7 @@ final class Machine {
         sb.append(", ").append(n).append(n == 1 ? " IOMMU" : " IOMMUs");
         if (n > 0) {
             sb.append(" (").append(String.join(", ", spec.iommus().stream()
-                    .map(i -> i.name() + ": " + i.kind().word).toList())).append(')');
+                    .map(i -> i.name() + ": " + i.kind()).toList())).append(')');
         }
         sb.append(", ").append(devices.size()).append(devices.size() == 1 ? " device" : " devices");
         sb.append(", default domain ").append(core.defDomainType());

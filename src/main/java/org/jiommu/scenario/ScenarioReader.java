@@ -9,6 +9,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jiommu.bus.pci.Bdf;
+import org.jiommu.platform.IommuKind;
+import org.jiommu.platform.IommuKinds;
+import org.jiommu.platform.KindOption;
 import org.jiommu.scenario.ScenarioNames.NameKind;
 import org.jiommu.scenario.YNode.Entry;
 import org.jiommu.scenario.YNode.YList;
@@ -236,75 +239,21 @@ public final class ScenarioReader {
         return values.number(n, what);
     }
 
-    /** An option of an IOMMU kind: its type and allowed values. */
-    private record Option(String type, long min, long max, List<String> words) {
-        static Option bool() {
-            return new Option("bool", 0, 0, List.of());
-        }
+    /** The options every IOMMU entry takes, whatever its kind (the kind's own: {@link IommuKind#options}). */
+    private static final Map<String, KindOption> COMMON_OPTIONS = Map.of(
+            "iotlb-entries", KindOption.range(0, 1 << 20),
+            "default-domain", KindOption.oneOf("dma", "dma-fq", "identity"),
+            "strict", KindOption.bool());
 
-        static Option range(long min, long max) {
-            return new Option("int", min, max, List.of());
-        }
-
-        static Option oneOf(String... w) {
-            return new Option("word", 0, 0, List.of(w));
-        }
-
-        static Option words(String... w) {
-            return new Option("words", 0, 0, List.of(w));
-        }
-
-        static Option sizes() {
-            return new Option("sizes", 0, 0, List.of());
-        }
-    }
-
-    private static final Map<String, Option> COMMON_OPTIONS = Map.of(
-            "iotlb-entries", Option.range(0, 1 << 20),
-            "default-domain", Option.oneOf("dma", "dma-fq", "identity"),
-            "strict", Option.bool());
-
-    private static Map<String, Option> kindOptions(IommuSpec.Kind kind) {
-        Map<String, Option> m = new LinkedHashMap<>();
-        switch (kind) {
-            case VTD -> {
-                m.put("scalable", Option.bool());
-                m.put("address-width", new Option("int", 39, 57, List.of("39", "48", "57")));
-                // A scalable unit reports ECAP.PSS + 1 = 1..20 PASID bits (VT-d 11.4.3); no 0.
-                m.put("pasid-bits", Option.range(1, 20));
-                // The extended capabilities the unit model has (HARDWARE.md 2.1): listed = on.
-                m.put("ecap", Option.words("qi", "dt", "pt", "sc", "nest", "flts", "slts"));
-            }
-            case SMMUV3 -> {
-                m.put("ssid-bits", Option.range(0, 20));
-                m.put("sid-bits", Option.range(1, 32));
-                m.put("two-level-stream-table", Option.bool());
-                m.put("ats", Option.bool());
-                m.put("stages", Option.words("s1", "s2"));
-                m.put("granule", Option.oneOf("4k", "16k", "64k"));
-                m.put("ias", Option.range(32, 52));
-                m.put("oas", Option.range(32, 52));
-            }
-            case SMMUV2 -> {
-                m.put("context-banks", Option.range(1, 128));
-                m.put("granule", Option.oneOf("4k", "16k", "64k"));
-                m.put("split-tables", Option.bool());
-            }
-            case MOCK -> {
-                m.put("pasid-bits", Option.range(0, 20));
-                m.put("blocked-domain", Option.bool());
-                m.put("identity-domain", Option.bool());
-                m.put("release-domain", Option.oneOf("blocked", "identity", "none"));
-                m.put("page-sizes", Option.sizes());
-                // What the mock's hardware can do for aux domains (S02): PASIDs (VT-d, SMMUv3),
-                // a context-switching master (SMMUv2's GPU), or nothing.
-                m.put("aux-model", Option.oneOf("pasid", "context-switch", "none"));
-                m.put("sva", Option.bool());
-            }
-            default -> throw new IllegalStateException();
-        }
+    private static Map<String, KindOption> kindOptions(IommuKind kind) {
+        Map<String, KindOption> m = new LinkedHashMap<>(kind.options());
         m.putAll(COMMON_OPTIONS);
         return m;
+    }
+
+    /** The registered kinds' words, sorted, as messages list them. */
+    private static String kindWords() {
+        return String.join(", ", new java.util.TreeSet<>(IommuKinds.names()));
     }
 
     private IommuSpec readIommu(YNode node) {
@@ -320,22 +269,20 @@ public final class ScenarioReader {
             name = declare(nn, NameKind.IOMMU);
         }
         YNode kn = m.get("kind");
-        IommuSpec.Kind kind = null;
+        IommuKind kind = null;
         if (kn == null) {
-            problem(m.loc(), "IOMMU entry without 'kind' (vtd | smmuv3 | smmuv2 | mock)");
+            problem(m.loc(), "IOMMU entry without 'kind' (one of: " + kindWords() + ")");
         } else {
             String k = string(kn, "kind");
             if (k != null) {
-                kind = IommuSpec.Kind.of(k);
+                kind = IommuKinds.get(k);
                 if (kind == null) {
-                    problem(kn.loc(), "unknown IOMMU kind '" + k + "' (vtd | smmuv3 | smmuv2 | mock)");
-                } else if (!Machine.supports(kind)) {
-                    problem(kn.loc(), "not implemented yet: IOMMU kind '" + k + "'");
+                    problem(kn.loc(), "unknown IOMMU kind '" + k + "' (one of: " + kindWords() + ")");
                 }
             }
         }
         Map<String, Object> options = new LinkedHashMap<>();
-        Map<String, Option> allowed = kind == null ? Map.of() : kindOptions(kind);
+        Map<String, KindOption> allowed = kind == null ? Map.of() : kindOptions(kind);
         for (Entry e : m.entries().values()) {
             if (e.key().equals("name") || e.key().equals("kind")) {
                 continue;
@@ -343,9 +290,9 @@ public final class ScenarioReader {
             if (kind == null) {
                 continue;
             }
-            Option o = allowed.get(e.key());
+            KindOption o = allowed.get(e.key());
             if (o == null) {
-                problem(e.keyLoc(), "unknown option '" + e.key() + "' for a " + kind.word + " IOMMU"
+                problem(e.keyLoc(), "unknown option '" + e.key() + "' for a " + kind.name() + " IOMMU"
                         + Names.hint(e.key(), new java.util.TreeSet<>(allowed.keySet())) + " (allowed: "
                         + String.join(", ", new java.util.TreeSet<>(allowed.keySet())) + ")");
                 continue;
@@ -355,12 +302,9 @@ public final class ScenarioReader {
                 options.put(e.key(), v);
             }
         }
-        if (kind == IommuSpec.Kind.MOCK) {
-            String rd = (String) options.getOrDefault("release-domain", "blocked");
-            String needs = rd.equals("blocked") ? "blocked-domain" : rd.equals("identity") ? "identity-domain" : null;
-            if (needs != null && Boolean.FALSE.equals(options.get(needs))) {
-                problem(m.entry("release-domain") != null ? m.get("release-domain").loc() : m.get(needs).loc(),
-                        "release-domain " + rd + " is the driver's static " + rd + " domain: it needs " + needs + ": true");
+        if (kind != null) {
+            for (KindOption.Problem pr : kind.optionProblems(options)) {
+                problem(m.entry(pr.key()) != null ? m.get(pr.key()).loc() : m.loc(), pr.message());
             }
         }
         if (kind != null) {
@@ -377,16 +321,16 @@ public final class ScenarioReader {
                 }
             }
         }
-        return name == null || kind == null ? null : new IommuSpec(name, kind, m.loc(), options);
+        return name == null || kind == null ? null : new IommuSpec(name, kind.name(), m.loc(), options);
     }
 
-    private Object option(Entry e, Option o) {
+    private Object option(Entry e, KindOption o) {
         YNode v = e.value();
         String what = "option '" + e.key() + "'";
         switch (o.type()) {
-            case "bool":
+            case BOOL:
                 return bool(v, what);
-            case "int": {
+            case INT: {
                 Long n = number(v, what);
                 if (n == null) {
                     return null;
@@ -401,9 +345,9 @@ public final class ScenarioReader {
                 }
                 return n;
             }
-            case "word":
+            case WORD:
                 return word(v, what, o.words());
-            case "words": {
+            case WORDS: {
                 if (!(v instanceof YList l)) {
                     problem(v.loc(), what + " must be a list of " + String.join(", ", o.words()) + "; found " + v.kindName());
                     return null;
@@ -417,7 +361,7 @@ public final class ScenarioReader {
                 }
                 return out;
             }
-            case "sizes": {
+            case SIZES: {
                 if (!(v instanceof YList l) || l.items().isEmpty()) {
                     problem(v.loc(), what + " must be a non-empty list of page sizes, e.g. [4k, 2m, 1g]");
                     return null;
@@ -436,7 +380,7 @@ public final class ScenarioReader {
                 return out;
             }
             default:
-                throw new IllegalStateException(o.type());
+                throw new IllegalStateException(o.type().name());
         }
     }
 }

@@ -184,7 +184,7 @@ final class StepReader {
             // Only a master firmware declares able to switch its own tables has a TTBR0 it can
             // write (S02/S10): anything else has no such register.
             values.problem(argLocs.get("dev"), "gpu_switch_ttbr0: device '" + dev + "' is not a context-switch master "
-                    + "(context-switch: true behind an smmuv2, or a mock with aux-model: context-switch)");
+                    + "(context-switch: true behind " + DeviceEntryReader.contextSwitchUnits() + ")");
         }
         return declares;
     }

@@ -70,6 +70,11 @@ public final class DmaEngine {
         return device;
     }
 
+    /** The IOMMU (or the no-IOMMU path) the device's requests reach. */
+    public DmaTranslator translator() {
+        return translator;
+    }
+
     public int sourceId() {
         return sourceId;
     }

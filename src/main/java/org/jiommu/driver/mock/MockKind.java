@@ -1,6 +1,7 @@
 package org.jiommu.driver.mock;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jiommu.bus.Device;
@@ -9,8 +10,10 @@ import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.platform.DeviceRules;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindOption;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 import org.jiommu.platform.UnitSpec;
@@ -29,6 +32,45 @@ public final class MockKind implements IommuKind {
     @Override
     public String name() {
         return "mock";
+    }
+
+    /** The scenario keys of a mock (SCENARIOS.md), as {@link #config} reads them. */
+    @Override
+    public Map<String, KindOption> options() {
+        Map<String, KindOption> m = new LinkedHashMap<>();
+        m.put("pasid-bits", KindOption.range(0, 20));
+        m.put("blocked-domain", KindOption.bool());
+        m.put("identity-domain", KindOption.bool());
+        m.put("release-domain", KindOption.oneOf("blocked", "identity", "none"));
+        m.put("page-sizes", KindOption.sizes());
+        // What the mock's hardware can do for aux domains (S02): PASIDs (VT-d, SMMUv3),
+        // a context-switching master (SMMUv2's GPU), or nothing.
+        m.put("aux-model", KindOption.oneOf("pasid", "context-switch", "none"));
+        m.put("sva", KindOption.bool());
+        return m;
+    }
+
+    /** The release domain is one of the driver's static domains, which it must then have. */
+    @Override
+    public List<KindOption.Problem> optionProblems(Map<String, Object> options) {
+        String rd = (String) options.getOrDefault("release-domain", "blocked");
+        String needs = rd.equals("blocked") ? "blocked-domain" : rd.equals("identity") ? "identity-domain" : null;
+        if (needs == null || !Boolean.FALSE.equals(options.get(needs))) {
+            return List.of();
+        }
+        return List.of(new KindOption.Problem(options.containsKey("release-domain") ? "release-domain" : needs,
+                "release-domain " + rd + " is the driver's static " + rd + " domain: it needs " + needs + ": true"));
+    }
+
+    /**
+     * Stream-ID masters (the mock's hardware is indexed by stream ID like an SMMU's); with
+     * {@code aux-model: context-switch} a master may switch its own tables; one device_group
+     * rule for the whole instance ({@link MockConfig.Grouping}), so one mock serves one bus.
+     */
+    @Override
+    public DeviceRules deviceRules() {
+        return DeviceRules.streamIds("mock").contextSwitch("a mock with aux-model: context-switch",
+                o -> "context-switch".equals(o.get("aux-model"))).oneBusPerUnit();
     }
 
     @Override

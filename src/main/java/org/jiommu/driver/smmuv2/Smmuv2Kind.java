@@ -1,10 +1,14 @@
 package org.jiommu.driver.smmuv2;
 
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.jiommu.hw.smmuv2.Smmuv2Config;
 import org.jiommu.hw.smmuv2.Smmuv2Unit;
+import org.jiommu.platform.DeviceRules;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindOption;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 import org.jiommu.platform.UnitSpec;
@@ -25,6 +29,22 @@ public final class Smmuv2Kind implements IommuKind {
     @Override
     public String name() {
         return "smmuv2";
+    }
+
+    /** The scenario keys of an SMMUv2 (SCENARIOS.md), as {@link #config} reads them. */
+    @Override
+    public Map<String, KindOption> options() {
+        Map<String, KindOption> m = new LinkedHashMap<>();
+        m.put("context-banks", KindOption.range(1, 128));
+        m.put("granule", KindOption.oneOf("4k", "16k", "64k"));
+        m.put("split-tables", KindOption.bool());
+        return m;
+    }
+
+    /** Stream-ID masters; a GPU master may switch its own context bank's TTBR0 (S02/S10). */
+    @Override
+    public DeviceRules deviceRules() {
+        return DeviceRules.streamIds("SMMUv2").contextSwitch("an smmuv2", o -> true);
     }
 
     @Override

@@ -2,6 +2,7 @@ package org.jiommu.driver.vtd;
 
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -14,8 +15,10 @@ import org.jiommu.hw.vtd.VtdConfig;
 import org.jiommu.hw.vtd.VtdTables;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.mem.PhysicalMemory;
+import org.jiommu.platform.DeviceRules;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindOption;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 import org.jiommu.platform.UnitSpec;
@@ -35,6 +38,31 @@ public final class VtdKind implements IommuKind {
     @Override
     public String name() {
         return "vtd";
+    }
+
+    /** The scenario keys of a VT-d unit (SCENARIOS.md), as {@link #config} reads them. */
+    @Override
+    public Map<String, KindOption> options() {
+        Map<String, KindOption> m = new LinkedHashMap<>();
+        m.put("scalable", KindOption.bool());
+        // CAP.MGAW of the widths the second-level tables come in (3-, 4-, 5-level, VT-d 3.6)
+        m.put("address-width", KindOption.numberOf(39, 48, 57));
+        // A scalable unit reports ECAP.PSS + 1 = 1..20 PASID bits (VT-d 11.4.3); no 0.
+        m.put("pasid-bits", KindOption.range(1, 20));
+        // The extended capabilities the unit model has (HARDWARE.md 2.1): listed = on.
+        m.put("ecap", KindOption.words("qi", "dt", "pt", "sc", "nest", "flts", "slts"));
+        return m;
+    }
+
+    /**
+     * A DMAR unit sees requester IDs: the driver probes PCI devices only
+     * (intel_iommu_probe_device; ACPI namespace devices in a DRHD scope are not modelled), and a
+     * DMAR table reports RMRRs per device (the MSI window is the driver's own).
+     */
+    @Override
+    public DeviceRules deviceRules() {
+        return DeviceRules.requesterIds("VT-d").firmwareRegions("RMRRs only (direct or direct-relaxable)",
+                "direct", "direct-relaxable");
     }
 
     @Override
