@@ -71,15 +71,19 @@ class Smmuv3RunTest {
     }
 
     @Test
-    @DisplayName("smmuv3: options the hardware model or the SMMU cannot be are refused when the platform is built")
+    @DisplayName("smmuv3: the kind's option table and rules refuse what the SMMU or its model cannot be (exit 2, the"
+            + " file is not valid); a stage-2-only linear-table SMMU runs")
     void refused() throws IOException {
         String[] steps = {"  - check: invariants"};
         Cli g = Cli.run("run", file(", granule: 16k", steps));
-        assertThat(g.exit).isEqualTo(1);
-        assertThat(g.out + g.err).contains("granule 16k is not implemented");
+        assertThat(g.exit).isEqualTo(2);
+        assertThat(g.err).contains("16k");
         Cli ias = Cli.run("run", file(", ias: 40, oas: 48", steps));
-        assertThat(ias.exit).isEqualTo(1);
+        assertThat(ias.exit).isEqualTo(2);
         assertThat(ias.out + ias.err).contains("ias 40 differs from oas 48");
+        Cli cb = Cli.run("run", file(", context-banks: 4", steps));
+        assertThat(cb.exit).isEqualTo(2);
+        assertThat(cb.err).contains("unknown option 'context-banks'");
         Cli s2 = Cli.run("run", file(", stages: [s2], two-level-stream-table: false, sid-bits: 12", steps));
         assertThat(s2.exit).as(s2.out + s2.err).isZero();
     }

@@ -1,10 +1,15 @@
 package org.jiommu.driver.smmuv3;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.jiommu.hw.smmuv3.SmmuFeatures;
 import org.jiommu.hw.smmuv3.SmmuV3Unit;
+import org.jiommu.platform.DeviceRules;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindOption;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 import org.jiommu.platform.UnitSpec;
@@ -17,8 +22,9 @@ import org.jiommu.platform.UnitSpec;
  * (IDR1.SIDSIZE, default 16), {@code two-level-stream-table} (IDR0.ST_LEVEL, default true),
  * {@code ats} (IDR0.ATS and PRI, default true), {@code stages} ({@code [s1, s2]} by default),
  * {@code granule} ({@code 4k} or {@code 64k} added to 4K; 16K is not implemented by the hardware
- * model), {@code oas} (IDR5.OAS, default 48; {@code ias} must equal it: the SMMU's IAS is its
- * OAS for AArch64 tables), {@code iotlb-entries} (the TLB). Queues are at most 2^8 entries
+ * model, so the option table does not offer it), {@code oas} (IDR5.OAS, default 48; {@code ias}
+ * must equal it: the SMMU's IAS is its OAS for AArch64 tables), {@code iotlb-entries} (the TLB);
+ * the reader checks them against {@link #options} and {@link #optionProblems}. Queues are at most 2^8 entries
  * (IDR1.CMDQS / EVTQS / PRIQS = 8) so a scenario's memory is not spent on them. Programmatic only:
  * {@code features} (a whole {@link SmmuFeatures}).
  */
@@ -29,6 +35,45 @@ public final class Smmuv3Kind implements IommuKind {
     @Override
     public String name() {
         return "smmuv3";
+    }
+
+    /** The scenario keys of an SMMUv3 (SCENARIOS.md), as {@link #features} reads them. */
+    @Override
+    public Map<String, KindOption> options() {
+        Map<String, KindOption> m = new LinkedHashMap<>();
+        m.put("ssid-bits", KindOption.range(0, 20));
+        m.put("sid-bits", KindOption.range(1, 32));
+        m.put("two-level-stream-table", KindOption.bool());
+        m.put("ats", KindOption.bool());
+        m.put("stages", KindOption.words("s1", "s2"));
+        m.put("granule", KindOption.oneOf("4k", "64k"));
+        // IDR5.OAS encodings (6.3.6); IAS = OAS for an AArch64-only SMMU.
+        m.put("ias", KindOption.numberOf(32, 36, 40, 42, 44, 48, 52));
+        m.put("oas", KindOption.numberOf(32, 36, 40, 42, 44, 48, 52));
+        return m;
+    }
+
+    /** At least one stage; {@code ias} equal to {@code oas} (the driver's IAS is the OAS). */
+    @Override
+    public List<KindOption.Problem> optionProblems(Map<String, Object> options) {
+        List<KindOption.Problem> out = new ArrayList<>();
+        if (options.get("stages") instanceof List<?> l && l.isEmpty()) {
+            out.add(new KindOption.Problem("stages", "an SMMUv3 implements at least one stage (s1, s2)"));
+        }
+        Object ias = options.get("ias");
+        Object oas = options.getOrDefault("oas", 48L);
+        if (ias != null && !ias.equals(oas)) {
+            out.add(new KindOption.Problem("ias", "ias " + ias + " differs from oas " + oas
+                    + " (an AArch64-only SMMUv3's IAS is its OAS)"));
+        }
+        return out;
+    }
+
+    /** Stream-ID masters; IORT reports RMRs (direct, direct-relaxable) per master. */
+    @Override
+    public DeviceRules deviceRules() {
+        return DeviceRules.streamIds("SMMUv3").firmwareRegions("IORT RMRs only (direct or direct-relaxable)",
+                "direct", "direct-relaxable");
     }
 
     @Override
