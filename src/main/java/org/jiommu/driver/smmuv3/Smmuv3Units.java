@@ -160,6 +160,12 @@ public final class Smmuv3Units implements IommuUnits {
         };
     }
 
+    /** I7: each master's STEs and CDs decoded from memory by the hardware model. */
+    @Override
+    public org.jiommu.platform.EntryView entries() {
+        return new Smmuv3EntryView(platform, drivers);
+    }
+
     @Override
     public String dump(String iommu, DomainLabels labels) {
         return Smmuv3Dump.dump(drivers.get(iommu), platform.devicesOn(iommu), labels, platform::sourceId);
