@@ -89,10 +89,21 @@ class Smmuv3RunTest {
     }
 
     @Test
-    @DisplayName("smmuv3 has no stress bed yet: a stress run of an smmuv3 file is a usage error")
-    void noStressBed() throws IOException {
-        Cli r = Cli.run("stress", file("", "  - check: invariants"), "--ops", "5");
-        assertThat(r.exit).isEqualTo(2);
-        assertThat(r.err).contains("the smmuv3 kind has no stress bed yet");
+    @DisplayName("smmuv3 stress bed: a serial run is clean; on the same seed the planted skip-cfgi (STE / CD writes"
+            + " without CFGI) and skip-iotlb-invalidation (unmap without TLBI) are caught by the lanes' DMA")
+    void stress() throws IOException {
+        String f = file("", "  - check: invariants");
+        String[] run = {"stress", f, "--seed", "7", "--threads", "4", "--ops", "300", "--serial"};
+        Cli clean = Cli.run(run);
+        assertThat(clean.exit).as(clean.out + clean.err).isZero();
+        assertThat(clean.out).contains("seeds 7 x smmuv3").contains("0 violations");
+        Cli cfgi = Cli.run(java.util.stream.Stream.concat(java.util.Arrays.stream(run),
+                java.util.stream.Stream.of("--plant", "skip-cfgi")).toArray(String[]::new));
+        assertThat(cfgi.exit).as(cfgi.out + cfgi.err).isEqualTo(1);
+        assertThat(cfgi.out).contains("FAIL smmuv3 seed 7").contains("plant skip-cfgi");
+        Cli tlbi = Cli.run(java.util.stream.Stream.concat(java.util.Arrays.stream(run),
+                java.util.stream.Stream.of("--plant", "skip-iotlb-invalidation")).toArray(String[]::new));
+        assertThat(tlbi.exit).as(tlbi.out + tlbi.err).isEqualTo(1);
+        assertThat(tlbi.out).contains("FAIL smmuv3 seed 7").contains("landed");
     }
 }

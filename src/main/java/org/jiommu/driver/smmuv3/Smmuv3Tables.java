@@ -41,6 +41,12 @@ final class Smmuv3Tables {
     private final boolean skipPrefetch;
     private final HitlessEntryWriter steWriter = new HitlessEntryWriter(Smmuv3Entries.STE_FORMAT);
     private final HitlessEntryWriter cdWriter = new HitlessEntryWriter(Smmuv3Entries.CD_FORMAT);
+    /**
+     * A planted bug (stress plant {@code skip-cfgi}, docs/driver-smmuv3.md): STE and CD writes
+     * leave out their CFGI commands (the CMD_SYNC still runs), so the SMMU keeps using what it
+     * cached of the old entry.
+     */
+    volatile boolean skipCfgi;
     final long strtab;
     final int numL1Ents;
     final long strtabBaseCfg;
@@ -153,7 +159,7 @@ final class Smmuv3Tables {
      */
     HitlessEntryWriter.Result writeSte(int sid, long[] target) {
         HitlessEntryWriter.Result r = steWriter.write(EntryWrites.inMemory(mem, steAddress(sid)), target,
-                () -> cmdq.submitSync(List.of(SmmuCommand.cfgiSte(sid, true))));
+                () -> cmdq.submitSync(skipCfgi ? List.of() : List.of(SmmuCommand.cfgiSte(sid, true))));
         if (!skipPrefetch) {
             cmdq.issue(List.of(new long[] {SmmuCommand.PREFETCH_CONFIG | (sid & 0xFFFF_FFFFL) << 32, 0}));
         }
@@ -254,7 +260,7 @@ final class Smmuv3Tables {
     /** arm_smmu_sync_cd: one CFGI_CD per stream of the master, then CMD_SYNC. */
     void syncCd(Smmuv3Master m, int ssid, boolean leaf) {
         List<long[]> cmds = new ArrayList<>();
-        for (int sid : m.streams) {
+        for (int sid : skipCfgi ? new int[0] : m.streams) {
             cmds.add(SmmuCommand.cfgiCd(sid, ssid, leaf));
         }
         cmdq.submitSync(cmds);

@@ -160,6 +160,25 @@ public final class Smmuv3Units implements IommuUnits {
         };
     }
 
+    /**
+     * The kind's stress plants: {@code skip-iotlb-invalidation} (every unmap flush leaves out its
+     * TLBI, through the driver's {@code DriverFaults}) and {@code skip-cfgi} (every STE / CD write
+     * leaves out its CFGI_STE / CFGI_CD: after a domain switch the SMMU keeps the old CD).
+     */
+    @Override
+    public Map<String, org.jiommu.platform.StressPlant> plants() {
+        Map<String, org.jiommu.platform.StressPlant> m = new LinkedHashMap<>();
+        m.put("skip-iotlb-invalidation", org.jiommu.platform.StressPlant.of(
+                org.jiommu.platform.StressPlant.When.BUILD,
+                "every unmap flush leaves out its TLBI: a DMA after the unmap lands",
+                bed -> drivers.values().forEach(d -> d.faults().skip(
+                        org.jiommu.driver.common.DriverFaults.Skip.IOTLB, 1_000_000))));
+        m.put("skip-cfgi", org.jiommu.platform.StressPlant.of(org.jiommu.platform.StressPlant.When.BUILD,
+                "STE / CD writes leave out CFGI_STE / CFGI_CD: after a domain switch DMA walks the old domain",
+                bed -> drivers.values().forEach(d -> d.tables().skipCfgi = true)));
+        return m;
+    }
+
     /** I7: each master's STEs and CDs decoded from memory by the hardware model. */
     @Override
     public org.jiommu.platform.EntryView entries() {

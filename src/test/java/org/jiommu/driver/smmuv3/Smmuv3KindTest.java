@@ -30,7 +30,7 @@ class Smmuv3KindTest {
         assertThat(k.optionProblems(Map.of("stages", List.of()))).singleElement()
                 .satisfies(p -> assertThat(p.key()).isEqualTo("stages"));
         assertThat(k.optionProblems(Map.of("ias", 48L, "stages", List.of("s2")))).isEmpty();
-        assertThat(k.hasStressBed()).isFalse();
+        assertThat(k.hasStressBed()).isTrue();
     }
 
     @Test
