@@ -84,17 +84,10 @@ final class Smmuv3Queues {
         // Whatever the SMMU cached before: configuration, then TLBs.
         cmdq.submitSync(List.of(SmmuCommand.cfgiAll()));
         cmdq.submitSync(List.of(SmmuCommand.tlbiNsnhAll()));
-        unit.writeRegister64(EVTQ_BASE, qBase(evtqBase, evtqShift));
-        unit.writeRegister32(EVTQ_PROD, 0);
-        unit.writeRegister32(EVTQ_CONS, 0);
-        enables |= CR0_EVTQEN;
-        writeSync(unit, CR0, CR0ACK, enables);
+        enables = enableQueue(unit, EVTQ_BASE, EVTQ_PROD, EVTQ_CONS, qBase(evtqBase, evtqShift), enables | CR0_EVTQEN);
         if (drv.pri) {
-            unit.writeRegister64(PRIQ_BASE, qBase(priqBase, priqShift));
-            unit.writeRegister32(PRIQ_PROD, 0);
-            unit.writeRegister32(PRIQ_CONS, 0);
-            enables |= CR0_PRIQEN;
-            writeSync(unit, CR0, CR0ACK, enables);
+            enables = enableQueue(unit, PRIQ_BASE, PRIQ_PROD, PRIQ_CONS, qBase(priqBase, priqShift),
+                    enables | CR0_PRIQEN);
         }
         if (drv.ats) {
             enables |= CR0_ATSCHK;
@@ -105,6 +98,15 @@ final class Smmuv3Queues {
                 | (drv.pri ? IRQ_CTRL_PRIQ_IRQEN : 0));
         enables |= CR0_SMMUEN;
         writeSync(unit, CR0, CR0ACK, enables);
+    }
+
+    /** An output queue's base, PROD and CONS, then CR0 with its enable bit (acknowledged). */
+    private static int enableQueue(SmmuV3Unit unit, int baseReg, int prodReg, int consReg, long qBase, int enables) {
+        unit.writeRegister64(baseReg, qBase);
+        unit.writeRegister32(prodReg, 0);
+        unit.writeRegister32(consReg, 0);
+        writeSync(unit, CR0, CR0ACK, enables);
+        return enables;
     }
 
     /**
