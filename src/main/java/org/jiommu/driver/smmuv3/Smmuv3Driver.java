@@ -3,6 +3,7 @@ package org.jiommu.driver.smmuv3;
 import static org.jiommu.hw.smmuv3.SmmuRegs.*;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -851,38 +852,18 @@ public final class Smmuv3Driver {
         return m == null ? 0 : m.iopfRefcount();
     }
 
-    /** The SubstreamID width the driver gave {@code dev}. */
-    public synchronized int ssidBits(Device dev) {
-        Smmuv3Master m = masters.get(dev);
-        return m == null ? 0 : m.ssidBits;
-    }
-
     /** Probed masters, in probe order. */
     public synchronized List<Device> masters() {
         return new ArrayList<>(masters.keySet());
     }
 
-    /** The masters (device, SubstreamID) a paging domain is attached to. */
-    public List<Map.Entry<Device, Integer>> attachments(IommuDomain domain) {
-        if (!(domain instanceof Smmuv3Domain d)) {
-            return List.of();
-        }
-        List<Map.Entry<Device, Integer>> out = new ArrayList<>();
-        synchronized (d.devicesLock) {
-            for (Smmuv3Domain.MasterDomain md : d.devices) {
-                out.add(Map.entry(md.master().dev, md.ssid()));
-            }
-        }
-        return out;
-    }
-
     /** ASIDs in use. */
-    public synchronized java.util.BitSet asidsInUse() {
+    public synchronized BitSet asidsInUse() {
         return asidMap.snapshot();
     }
 
     /** VMIDs in use. */
-    public synchronized java.util.BitSet vmidsInUse() {
+    public synchronized BitSet vmidsInUse() {
         return vmidMap.snapshot();
     }
 

@@ -1,9 +1,16 @@
 package org.jiommu.driver.smmuv3;
 
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jiommu.base.Errno;
+import org.jiommu.bus.pci.Acs;
+import org.jiommu.bus.pci.PciBus;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.CoreConfig;
+import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.hw.smmuv3.SmmuFeatures;
 import org.jiommu.hw.smmuv3.SmmuV3Unit;
 import org.jiommu.platform.DeviceRules;
@@ -127,44 +134,44 @@ public final class Smmuv3Kind implements IommuKind {
      */
     @Override
     public StressBed stressBed(StressBed.Shape shape) {
-        Platform p = new Platform(1L << 34, org.jiommu.core.CoreConfig.defaults());
+        Platform p = new Platform(1L << 34, CoreConfig.defaults());
         Smmuv3Units u = (Smmuv3Units) p.add(this, List.of(new UnitSpec("smmu0", name(), Map.of())));
         u.start();
-        org.jiommu.bus.pci.PciBus root = p.topology().rootBus(0, 0);
-        List<org.jiommu.bus.pci.PciDevice> all = new ArrayList<>();
+        PciBus root = p.topology().rootBus(0, 0);
+        List<PciDevice> all = new ArrayList<>();
         all.add(endpoint(root, "a1", 0x02, false, 0, false));
         all.add(endpoint(root, "a2", 0x03, true, 0, false));
-        org.jiommu.bus.pci.PciBus bcard = root.rootPort("rp-b", 0x1e, 0, 0x1e, org.jiommu.bus.pci.Acs.ISOLATED);
-        all.add(bcard.endpoint("b1", 0, 0, false, 0, false, org.jiommu.bus.pci.Acs.NONE));
-        all.add(bcard.endpoint("b2", 0, 1, false, 0, false, org.jiommu.bus.pci.Acs.NONE));
-        org.jiommu.bus.pci.PciDevice r = endpoint(root, "r", 0x04, false, 0, false);
+        PciBus bcard = root.rootPort("rp-b", 0x1e, 0, 0x1e, Acs.ISOLATED);
+        all.add(bcard.endpoint("b1", 0, 0, false, 0, false, Acs.NONE));
+        all.add(bcard.endpoint("b2", 0, 1, false, 0, false, Acs.NONE));
+        PciDevice r = endpoint(root, "r", 0x04, false, 0, false);
         all.add(r);
-        org.jiommu.bus.pci.PciDevice pd = endpoint(root, "p", 0x05, true, 20, true);
+        PciDevice pd = endpoint(root, "p", 0x05, true, 20, true);
         all.add(pd);
-        List<org.jiommu.bus.pci.PciDevice> pasidDevices = new ArrayList<>(List.of(pd));
+        List<PciDevice> pasidDevices = new ArrayList<>(List.of(pd));
         if (shape.pasids()) {
-            org.jiommu.bus.pci.PciBus card = root.rootPort("rp-q", 0x06, 0, 0x06, org.jiommu.bus.pci.Acs.ISOLATED);
-            org.jiommu.bus.pci.PciDevice q1 = card.endpoint("q1", 0, 0, true, 20, true, org.jiommu.bus.pci.Acs.NONE);
-            org.jiommu.bus.pci.PciDevice q2 = card.endpoint("q2", 0, 1, true, 20, true, org.jiommu.bus.pci.Acs.NONE);
-            org.jiommu.bus.pci.PciDevice n = endpoint(root, "n", 0x07, true, 3, true);
+            PciBus card = root.rootPort("rp-q", 0x06, 0, 0x06, Acs.ISOLATED);
+            PciDevice q1 = card.endpoint("q1", 0, 0, true, 20, true, Acs.NONE);
+            PciDevice q2 = card.endpoint("q2", 0, 1, true, 20, true, Acs.NONE);
+            PciDevice n = endpoint(root, "n", 0x07, true, 3, true);
             all.addAll(List.of(q1, q2, n));
             pasidDevices.addAll(List.of(q1, q2, n));
         }
-        List<org.jiommu.bus.pci.PciDevice> lanes = new ArrayList<>();
+        List<PciDevice> lanes = new ArrayList<>();
         for (int t = 0; t < shape.threads(); t++) {
             lanes.add(endpoint(root, "lane" + t, 0x08 + t, t % 2 == 0, 0, false));
         }
-        List<org.jiommu.bus.pci.PciDevice> every = new ArrayList<>(all);
+        List<PciDevice> every = new ArrayList<>(all);
         every.addAll(lanes);
         for (int round = 0; round < 2; round++) {
-            for (org.jiommu.bus.pci.PciDevice d : every) {
+            for (PciDevice d : every) {
                 p.describe(d, "smmu0");
-                List<org.jiommu.core.spi.ResvRegion> rr = d == r
-                        ? List.of(org.jiommu.core.spi.ResvRegion.direct(StressBed.DIRECT, 0x2000)) : List.of();
+                List<ResvRegion> rr = d == r
+                        ? List.of(ResvRegion.direct(StressBed.DIRECT, 0x2000)) : List.of();
                 u.enumerate(new IommuUnits.Firmware(d, "smmu0", List.of(), round == 0 ? rr : List.of(), false), true);
             }
             if (round == 0) {
-                for (org.jiommu.bus.pci.PciDevice d : every) {
+                for (PciDevice d : every) {
                     p.core().deviceDel(d);
                 }
                 if (!p.core().liveDomains().isEmpty()) {
@@ -175,20 +182,20 @@ public final class Smmuv3Kind implements IommuKind {
             }
         }
         List<StressBed.Lane> ls = new ArrayList<>();
-        for (org.jiommu.bus.pci.PciDevice d : lanes) {
+        for (PciDevice d : lanes) {
             ls.add(new StressBed.Lane(d, p.engine(d)));
         }
         // Page requests come from DMA (PRI queue); the driver has no SVA (bind: -EOPNOTSUPP);
         // enabling a feature already on is -EBUSY (arm_smmu_dev_enable_feature).
         return new StressBed(shape, p, List.copyOf(all), pasidDevices, ls, p.baseline(), true, Map.of(
-                "AUX_ATTACH", java.util.EnumSet.of(org.jiommu.base.Errno.EINVAL),
-                "FEATURE_ENABLE", java.util.EnumSet.of(org.jiommu.base.Errno.EBUSY),
-                "SVA_BIND", java.util.EnumSet.of(org.jiommu.base.Errno.EOPNOTSUPP)));
+                "AUX_ATTACH", EnumSet.of(Errno.EINVAL),
+                "FEATURE_ENABLE", EnumSet.of(Errno.EBUSY),
+                "SVA_BIND", EnumSet.of(Errno.EOPNOTSUPP)));
     }
 
-    private static org.jiommu.bus.pci.PciDevice endpoint(org.jiommu.bus.pci.PciBus root, String name, int slot,
+    private static PciDevice endpoint(PciBus root, String name, int slot,
                                                         boolean ats, int pasidBits, boolean pri) {
-        return root.rootPort("rp-" + name, slot, 0, slot, org.jiommu.bus.pci.Acs.ISOLATED).endpoint(name, 0, 0, ats,
-                pasidBits, pri, org.jiommu.bus.pci.Acs.NONE);
+        return root.rootPort("rp-" + name, slot, 0, slot, Acs.ISOLATED).endpoint(name, 0, 0, ats,
+                pasidBits, pri, Acs.NONE);
     }
 }

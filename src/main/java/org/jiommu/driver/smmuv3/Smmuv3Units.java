@@ -14,12 +14,15 @@ import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.ResvRegion;
 import org.jiommu.core.spi.ResvType;
+import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.hw.HwStats;
 import org.jiommu.hw.smmuv3.SmmuEvent;
+import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
+import org.jiommu.platform.StressPlant;
 
 /**
  * The smmuv3 kind's IOMMUs on one platform: one {@link Smmuv3Driver} per unit, registered with
@@ -166,14 +169,14 @@ public final class Smmuv3Units implements IommuUnits {
      * leaves out its CFGI_STE / CFGI_CD: after a domain switch the SMMU keeps the old CD).
      */
     @Override
-    public Map<String, org.jiommu.platform.StressPlant> plants() {
-        Map<String, org.jiommu.platform.StressPlant> m = new LinkedHashMap<>();
-        m.put("skip-iotlb-invalidation", org.jiommu.platform.StressPlant.of(
-                org.jiommu.platform.StressPlant.When.BUILD,
+    public Map<String, StressPlant> plants() {
+        Map<String, StressPlant> m = new LinkedHashMap<>();
+        m.put("skip-iotlb-invalidation", StressPlant.of(
+                StressPlant.When.BUILD,
                 "every unmap flush leaves out its TLBI: a DMA after the unmap lands",
                 bed -> drivers.values().forEach(d -> d.faults().skip(
-                        org.jiommu.driver.common.DriverFaults.Skip.IOTLB, 1_000_000))));
-        m.put("skip-cfgi", org.jiommu.platform.StressPlant.of(org.jiommu.platform.StressPlant.When.BUILD,
+                        DriverFaults.Skip.IOTLB, 1_000_000))));
+        m.put("skip-cfgi", StressPlant.of(StressPlant.When.BUILD,
                 "STE / CD writes leave out CFGI_STE / CFGI_CD: after a domain switch DMA walks the old domain",
                 bed -> drivers.values().forEach(d -> d.tables().skipCfgi = true)));
         return m;
@@ -181,7 +184,7 @@ public final class Smmuv3Units implements IommuUnits {
 
     /** I7: each master's STEs and CDs decoded from memory by the hardware model. */
     @Override
-    public org.jiommu.platform.EntryView entries() {
+    public EntryView entries() {
         return new Smmuv3EntryView(platform, drivers);
     }
 
