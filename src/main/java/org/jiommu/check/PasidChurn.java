@@ -313,10 +313,16 @@ final class PasidChurn {
                                 : StressWorld.VMA_START + rnd.nextInt((int) StressWorld.VMA_PAGES) * 0x1000L;
                         f = IopfFault.withPasid(core.svaGetPasid(b), grp, last, perm, addr);
                     } else if (shape <= 3 && !h.pasids.isEmpty()) {
-                        // at one of this worker's PASIDs (handled when the IOPF domain is there)
+                        // at one of this worker's PASIDs (handled when the IOPF domain is there); only
+                        // from a device that can issue PASID TLPs (the core lets a group member
+                        // without PASIDs name a PASID attach, b3f6fcd8404f, but it never faults on one)
                         PasidAttachment a = h.pasids.get(rnd.nextInt(h.pasids.size()));
-                        fd = a.dev();
-                        f = IopfFault.withPasid(a.pasid(), grp, last, perm, 0x2000L * (1 + rnd.nextInt(16)));
+                        if (issuesPasids(core, a.dev())) {
+                            fd = a.dev();
+                            f = IopfFault.withPasid(a.pasid(), grp, last, perm, 0x2000L * (1 + rnd.nextInt(16)));
+                        } else {
+                            f = IopfFault.noPasid(grp, last, perm, 0x1000L * (1 + rnd.nextInt(16)));
+                        }
                     } else if (shape == 4) {
                         // at a PASID nobody attaches: answered INVALID while others attach and detach.
                         // Not at a PASID another worker may detach right now: the model has no PRQ
@@ -413,5 +419,11 @@ final class PasidChurn {
         } catch (RuntimeException e) {
             run.unexpected.add("teardown (part 2): " + e);
         }
+    }
+
+    /** The device can issue PASID-tagged requests ({@code max_pasids} non-zero; false once released). */
+    private static boolean issuesPasids(IommuCore core, Device dev) {
+        var di = core.devIommu(dev);
+        return di != null && di.maxPasids() > 0;
     }
 }

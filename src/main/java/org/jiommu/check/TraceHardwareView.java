@@ -102,7 +102,8 @@ public final class TraceHardwareView implements HardwareView {
                 break;
             }
             case "probe_device":
-                if (a.size() == 1 && !result.startsWith("-")) {
+                // an ERR_PTR ("-errno") or a NULL (a driver bug the core stops at) holds nothing
+                if (a.size() == 1 && !result.startsWith("-") && !result.equals("NULL")) {
                     held.put(a.get(0), true);
                 }
                 break;

@@ -1,5 +1,6 @@
 package org.jiommu.core;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.jiommu.base.Errno;
@@ -168,7 +169,9 @@ final class AttachEngine {
     void setDomainNofail(IommuGroup group, IommuDomain newDomain) {
         IommuException e = setDomainInternal(group, newDomain, MUST_SUCCEED);
         if (e != null) {
-            tracer.warn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": " + e.getMessage());
+            // the group records the new domain and the other devices stay moved: state changed
+            tracer.warnCarryingOn("__iommu_group_set_domain_nofail", group + " to " + newDomain + ": "
+                    + e.getMessage());
         }
     }
 
@@ -503,24 +506,92 @@ final class AttachEngine {
             if (group.domain != blk) {
                 int ret = attachDeviceOp(group.domain, dev, blk);
                 if (ret != 0) {
-                    tracer.warn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
+                    tracer.warnCarryingOn("pci_dev_reset_iommu_done", "re-attach of " + dev + " to " + group.domain
                             + " failed: " + Errno.describe(ret));
                 }
             }
+            // Every PASID back on every PASID-capable member through __iommu_set_group_pasid, as
+            // pci_dev_reset_iommu_done does (prepare took them off the reset device only).
             for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
                 IommuDomain pd = e.getValue().domain();
-                if (pd == null || pd.ops().setDevPasid() == null || registry.devIommuOf(dev).maxPasids == 0) {
+                if (pd == null) {
                     continue;
                 }
-                int ret = pd.ops().setDevPasid().setDevPasid(pd, dev, e.getKey(), blk);
-                tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + pd + ", " + dev + ", " + e.getKey()
-                        + ", old=" + blk + ") = " + ret);
-                if (ret != 0) {
-                    tracer.warn("pci_dev_reset_iommu_done", "restore of " + dev + " PASID " + e.getKey() + " failed");
+                try {
+                    setGroupPasid(pd, group, e.getKey(), blk);
+                } catch (IommuException ex) {
+                    tracer.warnCarryingOn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey() + " of "
+                            + group + " failed: " + ex.errno());
                 }
             }
             group.resettingDomain = null;
         });
+    }
+
+    /** The device can issue PASIDs ({@code dev->iommu->max_pasids} non-zero). */
+    private boolean pasidCapable(Device dev) {
+        DevIommu di = registry.devIommuOf(dev);
+        return di != null && di.maxPasids > 0;
+    }
+
+    /** One driver call of {@code set_dev_pasid}, traced; a positive return is a driver bug read as -EINVAL. */
+    private int setDevPasidOp(IommuDomain d, Device dev, int pasid, IommuDomain old) {
+        DomainOps.SetDevPasid op = d.ops().setDevPasid();
+        if (op == null) {
+            return Errno.EOPNOTSUPP.neg();
+        }
+        int ret = op.setDevPasid(d, dev, pasid, old);
+        tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + d + ", " + dev + ", " + pasid + ", old=" + old
+                + ") = " + (ret == 0 ? "0" : Errno.describe(ret)));
+        if (ret > 0) {
+            tracer.warn("set_dev_pasid", d + " returned positive " + ret + " for " + dev + " PASID " + pasid);
+            ret = Errno.EINVAL.neg();
+        }
+        return ret;
+    }
+
+    /**
+     * {@code __iommu_set_group_pasid}: install {@code d} at {@code pasid} on every PASID-capable
+     * member in list order (v6.15: members with {@code max_pasids == 0} cannot issue PASID TLPs and
+     * are skipped, b3f6fcd8404f). On a failure the members done so far go back to {@code old}
+     * (or lose the PASID if there was none); a failing restore is a WARN and removes the PASID.
+     * Group mutex held.
+     */
+    void setGroupPasid(IommuDomain d, IommuGroup group, int pasid, IommuDomain old) {
+        List<Device> done = new ArrayList<>();
+        for (Device dev : group.devices) {
+            if (!pasidCapable(dev)) {
+                continue;
+            }
+            int ret = setDevPasidOp(d, dev, pasid, old);
+            if (ret == 0) {
+                done.add(dev);
+                continue;
+            }
+            for (Device prev : done) {
+                if (old == null) {
+                    removeDevPasid(prev, pasid, d);
+                    continue;
+                }
+                int r = setDevPasidOp(old, prev, pasid, d);
+                if (r != 0) {
+                    tracer.warnCarryingOn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
+                            + " failed: " + Errno.describe(r));
+                    removeDevPasid(prev, pasid, d);
+                }
+            }
+            throw Args.driverErr(ret, "driver " + registry.probedOps(dev) + " set_dev_pasid(" + d + ", " + dev + ", "
+                    + pasid + ")");
+        }
+    }
+
+    /** {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable member. */
+    void removeGroupPasid(IommuGroup group, int pasid, IommuDomain d) {
+        for (Device dev : group.devices) {
+            if (pasidCapable(dev)) {
+                removeDevPasid(dev, pasid, d);
+            }
+        }
     }
 
     /**
@@ -538,7 +609,7 @@ final class AttachEngine {
         tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + blocked + ", " + dev + ", " + pasid + ", old="
                 + domain + ") = " + ret);
         if (ret != 0) {
-            tracer.warn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
+            tracer.warnCarryingOn("iommu_remove_dev_pasid", "removing PASID " + pasid + " of " + dev + " failed: "
                     + Errno.describe(ret));
         }
     }

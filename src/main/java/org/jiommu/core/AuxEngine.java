@@ -28,8 +28,12 @@ import org.jiommu.core.spi.IommuOps;
  * {@code device_domain_lock} in the reviewed patch): PASID allocation, linking, unlinking and
  * freeing all happen under it, so a final detach racing a new attach can neither strand the new
  * attach without a PASID nor free a PASID twice. It sits between the probe lock and the group
- * mutexes. The RID attach paths that take a caller's domain hold its read lock around their group
- * mutex, so the "aux here, RID there" refusal (S04) is checked against a stable picture both ways.
+ * mutexes. Once the aux API has been used on this platform ({@link #used}), the RID attach paths
+ * that take a caller's domain hold its read lock around their group mutex, so the "aux here, RID
+ * there" refusal (S04) is checked against a stable picture both ways. Before that the RID paths
+ * take no aux lock at all: the 2019 core had none, and today's core has no aux API, so an
+ * ordinary RID attach must not pay for it. (A RID attach racing the very first aux attach of the
+ * same domain is not serialised, as it was not in the kernel.)
  */
 final class AuxEngine {
     /** One aux domain: its default PASID and the devices it is aux-attached to (with their group). */
@@ -66,6 +70,8 @@ final class AuxEngine {
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     /** Aux domains. Written under the write lock; read locklessly by {@code domainFree} and snapshots. */
     final Map<IommuDomain, AuxDomain> domains = new ConcurrentHashMap<>();
+    /** Set (for good) by the first aux attach; until then RID attaches skip {@link #lock}. */
+    private volatile boolean used;
 
     AuxEngine(Tracer tracer, CoreRegistry registry, GroupLocks locks, PasidEngine pasids, GlobalPasidAllocator globalPasids) {
         this.tracer = tracer;
@@ -108,8 +114,15 @@ final class AuxEngine {
         }
     }
 
-    /** Runs a RID attach under the read lock (S04 both ways). */
+    /**
+     * Runs a RID attach; while the aux API is in use, under the read lock with the S04 refusal
+     * (-EINVAL for an aux domain), else bare.
+     */
     void ridAttach(IommuDomain d, String fn, Runnable body) {
+        if (!used) {
+            body.run();
+            return;
+        }
         lock.readLock().lock();
         try {
             if (d != null) {
@@ -147,6 +160,7 @@ final class AuxEngine {
         }
         lock.writeLock().lock();
         try {
+            used = true;
             attachLocked(d, dev, group, ops, aux, fn);
         } finally {
             lock.writeLock().unlock();

@@ -1,11 +1,9 @@
 package org.jiommu.core;
 
-import java.util.List;
 import java.util.Map;
 import org.jiommu.base.Errno;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.DevFeature;
-import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
 
 /**
@@ -16,12 +14,10 @@ import org.jiommu.core.spi.IommuOps;
 final class Features {
     private final Tracer tracer;
     private final CoreRegistry registry;
-    private final AuxEngine aux;
 
-    Features(Tracer tracer, CoreRegistry registry, AuxEngine aux) {
+    Features(Tracer tracer, CoreRegistry registry) {
         this.tracer = tracer;
         this.registry = registry;
-        this.aux = aux;
     }
 
     private static void requireFeature(DevFeature f, String fn) {
@@ -74,12 +70,12 @@ final class Features {
         }
     }
 
-    /** What of the core still uses feature {@code f} of {@code dev}, or null. */
+    /**
+     * What of the core still uses feature {@code f} of {@code dev}, or null. AUX is never refused
+     * here: the v5.x core forwarded the call, and intel_iommu_dev_disable_feat(AUX) cleared
+     * {@code auxd_enabled} and returned 0 whatever was attached (the aux domains stay attached).
+     */
     private String user(Device dev, DevFeature f) {
-        if (f == DevFeature.AUX) {
-            List<IommuDomain> domains = aux.domainsOf(dev);
-            return domains.isEmpty() ? null : "aux domains " + domains + " are attached";
-        }
         if (f == DevFeature.SVA) {
             IommuGroup g = registry.groupOf(dev);
             if (g != null) {

@@ -1,5 +1,6 @@
 package org.jiommu.core;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -98,7 +99,7 @@ public final class IommuCore {
         this.pasidEngine = new PasidEngine(tracer, registry, locks, v, attach);
         this.auxEngine = new AuxEngine(tracer, registry, locks, pasidEngine, globalPasids);
         this.sva = new SvaEngine(tracer, registry, domains, attach, pasidEngine, iopf, globalPasids);
-        this.features = new Features(tracer, registry, auxEngine);
+        this.features = new Features(tracer, registry);
         this.services = new Services(tracer, registry, probe, attach, iopf);
         this.snapshots = new CoreSnapshots(locks, registry, defaults, globalPasids, auxEngine, sva, iopf);
         for (Consumer<IommuCore> hook : CREATION_HOOKS) {
@@ -116,7 +117,26 @@ public final class IommuCore {
     public static void removeCreationHook(Consumer<IommuCore> hook) { CREATION_HOOKS.remove(hook); }
 
     /** Every public call runs through here (CoreWatch counts these frames for the nesting depth). */
-    private <T> T call(String fn, Supplier<T> body, Object... args) { return tracer.call(fn, body, args); }
+    /** Public calls in progress on this thread; 0 outside the core. */
+    private final ThreadLocal<int[]> callDepth = ThreadLocal.withInitial(() -> new int[1]);
+
+    /**
+     * Every public call: traced; when the outermost call on the thread ends (no core lock held any
+     * more), the IOPF work queued meanwhile runs, as the kernel's kworker would (IopfEngine).
+     */
+    private <T> T call(String fn, Supplier<T> body, Object... args) {
+        return tracer.call(fn, () -> {
+            int[] depth = callDepth.get();
+            depth[0]++;
+            try {
+                return body.get();
+            } finally {
+                if (--depth[0] == 0) {
+                    iopf.runPending();
+                }
+            }
+        }, args);
+    }
 
     private void run(String fn, Runnable body, Object... args) { call(fn, () -> { body.run(); return null; }, args); }
 
@@ -140,6 +160,30 @@ public final class IommuCore {
 
     /** What drivers may call (the kernel's exported helpers); hand it to a driver at construction. */
     public CoreServices services() { return services; }
+
+    /**
+     * The core's locks the calling thread holds, by name (probe lock, aux and SVA locks, group
+     * mutexes); empty outside the core. For tests of where callbacks run: an IOPF handler must see
+     * none of them.
+     */
+    public List<String> locksHeldByCurrentThread() {
+        List<String> out = new ArrayList<>();
+        if (locks.probeLock.isHeldByCurrentThread()) {
+            out.add("iommu_probe_device_lock");
+        }
+        if (auxEngine.lock.isWriteLockedByCurrentThread() || auxEngine.lock.getReadHoldCount() > 0) {
+            out.add("aux lock");
+        }
+        if (sva.lock.isHeldByCurrentThread()) {
+            out.add("iommu_sva_lock");
+        }
+        for (IommuGroup g : registry.liveGroups()) {
+            if (g.mutex.isHeldByCurrentThread()) {
+                out.add(g + "->mutex");
+            }
+        }
+        return out;
+    }
 
     public void addTraceListener(TraceListener l) { tracer.addListener(l); }
 

@@ -5,6 +5,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +25,14 @@ import org.jiommu.core.spi.PageResponse;
  * the SVA handler that resolves faults against the bound mm.
  *
  * <p><b>Locking.</b> A queue's monitor ({@code queue->lock}), then a device's {@link FaultParam}
- * monitor ({@code fault_param->lock}). Handlers run with no core lock held. The driver's
+ * monitor ({@code fault_param->lock}). Handlers run with none of the core's or the driver's locks
+ * held: {@code iommu_report_device_fault} only queues the complete group on the device's queue
+ * (the kernel's {@code queue_work} on the IOPF workqueue), and the queue's work runs where the
+ * model has no lock to hold, standing in for the kernel's kworker: at the end of the outermost
+ * public core call on the thread ({@link #runPending}, so a report made under a PASID teardown's
+ * drain is handled once the group mutex, the driver's unit lock and its PRQ lock are gone), and
+ * when a driver's fault thread asks for it after dropping its own locks ({@link #runWork}). The
+ * driver's
  * {@code page_response} is called after the param lock is released (the decision to answer is
  * taken under it), so a driver may add and remove devices from inside its attach callbacks
  * without a lock-order cycle with responses.
@@ -52,6 +60,8 @@ final class IopfEngine {
     /** {@code dev->iommu->fault_param} (RCU-published in the kernel). */
     final Map<Device, FaultParam> params = new ConcurrentHashMap<>();
     private final AtomicLong groupSeq = new AtomicLong();
+    /** Queues with work not yet run. */
+    private final Set<IopfQueue> busy = ConcurrentHashMap.newKeySet();
 
     IopfEngine(Tracer tracer, CoreRegistry registry) {
         this.tracer = tracer;
@@ -190,7 +200,9 @@ final class IopfEngine {
             tracer.warn("iopf_queue_flush_dev", dev + " has no fault parameter");
             throw Args.err(Errno.ENODEV, "iopf_queue_flush_dev: " + dev + " has no fault parameter");
         }
-        // Handlers run on the reporting thread: nothing is queued, nothing to wait for.
+        // The kernel waits here for the work queued for dev. The model cannot run it here: the
+        // caller (a PASID drain) holds the group mutex and driver locks, and handlers run with
+        // none held. The work runs when the caller's outermost core call ends (runPending).
     }
 
     void discardPartial(Object queue) {
@@ -311,14 +323,91 @@ final class IopfEngine {
             sendResponse(group, PageResponse.Code.FAILURE);
             return 0;
         }
+        // queue_work: the handler runs from the queue's work, never under the reporter's locks
+        synchronized (p.queue) {
+            p.queue.work.add(group);
+        }
+        busy.add(p.queue);
+        return 0;
+    }
+
+    /**
+     * The IOPF workqueue's worker for {@code q}: hands each queued group to the handler of the
+     * domain it was routed to (a handler error is answered FAILURE), until the queue is empty,
+     * so the caller's own reports are handled when it returns (a device waits for its page
+     * response). The caller holds no core or driver lock. One thread runs a queue's work at a
+     * time (an ordered workqueue): another thread's item in flight is waited for; a handler's
+     * own nested core call does not run the queue again. A group answered and freed meanwhile
+     * (its device left the queue) is skipped.
+     */
+    void runWork(IopfQueue q) {
+        Thread self = Thread.currentThread();
+        while (true) {
+            IopfGroup g;
+            synchronized (q) {
+                if (q.runner == self) {
+                    return; // a handler's nested core call: the outer loop goes on
+                }
+                while (q.runner != null) {
+                    try {
+                        q.wait();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+                if (q.work.isEmpty()) {
+                    return;
+                }
+                q.runner = self;
+                g = q.work.poll();
+            }
+            try {
+                handle(g);
+            } finally {
+                synchronized (q) {
+                    q.runner = null;
+                    q.notifyAll();
+                }
+            }
+        }
+    }
+
+    /** Runs the work of every queue that has some: the end of an outermost public core call. */
+    void runPending() {
+        if (busy.isEmpty()) {
+            return;
+        }
+        for (IopfQueue q : List.copyOf(busy)) {
+            runWork(q);
+            synchronized (q) {
+                if (q.work.isEmpty() && q.runner == null) {
+                    busy.remove(q);
+                }
+            }
+        }
+    }
+
+    /** {@code iopf_handler} of one work item. */
+    private void handle(IopfGroup group) {
+        synchronized (group.param) {
+            if (group.freed) {
+                return;
+            }
+        }
+        AttachHandle h = group.handle;
         IopfHandler handler = handlers.get(h.domain());
         int ret = handler == null ? Errno.ENODEV.neg() : handler.handle(group);
-        tracer.trace(TraceEvent.Kind.LOG, fn, "handler of " + h.domain() + " for " + group + " = " + ret);
+        tracer.trace(TraceEvent.Kind.LOG, "iopf_handler", "handler of " + h.domain() + " for " + group + " = " + ret);
         if (ret != 0) {
             groupResponse(group, PageResponse.Code.FAILURE);
             freeGroup(group);
         }
-        return 0;
+    }
+
+    /** A driver's fault thread runs the queue's work once its own locks are dropped. */
+    void runWork(Object queue) {
+        runWork(requireQueue(queue, "iopf_queue work"));
     }
 
     /** The INVALID answer to a request no handler takes (no group was built). */

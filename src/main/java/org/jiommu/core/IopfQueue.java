@@ -1,5 +1,6 @@
 package org.jiommu.core;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import org.jiommu.bus.Device;
@@ -7,8 +8,8 @@ import org.jiommu.core.spi.IopfQueueRef;
 
 /**
  * {@code struct iopf_queue}: the devices whose recoverable faults one driver (or IOMMU instance)
- * processes. The model runs handlers on the reporting thread, so the queue has no work items,
- * only its device list. Its monitor is {@code queue->lock}.
+ * processes, and its ordered workqueue ({@code queue->wq}): the fault groups reported and not yet
+ * handed to their handler. Its monitor is {@code queue->lock}.
  */
 public final class IopfQueue implements IopfQueueRef {
     private final String name;
@@ -16,6 +17,10 @@ public final class IopfQueue implements IopfQueueRef {
     final List<Device> devices = new ArrayList<>();
     /** Guarded by this. */
     boolean freed;
+    /** Work items: complete groups waiting for their handler, in report order. Guarded by this. */
+    final ArrayDeque<IopfGroup> work = new ArrayDeque<>();
+    /** The thread running this queue's work, or null (one at a time, as an ordered workqueue). Guarded by this. */
+    Thread runner;
 
     IopfQueue(String name) {
         this.name = name;

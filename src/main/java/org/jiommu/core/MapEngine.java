@@ -26,15 +26,13 @@ final class MapEngine {
         this.tracer = tracer;
     }
 
-    private void validate(IommuDomain d, long iova, long paddr, long size, int prot, String fn) {
+    /**
+     * The model's own argument check: a usable domain. No prot or wrap-around test: the kernel's
+     * iommu_map has none, so unknown prot bits reach the format (which ignores or refuses them)
+     * and a range that wraps is refused by the format's own range check (-ERANGE etc.).
+     */
+    private void validate(IommuDomain d, String fn) {
         Args.requireDomain(d, fn);
-        if ((prot & ~Prot.ALL) != 0) {
-            throw Args.err(Errno.EINVAL, fn + ": unknown prot bits " + String.format("%#x", prot));
-        }
-        if (size != 0 && (Long.compareUnsigned(iova + size - 1, iova) < 0
-                || Long.compareUnsigned(paddr + size - 1, paddr) < 0)) {
-            throw Args.err(Errno.EINVAL, String.format("%s: [%#x, +%#x) -> %#x wraps", fn, iova, size, paddr));
-        }
     }
 
     /** {@code iommu_map}. */
@@ -51,7 +49,7 @@ final class MapEngine {
     /** {@code iommu_map_nosync}: the checks, the loop, and on error {@code iommu_unmap} of what was mapped. */
     void mapNosync(IommuDomain d, long iova, long paddr, long size, int prot, boolean validate) {
         if (validate) {
-            validate(d, iova, paddr, size, prot, "iommu_map");
+            validate(d, "iommu_map");
         }
         if (!d.type().isPaging()) {
             throw Args.err(Errno.EINVAL, "iommu_map: " + d + " is a " + d.type() + " domain, not paging");
@@ -120,7 +118,7 @@ final class MapEngine {
     /** {@code iommu_sync_map}: 0 without an {@code iotlb_sync_map} op. */
     void syncMap(IommuDomain d, long iova, long size, boolean validate) {
         if (validate) {
-            validate(d, iova, 0, size, 0, "iommu_sync_map");
+            validate(d, "iommu_sync_map");
         }
         DomainOps.IotlbSyncMap op = d.ops().iotlbSyncMap();
         if (op == null) {
@@ -138,12 +136,12 @@ final class MapEngine {
 
     /** {@code iommu_unmap}: the loop, then one {@code iotlb_sync}. */
     long unmap(IommuDomain d, long iova, long size) {
-        validate(d, iova, 0, size, 0, "iommu_unmap");
+        validate(d, "iommu_unmap");
         return unmapInternal(d, iova, size, true);
     }
 
     long unmapFast(IommuDomain d, long iova, long size, IotlbGather gather) {
-        validate(d, iova, 0, size, 0, "iommu_unmap_fast");
+        validate(d, "iommu_unmap_fast");
         if (gather == null) {
             throw Args.err(Errno.EINVAL, "iommu_unmap_fast: gather is null");
         }
@@ -190,7 +188,7 @@ final class MapEngine {
 
     /** {@code iommu_map_sg} (SEMANTICS.md 9.4). */
     long mapSg(IommuDomain d, long iova, List<SgEntry> sg, int prot) {
-        validate(d, iova, 0, 0, prot, "iommu_map_sg");
+        validate(d, "iommu_map_sg");
         if (sg == null || sg.isEmpty()) {
             throw Args.err(Errno.EINVAL, "iommu_map_sg: empty scatterlist");
         }
@@ -202,7 +200,7 @@ final class MapEngine {
                 // One pass past the end flushes the last run (the kernel re-reads the last entry).
                 SgEntry e = sg.get(Math.min(i, sg.size() - 1));
                 if (len != 0 && (i == sg.size() || e.paddr() != start + len)) {
-                    validate(d, iova + mapped, start, len, prot, "iommu_map_sg");
+                    validate(d, "iommu_map_sg");
                     mapNosync(d, iova + mapped, start, len, prot, false);
                     mapped += len;
                     len = 0;

@@ -1,12 +1,8 @@
 package org.jiommu.core;
 
-import java.util.ArrayList;
-import java.util.List;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
-import org.jiommu.core.spi.DomainOps;
-import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.core.spi.IommuOps;
 
@@ -36,73 +32,9 @@ final class PasidEngine {
         this.attach = attach;
     }
 
-    /** The device can issue PASIDs ({@code dev->iommu->max_pasids} non-zero). */
-    private boolean pasidCapable(Device dev) {
-        DevIommu di = registry.devIommuOf(dev);
-        return di != null && di.maxPasids > 0;
-    }
-
-    /** One driver call of {@code set_dev_pasid}, traced; a positive return is a driver bug read as -EINVAL. */
-    private int setDevPasidOp(IommuDomain d, Device dev, int pasid, IommuDomain old) {
-        DomainOps.SetDevPasid op = d.ops().setDevPasid();
-        if (op == null) {
-            return Errno.EOPNOTSUPP.neg();
-        }
-        int ret = op.setDevPasid(d, dev, pasid, old);
-        tracer.trace(TraceEvent.Kind.DRIVER, "set_dev_pasid", "(" + d + ", " + dev + ", " + pasid + ", old=" + old
-                + ") = " + (ret == 0 ? "0" : Errno.describe(ret)));
-        if (ret > 0) {
-            tracer.warn("set_dev_pasid", d + " returned positive " + ret + " for " + dev + " PASID " + pasid);
-            ret = Errno.EINVAL.neg();
-        }
-        return ret;
-    }
-
-    /**
-     * {@code __iommu_set_group_pasid}: install {@code d} at {@code pasid} on every PASID-capable
-     * member in list order (v6.15: members with {@code max_pasids == 0} cannot issue PASID TLPs and
-     * are skipped, b3f6fcd8404f). On a failure the members done so far go back to {@code old}
-     * (or lose the PASID if there was none); a failing restore is a WARN and removes the PASID.
-     */
-    void setGroupPasid(IommuDomain d, IommuGroup group, int pasid, IommuDomain old) {
-        List<Device> done = new ArrayList<>();
-        for (Device dev : group.devices) {
-            if (!pasidCapable(dev)) {
-                continue;
-            }
-            int ret = setDevPasidOp(d, dev, pasid, old);
-            if (ret == 0) {
-                done.add(dev);
-                continue;
-            }
-            for (Device prev : done) {
-                if (old == null) {
-                    attach.removeDevPasid(prev, pasid, d);
-                    continue;
-                }
-                int r = setDevPasidOp(old, prev, pasid, d);
-                if (r != 0) {
-                    tracer.warn("__iommu_set_group_pasid", "restoring " + old + " at PASID " + pasid + " of " + prev
-                            + " failed: " + Errno.describe(r));
-                    attach.removeDevPasid(prev, pasid, d);
-                }
-            }
-            throw Args.driverErr(ret, "driver " + registry.probedOps(dev) + " set_dev_pasid(" + d + ", " + dev + ", "
-                    + pasid + ")");
-        }
-    }
-
-    /** {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable member. */
-    void removeGroupPasid(IommuGroup group, int pasid, IommuDomain d) {
-        for (Device dev : group.devices) {
-            if (pasidCapable(dev)) {
-                attach.removeDevPasid(dev, pasid, d);
-            }
-        }
-    }
-
     /** Checks shared by attach and replace, before the lock (SEMANTICS.md 8.2, in the kernel's order). */
-    private IommuOps checkPasidTarget(IommuDomain d, Device dev, int pasid, String fn, boolean needBlocked) {
+    private IommuOps checkPasidTarget(IommuDomain d, Device dev, int pasid, String fn, boolean needBlocked,
+            boolean handleMissing) {
         IommuOps ops = registry.probedOps(dev);
         if (ops == null) {
             throw Args.err(Errno.ENODEV, fn + ": " + dev + " has no IOMMU");
@@ -130,11 +62,9 @@ final class PasidEngine {
             throw Args.err(Errno.EINVAL, fn + ": PASID " + Integer.toUnsignedString(pasid)
                     + " is not a valid PASID");
         }
-        // Model decision (docs/pasid-aux.md): attaching a BLOCKED domain to a PASID is what removal
-        // does; the kernel reaches it only through detach, and never with the release domain (S21).
-        if (d.type() == DomainType.BLOCKED || d == ops.releaseDomain()) {
-            throw Args.err(Errno.EINVAL, fn + ": " + d + " is a blocking/release domain: use"
-                    + " iommu_detach_device_pasid to remove PASID " + pasid);
+        if (handleMissing) {
+            // iommu_replace_device_pasid: a missing handle is in the same -EINVAL test as PASID 0
+            throw Args.err(Errno.EINVAL, fn + ": a handle must be given");
         }
         return ops;
     }
@@ -144,20 +74,17 @@ final class PasidEngine {
      * member of the device's group and store it in the group's PASID slot (with {@code h}, whose
      * domain the core sets, or bare when {@code h} is null). -ENODEV without a group or IOMMU;
      * -EOPNOTSUPP without the domain's or the blocked domain's {@code set_dev_pasid}; -EINVAL for an
-     * incompatible domain, PASID 0, a device without PASIDs or a PASID beyond a member's range;
+     * incompatible domain, PASID 0 or a PASID beyond the range of a PASID-capable member (members
+     * without PASIDs are skipped, b3f6fcd8404f, so naming one of them gives the same result; a
+     * group with no PASID-capable member stores the slot without a driver call); blocked and
+     * release domains are not refused (the kernel has no such check);
      * -EBUSY for an occupied slot or (Δ7.0) a reset in progress; the driver's errno after rollback.
      */
     void attachDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
         final String fn = "iommu_attach_device_pasid";
         Args.requireDomain(d, fn);
         IommuGroup group = registry.requireGroupOf(dev, fn);
-        checkPasidTarget(d, dev, pasid, fn, true);
-        // iommufd refuses a PASID on a device that cannot issue PASID TLPs (REFERENCES 1a rule 4);
-        // the core's group check skips such members, so without this the call would be a no-op.
-        DevIommu di = registry.devIommuOf(dev);
-        if (di.maxPasids == 0) {
-            throw Args.err(Errno.EINVAL, fn + ": " + dev + " has no PASID support (max_pasids 0)");
-        }
+        checkPasidTarget(d, dev, pasid, fn, true, false);
         locks.lock(group);
         try {
             attachDevicePasidLocked(d, dev, group, pasid, h, fn);
@@ -193,7 +120,7 @@ final class PasidEngine {
         }
         group.pasidArray.put(pasid, PasidEntry.Reserved.INSTANCE);
         try {
-            setGroupPasid(d, group, pasid, null);
+            attach.setGroupPasid(d, group, pasid, null);
         } catch (IommuException e) {
             group.pasidArray.remove(pasid, PasidEntry.Reserved.INSTANCE);
             throw e;
@@ -217,12 +144,11 @@ final class PasidEngine {
      */
     void replaceDevicePasid(IommuDomain d, Device dev, int pasid, AttachHandle h) {
         final String fn = "iommu_replace_device_pasid";
-        if (d == null || h == null) {
-            throw Args.err(Errno.EINVAL, fn + ": domain and handle must be given");
-        }
         Args.requireDomain(d, fn);
         IommuGroup group = registry.requireGroupOf(dev, fn);
-        checkPasidTarget(d, dev, pasid, fn, false);
+        // the kernel's order: -ENODEV (no group), -EOPNOTSUPP (no set_dev_pasid), then one -EINVAL
+        // test for an incompatible domain, PASID 0 or a missing handle
+        checkPasidTarget(d, dev, pasid, fn, false, h == null);
         locks.whileMemberOrFail(group, dev, fn + ": ", () -> {
             if (version.atLeast(KernelVersion.V7_0) && group.resettingDomain != null) {
                 throw Args.err(Errno.EBUSY, fn + ": " + group.describe() + " has a device under PCI reset");
@@ -243,7 +169,7 @@ final class PasidEngine {
             }
             IommuDomain curDomain = cur.domain();
             if (curDomain != d) {
-                setGroupPasid(d, group, pasid, curDomain);
+                attach.setGroupPasid(d, group, pasid, curDomain);
             }
             group.pasidArray.put(pasid, entryFor(d, h));
         });
@@ -268,18 +194,14 @@ final class PasidEngine {
         }
     }
 
+    /**
+     * The locked part of {@code iommu_detach_device_pasid}: the kernel checks nothing here. The
+     * blocked domain's {@code set_dev_pasid} is called on every PASID-capable member with the
+     * caller's domain as the old one (an empty slot, or a slot holding another domain, included:
+     * what the driver makes of that is its business), then the slot is erased.
+     */
     void detachDevicePasidLocked(IommuDomain d, Device dev, IommuGroup group, int pasid, String fn) {
-        PasidEntry cur = group.pasidArray.get(pasid);
-        if (cur == null || cur == PasidEntry.Reserved.INSTANCE) {
-            // Nothing attached: not an error (REFERENCES 1a rule 1), and no driver call.
-            return;
-        }
-        if (cur.domain() != d) {
-            // The kernel does not check d; the model records the caller's mistake and removes
-            // what is really there, so the driver is never told a wrong old domain.
-            tracer.warn(fn, dev + ": PASID " + pasid + " of " + group + " holds " + cur.domain() + ", not " + d);
-        }
-        removeGroupPasid(group, pasid, cur.domain());
+        attach.removeGroupPasid(group, pasid, d);
         group.pasidArray.remove(pasid);
     }
 }

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import org.jiommu.bus.Device;
+import org.jiommu.core.spi.DomainType;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mm.MmStruct;
 
@@ -165,7 +166,10 @@ public final class PasidInvariants {
                 }
                 for (Map.Entry<Integer, PasidEntry> e : g.pasids().entrySet()) {
                     int p = e.getKey();
-                    if (p != IommuCore.IOMMU_NO_PASID && installed.get(p) != e.getValue().domain()) {
+                    IommuDomain want = e.getValue().domain();
+                    // the blocked domain attached at a PASID (the core does not refuse it) installs nothing
+                    boolean blockedNothing = want != null && want.type() == DomainType.BLOCKED && installed.get(p) == null;
+                    if (p != IommuCore.IOMMU_NO_PASID && installed.get(p) != want && !blockedNothing) {
                         out.add(new Violation(Invariant.PASID_SLOT, "group" + g.id() + " records "
                                 + e.getValue().domain() + " at PASID " + p + " but " + m + " has " + installed.get(p)
                                 + " there"));

@@ -220,7 +220,8 @@ final class ProbeEngine {
         IommuDevice iommuDev;
         try {
             iommuDev = ops.probeDevice().probeDevice(dev);
-            tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + iommuDev);
+            tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = "
+                    + (iommuDev == null ? "NULL" : iommuDev));
         } catch (IommuException e) {
             tracer.trace(TraceEvent.Kind.DRIVER, "probe_device", "(" + dev + ") = " + e.errno().neg()
                     + "(" + e.errno() + ")");
@@ -228,9 +229,12 @@ final class ProbeEngine {
             throw e;
         }
         if (iommuDev == null) {
-            tracer.warn("iommu_init_device", "driver " + ops + " probe_device(" + dev + ") returned NULL");
+            // iommu_init_device tests probe_device's result with IS_ERR only: NULL is taken as
+            // success and dereferenced by iommu_device_link (an oops, no errno). A driver bug;
+            // the model stops here, with dev->iommu undone so the core stays consistent.
             c.iommu = null;
-            throw Args.err(Errno.EINVAL, "driver " + ops + " probe_device(" + dev + ") returned NULL");
+            throw new IllegalStateException("driver " + ops + " probe_device(" + dev
+                    + ") returned NULL: iommu_init_device takes it as success and oopses in iommu_device_link");
         }
         di.iommuDev = iommuDev;
         IommuGroup group;
@@ -676,7 +680,7 @@ final class ProbeEngine {
     /**
      * {@code iommu_create_device_direct_mappings} (SEMANTICS.md 4.4): learn {@code require_direct}
      * and map DIRECT / DIRECT_RELAXABLE regions 1:1 into a DMA-API domain, skipping pages already
-     * mapped (another device's overlapping region).
+     * mapped (another device's overlapping region; IOVA 0 is probed at 1 from v6.19).
      */
     void createDirectMappings(IommuDomain domain, Device dev) {
         long bitmap = domain.pgsizeBitmap();
@@ -699,7 +703,11 @@ final class ProbeEngine {
             long end = alignUp(r.start() + r.length(), pg);
             long runLen = 0;
             for (long addr = start; Long.compareUnsigned(addr, end) <= 0; addr += pg) {
-                if (addr != end && mapEngine.iovaToPhys(domain, addr) == 0) {
+                // iova_to_phys answers 0 both for "not mapped" and for IOVA 0 mapped 1:1; since
+                // v6.19 (0a4d00e2e99a) IOVA 0 is looked up at 1 instead, so a region starting at
+                // 0 that another device already mapped is skipped rather than mapped again.
+                long probe = addr == 0 && version.atLeast(KernelVersion.V6_19) ? 1 : addr;
+                if (addr != end && mapEngine.iovaToPhys(domain, probe) == 0) {
                     runLen += pg;
                     continue;
                 }

@@ -87,6 +87,11 @@ final class Services implements CoreServices {
     }
 
     @Override
+    public void iopfQueueRunWork(IopfQueueRef q) {
+        iopf.runWork(q);
+    }
+
+    @Override
     public int reportDeviceFault(Device dev, IopfFault fault) {
         return iopf.report(dev, fault);
     }

@@ -74,11 +74,23 @@ final class Tracer {
         return false;
     }
 
-    /** A kernel WARN: recorded, traced; the caller carries on. */
+    /** A kernel WARN: recorded, traced; the caller returns having changed nothing. */
     void warn(String where, String message) {
+        warn(where, message, false);
+    }
+
+    /**
+     * A kernel WARN after which the kernel goes on and changes state (a {@code nofail} path, a
+     * PASID removal whose slot is erased anyway): {@link Warning#carriesOn()}.
+     */
+    void warnCarryingOn(String where, String message) {
+        warn(where, message, true);
+    }
+
+    private void warn(String where, String message, boolean carriesOn) {
         long s = seq.incrementAndGet();
         synchronized (warnings) {
-            warnings.add(new Warning(s, where, message));
+            warnings.add(new Warning(s, where, message, carriesOn));
         }
         emit(new TraceEvent(s, TraceEvent.Kind.WARN, where, message));
     }

@@ -119,8 +119,12 @@ public final class ScenarioRunner {
             mismatch = e.getMessage();
         }
         if (mismatch == null && atomic && (o instanceof Outcome.Failed || o instanceof Outcome.Warned)
-                && !before.unchangedBy(m.snapshot())) {
-            // SCENARIOS.md: an errno or a WARN means the call "changed nothing".
+                && !m.carriedOnSince(mark) && !before.unchangedBy(m.snapshot())) {
+            // SCENARIOS.md: an errno or a WARN leaves the state as the kernel leaves it. That is
+            // "nothing changed" except what the kernel keeps after a failure (Machine.State
+            // .unchangedBy: a claim's blocking domain, a failed bind's mm PASID) and what it does
+            // after a WARN it carries on from (a nofail path moving the other devices), which the
+            // model marks on the warning itself.
             mismatch = "the call returned " + o.show() + " but changed the core or driver state";
         }
         boolean passed = mismatch == null;

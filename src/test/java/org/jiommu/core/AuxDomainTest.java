@@ -226,7 +226,7 @@ class AuxDomainTest {
     }
 
     @Test
-    @DisplayName("S09 the RID domain can change under live aux domains, the PASID entries stay; freeing an aux domain: -EBUSY")
+    @DisplayName("S09 the RID domain can change under live aux domains, the PASID entries stay; freeing an aux domain: WARN, not freed")
     void parentLifetime() {
         Fixture f = new Fixture();
         PciDevice a = auxDev(f, "a");
@@ -236,16 +236,19 @@ class AuxDomainTest {
         int p = f.core.auxGetPasid(x, a);
         f.core.attachDevice(rid, a);
         assertThat(f.m.programmedPasid(a, p)).isSameAs(x);
-        fails(Errno.EBUSY, () -> f.core.domainFree(x));
+        int w = f.core.warningCount();
+        f.core.domainFree(x);
+        assertThat(f.warningsSince(w)).singleElement().asString().contains("iommu_domain_free", "use-after-free");
+        assertThat(x.isFreed()).isFalse();
         f.core.detachDevice(rid, a);
         assertThat(f.m.programmedPasid(a, p)).isSameAs(x);
         f.core.domainFree(rid);
         CoreSnapshot before = f.core.snapshot();
-        fails(Errno.EBUSY, () -> f.core.domainFree(x));
+        w = f.core.warningCount();
+        f.core.domainFree(x);
+        assertThat(f.warningsSince(w)).hasSize(1);
         assertThat(f.core.snapshot()).isEqualTo(before);
         assertThat(x.isFreed()).isFalse();
-        // AUX cannot be switched off under a live aux domain either
-        fails(Errno.EBUSY, () -> f.core.devDisableFeature(a, DevFeature.AUX));
         f.core.auxDetachDevice(x, a);
         f.core.devDisableFeature(a, DevFeature.AUX);
         f.core.domainFree(x);

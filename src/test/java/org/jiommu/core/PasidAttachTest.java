@@ -25,6 +25,15 @@ class PasidAttachTest {
         return d;
     }
 
+    /** A 16-PASID PCI function in the group of {@code a}, both booted. */
+    private static PciDevice withPasidPeer(Fixture f, PlatformDevice a) {
+        PciDevice b = new PciDevice("b", 0, 0, 0x30, true, 4, true, false); // 16 PASIDs
+        f.core.fwspecInit(b, f.m.iommu());
+        f.m.groupWith(b, a);
+        f.boot(a, b);
+        return b;
+    }
+
     /** PCI functions sharing one group (the mock's groupWith), booted together. */
     private static PciDevice[] pciGroup(Fixture f, String... names) {
         PciDevice[] d = new PciDevice[names.length];
@@ -111,10 +120,7 @@ class PasidAttachTest {
     void nonPasidMember() {
         Fixture f = new Fixture();
         PlatformDevice a = f.plat("a"); // no PASID support
-        PciDevice b = new PciDevice("b", 0, 0, 0x30, true, 4, true, false); // 16 PASIDs
-        f.core.fwspecInit(b, f.m.iommu());
-        f.m.groupWith(b, a);
-        f.boot(a, b);
+        PciDevice b = withPasidPeer(f, a);
         IommuGroup g = f.group(a);
         assertThat(f.group(b)).isSameAs(g);
         IommuDomain d = f.core.pagingDomainAlloc(b);
@@ -132,18 +138,29 @@ class PasidAttachTest {
     }
 
     @Test
-    @DisplayName("#68 a device without PASID support cannot attach a PASID itself: -EINVAL (iommufd rule 4)")
+    @DisplayName("#68 iommu_attach_device_pasid naming a member with max_pasids 0: skipped like any such member, the result does not depend on the member named")
     void nonPasidDevice() {
         Fixture f = new Fixture();
-        PlatformDevice a = f.add("a");
-        IommuDomain d = f.core.pagingDomainAlloc(a);
-        // its RID takes the domain
-        f.core.attachDevice(d, a);
-        IommuDomain d2 = f.core.pagingDomainAlloc(a);
+        PlatformDevice a = f.plat("a"); // no PASID support
+        PciDevice b = withPasidPeer(f, a);
+        IommuGroup g = f.group(a);
+        IommuDomain d = f.core.pagingDomainAlloc(b);
         f.m.clearEvents();
-        fails(Errno.EINVAL, () -> f.core.attachDevicePasid(d2, a, 5));
-        assertThat(f.m.events()).isEmpty();
-        assertThat(f.group(a).pasidArray).isEmpty();
+        // naming a (no PASIDs) does what naming b does: b is programmed, a skipped (b3f6fcd8404f)
+        f.core.attachDevicePasid(d, a, 3);
+        assertThat(f.m.calls("set_dev_pasid")).containsExactly(pasidCall(d, b, 3, null, "0"));
+        assertThat(g.pasidEntries()).containsOnlyKeys(3);
+        fails(Errno.EINVAL, () -> f.core.attachDevicePasid(d, a, 16)); // beyond b's range, whoever is named
+        f.core.detachDevicePasid(d, a, 3);
+        assertThat(g.pasidArray).isEmpty();
+        // a group whose only member has no PASIDs: no driver call, the slot is stored all the same
+        Fixture f2 = new Fixture();
+        PlatformDevice p = f2.add("p");
+        IommuDomain d2 = f2.core.pagingDomainAlloc(p);
+        f2.m.clearEvents();
+        f2.core.attachDevicePasid(d2, p, 5);
+        assertThat(f2.m.calls("set_dev_pasid")).isEmpty();
+        assertThat(f2.group(p).pasidEntries()).containsOnlyKeys(5);
     }
 
     @Test
@@ -247,18 +264,22 @@ class PasidAttachTest {
     }
 
     @Test
-    @DisplayName("#71 detach naming the wrong domain: WARN, what is really there is removed")
+    @DisplayName("#71 iommu_detach_device_pasid always calls the blocked domain's set_dev_pasid with the caller's domain, then erases the slot")
     void detachWrongDomain() {
         Fixture f = new Fixture();
         PciDevice a = pci(f, "a");
         IommuDomain d = f.core.pagingDomainAlloc(a);
         IommuDomain other = f.core.pagingDomainAlloc(a);
         f.core.attachDevicePasid(d, a, 7);
-        int w = f.core.warningCount();
         f.m.clearEvents();
+        // the core checks nothing: the driver is told old=other, whatever the slot holds
         f.core.detachDevicePasid(other, a, 7);
-        assertThat(f.warningsSince(w)).hasSize(1);
-        assertThat(f.m.calls("set_dev_pasid")).containsExactly(pasidCall(f.m.blockedDomain(), a, 7, d, "0"));
+        assertThat(f.m.calls("set_dev_pasid")).containsExactly(pasidCall(f.m.blockedDomain(), a, 7, other, "0"));
+        assertThat(f.group(a).pasidArray).isEmpty();
+        // and a PASID never attached still reaches the driver
+        f.m.clearEvents();
+        f.core.detachDevicePasid(d, a, 8);
+        assertThat(f.m.calls("set_dev_pasid")).containsExactly(pasidCall(f.m.blockedDomain(), a, 8, d, "0"));
         assertThat(f.group(a).pasidArray).isEmpty();
     }
 
@@ -379,7 +400,7 @@ class PasidAttachTest {
     }
 
     @Test
-    @DisplayName("S09 S12 a domain in a PASID slot cannot be freed (-EBUSY); the RID can change under live PASIDs")
+    @DisplayName("S09 S12 freeing a domain in a PASID slot: WARN, not freed; the RID can change under live PASIDs")
     void ridChangesKeepPasid() {
         Fixture f = new Fixture();
         PciDevice a = pci(f, "a");
@@ -387,7 +408,10 @@ class PasidAttachTest {
         IommuDomain d = f.core.pagingDomainAlloc(a);
         IommuDomain rid = f.core.pagingDomainAlloc(a);
         f.core.attachDevicePasid(d, a, 9);
-        fails(Errno.EBUSY, () -> f.core.domainFree(d));
+        int w = f.core.warningCount();
+        f.core.domainFree(d);
+        assertThat(f.warningsSince(w)).singleElement().asString().contains("PASID 9", "use-after-free");
+        assertThat(d.isFreed()).isFalse();
         f.core.attachDevice(rid, a);
         f.core.detachDevice(rid, a);
         assertThat(f.m.programmedPasid(a, 9)).isSameAs(d);
@@ -396,13 +420,14 @@ class PasidAttachTest {
     }
 
     @Test
-    @DisplayName("S21 the blocked or release domain is not a PASID attach target: -EINVAL")
+    @DisplayName("iommu_attach_device_pasid does not refuse the blocked domain (the core has no such check); identity is a target too")
     void blockedNotTarget() {
         Fixture f = new Fixture();
         PciDevice a = pci(f, "a");
         f.m.clearEvents();
-        fails(Errno.EINVAL, () -> f.core.attachDevicePasid(f.m.blockedDomain(), a, 4));
-        assertThat(f.m.events()).isEmpty();
+        f.core.attachDevicePasid(f.m.blockedDomain(), a, 3);
+        assertThat(f.m.calls("set_dev_pasid")).containsExactly(pasidCall(f.m.blockedDomain(), a, 3, null, "0"));
+        assertThat(f.group(a).pasidEntries()).containsOnlyKeys(3);
         // the static identity domain has set_dev_pasid and is a valid target
         f.core.attachDevicePasid(f.m.identityDomain(), a, 4);
         assertThat(f.m.programmedPasid(a, 4)).isSameAs(f.m.identityDomain());

@@ -54,8 +54,9 @@ class PasidOpsTest {
     }
 
     @Test
-    @DisplayName("PASID attach / replace / detach: DMA at the PASID follows the slot; -EINVAL for PASID 0, a "
-            + "device without PASIDs, replace of an empty slot; -EBUSY for a taken slot; -ENODEV without IOMMU")
+    @DisplayName("PASID attach / replace / detach: DMA at the PASID follows the slot; -EINVAL for PASID 0, "
+            + "replace of an empty slot; a device without PASIDs is skipped (nothing programmed); -EBUSY for a "
+            + "taken slot; -ENODEV without IOMMU; freeing an attached domain WARNs")
     void pasidApi() throws Exception {
         assertAllPassed(run(MOCK,
                 "  - iommu_paging_domain_alloc: {dev: card}",
@@ -69,7 +70,7 @@ class PasidOpsTest {
                 "  - iommu_attach_device_pasid: {domain: a, dev: card, pasid: 0}",
                 "    expect: -EINVAL",
                 "  - iommu_attach_device_pasid: {domain: a, dev: plain, pasid: 5}",
-                "    expect: -EINVAL",
+                "  - iommu_detach_device_pasid: {domain: a, dev: plain, pasid: 5}",
                 "  - iommu_attach_device_pasid: {domain: a, dev: lone, pasid: 5}",
                 "    expect: -ENODEV",
                 "  - iommu_attach_device_pasid: {domain: a, dev: card, pasid: 5}",
@@ -81,7 +82,7 @@ class PasidOpsTest {
                 "  - dma: {dev: card, pasid: 5, iova: 0x1000, read: 4}",
                 "    expect: {paddr: 0x200000}",
                 "  - iommu_domain_free: {domain: b}",
-                "    expect: -EBUSY",
+                "    expect: warn",
                 "  - iommu_detach_device_pasid: {domain: b, dev: card, pasid: 5}",
                 "  - dma: {dev: card, pasid: 5, iova: 0x1000, read: 4}",
                 "    expect: fault",
@@ -112,7 +113,7 @@ class PasidOpsTest {
 
     @Test
     @DisplayName("S01 features are per device: has/enabled answer, enabling what the hardware lacks -EINVAL, "
-            + "disabling what is off -EINVAL, disabling AUX in use -EBUSY, no IOMMU -ENODEV")
+            + "disabling AUX is always 0 (v5.x intel), no IOMMU -ENODEV")
     void features() throws Exception {
         assertAllPassed(run(MOCK,
                 "  - iommu_dev_has_feature: {dev: card, feature: aux}",
@@ -124,7 +125,6 @@ class PasidOpsTest {
                 "  - iommu_dev_enable_feature: {dev: plain, feature: aux}",
                 "    expect: -EINVAL",
                 "  - iommu_dev_disable_feature: {dev: card, feature: aux}",
-                "    expect: -EINVAL",
                 "  - iommu_dev_enable_feature: {dev: lone, feature: aux}",
                 "    expect: -ENODEV",
                 "  - iommu_dev_feature_enabled: {dev: card, feature: aux}",
@@ -136,7 +136,6 @@ class PasidOpsTest {
                 "    as: d",
                 "  - iommu_aux_attach_device: {domain: d, dev: card}",
                 "  - iommu_dev_disable_feature: {dev: card, feature: aux}",
-                "    expect: -EBUSY",
                 "  - iommu_aux_detach_device: {domain: d, dev: card}",
                 "  - iommu_dev_disable_feature: {dev: card, feature: aux}",
                 "  - iommu_dev_feature_enabled: {dev: card, feature: aux}",
@@ -145,7 +144,7 @@ class PasidOpsTest {
 
     @Test
     @DisplayName("S03-S09 aux domains: refused without AUX, default PASID on first attach, DMA with it, "
-            + "RID domains refused (S04), double attach -EBUSY, free while attached -EBUSY, get_pasid after detach -EINVAL")
+            + "RID domains refused (S04), double attach -EBUSY, free while attached WARNs (S09), get_pasid after detach -EINVAL")
     void auxDomains() throws Exception {
         assertAllPassed(run(MOCK,
                 "  - iommu_paging_domain_alloc: {dev: card}",
@@ -169,7 +168,7 @@ class PasidOpsTest {
                 "  - mem_read: {paddr: 0x300000, size: 2}",
                 "    expect: {value: \"abcd\"}",
                 "  - iommu_domain_free: {domain: d}",
-                "    expect: -EBUSY",
+                "    expect: warn",
                 "  - iommu_group_claim_dma_owner: {group: plain, owner: vfio}",
                 "  - iommu_attach_group: {domain: d, group: plain}",
                 "    expect: -EINVAL",

@@ -247,4 +247,72 @@ class ScenarioRunnerTest {
         assertThat(runText(text)).extracting(ScenarioRunner.StepReport::passed)
                 .containsExactly(true, true, false, true, true, true, true);
     }
+
+    /** Runs the scenario step by step on a machine the caller may tamper with first. */
+    private static List<ScenarioRunner.StepReport> runOn(String text, java.util.function.Consumer<Machine> setup)
+            throws InvalidScenarioException {
+        Scenario s = ScenarioReader.read("t.yaml", text);
+        Machine m = Machine.build(s.platform(), List.of());
+        setup.accept(m);
+        ScenarioRunner runner = new ScenarioRunner(false);
+        List<ScenarioRunner.StepReport> out = new ArrayList<>();
+        for (Step st : s.steps()) {
+            out.add(runner.runStep(m, st));
+        }
+        return out;
+    }
+
+    @Test
+    @DisplayName("SCENARIOS.md expectations: an errno may come with state the kernel keeps (a failed iommu_sva_bind_device keeps the mm's global PASID)")
+    void errnoWithKeptState() throws Exception {
+        String text = String.join("\n",
+                "name: t",
+                "platform:",
+                "  iommus:",
+                "    - {name: m0, kind: mock}",
+                "  devices:",
+                "    - {name: card, bus: pci, bdf: \"00:02.0\", iommu: m0, caps: [pasid]}",
+                "steps:",
+                "  - iommu_paging_domain_alloc: {dev: card}",
+                "    as: d",
+                "  - iommu_attach_device_pasid: {domain: d, dev: card, pasid: 1}",
+                "  - mm_create: {name: proc}",
+                "  - iommu_sva_bind_device: {dev: card, mm: proc}",
+                "    expect: -EBUSY",
+                "  - iommu_alloc_global_pasid: {dev: card}",
+                "    expect: {value: 2}",
+                "");
+        List<ScenarioRunner.StepReport> r = runOn(text, m -> { });
+        assertThat(r).allSatisfy(x -> assertThat(x.passed()).as(x.step().written() + ": " + x.mismatch()).isTrue());
+        // the bind failed after the mm took PASID 1 for good: the next global PASID is 2
+        assertThat(r.get(3).outcome()).isInstanceOf(Outcome.Failed.class);
+    }
+
+    @Test
+    @DisplayName("SCENARIOS.md expectations: a warn may come with state the kernel changed (__iommu_group_set_domain_nofail WARNs and records the domain anyway)")
+    void warnWithChangedState() throws Exception {
+        String text = String.join("\n",
+                "name: t",
+                PLATFORM + "steps:",
+                "  - iommu_paging_domain_alloc: {dev: nic0}",
+                "    as: d",
+                "  - iommu_attach_device: {domain: d, dev: nic0}",
+                "  - iommu_detach_device: {domain: d, dev: nic0}",
+                "    expect: warn",
+                "  - iommu_get_domain_for_dev: {dev: nic0}",
+                "    expect: {value: default}",
+                "");
+        List<ScenarioRunner.StepReport> r = runOn(text, m -> {
+            org.jiommu.bus.Device nic = m.device("nic0");
+            ((org.jiommu.driver.mock.MockUnits) m.platform.units().get(0)).driver("m0")
+                    .failAttach(m.core.groupGet(nic).defaultDomain(), nic, Errno.EIO);
+        });
+        assertThat(r).allSatisfy(x -> assertThat(x.passed()).as(x.step().written() + ": " + x.mismatch()).isTrue());
+        assertThat(r.get(2).outcome()).isInstanceOf(Outcome.Warned.class);
+        // a WARN that refuses still has to leave everything as it was
+        List<ScenarioRunner.StepReport> refused = run(
+                "  - iommu_group_release_dma_owner: {group: nic0}",
+                "    expect: warn");
+        assertThat(refused.get(0).passed()).isTrue();
+    }
 }

@@ -68,7 +68,19 @@ public interface CoreServices {
         throw new UnsupportedOperationException("iopf_queue_remove_device");
     }
 
-    /** {@code iommu_report_device_fault}: 0, or -errno after answering the request INVALID where the kernel does. */
+    /**
+     * The IOPF workqueue's worker (the kernel's kworker, which the model does not have): runs the
+     * handlers of the fault groups queued on {@code q}. A driver's fault thread calls it after
+     * dropping its own locks, so handlers never run under them.
+     */
+    default void iopfQueueRunWork(IopfQueueRef q) {
+        throw new UnsupportedOperationException("iopf workqueue");
+    }
+
+    /**
+     * {@code iommu_report_device_fault}: 0, or -errno after answering the request INVALID where the
+     * kernel does. A complete group is queued for its handler, not handled here.
+     */
     default int reportDeviceFault(Device dev, IopfFault fault) {
         throw new UnsupportedOperationException("iommu_report_device_fault");
     }

@@ -87,7 +87,13 @@ final class MockDevFeatures {
         int r;
         synchronized (drv) {
             EnumSet<DevFeature> s = drv.featuresEnabled.get(dev);
-            if (s == null || !s.contains(f)) {
+            if (f == DevFeature.AUX) {
+                // v5.x intel_iommu_dev_disable_feat(AUX): clear auxd_enabled, always 0
+                if (s != null) {
+                    s.remove(f);
+                }
+                r = 0;
+            } else if (s == null || !s.contains(f)) {
                 r = Errno.EINVAL.neg();
             } else if (f == DevFeature.IOPF && s.contains(DevFeature.SVA)) {
                 r = Errno.EBUSY.neg(); // SVA relies on the fault path (arm_smmu_master_disable_iopf)

@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -84,6 +85,7 @@ public final class MockIommuDriver {
     private final Map<Device, List<ResvRegion>> resvRegions = new HashMap<>();
     private final Map<Device, Device> groupWith = new HashMap<>();
     private final Map<Device, Errno> failProbe = new HashMap<>();
+    private final Set<Device> probeNull = new HashSet<>();
     private final Set<Device> nullGroup = new LinkedHashSet<>();
     /** (domain or null = any, device or null = any) → errno. */
     final List<Object[]> failAttach = new ArrayList<>();
@@ -313,6 +315,15 @@ public final class MockIommuDriver {
             failProbe.remove(dev);
         } else {
             failProbe.put(dev, errno);
+        }
+    }
+
+    /** {@code probe_device(dev)} returns NULL instead of a pointer or an ERR_PTR (a driver bug). */
+    public synchronized void probeReturnsNull(Device dev, boolean v) {
+        if (v) {
+            probeNull.add(dev);
+        } else {
+            probeNull.remove(dev);
         }
     }
 
@@ -561,6 +572,10 @@ public final class MockIommuDriver {
     private IommuDevice probeDevice(Device dev) {
         Errno e;
         synchronized (this) {
+            if (probeNull.contains(dev)) {
+                record("probe_device", null, dev, null, "probe_device(" + dev + ") = NULL", 0);
+                return null;
+            }
             e = failProbe.get(dev);
             if (e == null) {
                 if (core.shouldFailAlloc("mock probe_device " + dev)) {

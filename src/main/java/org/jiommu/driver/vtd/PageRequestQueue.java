@@ -82,6 +82,8 @@ final class PageRequestQueue {
         synchronized (handlerLock) {
             handleLocked();
         }
+        // the reported groups' handlers run from the IOPF workqueue, not under the PRQ lock
+        core.iopfQueueRunWork(iopfQueue);
     }
 
     private void handleLocked() {

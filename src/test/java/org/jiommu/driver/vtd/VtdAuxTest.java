@@ -361,7 +361,7 @@ class VtdAuxTest {
     }
 
     @Test
-    @DisplayName("S09 RID domain detach/replace on VT-d keeps the PASID entries valid; freeing an attached aux domain is -EBUSY")
+    @DisplayName("S09 RID domain detach/replace on VT-d keeps the PASID entries valid; freeing an attached aux domain: WARN, not freed")
     void s09() {
         Setup s = new Setup();
         VtdFixture f = s.f;
@@ -377,7 +377,10 @@ class VtdAuxTest {
         f.agree();
         assertThat(f.write(f.nic, p, 0x1000, new byte[1])).isEqualTo(PA_AUX);
         CoreSnapshot before = f.core().snapshot();
-        assertThat(errno(() -> f.core().domainFree(s.aux))).isEqualTo(Errno.EBUSY);
+        int w = f.core().warningCount();
+        f.core().domainFree(s.aux);
+        assertThat(f.core().warningCount()).isEqualTo(w + 1);
+        assertThat(s.aux.isFreed()).isFalse();
         assertThat(f.core().snapshot()).isEqualTo(before);
         assertThat(f.write(f.nic, p, 0x1000, new byte[1])).isEqualTo(PA_AUX);
         f.core().auxDetachDevice(s.aux, f.nic);

@@ -68,7 +68,7 @@ class VtdPasidApiTest {
     }
 
     @Test
-    @DisplayName("PASID refusals through the core on VT-d change nothing: beyond the width, no PASID capability, busy slot")
+    @DisplayName("PASID refusals through the core on VT-d change nothing: beyond the width, busy slot; a device without PASIDs is skipped, not refused (iommu_attach_device_pasid)")
     void refusals() {
         VtdFixture f = VtdFixture.of(true, 48);
         PciDevice narrow = f.endpoint("narrow", 0x1f, true, 4, false);
@@ -77,8 +77,11 @@ class VtdPasidApiTest {
         CoreSnapshot before = f.core().snapshot();
         assertThatThrownBy(() -> f.core().attachDevicePasid(d, narrow, 16))
                 .isInstanceOfSatisfying(IommuException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
-        assertThatThrownBy(() -> f.core().attachDevicePasid(d, f.disk, 1))
-                .isInstanceOfSatisfying(IommuException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+        assertThat(f.core().snapshot()).isEqualTo(before);
+        // disk cannot issue PASIDs: the core skips it (b3f6fcd8404f), the driver is not called
+        f.core().attachDevicePasid(d, f.disk, 1);
+        assertThat(f.driver().programmedPasid(f.disk, 1)).isNull();
+        f.core().detachDevicePasid(d, f.disk, 1);
         assertThat(f.core().snapshot()).isEqualTo(before);
         f.core().attachDevicePasid(d, narrow, 15);
         assertThatThrownBy(() -> f.core().attachDevicePasid(f.driver().identityDomain(), narrow, 15))
@@ -125,13 +128,14 @@ class VtdPasidApiTest {
     }
 
     @Test
-    @DisplayName("PASID attach in legacy mode: the unit has no PASIDs, the core refuses (VT-d)")
+    @DisplayName("PASID attach in legacy mode: the unit has no PASIDs, so the core skips the device and programs nothing (iommu_attach_device_pasid)")
     void legacyMode() {
         VtdFixture f = new VtdFixture(VtdConfig.legacy(48));
         f.hotplug(f.nic);
         IommuDomain d = f.core().pagingDomainAlloc(f.nic);
-        assertThatThrownBy(() -> f.core().attachDevicePasid(d, f.nic, 5))
-                .isInstanceOfSatisfying(IommuException.class, e -> assertThat(e.errno()).isEqualTo(Errno.EINVAL));
+        f.core().attachDevicePasid(d, f.nic, 5);
+        assertThat(f.core().devIommu(f.nic).maxPasids()).isZero();
+        assertThat(f.driver().programmedPasid(f.nic, 5)).isNull();
         f.agree();
     }
 }
