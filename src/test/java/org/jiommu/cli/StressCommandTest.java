@@ -98,9 +98,10 @@ class StressCommandTest {
         assertThat(lines).anyMatch(l -> l.matches("rogue-pasid-free\\s+any\\s+.*PASID.*"))
                 .anyMatch(l -> l.matches("iopf-refcount-leak\\s+mock\\s+.*IOPF.*"))
                 .anyMatch(l -> l.matches("set-dev-pasid-eio\\s+mock\\s+.*EIO.*"))
-                .anyMatch(l -> l.matches("skip-iotlb-invalidation\\s+vtd\\s+.*IOTLB.*"))
-                .anyMatch(l -> l.matches("stray-pasid-entry\\s+vtd\\s+.*PASID entry.*"));
-        assertThat(lines).hasSize(5);
+                .anyMatch(l -> l.matches("skip-iotlb-invalidation\\s+vtd,smmuv3\\s+.*IOTLB.*"))
+                .anyMatch(l -> l.matches("stray-pasid-entry\\s+vtd\\s+.*PASID entry.*"))
+                .anyMatch(l -> l.matches("skip-cfgi\\s+smmuv3\\s+.*CFGI.*"));
+        assertThat(lines).hasSize(6);
     }
 
     @Test

@@ -1,0 +1,889 @@
+package org.jiommu.driver.smmuv3;
+
+import static org.jiommu.hw.smmuv3.SmmuRegs.*;
+
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.jiommu.base.Errno;
+import org.jiommu.base.IommuException;
+import org.jiommu.base.Prot;
+import org.jiommu.base.WarningSink;
+import org.jiommu.bus.Device;
+import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.core.spi.AuxOps;
+import org.jiommu.core.spi.CoreServices;
+import org.jiommu.core.spi.DevFeature;
+import org.jiommu.core.spi.DevIommuView;
+import org.jiommu.core.spi.DomainOps;
+import org.jiommu.core.spi.DomainType;
+import org.jiommu.core.spi.Geometry;
+import org.jiommu.core.spi.GroupRef;
+import org.jiommu.core.spi.IommuCap;
+import org.jiommu.core.spi.IommuDevice;
+import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.core.spi.IommuOps;
+import org.jiommu.core.spi.ResvRegion;
+import org.jiommu.core.spi.ResvType;
+import org.jiommu.driver.common.DriverFaults;
+import org.jiommu.driver.common.TagAllocator;
+import org.jiommu.hw.smmuv3.SmmuV3Unit;
+import org.jiommu.hw.smmuv3.StreamTableEntry;
+import org.jiommu.mem.FrameAllocator;
+import org.jiommu.pgtable.IoPageTables;
+import org.jiommu.pgtable.IoPgtableCfg;
+import org.jiommu.pgtable.IotlbGather;
+import org.jiommu.pgtable.Mapped;
+import org.jiommu.pgtable.PgtableFormat;
+import org.jiommu.pgtable.arm.ArmLpaeConfig;
+import org.jiommu.pgtable.arm.ArmLpaePageTable;
+
+/**
+ * The Arm SMMUv3 driver, function by function after the kernel's
+ * {@code drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c}: it learns the SMMU from its ID registers
+ * ({@code arm_smmu_device_hw_probe}), builds the stream table and the queues in memory and
+ * enables it through CR0 / CR0ACK ({@code arm_smmu_device_reset}); each master gets its stream
+ * ids from the fwspec ({@code arm_smmu_insert_master}); domains are programmed only by writing
+ * STEs and CDs through the hitless entry writer and by queued commands ({@link Smmuv3Tables},
+ * {@link Smmuv3Flush}). Paging domains are stage 1 (ASID from 1, io-pgtable ARM_64_LPAE_S1 with
+ * a CD) unless the SMMU only has stage 2 (VMID from 1, ARM_64_LPAE_S2 in the STE).
+ *
+ * <p>Locking: the driver's monitor stands for the group mutex and {@code arm_smmu_asid_lock}
+ * (every STE / CD / master change); a domain's devices list has its own lock; the command queue
+ * its own. Map / unmap / flush take only the latter two.
+ */
+public final class Smmuv3Driver {
+    public static final String NAME = "arm-smmu-v3";
+    /** MSI_IOVA_BASE / MSI_IOVA_LENGTH: the software-managed MSI window. */
+    public static final long MSI_IOVA_BASE = 0x800_0000L;
+    public static final long MSI_IOVA_LENGTH = 0x10_0000L;
+
+    final SmmuV3Unit unit;
+    private final String name;
+    private final CoreServices core;
+    private final FrameAllocator frames;
+    private final WarningSink warnings;
+    private final DriverFaults faults;
+    private final IommuOps ops;
+    private final IommuDevice iommu;
+    private final DomainOps pagingOps;
+    private final IommuDomain identityDomain;
+    private final IommuDomain blockedDomain;
+
+    // From the ID registers (arm_smmu_device_hw_probe).
+    final boolean twoLevelStrtab;
+    final boolean twoLevelCdtab;
+    final boolean ats;
+    final boolean pri;
+    final boolean stalls;
+    final boolean transS1;
+    final boolean transS2;
+    final boolean coherent;
+    final boolean rangeInv;
+    final boolean attrTypesOvr;
+    final int asidBits;
+    final int vmidBits;
+    final int sidBits;
+    final int ssidBits;
+    final int oas;
+    final int ias;
+    final long pgsizeBitmap;
+
+    private final Smmuv3Cmdq cmdq;
+    private final Smmuv3Tables tables;
+    private final Smmuv3Flush flush;
+    private final long evtqBase;
+    private final int evtqShift;
+    private final long priqBase;
+    private final int priqShift;
+
+    // ---- state, guarded by this ----
+    private final TagAllocator asidMap;
+    private final TagAllocator vmidMap;
+    /** The stream tree: StreamID -> master (smmu->streams). */
+    private final TreeMap<Integer, Smmuv3Master> streams = new TreeMap<>();
+    private final Map<Device, Smmuv3Master> masters = new LinkedHashMap<>();
+    /** IORT RMRs by device: direct-mapped firmware regions (iort_get_rmr_sids). */
+    private final Map<Device, List<ResvRegion>> rmrs = new HashMap<>();
+
+    public Smmuv3Driver(String name, SmmuV3Unit unit, CoreServices core, FrameAllocator frames) {
+        this(name, unit, core, frames, new DriverFaults());
+    }
+
+    /**
+     * arm_smmu_device_probe: hardware probe, in-memory structures, reset. Throws
+     * {@link IllegalArgumentException} for an SMMU the kernel refuses (no AArch64 tables, a
+     * command queue of 64 entries or fewer) and {@link IommuException} ENOMEM without memory.
+     */
+    Smmuv3Driver(String name, SmmuV3Unit unit, CoreServices core, FrameAllocator frames, DriverFaults faults) {
+        this.name = name;
+        this.unit = unit;
+        this.core = core;
+        this.frames = frames;
+        this.warnings = core.warnings();
+        this.faults = faults;
+        int idr0 = unit.readRegister32(IDR0);
+        int idr1 = unit.readRegister32(IDR1);
+        int idr3 = unit.readRegister32(IDR3);
+        int idr5 = unit.readRegister32(IDR5);
+        if ((idr0 >>> 21 & 3) == 1) {
+            throw new IllegalArgumentException(name + ": unknown/unsupported TT endianness!");
+        }
+        if ((idr0 >>> 2 & 3) != 2 && (idr0 >>> 2 & 3) != 3) {
+            throw new IllegalArgumentException(name + ": AArch64 table format not supported!");
+        }
+        this.transS1 = (idr0 & IDR0_S1P) != 0;
+        this.transS2 = (idr0 & IDR0_S2P) != 0;
+        if (!transS1 && !transS2) {
+            throw new IllegalArgumentException(name + ": no translation support!");
+        }
+        this.coherent = (idr0 & IDR0_COHACC) != 0;
+        this.ats = (idr0 & IDR0_ATS) != 0;
+        this.pri = (idr0 & IDR0_PRI) != 0;
+        int stallModel = idr0 >>> 24 & 3;
+        this.stalls = stallModel == 0 || stallModel == 2;
+        this.asidBits = (idr0 & IDR0_ASID16) != 0 ? 16 : 8;
+        this.vmidBits = (idr0 & IDR0_VMID16) != 0 ? 16 : 8;
+        this.attrTypesOvr = (idr1 & 1 << 27) != 0;
+        int cmdqShift = Math.min(Smmuv3Queues.CMDQ_MAX_SZ_SHIFT, idr1 >>> IDR1_CMDQS_SHIFT & 0x1f);
+        if (cmdqShift <= 6) {
+            throw new IllegalArgumentException(name + ": command queue size <= 64 entries not supported");
+        }
+        this.ssidBits = idr1 >>> IDR1_SSIDSIZE_SHIFT & 0x1f;
+        this.sidBits = idr1 & 0x3f;
+        // Fewer SID bits than one level-2 table covers: a linear table instead.
+        this.twoLevelStrtab = (idr0 >>> 27 & 3) == 1 && sidBits > Smmuv3Tables.STRTAB_SPLIT;
+        this.twoLevelCdtab = (idr0 & IDR0_CD2L) != 0;
+        this.rangeInv = (idr3 & IDR3_RIL) != 0;
+        long pg = 0;
+        if ((idr5 & IDR5_GRAN64K) != 0) {
+            pg |= 1L << 16 | 1L << 29;
+        }
+        if ((idr5 & IDR5_GRAN16K) != 0) {
+            pg |= 1L << 14 | 1L << 25;
+        }
+        if ((idr5 & IDR5_GRAN4K) != 0) {
+            pg |= 1L << 12 | 1L << 21 | 1L << 30;
+        }
+        this.oas = switch (idr5 & 7) {
+            case 0 -> 32;
+            case 1 -> 36;
+            case 2 -> 40;
+            case 3 -> 42;
+            case 4 -> 44;
+            case 6 -> 52;
+            default -> 48;
+        };
+        if (oas == 52) {
+            pg |= 1L << 42;
+        }
+        this.pgsizeBitmap = pg;
+        this.ias = oas;
+        this.asidMap = new TagAllocator(name + " asid", 1, 1 << asidBits);
+        this.vmidMap = new TagAllocator(name + " vmid", 1, 1 << vmidBits);
+
+        // arm_smmu_init_structures: queues (smaller if memory is short), then the stream table.
+        Smmuv3Queues.Queue cq = Smmuv3Queues.alloc(frames, cmdqShift, 16, name + " cmdq");
+        this.cmdq = new Smmuv3Cmdq(unit, cq.base(), cq.log2Size(), warnings);
+        Smmuv3Queues.Queue eq = Smmuv3Queues.alloc(frames, Math.min(Smmuv3Queues.EVTQ_MAX_SZ_SHIFT,
+                idr1 >>> IDR1_EVTQS_SHIFT & 0x1f), 32, name + " evtq");
+        this.evtqBase = eq.base();
+        this.evtqShift = eq.log2Size();
+        if (pri) {
+            Smmuv3Queues.Queue pq = Smmuv3Queues.alloc(frames, Math.min(Smmuv3Queues.PRIQ_MAX_SZ_SHIFT,
+                    idr1 >>> IDR1_PRIQS_SHIFT & 0x1f), 16, name + " priq");
+            this.priqBase = pq.base();
+            this.priqShift = pq.log2Size();
+        } else {
+            this.priqBase = 0;
+            this.priqShift = 0;
+        }
+        this.tables = new Smmuv3Tables(unit.memory(), frames, cmdq, sidBits, twoLevelStrtab, twoLevelCdtab, false);
+        this.flush = new Smmuv3Flush(cmdq, faults, rangeInv, ats);
+
+        this.pagingOps = DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid)
+                .mapPages(this::mapPages).unmapPages(this::unmapPages).iotlbSync(this::iotlbSync)
+                .flushIotlbAll(this::flushIotlbAll).iovaToPhys(this::iovaToPhys).free(this::domainFree).build();
+        this.identityDomain = IommuDomain.staticDomain(name + ".identity", DomainType.IDENTITY,
+                DomainOps.builder().attachDev(this::attachDev).build());
+        this.blockedDomain = IommuDomain.staticDomain(name + ".blocked", DomainType.BLOCKED,
+                DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid).build());
+        this.ops = IommuOps.builder(NAME).capable(this::capable).domainAllocPaging(this::domainAllocPaging)
+                .probeDevice(this::probeDevice).releaseDevice(this::releaseDevice).deviceGroup(this::deviceGroup)
+                .getResvRegions(this::getResvRegions).identityDomain(identityDomain).blockedDomain(blockedDomain)
+                .releaseDomain(blockedDomain).devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
+                .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
+                // The 2019 SMMUv3 aux series: aux domains are stage-1 CDs at the domain's SSID,
+                // and an aux attach without AUX enabled is -EINVAL (S03).
+                .auxOps(new AuxOps(Errno.EINVAL, true, null, null))
+                .pgsizeBitmap(pgsizeBitmap).build();
+        this.iommu = new IommuDevice(name, ops, 1 << ssidBits);
+        Smmuv3Queues.reset(this, cmdq, tables, evtqBase, evtqShift, priqBase, priqShift);
+    }
+
+    static IommuException err(Errno e, String msg) {
+        return new IommuException(e, msg);
+    }
+
+    public IommuOps ops() {
+        return ops;
+    }
+
+    public IommuDevice iommu() {
+        return iommu;
+    }
+
+    public SmmuV3Unit unit() {
+        return unit;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public DriverFaults faults() {
+        return faults;
+    }
+
+    public IommuDomain identityDomain() {
+        return identityDomain;
+    }
+
+    public IommuDomain blockedDomain() {
+        return blockedDomain;
+    }
+
+    Smmuv3Cmdq cmdq() {
+        return cmdq;
+    }
+
+    Smmuv3Tables tables() {
+        return tables;
+    }
+
+    WarningSink warnings() {
+        return warnings;
+    }
+
+    /**
+     * Declares an IORT RMR for {@code dev}: a range firmware keeps using (IOMMU_RESV_DIRECT, or
+     * DIRECT_RELAXABLE when remapping is permitted). Call before the device is added.
+     */
+    public synchronized void addRmr(Device dev, long base, long length, boolean relaxable) {
+        rmrs.computeIfAbsent(dev, k -> new ArrayList<>()).add(new ResvRegion(base, length, Prot.READ | Prot.WRITE,
+                relaxable ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT));
+    }
+
+    /** arm_smmu_capable: coherency as the SMMU reports it; no-exec and deferred flush always. */
+    private boolean capable(Device dev, IommuCap cap) {
+        switch (cap) {
+            case CACHE_COHERENCY:
+                return coherent;
+            case NOEXEC:
+            case DEFERRED_FLUSH:
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /** arm_smmu_get_resv_regions: the software MSI window, then the firmware (RMR) regions. */
+    private synchronized List<ResvRegion> getResvRegions(Device dev) {
+        List<ResvRegion> out = new ArrayList<>();
+        out.add(new ResvRegion(MSI_IOVA_BASE, MSI_IOVA_LENGTH, Prot.WRITE | Prot.NOEXEC | Prot.MMIO, ResvType.SW_MSI));
+        out.addAll(rmrs.getOrDefault(dev, List.of()));
+        return out;
+    }
+
+    // ---- masters ---------------------------------------------------------------------------
+
+    /**
+     * arm_smmu_probe_device: the master's stream ids go into the stream tree, each with its
+     * level-2 stream table; a stream id already in the tree (a PCI alias another device owns) is
+     * -EINVAL with the kernel's warning, one beyond the table -ERANGE, and nothing stays. Then the
+     * SubstreamID width (PASID enabled on a PCI function: min(log2 max PASIDs, SSIDSIZE), at most
+     * 10 bits without 2-level CD tables).
+     */
+    private synchronized IommuDevice probeDevice(Device dev) {
+        DevIommuView view = core.devIommu(dev);
+        List<Integer> ids = view == null ? List.of() : view.fwspecIds();
+        if (ids.isEmpty()) {
+            throw err(Errno.ENODEV, dev + " has no stream ids for " + name);
+        }
+        if (masters.containsKey(dev)) {
+            throw err(Errno.EBUSY, dev + " is already probed");
+        }
+        PciDevice pdev = dev instanceof PciDevice p ? p : null;
+        boolean atsOk = ats && pdev != null && pdev.hasAts();
+        boolean pasidOk = pdev != null && pdev.pasidBits() > 0 && ssidBits > 0;
+        Smmuv3Master m = new Smmuv3Master(dev, this, ids.stream().mapToInt(Integer::intValue).toArray(), atsOk,
+                pasidOk, pri && pdev != null && pdev.hasPri());
+        List<Integer> inserted = new ArrayList<>();
+        for (int sid : m.streams) {
+            int r = tables.initSid(sid);
+            if (r == 0 && streams.containsKey(sid)) {
+                warnings.warn("arm_smmu_insert_master", dev + ": stream " + Integer.toUnsignedString(sid)
+                        + " already in tree");
+                r = Errno.EINVAL.neg();
+            }
+            if (r != 0) {
+                inserted.forEach(streams::remove);
+                throw err(Errno.fromCode(-r), dev + ": stream id " + Integer.toUnsignedString(sid));
+            }
+            streams.put(sid, m);
+            inserted.add(sid);
+        }
+        if (pasidOk) {
+            int maxPasids = pdev.maxPasids();
+            m.ssidBits = Math.min(31 - Integer.numberOfLeadingZeros(Math.max(1, maxPasids)), ssidBits);
+        }
+        if (!twoLevelCdtab) {
+            m.ssidBits = Math.min(m.ssidBits, Smmuv3Tables.CD_LINEAR_MAX_BITS);
+        }
+        masters.put(dev, m);
+        return iommu;
+    }
+
+    /**
+     * arm_smmu_release_device: the STE back to what the stream table starts with (identity for a
+     * require_direct master, so its RMR keeps working; blocked otherwise: the same domains the
+     * core's release_domain step already attached, so normally nothing is written), the
+     * master out of the stream tree, its CD table freed.
+     */
+    private synchronized void releaseDevice(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        if (m == null) {
+            return;
+        }
+        DevIommuView view = core.devIommu(dev);
+        boolean direct = view != null && view.requireDirect();
+        attachDevSte(direct ? identityDomain : blockedDomain, m);
+        for (int sid : m.streams) {
+            streams.remove(sid, m);
+        }
+        tables.freeCdTables(m);
+        masters.remove(dev);
+    }
+
+    /** arm_smmu_device_group: PCI functions by PCI rules, other masters one group each. */
+    private GroupRef deviceGroup(Device dev) {
+        return dev instanceof PciDevice ? core.pciDeviceGroup(dev) : core.genericDeviceGroup(dev);
+    }
+
+    synchronized Smmuv3Master master(Device dev) {
+        return masters.get(dev);
+    }
+
+    // ---- features (AUX for the 2019 aux API; IOPF and SVA need stall / SVA support) ----------
+
+    private boolean hardwareHas(Smmuv3Master m, DevFeature f) {
+        // arm_smmu_master_iopf_supported needs a stalling master, SVA more than this model has.
+        return f == DevFeature.AUX && m.ssidBits > 0;
+    }
+
+    private synchronized boolean devHasFeat(Device dev, DevFeature f) {
+        Smmuv3Master m = masters.get(dev);
+        return m != null && hardwareHas(m, f);
+    }
+
+    private synchronized boolean devFeatEnabled(Device dev, DevFeature f) {
+        Smmuv3Master m = masters.get(dev);
+        return m != null && m.features().contains(f);
+    }
+
+    /** arm_smmu_dev_enable_feature: -ENODEV without a master, -EINVAL if it cannot, -EBUSY if on. */
+    private synchronized int devEnableFeat(Device dev, DevFeature f) {
+        Smmuv3Master m = masters.get(dev);
+        if (m == null) {
+            return Errno.ENODEV.neg();
+        }
+        if (!hardwareHas(m, f)) {
+            return Errno.EINVAL.neg();
+        }
+        if (m.features().contains(f)) {
+            return Errno.EBUSY.neg();
+        }
+        m.features().add(f);
+        return 0;
+    }
+
+    /** arm_smmu_dev_disable_feature: -EINVAL when not enabled. */
+    private synchronized int devDisableFeat(Device dev, DevFeature f) {
+        Smmuv3Master m = masters.get(dev);
+        if (m == null || !m.features().contains(f)) {
+            return Errno.EINVAL.neg();
+        }
+        m.features().remove(f);
+        return 0;
+    }
+
+    // ---- domains ---------------------------------------------------------------------------
+
+    /**
+     * arm_smmu_domain_alloc_paging with a device: the domain is finalised at once for the
+     * device's SMMU (arm_smmu_domain_finalise): stage 1 unless only stage 2 exists; the table
+     * (ias 48, oas = the SMMU's IAS for stage 1; IAS / OAS for stage 2) with this driver's flush
+     * ops; an ASID (stage 1, from 1) or VMID (stage 2, from 1; 0 is for bypass STEs).
+     */
+    private IommuDomain domainAllocPaging(Device dev) {
+        if (core.shouldFailAlloc("arm_smmu_domain")) {
+            return null;
+        }
+        Smmuv3Domain.Stage stage = transS1 ? Smmuv3Domain.Stage.S1 : Smmuv3Domain.Stage.S2;
+        int inBits = stage == Smmuv3Domain.Stage.S1 ? 48 : ias;
+        int outBits = stage == Smmuv3Domain.Stage.S1 ? ias : oas;
+        Smmuv3Domain d = new Smmuv3Domain(pagingOps, this, stage);
+        ArmLpaePageTable t = (ArmLpaePageTable) IoPageTables.alloc(
+                stage == Smmuv3Domain.Stage.S1 ? PgtableFormat.ARM_64_LPAE_S1 : PgtableFormat.ARM_64_LPAE_S2,
+                IoPgtableCfg.builder(frames).pgsizeBitmap(pgsizeBitmap).ias(inBits).oas(outBits)
+                        .coherentWalk(coherent).warnings(warnings).build(), flush.opsFor(d));
+        synchronized (this) {
+            int tag = stage == Smmuv3Domain.Stage.S1 ? asidMap.alloc() : vmidMap.alloc();
+            if (tag < 0) {
+                t.free();
+                throw err(Errno.ENOSPC, "no free " + (stage == Smmuv3Domain.Stage.S1 ? "ASID" : "VMID"));
+            }
+            if (stage == Smmuv3Domain.Stage.S1) {
+                d.asid = tag;
+            } else {
+                d.vmid = tag;
+            }
+        }
+        d.table = t;
+        d.setPgsizeBitmap(t.config().pgsizeBitmap());
+        d.setGeometry(Geometry.ofBits(inBits));
+        return d;
+    }
+
+    /**
+     * arm_smmu_domain_free_paging: the table freed (io-pgtable flushes the whole ASID / VMID
+     * first), then the ASID or VMID given back.
+     */
+    private void domainFree(IommuDomain domain) {
+        Smmuv3Domain d = (Smmuv3Domain) domain;
+        d.table.free();
+        synchronized (this) {
+            if (d.stage == Smmuv3Domain.Stage.S1) {
+                asidMap.free(d.asid);
+            } else {
+                vmidMap.free(d.vmid);
+            }
+        }
+    }
+
+    /** The ASID of a stage-1 domain, the VMID of a stage-2 one (0 for other domains). */
+    public int asid(IommuDomain domain) {
+        return domain instanceof Smmuv3Domain d && d.stage == Smmuv3Domain.Stage.S1 ? d.asid : 0;
+    }
+
+    public int vmid(IommuDomain domain) {
+        return domain instanceof Smmuv3Domain d && d.stage == Smmuv3Domain.Stage.S2 ? d.vmid : 0;
+    }
+
+    /** Whether {@code domain} is a stage-2 paging domain of this driver. */
+    public boolean stage2(IommuDomain domain) {
+        return domain instanceof Smmuv3Domain d && d.stage == Smmuv3Domain.Stage.S2;
+    }
+
+    // ---- attach ----------------------------------------------------------------------------
+
+    /** The state of one attach ({@code struct arm_smmu_attach_state}). */
+    private static final class AttachState {
+        final Smmuv3Master master;
+        final IommuDomain oldDomain;
+        final int ssid;
+        boolean cdNeedsAts;
+        boolean atsEnabled;
+
+        AttachState(Smmuv3Master master, IommuDomain oldDomain, int ssid) {
+            this.master = master;
+            this.oldDomain = oldDomain;
+            this.ssid = ssid;
+        }
+    }
+
+    private int attachDev(IommuDomain domain, Device dev, IommuDomain old) {
+        Smmuv3Master m;
+        synchronized (this) {
+            m = masters.get(dev);
+            if (m == null) {
+                return Errno.ENOENT.neg();
+            }
+            if (domain == identityDomain || domain == blockedDomain) {
+                attachDevSte(domain, m);
+                return 0;
+            }
+            return attachPaging((Smmuv3Domain) domain, m);
+        }
+    }
+
+    /**
+     * arm_smmu_attach_dev: a domain of another SMMU is -EINVAL; stage 1 needs CD 0 (-ENOMEM),
+     * stage 2 is -EBUSY while SubstreamIDs are in use. Prepare (the master joins the domain's
+     * list, ATS decided), CD 0 then the CD-table STE (S1DSS = SSID0), or the stage-2 STE then CD 0
+     * cleared; commit (ATC, the old domain's list). Holds the driver's lock.
+     */
+    private int attachPaging(Smmuv3Domain d, Smmuv3Master m) {
+        if (d.smmu != this) {
+            return Errno.EINVAL.neg();
+        }
+        long cdptr = 0;
+        if (d.stage == Smmuv3Domain.Stage.S1) {
+            cdptr = tables.allocCdPtr(m, 0);
+            if (cdptr == 0) {
+                return Errno.ENOMEM.neg();
+            }
+        } else if (m.usedSsids > 0) {
+            return Errno.EBUSY.neg();
+        }
+        AttachState state = new AttachState(m, m.ridDomain(), 0);
+        prepare(state, d);
+        if (d.stage == Smmuv3Domain.Stage.S1) {
+            tables.writeCd(m, 0, cdptr, s1Cd(d));
+            installSte(m, Smmuv3Entries.cdtableSte(steFeatures(), cdTableRef(m), state.atsEnabled,
+                    StreamTableEntry.S1DSS_SSID0, false));
+        } else {
+            ArmLpaeConfig cfg = d.table.config();
+            installSte(m, Smmuv3Entries.s2DomainSte(steFeatures(), d.vmid, cfg.vtcr(), cfg.ttbr(), state.atsEnabled));
+            tables.clearCd(m, 0);
+        }
+        commit(state);
+        m.setRidDomain(d);
+        return 0;
+    }
+
+    /**
+     * arm_smmu_attach_dev_ste (identity / blocked): the bypass or abort STE, or, while
+     * SubstreamIDs are in use, a CD-table STE whose S1DSS gives the RID that behaviour (with ATS
+     * on: the PASIDs may need it); CD 0 cleared after the master left the old domain's list.
+     * Holds the driver's lock.
+     */
+    private void attachDevSte(IommuDomain domain, Smmuv3Master m) {
+        boolean identity = domain == identityDomain;
+        long[] ste = identity ? Smmuv3Entries.bypassSte(steFeatures()) : Smmuv3Entries.abortSte();
+        int s1dss = identity ? StreamTableEntry.S1DSS_BYPASS : StreamTableEntry.S1DSS_TERMINATE;
+        AttachState state = new AttachState(m, m.ridDomain(), 0);
+        if (m.usedSsids > 0) {
+            state.cdNeedsAts = true;
+            prepare(state, domain);
+            ste = Smmuv3Entries.cdtableSte(steFeatures(), cdTableRef(m), state.atsEnabled, s1dss, false);
+        } else {
+            prepare(state, domain);
+        }
+        installSte(m, ste);
+        commit(state);
+        m.setRidDomain(domain);
+        tables.clearCd(m, 0);
+    }
+
+    /**
+     * arm_smmu_attach_prepare: ATS only with a paging domain (or a CD table that needs it); the
+     * master joins the new domain's list before any STE / CD changes, so invalidations reach it
+     * from both domains until commit; ATS off at the function before the STE stops EATS.
+     */
+    private void prepare(AttachState state, IommuDomain newDomain) {
+        Smmuv3Master m = state.master;
+        Smmuv3Domain d = newDomain instanceof Smmuv3Domain s ? s : null;
+        if (d != null || state.cdNeedsAts) {
+            state.atsEnabled = m.atsSupported;
+        }
+        if (d != null) {
+            synchronized (d.devicesLock) {
+                if (state.atsEnabled) {
+                    d.nrAtsMasters++;
+                }
+                d.devices.add(new Smmuv3Domain.MasterDomain(m, state.ssid));
+            }
+        }
+        if (!state.atsEnabled && m.atsEnabled()) {
+            m.pdev.disableAts();
+        }
+    }
+
+    /**
+     * arm_smmu_attach_commit, after the STE / CD carry the new EATS: ATS enabled (the whole ATC
+     * invalidated first), or the ATC flushed for the SubstreamID (the translation changed), or,
+     * ATS going off, the whole ATC; then the master leaves the old domain's list.
+     */
+    private void commit(AttachState state) {
+        Smmuv3Master m = state.master;
+        if (state.atsEnabled && !m.atsEnabled()) {
+            flush.atcInvMaster(m, 0);
+            m.enableAts(warnings);
+        } else if (state.atsEnabled) {
+            flush.atcInvMaster(m, state.ssid);
+        } else if (m.atsEnabled()) {
+            flush.atcInvMaster(m, 0);
+            m.disableAts();
+        }
+        removeMasterDomain(m, state.oldDomain, state.ssid);
+    }
+
+    /** arm_smmu_remove_master_domain: one entry of (master, ssid) off the domain's list. */
+    private static void removeMasterDomain(Smmuv3Master m, IommuDomain domain, int ssid) {
+        if (!(domain instanceof Smmuv3Domain d)) {
+            return;
+        }
+        synchronized (d.devicesLock) {
+            if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, ssid)) && m.atsEnabled()) {
+                d.nrAtsMasters--;
+            }
+        }
+    }
+
+    /**
+     * arm_smmu_install_ste_for_dev: records what the STE says (CD table, EATS) and writes it to
+     * every stream of the master once (bridged PCI functions may list an id twice).
+     */
+    private void installSte(Smmuv3Master m, long[] target) {
+        m.cdTableInSte = Smmuv3Entries.steConfig(target) == StreamTableEntry.CFG_S1_TRANS;
+        m.steAtsEnabled = Smmuv3Entries.steAtsEnabled(target);
+        for (int i = 0; i < m.streams.length; i++) {
+            boolean dup = false;
+            for (int j = 0; j < i; j++) {
+                dup |= m.streams[j] == m.streams[i];
+            }
+            if (!dup) {
+                tables.writeSte(m.streams[i], target);
+            }
+        }
+    }
+
+    Smmuv3Entries.SteFeatures steFeatures() {
+        return new Smmuv3Entries.SteFeatures(attrTypesOvr, stalls);
+    }
+
+    private static Smmuv3Entries.CdTableRef cdTableRef(Smmuv3Master m) {
+        return new Smmuv3Entries.CdTableRef(m.cdtab, m.s1fmt, m.s1cdmax);
+    }
+
+    /** arm_smmu_make_s1_cd for a domain. */
+    private static long[] s1Cd(Smmuv3Domain d) {
+        ArmLpaeConfig cfg = d.table.config();
+        return Smmuv3Entries.s1Cd(d.asid, cfg.tcr(), cfg.ttbr(), cfg.mair(), false);
+    }
+
+    // ---- PASIDs (SubstreamIDs) -------------------------------------------------------------
+
+    /**
+     * set_dev_pasid: the blocked domain removes the PASID (arm_smmu_blocking_set_dev_pasid);
+     * a stage-1 paging domain goes into the CD at the SubstreamID (arm_smmu_s1_set_dev_pasid,
+     * arm_smmu_set_pasid); a stage-2 domain or another SMMU's is -EINVAL.
+     */
+    private int setDevPasid(IommuDomain domain, Device dev, int pasid, IommuDomain old) {
+        synchronized (this) {
+            Smmuv3Master m = masters.get(dev);
+            if (m == null) {
+                return Errno.ENODEV.neg();
+            }
+            if (domain == blockedDomain) {
+                removeDevPasid(m, pasid);
+                return 0;
+            }
+            if (!(domain instanceof Smmuv3Domain d) || d.smmu != this || d.stage != Smmuv3Domain.Stage.S1) {
+                return Errno.EINVAL.neg();
+            }
+            if (pasid <= 0 || pasid >= 1 << m.ssidBits) {
+                return Errno.EINVAL.neg();
+            }
+            return setPasid(m, d, pasid);
+        }
+    }
+
+    /**
+     * arm_smmu_set_pasid: needs the RID on a CD-table STE, identity or blocked (-EINVAL
+     * otherwise); the CD's leaf allocated (-ENOMEM); prepare, the CD written with the domain's
+     * ASID, the STE turned into (or kept as) a CD-table one with the RID's behaviour in S1DSS and
+     * the EATS the PASIDs need, commit.
+     */
+    private int setPasid(Smmuv3Master m, Smmuv3Domain d, int pasid) {
+        IommuDomain sidDomain = m.ridDomain();
+        boolean sidStatic = sidDomain == null || sidDomain == identityDomain || sidDomain == blockedDomain;
+        if (!m.cdTableInSte && !sidStatic) {
+            return Errno.EINVAL.neg();
+        }
+        long cdptr = tables.allocCdPtr(m, pasid);
+        if (cdptr == 0) {
+            return Errno.ENOMEM.neg();
+        }
+        IommuDomain prev = m.pasids().get(pasid);
+        if (prev == d) {
+            return 0;
+        }
+        AttachState state = new AttachState(m, prev, pasid);
+        prepare(state, d);
+        tables.writeCd(m, pasid, cdptr, s1Cd(d));
+        updateSte(m, sidDomain, state.atsEnabled);
+        commit(state);
+        m.pasids().put(pasid, d);
+        return 0;
+    }
+
+    /**
+     * arm_smmu_update_ste: nothing if the CD-table STE is in and EATS already right; else a
+     * CD-table STE whose S1DSS keeps the RID's behaviour (bypass for identity, terminate for
+     * blocked), hitless.
+     */
+    private void updateSte(Smmuv3Master m, IommuDomain sidDomain, boolean atsEnabled) {
+        if (m.cdTableInSte && m.steAtsEnabled == atsEnabled) {
+            return;
+        }
+        int s1dss = sidDomain == identityDomain ? StreamTableEntry.S1DSS_BYPASS : StreamTableEntry.S1DSS_TERMINATE;
+        installSte(m, Smmuv3Entries.cdtableSte(steFeatures(), cdTableRef(m), atsEnabled, s1dss, false));
+    }
+
+    /**
+     * The PASID leaves the master (arm_smmu_blocking_set_dev_pasid, S08): under the domain's
+     * devices lock, so no master joins or leaves in between, the CD is cleared, then the leaving
+     * master's ATC is invalidated for the SubstreamID, and, when it was the domain's last
+     * attachment at that SubstreamID, the ATC of every other ATS master on the domain's list too
+     * (the tag may be reused once the last holder is gone). No TLB invalidation: the ASID is no
+     * longer reachable through this CD. When no SubstreamID is left in use, an identity or
+     * blocked RID goes back to its plain STE.
+     */
+    private void removeDevPasid(Smmuv3Master m, int pasid) {
+        IommuDomain cur = m.pasids().remove(pasid);
+        if (cur == null) {
+            return;
+        }
+        Smmuv3Domain d = (Smmuv3Domain) cur;
+        synchronized (d.devicesLock) {
+            tables.clearCd(m, pasid);
+            boolean last = true;
+            List<Smmuv3Master> others = new ArrayList<>();
+            for (Smmuv3Domain.MasterDomain md : d.devices) {
+                if (md.master() == m) {
+                    continue;
+                }
+                if (md.ssid() == pasid) {
+                    last = false;
+                }
+                if (md.master().atsEnabled() && !others.contains(md.master())) {
+                    others.add(md.master());
+                }
+            }
+            if (m.atsEnabled() && !faults.take(DriverFaults.Skip.TEARDOWN_DEVICE_TLB)) {
+                flush.atcInvMaster(m, pasid);
+            }
+            if (last) {
+                for (Smmuv3Master o : others) {
+                    flush.atcInvMaster(o, pasid);
+                }
+            }
+            if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, pasid)) && m.atsEnabled()) {
+                d.nrAtsMasters--;
+            }
+        }
+        IommuDomain sid = m.ridDomain();
+        if (m.usedSsids == 0 && (sid == identityDomain || sid == blockedDomain)) {
+            attachDevSte(sid, m);
+        }
+    }
+
+    // ---- map / unmap / flush ---------------------------------------------------------------
+
+    private int mapPages(IommuDomain domain, long iova, long paddr, long pgsize, long pgcount, int prot,
+                         Mapped mapped) {
+        return ((Smmuv3Domain) domain).table.mapPages(iova, paddr, pgsize, pgcount, prot, mapped);
+    }
+
+    private long unmapPages(IommuDomain domain, long iova, long pgsize, long pgcount, IotlbGather gather) {
+        return ((Smmuv3Domain) domain).table.unmapPages(iova, pgsize, pgcount, gather);
+    }
+
+    private long iovaToPhys(IommuDomain domain, long iova) {
+        return ((Smmuv3Domain) domain).table.iovaToPhys(iova);
+    }
+
+    /** arm_smmu_iotlb_sync: a range TLBI of what the unmap gathered, CMD_SYNC, then the ATCs. */
+    private void iotlbSync(IommuDomain domain, IotlbGather gather) {
+        flush.iotlbSync((Smmuv3Domain) domain, gather);
+    }
+
+    /** arm_smmu_flush_iotlb_all: TLBI_NH_ASID (or S12_VMALL) + CMD_SYNC, then the ATCs. */
+    private void flushIotlbAll(IommuDomain domain) {
+        flush.invContext((Smmuv3Domain) domain);
+    }
+
+    // ---- views (tests, the kind plug-in) ---------------------------------------------------
+
+    /** The STE of {@code sid} as the SMMU would read it from memory, null without a table for it. */
+    public synchronized long[] ste(int sid) {
+        return tables.readSte(sid);
+    }
+
+    /** The CD of {@code dev} at {@code ssid}, null without one. */
+    public synchronized long[] cd(Device dev, int ssid) {
+        Smmuv3Master m = masters.get(dev);
+        return m == null ? null : tables.readCd(m, ssid);
+    }
+
+    /** The stream ids the driver holds for {@code dev} (empty if not probed). */
+    public synchronized int[] streamIds(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m == null ? new int[0] : m.streams.clone();
+    }
+
+    /** The domain the driver programmed for {@code dev}'s requests without PASID (null before). */
+    public synchronized IommuDomain ridDomain(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m == null ? null : m.ridDomain();
+    }
+
+    /** The domains the driver programmed per PASID for {@code dev}. */
+    public synchronized Map<Integer, IommuDomain> pasidDomains(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m == null ? Map.of() : new TreeMap<>(m.pasids());
+    }
+
+    /** Whether the driver enabled ATS on {@code dev}. */
+    public synchronized boolean atsEnabled(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m != null && m.atsEnabled();
+    }
+
+    /** The IOPF refcount of {@code dev} (always 0: IOPF needs a stalling master, S19). */
+    public synchronized int iopfRefcount(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m == null ? 0 : m.iopfRefcount();
+    }
+
+    /** Probed masters, in probe order. */
+    public synchronized List<Device> masters() {
+        return new ArrayList<>(masters.keySet());
+    }
+
+    /** ASIDs in use. */
+    public synchronized BitSet asidsInUse() {
+        return asidMap.snapshot();
+    }
+
+    /** VMIDs in use. */
+    public synchronized BitSet vmidsInUse() {
+        return vmidMap.snapshot();
+    }
+
+    /** The command queue's new commands go to {@code tap} too (tests and traces); null stops it. */
+    public void tapCommands(java.util.function.Consumer<long[]> tap) {
+        cmdq.tap(tap);
+    }
+
+    /** The stream table's base and format as programmed (STRTAB_BASE, STRTAB_BASE_CFG). */
+    public long strtabBaseCfg() {
+        return tables.strtabBaseCfg;
+    }
+
+    /** The event queue's records not yet consumed, consumed now (arm_smmu_evtq_thread). */
+    public List<long[]> drainEvents() {
+        return Smmuv3Queues.drain(unit, evtqBase, evtqShift, 32, EVTQ_PROD, EVTQ_CONS);
+    }
+
+    @Override
+    public String toString() {
+        return NAME + " " + name;
+    }
+}
