@@ -47,8 +47,8 @@ public class VtdDmaBench {
 
         @Setup
         public void setup() {
-            // The same machine as jiommu bench's vtd-dma cases (VtdPlatformAdapter).
-            VtdPlatformAdapter.Target t = VtdPlatformAdapter.vtdEndpoint(mode.equals("scalable"), iotlbEntries,
+            // The same machine as jiommu bench's vtd-dma cases (PlatformAdapter).
+            PlatformAdapter.Target t = PlatformAdapter.vtdEndpoint(mode.equals("scalable"), iotlbEntries,
                     IOVA, PA, PAGES);
             unit = t.translator();
             sid = t.requesterId();

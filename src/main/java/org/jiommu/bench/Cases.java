@@ -60,6 +60,16 @@ public final class Cases {
                 () -> TranslateFixture.vtd(false, true));
         add("vtd-dma/legacy-translate-walk", "VT-d legacy mode: DMA translate, full 4-level walk (IOTLB off)",
                 Unit.MOPS_PER_S, null, () -> TranslateFixture.vtd(false, false));
+        // SMMUv2: a stream matched to a stage-1 context bank (target: hit >= 40 M/s, issue 12).
+        add("smmuv2-dma/translate-hit", "SMMUv2 stage-1 context bank: DMA translate, TLB hit", Unit.MOPS_PER_S,
+                null, () -> TranslateFixture.smmuv2(true));
+        add("smmuv2-dma/translate-walk", "SMMUv2 stage-1 context bank: DMA translate, full 4-level walk (TLB off)",
+                Unit.MOPS_PER_S, null, () -> TranslateFixture.smmuv2(false));
+        // SMMUv3: a stage-1 STE and CD (targets: hit >= 40 M/s, S1 walk >= 10 M/s, issue 11).
+        add("smmuv3-dma/translate-hit", "SMMUv3 stage-1 STE + CD: DMA translate, TLB hit", Unit.MOPS_PER_S, null,
+                () -> TranslateFixture.smmuv3(true));
+        add("smmuv3-dma/translate-walk", "SMMUv3 stage-1 STE + CD: DMA translate, full 4-level walk (TLB off)",
+                Unit.MOPS_PER_S, null, () -> TranslateFixture.smmuv3(false));
     }
 
     private static void pgtable(Format f, Op op, KernelReference ref) {

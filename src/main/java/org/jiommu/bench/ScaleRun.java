@@ -84,7 +84,7 @@ public final class ScaleRun {
     public static Report run(Spec spec, Budget translateBudget, PrintWriter log) {
         List<Phase> phases = new ArrayList<>();
         long heap0 = heapUsed();
-        VtdPlatformAdapter.ScaleMachine m = VtdPlatformAdapter.scaleMachine(spec.units(), spec.buses(),
+        PlatformAdapter.ScaleMachine m = PlatformAdapter.scaleMachine(spec.units(), spec.buses(),
                 spec.memoryBytes(), spec.dmaDefault());
         IommuCore core = m.core();
 
@@ -131,7 +131,7 @@ public final class ScaleRun {
         PciDevice last = devs.get(devs.size() - 1);
         Result scale = Harness.measure(translateCase("scale/translate-hit", () -> new TranslateFixture(
                 m.target(last), 1)), translateBudget);
-        VtdPlatformAdapter.ScaleMachine small = VtdPlatformAdapter.scaleMachine(1, 1, 1L << 30, spec.dmaDefault());
+        PlatformAdapter.ScaleMachine small = PlatformAdapter.scaleMachine(1, 1, 1L << 30, spec.dmaDefault());
         PciDevice one = small.populate(1, spec.pasidBits()).get(0);
         small.boot();
         IommuDomain sd = small.core().pagingDomainAlloc(one);
@@ -165,7 +165,7 @@ public final class ScaleRun {
         }
     }
 
-    private static Phase phase(String name, long[] t0, VtdPlatformAdapter.ScaleMachine m, PrintWriter log) {
+    private static Phase phase(String name, long[] t0, PlatformAdapter.ScaleMachine m, PrintWriter log) {
         double s = (System.nanoTime() - t0[0]) / 1e9;
         double cpu = (cpuNanos() - t0[1]) / 1e9;
         long heap = heapUsed();

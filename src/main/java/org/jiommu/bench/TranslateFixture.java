@@ -20,12 +20,12 @@ final class TranslateFixture implements Fixture {
     private final int pasid;
     private final TranslationResult out = new TranslationResult();
 
-    TranslateFixture(VtdPlatformAdapter.Target target) {
+    TranslateFixture(PlatformAdapter.Target target) {
         this(target, DmaTranslator.NO_PASID);
     }
 
     /** Requests from {@code target} with {@code pasid}; its pages [IOVA, +PAGES) must map to [PA, ...). */
-    TranslateFixture(VtdPlatformAdapter.Target target, int pasid) {
+    TranslateFixture(PlatformAdapter.Target target, int pasid) {
         this.translator = target.translator();
         this.sid = target.requesterId();
         this.pasid = pasid;
@@ -38,7 +38,15 @@ final class TranslateFixture implements Fixture {
     }
 
     static Fixture vtd(boolean scalable, boolean iotlb) {
-        return new TranslateFixture(VtdPlatformAdapter.vtdEndpoint(scalable, iotlb ? 1024 : 0, IOVA, PA, PAGES));
+        return new TranslateFixture(PlatformAdapter.vtdEndpoint(scalable, iotlb ? 1024 : 0, IOVA, PA, PAGES));
+    }
+
+    static Fixture smmuv2(boolean tlb) {
+        return new TranslateFixture(PlatformAdapter.smmuv2Endpoint(tlb ? 512 : 0, IOVA, PA, PAGES));
+    }
+
+    static Fixture smmuv3(boolean tlb) {
+        return new TranslateFixture(PlatformAdapter.smmuv3Endpoint(tlb ? 4096 : 0, IOVA, PA, PAGES));
     }
 
     @Override

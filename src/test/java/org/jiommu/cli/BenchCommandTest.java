@@ -55,7 +55,8 @@ class BenchCommandTest {
         }
         assertThat(names).containsExactlyElementsOf(Cases.all().stream().map(BenchCase::name).toList());
         assertThat(names).contains("arm-lpae-s1/map-4k", "vtd-sl/unmap-256x4k", "x86-fl/iova-to-phys",
-                "vtd-dma/translate-hit", "vtd-dma/translate-walk");
+                "vtd-dma/translate-hit", "vtd-dma/translate-walk", "smmuv2-dma/translate-hit",
+                "smmuv2-dma/translate-walk", "smmuv3-dma/translate-hit", "smmuv3-dma/translate-walk");
         assertThat(root.get("referenceNote").asText()).contains("2026-12-06", "only indicative");
     }
 

@@ -10,6 +10,7 @@ import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciDevice;
+import org.jiommu.bus.pci.PciTopology;
 import org.jiommu.core.CoreConfig;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
@@ -19,16 +20,16 @@ import org.jiommu.platform.UnitSpec;
 
 /**
  * The bench package's one door into {@code org.jiommu.platform}: builds a driver-programmed
- * VT-d unit with one PCI endpoint on its default DMA domain and some pages mapped through the
+ * unit (VT-d, SMMUv2 or SMMUv3) with one PCI endpoint on its default DMA domain and some pages mapped through the
  * core, and hands back only what a translate case needs (the unit as a {@link DmaTranslator}
  * and the requester id). The units come from the registered {@code vtd} kind with the options a
  * scenario file would give ({@code platform.IommuKinds}); another IOMMU kind gets a sibling
  * method here.
  */
-final class VtdPlatformAdapter {
+final class PlatformAdapter {
     private static final String KIND = "vtd";
 
-    private VtdPlatformAdapter() {
+    private PlatformAdapter() {
     }
 
     /** A translator and the requester id whose requests it translates. */
@@ -61,10 +62,35 @@ final class VtdPlatformAdapter {
      * default DMA domain; {@code pages} 4K pages mapped from {@code iova} to {@code pa}.
      */
     static Target vtdEndpoint(boolean scalable, int iotlbEntries, long iova, long pa, int pages) {
-        Platform p = Platform.build(16L << 30, CoreConfig.defaults(), List.of(unit("dmar0", scalable, iotlbEntries)));
-        PciDevice dev = p.unitsNamed("dmar0").topology().rootBus(0, 0).rootPort("rp", 0x1c, 0, 1, Acs.ISOLATED)
+        return endpoint(unit("dmar0", scalable, iotlbEntries), iova, pa, pages);
+    }
+
+    /**
+     * One SMMUv2 with {@code tlbEntries} TLB entries (0: every request walks the bank's stage-1
+     * table); a PCI endpoint (stream id = requester id) on its default DMA domain, which the
+     * driver gives a context bank at attach; {@code pages} 4K pages mapped from {@code iova}.
+     */
+    static Target smmuv2Endpoint(int tlbEntries, long iova, long pa, int pages) {
+        return endpoint(new UnitSpec("smmu0", "smmuv2", Map.of("iotlb-entries", (long) tlbEntries)), iova, pa, pages);
+    }
+
+    /**
+     * One SMMUv3 (the kind's defaults: stage 1 and 2, linear stream table) with {@code tlbEntries}
+     * TLB entries; a PCI endpoint on its default DMA domain, a stage-1 STE with a CD (ASID) and a
+     * 4-level 4K table; {@code pages} 4K pages mapped from {@code iova}.
+     */
+    static Target smmuv3Endpoint(int tlbEntries, long iova, long pa, int pages) {
+        return endpoint(new UnitSpec("smmu0", "smmuv3", Map.of("iotlb-entries", (long) tlbEntries)), iova, pa, pages);
+    }
+
+    /** A platform of the one unit {@code spec}, an endpoint behind a root port of its own, probed and mapped. */
+    private static Target endpoint(UnitSpec spec, long iova, long pa, int pages) {
+        Platform p = Platform.build(16L << 30, CoreConfig.defaults(), List.of(spec));
+        PciTopology pci = p.unitsNamed(spec.name()).topology(); // null: the platform's own
+        PciDevice dev = (pci != null ? pci : p.topology()).rootBus(0, 0).rootPort("rp", 0x1c, 0, 1, Acs.ISOLATED)
                 .endpoint("dev", 0, 0, false, 0, false, Acs.NONE);
-        enumerate(p, dev, "dmar0", true);
+        enumerate(p, dev, spec.name(), false);
+        p.start(); // boot: units registered, the bus probed (an SMMU registers at boot, not before)
         IommuDomain d = p.core().groupGet(dev).domain();
         p.core().map(d, iova, pa, pages * 4096L, Prot.RW);
         return Target.of(p, dev);
