@@ -17,8 +17,10 @@ import org.jiommu.core.spi.ResvType;
 import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.hw.HwStats;
 import org.jiommu.hw.smmuv3.SmmuEvent;
+import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.EntryView;
 import org.jiommu.platform.HardwareView;
+import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
@@ -186,6 +188,17 @@ public final class Smmuv3Units implements IommuUnits {
     @Override
     public EntryView entries() {
         return new Smmuv3EntryView(platform, drivers);
+    }
+
+    @Override
+    public HwWalk walk(Device dev, int pasid, long iova) {
+        Smmuv3Driver d = drivers.get(platform.iommuOf(dev));
+        return d == null ? null : Smmuv3Walk.walk(d.unit(), platform.memory(), platform.sourceId(dev), pasid, iova);
+    }
+
+    @Override
+    public IoPageTable pageTable(IommuDomain d) {
+        return d instanceof Smmuv3Domain s ? s.table : null;
     }
 
     @Override
