@@ -325,8 +325,10 @@ final class PasidChurn {
                         }
                     } else if (shape == 4) {
                         // at a PASID nobody attaches: answered INVALID while others attach and detach.
-                        // Not at a PASID another worker may detach right now: the model has no PRQ
-                        // drain before iopf_queue_remove_device, so that race WARNs (docs/check.md 5)
+                        // Not at a PASID another worker may detach right now: this step reports as a
+                        // driver's PRQ handler would but outside any ring, so no drain before
+                        // iopf_queue_remove_device can wait for it; that race WARNs "no fault
+                        // parameter", a driver reporting after its own teardown (docs/check.md 5)
                         f = IopfFault.withPasid(UNUSED_PASID + pasid, grp, last, perm, 0x2000L * (1 + rnd.nextInt(16)));
                     } else {
                         f = IopfFault.noPasid(grp, last, perm, 0x1000L * (1 + rnd.nextInt(16)));

@@ -157,11 +157,12 @@ final class StressWorld {
         if (pasids) {
             // the handler keeps odd groups for a worker to answer, answers even ones at once and
             // fails every fifth (answered FAILURE by the core), as a fault object's user might.
-            // Where page requests come from DMA it answers none at once: there the handler
-            // runs inside the driver's PRQ handler, and an answer from it is a core call nested there, which the watch's gate
-            // deadlocks against a PASID teardown draining the queue (the teardown's call holds the
-            // gate and waits for the PRQ handler; the nested call waits for the gate). The
-            // kernel's handlers queue the group too (iommu_sva_iopf_handler, iommufd's fault queue).
+            // Where page requests come from DMA it answers none at once: there a PASID teardown's
+            // drain waits for the IOPF queue's worker (iopf_queue_flush_dev) from inside its core
+            // call, holding the watch's gate for reading; an answer from the handler is a core
+            // call on that worker, which can wait at the gate behind the watch's writer, itself
+            // waiting for the teardown's call. A harness cycle (the kernel has no such gate), so
+            // there the groups are kept for PAGE_RESPONSE steps, as iommufd's fault queue keeps them.
             boolean answerAtOnce = !bed.pageRequestsFromDma();
             core.domainSetIopfHandler(domains.get(0), g -> {
                 if (g.serial() % 5 == 0) {

@@ -38,7 +38,13 @@ final class PageRequestQueue {
     private final long base;
     private final long ringMask;
     final IopfQueueRef iopfQueue;
-    /** device_rbtree_find: devices with IOPF enabled on this unit, by requester id. */
+    /**
+     * {@code device_rbtree}: every probed ATS-capable PCI device of this unit, by requester id
+     * ({@code intel_iommu_probe_device} to {@code intel_iommu_release_device}), IOPF enabled or
+     * not. A request that lands after the device's last IOPF-capable domain left is thus reported
+     * to the core, which answers it Invalid ({@code iopf_error_response}); only one from a device
+     * not probed here is a bad request.
+     */
     private final Map<Integer, Device> devices = new ConcurrentHashMap<>();
     final Object handlerLock = new Object();
     /** Descriptors reported to the core, and answered as bad. Guarded by {@link #handlerLock}. */
@@ -73,8 +79,11 @@ final class PageRequestQueue {
         devices.put(rid, dev);
     }
 
+    /** {@code device_rbtree_remove} under {@code iopf_lock}: never while the handler reports a request. */
     void removeDevice(int rid) {
-        devices.remove(rid);
+        synchronized (handlerLock) {
+            devices.remove(rid);
+        }
     }
 
     /** {@code prq_event_thread}. */

@@ -457,6 +457,9 @@ public final class VtdIommuDriver {
                 entries.adoptLegacyContexts(info);
             }
             infos.put(dev, info);
+            if (u.prq != null && p.hasAts()) {
+                u.prq.addDevice(info.sid, dev); // device_rbtree_insert: pci_ats_supported, whether IOPF is on or not
+            }
         }
         return u.iommuDevice;
     }
@@ -476,6 +479,9 @@ public final class VtdIommuDriver {
         }
         VtdIommu u = info.iommu;
         synchronized (u.lock) {
+            if (u.prq != null) {
+                u.prq.removeDevice(info.sid); // device_rbtree_remove, first, under iopf_lock
+            }
             if (info.ridDomain() instanceof VtdDomain) {
                 warnings.warn("intel_iommu_release_device", dev + " released while attached to " + info.ridDomain()
                         + ": blocking it");

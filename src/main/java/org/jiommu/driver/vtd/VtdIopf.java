@@ -47,9 +47,9 @@ final class VtdIopf {
     }
 
     /**
-     * First IOPF-capable attachment of the device: {@code iopf_queue_add_device}, the device
-     * findable by requester id, the unit learns where to send its responses, then PRI Enable
-     * ({@code pci_enable_pri}).
+     * First IOPF-capable attachment of the device: {@code iopf_queue_add_device}, the unit learns
+     * where to send its responses, then PRI Enable ({@code pci_enable_pri}). The PRQ handler finds
+     * the device by requester id from probe to release, IOPF on or not ({@code device_rbtree}).
      */
     private int enable(DeviceInfo info) {
         VtdIommu u = info.iommu;
@@ -60,7 +60,6 @@ final class VtdIopf {
         if (r != 0) {
             return r;
         }
-        u.prq.addDevice(info.sid, info.dev);
         Pri pri = info.pdev.pri();
         if (pri != null) {
             u.unit.registerPageResponseReceiver(info.sid, pri);
@@ -80,7 +79,6 @@ final class VtdIopf {
         if (pri != null) {
             pri.setEnabled(false);
         }
-        u.prq.removeDevice(info.sid);
         core.iopfQueueRemoveDevice(u.prq.iopfQueue, info.dev);
         u.unit.unregisterPageResponseReceiver(info.sid);
         info.setIopfEnabled(false);

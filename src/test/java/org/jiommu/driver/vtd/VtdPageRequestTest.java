@@ -169,7 +169,7 @@ class VtdPageRequestTest {
     }
 
     @Test
-    @DisplayName("bad requests: a PRI function without IOPF enabled gets Invalid from the driver (handle_bad_prq_event); one whose context entry lacks PRE gets Invalid from the unit, nothing queued")
+    @DisplayName("bad requests: a PRI function without IOPF enabled gets Invalid from the core (device_rbtree holds every probed ATS device, so prq_event_thread reports it and iopf_error_response answers; no driver message); one whose context entry lacks PRE gets Invalid from the unit, nothing queued")
     void badRequests() {
         VtdFixture f = VtdFixture.of(true, 48);
         PciDevice acc = f.endpoint("acc", 5, true, 20, true);
@@ -180,8 +180,12 @@ class VtdPageRequestTest {
         unit.pageRequest(acc.requesterId(), 3, 0x1000, true, false, true, 7);
         assertThat(log).filteredOn(d -> d instanceof InvDescriptor.PageGroupResponse).containsExactly(
                 new InvDescriptor.PageGroupResponse(true, InvDescriptor.RESPONSE_INVALID, acc.requesterId(), 3, true, 7));
-        assertThat(f.unit().prq.badCount()).isEqualTo(1);
-        assertThat(f.core().warnings()).anySatisfy(w -> assertThat(w.toString()).contains("invalid page request"));
+        // was: the driver's handle_bad_prq_event (badCount 1, "invalid page request"), when the
+        // model's device_rbtree held only devices with IOPF on; the kernel's holds every probed
+        // ATS device (VtdPrqLateRequestTest has the bad path: a released device)
+        assertThat(f.unit().prq.badCount()).isZero();
+        assertThat(f.unit().prq.reportedCount()).isEqualTo(1);
+        assertThat(f.core().warnings()).isEmpty();
 
         List<Integer> codes = new ArrayList<>();
         unit.registerPageResponseReceiver(f.disk.requesterId(), (pasid, prg, code) -> codes.add(code));
