@@ -130,8 +130,9 @@ public final class VtdIommuDriver {
         this.pagingOps = DomainOps.builder()
                 .attachDev(this::attachDev)
                 .setDevPasid(this::setDevPasid)
-                .mapPages(domains::mapPages)
-                .unmapPages(domains::unmapPages)
+                // a generic_pt domain (IOMMU_PT_DOMAIN_OPS): iommu_map / iommu_unmap call
+                // map_range / unmap_range once for the whole range; no map_pages split
+                .pageTableRange(domains::mapRange, domains::unmapRange)
                 .iotlbSyncMap(tags::iotlbSyncMap)
                 .iotlbSync(tags::iotlbSync)
                 .flushIotlbAll(tags::flushIotlbAll)
