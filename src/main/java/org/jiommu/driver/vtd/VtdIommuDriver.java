@@ -388,9 +388,23 @@ public final class VtdIommuDriver {
         }
     }
 
-    /** intel_iommu_dev_disable_feat: -EINVAL when not enabled; IOPF stays while SVA relies on it (-EBUSY). */
+    /**
+     * intel_iommu_dev_disable_feat: -EINVAL when not enabled; IOPF stays while SVA relies on it
+     * (-EBUSY). AUX is v5.x's intel_iommu_disable_auxd: it clears the flag and returns 0 whether
+     * or not it was enabled (a WARN without the device's info), aux domains staying attached.
+     */
     private int devDisableFeat(Device dev, DevFeature f) {
         DeviceInfo info = infos.get(dev);
+        if (f == DevFeature.AUX) {
+            if (info == null) {
+                warnings.warn("intel_iommu_disable_auxd", dev + " has no device_domain_info");
+                return 0;
+            }
+            synchronized (info.iommu.lock) {
+                info.features().remove(f);
+            }
+            return 0;
+        }
         if (info == null) {
             return Errno.ENODEV.neg();
         }
