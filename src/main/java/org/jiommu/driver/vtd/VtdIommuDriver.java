@@ -590,11 +590,12 @@ public final class VtdIommuDriver {
         if (!u.passThrough) {
             return Errno.EINVAL.neg();
         }
+        // identity_domain_attach_dev blocks first too; a failed setup leaves the device blocked
+        blockTranslation(info);
         int r = entries.prepareEntries(info, 0);
         if (r != 0) {
             return r;
         }
-        blockTranslation(info);
         if (u.scalable) {
             entries.setupPasidEntry(info, 0, VtdEncoder.passThroughPasidEntry(u.agaw, VtdIommu.FLPT_DEFAULT_DID,
                     u.pageWalkSnoop, true), VtdIommu.FLPT_DEFAULT_DID);
@@ -662,15 +663,16 @@ public final class VtdIommuDriver {
     }
 
     /**
-     * intel_iommu_attach_device + dmar_domain_attach_device. Unlike Linux, which blocks the device
-     * first, every check and allocation (compatibility, tables, the domain id) happens before the
-     * old entry is touched, so a failed attach leaves the device as it was (SEMANTICS.md 2.7).
+     * intel_iommu_attach_device + dmar_domain_attach_device: device_block_translation first, then
+     * the compatibility check, IOPF, tables and the domain id; a failure after the block leaves
+     * the device blocked (the core's v6.19+ revert skips the failing device; I7 reports it).
      */
     private int attachPaging(VtdDomain d, DeviceInfo info) {
         VtdIommu u = info.iommu;
         if (info.ridDomain() == d) {
             return 0;
         }
+        blockTranslation(info);
         int r = compatible(d, u);
         if (r != 0) {
             return r;
@@ -687,7 +689,6 @@ public final class VtdIommuDriver {
             iopf.undo(info, iopfState);
             return r;
         }
-        blockTranslation(info);
         int did = d.domainId(u);
         if (u.scalable) {
             // dmar_domain_attach_device: domain_setup_first_level or domain_setup_second_level for
