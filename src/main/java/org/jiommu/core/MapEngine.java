@@ -54,6 +54,10 @@ final class MapEngine {
         if (!d.type().isPaging()) {
             throw Args.err(Errno.EINVAL, "iommu_map: " + d + " is a " + d.type() + " domain, not paging");
         }
+        if (d.ops().isIommupt()) {
+            mapRange(d, iova, paddr, size, prot);
+            return;
+        }
         DomainOps.MapPages op = d.ops().mapPages();
         long bitmap = d.pgsizeBitmap();
         if (op == null || bitmap == 0) {
@@ -93,6 +97,29 @@ final class MapEngine {
         }
         if (r.ret() != 0) {
             throw Args.driverErr(r.ret(), String.format("map_pages(%s, %#x)", d, failedAt[0]));
+        }
+    }
+
+    /**
+     * iommu_map_nosync for a generic_pt domain ({@code iommupt_from_domain}, 7.1 merge window):
+     * {@code map_range} once for the whole range, leaf sizes chosen by the table; no
+     * {@code iommu_pgsize} split and no {@code min_pagesz} check (misalignment is the table's
+     * -ENXIO). On error {@code iommu_unmap(domain, iova, mapped)}: a full unmap with its sync.
+     */
+    private void mapRange(IommuDomain d, long iova, long paddr, long size, int prot) {
+        if (d.pgsizeBitmap() == 0) {
+            tracer.warn("iommu_map", d + " has no page sizes");
+            throw Args.err(Errno.EINVAL, "iommu_map: " + d + " has no page sizes");
+        }
+        Mapped mapped = new Mapped();
+        int ret = d.ops().mapRange().mapRange(d, iova, paddr, size, prot, mapped);
+        if (tracer.tracing()) {
+            tracer.trace(TraceEvent.Kind.DRIVER, "map_range", String.format("(%s, %#x, %#x, %#x) = %s mapped %#x",
+                    d, iova, paddr, size, Errno.describe(ret), mapped.bytes));
+        }
+        if (ret != 0) {
+            unmapInternal(d, iova, mapped.bytes, true);
+            throw Args.driverErr(ret, String.format("map_range(%s, %#x, %#x)", d, iova, size));
         }
     }
 
@@ -161,6 +188,15 @@ final class MapEngine {
     private long unmapLoop(IommuDomain d, long iova, long size, IotlbGather gather) {
         if (!d.type().isPaging()) {
             return 0;
+        }
+        if (d.ops().isIommupt()) {
+            // __iommu_unmap for a generic_pt domain: unmap_range once; it stops at the first hole
+            long unmapped = d.ops().unmapRange().unmapRange(d, iova, size, gather);
+            if (tracer.tracing()) {
+                tracer.trace(TraceEvent.Kind.DRIVER, "unmap_range", String.format("(%s, %#x, %#x) = %#x", d, iova,
+                        size, unmapped));
+            }
+            return unmapped;
         }
         DomainOps.UnmapPages op = d.ops().unmapPages();
         long bitmap = d.pgsizeBitmap();

@@ -60,4 +60,13 @@ public interface EntryView {
 
     /** Problems found across entries, after all of them. */
     void finish(List<String> out);
+
+    /**
+     * Whether the driver itself holds the device blocked with no domain programmed: what a
+     * failed {@code attach_dev} that blocked translation first leaves (VT-d). I7 then names the
+     * disagreement as the kernel's doing. False for kinds whose failed attach changes nothing.
+     */
+    default boolean leftBlocked(CoreSnapshot.DeviceState ds) {
+        return false;
+    }
 }

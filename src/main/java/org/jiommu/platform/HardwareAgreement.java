@@ -22,6 +22,8 @@ import org.jiommu.core.spi.IommuDomain;
  *     ({@link EntryView#paging});</li>
  * <li>identity: pass-through ({@link EntryView#identityAgrees});</li>
  * <li>blocked (or no domain yet): no translation;</li>
+ * <li>a device its driver left blocked after a failed attach while the group stays on its old
+ *     domain: reported with {@link #LEFT_BLOCKED}, a finding about the kernel;</li>
  * <li>a device not probed (never, or released): never a paging entry (I5), only not-present or
  *     pass-through (its release state, I9), unless a probed device shares the requester id;</li>
  * <li>every core PASID slot other than 0 has its entry (an SVA domain: first level,
@@ -33,6 +35,14 @@ import org.jiommu.core.spi.IommuDomain;
  * hardware counter or cache.
  */
 public final class HardwareAgreement {
+    /**
+     * The finding for a device a failed attach left blocked under the group's old domain: the
+     * kernel's own behaviour (the VT-d driver blocks translation before it can fail, and since
+     * v6.19 the core's revert skips the failing device), reported, not hidden.
+     */
+    public static final String LEFT_BLOCKED = "DMA blocked by a failed attach_dev that the core did not revert"
+            + " (finding about the kernel: device_block_translation first, the revert skips the failing device)";
+
     private HardwareAgreement() {
     }
 
@@ -101,7 +111,9 @@ public final class HardwareAgreement {
             }
             IommuDomain d = g.domain();
             boolean blocked = d == null || d.type() == DomainType.BLOCKED || d == g.blockingDomain();
-            if (blocked) {
+            if (!blocked && e.kind() == HwEntry.Kind.NONE && v.leftBlocked(ds)) {
+                out.add(where + ": " + LEFT_BLOCKED + " (group is on " + d + ")");
+            } else if (blocked) {
                 if (e.kind() != HwEntry.Kind.NONE) {
                     out.add(where + ": group is on " + d + " (blocked) but the entry is " + e);
                 }

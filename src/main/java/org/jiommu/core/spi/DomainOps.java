@@ -44,6 +44,23 @@ public final class DomainOps {
         long unmapPages(IommuDomain domain, long iova, long pgsize, long pgcount, IotlbGather gather);
     }
 
+    /**
+     * {@code pt->ops->map_range} of a generic_pt domain ({@code domain->is_iommupt}): maps the
+     * whole range in one call, picking leaf sizes itself; adds the bytes mapped to {@code mapped}
+     * even on error. A domain with this op is mapped through it by {@code iommu_map}, with no
+     * page-size split or alignment check of the core's.
+     */
+    @FunctionalInterface
+    public interface MapRange {
+        int mapRange(IommuDomain domain, long iova, long paddr, long len, int prot, Mapped mapped);
+    }
+
+    /** {@code pt->ops->unmap_range}: the bytes unmapped from {@code iova} on, stopping at the first hole. */
+    @FunctionalInterface
+    public interface UnmapRange {
+        long unmapRange(IommuDomain domain, long iova, long len, IotlbGather gather);
+    }
+
     /** {@code iotlb_sync_map}: make new mappings visible; 0 or -errno. */
     @FunctionalInterface
     public interface IotlbSyncMap {
@@ -78,6 +95,8 @@ public final class DomainOps {
     private final SetDevPasid setDevPasid;
     private final MapPages mapPages;
     private final UnmapPages unmapPages;
+    private final MapRange mapRange;
+    private final UnmapRange unmapRange;
     private final IotlbSyncMap iotlbSyncMap;
     private final IotlbSync iotlbSync;
     private final FlushIotlbAll flushIotlbAll;
@@ -89,6 +108,8 @@ public final class DomainOps {
         this.setDevPasid = b.setDevPasid;
         this.mapPages = b.mapPages;
         this.unmapPages = b.unmapPages;
+        this.mapRange = b.mapRange;
+        this.unmapRange = b.unmapRange;
         this.iotlbSyncMap = b.iotlbSyncMap;
         this.iotlbSync = b.iotlbSync;
         this.flushIotlbAll = b.flushIotlbAll;
@@ -107,6 +128,8 @@ public final class DomainOps {
         b.setDevPasid = setDevPasid;
         b.mapPages = mapPages;
         b.unmapPages = unmapPages;
+        b.mapRange = mapRange;
+        b.unmapRange = unmapRange;
         b.iotlbSyncMap = iotlbSyncMap;
         b.iotlbSync = iotlbSync;
         b.flushIotlbAll = flushIotlbAll;
@@ -129,6 +152,19 @@ public final class DomainOps {
 
     public UnmapPages unmapPages() {
         return unmapPages;
+    }
+
+    public MapRange mapRange() {
+        return mapRange;
+    }
+
+    public UnmapRange unmapRange() {
+        return unmapRange;
+    }
+
+    /** True for a generic_pt domain's table ({@code iommupt_from_domain} != NULL): both range ops set. */
+    public boolean isIommupt() {
+        return mapRange != null && unmapRange != null;
     }
 
     public IotlbSyncMap iotlbSyncMap() {
@@ -157,6 +193,8 @@ public final class DomainOps {
         private SetDevPasid setDevPasid;
         private MapPages mapPages;
         private UnmapPages unmapPages;
+        private MapRange mapRange;
+        private UnmapRange unmapRange;
         private IotlbSyncMap iotlbSyncMap;
         private IotlbSync iotlbSync;
         private FlushIotlbAll flushIotlbAll;
@@ -183,6 +221,13 @@ public final class DomainOps {
 
         public Builder unmapPages(UnmapPages op) {
             this.unmapPages = op;
+            return this;
+        }
+
+        /** The generic_pt range ops ({@code IOMMU_PT_DOMAIN_OPS}): set both, or neither. */
+        public Builder pageTableRange(MapRange map, UnmapRange unmap) {
+            this.mapRange = map;
+            this.unmapRange = unmap;
             return this;
         }
 

@@ -201,6 +201,12 @@ final class VtdAgreement implements EntryView {
         return (Fields) e.fields();
     }
 
+    /** Probed, and the driver's record has no domain on the RID: device_block_translation's leftover. */
+    @Override
+    public boolean leftBlocked(CoreSnapshot.DeviceState ds) {
+        return ds.iommu() != null && driver.probed(ds.dev()) && driver.programmedDomain(ds.dev()) == null;
+    }
+
     @Override
     public boolean owns(IommuDomain d) {
         return d instanceof VtdDomain;

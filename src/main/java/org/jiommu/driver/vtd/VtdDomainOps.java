@@ -148,12 +148,14 @@ final class VtdDomainOps {
     }
 
 
-    int mapPages(IommuDomain dom, long iova, long paddr, long pgsize, long pgcount, int prot, Mapped mapped) {
-        return ((VtdDomain) dom).pgtable.mapPages(iova, paddr, pgsize, pgcount, prot, mapped);
+    /** The table's map_range (iommu_pt.h): the whole range in one call. */
+    int mapRange(IommuDomain dom, long iova, long paddr, long len, int prot, Mapped mapped) {
+        return ((VtdDomain) dom).pgtable.mapRange(iova, paddr, len, prot, mapped);
     }
 
-    long unmapPages(IommuDomain dom, long iova, long pgsize, long pgcount, IotlbGather gather) {
-        return ((VtdDomain) dom).pgtable.unmapPages(iova, pgsize, pgcount, gather);
+    /** The table's unmap_range: up to the first hole; the caller's gather collects the range. */
+    long unmapRange(IommuDomain dom, long iova, long len, IotlbGather gather) {
+        return ((VtdDomain) dom).pgtable.unmapRange(iova, len, gather);
     }
 
     long iovaToPhys(IommuDomain dom, long iova) {

@@ -130,8 +130,9 @@ public final class VtdIommuDriver {
         this.pagingOps = DomainOps.builder()
                 .attachDev(this::attachDev)
                 .setDevPasid(this::setDevPasid)
-                .mapPages(domains::mapPages)
-                .unmapPages(domains::unmapPages)
+                // a generic_pt domain (IOMMU_PT_DOMAIN_OPS): iommu_map / iommu_unmap call
+                // map_range / unmap_range once for the whole range; no map_pages split
+                .pageTableRange(domains::mapRange, domains::unmapRange)
                 .iotlbSyncMap(tags::iotlbSyncMap)
                 .iotlbSync(tags::iotlbSync)
                 .flushIotlbAll(tags::flushIotlbAll)
@@ -387,9 +388,23 @@ public final class VtdIommuDriver {
         }
     }
 
-    /** intel_iommu_dev_disable_feat: -EINVAL when not enabled; IOPF stays while SVA relies on it (-EBUSY). */
+    /**
+     * intel_iommu_dev_disable_feat: -EINVAL when not enabled; IOPF stays while SVA relies on it
+     * (-EBUSY). AUX is v5.x's intel_iommu_disable_auxd: it clears the flag and returns 0 whether
+     * or not it was enabled (a WARN without the device's info), aux domains staying attached.
+     */
     private int devDisableFeat(Device dev, DevFeature f) {
         DeviceInfo info = infos.get(dev);
+        if (f == DevFeature.AUX) {
+            if (info == null) {
+                warnings.warn("intel_iommu_disable_auxd", dev + " has no device_domain_info");
+                return 0;
+            }
+            synchronized (info.iommu.lock) {
+                info.features().remove(f);
+            }
+            return 0;
+        }
         if (info == null) {
             return Errno.ENODEV.neg();
         }
@@ -581,11 +596,12 @@ public final class VtdIommuDriver {
         if (!u.passThrough) {
             return Errno.EINVAL.neg();
         }
+        // identity_domain_attach_dev blocks first too; a failed setup leaves the device blocked
+        blockTranslation(info);
         int r = entries.prepareEntries(info, 0);
         if (r != 0) {
             return r;
         }
-        blockTranslation(info);
         if (u.scalable) {
             entries.setupPasidEntry(info, 0, VtdEncoder.passThroughPasidEntry(u.agaw, VtdIommu.FLPT_DEFAULT_DID,
                     u.pageWalkSnoop, true), VtdIommu.FLPT_DEFAULT_DID);
@@ -653,15 +669,16 @@ public final class VtdIommuDriver {
     }
 
     /**
-     * intel_iommu_attach_device + dmar_domain_attach_device. Unlike Linux, which blocks the device
-     * first, every check and allocation (compatibility, tables, the domain id) happens before the
-     * old entry is touched, so a failed attach leaves the device as it was (SEMANTICS.md 2.7).
+     * intel_iommu_attach_device + dmar_domain_attach_device: device_block_translation first, then
+     * the compatibility check, IOPF, tables and the domain id; a failure after the block leaves
+     * the device blocked (the core's v6.19+ revert skips the failing device; I7 reports it).
      */
     private int attachPaging(VtdDomain d, DeviceInfo info) {
         VtdIommu u = info.iommu;
         if (info.ridDomain() == d) {
             return 0;
         }
+        blockTranslation(info);
         int r = compatible(d, u);
         if (r != 0) {
             return r;
@@ -678,7 +695,6 @@ public final class VtdIommuDriver {
             iopf.undo(info, iopfState);
             return r;
         }
-        blockTranslation(info);
         int did = d.domainId(u);
         if (u.scalable) {
             // dmar_domain_attach_device: domain_setup_first_level or domain_setup_second_level for

@@ -92,7 +92,9 @@ class VtdAuxTest {
         f.core().devDisableFeature(f.nic, DevFeature.IOPF);
         f.core().devDisableFeature(f.nic, DevFeature.AUX);
         assertThat(f.core().devFeatureEnabled(f.nic, DevFeature.AUX)).isFalse();
-        assertThat(errno(() -> f.core().devDisableFeature(f.nic, DevFeature.AUX))).isEqualTo(Errno.EINVAL);
+        // intel_iommu_disable_auxd: a second disable is 0 too (issue 13 item 14; it was -EINVAL here)
+        f.core().devDisableFeature(f.nic, DevFeature.AUX);
+        assertThat(f.core().devFeatureEnabled(f.nic, DevFeature.AUX)).isFalse();
         // Release forgets the device's features; a new probe starts with none.
         f.core().devEnableFeature(f.nic, DevFeature.AUX);
         f.p.remove(f.nic);
@@ -144,6 +146,27 @@ class VtdAuxTest {
         assertThat(f.driver().programmedPasid(f.nic, f.core().auxGetPasid(d, f.nic))).isSameAs(d);
         f.agree();
         assertThat(before.globalPasids()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("intel_iommu_disable_auxd: disable(AUX) is 0 whether enabled or not, clears the flag, aux domains stay")
+    void intelIommuDisableAuxd() {
+        VtdFixture f = VtdFixture.of(true, 48);
+        f.hotplug(f.nic);
+        // never enabled: v5.x cleared auxd_enabled and returned 0 (it was -EINVAL here)
+        f.core().devDisableFeature(f.nic, DevFeature.AUX);
+        assertThat(f.core().devFeatureEnabled(f.nic, DevFeature.AUX)).isFalse();
+        f.core().devEnableFeature(f.nic, DevFeature.AUX);
+        IommuDomain d = f.core().pagingDomainAlloc(f.nic);
+        f.core().auxAttachDevice(d, f.nic);
+        int pasid = f.core().auxGetPasid(d, f.nic);
+        f.core().devDisableFeature(f.nic, DevFeature.AUX);
+        assertThat(f.core().devFeatureEnabled(f.nic, DevFeature.AUX)).isFalse();
+        // the aux domain keeps its PASID entry; a new aux attach needs AUX again (-EPERM)
+        assertThat(f.driver().programmedPasid(f.nic, pasid)).isSameAs(d);
+        IommuDomain d2 = f.core().pagingDomainAlloc(f.nic);
+        assertThat(errno(() -> f.core().auxAttachDevice(d2, f.nic))).isEqualTo(Errno.EPERM);
+        f.agree();
     }
 
     @Test
