@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.jiommu.base.Errno;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.driver.common.DevTlbTags;
@@ -144,5 +145,52 @@ public final class VtdDomain extends IommuDomain {
     /** Gives the domain an IOPF handler (or takes it away); set before attaching it anywhere. */
     public void setIopfCapable(boolean v) {
         this.iopfCapable = v;
+    }
+
+    /**
+     * paging_domain_compatible (v6.17+, with paging_domain_compatible_first_stage / _second_stage):
+     * whether the unit can take the domain's table as it is. First stage: scalable mode with
+     * ECAP.FLTS, 1G pages only with CAP.FL1GP, a map-time flush where RWBF is required. Second
+     * stage: ECAP.NEST for a nesting parent, ECAP.SLTS in scalable mode, 2M / 1G pages only with
+     * their SLLPS bits, a map-time flush where RWBF or caching mode needs one. Then for both: the
+     * same paging-structure coherency, and a guest width and AGAW not above the unit's. -EINVAL
+     * for any of these.
+     */
+    int compatibleWith(VtdIommu u) {
+        long sizes = pgsizeBitmap();
+        if (firstStage) {
+            if (!u.scalable || !u.firstLevel) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.firstLevel1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if (u.writeBufferFlush && !iotlbSyncMap) {
+                return Errno.EINVAL.neg();
+            }
+        } else {
+            if (nestedParent && !u.nestedSupported) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.secondLevel) {
+                return Errno.EINVAL.neg(); // legacy mode always has second stage
+            }
+            if (!u.superpage2M && (sizes & X86RadixPageTable.SZ_2M) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if (!u.superpage1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
+                return Errno.EINVAL.neg();
+            }
+            if ((u.writeBufferFlush || u.cachingMode) && !iotlbSyncMap) {
+                return Errno.EINVAL.neg();
+            }
+        }
+        if (iommuCoherency != u.pagingStructureCoherency()) {
+            return Errno.EINVAL.neg();
+        }
+        if (gaw > u.domainGaw() || agaw > u.agaw) {
+            return Errno.EINVAL.neg();
+        }
+        return 0;
     }
 }

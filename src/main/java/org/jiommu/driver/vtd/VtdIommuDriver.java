@@ -622,53 +622,6 @@ public final class VtdIommuDriver {
     }
 
     /**
-     * paging_domain_compatible (v6.17+, with paging_domain_compatible_first_stage / _second_stage):
-     * whether the unit can take the domain's table as it is. First stage: scalable mode with
-     * ECAP.FLTS, 1G pages only with CAP.FL1GP, a map-time flush where RWBF is required. Second
-     * stage: ECAP.NEST for a nesting parent, ECAP.SLTS in scalable mode, 2M / 1G pages only with
-     * their SLLPS bits, a map-time flush where RWBF or caching mode needs one. Then for both: the
-     * same paging-structure coherency, and a guest width and AGAW not above the unit's. -EINVAL
-     * for any of these.
-     */
-    private int compatible(VtdDomain d, VtdIommu u) {
-        long sizes = d.pgsizeBitmap();
-        if (d.firstStage) {
-            if (!u.scalable || !u.firstLevel) {
-                return Errno.EINVAL.neg();
-            }
-            if (!u.firstLevel1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
-                return Errno.EINVAL.neg();
-            }
-            if (u.writeBufferFlush && !d.iotlbSyncMap) {
-                return Errno.EINVAL.neg();
-            }
-        } else {
-            if (d.nestedParent && !u.nestedSupported) {
-                return Errno.EINVAL.neg();
-            }
-            if (!u.secondLevel) {
-                return Errno.EINVAL.neg(); // legacy mode always has second stage
-            }
-            if (!u.superpage2M && (sizes & X86RadixPageTable.SZ_2M) != 0) {
-                return Errno.EINVAL.neg();
-            }
-            if (!u.superpage1G && (sizes & X86RadixPageTable.SZ_1G) != 0) {
-                return Errno.EINVAL.neg();
-            }
-            if ((u.writeBufferFlush || u.cachingMode) && !d.iotlbSyncMap) {
-                return Errno.EINVAL.neg();
-            }
-        }
-        if (d.iommuCoherency != u.pagingStructureCoherency()) {
-            return Errno.EINVAL.neg();
-        }
-        if (d.gaw > u.domainGaw() || d.agaw > u.agaw) {
-            return Errno.EINVAL.neg();
-        }
-        return 0;
-    }
-
-    /**
      * intel_iommu_attach_device + dmar_domain_attach_device: device_block_translation first, then
      * the compatibility check, IOPF, tables and the domain id; a failure after the block leaves
      * the device blocked (the core's v6.19+ revert skips the failing device; I7 reports it).
@@ -679,7 +632,7 @@ public final class VtdIommuDriver {
             return 0;
         }
         blockTranslation(info);
-        int r = compatible(d, u);
+        int r = d.compatibleWith(u);
         if (r != 0) {
             return r;
         }
@@ -835,7 +788,7 @@ public final class VtdIommuDriver {
                     return Errno.EINVAL.neg();
                 }
             } else {
-                r = compatible(d, u);
+                r = d.compatibleWith(u);
                 if (r != 0) {
                     return r;
                 }
