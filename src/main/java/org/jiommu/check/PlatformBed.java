@@ -16,7 +16,6 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuKinds;
-import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 
@@ -66,11 +65,13 @@ public final class PlatformBed {
      * step run; a second one is the twin the baseline is taken from) for {@code shape}. A part-2
      * shape on a platform without a shared PASID function falls back to part 1 (noted).
      *
+     * @param iommus the names of the platform's IOMMUs of that kind (a kind registered under
+     *     another name may reuse another kind's units, so units are picked by name)
      * @param dmaApiDrivers the names of the devices the platform bound a DMA-API driver to
      * @throws IllegalArgumentException with the reason when the platform cannot be stressed on
      *     that kind (no probed device behind it)
      */
-    public static Derived derive(Supplier<Platform> platforms, String kind, StressBed.Shape shape,
+    public static Derived derive(Supplier<Platform> platforms, String kind, Set<String> iommus, StressBed.Shape shape,
                                  Set<String> dmaApiDrivers) {
         IommuKind k = IommuKinds.require(kind);
         // what the kind's own bed says of its hardware: whether DMA is translated and checked
@@ -78,7 +79,7 @@ public final class PlatformBed {
         StressBed ref = k.stressBed(new StressBed.Shape(1, false));
         Platform platform = platforms.get();
         IommuCore core = platform.core();
-        List<Device> probed = unbound(platform, kind, dmaApiDrivers);
+        List<Device> probed = unbound(platform, iommus, dmaApiDrivers);
         if (probed.isEmpty()) {
             throw new IllegalArgumentException("no probed device behind a " + kind + " IOMMU to stress");
         }
@@ -124,7 +125,7 @@ public final class PlatformBed {
         }
         // the watch's I10 (no domain: frames at the baseline) compares with it too, as on the
         // built-in beds, which take theirs after releasing every device once
-        FrameAllocator.Stats baseline = baseline(platforms.get(), kind, dmaApiDrivers);
+        FrameAllocator.Stats baseline = baseline(platforms.get(), iommus, dmaApiDrivers);
         platform.baseline(baseline);
         StressBed bed = new StressBed(s, platform, List.copyOf(shared), List.copyOf(pasidDevices), List.copyOf(lanes),
                 baseline, ref.pageRequestsFromDma(), allowedErrors(ref.allowedErrors()));
@@ -151,19 +152,17 @@ public final class PlatformBed {
             "DEVICE_CLAIM");
 
     /**
-     * The probed devices behind the kind's units, in firmware order, after unbinding the DMA-API
+     * The probed devices behind the IOMMUs named {@code iommus}, in firmware order, after unbinding the DMA-API
      * drivers of those named in {@code dmaApiDrivers} (driver unbind:
      * {@code iommu_device_unuse_default_domain}).
      */
-    private static List<Device> unbound(Platform platform, String kind, Set<String> dmaApiDrivers) {
+    private static List<Device> unbound(Platform platform, Set<String> iommus, Set<String> dmaApiDrivers) {
         IommuCore core = platform.core();
         List<Device> probed = new ArrayList<>();
-        for (IommuUnits u : platform.units()) {
-            if (u.kind().name().equals(kind)) {
-                for (Device d : platform.devicesOn(u)) {
-                    if (core.groupGet(d) != null) {
-                        probed.add(d);
-                    }
+        for (String iommu : iommus) {
+            for (Device d : platform.devicesOn(iommu)) {
+                if (core.groupGet(d) != null) {
+                    probed.add(d);
                 }
             }
         }
@@ -176,8 +175,8 @@ public final class PlatformBed {
     }
 
     /** The frames of {@code twin} once the devices a run on {@code kind} uses are deleted, as its teardown does. */
-    private static FrameAllocator.Stats baseline(Platform twin, String kind, Set<String> dmaApiDrivers) {
-        for (Device d : unbound(twin, kind, dmaApiDrivers)) {
+    private static FrameAllocator.Stats baseline(Platform twin, Set<String> iommus, Set<String> dmaApiDrivers) {
+        for (Device d : unbound(twin, iommus, dmaApiDrivers)) {
             twin.core().deviceDel(d);
         }
         return twin.frames().stats();
@@ -193,8 +192,9 @@ public final class PlatformBed {
         return g.devices().size() == 1 && g.ownerCnt() == 0 && (di == null || !di.requireDirect());
     }
 
-    /** A bed source for {@link StressHarness.Config#on(String, Supplier, Set)}: fresh platforms per run. */
-    static StressBed build(Supplier<Platform> platforms, String kind, StressBed.Shape shape, Set<String> dmaApiDrivers) {
-        return derive(platforms, kind, shape, dmaApiDrivers).bed();
+    /** A bed source for {@link StressHarness.Config#on(String, Supplier, Set, Set)}: fresh platforms per run. */
+    static StressBed build(Supplier<Platform> platforms, String kind, Set<String> iommus, StressBed.Shape shape,
+                           Set<String> dmaApiDrivers) {
+        return derive(platforms, kind, iommus, shape, dmaApiDrivers).bed();
     }
 }

@@ -182,12 +182,12 @@ public final class StressHarness {
         /**
          * The same churn on kind {@code k} of a platform other than its built-in bed: each run
          * builds a fresh one with {@code platform} (a scenario file's, booted) and derives the
-         * bed's roles from its devices ({@link PlatformBed#derive}); {@code dmaApiDrivers} names
-         * the devices it binds a DMA-API driver to.
+         * bed's roles from the devices behind its IOMMUs named {@code iommus} ({@link
+         * PlatformBed#derive}); {@code dmaApiDrivers} names the devices it binds a DMA-API driver to.
          */
-        public Config on(String k, Supplier<Platform> platform, Set<String> dmaApiDrivers) {
+        public Config on(String k, Supplier<Platform> platform, Set<String> iommus, Set<String> dmaApiDrivers) {
             return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial,
-                    shape -> PlatformBed.build(platform, k, shape, dmaApiDrivers));
+                    shape -> PlatformBed.build(platform, k, iommus, shape, dmaApiDrivers));
         }
 
         /** The bed of a run of this shape: the source's, or the kind's built-in one. */

@@ -44,9 +44,10 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {
             "Run the seeded concurrent stress mix and check every call, DMA and the hardware.",
             "Workers attach/replace/detach domains, claim and release ownership, map and",
-            "unmap, churn PASIDs, aux domains, SVA bonds and page faults on the stress bed",
-            "of each IOMMU kind of the platform: the kinds a scenario file's 'platform:'",
-            "names, or without a file every registered kind. The invariant watch checks",
+            "unmap, churn PASIDs, aux domains, SVA bonds and page faults on a scenario",
+            "file's own platform (its devices and groups, for each IOMMU kind it has), or",
+            "without a file (or with --builtin-bed) on the built-in stress bed of every",
+            "registered kind (of the file's kinds). The invariant watch checks",
             "every core call, each lane DMA is checked against its owner's mappings and",
             "the hardware tables (I7) at quiescent points.",
         },
@@ -117,6 +118,10 @@ public final class StressCommand implements Callable<Integer> {
 
     @Option(names = "--list-plants", description = "list the plants of the platform's kinds, one line each, and exit")
     boolean listPlants;
+
+    @Option(names = "--builtin-bed",
+            description = "stress the built-in stress bed of the file's IOMMU kinds, not the file's own devices")
+    boolean builtinBed;
 
     @Option(names = "--domains", paramLabel = "N", description = "shared paging domains (default ${DEFAULT-VALUE})")
     int domains = 3;
@@ -200,7 +205,7 @@ public final class StressCommand implements Callable<Integer> {
         Plan plan;
         try {
             plan = plan(kinds);
-            if (scenario != null) {
+            if (scenario != null && !builtinBed) {
                 deriveFileBeds(plan.kinds());
             }
         } catch (IllegalArgumentException e) {
@@ -276,6 +281,17 @@ public final class StressCommand implements Callable<Integer> {
         }
     }
 
+    /** The names of the file's IOMMUs of {@code kind}. */
+    private Set<String> iommusOf(String kind) {
+        Set<String> out = new LinkedHashSet<>();
+        for (IommuSpec i : scenario.platform().iommus()) {
+            if (i.kind().equals(kind)) {
+                out.add(i.name());
+            }
+        }
+        return out;
+    }
+
     /** The file's devices with a DMA-API driver bound at boot ({@code driver: dma-api}). */
     private Set<String> dmaApiDrivers() {
         Set<String> out = new LinkedHashSet<>();
@@ -303,7 +319,7 @@ public final class StressCommand implements Callable<Integer> {
     private void deriveFileBeds(List<String> kinds) {
         for (String k : kinds) {
             try {
-                fileBeds.put(k, PlatformBed.derive(this::filePlatform, k, new StressBed.Shape(threads, true),
+                fileBeds.put(k, PlatformBed.derive(this::filePlatform, k, iommusOf(k), new StressBed.Shape(threads, true),
                         dmaApiDrivers()));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(file + " cannot be stressed on " + k + ": " + e.getMessage(), e);
@@ -444,7 +460,7 @@ public final class StressCommand implements Callable<Integer> {
             StressHarness.Config cfg = new StressHarness.Config(s, b.threads(), b.opsPerThread(), b.domains(),
                     fileBed == null ? b.pasids() : fileBed.bed().shape().pasids(), b.plant(), kind, b.serial());
             if (fileBed != null) {
-                cfg = cfg.on(kind, StressCommand.this::filePlatform, dmaApiDrivers());
+                cfg = cfg.on(kind, StressCommand.this::filePlatform, iommusOf(kind), dmaApiDrivers());
             }
             StressHarness.Progress p = new StressHarness.Progress();
             current = p;
@@ -508,7 +524,8 @@ public final class StressCommand implements Callable<Integer> {
 
         /** The command that runs exactly this seed on this platform again. */
         private String replay(StressHarness.Config cfg) {
-            return "jiommu stress" + (file == null ? "" : " " + file) + " --seed " + cfg.seed() + " --threads "
+            return "jiommu stress" + (file == null ? "" : " " + file + (builtinBed ? " --builtin-bed" : ""))
+                    + " --seed " + cfg.seed() + " --threads "
                     + cfg.threads() + " --ops " + cfg.opsPerThread() + (domains == 3 ? "" : " --domains " + domains)
                     + (cfg.serial() ? " --serial" : "")
                     + (cfg.plant().equals(StressHarness.Plant.NONE) ? "" : " --plant " + cfg.plant());
