@@ -17,6 +17,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
@@ -28,6 +30,7 @@ import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.platform.IommuKinds;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 import org.jiommu.platform.StressPlant;
 
@@ -133,14 +136,22 @@ public final class StressHarness {
      *     kind with the hardware agreement the run adds DMA lanes and I7 at quiescent points
      * @param serial one worker step at a time, in an order drawn from the seed (a deterministic
      *     run), instead of free-running threads
+     * @param bedSource where the run's bed comes from instead of the kind's built-in one (a
+     *     scenario file's own platform, {@link PlatformBed}), or null; called once per run
      */
     public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
-                         String kind, boolean serial) {
+                         String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource) {
         public Config {
             if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null || kind == null) {
                 throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
                         + "/" + plant + "/" + kind);
             }
+        }
+
+        /** A run on the built-in stress bed of {@code kind}. */
+        public Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
+                      String kind, boolean serial) {
+            this(seed, threads, opsPerThread, domains, pasids, plant, kind, serial, null);
         }
 
         /** A run on the default (mock) kind. */
@@ -155,17 +166,33 @@ public final class StressHarness {
 
         /** The same run with the part-2 calls. */
         public Config withPasids() {
-            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial);
+            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial, bedSource);
         }
 
         /** The same run with a planted bug. */
         public Config planting(Plant p) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial);
+            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial, bedSource);
         }
 
         /** The same churn on the stress bed of IOMMU kind {@code k}. */
         public Config on(String k) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial, null);
+        }
+
+        /**
+         * The same churn on kind {@code k} of a platform other than its built-in bed: each run
+         * builds a fresh one with {@code platform} (a scenario file's, booted) and derives the
+         * bed's roles from the devices behind its IOMMUs named {@code iommus} ({@link
+         * PlatformBed#derive}); {@code dmaApiDrivers} names the devices it binds a DMA-API driver to.
+         */
+        public Config on(String k, Supplier<Platform> platform, Set<String> iommus, Set<String> dmaApiDrivers) {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial,
+                    shape -> PlatformBed.build(platform, k, iommus, shape, dmaApiDrivers));
+        }
+
+        /** The bed of a run of this shape: the source's, or the kind's built-in one. */
+        StressBed bed(StressBed.Shape shape) {
+            return bedSource != null ? bedSource.apply(shape) : IommuKinds.require(kind).stressBed(shape);
         }
 
         /**
@@ -173,7 +200,7 @@ public final class StressHarness {
          * (every call, every result, every DMA outcome) depends on the seed alone.
          */
         public Config serialised() {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true, bedSource);
         }
     }
 

@@ -18,7 +18,6 @@ import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.mem.FrameAllocator;
-import org.jiommu.platform.IommuKinds;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
@@ -92,7 +91,7 @@ final class StressWorld {
     StressWorld(StressHarness.Config cfg) {
         this.pasids = cfg.pasids();
         this.plant = cfg.plant();
-        this.bed = IommuKinds.require(cfg.kind()).stressBed(new StressBed.Shape(cfg.threads(), cfg.pasids()));
+        this.bed = cfg.bed(new StressBed.Shape(cfg.threads(), cfg.pasids()));
         this.platform = bed.platform();
         this.core = platform.core();
         this.frames = platform.frames();
@@ -150,7 +149,6 @@ final class StressWorld {
     /** The shared domains, the IOPF handler, aux domains and processes. */
     private void shared(StressHarness.Config cfg) {
         Device a1 = devices.get(0);
-        Device p = pasidDevices.get(0);
         for (int i = 0; i < cfg.domains(); i++) {
             domains.add(core.pagingDomainAlloc(a1));
         }
@@ -176,6 +174,8 @@ final class StressWorld {
                 }
                 return 0;
             });
+            // a file's platform may have no PASID function at all (part 1 only, PlatformBed)
+            Device p = pasidDevices.get(0);
             for (int i = 0; i < 2; i++) {
                 auxDomains.add(core.pagingDomainAlloc(p));
             }

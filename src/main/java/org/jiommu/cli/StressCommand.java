@@ -16,10 +16,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.jiommu.check.InvariantWatch;
+import org.jiommu.check.PlatformBed;
 import org.jiommu.check.StressHarness;
+import org.jiommu.platform.Platform;
+import org.jiommu.platform.StressBed;
 import org.jiommu.platform.IommuKinds;
+import org.jiommu.scenario.DeviceSpec;
 import org.jiommu.scenario.IommuSpec;
 import org.jiommu.scenario.Scenario;
+import org.jiommu.scenario.ScenarioSession;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -39,9 +44,10 @@ import picocli.CommandLine.Model.CommandSpec;
         description = {
             "Run the seeded concurrent stress mix and check every call, DMA and the hardware.",
             "Workers attach/replace/detach domains, claim and release ownership, map and",
-            "unmap, churn PASIDs, aux domains, SVA bonds and page faults on the stress bed",
-            "of each IOMMU kind of the platform: the kinds a scenario file's 'platform:'",
-            "names, or without a file every registered kind. The invariant watch checks",
+            "unmap, churn PASIDs, aux domains, SVA bonds and page faults on a scenario",
+            "file's own platform (its devices and groups, for each IOMMU kind it has), or",
+            "without a file (or with --builtin-bed) on the built-in stress bed of every",
+            "registered kind (of the file's kinds). The invariant watch checks",
             "every core call, each lane DMA is checked against its owner's mappings and",
             "the hardware tables (I7) at quiescent points.",
         },
@@ -67,8 +73,13 @@ public final class StressCommand implements Callable<Integer> {
     static final int PROBLEMS_SHOWN = 8;
 
     @Parameters(arity = "0..1", paramLabel = "SCENARIO.yaml",
-            description = "a scenario file whose platform names the IOMMU kinds to stress (its steps are not run)")
+            description = "a scenario file whose own platform (devices, groups, IOMMUs) is stressed (its steps are not run)")
     Path file;
+
+    /** The file read, or null without one. */
+    private Scenario scenario;
+    /** With a file: per kind, the bed derived from its platform (roles, notes), in kind order. */
+    private final Map<String, PlatformBed.Derived> fileBeds = new LinkedHashMap<>();
 
     @Option(names = "--threads", paramLabel = "N", description = "worker threads (default ${DEFAULT-VALUE})")
     int threads = 4;
@@ -107,6 +118,10 @@ public final class StressCommand implements Callable<Integer> {
 
     @Option(names = "--list-plants", description = "list the plants of the platform's kinds, one line each, and exit")
     boolean listPlants;
+
+    @Option(names = "--builtin-bed",
+            description = "stress the built-in stress bed of the file's IOMMU kinds, not the file's own devices")
+    boolean builtinBed;
 
     @Option(names = "--domains", paramLabel = "N", description = "shared paging domains (default ${DEFAULT-VALUE})")
     int domains = 3;
@@ -190,6 +205,9 @@ public final class StressCommand implements Callable<Integer> {
         Plan plan;
         try {
             plan = plan(kinds);
+            if (scenario != null && !builtinBed) {
+                deriveFileBeds(plan.kinds());
+            }
         } catch (IllegalArgumentException e) {
             err.println("jiommu stress: " + e.getMessage());
             err.flush();
@@ -212,6 +230,7 @@ public final class StressCommand implements Callable<Integer> {
         if (s == null) {
             return null;
         }
+        scenario = s;
         Set<String> k = new LinkedHashSet<>();
         for (IommuSpec i : s.platform().iommus()) {
             k.add(i.kind());
@@ -229,6 +248,83 @@ public final class StressCommand implements Callable<Integer> {
             }
         }
         return new ArrayList<>(k);
+    }
+
+    /**
+     * The file's {@code platform:} section as written (up to the next top-level key): the
+     * platform of a reproducing scenario, whose steps name the file's devices; without its
+     * {@code driver: dma-api} bindings, which the run unbound before its first call
+     * ({@link PlatformBed}), so the replay starts from the state the run started from.
+     */
+    private String platformSection() {
+        try {
+            StringBuilder y = new StringBuilder();
+            boolean in = false;
+            for (String line : java.nio.file.Files.readAllLines(file)) {
+                boolean top = !line.isEmpty() && !Character.isWhitespace(line.charAt(0)) && !line.startsWith("#");
+                if (top) {
+                    in = line.startsWith("platform:");
+                }
+                if (in) {
+                    String l = line.replaceAll(",\\s*driver:\\s*dma-api\\b", "");
+                    if (!l.strip().equals("driver: dma-api")) {
+                        y.append(l).append('\n');
+                    }
+                    if (top) {
+                        y.append("  # (DMA-API drivers left unbound: the stress run unbinds them before its calls)\n");
+                    }
+                }
+            }
+            return y.toString();
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
+    /** The names of the file's IOMMUs of {@code kind}. */
+    private Set<String> iommusOf(String kind) {
+        Set<String> out = new LinkedHashSet<>();
+        for (IommuSpec i : scenario.platform().iommus()) {
+            if (i.kind().equals(kind)) {
+                out.add(i.name());
+            }
+        }
+        return out;
+    }
+
+    /** The file's devices with a DMA-API driver bound at boot ({@code driver: dma-api}). */
+    private Set<String> dmaApiDrivers() {
+        Set<String> out = new LinkedHashSet<>();
+        for (DeviceSpec d : scenario.platform().devices()) {
+            if ("dma-api".equals(d.driver())) {
+                out.add(d.name());
+            }
+        }
+        return out;
+    }
+
+    /** A fresh, booted platform of the file (its steps not run). */
+    private Platform filePlatform() {
+        ScenarioSession session = new ScenarioSession(scenario);
+        if (session.platform() == null) {
+            throw new IllegalArgumentException(file + ": " + session.platformError());
+        }
+        return session.platform();
+    }
+
+    /**
+     * Derives each kind's bed from the file's platform once, before any run, so a file that
+     * cannot be stressed is refused with the reason (exit 2) and what it lacks is said up front.
+     */
+    private void deriveFileBeds(List<String> kinds) {
+        for (String k : kinds) {
+            try {
+                fileBeds.put(k, PlatformBed.derive(this::filePlatform, k, iommusOf(k), new StressBed.Shape(threads, true),
+                        dmaApiDrivers()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + " cannot be stressed on " + k + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     private static void listPlants(List<String> kinds, PrintWriter out) {
@@ -317,6 +413,16 @@ public final class StressCommand implements Callable<Integer> {
         }
 
         int run() {
+            if (!json) {
+                fileBeds.forEach((k, d) -> {
+                    StressBed bed = d.bed();
+                    out.println("stress " + file + " on " + k + ": " + bed.devices().size() + " shared devices ("
+                            + String.join(", ", bed.devices().stream().map(x -> x.name()).toList()) + "), "
+                            + bed.pasidDevices().size() + " with PASIDs, " + bed.lanes().size() + " DMA lanes");
+                    d.notes().forEach(n -> out.println("  note: " + n));
+                });
+                out.flush();
+            }
             ScheduledExecutorService ticker = null;
             if (progressLine) {
                 ticker = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -350,8 +456,12 @@ public final class StressCommand implements Callable<Integer> {
 
         private void runOne(long s, String kind) {
             StressHarness.Config b = plan.base();
-            StressHarness.Config cfg = new StressHarness.Config(s, b.threads(), b.opsPerThread(), b.domains(), b.pasids(),
-                    b.plant(), kind, b.serial());
+            PlatformBed.Derived fileBed = fileBeds.get(kind);
+            StressHarness.Config cfg = new StressHarness.Config(s, b.threads(), b.opsPerThread(), b.domains(),
+                    fileBed == null ? b.pasids() : fileBed.bed().shape().pasids(), b.plant(), kind, b.serial());
+            if (fileBed != null) {
+                cfg = cfg.on(kind, StressCommand.this::filePlatform, iommusOf(kind), dmaApiDrivers());
+            }
             StressHarness.Progress p = new StressHarness.Progress();
             current = p;
             StressHarness.Result r = StressHarness.run(cfg, p);
@@ -368,7 +478,8 @@ public final class StressCommand implements Callable<Integer> {
                     err.flush();
                 }
             }
-            StressRepro.Written repro = problems.isEmpty() ? null : StressRepro.write(cfg, r, reproDir);
+            StressRepro.Written repro = problems.isEmpty() ? null
+                    : StressRepro.write(cfg, r, reproDir, fileBed == null ? null : platformSection());
             if (json) {
                 out.println(Json.run(cfg, plan.shardLabel(), r, problems, repro));
             } else if (!problems.isEmpty()) {
@@ -413,7 +524,8 @@ public final class StressCommand implements Callable<Integer> {
 
         /** The command that runs exactly this seed on this platform again. */
         private String replay(StressHarness.Config cfg) {
-            return "jiommu stress" + (file == null ? "" : " " + file) + " --seed " + cfg.seed() + " --threads "
+            return "jiommu stress" + (file == null ? "" : " " + file + (builtinBed ? " --builtin-bed" : ""))
+                    + " --seed " + cfg.seed() + " --threads "
                     + cfg.threads() + " --ops " + cfg.opsPerThread() + (domains == 3 ? "" : " --domains " + domains)
                     + (cfg.serial() ? " --serial" : "")
                     + (cfg.plant().equals(StressHarness.Plant.NONE) ? "" : " --plant " + cfg.plant());

@@ -50,6 +50,15 @@ final class StressRepro {
 
     /** Builds, checks, minimises and writes the reproducing file of failed run {@code r} into {@code dir}. */
     static Written write(StressHarness.Config cfg, StressHarness.Result r, Path dir) {
+        return write(cfg, r, dir, null);
+    }
+
+    /**
+     * As {@link #write(StressHarness.Config, StressHarness.Result, Path)}, on the platform
+     * {@code filePlatform} (a scenario file's {@code platform:} section, whose device names the
+     * run's log uses), or on the kind's bed when null.
+     */
+    static Written write(StressHarness.Config cfg, StressHarness.Result r, Path dir, String filePlatform) {
         ReproLog log = r.repro();
         if (log == null) {
             return Written.none("a free run (its order was the machine's): run it again with --serial");
@@ -57,7 +66,7 @@ final class StressRepro {
         if (!log.failed()) {
             return Written.none("the problem showed only after the workers' calls (teardown or the end of the run)");
         }
-        String platform = IommuKinds.require(cfg.kind()).stressBedScenario(
+        String platform = filePlatform != null ? filePlatform : IommuKinds.require(cfg.kind()).stressBedScenario(
                 new StressBed.Shape(cfg.threads(), cfg.pasids()));
         if (platform == null) {
             return Written.none("the " + cfg.kind() + " kind gives no scenario platform for its stress bed");

@@ -93,7 +93,7 @@ class Smmuv3RunTest {
             + " without CFGI) and skip-iotlb-invalidation (unmap without TLBI) are caught by the lanes' DMA")
     void stress() throws IOException {
         String f = file("", "  - check: invariants");
-        String[] run = {"stress", f, "--seed", "7", "--threads", "4", "--ops", "300", "--serial"};
+        String[] run = {"stress", f, "--builtin-bed", "--seed", "7", "--threads", "4", "--ops", "300", "--serial"};
         Cli clean = Cli.run(run);
         assertThat(clean.exit).as(clean.out + clean.err).isZero();
         assertThat(clean.out).contains("seeds 7 x smmuv3").contains("0 violations");
