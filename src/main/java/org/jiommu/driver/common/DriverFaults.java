@@ -19,7 +19,12 @@ public final class DriverFaults {
         /** One device-TLB (ATC) command of an unmap, flush-all or mm-notifier flush. */
         DEVICE_TLB,
         /** The PASID-tagged device-TLB command of a PASID entry's teardown (S08). */
-        TEARDOWN_DEVICE_TLB
+        TEARDOWN_DEVICE_TLB,
+        /**
+         * One PASID-tagged device-TLB command for a device other than the leaving one at the last
+         * teardown of that PASID (S08's "every device that could have cached it").
+         */
+        TEARDOWN_OTHER_DEVICE_TLB
     }
 
     private final Map<Skip, AtomicInteger> skips = new EnumMap<>(Skip.class);
