@@ -29,6 +29,7 @@ public final class DriverFaults {
 
     private final Map<Skip, AtomicInteger> skips = new EnumMap<>(Skip.class);
     private volatile boolean leakIopfRefcount;
+    private volatile boolean devTlbBeforeIotlbSync;
 
     public DriverFaults() {
         for (Skip s : Skip.values()) {
@@ -72,5 +73,18 @@ public final class DriverFaults {
 
     public boolean leakIopfRefcount() {
         return leakIopfRefcount;
+    }
+
+    /**
+     * Race 9: every flush invalidates the device TLBs (ATCs) before the IOTLB invalidation and its
+     * sync, so a translation request in between refills an ATC from the IOTLB's stale entry.
+     */
+    public DriverFaults devTlbBeforeIotlbSync(boolean v) {
+        this.devTlbBeforeIotlbSync = v;
+        return this;
+    }
+
+    public boolean devTlbBeforeIotlbSync() {
+        return devTlbBeforeIotlbSync;
     }
 }

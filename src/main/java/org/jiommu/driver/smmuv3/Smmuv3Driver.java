@@ -265,6 +265,10 @@ public final class Smmuv3Driver {
         return tables;
     }
 
+    Smmuv3Flush flush() {
+        return flush;
+    }
+
     WarningSink warnings() {
         return warnings;
     }
