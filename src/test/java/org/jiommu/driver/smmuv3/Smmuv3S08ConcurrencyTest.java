@@ -70,21 +70,20 @@ class Smmuv3S08ConcurrencyTest {
     @DisplayName("S08 concurrent, planted: a last teardown that invalidates only the leaving device's ATC is caught"
             + " on every seed")
     void leaverOnlyCaught() {
-        for (long seed : SEEDS) {
-            Outcome o = run(seed, DriverFaults.Skip.TEARDOWN_OTHER_DEVICE_TLB);
-            assertThat(o.problems()).as("seed %d", seed)
-                    .anySatisfy(p -> assertThat(p).contains("ATC_INV for SSID " + S));
-        }
+        caughtOnEverySeed(DriverFaults.Skip.TEARDOWN_OTHER_DEVICE_TLB, "ATC_INV for SSID " + S);
     }
 
     @Test
     @DisplayName("S08 concurrent, planted: a teardown without the leaver's ATC_INV leaves a stale ATC entry for the"
             + " cleared SSID, caught on every seed")
     void noTeardownAtcInvCaught() {
+        caughtOnEverySeed(DriverFaults.Skip.TEARDOWN_DEVICE_TLB, "keeps an ATC entry for SSID " + S);
+    }
+
+    private static void caughtOnEverySeed(DriverFaults.Skip plant, String problem) {
         for (long seed : SEEDS) {
-            Outcome o = run(seed, DriverFaults.Skip.TEARDOWN_DEVICE_TLB);
-            assertThat(o.problems()).as("seed %d", seed)
-                    .anySatisfy(p -> assertThat(p).contains("keeps an ATC entry for SSID " + S));
+            assertThat(run(seed, plant).problems()).as("seed %d", seed)
+                    .anySatisfy(p -> assertThat(p).contains(problem));
         }
     }
 
