@@ -97,13 +97,30 @@ class Smmuv3RunTest {
         Cli clean = Cli.run(run);
         assertThat(clean.exit).as(clean.out + clean.err).isZero();
         assertThat(clean.out).contains("seeds 7 x smmuv3").contains("0 violations");
-        Cli cfgi = Cli.run(java.util.stream.Stream.concat(java.util.Arrays.stream(run),
-                java.util.stream.Stream.of("--plant", "skip-cfgi")).toArray(String[]::new));
+        Cli cfgi = Cli.run(withPlant(run, "skip-cfgi"));
         assertThat(cfgi.exit).as(cfgi.out + cfgi.err).isEqualTo(1);
         assertThat(cfgi.out).contains("FAIL smmuv3 seed 7").contains("plant skip-cfgi");
-        Cli tlbi = Cli.run(java.util.stream.Stream.concat(java.util.Arrays.stream(run),
-                java.util.stream.Stream.of("--plant", "skip-iotlb-invalidation")).toArray(String[]::new));
+        Cli tlbi = Cli.run(withPlant(run, "skip-iotlb-invalidation"));
         assertThat(tlbi.exit).as(tlbi.out + tlbi.err).isEqualTo(1);
         assertThat(tlbi.out).contains("FAIL smmuv3 seed 7").contains("landed");
+    }
+
+    @Test
+    @DisplayName("race 9 in the smmuv3 stress bed: with the ATC_INVs before the TLBI's CMD_SYNC (plant"
+            + " atc-before-tlb-sync) a lane's ATS request between the batches refills a stale ATC entry and the"
+            + " lane's DMA after the unmap lands; the kernel's order is clean on the same seed")
+    void stressAtcBeforeTlbSync() throws IOException {
+        String f = file("", "  - check: invariants");
+        String[] run = {"stress", f, "--seed", "8", "--threads", "4", "--ops", "300", "--serial"};
+        Cli clean = Cli.run(run);
+        assertThat(clean.exit).as(clean.out + clean.err).isZero();
+        Cli planted = Cli.run(withPlant(run, "atc-before-tlb-sync"));
+        assertThat(planted.exit).as(planted.out + planted.err).isEqualTo(1);
+        assertThat(planted.out).contains("FAIL smmuv3 seed 8").contains("plant atc-before-tlb-sync").contains("landed");
+    }
+
+    private static String[] withPlant(String[] run, String plant) {
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(run), java.util.stream.Stream.of("--plant", plant))
+                .toArray(String[]::new);
     }
 }

@@ -108,8 +108,9 @@ class StressCommandTest {
                 .anyMatch(l -> l.matches("set-dev-pasid-eio\\s+mock\\s+.*EIO.*"))
                 .anyMatch(l -> l.matches("skip-iotlb-invalidation\\s+vtd,smmuv3\\s+.*IOTLB.*"))
                 .anyMatch(l -> l.matches("stray-pasid-entry\\s+vtd\\s+.*PASID entry.*"))
-                .anyMatch(l -> l.matches("skip-cfgi\\s+smmuv3\\s+.*CFGI.*"));
-        assertThat(lines).hasSize(6);
+                .anyMatch(l -> l.matches("skip-cfgi\\s+smmuv3\\s+.*CFGI.*"))
+                .anyMatch(l -> l.matches("atc-before-tlb-sync\\s+smmuv3\\s+.*ATC.*TLBI.*"));
+        assertThat(lines).hasSize(7);
     }
 
     @Test

@@ -19,11 +19,17 @@ public final class DriverFaults {
         /** One device-TLB (ATC) command of an unmap, flush-all or mm-notifier flush. */
         DEVICE_TLB,
         /** The PASID-tagged device-TLB command of a PASID entry's teardown (S08). */
-        TEARDOWN_DEVICE_TLB
+        TEARDOWN_DEVICE_TLB,
+        /**
+         * One PASID-tagged device-TLB command for a device other than the leaving one at the last
+         * teardown of that PASID (S08's "every device that could have cached it").
+         */
+        TEARDOWN_OTHER_DEVICE_TLB
     }
 
     private final Map<Skip, AtomicInteger> skips = new EnumMap<>(Skip.class);
     private volatile boolean leakIopfRefcount;
+    private volatile boolean devTlbBeforeIotlbSync;
 
     public DriverFaults() {
         for (Skip s : Skip.values()) {
@@ -67,5 +73,18 @@ public final class DriverFaults {
 
     public boolean leakIopfRefcount() {
         return leakIopfRefcount;
+    }
+
+    /**
+     * Race 9: every flush invalidates the device TLBs (ATCs) before the IOTLB invalidation and its
+     * sync, so a translation request in between refills an ATC from the IOTLB's stale entry.
+     */
+    public DriverFaults devTlbBeforeIotlbSync(boolean v) {
+        this.devTlbBeforeIotlbSync = v;
+        return this;
+    }
+
+    public boolean devTlbBeforeIotlbSync() {
+        return devTlbBeforeIotlbSync;
     }
 }

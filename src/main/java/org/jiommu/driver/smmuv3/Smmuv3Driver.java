@@ -265,6 +265,10 @@ public final class Smmuv3Driver {
         return tables;
     }
 
+    Smmuv3Flush flush() {
+        return flush;
+    }
+
     WarningSink warnings() {
         return warnings;
     }
@@ -771,7 +775,9 @@ public final class Smmuv3Driver {
             }
             if (last) {
                 for (Smmuv3Master o : others) {
-                    flush.atcInvMaster(o, pasid);
+                    if (!faults.take(DriverFaults.Skip.TEARDOWN_OTHER_DEVICE_TLB)) {
+                        flush.atcInvMaster(o, pasid);
+                    }
                 }
             }
             if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, pasid)) && m.atsEnabled()) {

@@ -20,10 +20,21 @@ final class Smmuv3Flush {
     /** ATC_INV_SIZE_ALL: the whole address space. */
     static final int ATC_INV_SIZE_ALL = 52;
 
+    /**
+     * Where a range flush's two command batches meet (the TLBI batch with its CMD_SYNC and the
+     * ATC_INV batch): on hardware an ATS endpoint's translation request may arrive there. A test
+     * or stress bed makes one arrive: called once per ATS master on the domain's list, with the
+     * SubstreamID it is attached at and the first address of the range.
+     */
+    interface InvalidationGap {
+        void translationRequest(org.jiommu.bus.Device dev, int ssid, long iova);
+    }
+
     private final Smmuv3Cmdq cmdq;
     private final DriverFaults faults;
     private final boolean rangeInvalidation;
     private final boolean ats;
+    private volatile InvalidationGap gap;
 
     Smmuv3Flush(Smmuv3Cmdq cmdq, DriverFaults faults, boolean rangeInvalidation, boolean ats) {
         this.cmdq = cmdq;
@@ -62,8 +73,7 @@ final class Smmuv3Flush {
             cmds.add(d.stage == Smmuv3Domain.Stage.S1 ? SmmuCommand.tlbiNhAsid(0, d.asid)
                     : SmmuCommand.tlbiS12Vmall(d.vmid));
         }
-        cmdq.submitSync(cmds);
-        atcInvDomain(d, 0, 0);
+        tlbThenAtc(d, cmds, 0, 0);
     }
 
     /**
@@ -86,8 +96,46 @@ final class Smmuv3Flush {
                                 r.scale(), r.num()));
             }
         }
-        cmdq.submitSync(cmds);
+        tlbThenAtc(d, cmds, iova, size);
+    }
+
+    /**
+     * The TLBI batch waits for its CMD_SYNC before the ATC_INVs are queued (race 9); the planted
+     * {@code devTlbBeforeIotlbSync} swaps the two. The gap between them is where an ATS request
+     * may fall.
+     */
+    private void tlbThenAtc(Smmuv3Domain d, List<long[]> tlbi, long iova, long size) {
+        if (faults.devTlbBeforeIotlbSync()) {
+            atcInvDomain(d, iova, size);
+            inGap(d, iova);
+            cmdq.submitSync(tlbi);
+            return;
+        }
+        cmdq.submitSync(tlbi);
+        inGap(d, iova);
         atcInvDomain(d, iova, size);
+    }
+
+    void gap(InvalidationGap g) {
+        this.gap = g;
+    }
+
+    private void inGap(Smmuv3Domain d, long iova) {
+        InvalidationGap g = gap;
+        if (g == null || !ats) {
+            return;
+        }
+        List<Smmuv3Domain.MasterDomain> atsMasters = new ArrayList<>();
+        synchronized (d.devicesLock) {
+            for (Smmuv3Domain.MasterDomain md : d.devices) {
+                if (md.master().atsEnabled()) {
+                    atsMasters.add(md);
+                }
+            }
+        }
+        for (Smmuv3Domain.MasterDomain md : atsMasters) {
+            g.translationRequest(md.master().dev, md.ssid(), iova);
+        }
     }
 
     /** arm_smmu_iotlb_sync: the gathered range, leaf only, at the gathered page size. */

@@ -6,6 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.jiommu.base.Errno;
+import org.jiommu.bus.dma.DmaResult;
+import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciDevice;
@@ -185,6 +187,16 @@ public final class Smmuv3Kind implements IommuKind {
         for (PciDevice d : lanes) {
             ls.add(new StressBed.Lane(d, p.engine(d)));
         }
+        // Race 9: between a flush's TLBI batch and its ATC_INV batch, every ATS lane on the domain
+        // has a translation request in flight (a read of the flushed range's first page). With the
+        // kernel's order it finds the TLB clean or its ATC entry is invalidated next; with the ATC
+        // invalidated first it refills the stale entry, which the lane's DMA after the unmap meets.
+        u.driver("smmu0").flush().gap((dev, ssid, iova) -> {
+            if (lanes.contains(dev)) {
+                p.engine(dev).read(ssid == 0 ? DmaTranslator.NO_PASID : ssid, iova, new byte[4], 0, 4,
+                        new DmaResult());
+            }
+        });
         // Page requests come from DMA (PRI queue); the driver has no SVA (bind: -EOPNOTSUPP);
         // enabling a feature already on is -EBUSY (arm_smmu_dev_enable_feature).
         return new StressBed(shape, p, List.copyOf(all), pasidDevices, ls, p.baseline(), true, Map.of(

@@ -167,7 +167,8 @@ public final class Smmuv3Units implements IommuUnits {
 
     /**
      * The kind's stress plants: {@code skip-iotlb-invalidation} (every unmap flush leaves out its
-     * TLBI, through the driver's {@code DriverFaults}) and {@code skip-cfgi} (every STE / CD write
+     * TLBI, through the driver's {@code DriverFaults}), {@code atc-before-tlb-sync} (race 9: the
+     * ATC_INVs go before the TLBI and its sync, through {@code DriverFaults}) and {@code skip-cfgi} (every STE / CD write
      * leaves out its CFGI_STE / CFGI_CD: after a domain switch the SMMU keeps the old CD).
      */
     @Override
@@ -178,6 +179,10 @@ public final class Smmuv3Units implements IommuUnits {
                 "every unmap flush leaves out its TLBI: a DMA after the unmap lands",
                 bed -> drivers.values().forEach(d -> d.faults().skip(
                         DriverFaults.Skip.IOTLB, 1_000_000))));
+        m.put("atc-before-tlb-sync", StressPlant.of(StressPlant.When.BUILD,
+                "every flush invalidates the ATCs before the TLBI and its CMD_SYNC: an ATS request between"
+                        + " refills a stale ATC entry",
+                bed -> drivers.values().forEach(d -> d.faults().devTlbBeforeIotlbSync(true))));
         m.put("skip-cfgi", StressPlant.of(StressPlant.When.BUILD,
                 "STE / CD writes leave out CFGI_STE / CFGI_CD: after a domain switch DMA walks the old domain",
                 bed -> drivers.values().forEach(d -> d.tables().skipCfgi = true)));

@@ -192,7 +192,10 @@ final class SmmuV3Translation extends TranslationPipeline {
                          StreamTableEntry ste, TranslationResult out) {
         long tag = cd == null ? tag(TAG_S2, ste.vmid, 0)
                 : tag(ste.stage2() ? TAG_NESTED : TAG_S1, ste.vmid, cd.asid);
-        if (!tr && iotlbTranslate(tag, iova, write, out)) {
+        // An ATS Translation Request is answered from the TLB like any other access (the SMMU
+        // caches what it returns to ATS, IHI 0070 3.9): which is why a driver must finish the TLB
+        // invalidation before it invalidates the ATCs (race 9), or the ATC refills the stale entry.
+        if (iotlbTranslate(tag, iova, write, out)) {
             return true;
         }
         long epoch = iotlbEpoch();

@@ -183,6 +183,34 @@ class Smmuv3PasidTest {
     }
 
     @Test
+    @DisplayName("race 9 with an ATS request between the batches: the kernel's order (TLBI + sync, then ATC_INV)"
+            + " leaves no translation; the planted ATC_INV first lets the request refill the stale one from the TLB")
+    void atsRequestBetweenBatches() {
+        assertThat(unmapWithRequestInGap(false)).isNegative();
+        assertThat(unmapWithRequestInGap(true)).isEqualTo(0x100_0000L);
+    }
+
+    /** The DMA after an unmap during which the device sent a translation request between the batches. */
+    private static long unmapWithRequestInGap(boolean plant) {
+        Smmuv3Bed b = new Smmuv3Bed(Smmuv3Bed.features());
+        PciDevice acc = b.endpoint("acc", true, 20, false);
+        b.add(acc);
+        IommuDomain d = b.core.pagingDomainAlloc(acc);
+        b.core.map(d, 0x40000, 0x100_0000, 0x1000, Prot.RW);
+        b.core.attachDevicePasid(d, acc, 4);
+        assertThat(b.read(acc, 4, 0x40000)).isEqualTo(0x100_0000L); // TLB and ATC filled
+        b.drv.faults().devTlbBeforeIotlbSync(plant);
+        List<Integer> requests = new ArrayList<>();
+        b.drv.flush().gap((dev, ssid, iova) -> {
+            requests.add(ssid);
+            b.read(dev, ssid, iova);
+        });
+        b.core.unmap(d, 0x40000, 0x1000);
+        assertThat(requests).containsExactly(4);
+        return b.read(acc, 4, 0x40000);
+    }
+
+    @Test
     @DisplayName("S19: the IOPF refcount is 0 on identity / blocked with no PASIDs (SMMUv3 IOPF needs a stalling"
             + " master; this SMMU has none, so IOPF is not offered)")
     void s19() {
