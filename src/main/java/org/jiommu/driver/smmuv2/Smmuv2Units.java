@@ -17,6 +17,7 @@ import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindUnits;
 import org.jiommu.platform.Platform;
 
 /**
@@ -26,44 +27,17 @@ import org.jiommu.platform.Platform;
  * A master's stream ids are its firmware's ({@code iommus} in the device tree), or for a PCI
  * function its requester id ({@code iommu-map} identity).
  */
-public final class Smmuv2Units implements IommuUnits {
-    private final IommuKind kind;
-    private final Platform platform;
-    private final Map<String, Smmuv2Driver> drivers = new LinkedHashMap<>();
+public final class Smmuv2Units extends KindUnits<Smmuv2Driver> {
     /** The context-switching masters (S10), by device. */
     private final Map<Device, Smmuv2Gpu> gpus = new LinkedHashMap<>();
     private boolean started;
 
     Smmuv2Units(IommuKind kind, Platform platform) {
-        this.kind = kind;
-        this.platform = platform;
+        super(kind, platform, "an SMMUv2");
     }
 
     void add(Smmuv2Driver drv) {
         drivers.put(drv.iommu().name(), drv);
-    }
-
-    @Override
-    public IommuKind kind() {
-        return kind;
-    }
-
-    @Override
-    public List<String> names() {
-        return List.copyOf(drivers.keySet());
-    }
-
-    /** The driver of unit {@code name}, or null. */
-    public Smmuv2Driver driver(String name) {
-        return drivers.get(name);
-    }
-
-    private Smmuv2Driver driverOf(Device dev) {
-        Smmuv2Driver d = drivers.get(platform.iommuOf(dev));
-        if (d == null) {
-            throw new IllegalArgumentException(dev.name() + " is not behind an SMMUv2");
-        }
-        return d;
     }
 
     /**

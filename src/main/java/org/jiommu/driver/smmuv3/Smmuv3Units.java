@@ -23,6 +23,7 @@ import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindUnits;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressPlant;
 
@@ -33,43 +34,16 @@ import org.jiommu.platform.StressPlant;
  * its requester id (the IORT ID mapping taken as identity); firmware's direct regions are the
  * master's IORT RMRs; a PCI function's ATC and PRI interface are connected at its stream id.
  */
-public final class Smmuv3Units implements IommuUnits {
-    private final IommuKind kind;
-    private final Platform platform;
-    private final Map<String, Smmuv3Driver> drivers = new LinkedHashMap<>();
+public final class Smmuv3Units extends KindUnits<Smmuv3Driver> {
     private final Set<String> connected = new HashSet<>();
     private boolean started;
 
     Smmuv3Units(IommuKind kind, Platform platform) {
-        this.kind = kind;
-        this.platform = platform;
+        super(kind, platform, "an SMMUv3");
     }
 
     void add(Smmuv3Driver drv) {
         drivers.put(drv.iommu().name(), drv);
-    }
-
-    @Override
-    public IommuKind kind() {
-        return kind;
-    }
-
-    @Override
-    public List<String> names() {
-        return List.copyOf(drivers.keySet());
-    }
-
-    /** The driver of unit {@code name}, or null. */
-    public Smmuv3Driver driver(String name) {
-        return drivers.get(name);
-    }
-
-    private Smmuv3Driver driverOf(Device dev) {
-        Smmuv3Driver d = drivers.get(platform.iommuOf(dev));
-        if (d == null) {
-            throw new IllegalArgumentException(dev.name() + " is not behind an SMMUv3");
-        }
-        return d;
     }
 
     /**
