@@ -61,15 +61,18 @@ public class IovaRcacheLincheckTest {
 
     private static ModelCheckingOptions options() {
         return new ModelCheckingOptions()
-                .iterations(8)
-                .invocationsPerIteration(150)
+                .iterations(6)
+                .invocationsPerIteration(120)
                 .threads(2)
                 .actorsPerThread(3)
                 .actorsBefore(5);
     }
 
-    /** The same calls on magazines whose CPU lock is not taken (the planted bug). */
-    @Param(name = "cpu", gen = IntGen.class, conf = "0:1")
+    /**
+     * The same calls on magazines whose CPU lock is not taken (the planted bug), every call on
+     * CPU 0: the lock guards one CPU's magazines, so that is where its absence shows first.
+     */
+    @Param(name = "cpu", gen = IntGen.class, conf = "0:0")
     @Param(name = "pfn", gen = IntGen.class, conf = "1:6")
     @Param(name = "limit", gen = IntGen.class, conf = "2:6")
     public static class WithoutCpuLock {
