@@ -120,4 +120,11 @@ public class DmaMapBench {
     public long mapUnmapLazyTwoThreads(Dma d, DmaCpu c) {
         return pair(d.lazy, c.cpu);
     }
+
+    /** Two threads on one strict domain: both post to the unit's one invalidation queue, as in the kernel. */
+    @Benchmark
+    @Threads(2)
+    public long mapUnmapStrictTwoThreads(Dma d, DmaCpu c) {
+        return pair(d.strict, c.cpu);
+    }
 }

@@ -16,7 +16,10 @@ public final class BenchReport {
             + "generic_pt vtdss) compiled unmodified in user space, measured on " + KernelReference.SITTING
             + " on this machine kind, with jiommu's JMH score of that same sitting. The ratio divides today's "
             + "jiommu figure by that kernel figure: on another machine or another day it is only indicative "
-            + "(compare today's figure with the JMH column to see how far this host differs from that sitting).";
+            + "(compare today's figure with the JMH column to see how far this host differs from that sitting). "
+            + "The dma-api row's kernel figure is a published dma_map_benchmark result of another machine and "
+            + "IOMMU (Arm Morello + SMMUv3, " + KernelReference.PUBLISHED_2025 + ", its date in brackets), with no "
+            + "JMH score of its sitting: only indicative of the order of magnitude.";
 
     private BenchReport() {
     }
@@ -32,8 +35,9 @@ public final class BenchReport {
         for (Result r : results) {
             KernelReference k = byName.get(r.name()).reference();
             String figure = String.format("%s %s ± %.0f%%", number(r.median()), r.unit().label(), r.spreadPercent());
-            String kernel = k == null ? "-" : KernelReference.range(k.low(), k.high()) + " ns";
-            String jmh = k == null ? "-" : KernelReference.range(k.jmhLow(), k.jmhHigh()) + " ns";
+            String kernel = k == null ? "-" : KernelReference.range(k.low(), k.high()) + " ns"
+                    + (k.date().equals(KernelReference.SITTING) ? "" : " (" + k.date() + ")");
+            String jmh = k == null || !k.hasJmh() ? "-" : KernelReference.range(k.jmhLow(), k.jmhHigh()) + " ns";
             String ratio = k == null ? "-" : ratio(r, k);
             sb.append(String.format(fmt, r.name(), figure, kernel, jmh, ratio));
         }
@@ -89,8 +93,13 @@ public final class BenchReport {
                 kn.put("source", k.source());
                 kn.put("low", k.low());
                 kn.put("high", k.high());
-                kn.put("jiommuJmhLow", k.jmhLow());
-                kn.put("jiommuJmhHigh", k.jmhHigh());
+                if (k.hasJmh()) {
+                    kn.put("jiommuJmhLow", k.jmhLow());
+                    kn.put("jiommuJmhHigh", k.jmhHigh());
+                } else { // a published figure: no jiommu score of its sitting
+                    kn.putNull("jiommuJmhLow");
+                    kn.putNull("jiommuJmhHigh");
+                }
                 o.put("ratioLow", r.nanosPerOp() / k.high());
                 o.put("ratioHigh", r.nanosPerOp() / k.low());
             }

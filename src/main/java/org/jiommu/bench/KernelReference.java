@@ -28,6 +28,25 @@ public record KernelReference(String date, double low, double high, double jmhLo
         return new KernelReference(SITTING, low, high, jmhLow, jmhHigh, "generic_pt vtdss");
     }
 
+    /**
+     * A published {@code dma_map_benchmark} figure (kernel/dma/map_benchmark.c), not measured in
+     * the issue's sitting: Arm Morello + SMMUv3, 4K, 1 thread, map 0.1 us + unmap 0.6 us per pair
+     * (Mostafa Saleh, "IOMMU debug pagealloc" series v5/v6, 2025-26, with IOMMU_DEBUG_PAGEALLOC
+     * off; the tool's 100 ns resolution). There is no jiommu score of that sitting (NaN).
+     */
+    static KernelReference dmaMapBenchmarkMorello() {
+        return new KernelReference(PUBLISHED_2025, 700, 700, Double.NaN, Double.NaN,
+                "dma_map_benchmark, Arm Morello + SMMUv3 (published)");
+    }
+
+    /** The date of the published dma_map_benchmark figures (the patch series' year). */
+    public static final String PUBLISHED_2025 = "2025";
+
+    /** Whether jiommu has a score of the reference's own sitting (false for published figures). */
+    public boolean hasJmh() {
+        return !Double.isNaN(jmhLow) && !Double.isNaN(jmhHigh);
+    }
+
     /** "23-25", or "24" when both ends agree. */
     static String range(double lo, double hi) {
         String a = trim(lo);

@@ -28,6 +28,14 @@ final class CoreRegistry {
     private final Tracer tracer;
     /** Every device the core has heard of, in first-seen order. */
     private final Map<Device, CoreDevice> devices = new LinkedHashMap<>();
+    /**
+     * The same entries for lookups without this lock: a device's entry is created once and never
+     * removed, and what is read through it ({@code group}, {@code iommu}) is volatile, so
+     * {@link #cdev} needs no lock. Like the kernel's {@code dev->iommu_group}, read without a
+     * lock by {@code iommu_get_dma_domain} on every {@code dma_map_*}: one shared monitor there
+     * serialised every mapping thread.
+     */
+    private final Map<Device, CoreDevice> lookup = new java.util.concurrent.ConcurrentHashMap<>();
     /** Bus membership in add order ({@code bus_for_each_dev} order). */
     private final Map<Device.BusType, List<Device>> buses = new LinkedHashMap<>();
     /** {@code iommu_device_list}. */
@@ -48,12 +56,23 @@ final class CoreRegistry {
 
     // ---- devices and buses --------------------------------------------------------------------
 
-    synchronized CoreDevice cdev(Device dev) {
-        return devices.get(dev);
+    CoreDevice cdev(Device dev) {
+        return dev == null ? null : lookup.get(dev);
     }
 
     synchronized CoreDevice cdevCreate(Device dev) {
-        return devices.computeIfAbsent(dev, CoreDevice::new);
+        return created(dev);
+    }
+
+    /** The device's entry, made on first sight in both tables; holds this lock. */
+    private CoreDevice created(Device dev) {
+        CoreDevice c = devices.get(dev);
+        if (c == null) {
+            c = new CoreDevice(dev);
+            devices.put(dev, c);
+            lookup.put(dev, c);
+        }
+        return c;
     }
 
     /** {@code dev->iommu}. */
@@ -108,7 +127,7 @@ final class CoreRegistry {
 
     /** Puts {@code dev} on its bus; false if it is there already. */
     synchronized boolean addToBus(Device dev) {
-        CoreDevice c = devices.computeIfAbsent(dev, CoreDevice::new);
+        CoreDevice c = created(dev);
         if (c.onBus) {
             return false;
         }

@@ -139,6 +139,29 @@ public final class IommuCore {
 
     private void run(String fn, Runnable body, Object... args) { call(fn, () -> { body.run(); return null; }, args); }
 
+    /**
+     * The untraced entry of {@link #call} for the map/unmap hot path (iommu_dma_map_page's
+     * {@code iommu_map}, {@code iommu_unmap_fast}, {@code iommu_iotlb_sync}): with no listener
+     * there is no CALL/RETURN event, so the depth count and the IOPF release at depth 0 are all
+     * {@code call} does; this does the same without the body lambda and the boxed argument array.
+     * Returns the depth cell to hand to {@link #exitFast}, or null when someone listens (the
+     * caller then goes through {@code call}, traced).
+     */
+    private int[] enterFast() {
+        if (tracer.tracing()) {
+            return null;
+        }
+        int[] depth = callDepth.get();
+        depth[0]++;
+        return depth;
+    }
+
+    private void exitFast(int[] depth) {
+        if (--depth[0] == 0) {
+            iopf.runPending();
+        }
+    }
+
     // ---- configuration and observability -----------------------------------------------------
 
     public CoreConfig config() { return config; }
@@ -584,6 +607,15 @@ public final class IommuCore {
 
     /** {@code iommu_map}: map, sync; any failure unmaps what was mapped (I-MAP). */
     public void map(IommuDomain d, long iova, long paddr, long size, int prot) {
+        int[] depth = enterFast();
+        if (depth != null) {
+            try {
+                mapEngine.map(d, iova, paddr, size, prot);
+            } finally {
+                exitFast(depth);
+            }
+            return;
+        }
         run("iommu_map", () -> mapEngine.map(d, iova, paddr, size, prot), d, iova, paddr, size, prot);
     }
 
@@ -605,6 +637,14 @@ public final class IommuCore {
 
     /** {@code iommu_unmap_fast}: as unmap, collecting into the caller's gather, no sync. */
     public long unmapFast(IommuDomain d, long iova, long size, IotlbGather gather) {
+        int[] depth = enterFast();
+        if (depth != null) {
+            try {
+                return mapEngine.unmapFast(d, iova, size, gather);
+            } finally {
+                exitFast(depth);
+            }
+        }
         return call("iommu_unmap_fast", () -> mapEngine.unmapFast(d, iova, size, gather), d, iova, size);
     }
 
@@ -617,11 +657,29 @@ public final class IommuCore {
     public long iovaToPhys(IommuDomain d, long iova) { return mapEngine.iovaToPhys(Args.domain(d, "iommu_iova_to_phys"), iova); }
 
     public void flushIotlbAll(IommuDomain d) {
+        int[] depth = enterFast();
+        if (depth != null) {
+            try {
+                mapEngine.flushIotlbAll(Args.domain(d, "iommu_flush_iotlb_all"));
+            } finally {
+                exitFast(depth);
+            }
+            return;
+        }
         run("iommu_flush_iotlb_all", () -> mapEngine.flushIotlbAll(Args.domain(d, "iommu_flush_iotlb_all")), d);
     }
 
     /** {@code iommu_iotlb_sync}: the driver's {@code iotlb_sync} on the gather, then re-init it. */
     public void iotlbSync(IommuDomain d, IotlbGather gather) {
+        int[] depth = enterFast();
+        if (depth != null) {
+            try {
+                mapEngine.iotlbSync(Args.domain(d, "iommu_iotlb_sync"), gather);
+            } finally {
+                exitFast(depth);
+            }
+            return;
+        }
         run("iommu_iotlb_sync", () -> mapEngine.iotlbSync(Args.domain(d, "iommu_iotlb_sync"), gather), d, gather);
     }
 

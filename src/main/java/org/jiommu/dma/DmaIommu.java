@@ -89,12 +89,76 @@ public final class DmaIommu {
                           DmaDirection dir, boolean bounced) {
     }
 
+    /**
+     * What the layer remembers of a live mapping for the checker (the kernel keeps nothing): the
+     * fields of a {@link Mapping}, which is built only when someone asks ({@link #liveMappings}),
+     * so a single-buffer map allocates no run list. {@code runs} is null for one run
+     * {iova, mapped, size}.
+     */
+    private static final class Live extends IovaKey {
+        final Device dev;
+        final long size;
+        final long mapped;
+        final long orig;
+        final List<long[]> runs;
+        final DmaDirection dir;
+        final boolean bounced;
+
+        Live(Device dev, long iova, long size, long mapped, long orig, List<long[]> runs, DmaDirection dir,
+             boolean bounced) {
+            super(iova);
+            this.dev = dev;
+            this.size = size;
+            this.mapped = mapped;
+            this.orig = orig;
+            this.runs = runs;
+            this.dir = dir;
+            this.bounced = bounced;
+        }
+
+        Mapping mapping(IommuDomain domain) {
+            return new Mapping(dev, domain, iova, size, orig, runs != null ? runs : List.of(new long[] {iova, mapped, size}),
+                    dir, bounced);
+        }
+    }
+
+    /**
+     * A live-table key: equal by IOVA, whatever the subclass. A {@link Live} is its own key, and
+     * an unmap looks it up with its thread's reusable probe, so neither boxes the IOVA.
+     */
+    private static class IovaKey {
+        long iova;
+
+        IovaKey(long iova) {
+            this.iova = iova;
+        }
+
+        /**
+         * Fibonacci hashing of the whole address: the IOVAs two CPUs map at once are neighbours
+         * (pfn X and X - 1 from the top-down allocator), which the plain {@code Long.hashCode}
+         * would put in the same table slot, so the two threads would fight over one bin.
+         */
+        @Override
+        public final int hashCode() {
+            return (int) ((iova * 0x9E37_79B9_7F4A_7C15L) >>> 32);
+        }
+
+        @Override
+        public final boolean equals(Object o) {
+            return o instanceof IovaKey && ((IovaKey) o).iova == iova;
+        }
+    }
+
     /** {@code struct iommu_dma_cookie}. */
     static final class Cookie {
         final IommuDomain domain;
         final IovaDomain iovad;
         volatile FlushQueue fq;
-        final Map<Long, Mapping> live = new ConcurrentHashMap<>();
+        /**
+         * Sized so that the few mappings live at once spread over many cache lines: a 16-slot
+         * table is one line, written by every thread's map and unmap.
+         */
+        final Map<IovaKey, Live> live = new ConcurrentHashMap<>(1024);
 
         Cookie(IommuDomain domain, IovaDomain iovad) {
             this.domain = domain;
@@ -110,7 +174,19 @@ public final class DmaIommu {
     private final PagePool coherentPages;
     private final Map<IommuDomain, Cookie> cookies = new ConcurrentHashMap<>();
     private final Map<Device, DevState> devs = new ConcurrentHashMap<>();
-    private final ThreadLocal<Integer> boundCpu = new ThreadLocal<>();
+    /**
+     * The calling thread's CPU and its scratch gather: {@code __iommu_dma_unmap}'s on-stack
+     * {@code struct iommu_iotlb_gather}, reused by the thread's next unmap unless a flush queue
+     * kept it for its freelist.
+     */
+    private static final class PerThread {
+        int cpu = -1;
+        IotlbGather gather = new IotlbGather();
+        /** Looks up a live mapping by IOVA (never stored in the table). */
+        final IovaKey probe = new IovaKey(0);
+    }
+
+    private final ThreadLocal<PerThread> perThread = ThreadLocal.withInitial(PerThread::new);
     private final List<String> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     public DmaIommu(IommuCore core, PhysicalMemory memory, SimClock clock, Config config) {
@@ -135,16 +211,15 @@ public final class DmaIommu {
         if (cpu >= config.cpus()) {
             throw new IllegalArgumentException("cpu " + cpu + " of " + config.cpus());
         }
-        if (cpu < 0) {
-            boundCpu.remove();
-        } else {
-            boundCpu.set(cpu);
-        }
+        perThread.get().cpu = Math.max(-1, cpu);
     }
 
     int cpu() {
-        Integer c = boundCpu.get();
-        return c != null ? c : (int) Math.floorMod(Thread.currentThread().getId(), (long) config.cpus());
+        return cpu(perThread.get());
+    }
+
+    private int cpu(PerThread t) {
+        return t.cpu >= 0 ? t.cpu : (int) Math.floorMod(Thread.currentThread().getId(), (long) config.cpus());
     }
 
     /** WARNs the layer raised (misuse by a caller), oldest first. */
@@ -157,6 +232,10 @@ public final class DmaIommu {
     }
 
     private DevState dev(Device dev) {
+        DevState known = devs.get(dev); // no capturing lambda on the hot path
+        if (known != null) {
+            return known;
+        }
         return devs.computeIfAbsent(dev, d -> {
             DevState s = new DevState();
             // iommu_dma_set_pci_32bit_workaround: PCI devices try 32-bit IOVAs first unless iommu.forcedac
@@ -318,8 +397,8 @@ public final class DmaIommu {
             freeIova(c, iova, len, null);
             return DMA_MAPPING_ERROR;
         }
-        c.live.put(iova, new Mapping(dev, c.domain, iova, len, orig, List.of(new long[] {iova, phys - iovaOff, len}), dir,
-                orig != phys));
+        Live l = new Live(dev, iova, len, phys - iovaOff, orig, null, dir, orig != phys);
+        c.live.put(l, l);
         return iova + iovaOff;
     }
 
@@ -329,7 +408,8 @@ public final class DmaIommu {
         long iovaOff = iovad.iovaOffset(dmaAddr);
         dmaAddr -= iovaOff;
         size = iovad.iovaAlign(size + iovaOff);
-        IotlbGather gather = new IotlbGather();
+        PerThread t = perThread.get();
+        IotlbGather gather = t.gather.reset(); // iommu_iotlb_gather_init
         gather.queued = c.fq != null;
         long unmapped = core.unmapFast(c.domain, dmaAddr, size, gather);
         if (unmapped != size) {
@@ -338,8 +418,12 @@ public final class DmaIommu {
         if (!gather.queued) {
             core.iotlbSync(c.domain, gather);
         }
-        c.live.remove(dmaAddr);
+        t.probe.iova = dmaAddr;
+        c.live.remove(t.probe);
         freeIova(c, dmaAddr, size, gather);
+        if (gather.queued && !gather.freelist.isEmpty()) {
+            t.gather = new IotlbGather(); // the flush queue holds this one until its flush frees the pages
+        }
     }
 
     /** {@code dev_use_swiotlb}: untrusted devices bounce (coherent devices need nothing else here). */
@@ -522,7 +606,8 @@ public final class DmaIommu {
             freeIova(c, iova, total, null);
             return 0;
         }
-        c.live.put(iova, new Mapping(dev, c.domain, iova, total, sg.paddr[0], runs, dir, false));
+        Live l = new Live(dev, iova, total, sg.paddr[0] - iovaOff[0], sg.paddr[0], runs, dir, false);
+        c.live.put(l, l);
         return finaliseSg(sg, iovaOff, iovaLen, iova);
     }
 
@@ -643,7 +728,9 @@ public final class DmaIommu {
     public List<Mapping> liveMappings() {
         List<Mapping> out = new ArrayList<>();
         for (Cookie c : cookies.values()) {
-            out.addAll(c.live.values());
+            for (Live l : c.live.values()) {
+                out.add(l.mapping(c.domain));
+            }
         }
         return out;
     }

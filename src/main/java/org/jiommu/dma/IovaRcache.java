@@ -18,11 +18,15 @@ public final class IovaRcache {
 
     /** {@code struct iova_magazine}. */
     static final class Magazine {
-        final long[] pfns = new long[IOVA_MAG_SIZE];
+        final long[] pfns;
         int size;
 
+        Magazine(int capacity) {
+            pfns = new long[capacity];
+        }
+
         boolean full() {
-            return size == IOVA_MAG_SIZE;
+            return size == pfns.length;
         }
 
         boolean empty() {
@@ -54,21 +58,43 @@ public final class IovaRcache {
     /** {@code struct iova_cpu_rcache}. */
     static final class CpuRcache {
         final ReentrantLock lock = new ReentrantLock();
-        Magazine loaded = new Magazine();
-        Magazine prev = new Magazine();
+        Magazine loaded;
+        Magazine prev;
+
+        CpuRcache(int magSize) {
+            loaded = new Magazine(magSize);
+            prev = new Magazine(magSize);
+        }
     }
 
     private final IovaDomain iovad;
+    /** Pfns per magazine: {@link #IOVA_MAG_SIZE}; smaller only in the model-checking test. */
+    private final int magSize;
+    /**
+     * False only for the model-checking test's planted bug: the CPU's magazines without the
+     * CPU's lock (which the kernel's {@code cpu_rcache->lock} exists to prevent).
+     */
+    private final boolean cpuLocked;
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Magazine> depot = new ArrayDeque<>();
     private final CpuRcache[] cpuRcaches;
     private final SimClock.Timer depotWork;
 
     IovaRcache(IovaDomain iovad, int cpus, SimClock clock) {
+        this(iovad, cpus, clock, IOVA_MAG_SIZE, true);
+    }
+
+    /** A cache of {@code magSize}-pfn magazines (tests), {@code cpuLocked} false only as a planted bug. */
+    IovaRcache(IovaDomain iovad, int cpus, SimClock clock, int magSize, boolean cpuLocked) {
+        if (magSize < 1) {
+            throw new IllegalArgumentException("magazine size " + magSize);
+        }
         this.iovad = iovad;
+        this.magSize = magSize;
+        this.cpuLocked = cpuLocked;
         cpuRcaches = new CpuRcache[cpus];
         for (int i = 0; i < cpus; i++) {
-            cpuRcaches[i] = new CpuRcache();
+            cpuRcaches[i] = new CpuRcache(magSize);
         }
         depotWork = clock == null ? null : clock.timer(this::depotWorkFunc);
     }
@@ -81,7 +107,7 @@ public final class IovaRcache {
      */
     boolean insert(int cpu, long pfn) {
         CpuRcache c = cpuRcaches[cpu];
-        c.lock.lock();
+        lockCpu(c);
         try {
             if (c.loaded.full()) {
                 if (!c.prev.full()) {
@@ -96,12 +122,24 @@ public final class IovaRcache {
                     if (depotWork != null) {
                         depotWork.scheduleIn(IOVA_DEPOT_DELAY_MS);
                     }
-                    c.loaded = new Magazine();
+                    c.loaded = new Magazine(magSize);
                 }
             }
             c.loaded.push(pfn);
             return true;
         } finally {
+            unlockCpu(c);
+        }
+    }
+
+    private void lockCpu(CpuRcache c) {
+        if (cpuLocked) {
+            c.lock.lock();
+        }
+    }
+
+    private void unlockCpu(CpuRcache c) {
+        if (cpuLocked) {
             c.lock.unlock();
         }
     }
@@ -113,7 +151,7 @@ public final class IovaRcache {
      */
     long get(int cpu, long limitPfn) {
         CpuRcache c = cpuRcaches[cpu];
-        c.lock.lock();
+        lockCpu(c);
         try {
             boolean has = false;
             if (!c.loaded.empty()) {
@@ -134,7 +172,7 @@ public final class IovaRcache {
             }
             return has ? c.loaded.pop(limitPfn) : 0;
         } finally {
-            c.lock.unlock();
+            unlockCpu(c);
         }
     }
 

@@ -63,6 +63,29 @@ class DmaApiTest {
     }
 
     @Test
+    @DisplayName("lazy: the table page an unmap frees waits in the flush queue with its gather, untouched by the thread's next unmaps, and is freed by the flush")
+    void lazyFreedTablePageSurvivesLaterUnmaps() {
+        DmaFixture f = DmaFixture.lazy();
+        FlushQueue fq = f.dma.flushQueue(f.disk);
+        // 2 MiB from a 4K-aligned (not 2M-aligned) buffer: one leaf table of 512 4K entries,
+        // which the unmap of the whole range takes out (its page goes on the gather's freelist)
+        long iova = f.dma.dmaMapSingle(f.disk, PA + 0x1000, 2L << 20, DmaDirection.BIDIRECTIONAL);
+        assertThat(iova & ((2L << 20) - 1)).isEqualTo(0);
+        f.dma.dmaUnmapSingle(f.disk, iova, 2L << 20, DmaDirection.BIDIRECTIONAL);
+        assertThat(fq.queued()).isEqualTo(1);
+        // the same thread unmaps again before the flush: a gather reused while the queue still
+        // held it would lose the freelist, and the table page would never be freed
+        for (int i = 0; i < 3; i++) {
+            long other = f.dma.dmaMapSingle(f.disk, PA + 0x40_0000L, 0x1000, DmaDirection.BIDIRECTIONAL);
+            f.dma.dmaUnmapSingle(f.disk, other, 0x1000, DmaDirection.BIDIRECTIONAL);
+        }
+        long blocks = f.p.frames().stats().liveBlocks(); // the queued table page is still allocated
+        f.dma.fqFlush(f.disk);
+        assertThat(fq.queued()).isZero();
+        assertThat(f.p.frames().stats().liveBlocks()).isEqualTo(blocks - 1);
+    }
+
+    @Test
     @DisplayName("lazy: a full ring (255 entries) flushes on the next unmap before the timer")
     void fullRingFlushes() {
         DmaFixture f = DmaFixture.lazy();

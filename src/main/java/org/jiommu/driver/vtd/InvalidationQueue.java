@@ -83,6 +83,9 @@ final class InvalidationQueue {
      */
     boolean submit(List<long[]> descs) {
         synchronized (lock) {
+            if (descs.size() <= ENTRIES - 2) {
+                return submitLocked(descs); // the usual case: one part, no sub-list view
+            }
             boolean ok = true;
             int i = 0;
             do {

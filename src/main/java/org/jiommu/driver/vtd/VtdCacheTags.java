@@ -1,13 +1,11 @@
 package org.jiommu.driver.vtd;
 
-import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.jiommu.base.Errno;
 import org.jiommu.base.WarningSink;
 import org.jiommu.core.spi.CoreServices;
 import org.jiommu.core.spi.IommuDomain;
-import org.jiommu.driver.common.CommandBatch;
 import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.driver.common.InvalidationRange;
 import org.jiommu.pgtable.IotlbGather;
@@ -162,7 +160,9 @@ final class VtdCacheTags {
                     u.flushWriteBuffer();
                     continue;
                 }
-                CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
+                // qi_batch: the domain's batch for this unit, posted with its wait by qi_submit_sync
+                List<long[]> batch = e.getValue().qiBatch;
+                batch.clear();
                 if (d.usesPiotlb()) {
                     addPasidIotlbInvalidations(d, u, did, addr, mask, all, ih, batch);
                 } else if (!(plants && faults.take(DriverFaults.Skip.IOTLB))) {
@@ -179,7 +179,11 @@ final class VtdCacheTags {
                             : VtdEncoder.pasidDeviceTlbInv(t.master().sid, t.master().sid, t.pasid(), 0, addr, mask)));
                 }
                 if (!batch.isEmpty() || !d.usesPiotlb()) {
-                    batch.submit();
+                    try {
+                        u.queue.submit(batch); // reads the list under the queue's lock, keeps none of it
+                    } finally {
+                        batch.clear();
+                    }
                 }
             }
         }
@@ -187,15 +191,28 @@ final class VtdCacheTags {
 
     /** One PASID-based IOTLB descriptor per PASID the SVA domain has behind {@code u}. Holds the domain's lock. */
     private void addPasidIotlbInvalidations(VtdDomain d, VtdIommu u, int did, long addr, int mask, boolean all,
-                                            boolean ih, CommandBatch<long[]> batch) {
-        Set<Integer> pasids = new HashSet<>();
-        for (VtdDomain.PasidTag t : d.pasidTags) {
-            if (t.info().iommu != u || !pasids.add(t.pasid()) || faults.take(DriverFaults.Skip.IOTLB)) {
+                                            boolean ih, List<long[]> batch) {
+        List<VtdDomain.PasidTag> tags = d.pasidTags;
+        for (int i = 0; i < tags.size(); i++) {
+            VtdDomain.PasidTag t = tags.get(i);
+            if (t.info().iommu != u || seenBefore(tags, i, u) || faults.take(DriverFaults.Skip.IOTLB)) {
                 continue;
             }
             boolean whole = all || mask >= VtdEncoder.DEVTLB_FLUSH_ALL || mask > u.maxAddressMask;
             batch.add(whole ? VtdEncoder.pasidIotlbInv(did, t.pasid(), 0, -1, false)
                     : VtdEncoder.pasidIotlbInv(did, t.pasid(), addr, 1L << mask, ih));
         }
+    }
+
+    /** Whether a tag before {@code i} on {@code u} has the same PASID (one descriptor per PASID; no set per flush). */
+    private static boolean seenBefore(List<VtdDomain.PasidTag> tags, int i, VtdIommu u) {
+        int pasid = tags.get(i).pasid();
+        for (int j = 0; j < i; j++) {
+            VtdDomain.PasidTag o = tags.get(j);
+            if (o.info().iommu == u && o.pasid() == pasid) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -25,6 +25,12 @@ public final class VtdDomain extends IommuDomain {
     static final class UnitRef {
         final int did;
         int refcnt;
+        /**
+         * The descriptors of one flush being gathered for this unit, under the domain's lock: the
+         * kernel's per-domain {@code qi_batch} (cache.c {@code qi_batch_add_*}), reused by every
+         * flush instead of a new batch per call.
+         */
+        final java.util.ArrayList<long[]> qiBatch = new java.util.ArrayList<>(4);
 
         UnitRef(int did) {
             this.did = did;
