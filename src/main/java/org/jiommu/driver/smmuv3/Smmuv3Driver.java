@@ -95,6 +95,7 @@ public final class Smmuv3Driver {
     private final Smmuv3Tables tables;
     private final Smmuv3Flush flush;
     private final Smmuv3Attach attach;
+    private final Smmuv3Sva sva;
     private final long evtqBase;
     private final int evtqShift;
     private final long priqBase;
@@ -212,11 +213,13 @@ public final class Smmuv3Driver {
         this.blockedDomain = IommuDomain.staticDomain(name + ".blocked", DomainType.BLOCKED,
                 DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid).build());
         this.attach = new Smmuv3Attach(this, tables, flush, faults, identityDomain, blockedDomain);
+        this.sva = new Smmuv3Sva(this);
         this.ops = IommuOps.builder(NAME).capable(this::capable).domainAllocPaging(this::domainAllocPaging)
                 .probeDevice(this::probeDevice).releaseDevice(this::releaseDevice).deviceGroup(this::deviceGroup)
                 .getResvRegions(this::getResvRegions).identityDomain(identityDomain).blockedDomain(blockedDomain)
                 .releaseDomain(blockedDomain).devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
                 .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
+                .domainAllocSva(sva::alloc)
                 // The 2019 SMMUv3 aux series: aux domains are stage-1 CDs at the domain's SSID,
                 // and an aux attach without AUX enabled is -EINVAL (S03).
                 .auxOps(new AuxOps(Errno.EINVAL, true, null, null))
@@ -271,6 +274,27 @@ public final class Smmuv3Driver {
 
     WarningSink warnings() {
         return warnings;
+    }
+
+    Smmuv3Attach attach() {
+        return attach;
+    }
+
+    Smmuv3Sva sva() {
+        return sva;
+    }
+
+    CoreServices core() {
+        return core;
+    }
+
+    /** An ASID from the SMMU's allocator (arm_smmu_asid_xa, from 1); -1 when none is left. */
+    synchronized int allocAsid() {
+        return asidMap.alloc();
+    }
+
+    synchronized void freeAsid(int asid) {
+        asidMap.free(asid);
     }
 
     /**

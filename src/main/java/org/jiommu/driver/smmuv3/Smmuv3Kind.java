@@ -46,6 +46,12 @@ public final class Smmuv3Kind implements IommuKind {
         return "smmuv3";
     }
 
+    /** An SMMUv3 sits in an arm64 machine: processes (mm_create) get AArch64 tables, which SVA shares. */
+    @Override
+    public org.jiommu.mm.CpuFormat cpuFormat() {
+        return org.jiommu.mm.CpuFormat.ARM64;
+    }
+
     /** The scenario keys of an SMMUv3 (SCENARIOS.md), as {@link #features} reads them. */
     @Override
     public Map<String, KindOption> options() {
