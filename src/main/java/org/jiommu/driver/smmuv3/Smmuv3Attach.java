@@ -5,6 +5,7 @@ import java.util.List;
 import org.jiommu.base.Errno;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.driver.common.DriverFaults;
+import org.jiommu.driver.common.IopfRefs;
 import org.jiommu.hw.smmuv3.StreamTableEntry;
 import org.jiommu.pgtable.arm.ArmLpaeConfig;
 
@@ -23,9 +24,11 @@ final class Smmuv3Attach {
     private final DriverFaults faults;
     private final IommuDomain identityDomain;
     private final IommuDomain blockedDomain;
+    private final Smmuv3Iopf iopf;
 
     Smmuv3Attach(Smmuv3Driver drv, Smmuv3Tables tables, Smmuv3Flush flush, DriverFaults faults,
-                 IommuDomain identityDomain, IommuDomain blockedDomain) {
+                 IommuDomain identityDomain, IommuDomain blockedDomain, Smmuv3Iopf iopf) {
+        this.iopf = iopf;
         this.drv = drv;
         this.tables = tables;
         this.flush = flush;
@@ -69,11 +72,14 @@ final class Smmuv3Attach {
             return Errno.EBUSY.neg();
         }
         AttachState state = new AttachState(m, m.ridDomain(), 0);
-        prepare(state, d);
+        int r = prepare(state, d);
+        if (r != 0) {
+            return r;
+        }
         if (d.stage == Smmuv3Domain.Stage.S1) {
-            tables.writeCd(m, 0, cdptr, s1Cd(d));
+            tables.writeCd(m, 0, cdptr, s1Cd(d, m));
             installSte(m, Smmuv3Entries.cdtableSte(drv.steFeatures(), cdTableRef(m), state.atsEnabled,
-                    StreamTableEntry.S1DSS_SSID0, false));
+                    StreamTableEntry.S1DSS_SSID0, m.stallEnabled));
         } else {
             ArmLpaeConfig cfg = d.table.config();
             installSte(m, Smmuv3Entries.s2DomainSte(drv.steFeatures(), d.vmid, cfg.vtcr(), cfg.ttbr(), state.atsEnabled));
@@ -97,8 +103,8 @@ final class Smmuv3Attach {
         AttachState state = new AttachState(m, m.ridDomain(), 0);
         if (m.usedSsids > 0) {
             state.cdNeedsAts = true;
-            prepare(state, domain);
-            ste = Smmuv3Entries.cdtableSte(drv.steFeatures(), cdTableRef(m), state.atsEnabled, s1dss, false);
+            prepare(state, domain); // a static domain: no IOPF, cannot fail
+            ste = Smmuv3Entries.cdtableSte(drv.steFeatures(), cdTableRef(m), state.atsEnabled, s1dss, m.stallEnabled);
         } else {
             prepare(state, domain);
         }
@@ -106,16 +112,28 @@ final class Smmuv3Attach {
         commit(state);
         m.setRidDomain(domain);
         tables.clearCd(m, 0);
+        // S19, the model's check: on identity / blocked with no PASID the IOPF count must be 0.
+        IopfRefs.checkIdle(m, drv.warnings(), Smmuv3Driver.NAME + " attach_dev");
     }
 
     /**
      * arm_smmu_attach_prepare: ATS only with a paging domain (or a CD table that needs it); the
      * master joins the new domain's list before any STE / CD changes, so invalidations reach it
-     * from both domains until commit; ATS off at the function before the STE stops EATS.
+     * from both domains until commit; ATS off at the function before the STE stops EATS. A domain
+     * with a fault handler first takes the master's IOPF reference (arm_smmu_enable_iopf: its
+     * -errno fails the attach before anything changed). 0 or -errno.
      */
-    void prepare(AttachState state, IommuDomain newDomain) {
+    int prepare(AttachState state, IommuDomain newDomain) {
         Smmuv3Master m = state.master;
         Smmuv3Domain d = newDomain instanceof Smmuv3Domain s ? s : null;
+        boolean usingIopf = false;
+        if (d != null && d.hasIopfHandler()) {
+            int r = iopf.enable(m);
+            if (r < 0) {
+                return r;
+            }
+            usingIopf = r == 1;
+        }
         if (d != null || state.cdNeedsAts) {
             state.atsEnabled = m.atsSupported;
         }
@@ -124,12 +142,17 @@ final class Smmuv3Attach {
                 if (state.atsEnabled) {
                     d.nrAtsMasters++;
                 }
-                d.devices.add(new Smmuv3Domain.MasterDomain(m, state.ssid));
+                Smmuv3Domain.MasterDomain md = new Smmuv3Domain.MasterDomain(m, state.ssid);
+                d.devices.add(md);
+                if (usingIopf) {
+                    d.iopfUsers.add(md);
+                }
             }
         }
         if (!state.atsEnabled && m.atsEnabled()) {
             m.pdev.disableAts();
         }
+        return 0;
     }
 
     /**
@@ -151,15 +174,21 @@ final class Smmuv3Attach {
         removeMasterDomain(m, state.oldDomain, state.ssid);
     }
 
-    /** arm_smmu_remove_master_domain: one entry of (master, ssid) off the domain's list. */
-    private static void removeMasterDomain(Smmuv3Master m, IommuDomain domain, int ssid) {
+    /** arm_smmu_remove_master_domain: one entry of (master, ssid) off the domain's list, its IOPF reference dropped. */
+    private void removeMasterDomain(Smmuv3Master m, IommuDomain domain, int ssid) {
         if (!(domain instanceof Smmuv3Domain d)) {
             return;
         }
+        boolean usedIopf;
         synchronized (d.devicesLock) {
-            if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, ssid)) && m.atsEnabled()) {
+            Smmuv3Domain.MasterDomain md = new Smmuv3Domain.MasterDomain(m, ssid);
+            if (d.devices.remove(md) && m.atsEnabled()) {
                 d.nrAtsMasters--;
             }
+            usedIopf = d.iopfUsers.remove(md);
+        }
+        if (usedIopf) {
+            iopf.disable(m);
         }
     }
 
@@ -185,10 +214,10 @@ final class Smmuv3Attach {
         return new Smmuv3Entries.CdTableRef(m.cdtab, m.s1fmt, m.s1cdmax);
     }
 
-    /** arm_smmu_make_s1_cd for a domain. */
-    static long[] s1Cd(Smmuv3Domain d) {
+    /** arm_smmu_make_s1_cd for a domain and a master (CD.S when the master stalls). */
+    static long[] s1Cd(Smmuv3Domain d, Smmuv3Master m) {
         ArmLpaeConfig cfg = d.table.config();
-        return Smmuv3Entries.s1Cd(d.asid, cfg.tcr(), cfg.ttbr(), cfg.mair(), false);
+        return Smmuv3Entries.s1Cd(d.asid, cfg.tcr(), cfg.ttbr(), cfg.mair(), m.stallEnabled);
     }
 
     /**
@@ -212,7 +241,10 @@ final class Smmuv3Attach {
             return 0;
         }
         AttachState state = new AttachState(m, prev, pasid);
-        prepare(state, d);
+        int r = prepare(state, d);
+        if (r != 0) {
+            return r;
+        }
         tables.writeCd(m, pasid, cdptr, cd);
         updateSte(m, sidDomain, state.atsEnabled);
         commit(state);
@@ -230,7 +262,7 @@ final class Smmuv3Attach {
             return;
         }
         int s1dss = sidDomain == identityDomain ? StreamTableEntry.S1DSS_BYPASS : StreamTableEntry.S1DSS_TERMINATE;
-        installSte(m, Smmuv3Entries.cdtableSte(drv.steFeatures(), cdTableRef(m), atsEnabled, s1dss, false));
+        installSte(m, Smmuv3Entries.cdtableSte(drv.steFeatures(), cdTableRef(m), atsEnabled, s1dss, m.stallEnabled));
     }
 
     /**
@@ -273,10 +305,8 @@ final class Smmuv3Attach {
                     }
                 }
             }
-            if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, pasid)) && m.atsEnabled()) {
-                d.nrAtsMasters--;
-            }
         }
+        removeMasterDomain(m, d, pasid);
         IommuDomain sid = m.ridDomain();
         if (m.usedSsids == 0 && (sid == identityDomain || sid == blockedDomain)) {
             devSte(sid, m);

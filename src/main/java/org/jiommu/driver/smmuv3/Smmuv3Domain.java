@@ -36,6 +36,8 @@ final class Smmuv3Domain extends IommuDomain {
     final Object devicesLock = new Object();
     /** Guarded by {@link #devicesLock}. */
     final List<MasterDomain> devices = new ArrayList<>();
+    /** The attachments that took an IOPF reference (master_domain->using_iopf). Guarded by {@link #devicesLock}. */
+    final java.util.Set<MasterDomain> iopfUsers = new java.util.HashSet<>();
     /** nr_ats_masters: attachments of masters with ATS enabled. Guarded by {@link #devicesLock}. */
     int nrAtsMasters;
 

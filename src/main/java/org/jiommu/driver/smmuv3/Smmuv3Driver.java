@@ -96,6 +96,7 @@ public final class Smmuv3Driver {
     private final Smmuv3Flush flush;
     private final Smmuv3Attach attach;
     private final Smmuv3Sva sva;
+    private final Smmuv3Iopf iopf;
     private final long evtqBase;
     private final int evtqShift;
     private final long priqBase;
@@ -109,6 +110,8 @@ public final class Smmuv3Driver {
     private final Map<Device, Smmuv3Master> masters = new LinkedHashMap<>();
     /** IORT RMRs by device: direct-mapped firmware regions (iort_get_rmr_sids). */
     private final Map<Device, List<ResvRegion>> rmrs = new HashMap<>();
+    /** Masters firmware marks {@code dma-can-stall}. */
+    private final java.util.Set<Device> canStall = new java.util.HashSet<>();
 
     public Smmuv3Driver(String name, SmmuV3Unit unit, CoreServices core, FrameAllocator frames) {
         this(name, unit, core, frames, new DriverFaults());
@@ -212,14 +215,15 @@ public final class Smmuv3Driver {
                 DomainOps.builder().attachDev(this::attachDev).build());
         this.blockedDomain = IommuDomain.staticDomain(name + ".blocked", DomainType.BLOCKED,
                 DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid).build());
-        this.attach = new Smmuv3Attach(this, tables, flush, faults, identityDomain, blockedDomain);
+        this.iopf = new Smmuv3Iopf(this, core, faults, evtqBase, evtqShift, priqBase, priqShift);
+        this.attach = new Smmuv3Attach(this, tables, flush, faults, identityDomain, blockedDomain, iopf);
         this.sva = new Smmuv3Sva(this);
         this.ops = IommuOps.builder(NAME).capable(this::capable).domainAllocPaging(this::domainAllocPaging)
                 .probeDevice(this::probeDevice).releaseDevice(this::releaseDevice).deviceGroup(this::deviceGroup)
                 .getResvRegions(this::getResvRegions).identityDomain(identityDomain).blockedDomain(blockedDomain)
                 .releaseDomain(blockedDomain).devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
                 .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
-                .domainAllocSva(sva::alloc)
+                .domainAllocSva(sva::alloc).pageResponse(iopf::pageResponse)
                 // The 2019 SMMUv3 aux series: aux domains are stage-1 CDs at the domain's SSID,
                 // and an aux attach without AUX enabled is -EINVAL (S03).
                 .auxOps(new AuxOps(Errno.EINVAL, true, null, null))
@@ -306,6 +310,15 @@ public final class Smmuv3Driver {
                 relaxable ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT));
     }
 
+    /**
+     * Declares the firmware property {@code dma-can-stall} for {@code dev} (a platform master whose
+     * transactions may wait for software): with the SMMU's stall model its stage-1 faults stall
+     * and are I/O page faults. Call before the device is added.
+     */
+    public synchronized void setDmaCanStall(Device dev) {
+        canStall.add(dev);
+    }
+
     /** arm_smmu_capable: coherency as the SMMU reports it; no-exec and deferred flush always. */
     private boolean capable(Device dev, IommuCap cap) {
         switch (cap) {
@@ -369,9 +382,16 @@ public final class Smmuv3Driver {
             int maxPasids = pdev.maxPasids();
             m.ssidBits = Math.min(31 - Integer.numberOfLeadingZeros(Math.max(1, maxPasids)), ssidBits);
         }
+        if (pdev == null && dev.maxPasids() > 0) {
+            // pasid-num-bits of the firmware node (fwspec->num_pasid_bits)
+            m.ssidBits = Math.min(31 - Integer.numberOfLeadingZeros(dev.maxPasids()), ssidBits);
+        }
         if (!twoLevelCdtab) {
             m.ssidBits = Math.min(m.ssidBits, Smmuv3Tables.CD_LINEAR_MAX_BITS);
         }
+        // arm_smmu_probe_device: a master stalls when the SMMU can and firmware says it may.
+        m.stallEnabled = stalls && canStall.contains(dev);
+        iopf.addMaster(m);
         masters.put(dev, m);
         return iommu;
     }
@@ -394,6 +414,7 @@ public final class Smmuv3Driver {
             streams.remove(sid, m);
         }
         tables.freeCdTables(m);
+        iopf.removeMaster(m);
         masters.remove(dev);
     }
 
@@ -409,8 +430,9 @@ public final class Smmuv3Driver {
     // ---- features (AUX for the 2019 aux API; IOPF and SVA need stall / SVA support) ----------
 
     private boolean hardwareHas(Smmuv3Master m, DevFeature f) {
-        // arm_smmu_master_iopf_supported needs a stalling master, SVA more than this model has.
-        return f == DevFeature.AUX && m.ssidBits > 0;
+        // AUX (the 2019 series) with SubstreamIDs; IOPF for a stalling master with one stream
+        // (arm_smmu_master_iopf_supported); SVA is not a feature to enable since v6.16.
+        return f == DevFeature.AUX && m.ssidBits > 0 || f == DevFeature.IOPF && m.stallEnabled && m.streams.length == 1;
     }
 
     private synchronized boolean devHasFeat(Device dev, DevFeature f) {
@@ -561,7 +583,7 @@ public final class Smmuv3Driver {
             if (pasid <= 0 || pasid >= 1 << m.ssidBits) {
                 return Errno.EINVAL.neg();
             }
-            return attach.setPasid(m, d, pasid, Smmuv3Attach.s1Cd(d));
+            return attach.setPasid(m, d, pasid, Smmuv3Attach.s1Cd(d, m));
         }
     }
 
@@ -627,7 +649,7 @@ public final class Smmuv3Driver {
         return m != null && m.atsEnabled();
     }
 
-    /** The IOPF refcount of {@code dev} (always 0: IOPF needs a stalling master, S19). */
+    /** The IOPF refcount of {@code dev}: attachments of fault-handling domains on a stalling master (S19). */
     public synchronized int iopfRefcount(Device dev) {
         Smmuv3Master m = masters.get(dev);
         return m == null ? 0 : m.iopfRefcount();
@@ -658,9 +680,23 @@ public final class Smmuv3Driver {
         return tables.strtabBaseCfg;
     }
 
-    /** The event queue's records not yet consumed, consumed now (arm_smmu_evtq_thread). */
+    /**
+     * The event records no one handled: those the event thread logged (it consumes the queue when
+     * a transaction stalls), then those still in the queue, consumed now (arm_smmu_evtq_thread).
+     */
     public List<long[]> drainEvents() {
-        return Smmuv3Queues.drain(unit, evtqBase, evtqShift, 32, EVTQ_PROD, EVTQ_CONS);
+        return iopf.drainEvents();
+    }
+
+    /** The dev_info lines of PCIe page requests the driver answered DENY (arm_smmu_handle_ppr). */
+    public List<String> unexpectedPageRequests() {
+        return List.copyOf(iopf.unexpectedPri);
+    }
+
+    /** Whether {@code dev} is a stalling master (master->stall_enabled). */
+    public synchronized boolean stallEnabled(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m != null && m.stallEnabled;
     }
 
     @Override

@@ -97,14 +97,14 @@ final class Smmuv3Sva {
             if (d.mm.exited()) {
                 return Errno.EINVAL.neg();
             }
-            return drv.attach().setPasid(m, d, pasid, svaCd(d));
+            return drv.attach().setPasid(m, d, pasid, svaCd(d, m));
         }
     }
 
-    /** arm_smmu_make_sva_cd for a live mm: the CPU's TTBR0 settings and the domain's ASID; no stall (no stall model). */
-    static long[] svaCd(Smmuv3Domain d) {
+    /** arm_smmu_make_sva_cd for a live mm: the CPU's TTBR0 settings, the domain's ASID, CD.S for a stalling master. */
+    static long[] svaCd(Smmuv3Domain d, Smmuv3Master m) {
         return Smmuv3Entries.svaCd(d.asid, d.mm.pgd().root(), 64 - Arm64PageTable.VA_BITS, Arm64PageTable.PARANGE,
-                Arm64PageTable.MAIR_EL1, false);
+                Arm64PageTable.MAIR_EL1, m.stallEnabled);
     }
 
     /**

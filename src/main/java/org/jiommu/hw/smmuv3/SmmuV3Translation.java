@@ -55,6 +55,18 @@ final class SmmuV3Translation extends TranslationPipeline {
     private final HwStats.Counter cCdMisses;
     private final HwStats.Counter cWalks;
     private volatile StreamTable streamTable = new StreamTable(0, false, 0, 0);
+    /** Where stalled transactions wait (the unit); null: faults terminate. */
+    private volatile StallSink stalls;
+
+    /** The stall model's side of a fault: record the stalled event and wait for CMD_RESUME (3.12.2). */
+    interface StallSink {
+        /** {@code retry} translates the transaction again; the result is the transaction's. */
+        boolean stall(SmmuEvent e, int sid, java.util.function.BooleanSupplier retry, TranslationResult out);
+    }
+
+    void stallSink(StallSink s) {
+        this.stalls = s;
+    }
 
     SmmuV3Translation(PhysicalMemory memory, SmmuFeatures features, HwStats stats, int tlbEntries,
                       int configEntries, Consumer<SmmuEvent> events) {
@@ -217,7 +229,14 @@ final class SmmuV3Translation extends TranslationPipeline {
                 out.pageSize = 4096;
                 return true;
             }
-            return event(out, walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN));
+            SmmuEvent e = walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN);
+            if (cd != null && cd.stall && !ste.s1Stalld && w.faultStage == 1 && e.type() != SmmuEvent.F_WALK_EABT
+                    && stalls != null) {
+                // 3.12.2: a stage-1 translation-class fault of a stalling context holds the transaction.
+                out.fault(e.type(), SmmuEvent.name(e.type()) + ": " + e.reason);
+                return stalls.stall(e, sid, () -> translate(sid, pasid, iova, write, false, out), out);
+            }
+            return event(out, e);
         }
         long size = 1L << w.pageShift;
         long pageBase = w.outputAddress & -size;
