@@ -203,8 +203,9 @@ public final class Smmuv3Kind implements IommuKind {
                         new DmaResult());
             }
         });
-        // Page requests come from DMA (PRI queue); the driver has no SVA (bind: -EOPNOTSUPP);
-        // enabling a feature already on is -EBUSY (arm_smmu_dev_enable_feature).
+        // The stress world's processes are x86-64 mms, which this driver's SVA refuses (bind:
+        // -EOPNOTSUPP; arm64 SVA is Smmuv3SvaTest's); enabling a feature already on is -EBUSY
+        // (arm_smmu_dev_enable_feature).
         return new StressBed(shape, p, List.copyOf(all), pasidDevices, ls, p.baseline(), true, Map.of(
                 "AUX_ATTACH", EnumSet.of(Errno.EINVAL),
                 "FEATURE_ENABLE", EnumSet.of(Errno.EBUSY),
