@@ -182,6 +182,13 @@ final class Smmuv3EntryView implements EntryView {
             return new HwEntry(HwEntry.Kind.INVALID, 0, at + " ILLEGAL: " + cd.illegal, null);
         }
         if ((w[0] & ContextDescriptor.EPD0) != 0) {
+            Smmuv3Domain released = drv.sva().releasedDomainOfAsid(cd.asid);
+            if (released != null) {
+                // arm_smmu_mm_release's quiet CD: the SVA domain is still attached, its mm gone.
+                return new HwEntry(HwEntry.Kind.FIRST_LEVEL, released.mm.pgd().root(), String.format(
+                        "%s ASID %d TTB0 disabled (quiet CD: %s exited)", at, cd.asid, released.mm),
+                        new Tag(drv.iommu().name(), false, cd.asid));
+            }
             return new HwEntry(HwEntry.Kind.NONE, 0, at + " TTB0 disabled (EPD0)", null);
         }
         long ttb = w[1] & ContextDescriptor.TTB_MASK;

@@ -74,7 +74,17 @@ final class Smmuv3Sva {
         if (d.asid < 0) {
             throw new IommuException(Errno.ENOSPC, drv.name() + ": no free ASID");
         }
-        d.notifier = (mm1, start, end) -> invalidateSecondaryTlbs(d, start, end);
+        d.notifier = new MmStruct.MmuNotifier() {
+            @Override
+            public void invalidateSecondaryTlbs(MmStruct mm1, long start, long end) {
+                Smmuv3Sva.this.invalidateSecondaryTlbs(d, start, end);
+            }
+
+            @Override
+            public void release(MmStruct mm1) {
+                Smmuv3Sva.this.release(d);
+            }
+        };
         mm.mmuNotifierRegister(d.notifier);
         live.add(d);
         return d;
@@ -123,6 +133,40 @@ final class Smmuv3Sva {
         } else {
             drv.flush().invRangeDomain(d, start, size, PAGE, false);
         }
+    }
+
+    /**
+     * arm_smmu_mm_release: DMA may still be running, so every CD of the domain stays valid (no
+     * C_BAD_CD) but with TTB0 disabled (the quiet CD: EPD0, no fault records, same ASID, a hitless
+     * update); then the ASID's TLB entries and the ATCs go.
+     */
+    private void release(Smmuv3Domain d) {
+        synchronized (drv) {
+            synchronized (d.devicesLock) {
+                for (Smmuv3Domain.MasterDomain md : d.devices) {
+                    Smmuv3Master m = md.master();
+                    long ptr = drv.tables().allocCdPtr(m, md.ssid());
+                    if (ptr == 0) {
+                        drv.warnings().warn("arm_smmu_mm_release", m.dev + ": no CD at SSID " + md.ssid());
+                        continue;
+                    }
+                    drv.tables().writeCd(m, md.ssid(), ptr, Smmuv3Entries.svaCd(d.asid, 0, 0,
+                            Arm64PageTable.PARANGE, Arm64PageTable.MAIR_EL1, m.stallEnabled));
+                }
+            }
+        }
+        drv.flush().invAsid(d.asid);
+        drv.flush().atcInvDomain(d, 0, 0);
+    }
+
+    /** A live SVA domain whose mm has exited with {@code asid} (its CDs are the quiet ones), or null. */
+    Smmuv3Domain releasedDomainOfAsid(int asid) {
+        for (Smmuv3Domain d : live) {
+            if (d.asid == asid && d.mm.exited()) {
+                return d;
+            }
+        }
+        return null;
     }
 
     /**

@@ -184,6 +184,37 @@ class Smmuv3SvaTest {
     }
 
     @Test
+    @DisplayName("the mm exits while bound (arm_smmu_mm_release): the CD stays valid with TTB0 disabled (the quiet"
+            + " CD, same ASID, hitless), TLBI_NH_ASID and ATC_INV follow; DMA faults without C_BAD_CD; unbind clears it")
+    void mmExitQuietsCd() {
+        Bound x = new Bound(true);
+        Smmuv3Bed b = x.b;
+        int asid = x.domain().asid;
+        assertThat(b.read(x.acc, x.pasid, RW_VA)).isEqualTo(x.mm.translate(RW_VA));
+        b.clear();
+        x.mm.exit();
+        long[] cd = b.drv.cd(x.acc, x.pasid);
+        assertThat(cd[0] & ContextDescriptor.V).isNotZero();
+        assertThat(cd[0] & ContextDescriptor.EPD0).isNotZero();
+        assertThat(ContextDescriptor.decode(cd, b.unit.features()).asid).isEqualTo(asid);
+        List<Integer> ops = b.opcodes();
+        assertThat(ops.subList(0, 6)).containsExactly(SmmuCommand.CFGI_CD, SmmuCommand.SYNC, SmmuCommand.CFGI_CD,
+                SmmuCommand.SYNC, SmmuCommand.TLBI_NH_ASID, SmmuCommand.SYNC);
+        assertThat(ops.get(6)).isEqualTo(SmmuCommand.ATC_INV);
+        b.drv.drainEvents();
+        assertThat(b.read(x.acc, x.pasid, RW_VA)).isNegative();
+        assertThat(b.drv.drainEvents()).noneSatisfy(e -> assertThat((int) e[0] & 0xff).isEqualTo(SmmuEvent.C_BAD_CD));
+        assertThat(b.p.agreement()).isEmpty();
+        PciDevice late = b.endpoint("late", true, 20, false);
+        b.add(late);
+        IommuException e = catchThrowableOfType(() -> b.core.svaBindDevice(late, x.mm), IommuException.class);
+        assertThat(e.errno()).as("arm_smmu_sva_set_dev_pasid: mmget_not_zero fails").isEqualTo(Errno.EINVAL);
+        b.core.svaUnbindDevice(x.h);
+        assertThat(b.drv.cd(x.acc, x.pasid)[0] & ContextDescriptor.V).isZero();
+        assertThat(b.p.agreement()).isEmpty();
+    }
+
+    @Test
     @DisplayName("SVA on SMMUv3 refused: an x86-64 mm (-EOPNOTSUPP, the SMMU walks only AArch64 tables), an SMMU"
             + " with a 44-bit OAS below the CPU's 48-bit PARange (-EOPNOTSUPP, arm_smmu_sva_supported)")
     void refusals() {
