@@ -229,14 +229,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                 out.pageSize = 4096;
                 return true;
             }
-            SmmuEvent e = walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN);
-            if (cd != null && cd.stall && !ste.s1Stalld && w.faultStage == 1 && e.type() != SmmuEvent.F_WALK_EABT
-                    && stalls != null) {
-                // 3.12.2: a stage-1 translation-class fault of a stalling context holds the transaction.
-                out.fault(e.type(), SmmuEvent.name(e.type()) + ": " + e.reason);
-                return stalls.stall(e, sid, () -> translate(sid, pasid, iova, write, false, out), out);
-            }
-            return event(out, e);
+            return walkFault(sid, pasid, iova, write, cd, ste, w, out);
         }
         long size = 1L << w.pageShift;
         long pageBase = w.outputAddress & -size;
@@ -247,6 +240,23 @@ final class SmmuV3Translation extends TranslationPipeline {
         int perms = (out.readable ? IotlbEntry.READ : 0) | (out.writable ? IotlbEntry.WRITE : 0);
         iotlbFill(tag, iova, pageBase, size, perms, 0, epoch);
         return true;
+    }
+
+    /**
+     * A walk that faulted (not an ATS request): its event, or, for a stage-1 translation-class
+     * fault of a stalling context, the stalled transaction (3.12.2). Out of line from
+     * {@link #walk}, whose hit path stays small.
+     */
+    private boolean walkFault(int sid, int pasid, long iova, boolean write, ContextDescriptor cd,
+                              StreamTableEntry ste, WalkResult w, TranslationResult out) {
+        SmmuEvent e = walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN);
+        StallSink s = stalls;
+        if (s != null && cd != null && cd.stall && !ste.s1Stalld && w.faultStage == 1
+                && e.type() != SmmuEvent.F_WALK_EABT) {
+            out.fault(e.type(), SmmuEvent.name(e.type()) + ": " + e.reason);
+            return s.stall(e, sid, () -> translate(sid, pasid, iova, write, false, out), out);
+        }
+        return event(out, e);
     }
 
     /**
