@@ -159,10 +159,13 @@ public final class DmaIommu {
          * table is one line, written by every thread's map and unmap.
          */
         final Map<IovaKey, Live> live = new ConcurrentHashMap<>(1024);
+        /** The doorbell pages mapped in this domain (MsiCookie). */
+        final MsiCookie msi;
 
         Cookie(IommuDomain domain, IovaDomain iovad) {
             this.domain = domain;
             this.iovad = iovad;
+            this.msi = MsiCookie.forDma(domain, iovad.granule());
         }
     }
 
@@ -173,6 +176,8 @@ public final class DmaIommu {
     private final Swiotlb swiotlb;
     private final PagePool coherentPages;
     private final Map<IommuDomain, Cookie> cookies = new ConcurrentHashMap<>();
+    /** MSI-only cookies of unmanaged domains (iommu_get_msi_cookie). */
+    private final Map<IommuDomain, MsiCookie> msiCookies = new ConcurrentHashMap<>();
     private final Map<Device, DevState> devs = new ConcurrentHashMap<>();
     /**
      * The calling thread's CPU and its scratch gather: {@code __iommu_dma_unmap}'s on-stack
@@ -323,6 +328,61 @@ public final class DmaIommu {
             iovad.reserveIova(iovad.iovaPfn(r.start()), iovad.iovaPfn(r.end()));
         }
         return new Cookie(d, iovad);
+    }
+
+    /** {@code iommu_get_msi_cookie}: MSI pages of the unmanaged {@code domain} from IOVA {@code base} up (MsiCookie). */
+    public void getMsiCookie(IommuDomain domain, long base) {
+        synchronized (msiCookies) {
+            msiCookies.put(domain, MsiCookie.forUnmanaged(domain, base));
+        }
+    }
+
+    /**
+     * {@code iommu_dma_prepare_msi} + {@code iommu_dma_compose_msi_msg}: the address {@code dev}
+     * writes an MSI for the doorbell at physical {@code msiAddr}: through the device's current
+     * domain's cookie (its doorbell page mapped on first use, MsiCookie), or {@code msiAddr}
+     * itself when the domain translates nothing or has no cookie. -ENOMEM as MsiCookie says.
+     */
+    public long dmaPrepareMsi(Device dev, long msiAddr) {
+        IommuDomain d = core.getDomainForDev(dev);
+        if (d == null) {
+            return msiAddr;
+        }
+        MsiCookie mc = msiCookies.get(d);
+        if (mc != null) {
+            return mc.compose(mc.getMsiPage(core, msiAddr, null), msiAddr);
+        }
+        Cookie c = d.type().isDmaApi() ? cookie(dev) : null;
+        if (c == null || c.domain != d) {
+            return msiAddr;
+        }
+        long mask = dmaGetMask(dev);
+        MsiCookie.MsiPage p = c.msi.getMsiPage(core, msiAddr, new MsiCookie.IovaSource() {
+            @Override
+            public long alloc(long size) {
+                return allocIova(c, dev, size, mask);
+            }
+
+            @Override
+            public void free(long iova, long size) {
+                freeIova(c, iova, size, null);
+            }
+        });
+        // Live for the domain's life (the invariants count its IOVA as in use): the device writes there.
+        Live l = new Live(dev, p.iova(), iovaGranule(c), p.phys(), p.phys(), null, DmaDirection.FROM_DEVICE, false);
+        c.live.putIfAbsent(l, l);
+        return c.msi.compose(p, msiAddr);
+    }
+
+    private static long iovaGranule(Cookie c) {
+        return c.iovad.granule();
+    }
+
+    /** The doorbell pages mapped in {@code domain} (a DMA or an MSI cookie's), empty without a cookie. */
+    public List<MsiCookie.MsiPage> msiPages(IommuDomain domain) {
+        MsiCookie mc = msiCookies.get(domain);
+        Cookie c = cookies.get(domain);
+        return mc != null ? mc.pages() : c != null ? c.msi.pages() : List.of();
     }
 
     /** The IOVA domain of the device's DMA domain (tests, the invariant checker); null if it uses dma-direct. */

@@ -4,9 +4,9 @@ import org.jiommu.mem.FrameAllocator;
 
 /**
  * The CPU page-table formats a process address space can have: the format an SVA-capable IOMMU
- * must be able to walk to share {@code mm->pgd}. x86-64 today (VT-d first-stage tables walk it
- * as is); ARM64 (VMSAv8-64 stage 1, walked by SMMUv3 through a context descriptor's TTB0) is the
- * next constant here, with its {@link CpuPageTable} implementation beside {@link X86_64PageTable}.
+ * must be able to walk to share {@code mm->pgd}: x86-64 (VT-d first-stage tables walk it as is,
+ * {@link X86_64PageTable}) and arm64 (VMSAv8-64 stage 1, walked by an SMMUv3 through a context
+ * descriptor's TTB0, {@link Arm64PageTable}).
  */
 public enum CpuFormat {
     /** x86-64 4-level (48-bit) or 5-level (LA57, 57-bit) paging (Intel SDM vol. 3 4.5). */
@@ -14,6 +14,18 @@ public enum CpuFormat {
         @Override
         public CpuPageTable create(FrameAllocator frames, int levels) {
             return new X86_64PageTable(frames, levels);
+        }
+
+        @Override
+        public int defaultLevels() {
+            return 4;
+        }
+    },
+    /** arm64 with 4K pages and a 48-bit VA: 4 levels (Arm ARM D8, VMSAv8-64 stage 1). */
+    ARM64 {
+        @Override
+        public CpuPageTable create(FrameAllocator frames, int levels) {
+            return new Arm64PageTable(frames, levels);
         }
 
         @Override

@@ -32,6 +32,14 @@ public interface CpuPageTable {
     int mapUserPage(long va, long pa, int prot);
 
     /**
+     * The format's raw leaf attribute bits (without the valid / type bits and the address) of a
+     * user page of a VMA with rights {@code prot}, as the CPU's fault path leaves it after the
+     * access that faulted: what {@link #mapUserPage} writes, and what to pass to
+     * {@link #mapPagesWithAttributes} for an ordinary user mapping.
+     */
+    long userPageAttributes(int prot);
+
+    /**
      * Maps pages with the format's raw leaf attribute bits (the valid bit and the address are
      * added): for what VMA rights cannot say, such as a supervisor-only page. 0 or a negative errno.
      */

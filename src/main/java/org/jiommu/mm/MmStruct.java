@@ -48,6 +48,13 @@ public final class MmStruct {
     @FunctionalInterface
     public interface MmuNotifier {
         void invalidateSecondaryTlbs(MmStruct mm, long start, long end);
+
+        /**
+         * {@code release}: the mm is exiting ({@code exit_mmap} calls it first, while the tables
+         * are still intact): stop using them. Called with the mm's lock held. Nothing by default.
+         */
+        default void release(MmStruct mm) {
+        }
     }
 
     private static final long PAGE = 1L << 12;
@@ -278,6 +285,9 @@ public final class MmStruct {
             return;
         }
         exited = true;
+        for (MmuNotifier n : notifiers) {
+            n.release(this); // mmu_notifier_release, before the tables go
+        }
         vmas.clear();
         List<Long> tables = pgd.lowerTables();
         frames.memory().zero(pgd.root(), PAGE);

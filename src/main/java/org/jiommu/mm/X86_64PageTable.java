@@ -51,7 +51,7 @@ final class X86_64PageTable implements CpuPageTable {
     }
 
     @Override
-    public int mapUserPage(long va, long pa, int prot) {
+    public long userPageAttributes(int prot) {
         long attrs = X86FirstLevelPageTable.US | X86FirstLevelPageTable.A;
         if ((prot & Prot.WRITE) != 0) {
             attrs |= X86FirstLevelPageTable.RW | X86FirstLevelPageTable.D;
@@ -59,7 +59,12 @@ final class X86_64PageTable implements CpuPageTable {
         if ((prot & Prot.NOEXEC) != 0) {
             attrs |= X86FirstLevelPageTable.XD;
         }
-        return pgd.mapPagesWithAttributes(va, pa, PAGE, 1, attrs, new Mapped());
+        return attrs;
+    }
+
+    @Override
+    public int mapUserPage(long va, long pa, int prot) {
+        return pgd.mapPagesWithAttributes(va, pa, PAGE, 1, userPageAttributes(prot), new Mapped());
     }
 
     @Override

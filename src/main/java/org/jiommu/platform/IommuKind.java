@@ -65,4 +65,13 @@ public interface IommuKind {
     default String stressBedScenario(StressBed.Shape shape) {
         return null;
     }
+
+    /**
+     * The CPU page-table format of the machines this IOMMU sits in: what a scenario's
+     * {@code mm_create} builds a process table in (an SVA domain shares it). x86-64 unless the
+     * kind says otherwise (an Arm SMMU: arm64).
+     */
+    default org.jiommu.mm.CpuFormat cpuFormat() {
+        return org.jiommu.mm.CpuFormat.X86_64;
+    }
 }

@@ -215,9 +215,19 @@ final class Machine {
         return u;
     }
 
-    /** mm_create: a process address space whose page table comes from the platform's frames. */
+    /**
+     * mm_create: a process address space whose page table comes from the platform's frames, in
+     * the CPU format of the platform's IOMMU kinds (arm64 when every unit says so, x86-64 otherwise).
+     */
     void mmCreate(String name) {
-        mms.put(name, new MmStruct(name, frames));
+        org.jiommu.mm.CpuFormat f = platform.units().isEmpty() ? org.jiommu.mm.CpuFormat.X86_64
+                : platform.units().get(0).kind().cpuFormat();
+        for (IommuUnits u : platform.units()) {
+            if (u.kind().cpuFormat() != f) {
+                f = org.jiommu.mm.CpuFormat.X86_64;
+            }
+        }
+        mms.put(name, new MmStruct(name, frames, f, f.defaultLevels()));
     }
 
     MmStruct mm(String name) {

@@ -16,7 +16,6 @@ import org.jiommu.core.spi.DomainAttr;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.Mapped;
-import org.jiommu.pgtable.x86.X86FirstLevelPageTable;
 
 /**
  * Ops of the PASID-granular core API (SEMANTICS.md 8): PASID attach/replace/detach, the global
@@ -157,13 +156,7 @@ final class PasidOps {
                     + " is beyond memory");
         }
         mm.mmap(va, size, prot & (Prot.READ | Prot.WRITE | Prot.NOEXEC));
-        long attrs = X86FirstLevelPageTable.US | X86FirstLevelPageTable.A;
-        if ((prot & Prot.WRITE) != 0) {
-            attrs |= X86FirstLevelPageTable.RW | X86FirstLevelPageTable.D;
-        }
-        if ((prot & Prot.NOEXEC) != 0) {
-            attrs |= X86FirstLevelPageTable.XD;
-        }
+        long attrs = mm.pgd().userPageAttributes(prot & (Prot.READ | Prot.WRITE | Prot.NOEXEC));
         int r = mm.pgd().mapPagesWithAttributes(va, pa, 4096, size / 4096, attrs, new Mapped());
         if (r != 0) {
             throw new IommuException(Errno.fromCode(-r), "mm_map: the process page table refused "

@@ -23,6 +23,11 @@ package org.jiommu.driver.common;
  * bit) is zeroed, sync, words 1.. written, sync, word 0 written, sync. When no used bit differs
  * the entry already is the target on every bit that matters and nothing is written.
  *
+ * <p>A format may also name bits that are safe to change at any step although both configurations
+ * use them ({@link EntryFormat#updateSafe}, the kernel's {@code get_update_safe}, since v6.19 for
+ * the SMMUv3 STE): they are moved with the unused bits in step 1, so a change confined to them
+ * and one other word stays hitless, and a change of only such bits costs one sync.
+ *
  * <p>Targets must have no bits set outside their own used bits (the kernel WARNs); the writer
  * reports such a target with an {@link IllegalArgumentException}, a programming error.
  */
@@ -36,6 +41,15 @@ public final class HitlessEntryWriter {
          * an invalid entry only the valid bit; otherwise the fields its configuration uses.
          */
         long[] usedBits(long[] entry);
+
+        /**
+         * {@code get_update_safe}: bits that may change in any order between {@code cur} and
+         * {@code target} although the hardware reads them (only those both configurations use
+         * count); null (the default) for none.
+         */
+        default long[] updateSafe(long[] cur, long[] target) {
+            return null;
+        }
     }
 
     /** Where the entry lives: word reads and single-copy-atomic word writes. */
@@ -92,7 +106,7 @@ public final class HitlessEntryWriter {
             syncs += set(store, entry, target, 1, n - 1, sync);
             syncs += set(store, entry, target, 0, 1, sync);
         } else {
-            // Every used bit is already the target's; unused bits are zero in both by the rule.
+            // Every used bit is already the target's, though safe bits may differ (one sync then).
             syncs += set(store, entry, target, 0, n, sync);
         }
         return new Result(syncs, breaking);
@@ -106,11 +120,16 @@ public final class HitlessEntryWriter {
     int qwordDiff(long[] entry, long[] target, long[] unusedUpdate) {
         long[] curUsed = format.usedBits(entry);
         long[] targetUsed = format.usedBits(target);
+        long[] safe = format.updateSafe(entry, target);
         int diff = 0;
         for (int i = 0; i < entry.length; i++) {
             if ((target[i] & ~targetUsed[i]) != 0) {
                 throw new IllegalArgumentException(String.format(
                         "target word %d sets bits %#x its configuration does not use", i, target[i] & ~targetUsed[i]));
+            }
+            if (safe != null) {
+                // Safe bits count only where both configurations use them; they change with the unused ones.
+                curUsed[i] &= ~(safe[i] & targetUsed[i] & curUsed[i]);
             }
             unusedUpdate[i] = (entry[i] & curUsed[i]) | (target[i] & ~curUsed[i]);
             if ((unusedUpdate[i] & targetUsed[i]) != target[i]) {

@@ -111,7 +111,7 @@ public abstract class MasterInfo<U> {
         this.iopfEnabled = v;
     }
 
-    void addIopfRef(int delta) {
+    protected void addIopfRef(int delta) {
         iopfRefcount += delta;
     }
 

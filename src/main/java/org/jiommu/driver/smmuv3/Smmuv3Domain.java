@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.jiommu.core.spi.DomainOps;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.mm.MmStruct;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
 
 /**
@@ -26,17 +27,28 @@ final class Smmuv3Domain extends IommuDomain {
     int asid;
     /** Stage 2: the VMID; 0 once freed. */
     int vmid;
-    /** The io-pgtable, set once by finalise right after construction (its flush ops need the domain). */
+    /** The io-pgtable, set once by finalise right after construction (its flush ops need the domain); null for SVA. */
     ArmLpaePageTable table;
+    /** An SVA domain's process address space (its CDs point at {@code mm->pgd}); null for paging domains. */
+    final MmStruct mm;
+    /** An SVA domain's mmu notifier on {@link #mm} (arm_smmu_mmu_notifier_ops). */
+    MmStruct.MmuNotifier notifier;
     final Object devicesLock = new Object();
     /** Guarded by {@link #devicesLock}. */
     final List<MasterDomain> devices = new ArrayList<>();
+    /** The attachments that took an IOPF reference (master_domain->using_iopf). Guarded by {@link #devicesLock}. */
+    final java.util.Set<MasterDomain> iopfUsers = new java.util.HashSet<>();
     /** nr_ats_masters: attachments of masters with ATS enabled. Guarded by {@link #devicesLock}. */
     int nrAtsMasters;
 
     Smmuv3Domain(DomainOps ops, Smmuv3Driver smmu, Stage stage) {
+        this(ops, smmu, stage, null);
+    }
+
+    Smmuv3Domain(DomainOps ops, Smmuv3Driver smmu, Stage stage, MmStruct mm) {
         super(ops);
         this.smmu = smmu;
         this.stage = stage;
+        this.mm = mm;
     }
 }

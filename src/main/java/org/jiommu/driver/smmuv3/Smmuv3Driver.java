@@ -32,14 +32,12 @@ import org.jiommu.core.spi.ResvType;
 import org.jiommu.driver.common.DriverFaults;
 import org.jiommu.driver.common.TagAllocator;
 import org.jiommu.hw.smmuv3.SmmuV3Unit;
-import org.jiommu.hw.smmuv3.StreamTableEntry;
 import org.jiommu.mem.FrameAllocator;
 import org.jiommu.pgtable.IoPageTables;
 import org.jiommu.pgtable.IoPgtableCfg;
 import org.jiommu.pgtable.IotlbGather;
 import org.jiommu.pgtable.Mapped;
 import org.jiommu.pgtable.PgtableFormat;
-import org.jiommu.pgtable.arm.ArmLpaeConfig;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
 
 /**
@@ -96,6 +94,9 @@ public final class Smmuv3Driver {
     private final Smmuv3Cmdq cmdq;
     private final Smmuv3Tables tables;
     private final Smmuv3Flush flush;
+    private final Smmuv3Attach attach;
+    private final Smmuv3Sva sva;
+    private final Smmuv3Iopf iopf;
     private final long evtqBase;
     private final int evtqShift;
     private final long priqBase;
@@ -109,6 +110,8 @@ public final class Smmuv3Driver {
     private final Map<Device, Smmuv3Master> masters = new LinkedHashMap<>();
     /** IORT RMRs by device: direct-mapped firmware regions (iort_get_rmr_sids). */
     private final Map<Device, List<ResvRegion>> rmrs = new HashMap<>();
+    /** Masters firmware marks {@code dma-can-stall}. */
+    private final java.util.Set<Device> canStall = new java.util.HashSet<>();
 
     public Smmuv3Driver(String name, SmmuV3Unit unit, CoreServices core, FrameAllocator frames) {
         this(name, unit, core, frames, new DriverFaults());
@@ -212,11 +215,15 @@ public final class Smmuv3Driver {
                 DomainOps.builder().attachDev(this::attachDev).build());
         this.blockedDomain = IommuDomain.staticDomain(name + ".blocked", DomainType.BLOCKED,
                 DomainOps.builder().attachDev(this::attachDev).setDevPasid(this::setDevPasid).build());
+        this.iopf = new Smmuv3Iopf(this, core, faults, evtqBase, evtqShift, priqBase, priqShift);
+        this.attach = new Smmuv3Attach(this, tables, flush, faults, identityDomain, blockedDomain, iopf);
+        this.sva = new Smmuv3Sva(this);
         this.ops = IommuOps.builder(NAME).capable(this::capable).domainAllocPaging(this::domainAllocPaging)
                 .probeDevice(this::probeDevice).releaseDevice(this::releaseDevice).deviceGroup(this::deviceGroup)
                 .getResvRegions(this::getResvRegions).identityDomain(identityDomain).blockedDomain(blockedDomain)
                 .releaseDomain(blockedDomain).devHasFeat(this::devHasFeat).devFeatEnabled(this::devFeatEnabled)
                 .devEnableFeat(this::devEnableFeat).devDisableFeat(this::devDisableFeat)
+                .domainAllocSva(sva::alloc).pageResponse(iopf::pageResponse)
                 // The 2019 SMMUv3 aux series: aux domains are stage-1 CDs at the domain's SSID,
                 // and an aux attach without AUX enabled is -EINVAL (S03).
                 .auxOps(new AuxOps(Errno.EINVAL, true, null, null))
@@ -273,6 +280,27 @@ public final class Smmuv3Driver {
         return warnings;
     }
 
+    Smmuv3Attach attach() {
+        return attach;
+    }
+
+    Smmuv3Sva sva() {
+        return sva;
+    }
+
+    CoreServices core() {
+        return core;
+    }
+
+    /** An ASID from the SMMU's allocator (arm_smmu_asid_xa, from 1); -1 when none is left. */
+    synchronized int allocAsid() {
+        return asidMap.alloc();
+    }
+
+    synchronized void freeAsid(int asid) {
+        asidMap.free(asid);
+    }
+
     /**
      * Declares an IORT RMR for {@code dev}: a range firmware keeps using (IOMMU_RESV_DIRECT, or
      * DIRECT_RELAXABLE when remapping is permitted). Call before the device is added.
@@ -280,6 +308,15 @@ public final class Smmuv3Driver {
     public synchronized void addRmr(Device dev, long base, long length, boolean relaxable) {
         rmrs.computeIfAbsent(dev, k -> new ArrayList<>()).add(new ResvRegion(base, length, Prot.READ | Prot.WRITE,
                 relaxable ? ResvType.DIRECT_RELAXABLE : ResvType.DIRECT));
+    }
+
+    /**
+     * Declares the firmware property {@code dma-can-stall} for {@code dev} (a platform master whose
+     * transactions may wait for software): with the SMMU's stall model its stage-1 faults stall
+     * and are I/O page faults. Call before the device is added.
+     */
+    public synchronized void setDmaCanStall(Device dev) {
+        canStall.add(dev);
     }
 
     /** arm_smmu_capable: coherency as the SMMU reports it; no-exec and deferred flush always. */
@@ -345,9 +382,16 @@ public final class Smmuv3Driver {
             int maxPasids = pdev.maxPasids();
             m.ssidBits = Math.min(31 - Integer.numberOfLeadingZeros(Math.max(1, maxPasids)), ssidBits);
         }
+        if (pdev == null && dev.maxPasids() > 0) {
+            // pasid-num-bits of the firmware node (fwspec->num_pasid_bits)
+            m.ssidBits = Math.min(31 - Integer.numberOfLeadingZeros(dev.maxPasids()), ssidBits);
+        }
         if (!twoLevelCdtab) {
             m.ssidBits = Math.min(m.ssidBits, Smmuv3Tables.CD_LINEAR_MAX_BITS);
         }
+        // arm_smmu_probe_device: a master stalls when the SMMU can and firmware says it may.
+        m.stallEnabled = stalls && canStall.contains(dev);
+        iopf.addMaster(m);
         masters.put(dev, m);
         return iommu;
     }
@@ -365,11 +409,12 @@ public final class Smmuv3Driver {
         }
         DevIommuView view = core.devIommu(dev);
         boolean direct = view != null && view.requireDirect();
-        attachDevSte(direct ? identityDomain : blockedDomain, m);
+        attach.devSte(direct ? identityDomain : blockedDomain, m);
         for (int sid : m.streams) {
             streams.remove(sid, m);
         }
         tables.freeCdTables(m);
+        iopf.removeMaster(m);
         masters.remove(dev);
     }
 
@@ -385,8 +430,9 @@ public final class Smmuv3Driver {
     // ---- features (AUX for the 2019 aux API; IOPF and SVA need stall / SVA support) ----------
 
     private boolean hardwareHas(Smmuv3Master m, DevFeature f) {
-        // arm_smmu_master_iopf_supported needs a stalling master, SVA more than this model has.
-        return f == DevFeature.AUX && m.ssidBits > 0;
+        // AUX (the 2019 series) with SubstreamIDs; IOPF for a stalling master with one stream
+        // (arm_smmu_master_iopf_supported); SVA is not a feature to enable since v6.16.
+        return f == DevFeature.AUX && m.ssidBits > 0 || f == DevFeature.IOPF && m.stallEnabled && m.streams.length == 1;
     }
 
     private synchronized boolean devHasFeat(Device dev, DevFeature f) {
@@ -495,21 +541,6 @@ public final class Smmuv3Driver {
 
     // ---- attach ----------------------------------------------------------------------------
 
-    /** The state of one attach ({@code struct arm_smmu_attach_state}). */
-    private static final class AttachState {
-        final Smmuv3Master master;
-        final IommuDomain oldDomain;
-        final int ssid;
-        boolean cdNeedsAts;
-        boolean atsEnabled;
-
-        AttachState(Smmuv3Master master, IommuDomain oldDomain, int ssid) {
-            this.master = master;
-            this.oldDomain = oldDomain;
-            this.ssid = ssid;
-        }
-    }
-
     private int attachDev(IommuDomain domain, Device dev, IommuDomain old) {
         Smmuv3Master m;
         synchronized (this) {
@@ -518,157 +549,15 @@ public final class Smmuv3Driver {
                 return Errno.ENOENT.neg();
             }
             if (domain == identityDomain || domain == blockedDomain) {
-                attachDevSte(domain, m);
+                attach.devSte(domain, m);
                 return 0;
             }
-            return attachPaging((Smmuv3Domain) domain, m);
-        }
-    }
-
-    /**
-     * arm_smmu_attach_dev: a domain of another SMMU is -EINVAL; stage 1 needs CD 0 (-ENOMEM),
-     * stage 2 is -EBUSY while SubstreamIDs are in use. Prepare (the master joins the domain's
-     * list, ATS decided), CD 0 then the CD-table STE (S1DSS = SSID0), or the stage-2 STE then CD 0
-     * cleared; commit (ATC, the old domain's list). Holds the driver's lock.
-     */
-    private int attachPaging(Smmuv3Domain d, Smmuv3Master m) {
-        if (d.smmu != this) {
-            return Errno.EINVAL.neg();
-        }
-        long cdptr = 0;
-        if (d.stage == Smmuv3Domain.Stage.S1) {
-            cdptr = tables.allocCdPtr(m, 0);
-            if (cdptr == 0) {
-                return Errno.ENOMEM.neg();
-            }
-        } else if (m.usedSsids > 0) {
-            return Errno.EBUSY.neg();
-        }
-        AttachState state = new AttachState(m, m.ridDomain(), 0);
-        prepare(state, d);
-        if (d.stage == Smmuv3Domain.Stage.S1) {
-            tables.writeCd(m, 0, cdptr, s1Cd(d));
-            installSte(m, Smmuv3Entries.cdtableSte(steFeatures(), cdTableRef(m), state.atsEnabled,
-                    StreamTableEntry.S1DSS_SSID0, false));
-        } else {
-            ArmLpaeConfig cfg = d.table.config();
-            installSte(m, Smmuv3Entries.s2DomainSte(steFeatures(), d.vmid, cfg.vtcr(), cfg.ttbr(), state.atsEnabled));
-            tables.clearCd(m, 0);
-        }
-        commit(state);
-        m.setRidDomain(d);
-        return 0;
-    }
-
-    /**
-     * arm_smmu_attach_dev_ste (identity / blocked): the bypass or abort STE, or, while
-     * SubstreamIDs are in use, a CD-table STE whose S1DSS gives the RID that behaviour (with ATS
-     * on: the PASIDs may need it); CD 0 cleared after the master left the old domain's list.
-     * Holds the driver's lock.
-     */
-    private void attachDevSte(IommuDomain domain, Smmuv3Master m) {
-        boolean identity = domain == identityDomain;
-        long[] ste = identity ? Smmuv3Entries.bypassSte(steFeatures()) : Smmuv3Entries.abortSte();
-        int s1dss = identity ? StreamTableEntry.S1DSS_BYPASS : StreamTableEntry.S1DSS_TERMINATE;
-        AttachState state = new AttachState(m, m.ridDomain(), 0);
-        if (m.usedSsids > 0) {
-            state.cdNeedsAts = true;
-            prepare(state, domain);
-            ste = Smmuv3Entries.cdtableSte(steFeatures(), cdTableRef(m), state.atsEnabled, s1dss, false);
-        } else {
-            prepare(state, domain);
-        }
-        installSte(m, ste);
-        commit(state);
-        m.setRidDomain(domain);
-        tables.clearCd(m, 0);
-    }
-
-    /**
-     * arm_smmu_attach_prepare: ATS only with a paging domain (or a CD table that needs it); the
-     * master joins the new domain's list before any STE / CD changes, so invalidations reach it
-     * from both domains until commit; ATS off at the function before the STE stops EATS.
-     */
-    private void prepare(AttachState state, IommuDomain newDomain) {
-        Smmuv3Master m = state.master;
-        Smmuv3Domain d = newDomain instanceof Smmuv3Domain s ? s : null;
-        if (d != null || state.cdNeedsAts) {
-            state.atsEnabled = m.atsSupported;
-        }
-        if (d != null) {
-            synchronized (d.devicesLock) {
-                if (state.atsEnabled) {
-                    d.nrAtsMasters++;
-                }
-                d.devices.add(new Smmuv3Domain.MasterDomain(m, state.ssid));
-            }
-        }
-        if (!state.atsEnabled && m.atsEnabled()) {
-            m.pdev.disableAts();
-        }
-    }
-
-    /**
-     * arm_smmu_attach_commit, after the STE / CD carry the new EATS: ATS enabled (the whole ATC
-     * invalidated first), or the ATC flushed for the SubstreamID (the translation changed), or,
-     * ATS going off, the whole ATC; then the master leaves the old domain's list.
-     */
-    private void commit(AttachState state) {
-        Smmuv3Master m = state.master;
-        if (state.atsEnabled && !m.atsEnabled()) {
-            flush.atcInvMaster(m, 0);
-            m.enableAts(warnings);
-        } else if (state.atsEnabled) {
-            flush.atcInvMaster(m, state.ssid);
-        } else if (m.atsEnabled()) {
-            flush.atcInvMaster(m, 0);
-            m.disableAts();
-        }
-        removeMasterDomain(m, state.oldDomain, state.ssid);
-    }
-
-    /** arm_smmu_remove_master_domain: one entry of (master, ssid) off the domain's list. */
-    private static void removeMasterDomain(Smmuv3Master m, IommuDomain domain, int ssid) {
-        if (!(domain instanceof Smmuv3Domain d)) {
-            return;
-        }
-        synchronized (d.devicesLock) {
-            if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, ssid)) && m.atsEnabled()) {
-                d.nrAtsMasters--;
-            }
-        }
-    }
-
-    /**
-     * arm_smmu_install_ste_for_dev: records what the STE says (CD table, EATS) and writes it to
-     * every stream of the master once (bridged PCI functions may list an id twice).
-     */
-    private void installSte(Smmuv3Master m, long[] target) {
-        m.cdTableInSte = Smmuv3Entries.steConfig(target) == StreamTableEntry.CFG_S1_TRANS;
-        m.steAtsEnabled = Smmuv3Entries.steAtsEnabled(target);
-        for (int i = 0; i < m.streams.length; i++) {
-            boolean dup = false;
-            for (int j = 0; j < i; j++) {
-                dup |= m.streams[j] == m.streams[i];
-            }
-            if (!dup) {
-                tables.writeSte(m.streams[i], target);
-            }
+            return attach.paging((Smmuv3Domain) domain, m);
         }
     }
 
     Smmuv3Entries.SteFeatures steFeatures() {
         return new Smmuv3Entries.SteFeatures(attrTypesOvr, stalls);
-    }
-
-    private static Smmuv3Entries.CdTableRef cdTableRef(Smmuv3Master m) {
-        return new Smmuv3Entries.CdTableRef(m.cdtab, m.s1fmt, m.s1cdmax);
-    }
-
-    /** arm_smmu_make_s1_cd for a domain. */
-    private static long[] s1Cd(Smmuv3Domain d) {
-        ArmLpaeConfig cfg = d.table.config();
-        return Smmuv3Entries.s1Cd(d.asid, cfg.tcr(), cfg.ttbr(), cfg.mair(), false);
     }
 
     // ---- PASIDs (SubstreamIDs) -------------------------------------------------------------
@@ -685,7 +574,7 @@ public final class Smmuv3Driver {
                 return Errno.ENODEV.neg();
             }
             if (domain == blockedDomain) {
-                removeDevPasid(m, pasid);
+                attach.removeDevPasid(m, pasid);
                 return 0;
             }
             if (!(domain instanceof Smmuv3Domain d) || d.smmu != this || d.stage != Smmuv3Domain.Stage.S1) {
@@ -694,99 +583,7 @@ public final class Smmuv3Driver {
             if (pasid <= 0 || pasid >= 1 << m.ssidBits) {
                 return Errno.EINVAL.neg();
             }
-            return setPasid(m, d, pasid);
-        }
-    }
-
-    /**
-     * arm_smmu_set_pasid: needs the RID on a CD-table STE, identity or blocked (-EINVAL
-     * otherwise); the CD's leaf allocated (-ENOMEM); prepare, the CD written with the domain's
-     * ASID, the STE turned into (or kept as) a CD-table one with the RID's behaviour in S1DSS and
-     * the EATS the PASIDs need, commit.
-     */
-    private int setPasid(Smmuv3Master m, Smmuv3Domain d, int pasid) {
-        IommuDomain sidDomain = m.ridDomain();
-        boolean sidStatic = sidDomain == null || sidDomain == identityDomain || sidDomain == blockedDomain;
-        if (!m.cdTableInSte && !sidStatic) {
-            return Errno.EINVAL.neg();
-        }
-        long cdptr = tables.allocCdPtr(m, pasid);
-        if (cdptr == 0) {
-            return Errno.ENOMEM.neg();
-        }
-        IommuDomain prev = m.pasids().get(pasid);
-        if (prev == d) {
-            return 0;
-        }
-        AttachState state = new AttachState(m, prev, pasid);
-        prepare(state, d);
-        tables.writeCd(m, pasid, cdptr, s1Cd(d));
-        updateSte(m, sidDomain, state.atsEnabled);
-        commit(state);
-        m.pasids().put(pasid, d);
-        return 0;
-    }
-
-    /**
-     * arm_smmu_update_ste: nothing if the CD-table STE is in and EATS already right; else a
-     * CD-table STE whose S1DSS keeps the RID's behaviour (bypass for identity, terminate for
-     * blocked), hitless.
-     */
-    private void updateSte(Smmuv3Master m, IommuDomain sidDomain, boolean atsEnabled) {
-        if (m.cdTableInSte && m.steAtsEnabled == atsEnabled) {
-            return;
-        }
-        int s1dss = sidDomain == identityDomain ? StreamTableEntry.S1DSS_BYPASS : StreamTableEntry.S1DSS_TERMINATE;
-        installSte(m, Smmuv3Entries.cdtableSte(steFeatures(), cdTableRef(m), atsEnabled, s1dss, false));
-    }
-
-    /**
-     * The PASID leaves the master (arm_smmu_blocking_set_dev_pasid, S08): under the domain's
-     * devices lock, so no master joins or leaves in between, the CD is cleared, then the leaving
-     * master's ATC is invalidated for the SubstreamID, and, when it was the domain's last
-     * attachment at that SubstreamID, the ATC of every other ATS master on the domain's list too
-     * (the tag may be reused once the last holder is gone). No TLB invalidation: the ASID is no
-     * longer reachable through this CD. When no SubstreamID is left in use, an identity or
-     * blocked RID goes back to its plain STE.
-     */
-    private void removeDevPasid(Smmuv3Master m, int pasid) {
-        IommuDomain cur = m.pasids().remove(pasid);
-        if (cur == null) {
-            return;
-        }
-        Smmuv3Domain d = (Smmuv3Domain) cur;
-        synchronized (d.devicesLock) {
-            tables.clearCd(m, pasid);
-            boolean last = true;
-            List<Smmuv3Master> others = new ArrayList<>();
-            for (Smmuv3Domain.MasterDomain md : d.devices) {
-                if (md.master() == m) {
-                    continue;
-                }
-                if (md.ssid() == pasid) {
-                    last = false;
-                }
-                if (md.master().atsEnabled() && !others.contains(md.master())) {
-                    others.add(md.master());
-                }
-            }
-            if (m.atsEnabled() && !faults.take(DriverFaults.Skip.TEARDOWN_DEVICE_TLB)) {
-                flush.atcInvMaster(m, pasid);
-            }
-            if (last) {
-                for (Smmuv3Master o : others) {
-                    if (!faults.take(DriverFaults.Skip.TEARDOWN_OTHER_DEVICE_TLB)) {
-                        flush.atcInvMaster(o, pasid);
-                    }
-                }
-            }
-            if (d.devices.remove(new Smmuv3Domain.MasterDomain(m, pasid)) && m.atsEnabled()) {
-                d.nrAtsMasters--;
-            }
-        }
-        IommuDomain sid = m.ridDomain();
-        if (m.usedSsids == 0 && (sid == identityDomain || sid == blockedDomain)) {
-            attachDevSte(sid, m);
+            return attach.setPasid(m, d, pasid, Smmuv3Attach.s1Cd(d, m));
         }
     }
 
@@ -852,7 +649,7 @@ public final class Smmuv3Driver {
         return m != null && m.atsEnabled();
     }
 
-    /** The IOPF refcount of {@code dev} (always 0: IOPF needs a stalling master, S19). */
+    /** The IOPF refcount of {@code dev}: attachments of fault-handling domains on a stalling master (S19). */
     public synchronized int iopfRefcount(Device dev) {
         Smmuv3Master m = masters.get(dev);
         return m == null ? 0 : m.iopfRefcount();
@@ -883,9 +680,23 @@ public final class Smmuv3Driver {
         return tables.strtabBaseCfg;
     }
 
-    /** The event queue's records not yet consumed, consumed now (arm_smmu_evtq_thread). */
+    /**
+     * The event records no one handled: those the event thread logged (it consumes the queue when
+     * a transaction stalls), then those still in the queue, consumed now (arm_smmu_evtq_thread).
+     */
     public List<long[]> drainEvents() {
-        return Smmuv3Queues.drain(unit, evtqBase, evtqShift, 32, EVTQ_PROD, EVTQ_CONS);
+        return iopf.drainEvents();
+    }
+
+    /** The dev_info lines of PCIe page requests the driver answered DENY (arm_smmu_handle_ppr). */
+    public List<String> unexpectedPageRequests() {
+        return List.copyOf(iopf.unexpectedPri);
+    }
+
+    /** Whether {@code dev} is a stalling master (master->stall_enabled). */
+    public synchronized boolean stallEnabled(Device dev) {
+        Smmuv3Master m = masters.get(dev);
+        return m != null && m.stallEnabled;
     }
 
     @Override

@@ -242,6 +242,22 @@ public final class Smmuv3Entries {
     }
 
     /** The STE layout for the hitless writer. */
+    /**
+     * arm_smmu_get_ste_update_safe (v6.19): MEV only changes how fault records coalesce, so it is
+     * always safe; EATS = translate is safe when neither side has EATS S1CHK nor S2S (the attach
+     * path has ATS off at the function whenever EATS_TRANS changes, and S2S with EATS set would be
+     * an ILLEGAL STE in between).
+     */
+    public static long[] steUpdateSafe(long[] cur, long[] target) {
+        long[] safe = new long[QWORDS];
+        long s1chk = (long) StreamTableEntry.EATS_S1CHK << EATS_SHIFT;
+        if (((cur[1] | target[1]) & s1chk) == 0 && ((cur[2] | target[2]) & STE_2_S2S) == 0) {
+            safe[1] |= (long) StreamTableEntry.EATS_TRANS << EATS_SHIFT;
+        }
+        safe[1] |= STE_1_MEV;
+        return safe;
+    }
+
     public static final HitlessEntryWriter.EntryFormat STE_FORMAT = new HitlessEntryWriter.EntryFormat() {
         @Override
         public int qwords() {
@@ -251,6 +267,11 @@ public final class Smmuv3Entries {
         @Override
         public long[] usedBits(long[] entry) {
             return steUsed(entry);
+        }
+
+        @Override
+        public long[] updateSafe(long[] cur, long[] target) {
+            return steUpdateSafe(cur, target);
         }
     };
 

@@ -182,9 +182,21 @@ final class Smmuv3EntryView implements EntryView {
             return new HwEntry(HwEntry.Kind.INVALID, 0, at + " ILLEGAL: " + cd.illegal, null);
         }
         if ((w[0] & ContextDescriptor.EPD0) != 0) {
+            Smmuv3Domain released = drv.sva().releasedDomainOfAsid(cd.asid);
+            if (released != null) {
+                // arm_smmu_mm_release's quiet CD: the SVA domain is still attached, its mm gone.
+                return new HwEntry(HwEntry.Kind.FIRST_LEVEL, released.mm.pgd().root(), String.format(
+                        "%s ASID %d TTB0 disabled (quiet CD: %s exited)", at, cd.asid, released.mm),
+                        new Tag(drv.iommu().name(), false, cd.asid));
+            }
             return new HwEntry(HwEntry.Kind.NONE, 0, at + " TTB0 disabled (EPD0)", null);
         }
         long ttb = w[1] & ContextDescriptor.TTB_MASK;
+        if (drv.sva().domainOfRoot(ttb) != null) {
+            // TTB0 is a process's pgd: an SVA CD (the CPU's tables, walked by the SMMU)
+            return new HwEntry(HwEntry.Kind.FIRST_LEVEL, ttb, String.format("%s ASID %d TTB0 %#x (process table)",
+                    at, cd.asid, ttb), new Tag(drv.iommu().name(), false, cd.asid));
+        }
         return new HwEntry(HwEntry.Kind.PAGING, ttb, String.format("%s ASID %d TTB0 %#x", at, cd.asid, ttb),
                 new Tag(drv.iommu().name(), false, cd.asid));
     }
@@ -196,14 +208,14 @@ final class Smmuv3EntryView implements EntryView {
 
     @Override
     public boolean isSva(IommuDomain d) {
-        return false; // the driver has no SVA domains
+        return d instanceof Smmuv3Domain s && s.mm != null;
     }
 
     @Override
     public long tableOf(IommuDomain d) {
         // read at a quiescent point (HardwareAgreement's contract), without the driver's lock
         Smmuv3Domain s = (Smmuv3Domain) d;
-        return s.table == null ? -1 : s.table.root();
+        return s.mm != null ? s.mm.pgd().root() : s.table == null ? -1 : s.table.root();
     }
 
     @Override
@@ -235,7 +247,13 @@ final class Smmuv3EntryView implements EntryView {
 
     @Override
     public void firstLevel(String where, Decoded dd, IommuDomain d, HwEntry e, List<String> out) {
-        out.add(where + ": the SMMUv3 driver has no SVA domains");
+        // An SVA CD: TTB0 is the domain's mm->pgd, the ASID the domain's and no other domain's.
+        Smmuv3Domain s = (Smmuv3Domain) d;
+        if (e.table() != s.mm.pgd().root()) {
+            out.add(where + ": TTB0 " + Long.toHexString(e.table()) + " is not " + s.mm + "'s pgd "
+                    + Long.toHexString(s.mm.pgd().root()));
+        }
+        paging(where, dd, d, e, out);
     }
 
     @Override

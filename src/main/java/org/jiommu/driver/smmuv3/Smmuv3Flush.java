@@ -76,6 +76,11 @@ final class Smmuv3Flush {
         tlbThenAtc(d, cmds, 0, 0);
     }
 
+    /** arm_smmu_tlb_inv_asid: TLBI_NH_ASID + CMD_SYNC, no ATC. */
+    void invAsid(int asid) {
+        cmdq.submitSync(List.of(SmmuCommand.tlbiNhAsid(0, asid)));
+    }
+
     /**
      * arm_smmu_tlb_inv_range_domain: TLBI_NH_VA (stage 1, the ASID) or TLBI_S2_IPA (stage 2, the
      * VMID) over the range as {@code __arm_smmu_tlb_inv_range} splits it, one batch ended by

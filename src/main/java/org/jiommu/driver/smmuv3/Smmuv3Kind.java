@@ -46,6 +46,12 @@ public final class Smmuv3Kind implements IommuKind {
         return "smmuv3";
     }
 
+    /** An SMMUv3 sits in an arm64 machine: processes (mm_create) get AArch64 tables, which SVA shares. */
+    @Override
+    public org.jiommu.mm.CpuFormat cpuFormat() {
+        return org.jiommu.mm.CpuFormat.ARM64;
+    }
+
     /** The scenario keys of an SMMUv3 (SCENARIOS.md), as {@link #features} reads them. */
     @Override
     public Map<String, KindOption> options() {
@@ -197,8 +203,9 @@ public final class Smmuv3Kind implements IommuKind {
                         new DmaResult());
             }
         });
-        // Page requests come from DMA (PRI queue); the driver has no SVA (bind: -EOPNOTSUPP);
-        // enabling a feature already on is -EBUSY (arm_smmu_dev_enable_feature).
+        // The stress world's processes are x86-64 mms, which this driver's SVA refuses (bind:
+        // -EOPNOTSUPP; arm64 SVA is Smmuv3SvaTest's); enabling a feature already on is -EBUSY
+        // (arm_smmu_dev_enable_feature).
         return new StressBed(shape, p, List.copyOf(all), pasidDevices, ls, p.baseline(), true, Map.of(
                 "AUX_ATTACH", EnumSet.of(Errno.EINVAL),
                 "FEATURE_ENABLE", EnumSet.of(Errno.EBUSY),

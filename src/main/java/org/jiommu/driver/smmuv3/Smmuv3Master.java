@@ -26,9 +26,16 @@ final class Smmuv3Master extends MasterInfo<Smmuv3Driver> {
     boolean cdTableInSte;
     /** master->ste_ats_enabled: the installed STE has EATS = translate. */
     boolean steAtsEnabled;
+    /** master->stall_enabled: the SMMU stalls and firmware says the master can (dma-can-stall). */
+    boolean stallEnabled;
 
     Smmuv3Master(Device dev, Smmuv3Driver smmu, int[] streams, boolean ats, boolean pasid, boolean pri) {
         super(dev, smmu, ats, pasid, pri);
         this.streams = streams;
+    }
+
+    /** master->iopf_refcount, the shared count of {@link MasterInfo#iopfRefcount()}. */
+    void iopfRef(int delta) {
+        addIopfRef(delta);
     }
 }

@@ -37,18 +37,24 @@ public final class ContextDescriptor {
     public static final long L1CD_V = 1L;
     public static final long L1CD_L2PTR_MASK = 0x000F_FFFF_FFFF_F000L;
 
+    /** CD.S, word 0 bit 44: a stage-1 fault stalls the transaction (with stall support, 5.4). */
+    public static final long S = 1L << 44;
+
     public final String illegal;
     public final int asid;
     public final Stage1Config stage1;
+    /** CD.S of an SMMU with the stall model: faults stall instead of terminating. */
+    public final boolean stall;
 
-    private ContextDescriptor(String illegal, int asid, Stage1Config stage1) {
+    private ContextDescriptor(String illegal, int asid, Stage1Config stage1, boolean stall) {
         this.illegal = illegal;
         this.asid = asid;
         this.stage1 = stage1;
+        this.stall = stall;
     }
 
     private static ContextDescriptor bad(String why) {
-        return new ContextDescriptor(why, 0, null);
+        return new ContextDescriptor(why, 0, null, false);
     }
 
     /**
@@ -98,7 +104,7 @@ public final class ContextDescriptor {
             return bad(s1.problem());
         }
         int asid = (int) (w0 >>> ASID_SHIFT) & (f.asid16() ? 0xffff : 0xff);
-        return new ContextDescriptor(null, asid, s1);
+        return new ContextDescriptor(null, asid, s1, f.stall() && (w0 & S) != 0);
     }
 
     @Override

@@ -60,6 +60,11 @@ public final class SmmuCommand {
     /** ATC_INV Size 52: the whole address space (the kernel's ATC_INV_SIZE_ALL). */
     public static final int ATC_SIZE_ALL = 52;
     public static final int PRI_RESP_SHIFT = 12;
+    /** CMD_RESUME Action[13:12] (the kernel's CMDQ_RESUME_0_RESP): terminate, retry, abort; STAG in word 1 [15:0]. */
+    public static final int RESUME_ACTION_SHIFT = 12;
+    public static final int RESUME_TERM = 0;
+    public static final int RESUME_RETRY = 1;
+    public static final int RESUME_ABORT = 2;
     public static final int PRI_RESP_DENY = 0;
     public static final int PRI_RESP_FAIL = 1;
     public static final int PRI_RESP_SUCC = 2;
@@ -152,5 +157,11 @@ public final class SmmuCommand {
     public static long[] sync(int cs, long msiAddress, int msiData) {
         return new long[] {SYNC | (long) (cs & 3) << SYNC_CS_SHIFT | (msiData & 0xFFFF_FFFFL) << SYNC_MSIDATA_SHIFT,
                 msiAddress & SYNC_MSIADDR_MASK};
+    }
+
+    /** CMD_RESUME of the stalled transaction {@code stag} of stream {@code sid} with {@code action} (4.7.2). */
+    public static long[] resume(int sid, int stag, int action) {
+        return new long[] {RESUME | (long) (action & 3) << RESUME_ACTION_SHIFT | (sid & 0xFFFF_FFFFL) << SID_SHIFT,
+            stag & 0xFFFFL};
     }
 }

@@ -22,6 +22,15 @@ final class SmmuCommandQueue {
     private final EndpointRegistry<DeviceTlb> atcs;
     private final EndpointRegistry<PageResponseReceiver> priReceivers;
     private final HwStats stats;
+    /** The unit's stalled transactions (CMD_RESUME, CMD_STALL_TERM); null without the stall model. */
+    interface Resumer {
+        void resume(int sid, int stag, int action);
+
+        void terminateAll(int sid);
+    }
+
+    volatile Resumer resumer;
+
     /** Why the last command was illegal, for traces. */
     volatile String lastError;
 
@@ -127,9 +136,24 @@ final class SmmuCommandQueue {
                 return priResp(w1, sid, ssv, ssid);
             case SYNC:
                 return sync(w0, w1);
+            case RESUME:
+            case STALL_TERM:
+                if (!features.stall() || resumer == null) {
+                    return ill("opcode " + String.format("%#x", op) + " without the stall model");
+                }
+                count(op == RESUME ? "resume" : "stall-term");
+                if (op == RESUME) {
+                    int action = (int) (w0 >>> RESUME_ACTION_SHIFT) & 3;
+                    if (action == 3) {
+                        return ill("CMD_RESUME Action 0b11 is reserved");
+                    }
+                    resumer.resume(sid, (int) w1 & 0xFFFF, action);
+                } else {
+                    resumer.terminateAll(sid);
+                }
+                return SmmuRegs.CERROR_NONE;
             default:
-                // TLBI_EL2_* (IDR0.HYP = 0), TLBI_EL3_* (Secure only), RESUME / STALL_TERM (no stall
-                // model), and every unassigned opcode.
+                // TLBI_EL2_* (IDR0.HYP = 0), TLBI_EL3_* (Secure only), and every unassigned opcode.
                 return ill("opcode " + String.format("%#x", op));
         }
     }

@@ -31,6 +31,8 @@ public final class SmmuEvent {
 
     public static final int SSV_SHIFT = 11;
     public static final int SSID_SHIFT = 12;
+    /** Word 1 Stall[31]: the transaction is stalled, waiting for CMD_RESUME with its STAG[15:0]. */
+    public static final long STALL = 1L << 31;
     public static final long PNU = 1L << 33;
     public static final long IND = 1L << 34;
     public static final long RNW = 1L << 35;
@@ -75,6 +77,14 @@ public final class SmmuEvent {
         e.words[1] = (read ? RNW : 0) | (stage2 ? S2 : 0) | (long) (cls & 3) << CLASS_SHIFT;
         e.words[2] = input;
         e.words[3] = word3 & (type == F_WALK_EABT ? FETCH_ADDR_MASK : IPA_MASK);
+        return e;
+    }
+
+    /** The record of a stalled transaction: word 1 Stall[31] and STAG[15:0] (7.3.12-7.3.15). */
+    public SmmuEvent stalled(int stag) {
+        SmmuEvent e = new SmmuEvent(type(), streamId(), substreamId(), reason);
+        System.arraycopy(words, 0, e.words, 0, words.length);
+        e.words[1] |= STALL | stag & 0xFFFFL;
         return e;
     }
 

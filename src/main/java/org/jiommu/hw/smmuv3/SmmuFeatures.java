@@ -21,10 +21,19 @@ import static org.jiommu.hw.smmuv3.SmmuRegs.*;
  * @param oas IDR5.OAS in bits (32..52)
  * @param granules bit 12 / 14 / 16 set for the 4K / 16K / 64K granules (IDR5.GRAN4K/16K/64K)
  * @param log2QueueMax largest LOG2SIZE of each queue (IDR1.CMDQS / EVTQS / PRIQS)
+ * @param stall IDR0.STALL_MODEL 0b00 (stall and terminate) instead of 0b01 (terminate only)
  */
 public record SmmuFeatures(boolean stage1, boolean stage2, boolean ats, boolean pri, boolean cd2l,
                            boolean twoLevelStreamTable, boolean asid16, boolean vmid16, boolean rangeInvalidation,
-                           int sidBits, int ssidBits, int oas, int granules, int log2QueueMax) {
+                           int sidBits, int ssidBits, int oas, int granules, int log2QueueMax, boolean stall) {
+
+    /** Without the stall model (STALL_MODEL 0b01). */
+    public SmmuFeatures(boolean stage1, boolean stage2, boolean ats, boolean pri, boolean cd2l,
+                        boolean twoLevelStreamTable, boolean asid16, boolean vmid16, boolean rangeInvalidation,
+                        int sidBits, int ssidBits, int oas, int granules, int log2QueueMax) {
+        this(stage1, stage2, ats, pri, cd2l, twoLevelStreamTable, asid16, vmid16, rangeInvalidation, sidBits,
+                ssidBits, oas, granules, log2QueueMax, false);
+    }
 
     public SmmuFeatures {
         if (!stage1 && !stage2) {
@@ -63,6 +72,12 @@ public record SmmuFeatures(boolean stage1, boolean stage2, boolean ats, boolean 
                 sidBits, ssidBits, oas, granules, log2QueueMax);
     }
 
+    /** The same SMMU with or without the stall model. */
+    public SmmuFeatures withStall(boolean s) {
+        return new SmmuFeatures(stage1, stage2, ats, pri, cd2l, twoLevelStreamTable, asid16, vmid16,
+                rangeInvalidation, sidBits, ssidBits, oas, granules, log2QueueMax, s);
+    }
+
     public boolean granule(int shift) {
         return (granules >>> shift & 1) != 0;
     }
@@ -81,7 +96,7 @@ public record SmmuFeatures(boolean stage1, boolean stage2, boolean ats, boolean 
     }
 
     public int idr0() {
-        int v = IDR0_TTF_AARCH64 | IDR0_COHACC | IDR0_MSI | IDR0_STALL_NONE;
+        int v = IDR0_TTF_AARCH64 | IDR0_COHACC | IDR0_MSI | (stall ? 0 : IDR0_STALL_NONE);
         v |= stage2 ? IDR0_S2P : 0;
         v |= stage1 ? IDR0_S1P : 0;
         v |= ats ? IDR0_ATS : 0;

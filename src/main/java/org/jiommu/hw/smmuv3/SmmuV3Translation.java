@@ -55,6 +55,18 @@ final class SmmuV3Translation extends TranslationPipeline {
     private final HwStats.Counter cCdMisses;
     private final HwStats.Counter cWalks;
     private volatile StreamTable streamTable = new StreamTable(0, false, 0, 0);
+    /** Where stalled transactions wait (the unit); null: faults terminate. */
+    private volatile StallSink stalls;
+
+    /** The stall model's side of a fault: record the stalled event and wait for CMD_RESUME (3.12.2). */
+    interface StallSink {
+        /** {@code retry} translates the transaction again; the result is the transaction's. */
+        boolean stall(SmmuEvent e, int sid, java.util.function.BooleanSupplier retry, TranslationResult out);
+    }
+
+    void stallSink(StallSink s) {
+        this.stalls = s;
+    }
 
     SmmuV3Translation(PhysicalMemory memory, SmmuFeatures features, HwStats stats, int tlbEntries,
                       int configEntries, Consumer<SmmuEvent> events) {
@@ -217,7 +229,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                 out.pageSize = 4096;
                 return true;
             }
-            return event(out, walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN));
+            return walkFault(sid, pasid, iova, write, cd, ste, w, out);
         }
         long size = 1L << w.pageShift;
         long pageBase = w.outputAddress & -size;
@@ -228,6 +240,23 @@ final class SmmuV3Translation extends TranslationPipeline {
         int perms = (out.readable ? IotlbEntry.READ : 0) | (out.writable ? IotlbEntry.WRITE : 0);
         iotlbFill(tag, iova, pageBase, size, perms, 0, epoch);
         return true;
+    }
+
+    /**
+     * A walk that faulted (not an ATS request): its event, or, for a stage-1 translation-class
+     * fault of a stalling context, the stalled transaction (3.12.2). Out of line from
+     * {@link #walk}, whose hit path stays small.
+     */
+    private boolean walkFault(int sid, int pasid, long iova, boolean write, ContextDescriptor cd,
+                              StreamTableEntry ste, WalkResult w, TranslationResult out) {
+        SmmuEvent e = walkEvent(sid, pasid, !write, iova, w, SmmuEvent.CLASS_IN);
+        StallSink s = stalls;
+        if (s != null && cd != null && cd.stall && !ste.s1Stalld && w.faultStage == 1
+                && e.type() != SmmuEvent.F_WALK_EABT) {
+            out.fault(e.type(), SmmuEvent.name(e.type()) + ": " + e.reason);
+            return s.stall(e, sid, () -> translate(sid, pasid, iova, write, false, out), out);
+        }
+        return event(out, e);
     }
 
     /**

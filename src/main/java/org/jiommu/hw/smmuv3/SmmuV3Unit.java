@@ -48,6 +48,16 @@ public final class SmmuV3Unit implements DmaTranslator, PageRequestSink {
     private QueueRing cmdq;
     private QueueRing evtq;
     private QueueRing priq;
+    /** Stalled transactions by StreamID << 16 | STAG: the CMD_RESUME action, PENDING until one comes. Guarded by this. */
+    private final java.util.Map<Long, Integer> stalled = new java.util.HashMap<>();
+    private int nextStag;
+    /** The event interrupt's handler (the driver's event queue thread), run after a stall event. */
+    private volatile Runnable eventHandler;
+    private volatile Runnable priHandler;
+    /** Translations of one transaction after CMD_RESUME retries, at most (the model does not loop for ever). */
+    static final int MAX_STALL_RETRIES = 4;
+    private static final int PENDING = -1;
+    private final ThreadLocal<int[]> stallDepth = ThreadLocal.withInitial(() -> new int[1]);
     /** CR0 as acknowledged; read without the lock on the DMA path. */
     private volatile int cr0;
     private volatile boolean gbpaAbort;
@@ -71,6 +81,20 @@ public final class SmmuV3Unit implements DmaTranslator, PageRequestSink {
         this.atcs = new EndpointRegistry<>(id -> checkSid(id, sidLimit));
         this.priReceivers = new EndpointRegistry<>(id -> checkSid(id, sidLimit));
         this.commands = new SmmuCommandQueue(features, translation, memory, atcs, priReceivers, stats);
+        if (features.stall()) {
+            translation.stallSink(this::stall);
+            commands.resumer = new SmmuCommandQueue.Resumer() {
+                @Override
+                public void resume(int sid, int stag, int action) {
+                    resumeStalled(sid, stag, action);
+                }
+
+                @Override
+                public void terminateAll(int sid) {
+                    terminateStalled(sid);
+                }
+            };
+        }
         this.cEvents = stats.counter("events");
         this.cEventsLost = stats.counter("events.lost");
         this.cPageRequests = stats.counter("page-requests");
@@ -279,15 +303,21 @@ public final class SmmuV3Unit implements DmaTranslator, PageRequestSink {
 
     /** Writes an event record to the event queue, or sets the overflow flag if it is full (7.4). */
     synchronized void recordEvent(SmmuEvent e) {
+        recordEventIfRoom(e);
+    }
+
+    private synchronized boolean recordEventIfRoom(SmmuEvent e) {
         cEvents.increment();
         stats.counter("events." + SmmuEvent.name(e.type())).increment();
         if ((cr0 & CR0_EVTQEN) == 0) {
             cEventsLost.increment();
-            return;
+            return false;
         }
         if (!enqueue(evtq, EVTQ_PROD, EVTQ_CONS, e.words)) {
             cEventsLost.increment();
+            return false;
         }
+        return true;
     }
 
     /** Writes {@code words} at PROD unless full; a full queue toggles PROD.OVFLG once per acknowledgement. */
@@ -323,12 +353,26 @@ public final class SmmuV3Unit implements DmaTranslator, PageRequestSink {
      * SSV[63]; word 1 = PRG index[8:0], Page address[63:12].
      */
     @Override
-    public synchronized void pageRequest(int sourceId, int pasid, long address, boolean read, boolean write,
-                                         boolean lastInGroup, int prgIndex) {
+    public void pageRequest(int sourceId, int pasid, long address, boolean read, boolean write, boolean lastInGroup,
+                            int prgIndex) {
+        boolean queued = queuePageRequest(sourceId, pasid, address, read, write, lastInGroup, prgIndex);
+        Runnable h = priHandler;
+        if (queued && h != null) {
+            h.run(); // the PRI queue interrupt: the driver's PRI thread, without the unit's lock
+        }
+    }
+
+    /** The PRI queue interrupt's handler (the driver's PRI queue thread), run after a page request is queued. */
+    public void setPriHandler(Runnable handler) {
+        this.priHandler = handler;
+    }
+
+    private synchronized boolean queuePageRequest(int sourceId, int pasid, long address, boolean read, boolean write,
+                                                  boolean lastInGroup, int prgIndex) {
         cPageRequests.increment();
         if (!features.pri() || (cr0 & CR0_PRIQEN) == 0) {
             cPageRequestsLost.increment();
-            return;
+            return false;
         }
         long w0 = (sourceId & 0xFFFF_FFFFL) | (read ? 1L << 60 : 0) | (write ? 1L << 61 : 0)
                 | (lastInGroup ? 1L << 62 : 0);
@@ -338,7 +382,80 @@ public final class SmmuV3Unit implements DmaTranslator, PageRequestSink {
         long w1 = prgIndex & 0x1ff | address & 0xFFFF_FFFF_FFFF_F000L;
         if (!enqueue(priq, PRIQ_PROD, PRIQ_CONS, new long[] {w0, w1})) {
             cPageRequestsLost.increment();
+            return false;
         }
+        return true;
+    }
+
+    // ---- stall model (3.12.2) ----------------------------------------------------------
+
+    /**
+     * The event interrupt (EVTQ IRQ, an MSI or wired line, both modelled as a call): the driver's
+     * event queue thread, run on the thread whose transaction stalled, without the unit's lock.
+     */
+    public void setEventHandler(Runnable handler) {
+        this.eventHandler = handler;
+    }
+
+    /**
+     * A stage-1 fault of a stalling context: the event record carries Stall and a STAG; the
+     * transaction waits for CMD_RESUME (retry: translated again; terminate / abort: it fails) or
+     * CMD_STALL_TERM. The model's transactions are synchronous: the event handler runs here, and a
+     * transaction still stalled when it returns is terminated (as by STALL_TERM). A record the
+     * event queue cannot take terminates the transaction at once (no software can resume it).
+     */
+    private boolean stall(SmmuEvent e, int sid, java.util.function.BooleanSupplier retry, TranslationResult out) {
+        int[] depth = stallDepth.get();
+        if (depth[0] >= MAX_STALL_RETRIES) {
+            recordEvent(e);
+            out.fault(e.type(), SmmuEvent.name(e.type()) + ": terminated after " + depth[0] + " retries");
+            return false;
+        }
+        long key;
+        synchronized (this) {
+            int stag = nextStag++ & 0xFFFF;
+            key = (sid & 0xFFFF_FFFFL) << 16 | stag;
+            stalled.put(key, PENDING);
+            if (!recordEventIfRoom(e.stalled(stag))) {
+                stalled.remove(key);
+                return false;
+            }
+        }
+        Runnable h = eventHandler;
+        if (h != null) {
+            h.run();
+        }
+        Integer action;
+        synchronized (this) {
+            action = stalled.remove(key);
+        }
+        if (action == null || action != SmmuCommand.RESUME_RETRY) {
+            out.fault(e.type(), SmmuEvent.name(e.type()) + ": stalled transaction "
+                    + (action == null || action == PENDING ? "not resumed (terminated)" : "terminated by CMD_RESUME"));
+            return false;
+        }
+        out.clear();
+        depth[0]++;
+        try {
+            return retry.getAsBoolean(); // translated again from the start (a new fault stalls again)
+        } finally {
+            depth[0]--;
+        }
+    }
+
+    private synchronized void resumeStalled(int sid, int stag, int action) {
+        long key = (sid & 0xFFFF_FFFFL) << 16 | stag & 0xFFFF;
+        // A CMD_RESUME for a STAG that is not stalled has no effect (4.7.2).
+        stalled.computeIfPresent(key, (k, v) -> v == PENDING ? action : v);
+    }
+
+    private synchronized void terminateStalled(int sid) {
+        stalled.replaceAll((k, v) -> (k >>> 16) == (sid & 0xFFFF_FFFFL) && v == PENDING ? SmmuCommand.RESUME_TERM : v);
+    }
+
+    /** Transactions waiting for CMD_RESUME now. */
+    public synchronized int stalledTransactions() {
+        return stalled.size();
     }
 
     // ---- translation -------------------------------------------------------------------

@@ -51,6 +51,9 @@ public final class StreamTableEntry {
     // word 3: S2TTB[51:4]
     public static final long S2TTB_MASK = 0x000F_FFFF_FFFF_FFF0L;
 
+    /** STE.S1STALLD, word 1 bit 27. */
+    public static final long S1STALLD = 1L << 27;
+
     public final Config config;
     /** Why the entry is ILLEGAL (5.2), or null. */
     public final String illegal;
@@ -63,9 +66,17 @@ public final class StreamTableEntry {
     public final int vmid;
     /** Stage 2 of S2_TRANSLATE / NESTED, else null. */
     public final Stage2Config stage2;
+    /** STE.S1STALLD (word 1 bit 27): stage-1 faults of this stream do not stall (5.2); false without stall support. */
+    public final boolean s1Stalld;
 
     private StreamTableEntry(Config config, String illegal, int s1Fmt, long s1ContextPtr, int s1CdMax, int s1Dss,
                              int eats, int vmid, Stage2Config stage2) {
+        this(config, illegal, s1Fmt, s1ContextPtr, s1CdMax, s1Dss, eats, vmid, stage2, false);
+    }
+
+    private StreamTableEntry(Config config, String illegal, int s1Fmt, long s1ContextPtr, int s1CdMax, int s1Dss,
+                             int eats, int vmid, Stage2Config stage2, boolean s1Stalld) {
+        this.s1Stalld = s1Stalld;
         this.config = config;
         this.illegal = illegal;
         this.s1Fmt = s1Fmt;
@@ -182,7 +193,8 @@ public final class StreamTableEntry {
                 return bad("stage 2: " + st2.problem());
             }
         }
-        return new StreamTableEntry(config, null, s1Fmt, ctxPtr, cdMax, dss, eats, vmid, st2);
+        return new StreamTableEntry(config, null, s1Fmt, ctxPtr, cdMax, dss, eats, vmid, st2,
+                f.stall() && (w[1] & S1STALLD) != 0);
     }
 
     @Override
