@@ -110,8 +110,8 @@ public final class VtdKind implements IommuKind {
      * aliased to the bridge as 1e:00.0, b1's own id: scalable mode sets up a context entry only
      * for a device's own ids (intel_pasid_setup_sm_context), so b2's DMA walks b1's PASID
      * directory; with no function at devfn 0 both would fault and I7 would report the bridge
-     * alias on every check, docs/driver-vtd.md 4), r with a firmware RMRR (require_direct), p with ATS, 20 PASID bits and
-     * PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
+     * alias on every check, docs/driver-vtd.md 11), r with a firmware RMRR (require_direct), p
+     * with ATS, 20 PASID bits and PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
      * with part 2 also n (3 PASID bits). Each worker gets its own lane endpoint (ATS on even ones).
      * The devices are probed, all released and probed again: the frames the driver keeps for good
      * (context tables) are then in the
