@@ -529,9 +529,9 @@ final class AttachEngine {
 
     /**
      * pci_dev_reset_iommu_done: an unbalanced call (depth 0) WARNs and changes nothing; an inner
-     * one only lowers the depth; the outermost re-attaches the group's domain and restores every
-     * PASID on every PASID-capable member, clears the device's blocked flag and counts it out of
-     * the group's recovery_cnt (0d5fd7a9323c, b296ca1fb43a).
+     * one only lowers the depth; the outermost re-attaches the group's domain, clears the device's
+     * blocked flag, restores the device's PASIDs and counts it out of the group's recovery_cnt
+     * (0d5fd7a9323c, b296ca1fb43a, 1615e8896a8f).
      */
     void resetDone(Device dev) {
         Args.requireDevice(dev, "pci_dev_reset_iommu_done");
@@ -564,18 +564,20 @@ final class AttachEngine {
                 }
             }
             resetBlocked.remove(dev);
-            // Every PASID back on every PASID-capable member through __iommu_set_group_pasid, as
-            // pci_dev_reset_iommu_done does (prepare took them off the reset device only).
-            for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
-                IommuDomain pd = e.getValue().domain();
-                if (pd == null) {
-                    continue;
-                }
-                try {
-                    setGroupPasid(pd, group, e.getKey(), blk);
-                } catch (IommuException ex) {
-                    tracer.warnCarryingOn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey() + " of "
-                            + group + " failed: " + ex.errno());
+            // Each PASID back on the reset device only, by its domain's set_dev_pasid with the
+            // blocking domain as old, when the device has PASIDs (1615e8896a8f: per-device, as
+            // prepare took them off this device only; it replaced __iommu_set_group_pasid)
+            if (registry.devIommuOf(dev).maxPasids > 0) {
+                for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
+                    IommuDomain pd = e.getValue().domain();
+                    if (pd == null) {
+                        continue;
+                    }
+                    int ret = setDevPasidOp(pd, dev, e.getKey(), blk);
+                    if (ret != 0) {
+                        tracer.warnCarryingOn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey()
+                                + " of " + dev + " failed: " + Errno.describe(ret));
+                    }
                 }
             }
             int cnt = recoveryCnt.getOrDefault(group, 0);
@@ -647,10 +649,14 @@ final class AttachEngine {
         }
     }
 
-    /** {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable member. */
+    /**
+     * {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable
+     * member, except one a reset blocked, whose PASIDs are off already (fc3523b16d2b: a repeated
+     * removal could time out ATS invalidations).
+     */
     void removeGroupPasid(IommuGroup group, int pasid, IommuDomain d) {
         for (Device dev : group.devices) {
-            if (pasidCapable(dev)) {
+            if (pasidCapable(dev) && !resetBlocked.contains(dev)) {
                 removeDevPasid(dev, pasid, d);
             }
         }

@@ -140,4 +140,25 @@ class ResetTest {
         f.core.deferredAttach(a, def);
         assertThat(f.m.events()).hasSize(calls);
     }
+
+    @Test
+    @DisplayName("__iommu_remove_group_pasid skips a device a reset blocked (fc3523b16d2b): its PASIDs are off "
+            + "already; pci_dev_reset_iommu_done then restores none")
+    void iommuRemoveGroupPasidSkipsAResetDevice() {
+        Fixture f = new Fixture();
+        PciDevice[] ab = {f.pci("a"), f.pci("b")};
+        f.m.groupWith(ab[1], ab[0]);
+        f.core.deviceAdd(ab[0]);
+        f.core.deviceAdd(ab[1]);
+        IommuDomain d = f.core.pagingDomainAlloc(ab[0]);
+        f.core.attachDevicePasid(d, ab[0], 7);
+        f.core.pciDevResetIommuPrepare(ab[0]);
+        f.m.clearEvents();
+        f.core.detachDevicePasid(d, ab[0], 7);
+        assertThat(f.m.calls("set_dev_pasid")).containsExactly("set_dev_pasid(M.blocked, b, 7, old=" + d + ") = 0");
+        f.m.clearEvents();
+        f.core.pciDevResetIommuDone(ab[0]);
+        assertThat(f.m.calls("set_dev_pasid")).isEmpty();
+        assertThat(f.m.programmedPasid(ab[0], 7)).isNull();
+    }
 }
