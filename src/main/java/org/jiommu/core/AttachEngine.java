@@ -3,6 +3,8 @@ package org.jiommu.core;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jiommu.base.Errno;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
@@ -394,7 +396,7 @@ final class AttachEngine {
         IommuGroup group = registry.groupOf(dev);
         if (version.atLeast(KernelVersion.V7_0) && group != null) {
             locks.whileMember(group, dev, () -> {
-                if (group.resettingDomain != null) {
+                if (resetBlocked.contains(dev)) { // gdev->blocked (b296ca1fb43a)
                     throw Args.err(Errno.EBUSY, dev + " is under PCI reset");
                 }
                 deferredAttachLocked(dev, d, di);
@@ -431,6 +433,10 @@ final class AttachEngine {
         return g.domain;
     }
 
+    /**
+     * iommu_driver_get_domain_for_dev: the blocking domain for a device its reset blocked
+     * ({@code gdev->blocked}, b296ca1fb43a), else the group's domain.
+     */
     IommuDomain driverGetDomainForDev(Device dev) {
         IommuGroup g = registry.groupOf(dev);
         if (g == null) {
@@ -439,13 +445,25 @@ final class AttachEngine {
         if (!g.mutex.isHeldByCurrentThread()) {
             tracer.warn("iommu_driver_get_domain_for_dev", "called for " + dev + " without the mutex of " + g);
         }
-        IommuDomain r = g.resettingDomain;
-        return r != null ? r : g.domain;
+        return resetBlocked.contains(dev) ? g.blockingDomain : g.domain;
     }
 
     // ------------------------------------------------------------------------------------------
-    // PCI reset (Δ7.0, SEMANTICS.md 6.5)
+    // PCI reset (Δ7.0, SEMANTICS.md 6.5), as of the 7.0 stable fixes: per-device state
+    // (b296ca1fb43a: struct group_device's blocked flag, the group's recovery_cnt) and nesting
+    // (0d5fd7a9323c: gdev->reset_depth, so cxl_reset_bus_function's inner
+    // pci_reset_bus_function prepare/done pair is a no-op inside the outer one).
     // ------------------------------------------------------------------------------------------
+
+    /** {@code gdev->reset_depth} of each device with one above zero; changed under its group's mutex. */
+    private final Map<Device, Integer> resetDepth = new ConcurrentHashMap<>();
+    /** Devices whose {@code gdev->blocked} is set: parked on the blocking domain by a reset. */
+    private final Set<Device> resetBlocked = ConcurrentHashMap.newKeySet();
+    /**
+     * {@code group->recovery_cnt} of each group with one above zero. While it is, the group's
+     * {@code resettingDomain} is its blocking domain (the model's mark that attaches are refused).
+     */
+    private final Map<IommuGroup, Integer> recoveryCnt = new ConcurrentHashMap<>();
 
     private boolean resetApplies(Device dev, String fn) {
         if (!version.atLeast(KernelVersion.V7_0)) {
@@ -454,6 +472,17 @@ final class AttachEngine {
         return dev instanceof PciDevice && ((PciDevice) dev).hasAts() && registry.devHasIommu(dev);
     }
 
+    /** The device's reset depth, 0 when it is not resetting (tests and the snapshot's readers). */
+    int resetDepth(Device dev) {
+        return resetDepth.getOrDefault(dev, 0);
+    }
+
+    /**
+     * pci_dev_reset_iommu_prepare: re-entrant per device. The outermost call parks the device's
+     * RID and PASIDs on the blocking domain (the group's domain and PASID slots stay), sets its
+     * blocked flag and counts it in the group's recovery_cnt; an inner call only deepens the
+     * count and returns 0 (no WARN, no -EBUSY: 0d5fd7a9323c). A failure undoes the depth.
+     */
     void resetPrepare(Device dev) {
         Args.requireDevice(dev, "pci_dev_reset_iommu_prepare");
         if (!resetApplies(dev, "pci_dev_reset_iommu_prepare")) {
@@ -461,19 +490,28 @@ final class AttachEngine {
         }
         IommuGroup group = registry.groupOf(dev);
         locks.whileMemberOrFail(group, dev, "", () -> {
-            if (group.resettingDomain != null) {
-                tracer.warn("pci_dev_reset_iommu_prepare", group + " is already resetting");
-                throw Args.err(Errno.EBUSY, group + " is already resetting");
+            int depth = resetDepth(dev);
+            resetDepth.put(dev, depth + 1);
+            if (depth > 0) {
+                return; // if (gdev->reset_depth++) return 0;
             }
             boolean hadBlocking = group.blockingDomain != null;
-            allocBlockingDomain(group);
-            IommuDomain blk = group.blockingDomain;
-            if (group.domain != blk) {
-                int ret = attachDeviceOp(blk, dev, group.domain);
-                if (ret != 0) {
-                    throw Args.driverErr(ret, "attach_dev(" + blk + ", " + dev + ") for reset");
+            try {
+                allocBlockingDomain(group);
+                IommuDomain blk = group.blockingDomain;
+                if (group.domain != blk) {
+                    int ret = attachDeviceOp(blk, dev, group.domain);
+                    if (ret != 0) {
+                        throw Args.driverErr(ret, "attach_dev(" + blk + ", " + dev + ") for reset");
+                    }
                 }
+            } catch (RuntimeException e) {
+                resetDepth.remove(dev); // gdev->reset_depth-- on each failure
+                throw e;
             }
+            IommuDomain blk = group.blockingDomain;
+            // gdev->blocked before the PASIDs go: set_dev_pasid may ask iommu_driver_get_domain_for_dev
+            resetBlocked.add(dev);
             // Stop every PASID of this device too; the slots themselves stay.
             for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
                 IommuDomain pd = e.getValue().domain();
@@ -481,6 +519,7 @@ final class AttachEngine {
                     removeDevPasid(dev, e.getKey(), pd);
                 }
             }
+            recoveryCnt.merge(group, 1, Integer::sum);
             group.resettingDomain = blk;
             if (!hadBlocking) {
                 tracer.trace(TraceEvent.Kind.LOG, "pci_dev_reset_iommu_prepare", "allocated blocking domain " + blk);
@@ -488,6 +527,12 @@ final class AttachEngine {
         });
     }
 
+    /**
+     * pci_dev_reset_iommu_done: an unbalanced call (depth 0) WARNs and changes nothing; an inner
+     * one only lowers the depth; the outermost re-attaches the group's domain, clears the device's
+     * blocked flag, restores the device's PASIDs and counts it out of the group's recovery_cnt
+     * (0d5fd7a9323c, b296ca1fb43a, 1615e8896a8f).
+     */
     void resetDone(Device dev) {
         Args.requireDevice(dev, "pci_dev_reset_iommu_done");
         if (!resetApplies(dev, "pci_dev_reset_iommu_done")) {
@@ -495,9 +540,17 @@ final class AttachEngine {
         }
         IommuGroup group = registry.groupOf(dev);
         locks.whileMember(group, dev, () -> {
-            if (group.resettingDomain == null) {
+            int depth = resetDepth(dev);
+            if (depth == 0) {
+                // "Unbalanced done() calls would underflow the counter"
+                tracer.warn("pci_dev_reset_iommu_done", dev + " is not being reset (reset_depth 0)");
                 return;
             }
+            if (depth > 1) {
+                resetDepth.put(dev, depth - 1);
+                return;
+            }
+            resetDepth.remove(dev);
             IommuDomain blk = group.blockingDomain;
             if (blk == null) {
                 tracer.warn("pci_dev_reset_iommu_done", group + " is resetting without a blocking domain");
@@ -510,21 +563,32 @@ final class AttachEngine {
                             + " failed: " + Errno.describe(ret));
                 }
             }
-            // Every PASID back on every PASID-capable member through __iommu_set_group_pasid, as
-            // pci_dev_reset_iommu_done does (prepare took them off the reset device only).
-            for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
-                IommuDomain pd = e.getValue().domain();
-                if (pd == null) {
-                    continue;
-                }
-                try {
-                    setGroupPasid(pd, group, e.getKey(), blk);
-                } catch (IommuException ex) {
-                    tracer.warnCarryingOn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey() + " of "
-                            + group + " failed: " + ex.errno());
+            resetBlocked.remove(dev);
+            // Each PASID back on the reset device only, by its domain's set_dev_pasid with the
+            // blocking domain as old, when the device has PASIDs (1615e8896a8f: per-device, as
+            // prepare took them off this device only; it replaced __iommu_set_group_pasid)
+            if (registry.devIommuOf(dev).maxPasids > 0) {
+                for (Map.Entry<Integer, PasidEntry> e : group.pasidArray.tailMap(1).entrySet()) {
+                    IommuDomain pd = e.getValue().domain();
+                    if (pd == null) {
+                        continue;
+                    }
+                    int ret = setDevPasidOp(pd, dev, e.getKey(), blk);
+                    if (ret != 0) {
+                        tracer.warnCarryingOn("pci_dev_reset_iommu_done", "restoring " + pd + " at PASID " + e.getKey()
+                                + " of " + dev + " failed: " + Errno.describe(ret));
+                    }
                 }
             }
-            group.resettingDomain = null;
+            int cnt = recoveryCnt.getOrDefault(group, 0);
+            if (cnt == 0) {
+                tracer.warnCarryingOn("pci_dev_reset_iommu_done", group + " has recovery_cnt 0");
+            } else if (cnt == 1) {
+                recoveryCnt.remove(group);
+                group.resettingDomain = null;
+            } else {
+                recoveryCnt.put(group, cnt - 1);
+            }
         });
     }
 
@@ -585,10 +649,14 @@ final class AttachEngine {
         }
     }
 
-    /** {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable member. */
+    /**
+     * {@code __iommu_remove_group_pasid}: the blocked domain's set_dev_pasid on every PASID-capable
+     * member, except one a reset blocked, whose PASIDs are off already (fc3523b16d2b: a repeated
+     * removal could time out ATS invalidations).
+     */
     void removeGroupPasid(IommuGroup group, int pasid, IommuDomain d) {
         for (Device dev : group.devices) {
-            if (pasidCapable(dev)) {
+            if (pasidCapable(dev) && !resetBlocked.contains(dev)) {
                 removeDevPasid(dev, pasid, d);
             }
         }

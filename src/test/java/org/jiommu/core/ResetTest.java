@@ -31,19 +31,81 @@ class ResetTest {
         fails(Errno.EBUSY, () -> f.core.attachGroup(d, g));
         fails(Errno.EBUSY, () -> f.core.groupClaimDmaOwner(g, "vfio"));
         assertThat(g.ownerCnt()).isZero();
-        int w = f.core.warningCount();
-        fails(Errno.EBUSY, () -> f.core.pciDevResetIommuPrepare(a));
-        assertThat(f.warningsSince(w)).hasSize(1);
         f.m.clearEvents();
         f.core.pciDevResetIommuDone(a);
         assertThat(f.m.calls("attach_dev")).containsExactly("attach_dev(" + def + ", a, old=M.blocked) = 0");
         assertThat(g.resettingDomain()).isNull();
         f.core.attachGroup(d, g);
         assertThat(g.domain()).isSameAs(d);
-        // done without a reset in progress does nothing
+        // done without a reset in progress: WARN_ON(reset_depth == 0), nothing else
         f.m.clearEvents();
+        int w = f.core.warningCount();
         f.core.pciDevResetIommuDone(a);
         assertThat(f.m.calls()).isEmpty();
+        assertThat(f.warningsSince(w)).hasSize(1);
+    }
+
+    @Test
+    @DisplayName("pci_dev_reset_iommu_prepare / _done nest per device (gdev->reset_depth, 0d5fd7a9323c): an inner "
+            + "pair changes nothing and WARNs nothing; only the outermost done re-attaches and unblocks")
+    void pciDevResetIommuPrepareNests() {
+        Fixture f = new Fixture();
+        PciDevice a = f.pci("a");
+        f.core.deviceAdd(a);
+        IommuGroup g = f.group(a);
+        IommuDomain def = g.defaultDomain();
+        IommuDomain d = f.core.pagingDomainAlloc(a);
+        int w = f.core.warningCount();
+        f.m.clearEvents();
+        f.core.pciDevResetIommuPrepare(a); // cxl_reset_bus_function
+        f.core.pciDevResetIommuPrepare(a); //   pci_reset_bus_function inside it: 0, no WARN
+        assertThat(f.m.calls("attach_dev")).containsExactly("attach_dev(M.blocked, a, old=" + def + ") = 0");
+        assertThat(f.warningsSince(w)).isEmpty();
+        f.m.clearEvents();
+        f.core.pciDevResetIommuDone(a); // the inner done: the device stays blocked
+        assertThat(f.warningsSince(w)).isEmpty();
+        assertThat(f.m.calls()).isEmpty();
+        assertThat(g.resettingDomain()).isSameAs(f.m.blockedDomain());
+        assertThat(f.core.driverGetDomainForDev(a)).isSameAs(f.m.blockedDomain());
+        fails(Errno.EBUSY, () -> f.core.attachGroup(d, g));
+        f.core.pciDevResetIommuDone(a); // the outer one
+        assertThat(f.m.calls("attach_dev")).containsExactly("attach_dev(" + def + ", a, old=M.blocked) = 0");
+        assertThat(g.resettingDomain()).isNull();
+        assertThat(f.core.driverGetDomainForDev(a)).isSameAs(def);
+        f.core.attachGroup(d, g);
+        // (the only WARNs: the test's own iommu_driver_get_domain_for_dev calls, made without the mutex)
+        assertThat(f.warningsSince(w)).allMatch(x -> x.startsWith("iommu_driver_get_domain_for_dev"));
+    }
+
+    @Test
+    @DisplayName("pci_dev_reset_iommu_prepare: a reset is per device (gdev->blocked, group recovery_cnt): a second "
+            + "function of the group resets alongside; the group refuses attaches until the last is done")
+    void pciDevResetIommuPreparePerDevice() {
+        Fixture f = new Fixture();
+        PciDevice[] ab = {f.pci("a"), f.pci("b")};
+        f.m.groupWith(ab[1], ab[0]);
+        f.core.deviceAdd(ab[0]);
+        f.core.deviceAdd(ab[1]);
+        IommuGroup g = f.group(ab[0]);
+        assertThat(f.group(ab[1])).isSameAs(g);
+        IommuDomain def = g.defaultDomain();
+        IommuDomain d = f.core.pagingDomainAlloc(ab[0]);
+        int w = f.core.warningCount();
+        f.core.pciDevResetIommuPrepare(ab[0]);
+        f.core.pciDevResetIommuPrepare(ab[1]);
+        assertThat(f.warningsSince(w)).isEmpty();
+        f.m.clearEvents();
+        f.core.pciDevResetIommuDone(ab[0]);
+        assertThat(f.m.calls("attach_dev")).containsExactly("attach_dev(" + def + ", a, old=M.blocked) = 0");
+        // b is still blocked and the group still recovering
+        assertThat(f.core.driverGetDomainForDev(ab[0])).isSameAs(def);
+        assertThat(f.core.driverGetDomainForDev(ab[1])).isSameAs(f.m.blockedDomain());
+        fails(Errno.EBUSY, () -> f.core.attachGroup(d, g));
+        f.core.pciDevResetIommuDone(ab[1]);
+        assertThat(g.resettingDomain()).isNull();
+        f.core.attachGroup(d, g);
+        // (the only WARNs: the test's own iommu_driver_get_domain_for_dev calls, made without the mutex)
+        assertThat(f.warningsSince(w)).allMatch(x -> x.startsWith("iommu_driver_get_domain_for_dev"));
     }
 
     @Test
@@ -77,5 +139,26 @@ class ResetTest {
         int calls = f.m.events().size();
         f.core.deferredAttach(a, def);
         assertThat(f.m.events()).hasSize(calls);
+    }
+
+    @Test
+    @DisplayName("__iommu_remove_group_pasid skips a device a reset blocked (fc3523b16d2b): its PASIDs are off "
+            + "already; pci_dev_reset_iommu_done then restores none")
+    void iommuRemoveGroupPasidSkipsAResetDevice() {
+        Fixture f = new Fixture();
+        PciDevice[] ab = {f.pci("a"), f.pci("b")};
+        f.m.groupWith(ab[1], ab[0]);
+        f.core.deviceAdd(ab[0]);
+        f.core.deviceAdd(ab[1]);
+        IommuDomain d = f.core.pagingDomainAlloc(ab[0]);
+        f.core.attachDevicePasid(d, ab[0], 7);
+        f.core.pciDevResetIommuPrepare(ab[0]);
+        f.m.clearEvents();
+        f.core.detachDevicePasid(d, ab[0], 7);
+        assertThat(f.m.calls("set_dev_pasid")).containsExactly("set_dev_pasid(M.blocked, b, 7, old=" + d + ") = 0");
+        f.m.clearEvents();
+        f.core.pciDevResetIommuDone(ab[0]);
+        assertThat(f.m.calls("set_dev_pasid")).isEmpty();
+        assertThat(f.m.programmedPasid(ab[0], 7)).isNull();
     }
 }

@@ -15,6 +15,12 @@ final class DeviceInfo extends MasterInfo<VtdIommu> {
     final int sid;
     /** Every requester id the unit may see for it ({@code pci_for_each_dma_alias}), own id first. */
     final int[] aliases;
+    /**
+     * The aliases {@code pci_for_each_dma_alias} reports with the device itself as {@code pdev}
+     * (its own id and quirk aliases, no bridge's): the ones scalable mode gives a context entry
+     * ({@code dev == &pdev->dev} in pasid.c's {@code pci_pasid_table_setup} / {@code _teardown}).
+     */
+    final int[] ownAliases;
 
     // ---- scalable mode: the PASID directory (intel_pasid_alloc_table) ----
     long pasidDir;
@@ -25,11 +31,12 @@ final class DeviceInfo extends MasterInfo<VtdIommu> {
     /** PASID-table pages by directory index. */
     final TreeMap<Integer, Long> pasidTables = new TreeMap<>();
 
-    DeviceInfo(PciDevice pdev, VtdIommu iommu, int[] aliases, boolean atsSupported, boolean pasidSupported,
-               boolean priSupported) {
+    DeviceInfo(PciDevice pdev, VtdIommu iommu, int[] aliases, int[] ownAliases, boolean atsSupported,
+               boolean pasidSupported, boolean priSupported) {
         super(pdev, iommu, atsSupported, pasidSupported, priSupported);
         this.sid = pdev.requesterId();
         this.aliases = aliases;
+        this.ownAliases = ownAliases;
     }
 
     boolean hasAlias(int rid) {

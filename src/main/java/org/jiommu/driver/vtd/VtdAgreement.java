@@ -80,8 +80,12 @@ final class VtdAgreement implements EntryView {
         }
         VtdTables t = tables.computeIfAbsent(u, k -> VtdTables.of(k.unit(), mem));
         List<Requester> rs = new ArrayList<>();
+        List<Integer> own = u.scalableMode() ? ownRequesterIds(dev) : null;
         for (int rid : requesterIds(dev)) {
             String label = String.format("rid %02x:%02x.%d", rid >> 8, (rid >> 3) & 0x1F, rid & 7);
+            if (own != null && !own.contains(rid)) {
+                label += " (" + VtdHardwareAgreement.BRIDGE_ALIAS_FINDING + ")";
+            }
             rs.add(new Requester(rid, label, ridEntry(t, rid)));
         }
         Map<Integer, HwEntry> pasids = null;
@@ -105,6 +109,20 @@ final class VtdAgreement implements EntryView {
         for (DmaAlias a : dev.topology().dmaAliases(dev)) {
             if (!rids.contains(a.requesterId())) {
                 rids.add(a.requesterId());
+            }
+        }
+        return rids;
+    }
+
+    /** The requester ids pci_for_each_dma_alias reports with the device itself as pdev (own id, quirk aliases). */
+    private static List<Integer> ownRequesterIds(PciDevice dev) {
+        List<Integer> rids = new ArrayList<>();
+        rids.add(dev.requesterId());
+        if (dev.topology() != null) {
+            for (DmaAlias a : dev.topology().dmaAliases(dev)) {
+                if (a.device() == dev && !rids.contains(a.requesterId())) {
+                    rids.add(a.requesterId());
+                }
             }
         }
         return rids;

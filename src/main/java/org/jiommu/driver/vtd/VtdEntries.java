@@ -219,21 +219,27 @@ final class VtdEntries {
     }
 
     /**
-     * Points the context entry of each alias at the device's PASID directory (present bit last).
-     * An alias another device already set up keeps that device's directory (Linux skips a present
-     * context entry). A not-present to present change needs no invalidation unless the unit
-     * caches not-present entries (caching mode, domain 0). Holds the unit's lock.
+     * intel_pasid_setup_sm_context: points the context entry of each of the device's own aliases
+     * at its PASID directory (present bit last). Only the aliases pci_for_each_dma_alias reports
+     * with the device itself as pdev (pci_pasid_table_setup's {@code dev == &pdev->dev}: its own
+     * id and quirk aliases); a bridge's alias gets no entry, so a conventional function behind a
+     * PCIe-to-PCI bridge, which reaches the unit with that alias, has its DMA fault unless a
+     * device of the bridge's secondary bus at devfn 0 (whose own id the alias is) set it up.
+     * A present entry is left as it is (device_pasid_table_setup: a quirk alias another device
+     * set up keeps that device's directory). A not-present to present change needs no
+     * invalidation unless the unit caches not-present entries (caching mode, domain 0). Holds the
+     * unit's lock.
      *
      * @return false when a context table could not be allocated
      */
     boolean setupScalableContexts(DeviceInfo info) {
         VtdIommu u = info.iommu;
-        for (int alias : info.aliases) {
+        for (int alias : info.ownAliases) {
             if (u.contextEntryAddress(alias, true) == 0) {
                 return false;
             }
         }
-        for (int alias : info.aliases) {
+        for (int alias : info.ownAliases) {
             long a = u.contextEntryAddress(alias, false);
             long[] cur = u.readEntry(a, 4);
             if ((cur[0] & 1) != 0) {
@@ -265,26 +271,31 @@ final class VtdEntries {
     }
 
     /**
-     * Clears (or hands over) the context entries that point at this device's PASID directory: an
-     * alias another probed device shares is re-pointed at that device's directory instead of
-     * going dark. Holds the unit's lock.
+     * intel_pasid_teardown_sm_context: for each of the device's own aliases (as set-up, no
+     * bridge's) whose context table exists, device_pasid_table_teardown zeroes the entry, present
+     * or not and whatever directory it names (a quirk alias another probed device set up goes
+     * too: the kernel counts no users), then intel_context_flush_no_pasid: a device-selective
+     * context-cache invalidation naming the device's own requester id (info->bus / devfn, also for
+     * a quirk alias) and, with ATS still enabled, a global device-TLB invalidation; a wait ends
+     * the batch. Holds the unit's lock.
      */
     void teardownScalableContexts(DeviceInfo info) {
         VtdIommu u = info.iommu;
-        for (int alias : info.aliases) {
+        for (int alias : info.ownAliases) {
             long a = u.contextEntryAddress(alias, false);
             if (a == 0) {
                 continue;
             }
             long[] cur = u.readEntry(a, 4);
-            if ((cur[0] & 1) == 0 || (cur[0] & ~0xFFFL) != info.pasidDir) {
-                continue;
+            int did = (int) (cur[1] >>> 8) & 0xFFFF; // context_domain_id: ignored by scalable-mode hardware
+            u.mem.writeLongRelease(a, 0L); // context_clear_entry: the low word (P) first
+            u.writeEntry(a, new long[cur.length]);
+            CommandBatch<long[]> batch = new CommandBatch<>(u.queue::submit);
+            batch.add(u.contextDevice(did, info.sid));
+            if (info.atsEnabled()) {
+                batch.add(VtdEncoder.deviceTlbInv(info.sid, info.sid, 0, 0, VtdEncoder.DEVTLB_FLUSH_ALL));
             }
-            clearContextEntry(info, alias, a, cur, 0);
-            DeviceInfo heir = driver.otherUser(info, alias, false);
-            if (heir != null) {
-                u.writeEntry(a, scalableContext(heir, true));
-            }
+            batch.submit();
         }
     }
 

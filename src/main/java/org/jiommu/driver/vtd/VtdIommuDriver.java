@@ -43,8 +43,9 @@ import org.jiommu.pgtable.x86.X86RadixPageTable;
  *
  * <ul>
  * <li><b>Probe</b> finds the unit whose scope covers the device; in scalable mode it allocates the
- *     device's PASID directory and points the context entry of every DMA alias at it, with
- *     RID_PASID = 0, and enables ATS. In legacy mode context entries are written on attach.</li>
+ *     device's PASID directory and points the context entry of each of its own DMA aliases at
+ *     it (no bridge's: intel_pasid_setup_sm_context), with RID_PASID = 0, and enables ATS. In
+ *     legacy mode context entries (every alias) are written on attach.</li>
  * <li><b>Attach</b> of a paging domain allocates the domain's id on the unit (first attachment
  *     there), tears the device's current entry down (entry cleared, then context-cache or
  *     PASID-cache, IOTLB and device-TLB invalidation) and writes the new one present-bit last:
@@ -284,10 +285,14 @@ public final class VtdIommuDriver {
         return locked(dev, 0, info -> info.iopfRefcount());
     }
 
-    /** Requester ids the driver programs for {@code dev} (its DMA aliases), own id first; empty if not probed. */
+    /**
+     * Requester ids the driver programs for {@code dev}, own id first; empty if not probed. Legacy
+     * mode: every DMA alias (domain_context_mapping); scalable mode: only those whose pdev is the
+     * device itself, no bridge's (intel_pasid_setup_sm_context).
+     */
     public int[] requesterIds(Device dev) {
         DeviceInfo info = infos.get(dev);
-        return info == null ? new int[0] : info.aliases.clone();
+        return info == null ? new int[0] : (info.iommu.scalable ? info.ownAliases : info.aliases).clone();
     }
 
     /** Whether the driver enabled ATS on {@code dev}. */
@@ -434,7 +439,8 @@ public final class VtdIommuDriver {
 
     /**
      * intel_iommu_probe_device: the device's state, and in scalable mode its PASID table and the
-     * context entry of each of its aliases (intel_pasid_setup_sm_context), then ATS.
+     * context entry of each of its own aliases, never a bridge's (intel_pasid_setup_sm_context),
+     * then ATS.
      */
     private IommuDevice probeDevice(Device dev) {
         VtdIommu u = unitFor(dev);
@@ -451,13 +457,15 @@ public final class VtdIommuDriver {
         List<DmaAlias> aliasList = p.topology() != null ? p.topology().dmaAliases(p)
                 : List.of(new DmaAlias(p, p.requesterId()));
         int[] aliases = aliasList.stream().mapToInt(DmaAlias::requesterId).distinct().toArray();
+        int[] ownAliases = aliasList.stream().filter(a -> a.device() == p).mapToInt(DmaAlias::requesterId)
+                .distinct().toArray();
         boolean ats = u.deviceTlb && p.hasAts();
         boolean pasid = u.scalable && u.maxPasids > 0 && p.pasidBits() > 0;
         // pri_supported: a unit with a page request queue (ECAP.PRS, PDS), scalable mode, and only
         // on top of ATS (a page request asks for a translation the device then caches; PCIe gives
         // PRI only with ATS): intel_iommu_probe_device, docs/driver-vtd.md 8.
         boolean pri = u.scalable && u.prq != null && ats && p.hasPri();
-        DeviceInfo info = new DeviceInfo(p, u, aliases, ats, pasid, pri);
+        DeviceInfo info = new DeviceInfo(p, u, aliases, ownAliases, ats, pasid, pri);
         synchronized (u.lock) {
             if (u.scalable) {
                 entries.allocPasidTable(info);
@@ -482,7 +490,7 @@ public final class VtdIommuDriver {
     /**
      * intel_iommu_release_device. The release domain (blocked, or identity for a device with
      * direct mappings) is attached already. ATS goes off; in scalable mode the context entries
-     * of the device's aliases are torn down and its PASID table freed (intel_pasid_teardown_sm_context,
+     * of the device's own aliases are torn down and its PASID table freed (intel_pasid_teardown_sm_context,
      * intel_pasid_free_table) whatever the release domain was: a require_direct device parked on
      * identity faults once release has run (issue 13 item 3). Legacy mode leaves its context
      * entries as the release domain programmed them.
@@ -515,17 +523,6 @@ public final class VtdIommuDriver {
             }
             infos.remove(dev);
         }
-    }
-
-    /** Another device probed on the same unit with {@code alias}; with {@code attached}, only one that has a domain. */
-    DeviceInfo otherUser(DeviceInfo info, int alias, boolean attached) {
-        for (DeviceInfo o : infos.values()) {
-            if (o != info && o.iommu == info.iommu && o.hasAlias(alias)
-                    && (!attached || (o.ridDomain() != null && o.ridDomain() != blockedDomain))) {
-                return o;
-            }
-        }
-        return null;
     }
 
     // ------------------------------------------------------------------------------------------

@@ -107,8 +107,11 @@ public final class VtdKind implements IommuKind {
     /**
      * The stress bed on one scalable-mode unit; every shared device a PCI function (docs/check.md 4):
      * a1 plain, a2 with ATS, b1+b2 conventional PCI behind a PCIe-to-PCI bridge (one group, DMA
-     * aliased to the bridge), r with a firmware RMRR (require_direct), p with ATS, 20 PASID bits and
-     * PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
+     * aliased to the bridge as 1e:00.0, b1's own id: scalable mode sets up a context entry only
+     * for a device's own ids (intel_pasid_setup_sm_context), so b2's DMA walks b1's PASID
+     * directory; with no function at devfn 0 both would fault and I7 would report the bridge
+     * alias on every check, docs/driver-vtd.md 11), r with a firmware RMRR (require_direct), p
+     * with ATS, 20 PASID bits and PRI, q1+q2 two functions of one card without ACS (one group; shared PASID slots with part 2);
      * with part 2 also n (3 PASID bits). Each worker gets its own lane endpoint (ATS on even ones).
      * The devices are probed, all released and probed again: the frames the driver keeps for good
      * (context tables) are then in the
@@ -125,7 +128,7 @@ public final class VtdKind implements IommuKind {
         PciDevice a1 = endpoint(root, "a1", 0x02, false, 0, false);
         PciDevice a2 = endpoint(root, "a2", 0x03, true, 0, false);
         PciBus legacy = root.pcieToPciBridge("p2p", 0x1e, 0, 0x1e);
-        PciDevice b1 = legacy.endpoint("b1", 1, 0);
+        PciDevice b1 = legacy.endpoint("b1", 0, 0);
         PciDevice b2 = legacy.endpoint("b2", 2, 0);
         PciDevice r = endpoint(root, "r", 0x04, false, 0, false);
         vtd.driver().addRmrr(r, StressBed.DIRECT, 0x2000, false);
@@ -181,7 +184,7 @@ public final class VtdKind implements IommuKind {
         scenarioPort(y, "a2", 0x03, "[ats]", 0, "");
         y.append("    - pcie-to-pci-bridge: p2p\n      bdf: \"00:1e.0\"\n      secondary-bus: 0x1e\n      iommu: dmar0\n"
                 + "      below:\n"
-                + "        - {name: b1, bus: pci, bdf: \"1e:01.0\", iommu: dmar0}\n"
+                + "        - {name: b1, bus: pci, bdf: \"1e:00.0\", iommu: dmar0}\n"
                 + "        - {name: b2, bus: pci, bdf: \"1e:02.0\", iommu: dmar0}\n");
         scenarioPort(y, "r", 0x04, "[]", 0, ", reserved: [{kind: direct, base: " + hex(StressBed.DIRECT)
                 + ", size: 0x2000}]");

@@ -25,8 +25,13 @@ import org.jiommu.platform.HardwareAgreement;
  * <pre>
  * 00:1c.0 root port (ACS) -> 01:00.0 nic   ATS, 20-bit PASID, PRI
  * 00:1d.0 root port (ACS) -> 02:00.0 disk  no ATS, no PASID
- * 00:1e.0 PCIe-to-PCI bridge -> 03:01.0 leg0, 03:02.0 leg1 (conventional PCI: DMA aliased to 03:00.0)
+ * 00:1e.0 PCIe-to-PCI bridge -> 03:00.0 leg0, 03:01.0 leg1 (conventional PCI: DMA aliased to 03:00.0)
  * </pre>
+ * The bridge alias 03:00.0 is leg0's own requester id, so scalable mode, which sets up a context
+ * entry only for a device's own ids (intel_pasid_setup_sm_context), still gives the pair one:
+ * leg0's, and leg1's DMA walks leg0's PASID directory. Functions behind a bridge none of which
+ * sits at devfn 0 fault in scalable mode (VtdAliasTest).
+ * 
  * Devices are created but not added; {@link #hotplug} adds them. Invariant I7 is checked after
  * every public core call (on its RETURN or ERROR trace event, which the core emits after the call
  * released its locks) unless {@link #checkEveryCall} is turned off; {@link #agree()} asserts that
@@ -69,8 +74,8 @@ final class VtdFixture {
         nic = root.rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED).endpoint("nic", 0, 0, true, 20, true, Acs.NONE);
         disk = root.rootPort("rp1", 0x1d, 0, 2, Acs.ISOLATED).endpoint("disk", 0, 0, false, 0, false, Acs.NONE);
         PciBus legacyBus = root.pcieToPciBridge("p2p", 0x1e, 0, 3);
-        leg0 = legacyBus.endpoint("leg0", 1, 0);
-        leg1 = legacyBus.endpoint("leg1", 2, 0);
+        leg0 = legacyBus.endpoint("leg0", 0, 0);
+        leg1 = legacyBus.endpoint("leg1", 1, 0);
     }
 
     static VtdConfig config(boolean scalable, int width) {
