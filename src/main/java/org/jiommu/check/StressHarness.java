@@ -120,6 +120,12 @@ public final class StressHarness {
         return out;
     }
 
+    /**
+     * Calls between two whole-platform checks of a run's watch at most (the checks between look
+     * at each call's scope only, {@link CoreWatch#checkIncrementally}).
+     */
+    public static final int CHECK_PERIOD = 64;
+
     /** The kind a run uses unless it says otherwise. */
     public static final String DEFAULT_KIND = "mock";
 
@@ -138,14 +144,29 @@ public final class StressHarness {
      *     run), instead of free-running threads
      * @param bedSource where the run's bed comes from instead of the kind's built-in one (a
      *     scenario file's own platform, {@link PlatformBed}), or null; called once per run
+     * @param checkPeriod the watch checks incrementally with a whole-platform check at least every
+     *     this many calls ({@link CoreWatch#checkIncrementally}, default {@link #CHECK_PERIOD}); 0
+     *     checks the whole platform after every call
      */
     public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
-                         String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource) {
+                         String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource,
+                         int checkPeriod) {
         public Config {
-            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null || kind == null) {
+            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null || kind == null || checkPeriod < 0) {
                 throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
-                        + "/" + plant + "/" + kind);
+                        + "/" + plant + "/" + kind + "/" + checkPeriod);
             }
+        }
+
+        /** A run checked incrementally with the default period. */
+        public Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
+                      String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource) {
+            this(seed, threads, opsPerThread, domains, pasids, plant, kind, serial, bedSource, CHECK_PERIOD);
+        }
+
+        /** The same run, its watch checking the whole platform at least every {@code period} calls (0: every call). */
+        public Config checkingEvery(int period) {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, serial, bedSource, period);
         }
 
         /** A run on the built-in stress bed of {@code kind}. */
@@ -166,17 +187,17 @@ public final class StressHarness {
 
         /** The same run with the part-2 calls. */
         public Config withPasids() {
-            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial, bedSource);
+            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial, bedSource, checkPeriod);
         }
 
         /** The same run with a planted bug. */
         public Config planting(Plant p) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial, bedSource);
+            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial, bedSource, checkPeriod);
         }
 
         /** The same churn on the stress bed of IOMMU kind {@code k}. */
         public Config on(String k) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial, null);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial, null, checkPeriod);
         }
 
         /**
@@ -187,7 +208,7 @@ public final class StressHarness {
          */
         public Config on(String k, Supplier<Platform> platform, Set<String> iommus, Set<String> dmaApiDrivers) {
             return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial,
-                    shape -> PlatformBed.build(platform, k, iommus, shape, dmaApiDrivers));
+                    shape -> PlatformBed.build(platform, k, iommus, shape, dmaApiDrivers), checkPeriod);
         }
 
         /** The bed of a run of this shape: the source's, or the kind's built-in one. */
@@ -200,7 +221,7 @@ public final class StressHarness {
          * (every call, every result, every DMA outcome) depends on the seed alone.
          */
         public Config serialised() {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true, bedSource);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true, bedSource, checkPeriod);
         }
     }
 
@@ -381,6 +402,7 @@ public final class StressHarness {
         if (exact) {
             watch.usePlatform(w.platform);
         }
+        watch.checkIncrementally(cfg.checkPeriod());
         FrameAllocator.Stats baseline = w.baseline;
         int warningsBefore = w.core.warningCount();
         Run run = new Run(progress, cfg.serial() ? new ReproLog() : null);
@@ -394,6 +416,7 @@ public final class StressHarness {
             w.quiesce("quiescent point " + point[0], run);
             if (point[0] == 1 && w.kindPlant != null && w.kindPlant.when() == StressPlant.When.FIRST_QUIESCENT_POINT) {
                 w.kindPlant.plant(w.bed);
+                watch.invalidate(); // the plant wrote the platform outside any core call
                 run.log("plant", null, "name", cfg.plant().name());
             }
         };
@@ -414,6 +437,8 @@ public final class StressHarness {
         if (quiesce != null) {
             w.quiesce("the end of the run", run);
         }
+        // the incremental watch's last whole check before the teardown changes everything
+        watch.checkWhole("the end of the workers' calls");
         if (w.pasids) {
             PasidChurn.teardown(w, holdings, run);
         }

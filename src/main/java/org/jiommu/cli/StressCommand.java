@@ -119,6 +119,15 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--list-plants", description = "list the plants of the platform's kinds, one line each, and exit")
     boolean listPlants;
 
+    @Option(names = "--kind", paramLabel = "KIND", split = ",",
+            description = "stress only these IOMMU kinds (mock, vtd, smmuv3, smmuv2; comma-separated)")
+    List<String> onlyKinds;
+
+    @Option(names = "--check-every", paramLabel = "N",
+            description = "check the whole platform at least every N calls, each call's own groups and devices in"
+                    + " between; 0 checks the whole platform after every call (default ${DEFAULT-VALUE})")
+    int checkEvery = StressHarness.CHECK_PERIOD;
+
     @Option(names = "--builtin-bed",
             description = "stress the built-in stress bed of the file's IOMMU kinds, not the file's own devices")
     boolean builtinBed;
@@ -221,8 +230,24 @@ public final class StressCommand implements Callable<Integer> {
         return new Campaign(plan, out, err).run();
     }
 
-    /** The kinds to stress; null (after printing why) when the input is unusable. */
+    /** The kinds to stress (only those of --kind when given); null (after printing why) when unusable. */
     private List<String> kinds(PrintWriter err) {
+        List<String> all = allKinds(err);
+        if (all == null || onlyKinds == null) {
+            return all;
+        }
+        for (String k : onlyKinds) {
+            if (!all.contains(k)) {
+                err.println("jiommu stress: --kind " + k + ": not a kind with a stress bed"
+                        + (file == null ? "" : " of " + file) + " (" + String.join(", ", all) + ")");
+                err.flush();
+                return null;
+            }
+        }
+        return all.stream().filter(onlyKinds::contains).toList();
+    }
+
+    private List<String> allKinds(PrintWriter err) {
         if (file == null) {
             return IommuKinds.names().stream().filter(k -> IommuKinds.require(k).hasStressBed()).toList();
         }
@@ -352,6 +377,9 @@ public final class StressCommand implements Callable<Integer> {
         if (threads < 1 || domains < 1) {
             throw new IllegalArgumentException("--threads and --domains must be at least 1");
         }
+        if (checkEvery < 0) {
+            throw new IllegalArgumentException("--check-every must be 0 or more");
+        }
         int ops = length != null && length.ops != null ? length.ops : DEFAULT_OPS;
         Double secs = length == null ? null : length.seconds;
         if (ops < 1 || secs != null && !(secs > 0)) {
@@ -462,6 +490,7 @@ public final class StressCommand implements Callable<Integer> {
             if (fileBed != null) {
                 cfg = cfg.on(kind, StressCommand.this::filePlatform, iommusOf(kind), dmaApiDrivers());
             }
+            cfg = cfg.checkingEvery(checkEvery);
             StressHarness.Progress p = new StressHarness.Progress();
             current = p;
             StressHarness.Result r = StressHarness.run(cfg, p);
@@ -525,9 +554,11 @@ public final class StressCommand implements Callable<Integer> {
         /** The command that runs exactly this seed on this platform again. */
         private String replay(StressHarness.Config cfg) {
             return "jiommu stress" + (file == null ? "" : " " + file + (builtinBed ? " --builtin-bed" : ""))
+                    + (plan.kinds().size() > 1 || onlyKinds != null ? " --kind " + cfg.kind() : "")
                     + " --seed " + cfg.seed() + " --threads "
                     + cfg.threads() + " --ops " + cfg.opsPerThread() + (domains == 3 ? "" : " --domains " + domains)
                     + (cfg.serial() ? " --serial" : "")
+                    + (checkEvery == StressHarness.CHECK_PERIOD ? "" : " --check-every " + checkEvery)
                     + (cfg.plant().equals(StressHarness.Plant.NONE) ? "" : " --plant " + cfg.plant());
         }
 
