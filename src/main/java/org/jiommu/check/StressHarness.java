@@ -121,6 +121,32 @@ public final class StressHarness {
     }
 
     /**
+     * Why {@code plant} cannot be planted on {@code bed} (a bed of a file's own platform may lack
+     * what it needs: the device a kind's plant names on its built-in bed, DMA lanes, the PASID
+     * churn), or null when it can: a run refuses it rather than plant nothing
+     * ({@link StressPlant#unplantable}; {@code jiommu stress FILE --plant} exits 2 with it).
+     *
+     * @throws IllegalArgumentException if the bed's kinds have no plant of that name
+     */
+    public static String unplantable(Plant plant, StressBed bed) {
+        if (plant.equals(Plant.NONE)) {
+            return null;
+        }
+        if (plant.equals(Plant.ROGUE_PASID_FREE)) {
+            return bed.shape().pasids() && !bed.pasidDevices().isEmpty() ? null
+                    : "its rogue caller frees a bound process's PASID, and the bed has no PASID churn (a shared PCI"
+                    + " function with PASIDs and PRI)";
+        }
+        for (IommuUnits u : bed.platform().units()) {
+            StressPlant p = u.plants().get(plant.name());
+            if (p != null) {
+                return p.unplantable(bed);
+            }
+        }
+        throw new IllegalArgumentException("no stress plant '" + plant.name() + "' on this platform");
+    }
+
+    /**
      * Calls between two whole-platform checks of a run's watch at most (the checks between look
      * at each call's scope only, {@link CoreWatch#checkIncrementally}).
      */

@@ -216,6 +216,7 @@ public final class StressCommand implements Callable<Integer> {
             plan = plan(kinds);
             if (scenario != null && !builtinBed) {
                 deriveFileBeds(plan.kinds());
+                refuseUnplantable(plan);
             }
         } catch (IllegalArgumentException e) {
             err.println("jiommu stress: " + e.getMessage());
@@ -348,6 +349,22 @@ public final class StressCommand implements Callable<Integer> {
                         dmaApiDrivers()));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(file + " cannot be stressed on " + k + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * A plant the file's own platform cannot take (it names a built-in bed device the file has
+     * no equivalent of, or needs lanes or the PASID churn the file cannot give): refused before
+     * any run, with the reason, rather than a run that plants nothing.
+     */
+    private void refuseUnplantable(Plan plan) {
+        StressHarness.Plant p = plan.base().plant();
+        for (String k : plan.kinds()) {
+            String why = StressHarness.unplantable(p, fileBeds.get(k).bed());
+            if (why != null) {
+                throw new IllegalArgumentException("--plant " + p + " cannot be planted on " + file + "'s own platform ("
+                        + k + "): " + why + "; --builtin-bed plants it on the " + k + " kind's built-in stress bed");
             }
         }
     }
