@@ -2,7 +2,6 @@ package org.jiommu.check;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.EnumSet;
@@ -15,7 +14,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -529,7 +527,7 @@ public final class StressHarness {
     }
 
     /** One worker: its holdings, its seeded choices, and one step of the mix at a time. */
-    private static final class Worker {
+    static final class Worker {
         final StressWorld w;
         final Holdings h;
         final int tid;
@@ -594,110 +592,13 @@ public final class StressHarness {
         join(threads, run);
     }
 
-    private static void join(List<Thread> threads, Run run) {
+    static void join(List<Thread> threads, Run run) {
         for (Thread th : threads) {
             try {
                 th.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 run.unexpected.add("interrupted while joining " + th.getName());
-            }
-        }
-    }
-
-    /**
-     * The seeded serial scheduler: every worker keeps its own thread (so per-thread state such as
-     * the watch's call frames is what it is in a free run), but a worker runs only when handed
-     * the turn, for exactly one step, and hands it back. The next worker is drawn from a Random
-     * seeded by the run's seed among those that have steps left and are not waiting at the
-     * quiescent point; when all are waiting, the quiescent check runs on the scheduler's thread,
-     * as the barrier action does in a free run. With no two steps ever overlapping, every call
-     * sees the state the previous one left, and the run is the same on every machine.
-     */
-    private static final class SerialScheduler {
-        private final Config cfg;
-        private final List<Worker> workers;
-        private final Runnable quiesce;
-        private final Run run;
-        private final Semaphore[] turn;
-        private final Semaphore stepDone = new Semaphore(0);
-        /** The run's first problem so far, or null: after each step, to end the reproducing log there. */
-        private final java.util.function.Supplier<String> problem;
-
-        SerialScheduler(Config cfg, List<Worker> workers, Runnable quiesce, Run run,
-                        java.util.function.Supplier<String> problem) {
-            this.problem = problem;
-            this.cfg = cfg;
-            this.workers = workers;
-            this.quiesce = quiesce;
-            this.run = run;
-            this.turn = new Semaphore[workers.size()];
-            for (int i = 0; i < turn.length; i++) {
-                turn[i] = new Semaphore(0);
-            }
-        }
-
-        void run() {
-            List<Thread> threads = new ArrayList<>();
-            for (Worker wk : workers) {
-                Thread th = new Thread(() -> {
-                    for (int i = 0; i < cfg.opsPerThread(); i++) {
-                        turn[wk.tid].acquireUninterruptibly();
-                        try {
-                            wk.step();
-                        } catch (Throwable e) {
-                            run.unexpected.add("thread " + wk.tid + ": " + e);
-                        } finally {
-                            stepDone.release();
-                        }
-                    }
-                }, "stress-serial-" + cfg.seed() + "-" + wk.tid);
-                threads.add(th);
-                th.start();
-            }
-            Random order = new Random(cfg.seed() * 0x9E3779B97F4A7C15L + 0x5EED);
-            int n = workers.size();
-            int[] done = new int[n];
-            boolean[] waiting = new boolean[n];
-            int[] ready = new int[n];
-            while (true) {
-                int count = 0;
-                boolean anyWaiting = false;
-                for (int t = 0; t < n; t++) {
-                    if (waiting[t]) {
-                        anyWaiting = true;
-                    } else if (done[t] < cfg.opsPerThread()) {
-                        ready[count++] = t;
-                    }
-                }
-                if (count == 0) {
-                    if (!anyWaiting) {
-                        break;
-                    }
-                    // every worker has reached the quiescent point (they all make the same number of steps)
-                    quiesce.run();
-                    markFailure();
-                    Arrays.fill(waiting, false);
-                    continue;
-                }
-                int t = ready[order.nextInt(count)];
-                turn[t].release();
-                stepDone.acquireUninterruptibly();
-                markFailure();
-                done[t]++;
-                if (quiesce != null && done[t] % QUIESCE == 0) {
-                    waiting[t] = true;
-                }
-            }
-            join(threads, run);
-        }
-
-        private void markFailure() {
-            if (!run.repro.failed()) {
-                String p = problem.get();
-                if (p != null) {
-                    run.repro.markFailure(p);
-                }
             }
         }
     }
