@@ -120,7 +120,7 @@ public final class StressCommand implements Callable<Integer> {
     boolean listPlants;
 
     @Option(names = "--kind", paramLabel = "KIND", split = ",",
-            description = "stress only these IOMMU kinds (mock, vtd, smmuv3, smmuv2; comma-separated)")
+            description = "stress only these IOMMU kinds (comma-separated names, as the runs print them)")
     List<String> onlyKinds;
 
     @Option(names = "--check-every", paramLabel = "N",
