@@ -47,7 +47,7 @@ class IncrementalWatchTest {
     }
 
     @Test
-    @DisplayName("a scoped state finds the group-local corruptions the whole state finds (I-UNIFORM, I3, I-OWNER, I-SLOT0, I-PASID-SLOT both ways)")
+    @DisplayName("a scoped state finds the group-local corruptions the whole state finds (I-UNIFORM, I-OWNER, I-PASID-SLOT both ways)")
     void scopedFindsGroupLocalViolations() {
         TestPlatform p = new TestPlatform();
         PlatformDevice a = p.plat("a");
