@@ -16,7 +16,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.Map;
 import org.jiommu.base.Errno;
+import org.jiommu.bus.Device;
+import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.TraceEvent;
@@ -88,6 +91,25 @@ public final class CoreWatch implements TraceListener {
     private final AtomicLong transitionChecks = new AtomicLong();
     private final AtomicLong reported = new AtomicLong();
     private final AtomicLong excusedCount = new AtomicLong();
+    private final AtomicLong scopedChecks = new AtomicLong();
+
+    /** Incremental checking ({@link #checkIncrementally}): a whole check every this many calls; 0 = every call. */
+    private volatile int period;
+    /** The last whole core snapshot and its device names (the scoped captures' global half); null: none yet. */
+    private volatile CoreSnapshot lastWhole;
+    private volatile Map<String, Device> lastNames;
+    /** Calls checked in scope since the last whole check; guarded by the gate's write lock. */
+    private int sinceWhole;
+    /** Outermost calls started so far (counted under the gate's read hold, so never during a check). */
+    private final AtomicLong started = new AtomicLong();
+    /**
+     * The last whole state captured after a call (or by {@link #checkWhole}) with no call in
+     * flight, and {@link #started} then: the next call, if it is the first to start since, takes
+     * it as its "before" instead of capturing the same state again. Null: none.
+     */
+    private volatile PlatformState lastAfter;
+    private volatile long lastAfterStarted;
+    private final AtomicLong reusedBefore = new AtomicLong();
 
     /**
      * One finding: the violations a check found after a call.
@@ -113,11 +135,17 @@ public final class CoreWatch implements TraceListener {
         String function;
         List<String> args;
         long epoch;
+        long started;
         boolean overlapped;
         PlatformState before;
         final List<CallRecord.AttachCall> attaches = new ArrayList<>();
         boolean warned;
         boolean directMapFailed;
+        /** A {@link CallScope#LOCAL} call under incremental checking; its scope from the arguments. */
+        boolean local;
+        CallScope scope;
+        /** Arguments of its driver callbacks (device names among them widen the scope). */
+        final List<String> eventArgs = new ArrayList<>();
         IommuDomain mapDomain;
         long mapIova;
         long mapPaddr;
@@ -158,6 +186,8 @@ public final class CoreWatch implements TraceListener {
         gate.writeLock().lock();
         try {
             this.platform = p;
+            this.lastWhole = null;
+            this.lastAfter = null;
         } finally {
             gate.writeLock().unlock();
         }
@@ -185,6 +215,8 @@ public final class CoreWatch implements TraceListener {
         try {
             history.ledgerUnsure.addAll(history.ledger.keySet());
             history.ledgerUnsure.addAll(core.groups());
+            lastWhole = null; // calls it did not see may have changed anything
+            lastAfter = null;
             paused = false;
         } finally {
             gate.writeLock().unlock();
@@ -194,6 +226,105 @@ public final class CoreWatch implements TraceListener {
     /** Stops watching. */
     public void detach() {
         core.removeTraceListener(this);
+    }
+
+    /**
+     * Checks incrementally from now on (docs/check.md 2, "Incremental checking"): after a call
+     * of {@link CallScope#LOCAL}, only the groups and devices it can have changed (its scope),
+     * with the rest of the core from the last whole snapshot; after any other call, after a call
+     * that WARNed, whose driver callbacks left its scope or that logged a direct-mapping failure,
+     * and after every {@code period}-th scoped check, the whole platform, as without it.
+     *
+     * @param period calls between two whole checks at most; 0 checks the whole platform after every call
+     */
+    public void checkIncrementally(int period) {
+        if (period < 0) {
+            throw new IllegalArgumentException("period " + period);
+        }
+        gate.writeLock().lock();
+        try {
+            this.period = period;
+            this.sinceWhole = 0;
+            this.lastAfter = null;
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    /** The incremental checking period ({@link #checkIncrementally}); 0 when every check is whole. */
+    public int incrementalPeriod() {
+        return period;
+    }
+
+    /** Checks that looked only at a call's scope ({@link #checkIncrementally}). */
+    public long scopedChecks() {
+        return scopedChecks.get();
+    }
+
+    /**
+     * Checks the whole platform's state invariants now, under the gate, with this watch's
+     * history, and reports what is found (after {@code why}) like a call's violations: the
+     * incremental watch's check at the end of a run.
+     *
+     * @return the violations reported
+     */
+    public List<Violation> checkWhole(String why) {
+        List<Violation> toReport;
+        gate.writeLock().lock();
+        try {
+            PlatformState now = captureLocked();
+            remember(now);
+            // not counted in checks(): those are one per call
+            toReport = excuse(InvariantChecker.checkState(now, history), false, false, null);
+        } finally {
+            gate.writeLock().unlock();
+        }
+        if (!toReport.isEmpty()) {
+            report(new CallRecord(why, List.of(), null, List.of(), false, null), toReport);
+        }
+        return toReport;
+    }
+
+    /**
+     * Says the platform changed outside a core call (a plant writing the hardware): the next call
+     * captures its own "before" and the next check is whole.
+     */
+    public void invalidate() {
+        gate.writeLock().lock();
+        try {
+            lastAfter = null;
+            lastWhole = null;
+        } finally {
+            gate.writeLock().unlock();
+        }
+    }
+
+    /** Calls whose "before" was the state the check of the call before them captured. */
+    public long reusedBefore() {
+        return reusedBefore.get();
+    }
+
+    /**
+     * Keeps a whole state, captured with no call in flight, for the scoped captures that follow
+     * and as the next call's "before". Gate held for writing.
+     */
+    private void remember(PlatformState whole) {
+        sinceWhole = 0;
+        lastAfter = whole;
+        lastAfterStarted = started.get();
+        if (period > 0) {
+            lastNames = CallScope.names(whole.core());
+            lastWhole = whole.core();
+        }
+    }
+
+    private PlatformState captureScoped(CallScope scope) {
+        Platform p = platform;
+        if (p != null) {
+            return PlatformState.scoped(p, lastWhole, scope.groups(), scope.devices());
+        }
+        return PlatformState.scoped(core, lastWhole, scope.groups(), scope.devices(),
+                s -> traceView.copy(scope.devices()), null, null);
     }
 
     /** Outermost public calls seen. */
@@ -278,6 +409,12 @@ public final class CoreWatch implements TraceListener {
                 break;
             case DRIVER:
                 traceView.onDriverEvent(e.function(), e.text(), this::resolveDomain);
+                if (period > 0) {
+                    Frame cur = frames.get();
+                    if (cur != null && !cur.stack.isEmpty() && cur.local) {
+                        cur.eventArgs.addAll(TraceText.driverArgs(e.text()));
+                    }
+                }
                 if (e.function().equals("attach_dev")) {
                     Frame f = frames.get();
                     if (f != null && !f.stack.isEmpty()) {
@@ -348,11 +485,30 @@ public final class CoreWatch implements TraceListener {
             if (prev > 0) {
                 overlapEpoch.incrementAndGet();
             }
+            f.started = started.incrementAndGet();
             f.epoch = overlapEpoch.get();
             f.overlapped = prev > 0;
         }
+        Map<String, Device> names = lastNames;
+        if (period > 0 && lastWhole != null && names != null && CallScope.LOCAL.contains(f.function)) {
+            f.scope = CallScope.of(core, names, f.args, List.of());
+            f.local = f.scope != null;
+        }
         if (!f.overlapped) {
-            f.before = captureLocked();
+            PlatformState last = lastAfter;
+            if (f.local) {
+                f.before = captureScoped(f.scope);
+            } else if (period > 0 && last != null && lastAfterStarted == f.started - 1) {
+                // incremental checking (a stress run, where only core calls change the platform,
+                // or {@link #invalidate} says otherwise): nothing started since that state was
+                // captured with no call in flight, so it is this call's "before" (page request
+                // work the IOPF worker finished meanwhile only adds responses, which
+                // I-IOPF-ONCE's transition rule accepts)
+                f.before = last;
+                reusedBefore.incrementAndGet();
+            } else {
+                f.before = captureLocked();
+            }
         }
         if ((f.function.equals("iommu_map") || f.function.equals("iommu_map_nosync")) && f.args.size() == 5) {
             prepareMapProbe(f);
@@ -459,7 +615,21 @@ public final class CoreWatch implements TraceListener {
             // This call stays counted in flight until here: a call that started after its RETURN
             // but before this check got its changes into "after", and marked this one overlapped.
             overlapped = endCall(f);
-            PlatformState after = captureLocked();
+            CallScope scope = null;
+            if (f.local && !call.warned() && !f.directMapFailed && lastWhole != null && ++sinceWhole < period) {
+                scope = CallScope.of(core, lastNames, f.args, f.eventArgs);
+                if (scope != null && f.before != null && !f.scope.covers(scope)) {
+                    scope = null; // its callbacks reached beyond what its arguments name: check it all
+                }
+            }
+            PlatformState after;
+            if (scope != null) {
+                after = captureScoped(scope);
+                scopedChecks.incrementAndGet();
+            } else {
+                after = captureLocked();
+                remember(after);
+            }
             found.addAll(InvariantChecker.checkState(after, history));
             found.addAll(InvariantChecker.checkCall(overlapped ? null : f.before, after, call, history));
             unbalanced = history.lastCallUnbalanced();
@@ -468,7 +638,7 @@ public final class CoreWatch implements TraceListener {
             if (!overlapped) {
                 transitionChecks.incrementAndGet();
             }
-            toReport = excuse(found, call.warned() || unbalanced, f.directMapFailed);
+            toReport = excuse(found, call.warned() || unbalanced, f.directMapFailed, scope);
         } finally {
             gate.writeLock().unlock();
         }
@@ -478,7 +648,8 @@ public final class CoreWatch implements TraceListener {
     }
 
     /** The violations to report: those not excused by a WARN, an unbalanced call or a tainted group. Gate held. */
-    private List<Violation> excuse(List<Violation> found, boolean excuseAll, boolean directMapFailed) {
+    private List<Violation> excuse(List<Violation> found, boolean excuseAll, boolean directMapFailed,
+                                   CallScope scope) {
         List<Violation> toReport = new ArrayList<>();
         Set<String> seen = new java.util.HashSet<>();
         for (Violation v : found) {
@@ -499,8 +670,17 @@ public final class CoreWatch implements TraceListener {
                 toReport.add(v);
             }
         }
-        // a tainted group that checks clean again is healed: later damage there is reported
-        tainted.retainAll(seen);
+        // a tainted group that checks clean again is healed: later damage there is reported (a
+        // scoped check has looked at its own groups only)
+        if (scope == null) {
+            tainted.retainAll(seen);
+        } else {
+            for (IommuGroup g : scope.groups()) {
+                if (!seen.contains(g.toString())) {
+                    tainted.remove(g.toString());
+                }
+            }
+        }
         return toReport;
     }
 

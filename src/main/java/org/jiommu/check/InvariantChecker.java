@@ -80,7 +80,14 @@ public final class InvariantChecker {
         checkAccounting(s, out);
         // the six PASID invariants (SEMANTICS 11.10, 11.12-11.15, 11.20), hardware half on what the view knows
         HardwareView view = s.hw();
-        translate(PasidInvariants.check(s.core(), d -> view.knows(d) ? view.pasids(d) : null), out);
+        List<PasidInvariants.Violation> pasid = new ArrayList<>(PasidInvariants.check(s.core(),
+                d -> view.knows(d) ? view.pasids(d) : null));
+        if (s.isScoped()) {
+            // a scoped state has no global half: an SVA domain's users count the bonds of every
+            // group, only a whole state can judge them
+            pasid.removeIf(v -> v.invariant() == PasidInvariants.Invariant.SVA_REF);
+        }
+        translate(pasid, out);
         return out;
     }
 
@@ -647,7 +654,7 @@ public final class InvariantChecker {
     /** I4: the ledger of users and claims, updated from this call, against the core's counters. */
     private static void ledger(PlatformState after, CallRecord call, History h, boolean unsure, List<Violation> out) {
         Set<IommuGroup> liveGroups = identitySet();
-        liveGroups.addAll(after.groupObjects().values());
+        liveGroups.addAll(after.liveGroupObjects());
         h.ledger.keySet().retainAll(liveGroups);
         h.ledgerUnsure.retainAll(liveGroups);
         for (DeviceState d : after.core().devices()) {

@@ -1,6 +1,7 @@
 package org.jiommu.check;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -43,11 +44,14 @@ public final class PlatformState {
     private final Map<Device, List<ResvRegion>> directRegions;
     private final FrameAllocator.Stats frames;
     private final FrameAllocator.Stats framesBaseline;
+    /** Null for a whole platform; for a scoped state ({@link #scoped}), every live group of the core. */
+    private final List<IommuGroup> allGroups;
 
     private PlatformState(IommuCore coreRef, CoreSnapshot core, Map<Integer, IommuGroup> groupObjects,
                           Map<Device, DevIommu> devIommus, HardwareView hw, Set<IommuDomain> staticDomains,
                           Map<Device, List<ResvRegion>> directRegions, FrameAllocator.Stats frames,
-                          FrameAllocator.Stats framesBaseline) {
+                          FrameAllocator.Stats framesBaseline, List<IommuGroup> allGroups) {
+        this.allGroups = allGroups;
         this.coreRef = coreRef;
         this.core = core;
         this.groupObjects = groupObjects;
@@ -105,7 +109,100 @@ public final class PlatformState {
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(groups), Collections.unmodifiableMap(dis), view,
                 Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
-                frames == null ? null : frames.stats(), framesBaseline);
+                frames == null ? null : frames.stats(), framesBaseline, null);
+    }
+
+    /**
+     * Part of the platform: only the groups {@code groups} and the devices {@code devices} (each
+     * device's group must be among {@code groups}), read from the core's public queries, with
+     * the live domains read now, the instances and defaults taken from {@code last} (a whole
+     * snapshot taken since the last call that could change those) and an empty global half (no
+     * global PASIDs, mms, SVA or aux domains, page request groups or placeholders: the calls
+     * checked in scope do not change them, the whole checks do). For the incremental watch
+     * ({@link CallScope}): capture it with no call in flight.
+     *
+     * @param last the last whole snapshot
+     * @param hw builds the hardware view for the partial snapshot (it knows only its devices)
+     */
+    public static PlatformState scoped(IommuCore core, CoreSnapshot last, Collection<IommuGroup> groups,
+                                       Collection<Device> devices, Function<CoreSnapshot, HardwareView> hw,
+                                       FrameAllocator frames, FrameAllocator.Stats framesBaseline) {
+        List<CoreSnapshot.GroupState> gs = new ArrayList<>();
+        Map<Integer, IommuGroup> objects = new HashMap<>();
+        List<IommuGroup> sorted = new ArrayList<>(groups);
+        sorted.sort(java.util.Comparator.comparingInt(IommuGroup::id));
+        for (IommuGroup g : sorted) {
+            if (g.isReleased()) {
+                continue;
+            }
+            gs.add(new CoreSnapshot.GroupState(g.id(), g.devices(), g.domain(), g.defaultDomain(), g.blockingDomain(),
+                    g.resettingDomain(), g.owner(), g.ownerCnt(), g.pasidEntries()));
+            objects.put(g.id(), g);
+        }
+        List<CoreSnapshot.DeviceState> ds = new ArrayList<>();
+        Map<Device, DevIommu> dis = new IdentityHashMap<>();
+        Map<Device, List<ResvRegion>> direct = new IdentityHashMap<>();
+        for (Device dev : devices) {
+            CoreSnapshot.DeviceState was = last.device(dev);
+            DevIommu di = core.devIommu(dev);
+            IommuGroup g = core.groupGet(dev);
+            // bus presence and the firmware's instance change only in probe/add/remove calls (never local)
+            CoreSnapshot.DeviceState d = new CoreSnapshot.DeviceState(dev, was == null || was.onBus(),
+                    di != null ? di.fwspecIommu() : was == null ? null : was.fwspecIommu(),
+                    di == null ? null : di.iommuDevice(), g == null || g.isReleased() ? null : g.id(),
+                    di != null && di.attachDeferred(), di != null && di.requireDirect(), di == null ? 0 : di.maxPasids(),
+                    core.deviceDmaIommu(dev));
+            ds.add(d);
+            if (di != null) {
+                dis.put(dev, di);
+            }
+            if (d.requireDirect() && d.iommu() != null) {
+                List<ResvRegion> rs = new ArrayList<>();
+                for (ResvRegion r : core.getResvRegions(dev)) {
+                    if (r.type() == ResvType.DIRECT) {
+                        rs.add(r);
+                    }
+                }
+                direct.put(dev, List.copyOf(rs));
+            }
+        }
+        List<CoreSnapshot.DomainState> doms = new ArrayList<>();
+        for (IommuDomain d : core.liveDomains()) {
+            doms.add(new CoreSnapshot.DomainState(d, d.type(), d.owner(), d.cookieType(), d.pgsizeBitmap()));
+        }
+        // the global half (global PASIDs, mms, SVA and aux domains, page request groups, placeholders)
+        // is left empty: no scoped call changes it, and the whole checks judge it
+        CoreSnapshot s = new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms);
+        Set<IommuDomain> statics = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (IommuDevice i : s.iommus()) {
+            IommuOps ops = i.ops();
+            for (IommuDomain d : new IommuDomain[] {ops.identityDomain(), ops.blockedDomain(), ops.releaseDomain(),
+                    ops.defaultDomain()}) {
+                if (d != null) {
+                    statics.add(d);
+                }
+            }
+        }
+        HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
+        return new PlatformState(core, s, Collections.unmodifiableMap(objects), Collections.unmodifiableMap(dis), view,
+                Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
+                frames == null ? null : frames.stats(), framesBaseline, core.groups());
+    }
+
+    /** {@code p}, only the groups and devices named ({@link #scoped}). */
+    public static PlatformState scoped(Platform p, CoreSnapshot last, Collection<IommuGroup> groups,
+                                       Collection<Device> devices) {
+        return scoped(p.core(), last, groups, devices, p::view, p.frames(), p.baseline());
+    }
+
+    /** True if this is part of the platform ({@link #scoped}): the global half is from an earlier snapshot. */
+    public boolean isScoped() {
+        return allGroups != null;
+    }
+
+    /** Every live group object of the core: the captured ones, or for a scoped state all of them. */
+    public Collection<IommuGroup> liveGroupObjects() {
+        return allGroups != null ? allGroups : groupObjects.values();
     }
 
     /** {@code p} now, with its kinds' hardware views and its frame baseline. */

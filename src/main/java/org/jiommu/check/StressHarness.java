@@ -2,7 +2,6 @@ package org.jiommu.check;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.EnumSet;
@@ -15,7 +14,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -120,6 +118,38 @@ public final class StressHarness {
         return out;
     }
 
+    /**
+     * Why {@code plant} cannot be planted on {@code bed} (a bed of a file's own platform may lack
+     * what it needs: the device a kind's plant names on its built-in bed, DMA lanes, the PASID
+     * churn), or null when it can: a run refuses it rather than plant nothing
+     * ({@link StressPlant#unplantable}; {@code jiommu stress FILE --plant} exits 2 with it).
+     *
+     * @throws IllegalArgumentException if the bed's kinds have no plant of that name
+     */
+    public static String unplantable(Plant plant, StressBed bed) {
+        if (plant.equals(Plant.NONE)) {
+            return null;
+        }
+        if (plant.equals(Plant.ROGUE_PASID_FREE)) {
+            return bed.shape().pasids() && !bed.pasidDevices().isEmpty() ? null
+                    : "its rogue caller frees a bound process's PASID, and the bed has no PASID churn (a shared PCI"
+                    + " function with PASIDs and PRI)";
+        }
+        for (IommuUnits u : bed.platform().units()) {
+            StressPlant p = u.plants().get(plant.name());
+            if (p != null) {
+                return p.unplantable(bed);
+            }
+        }
+        throw new IllegalArgumentException("no stress plant '" + plant.name() + "' on this platform");
+    }
+
+    /**
+     * Calls between two whole-platform checks of a run's watch at most (the checks between look
+     * at each call's scope only, {@link CoreWatch#checkIncrementally}).
+     */
+    public static final int CHECK_PERIOD = 64;
+
     /** The kind a run uses unless it says otherwise. */
     public static final String DEFAULT_KIND = "mock";
 
@@ -138,14 +168,29 @@ public final class StressHarness {
      *     run), instead of free-running threads
      * @param bedSource where the run's bed comes from instead of the kind's built-in one (a
      *     scenario file's own platform, {@link PlatformBed}), or null; called once per run
+     * @param checkPeriod the watch checks incrementally with a whole-platform check at least every
+     *     this many calls ({@link CoreWatch#checkIncrementally}, default {@link #CHECK_PERIOD}); 0
+     *     checks the whole platform after every call
      */
     public record Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
-                         String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource) {
+                         String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource,
+                         int checkPeriod) {
         public Config {
-            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null || kind == null) {
+            if (threads < 1 || opsPerThread < 0 || domains < 1 || plant == null || kind == null || checkPeriod < 0) {
                 throw new IllegalArgumentException("bad stress config " + threads + "/" + opsPerThread + "/" + domains
-                        + "/" + plant + "/" + kind);
+                        + "/" + plant + "/" + kind + "/" + checkPeriod);
             }
+        }
+
+        /** A run checked incrementally with the default period. */
+        public Config(long seed, int threads, int opsPerThread, int domains, boolean pasids, Plant plant,
+                      String kind, boolean serial, Function<StressBed.Shape, StressBed> bedSource) {
+            this(seed, threads, opsPerThread, domains, pasids, plant, kind, serial, bedSource, CHECK_PERIOD);
+        }
+
+        /** The same run, its watch checking the whole platform at least every {@code period} calls (0: every call). */
+        public Config checkingEvery(int period) {
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, serial, bedSource, period);
         }
 
         /** A run on the built-in stress bed of {@code kind}. */
@@ -166,17 +211,17 @@ public final class StressHarness {
 
         /** The same run with the part-2 calls. */
         public Config withPasids() {
-            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial, bedSource);
+            return new Config(seed, threads, opsPerThread, domains, true, plant, kind, serial, bedSource, checkPeriod);
         }
 
         /** The same run with a planted bug. */
         public Config planting(Plant p) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial, bedSource);
+            return new Config(seed, threads, opsPerThread, domains, pasids, p, kind, serial, bedSource, checkPeriod);
         }
 
         /** The same churn on the stress bed of IOMMU kind {@code k}. */
         public Config on(String k) {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial, null);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial, null, checkPeriod);
         }
 
         /**
@@ -187,7 +232,7 @@ public final class StressHarness {
          */
         public Config on(String k, Supplier<Platform> platform, Set<String> iommus, Set<String> dmaApiDrivers) {
             return new Config(seed, threads, opsPerThread, domains, pasids, plant, k, serial,
-                    shape -> PlatformBed.build(platform, k, iommus, shape, dmaApiDrivers));
+                    shape -> PlatformBed.build(platform, k, iommus, shape, dmaApiDrivers), checkPeriod);
         }
 
         /** The bed of a run of this shape: the source's, or the kind's built-in one. */
@@ -200,7 +245,7 @@ public final class StressHarness {
          * (every call, every result, every DMA outcome) depends on the seed alone.
          */
         public Config serialised() {
-            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true, bedSource);
+            return new Config(seed, threads, opsPerThread, domains, pasids, plant, kind, true, bedSource, checkPeriod);
         }
     }
 
@@ -381,6 +426,7 @@ public final class StressHarness {
         if (exact) {
             watch.usePlatform(w.platform);
         }
+        watch.checkIncrementally(cfg.checkPeriod());
         FrameAllocator.Stats baseline = w.baseline;
         int warningsBefore = w.core.warningCount();
         Run run = new Run(progress, cfg.serial() ? new ReproLog() : null);
@@ -394,6 +440,7 @@ public final class StressHarness {
             w.quiesce("quiescent point " + point[0], run);
             if (point[0] == 1 && w.kindPlant != null && w.kindPlant.when() == StressPlant.When.FIRST_QUIESCENT_POINT) {
                 w.kindPlant.plant(w.bed);
+                watch.invalidate(); // the plant wrote the platform outside any core call
                 run.log("plant", null, "name", cfg.plant().name());
             }
         };
@@ -414,6 +461,8 @@ public final class StressHarness {
         if (quiesce != null) {
             w.quiesce("the end of the run", run);
         }
+        // the incremental watch's last whole check before the teardown changes everything
+        watch.checkWhole("the end of the workers' calls");
         if (w.pasids) {
             PasidChurn.teardown(w, holdings, run);
         }
@@ -478,7 +527,7 @@ public final class StressHarness {
     }
 
     /** One worker: its holdings, its seeded choices, and one step of the mix at a time. */
-    private static final class Worker {
+    static final class Worker {
         final StressWorld w;
         final Holdings h;
         final int tid;
@@ -543,110 +592,13 @@ public final class StressHarness {
         join(threads, run);
     }
 
-    private static void join(List<Thread> threads, Run run) {
+    static void join(List<Thread> threads, Run run) {
         for (Thread th : threads) {
             try {
                 th.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 run.unexpected.add("interrupted while joining " + th.getName());
-            }
-        }
-    }
-
-    /**
-     * The seeded serial scheduler: every worker keeps its own thread (so per-thread state such as
-     * the watch's call frames is what it is in a free run), but a worker runs only when handed
-     * the turn, for exactly one step, and hands it back. The next worker is drawn from a Random
-     * seeded by the run's seed among those that have steps left and are not waiting at the
-     * quiescent point; when all are waiting, the quiescent check runs on the scheduler's thread,
-     * as the barrier action does in a free run. With no two steps ever overlapping, every call
-     * sees the state the previous one left, and the run is the same on every machine.
-     */
-    private static final class SerialScheduler {
-        private final Config cfg;
-        private final List<Worker> workers;
-        private final Runnable quiesce;
-        private final Run run;
-        private final Semaphore[] turn;
-        private final Semaphore stepDone = new Semaphore(0);
-        /** The run's first problem so far, or null: after each step, to end the reproducing log there. */
-        private final java.util.function.Supplier<String> problem;
-
-        SerialScheduler(Config cfg, List<Worker> workers, Runnable quiesce, Run run,
-                        java.util.function.Supplier<String> problem) {
-            this.problem = problem;
-            this.cfg = cfg;
-            this.workers = workers;
-            this.quiesce = quiesce;
-            this.run = run;
-            this.turn = new Semaphore[workers.size()];
-            for (int i = 0; i < turn.length; i++) {
-                turn[i] = new Semaphore(0);
-            }
-        }
-
-        void run() {
-            List<Thread> threads = new ArrayList<>();
-            for (Worker wk : workers) {
-                Thread th = new Thread(() -> {
-                    for (int i = 0; i < cfg.opsPerThread(); i++) {
-                        turn[wk.tid].acquireUninterruptibly();
-                        try {
-                            wk.step();
-                        } catch (Throwable e) {
-                            run.unexpected.add("thread " + wk.tid + ": " + e);
-                        } finally {
-                            stepDone.release();
-                        }
-                    }
-                }, "stress-serial-" + cfg.seed() + "-" + wk.tid);
-                threads.add(th);
-                th.start();
-            }
-            Random order = new Random(cfg.seed() * 0x9E3779B97F4A7C15L + 0x5EED);
-            int n = workers.size();
-            int[] done = new int[n];
-            boolean[] waiting = new boolean[n];
-            int[] ready = new int[n];
-            while (true) {
-                int count = 0;
-                boolean anyWaiting = false;
-                for (int t = 0; t < n; t++) {
-                    if (waiting[t]) {
-                        anyWaiting = true;
-                    } else if (done[t] < cfg.opsPerThread()) {
-                        ready[count++] = t;
-                    }
-                }
-                if (count == 0) {
-                    if (!anyWaiting) {
-                        break;
-                    }
-                    // every worker has reached the quiescent point (they all make the same number of steps)
-                    quiesce.run();
-                    markFailure();
-                    Arrays.fill(waiting, false);
-                    continue;
-                }
-                int t = ready[order.nextInt(count)];
-                turn[t].release();
-                stepDone.acquireUninterruptibly();
-                markFailure();
-                done[t]++;
-                if (quiesce != null && done[t] % QUIESCE == 0) {
-                    waiting[t] = true;
-                }
-            }
-            join(threads, run);
-        }
-
-        private void markFailure() {
-            if (!run.repro.failed()) {
-                String p = problem.get();
-                if (p != null) {
-                    run.repro.markFailure(p);
-                }
             }
         }
     }

@@ -97,6 +97,10 @@ final class StressWorld {
         this.frames = platform.frames();
         this.baseline = bed.baseline();
         this.kindPlant = kindPlant(platform, cfg.plant());
+        String why = StressHarness.unplantable(cfg.plant(), bed);
+        if (why != null) {
+            throw new IllegalArgumentException("plant '" + cfg.plant() + "' cannot be planted on this bed: " + why);
+        }
         pasidDevices.addAll(bed.pasidDevices());
         collect(bed.devices());
         for (StressBed.Lane l : bed.lanes()) {

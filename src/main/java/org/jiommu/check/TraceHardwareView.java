@@ -1,6 +1,7 @@
 package org.jiommu.check;
 
 import org.jiommu.platform.HardwareView;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -50,6 +51,37 @@ public final class TraceHardwareView implements HardwareView {
     /** An immutable copy of the current state. */
     public synchronized TraceHardwareView copy() {
         return new TraceHardwareView(this);
+    }
+
+    /** An immutable copy of the devices {@code devs} only (a scoped check asks about no other). */
+    public synchronized TraceHardwareView copy(Collection<Device> devs) {
+        TraceHardwareView v = new TraceHardwareView(true);
+        for (Device d : devs) {
+            String n = d.name();
+            IommuDomain r = rid.get(n);
+            if (r != null) {
+                v.rid.put(n, r);
+            }
+            TreeMap<Integer, IommuDomain> p = pasids.get(n);
+            if (p != null) {
+                v.pasids.put(n, new TreeMap<>(p));
+            }
+            if (unknown.contains(n)) {
+                v.unknown.add(n);
+            }
+            Boolean h = held.get(n);
+            if (h != null) {
+                v.held.put(n, h);
+            }
+            if (releaseAttached.contains(n)) {
+                v.releaseAttached.add(n);
+            }
+        }
+        return v;
+    }
+
+    private TraceHardwareView(boolean frozen) {
+        this.frozen = frozen;
     }
 
     /**

@@ -119,6 +119,15 @@ public final class StressCommand implements Callable<Integer> {
     @Option(names = "--list-plants", description = "list the plants of the platform's kinds, one line each, and exit")
     boolean listPlants;
 
+    @Option(names = "--kind", paramLabel = "KIND", split = ",",
+            description = "stress only these IOMMU kinds (comma-separated names, as the runs print them)")
+    List<String> onlyKinds;
+
+    @Option(names = "--check-every", paramLabel = "N",
+            description = "check the whole platform at least every N calls, each call's own groups and devices in"
+                    + " between; 0 checks the whole platform after every call (default ${DEFAULT-VALUE})")
+    int checkEvery = StressHarness.CHECK_PERIOD;
+
     @Option(names = "--builtin-bed",
             description = "stress the built-in stress bed of the file's IOMMU kinds, not the file's own devices")
     boolean builtinBed;
@@ -207,6 +216,7 @@ public final class StressCommand implements Callable<Integer> {
             plan = plan(kinds);
             if (scenario != null && !builtinBed) {
                 deriveFileBeds(plan.kinds());
+                refuseUnplantable(plan);
             }
         } catch (IllegalArgumentException e) {
             err.println("jiommu stress: " + e.getMessage());
@@ -221,8 +231,24 @@ public final class StressCommand implements Callable<Integer> {
         return new Campaign(plan, out, err).run();
     }
 
-    /** The kinds to stress; null (after printing why) when the input is unusable. */
+    /** The kinds to stress (only those of --kind when given); null (after printing why) when unusable. */
     private List<String> kinds(PrintWriter err) {
+        List<String> all = allKinds(err);
+        if (all == null || onlyKinds == null) {
+            return all;
+        }
+        for (String k : onlyKinds) {
+            if (!all.contains(k)) {
+                err.println("jiommu stress: --kind " + k + ": not a kind with a stress bed"
+                        + (file == null ? "" : " of " + file) + " (" + String.join(", ", all) + ")");
+                err.flush();
+                return null;
+            }
+        }
+        return all.stream().filter(onlyKinds::contains).toList();
+    }
+
+    private List<String> allKinds(PrintWriter err) {
         if (file == null) {
             return IommuKinds.names().stream().filter(k -> IommuKinds.require(k).hasStressBed()).toList();
         }
@@ -327,6 +353,22 @@ public final class StressCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * A plant the file's own platform cannot take (it names a built-in bed device the file has
+     * no equivalent of, or needs lanes or the PASID churn the file cannot give): refused before
+     * any run, with the reason, rather than a run that plants nothing.
+     */
+    private void refuseUnplantable(Plan plan) {
+        StressHarness.Plant p = plan.base().plant();
+        for (String k : plan.kinds()) {
+            String why = StressHarness.unplantable(p, fileBeds.get(k).bed());
+            if (why != null) {
+                throw new IllegalArgumentException("--plant " + p + " cannot be planted on " + file + "'s own platform ("
+                        + k + "): " + why + "; --builtin-bed plants it on the " + k + " kind's built-in stress bed");
+            }
+        }
+    }
+
     private static void listPlants(List<String> kinds, PrintWriter out) {
         // name -> kinds having it, and its description (the first kind's)
         Map<String, List<String>> where = new LinkedHashMap<>();
@@ -351,6 +393,9 @@ public final class StressCommand implements Callable<Integer> {
     private Plan plan(List<String> kinds) {
         if (threads < 1 || domains < 1) {
             throw new IllegalArgumentException("--threads and --domains must be at least 1");
+        }
+        if (checkEvery < 0) {
+            throw new IllegalArgumentException("--check-every must be 0 or more");
         }
         int ops = length != null && length.ops != null ? length.ops : DEFAULT_OPS;
         Double secs = length == null ? null : length.seconds;
@@ -462,6 +507,7 @@ public final class StressCommand implements Callable<Integer> {
             if (fileBed != null) {
                 cfg = cfg.on(kind, StressCommand.this::filePlatform, iommusOf(kind), dmaApiDrivers());
             }
+            cfg = cfg.checkingEvery(checkEvery);
             StressHarness.Progress p = new StressHarness.Progress();
             current = p;
             StressHarness.Result r = StressHarness.run(cfg, p);
@@ -525,9 +571,11 @@ public final class StressCommand implements Callable<Integer> {
         /** The command that runs exactly this seed on this platform again. */
         private String replay(StressHarness.Config cfg) {
             return "jiommu stress" + (file == null ? "" : " " + file + (builtinBed ? " --builtin-bed" : ""))
+                    + (plan.kinds().size() > 1 || onlyKinds != null ? " --kind " + cfg.kind() : "")
                     + " --seed " + cfg.seed() + " --threads "
                     + cfg.threads() + " --ops " + cfg.opsPerThread() + (domains == 3 ? "" : " --domains " + domains)
                     + (cfg.serial() ? " --serial" : "")
+                    + (checkEvery == StressHarness.CHECK_PERIOD ? "" : " --check-every " + checkEvery)
                     + (cfg.plant().equals(StressHarness.Plant.NONE) ? "" : " --plant " + cfg.plant());
         }
 

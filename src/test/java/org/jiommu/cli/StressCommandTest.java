@@ -218,4 +218,32 @@ class StressCommandTest {
         assertThat(run.get("noRepro").asText()).contains("do not fail invariant I-MM-PASID");
         assertThat(r.out).doesNotContain("\r").doesNotContain("\u001b");
     }
+    @Test
+    @DisplayName("--kind runs only the kinds named (an unknown one exits 2); --check-every sets the watch's whole-check"
+            + " period (a negative one exits 2); a failed run's replay line names both")
+    void kindAndCheckEvery() throws IOException {
+        Cli r = Cli.run("stress", "--kind", "vtd,mock", "--seed", "3", "--threads", "2", "--ops", "40", "--serial",
+                "--check-every", "0", "--json");
+        assertThat(r.exit).as(r.out + r.err).isEqualTo(0);
+        ObjectMapper m = new ObjectMapper();
+        List<String> kinds = new ArrayList<>();
+        for (String line : r.out.lines().toList()) {
+            JsonNode n = m.readTree(line);
+            if (!n.has("summary")) {
+                kinds.add(n.get("kind").asText());
+            }
+        }
+        assertThat(kinds).containsExactlyInAnyOrder("mock", "vtd");
+        Cli unknown = Cli.run("stress", "--kind", "nosuch", "--ops", "5");
+        assertThat(unknown.exit).isEqualTo(2);
+        assertThat(unknown.err).contains("--kind nosuch: not a kind with a stress bed");
+        Cli notInFile = Cli.run("stress", mockPlatform().toString(), "--kind", "vtd", "--ops", "5");
+        assertThat(notInFile.exit).isEqualTo(2);
+        assertThat(Cli.run("stress", "--check-every", "-1", "--ops", "5").exit).isEqualTo(2);
+        Cli failed = Cli.run("stress", "--kind", "mock,vtd", "--seed", "7", "--threads", "4", "--ops", "300",
+                "--serial", "--check-every", "7", "--plant", "rogue-pasid-free");
+        assertThat(failed.exit).as(failed.out + failed.err).isEqualTo(1);
+        assertThat(failed.out).contains("again: jiommu stress --kind mock --seed 7 --threads 4 --ops 300 --serial"
+                + " --check-every 7 --plant rogue-pasid-free");
+    }
 }

@@ -84,6 +84,62 @@ class StressFileTest {
         assertThat(dmas).isPositive();
     }
 
+    /** A file of one VT-d unit ({@code scalable} as given) and the devices given. */
+    private Path vtdFile(String name, boolean scalable, String... devices) throws IOException {
+        Path p = dir.resolve(name);
+        StringBuilder y = new StringBuilder("name: " + name + "\nplatform:\n  memory: 256MiB\n  iommus:\n"
+                + "    - {name: dmar0, kind: vtd, scalable: " + scalable + "}\n  devices:\n");
+        for (String d : devices) {
+            y.append("    - ").append(d).append('\n');
+        }
+        y.append("steps:\n  - iommu_group_id: {dev: nic0}\n");
+        Files.writeString(p, y.toString());
+        return p;
+    }
+
+    @Test
+    @DisplayName("stray-pasid-entry names the built-in bed's a2: on a file it corrupts the file's equivalent (its"
+            + " first shared PCI function without PASIDs behind a scalable-mode unit, nic0 here) and I7 catches it")
+    void plantMappedToFileDevice() throws IOException {
+        Path f = vtdFile("mapped.yaml", true, "{name: nic0, bus: pci, bdf: \"00:02.0\", iommu: dmar0, caps: [ats]}");
+        Cli r = Cli.run("stress", f.toString(), "--seed", "7", "--threads", "2", "--ops", "300", "--serial",
+                "--plant", "stray-pasid-entry", "--repro-dir", dir.toString());
+        assertThat(r.exit).as(r.out + r.err).isEqualTo(1);
+        assertThat(r.out).contains("FAIL vtd seed 7").contains("I7 at quiescent point 2: dmar0: nic0 PASID 5");
+        Cli control = Cli.run("stress", f.toString(), "--seed", "7", "--threads", "2", "--ops", "300", "--serial");
+        assertThat(control.exit).as(control.out + control.err).isEqualTo(0);
+    }
+
+    @Test
+    @DisplayName("a plant a file's platform has no equivalent for is refused with the reason (exit 2), never a run"
+            + " that plants nothing: stray-pasid-entry on a legacy-mode unit or with only PASID functions,"
+            + " set-dev-pasid-eio and rogue-pasid-free without the PASID churn, skip-iotlb-invalidation without"
+            + " lanes or SVA DMA")
+    void plantRefusedOnFile() throws IOException {
+        Path legacy = vtdFile("legacy.yaml", false, "{name: nic0, bus: pci, bdf: \"00:02.0\", iommu: dmar0}");
+        Path pasidOnly = vtdFile("pasid.yaml", true,
+                "{name: nic0, bus: pci, bdf: \"00:02.0\", iommu: dmar0, caps: [ats, pasid, pri]}");
+        for (Path f : new Path[] {legacy, pasidOnly}) {
+            Cli r = Cli.run("stress", f.toString(), "--seed", "7", "--threads", "2", "--ops", "50", "--serial",
+                    "--plant", "stray-pasid-entry");
+            assertThat(r.exit).as(f + "\n" + r.out + r.err).isEqualTo(2);
+            assertThat(r.err).contains("--plant stray-pasid-entry cannot be planted on " + f + "'s own platform (vtd)")
+                    .contains("a shared PCI function without PASIDs (the built-in bed's a2)")
+                    .contains("--builtin-bed");
+            assertThat(r.out).doesNotContain("FAIL").doesNotContain("PASSED");
+        }
+        Cli noLanes = Cli.run("stress", legacy.toString(), "--seed", "7", "--threads", "2", "--ops", "50", "--serial",
+                "--plant", "skip-iotlb-invalidation");
+        assertThat(noLanes.exit).as(noLanes.out + noLanes.err).isEqualTo(2);
+        assertThat(noLanes.err).contains("seen only by DMA");
+        for (String plant : new String[] {"set-dev-pasid-eio", "rogue-pasid-free"}) {
+            Cli r = Cli.run("stress", "examples/vfio-passthrough.yaml", "--seed", "7", "--threads", "2", "--ops", "50",
+                    "--serial", "--plant", plant);
+            assertThat(r.exit).as(plant + "\n" + r.out + r.err).isEqualTo(2);
+            assertThat(r.err).contains("--plant " + plant + " cannot be planted").contains("no PASID churn");
+        }
+    }
+
     @Test
     @DisplayName("a planted bug is caught on a file's own platform: skip-iotlb-invalidation, a lane DMA after its"
             + " unmap lands on dma1; the reproducing scenario runs on the file's platform, fails at that DMA and"

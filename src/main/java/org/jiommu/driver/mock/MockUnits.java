@@ -17,6 +17,7 @@ import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
+import org.jiommu.platform.StressBed;
 import org.jiommu.platform.StressPlant;
 
 /**
@@ -228,12 +229,17 @@ public final class MockUnits implements IommuUnits {
         MockIommuDriver m = drivers.values().iterator().next();
         return Map.of(
                 "iopf-refcount-leak", StressPlant.of(StressPlant.When.BUILD,
-                        "the mock driver forgets to drop IOPF references (S19): its own check WARNs", bed -> m.leakIopfRefcount(true)),
+                        "the mock driver forgets to drop IOPF references (S19): its own check WARNs",
+                        MockUnits::needsPasidChurn, bed -> m.leakIopfRefcount(true)),
                 "set-dev-pasid-eio", StressPlant.of(StressPlant.When.BUILD,
-                        "set_dev_pasid fails -EIO on the last PASID function: an errno no race explains", bed -> {
-                    if (bed.shape().pasids()) {
-                        m.failSetDevPasid(null, bed.pasidDevices().get(bed.pasidDevices().size() - 1), -1, Errno.EIO);
-                    }
-                }));
+                        "set_dev_pasid fails -EIO on the last PASID function: an errno no race explains",
+                        MockUnits::needsPasidChurn, bed -> m.failSetDevPasid(null,
+                                bed.pasidDevices().get(bed.pasidDevices().size() - 1), -1, Errno.EIO)));
+    }
+
+    /** Both mock plants act on the PASID calls (IOPF references, set_dev_pasid): null if the bed churns them. */
+    private static String needsPasidChurn(StressBed bed) {
+        return bed.shape().pasids() && !bed.pasidDevices().isEmpty() ? null
+                : "it acts on the PASID calls, and the bed has no PASID churn (a shared PCI function with PASIDs and PRI)";
     }
 }

@@ -224,23 +224,61 @@ public final class VtdKind implements IommuKind {
     }
 
     /**
-     * The stress plant {@code stray-pasid-entry}: a present pass-through entry at PASID 5 of a2 (a
-     * device without PASIDs, whose table only RID_PASID uses), as a driver that forgot to clear
-     * an entry would leave it; found through the tables as the unit walks them.
+     * The stress plant {@code stray-pasid-entry}: a present pass-through entry at PASID 5 of a
+     * device without PASIDs (whose table only RID_PASID uses), as a driver that forgot to clear
+     * an entry would leave it; found through the tables as the unit walks them. The device is a2
+     * on the built-in bed; on a bed of a file's own platform, a2's role: the first shared PCI
+     * function without PASIDs that has a scalable-mode context entry ({@link #strayPasidTarget}).
+     *
+     * @throws IllegalArgumentException if the bed has no such device ({@link #strayPasidRefusal})
      */
     static void plantStrayPasidEntry(VtdUnits vtd, StressBed bed) {
-        PciDevice a2 = (PciDevice) bed.device("a2");
-        PhysicalMemory mem = vtd.platform().memory();
-        VtdTables t = VtdTables.of(vtd.unitOf(a2).unit(), mem);
-        ScalableContextEntry ctx = t.scalableContext(a2.requesterId());
-        long entry = ctx == null || !ctx.present() ? -1 : t.pasidEntryAddress(ctx, 5);
-        if (entry < 0) {
-            throw new IllegalStateException("a2 has no PASID table to corrupt");
+        PciDevice target = strayPasidTarget(vtd, bed);
+        if (target == null) {
+            throw new IllegalArgumentException("stray-pasid-entry: " + strayPasidRefusal(vtd, bed));
         }
+        long entry = strayPasidEntry(vtd, target);
         long[] words = VtdEncoder.passThroughPasidEntry(48, VtdIommu.FLPT_DEFAULT_DID, false, true);
         // the present bit (word 0) last, as a driver writes it
+        PhysicalMemory mem = vtd.platform().memory();
         for (int i = words.length - 1; i >= 0; i--) {
             mem.writeLong(entry + 8L * i, words[i]);
         }
+    }
+
+    /** Why {@code stray-pasid-entry} cannot be planted on {@code bed}, or null. */
+    static String strayPasidRefusal(VtdUnits vtd, StressBed bed) {
+        return strayPasidTarget(vtd, bed) != null ? null : "it needs a shared PCI function without PASIDs (the"
+                + " built-in bed's a2) behind a scalable-mode VT-d unit, whose PASID table it corrupts; the bed has"
+                + " none (" + String.join(", ", bed.devices().stream().map(d -> d.name()).toList()) + ")";
+    }
+
+    /** a2, else the first shared PCI function without PASIDs whose unit gave it a PASID table; null if none. */
+    static PciDevice strayPasidTarget(VtdUnits vtd, StressBed bed) {
+        List<org.jiommu.bus.Device> cands = new ArrayList<>();
+        if (bed.device("a2") != null) {
+            cands.add(bed.device("a2"));
+        }
+        cands.addAll(bed.devices());
+        for (org.jiommu.bus.Device d : cands) {
+            if (d instanceof PciDevice p && !p.isBridge() && p.pasidBits() == 0 && strayPasidEntry(vtd, p) >= 0) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /** The address of PASID 5's entry in {@code p}'s scalable-mode PASID table, or -1. */
+    private static long strayPasidEntry(VtdUnits vtd, PciDevice p) {
+        VtdIommu u = vtd.driver().unitFor(p);
+        if (u == null) {
+            return -1;
+        }
+        VtdTables t = VtdTables.of(u.unit(), vtd.platform().memory());
+        if (!t.scalable()) {
+            return -1;
+        }
+        ScalableContextEntry ctx = t.scalableContext(p.requesterId());
+        return ctx == null || !ctx.present() ? -1 : t.pasidEntryAddress(ctx, 5);
     }
 }

@@ -373,7 +373,7 @@ public final class VtdUnits implements IommuUnits {
         Map<String, StressPlant> m = new LinkedHashMap<>(driverFaultPlants());
         m.put("stray-pasid-entry", StressPlant.of(StressPlant.When.FIRST_QUIESCENT_POINT,
                 "a present pass-through PASID entry at PASID 5 of a device without PASIDs (I7 reports it)",
-                bed -> VtdKind.plantStrayPasidEntry(this, bed)));
+                bed -> VtdKind.strayPasidRefusal(this, bed), bed -> VtdKind.plantStrayPasidEntry(this, bed)));
         return m;
     }
 
@@ -385,6 +385,9 @@ public final class VtdUnits implements IommuUnits {
     private Map<String, StressPlant> driverFaultPlants() {
         return Map.of("skip-iotlb-invalidation", StressPlant.of(StressPlant.When.BUILD,
                 "every unmap flush leaves out its IOTLB invalidation: a DMA after the unmap lands",
+                // only a DMA shows it: a lane's after its unmap, or an SVA DMA after its process exited
+                bed -> !bed.lanes().isEmpty() || bed.shape().pasids() ? null : "it is seen only by DMA, and the bed"
+                        + " has neither DMA lanes nor the PASID churn's SVA DMA",
                 bed -> driver.faults().skip(DriverFaults.Skip.IOTLB, 1_000_000)));
     }
 
