@@ -7,6 +7,7 @@ import org.jiommu.bus.dma.TranslationResult;
 import org.jiommu.hw.FaultKind;
 import org.jiommu.hw.HwStats;
 import org.jiommu.hw.IotlbEntry;
+import org.jiommu.hw.RequesterMemo;
 import org.jiommu.hw.TaggedCache;
 import org.jiommu.hw.TranslationPipeline;
 import org.jiommu.hw.arm.Stage2Config;
@@ -41,11 +42,32 @@ final class SmmuV3Translation extends TranslationPipeline {
     record CachedCd(int sid, int index, ContextDescriptor cd) {
     }
 
+    /**
+     * What the STE and CD steps decided for a (StreamID, SubstreamID) whose STE (and CD) were
+     * configuration-cache hits: the walk's arguments. Valid while neither cache's generation
+     * moved (see {@link RequesterMemo}); {@code cd} null for a stage-2-only walk.
+     */
+    private static final class Route extends RequesterMemo.Entry {
+        final long steGeneration;
+        final long cdGeneration;
+        final StreamTableEntry ste;
+        final ContextDescriptor cd;
+
+        Route(int sid, int pasid, long steGeneration, long cdGeneration, StreamTableEntry ste, ContextDescriptor cd) {
+            super(sid, pasid);
+            this.steGeneration = steGeneration;
+            this.cdGeneration = cdGeneration;
+            this.ste = ste;
+            this.cd = cd;
+        }
+    }
+
     private final PhysicalMemory memory;
     private final SmmuFeatures features;
     private final VmsaWalker walker;
     private final TaggedCache<CachedSte> steCache;
     private final TaggedCache<CachedCd> cdCache;
+    private final RequesterMemo<Route> routes = new RequesterMemo<>();
     private final Consumer<SmmuEvent> events;
     private final ThreadLocal<WalkResult> walkResults = ThreadLocal.withInitial(WalkResult::new);
     private final HwStats.Counter cTranslations;
@@ -98,12 +120,29 @@ final class SmmuV3Translation extends TranslationPipeline {
     /** SMMU_CR0.SMMUEN = 1: the full procedure. */
     boolean translate(int sid, int pasid, long iova, boolean write, boolean tr, TranslationResult out) {
         cTranslations.increment();
+        if (!tr) {
+            Route r = routes.get(sid, pasid);
+            if (r != null && r.steGeneration == steCache.generation() && r.cdGeneration == cdCache.generation()) {
+                // The STE (and CD) this route came from are still cached: the steps below would
+                // find them again, counted as hits, and end in the same walk.
+                cSteHits.increment();
+                if (r.cd != null) {
+                    cCdHits.increment();
+                }
+                return walk(sid, pasid, iova, write, false, r.cd, r.ste, out);
+            }
+        }
+        // Read before the lookups: a route remembers them (see RequesterMemo).
+        long steGeneration = steCache.generation();
+        long cdGeneration = cdCache.generation();
+        boolean memo = !tr; // cleared by a configuration-cache miss
         CachedSte cs = steCache.get(sid, 0);
         StreamTableEntry ste;
         if (cs != null) {
             cSteHits.increment();
             ste = cs.ste();
         } else {
+            memo = false;
             long epoch = steCache.epoch();
             ste = loadSte(sid, pasid, tr, out);
             if (ste == null) {
@@ -139,6 +178,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                 return event(out, SmmuEvent.config(SmmuEvent.C_BAD_SUBSTREAMID, sid, pasid,
                         "SubstreamID on a stream without stage 1"));
             }
+            remember(memo, sid, pasid, steGeneration, cdGeneration, ste, null);
             return walk(sid, pasid, iova, write, tr, null, ste, out);
         }
         // Which CD (5.2 STE.S1CDMax / S1DSS).
@@ -155,6 +195,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                     return streamDisabled(sid, pasid, tr, "no SubstreamID with STE.S1DSS = terminate", out);
                 case StreamTableEntry.S1DSS_BYPASS:
                     if (ste.stage2()) {
+                        remember(memo, sid, pasid, steGeneration, cdGeneration, ste, null);
                         return walk(sid, pasid, iova, write, tr, null, ste, out);
                     }
                     return identity(iova, out);
@@ -177,6 +218,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             cCdHits.increment();
             cd = cc.cd();
         } else {
+            memo = false;
             long epoch = cdCache.epoch();
             cd = loadCd(sid, pasid, iova, !write, index, ste, out);
             if (cd == null) {
@@ -185,7 +227,15 @@ final class SmmuV3Translation extends TranslationPipeline {
             cCdMisses.increment();
             cdCache.put(sid, index, new CachedCd(sid, index, cd), epoch);
         }
+        remember(memo, sid, pasid, steGeneration, cdGeneration, ste, cd);
         return walk(sid, pasid, iova, write, tr, cd, ste, out);
+    }
+
+    private void remember(boolean memo, int sid, int pasid, long steGeneration, long cdGeneration,
+                          StreamTableEntry ste, ContextDescriptor cd) {
+        if (memo) {
+            routes.put(new Route(sid, pasid, steGeneration, cdGeneration, ste, cd));
+        }
     }
 
     private boolean walk(int sid, int pasid, long iova, boolean write, boolean tr, ContextDescriptor cd,
