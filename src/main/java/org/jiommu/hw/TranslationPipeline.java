@@ -60,17 +60,23 @@ public abstract class TranslationPipeline {
      * a hit; otherwise null, counted as a miss.
      */
     protected final IotlbEntry iotlbHit(long tag, long iova, boolean write) {
+        IotlbEntry e = iotlbLookup(tag, iova, write);
+        if (e != null) {
+            hits.increment();
+        } else {
+            misses.increment();
+        }
+        return e;
+    }
+
+    /** {@link #iotlbHit} without counting. */
+    private IotlbEntry iotlbLookup(long tag, long iova, boolean write) {
         for (int shift : pageShifts) {
             IotlbEntry e = iotlb.lookup(tag, iova, shift);
             if (e != null) {
-                if (write ? e.writable() : e.readable()) {
-                    hits.increment();
-                    return e;
-                }
-                break;
+                return (write ? e.writable() : e.readable()) ? e : null;
             }
         }
-        misses.increment();
         return null;
     }
 
@@ -88,6 +94,28 @@ public abstract class TranslationPipeline {
         out.readable = e.readable();
         out.writable = e.writable();
         return true;
+    }
+
+    /**
+     * {@link #iotlbTranslate} that counts nothing: for a path that counts its hit in a counter
+     * made by {@link HwStats#combined} with {@code "iotlb.hits"} among its names, and calls
+     * {@link #iotlbMissed} on a miss, so the figures stay those of {@link #iotlbTranslate}.
+     */
+    protected final boolean iotlbTranslateUncounted(long tag, long iova, boolean write, TranslationResult out) {
+        IotlbEntry e = iotlbLookup(tag, iova, write);
+        if (e == null) {
+            return false;
+        }
+        out.pa = e.translate(iova);
+        out.pageSize = e.pageSize();
+        out.readable = e.readable();
+        out.writable = e.writable();
+        return true;
+    }
+
+    /** Counts the miss of an {@link #iotlbTranslateUncounted} that found nothing usable. */
+    protected final void iotlbMissed() {
+        misses.increment();
     }
 
     /** Read before a walk whose result may be filled. */

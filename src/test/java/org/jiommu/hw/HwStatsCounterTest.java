@@ -123,4 +123,26 @@ class HwStatsCounterTest {
         }
         assertThat(stats.snapshot().get("x")).isEqualTo(expected);
     }
+
+    @Test
+    @DisplayName("a combined counter's increments count in each named counter's sum, get and snapshot")
+    void combinedCountsInEachName() {
+        HwStats stats = new HwStats("t");
+        HwStats.Counter hit = stats.combined("translations", "iotlb.hits");
+        HwStats.Counter hit2 = stats.combined("translations", "context-cache.hits");
+        stats.counter("translations").add(5);
+        stats.counter("iotlb.misses").increment();
+        for (int i = 0; i < 3; i++) {
+            hit.increment();
+        }
+        hit2.add(2);
+        assertThat(stats.counter("translations").sum()).isEqualTo(10);
+        assertThat(stats.get("iotlb.hits")).isEqualTo(3);
+        assertThat(stats.get("context-cache.hits")).isEqualTo(2);
+        HwStats.Snapshot snap = stats.snapshot();
+        assertThat(snap.get("translations")).isEqualTo(10);
+        assertThat(snap.get("iotlb.hits")).isEqualTo(3);
+        assertThat(snap.get("iotlb.misses")).isEqualTo(1);
+        assertThat(snap.asMap()).doesNotContainKey("translations+iotlb.hits");
+    }
 }

@@ -52,6 +52,7 @@ final class SmmuV3Translation extends TranslationPipeline {
         final long cdGeneration;
         final StreamTableEntry ste;
         final ContextDescriptor cd;
+        final long tag;
 
         Route(int sid, int pasid, long steGeneration, long cdGeneration, StreamTableEntry ste, ContextDescriptor cd) {
             super(sid, pasid);
@@ -59,6 +60,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             this.cdGeneration = cdGeneration;
             this.ste = ste;
             this.cd = cd;
+            this.tag = tlbTag(ste, cd);
         }
     }
 
@@ -76,6 +78,9 @@ final class SmmuV3Translation extends TranslationPipeline {
     private final HwStats.Counter cCdHits;
     private final HwStats.Counter cCdMisses;
     private final HwStats.Counter cWalks;
+    /** A request that a route and the TLB answer: counted once for all the counters it moves. */
+    private final HwStats.Counter cRouteHitS1;
+    private final HwStats.Counter cRouteHitS2;
     private volatile StreamTable streamTable = new StreamTable(0, false, 0, 0);
 
     SmmuV3Translation(PhysicalMemory memory, SmmuFeatures features, HwStats stats, int tlbEntries,
@@ -93,6 +98,8 @@ final class SmmuV3Translation extends TranslationPipeline {
         this.cCdHits = stats.counter("cd-cache.hits");
         this.cCdMisses = stats.counter("cd-cache.misses");
         this.cWalks = stats.counter("walks");
+        this.cRouteHitS1 = stats.combined("translations", "ste-cache.hits", "cd-cache.hits", "iotlb.hits");
+        this.cRouteHitS2 = stats.combined("translations", "ste-cache.hits", "iotlb.hits");
     }
 
     void streamTable(StreamTable t) {
@@ -119,19 +126,25 @@ final class SmmuV3Translation extends TranslationPipeline {
 
     /** SMMU_CR0.SMMUEN = 1: the full procedure. */
     boolean translate(int sid, int pasid, long iova, boolean write, boolean tr, TranslationResult out) {
-        cTranslations.increment();
         if (!tr) {
             Route r = routes.get(sid, pasid);
             if (r != null && r.steGeneration == steCache.generation() && r.cdGeneration == cdCache.generation()) {
                 // The STE (and CD) this route came from are still cached: the steps below would
-                // find them again, counted as hits, and end in the same walk.
+                // find them again, counted as hits, and end in the same TLB lookup.
+                if (iotlbTranslateUncounted(r.tag, iova, write, out)) {
+                    (r.cd != null ? cRouteHitS1 : cRouteHitS2).increment();
+                    return true;
+                }
+                cTranslations.increment();
                 cSteHits.increment();
                 if (r.cd != null) {
                     cCdHits.increment();
                 }
-                return walk(sid, pasid, iova, write, false, r.cd, r.ste, out);
+                iotlbMissed();
+                return walkMiss(sid, pasid, iova, write, false, r.cd, r.ste, r.tag, out);
             }
         }
+        cTranslations.increment();
         // Read before the lookups: a route remembers them (see RequesterMemo).
         long steGeneration = steCache.generation();
         long cdGeneration = cdCache.generation();
@@ -238,16 +251,26 @@ final class SmmuV3Translation extends TranslationPipeline {
         }
     }
 
+    /** The TLB tag of a walk through {@code ste} and {@code cd} (null: stage 2 only). */
+    static long tlbTag(StreamTableEntry ste, ContextDescriptor cd) {
+        return cd == null ? tag(TAG_S2, ste.vmid, 0) : tag(ste.stage2() ? TAG_NESTED : TAG_S1, ste.vmid, cd.asid);
+    }
+
     private boolean walk(int sid, int pasid, long iova, boolean write, boolean tr, ContextDescriptor cd,
                          StreamTableEntry ste, TranslationResult out) {
-        long tag = cd == null ? tag(TAG_S2, ste.vmid, 0)
-                : tag(ste.stage2() ? TAG_NESTED : TAG_S1, ste.vmid, cd.asid);
+        long tag = tlbTag(ste, cd);
         // An ATS Translation Request is answered from the TLB like any other access (the SMMU
         // caches what it returns to ATS, IHI 0070 3.9): which is why a driver must finish the TLB
         // invalidation before it invalidates the ATCs (race 9), or the ATC refills the stale entry.
         if (iotlbTranslate(tag, iova, write, out)) {
             return true;
         }
+        return walkMiss(sid, pasid, iova, write, tr, cd, ste, tag, out);
+    }
+
+    /** After a TLB miss: the walk of the stage(s) {@code ste} and {@code cd} select, then the fill or the event. */
+    private boolean walkMiss(int sid, int pasid, long iova, boolean write, boolean tr, ContextDescriptor cd,
+                             StreamTableEntry ste, long tag, TranslationResult out) {
         long epoch = iotlbEpoch();
         WalkResult w = walkResults.get();
         int access = tr ? 0 : write ? VmsaWalker.ACCESS_WRITE : VmsaWalker.ACCESS_READ;

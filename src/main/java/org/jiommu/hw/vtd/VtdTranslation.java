@@ -110,6 +110,9 @@ final class VtdTranslation extends TranslationPipeline {
     private final HwStats.Counter cPasidMisses;
     private final HwStats.Counter cWordsRead;
     private final HwStats.Counter cFaults;
+    /** A request that a route and the IOTLB answer: counted once for all the counters it moves. */
+    private final HwStats.Counter cRouteHitLegacy;
+    private final HwStats.Counter cRouteHitScalable;
     private final AtomicReferenceArray<HwStats.Counter> faultReasonCounters = new AtomicReferenceArray<>(256);
 
     final ContextCache contextCache = new ContextCache();
@@ -142,6 +145,9 @@ final class VtdTranslation extends TranslationPipeline {
         this.cPasidMisses = stats.counter("pasid-cache.misses");
         this.cWordsRead = stats.counter("memory.words-read");
         this.cFaults = stats.counter("faults");
+        this.cRouteHitLegacy = stats.combined("translations", "context-cache.hits", "iotlb.hits");
+        this.cRouteHitScalable = stats.combined("translations", "context-cache.hits", "pasid-cache.hits",
+                "iotlb.hits");
         HwStats.Counter walks = stats.counter("walks");
         this.pasidCache = new TaggedCache<>(config.scalableMode() ? config.pasidCacheEntries() : 0);
         this.secondLevel = new SecondLevelWalker(memory, config, walks, cWordsRead);
@@ -192,12 +198,6 @@ final class VtdTranslation extends TranslationPipeline {
             throw new IllegalArgumentException("PASID " + pasid + " is not a 20-bit value");
         }
         out.clear();
-        if (!probe) {
-            cTranslations.increment();
-            if (tr) {
-                cAtsRequests.increment();
-            }
-        }
         State st = state;
         if (!probe && !tr) {
             Route r = routes.get(sid, pasid);
@@ -205,6 +205,11 @@ final class VtdTranslation extends TranslationPipeline {
                     && r.pasidGeneration == pasidCache.generation()) {
                 // The context (and PASID) caches still hold the entries this route came from:
                 // the steps below would find them again, counted as hits, and decide the same.
+                if ((r.bits >= 64 || (iova >>> r.bits) == 0) && iotlbTranslateUncounted(r.tag, iova, write, out)) {
+                    (r.scalable ? cRouteHitScalable : cRouteHitLegacy).increment();
+                    return true;
+                }
+                cTranslations.increment();
                 cContextHits.increment();
                 if (r.scalable) {
                     cPasidHits.increment();
@@ -212,8 +217,15 @@ final class VtdTranslation extends TranslationPipeline {
                 if (r.bits < 64 && (iova >>> r.bits) != 0) {
                     return fault(sid, pasid, iova, write, false, FaultReason.ADDRESS_BEYOND_MGAW, r.fpd, out, false);
                 }
-                return translatePaged(sid, pasid, iova, write, false, r.scalable, r.fpd, r.tag, r.pgtt, r.table,
+                iotlbMissed();
+                return walkAndFill(sid, pasid, iova, write, false, r.scalable, r.fpd, r.tag, r.pgtt, r.table,
                         r.levels, r.nested, out, false);
+            }
+        }
+        if (!probe) {
+            cTranslations.increment();
+            if (tr) {
+                cAtsRequests.increment();
             }
         }
         if (!st.enabled) {
@@ -363,6 +375,13 @@ final class VtdTranslation extends TranslationPipeline {
         if (!probe && iotlbTranslate(tag, iova, write, out)) {
             return true;
         }
+        return walkAndFill(sid, pasid, iova, write, tr, scalable, fpd, tag, pgtt, table, levels, nested, out, probe);
+    }
+
+    /** After an IOTLB miss (or for a probe): the walk, the interrupt-range check and the fill. */
+    private boolean walkAndFill(int sid, int pasid, long iova, boolean write, boolean tr, boolean scalable,
+                                boolean fpd, long tag, int pgtt, long table, int levels, PasidEntry nested,
+                                TranslationResult out, boolean probe) {
         long epoch = iotlbEpoch();
         int f;
         if (pgtt == PasidEntry.PGTT_SECOND_LEVEL) {
