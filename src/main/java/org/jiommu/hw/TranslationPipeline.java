@@ -13,8 +13,9 @@ import org.jiommu.bus.dma.TranslationResult;
  * <li><b>per-PASID config</b>: the entry of the address space (VT-d PASID directory + entry,
  *     SMMUv3 CD by SSID), cached by (requester, PASID);</li>
  * <li><b>IOTLB</b>: {@link #iotlbHit} by (tag, page) over the page sizes the model's tables
- *     have, smallest first; an entry lacking the permission the access needs is not used (the
- *     unit walks again, as a CPU TLB does);</li>
+ *     have, smallest first (skipping sizes no entry ever had, {@link Iotlb#sizesSeen}); an entry
+ *     lacking the permission the access needs is not used (the unit walks again, as a CPU TLB
+ *     does);</li>
  * <li><b>walk</b>: the model's walker (VT-d first/second level, {@code hw.arm.VmsaWalker});</li>
  * <li><b>fill or fault</b>: {@link #iotlbFill} with the epoch read before the walk (an
  *     invalidation that ran meanwhile drops the fill), or the model's fault recording with a
@@ -71,7 +72,11 @@ public abstract class TranslationPipeline {
 
     /** {@link #iotlbHit} without counting. */
     private IotlbEntry iotlbLookup(long tag, long iova, boolean write) {
+        long sizes = iotlb.sizesSeen(); // sizes never cached cannot hold the entry: not probed
         for (int shift : pageShifts) {
+            if ((sizes >>> shift & 1) == 0) {
+                continue;
+            }
             IotlbEntry e = iotlb.lookup(tag, iova, shift);
             if (e != null) {
                 return (write ? e.writable() : e.readable()) ? e : null;
