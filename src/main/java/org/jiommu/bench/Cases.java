@@ -80,6 +80,11 @@ public final class Cases {
                 Unit.NS_PER_OP, null, () -> DmaApiFixture.mapUnmap(false));
         add("dma-api/iova-alloc-free-4k", "IOVA alloc_iova_fast + free_iova_fast of 4K through the per-CPU cache",
                 Unit.NS_PER_OP, null, DmaApiFixture::iovaAllocFree);
+        // SMMUv3 nested (issue 11): stage 1 over an identity stage 2, the same machine as the JMH bench.
+        add("smmuv3-dma/nested-translate-hit", "SMMUv3 nested S1 + S2 STE: DMA translate, TLB hit", Unit.MOPS_PER_S,
+                null, () -> TranslateFixture.smmuv3Nested(true));
+        add("smmuv3-dma/nested-translate-walk", "SMMUv3 nested S1 + S2 STE: DMA translate, full S1 walk with each "
+                + "table fetch through S2 (TLB off)", Unit.MOPS_PER_S, null, () -> TranslateFixture.smmuv3Nested(false));
     }
 
     private static void pgtable(Format f, Op op, KernelReference ref) {

@@ -49,6 +49,12 @@ final class TranslateFixture implements Fixture {
         return new TranslateFixture(PlatformAdapter.smmuv3Endpoint(tlb ? 4096 : 0, IOVA, PA, PAGES));
     }
 
+    /** SMMUv3 stage 1 nested over an identity stage 2, programmed directly ({@link SmmuV3Direct}): StreamID 0. */
+    static Fixture smmuv3Nested(boolean tlb) {
+        return new TranslateFixture(new PlatformAdapter.Target(SmmuV3Direct.build(true, tlb ? 4096 : 0, IOVA, PA,
+                PAGES), 0));
+    }
+
     @Override
     public int opsPerBatch() {
         return PAGES * PASSES;

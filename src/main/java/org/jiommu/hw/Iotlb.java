@@ -1,5 +1,7 @@
 package org.jiommu.hw;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.List;
 import java.util.function.LongPredicate;
 import java.util.function.Predicate;
@@ -15,7 +17,23 @@ import java.util.function.Predicate;
  * stale translation usable, as on a real machine.
  */
 public final class Iotlb {
+    private static final VarHandle SIZES;
+
+    static {
+        try {
+            SIZES = MethodHandles.lookup().findVarHandle(Iotlb.class, "sizesSeen", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final TaggedCache<IotlbEntry> cache;
+    /**
+     * Bit {@code s} set once an entry of 2^s bytes was offered to the cache; never cleared (a
+     * clear racing with a fill could otherwise hide a cached entry). A unit need not probe a
+     * size whose bit is clear: no entry of that size can be there.
+     */
+    private volatile long sizesSeen;
 
     /** @param capacity most entries held; 0 disables the IOTLB (every request walks) */
     public Iotlb(int capacity) {
@@ -38,7 +56,19 @@ public final class Iotlb {
 
     /** @return false if the fill was dropped because an invalidation ran since {@code epochSeen} */
     public boolean insert(IotlbEntry entry, long epochSeen) {
+        long bit = 1L << entry.pageShift;
+        if ((sizesSeen & bit) == 0) {
+            SIZES.getAndBitwiseOr(this, bit); // before the entry can be seen
+        }
         return cache.put(entry.tag, key2(entry.iovaBase, entry.pageShift), entry, epochSeen);
+    }
+
+    /**
+     * The page sizes (bit {@code s} for 2^s) of every entry ever inserted: a lookup may skip
+     * the others. Read it before the lookups it prunes.
+     */
+    public long sizesSeen() {
+        return sizesSeen;
     }
 
     public int invalidateAll() {

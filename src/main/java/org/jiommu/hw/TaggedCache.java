@@ -70,6 +70,8 @@ public final class TaggedCache<V> {
     private long lastKey1;
     private Keys lastKeys;
     private volatile long epoch; // written under lock
+    /** Bumped under lock after any entry is removed or replaced; see {@link #generation()}. */
+    private volatile long generation;
 
     /** @param capacity most entries held at once; 0 disables caching */
     @SuppressWarnings("unchecked")
@@ -96,11 +98,14 @@ public final class TaggedCache<V> {
         }
     }
 
+    /**
+     * Two independent multiplies folded high into low: the bucket bits then depend on every
+     * bit of both keys, with a dependency chain half as long as a full mix (this hash is on
+     * every IOTLB, PASID-cache and STE/CD-cache lookup).
+     */
     private static int hash(long key1, long key2) {
         long h = key1 * 0x9E3779B97F4A7C15L + key2 * 0xC2B2AE3D27D4EB4FL;
-        h ^= h >>> 31;
-        h *= 0x94D049BB133111EBL;
-        return (int) (h ^ (h >>> 32));
+        return (int) (h >>> 32) ^ (int) h;
     }
 
     public int capacity() {
@@ -126,6 +131,18 @@ public final class TaggedCache<V> {
     }
 
     /**
+     * A count of the changes that can alter what {@link #get} returns for a key already
+     * cached: every removal (invalidation, the clear of a full cache) and every replacement,
+     * bumped after the change is visible. So if {@code generation()} reads the same value
+     * before a {@link #get} and again later, that get's result still holds for its key: a
+     * caller may remember it instead of asking again (the translation units' per-requester
+     * memo). Adding a new key does not bump it.
+     */
+    public long generation() {
+        return generation;
+    }
+
+    /**
      * Caches {@code value} under the key (replacing any entry with the same key) unless an
      * invalidation ran since {@code epochSeen} was read.
      *
@@ -144,15 +161,20 @@ public final class TaggedCache<V> {
             Node<V> head = (Node<V>) SLOT.getAcquire(table, i);
             Node<V> without = remove(head, key1, key2);
             boolean newKey = without == head; // decided before any clear below
+            boolean cleared = false;
             if (newKey && size >= capacity) {
                 clearLocked(); // full: empty it (QEMU vtd_update_iotlb policy); keeps the epoch
                 without = null;
+                cleared = true;
             }
             if (newKey) {
                 size++;
                 keysOf(key1).add(key2);
             }
             SLOT.setRelease(table, i, new Node<>(key1, key2, value, without));
+            if (!newKey || cleared) {
+                generation++; // replaced the key's entry, or emptied the full cache first
+            }
             return true;
         }
     }
@@ -217,6 +239,7 @@ public final class TaggedCache<V> {
             epoch++;
             int n = size;
             clearLocked();
+            generation++;
             return n;
         }
     }
@@ -260,6 +283,7 @@ public final class TaggedCache<V> {
             size -= dropped;
             if (dropped != 0) {
                 rebuildIndexLocked();
+                generation++;
             }
             return dropped;
         }
@@ -289,6 +313,9 @@ public final class TaggedCache<V> {
                 }
             }
             size -= dropped;
+            if (dropped != 0) {
+                generation++;
+            }
             return dropped;
         }
     }
@@ -309,6 +336,9 @@ public final class TaggedCache<V> {
                 }
             }
             size -= dropped;
+            if (dropped != 0) {
+                generation++;
+            }
             return dropped;
         }
     }

@@ -13,8 +13,9 @@ import org.jiommu.bus.dma.TranslationResult;
  * <li><b>per-PASID config</b>: the entry of the address space (VT-d PASID directory + entry,
  *     SMMUv3 CD by SSID), cached by (requester, PASID);</li>
  * <li><b>IOTLB</b>: {@link #iotlbHit} by (tag, page) over the page sizes the model's tables
- *     have, smallest first; an entry lacking the permission the access needs is not used (the
- *     unit walks again, as a CPU TLB does);</li>
+ *     have, smallest first (skipping sizes no entry ever had, {@link Iotlb#sizesSeen}); an entry
+ *     lacking the permission the access needs is not used (the unit walks again, as a CPU TLB
+ *     does);</li>
  * <li><b>walk</b>: the model's walker (VT-d first/second level, {@code hw.arm.VmsaWalker});</li>
  * <li><b>fill or fault</b>: {@link #iotlbFill} with the epoch read before the walk (an
  *     invalidation that ran meanwhile drops the fill), or the model's fault recording with a
@@ -60,17 +61,27 @@ public abstract class TranslationPipeline {
      * a hit; otherwise null, counted as a miss.
      */
     protected final IotlbEntry iotlbHit(long tag, long iova, boolean write) {
+        IotlbEntry e = iotlbLookup(tag, iova, write);
+        if (e != null) {
+            hits.increment();
+        } else {
+            misses.increment();
+        }
+        return e;
+    }
+
+    /** {@link #iotlbHit} without counting. */
+    private IotlbEntry iotlbLookup(long tag, long iova, boolean write) {
+        long sizes = iotlb.sizesSeen(); // sizes never cached cannot hold the entry: not probed
         for (int shift : pageShifts) {
+            if ((sizes >>> shift & 1) == 0) {
+                continue;
+            }
             IotlbEntry e = iotlb.lookup(tag, iova, shift);
             if (e != null) {
-                if (write ? e.writable() : e.readable()) {
-                    hits.increment();
-                    return e;
-                }
-                break;
+                return (write ? e.writable() : e.readable()) ? e : null;
             }
         }
-        misses.increment();
         return null;
     }
 
@@ -88,6 +99,28 @@ public abstract class TranslationPipeline {
         out.readable = e.readable();
         out.writable = e.writable();
         return true;
+    }
+
+    /**
+     * {@link #iotlbTranslate} that counts nothing: for a path that counts its hit in a counter
+     * made by {@link HwStats#combined} with {@code "iotlb.hits"} among its names, and calls
+     * {@link #iotlbMissed} on a miss, so the figures stay those of {@link #iotlbTranslate}.
+     */
+    protected final boolean iotlbTranslateUncounted(long tag, long iova, boolean write, TranslationResult out) {
+        IotlbEntry e = iotlbLookup(tag, iova, write);
+        if (e == null) {
+            return false;
+        }
+        out.pa = e.translate(iova);
+        out.pageSize = e.pageSize();
+        out.readable = e.readable();
+        out.writable = e.writable();
+        return true;
+    }
+
+    /** Counts the miss of an {@link #iotlbTranslateUncounted} that found nothing usable. */
+    protected final void iotlbMissed() {
+        misses.increment();
     }
 
     /** Read before a walk whose result may be filled. */

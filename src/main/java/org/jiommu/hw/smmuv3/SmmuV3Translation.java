@@ -7,6 +7,7 @@ import org.jiommu.bus.dma.TranslationResult;
 import org.jiommu.hw.FaultKind;
 import org.jiommu.hw.HwStats;
 import org.jiommu.hw.IotlbEntry;
+import org.jiommu.hw.RequesterMemo;
 import org.jiommu.hw.TaggedCache;
 import org.jiommu.hw.TranslationPipeline;
 import org.jiommu.hw.arm.Stage2Config;
@@ -41,11 +42,34 @@ final class SmmuV3Translation extends TranslationPipeline {
     record CachedCd(int sid, int index, ContextDescriptor cd) {
     }
 
+    /**
+     * What the STE and CD steps decided for a (StreamID, SubstreamID) whose STE (and CD) were
+     * configuration-cache hits: the walk's arguments. Valid while neither cache's generation
+     * moved (see {@link RequesterMemo}); {@code cd} null for a stage-2-only walk.
+     */
+    private static final class Route extends RequesterMemo.Entry {
+        final long steGeneration;
+        final long cdGeneration;
+        final StreamTableEntry ste;
+        final ContextDescriptor cd;
+        final long tag;
+
+        Route(int sid, int pasid, long steGeneration, long cdGeneration, StreamTableEntry ste, ContextDescriptor cd) {
+            super(sid, pasid);
+            this.steGeneration = steGeneration;
+            this.cdGeneration = cdGeneration;
+            this.ste = ste;
+            this.cd = cd;
+            this.tag = tlbTag(ste, cd);
+        }
+    }
+
     private final PhysicalMemory memory;
     private final SmmuFeatures features;
     private final VmsaWalker walker;
     private final TaggedCache<CachedSte> steCache;
     private final TaggedCache<CachedCd> cdCache;
+    private final RequesterMemo<Route> routes = new RequesterMemo<>();
     private final Consumer<SmmuEvent> events;
     private final ThreadLocal<WalkResult> walkResults = ThreadLocal.withInitial(WalkResult::new);
     private final HwStats.Counter cTranslations;
@@ -54,6 +78,9 @@ final class SmmuV3Translation extends TranslationPipeline {
     private final HwStats.Counter cCdHits;
     private final HwStats.Counter cCdMisses;
     private final HwStats.Counter cWalks;
+    /** A request that a route and the TLB answer: counted once for all the counters it moves. */
+    private final HwStats.Counter cRouteHitS1;
+    private final HwStats.Counter cRouteHitS2;
     private volatile StreamTable streamTable = new StreamTable(0, false, 0, 0);
     /** Where stalled transactions wait (the unit); null: faults terminate. */
     private volatile StallSink stalls;
@@ -83,6 +110,8 @@ final class SmmuV3Translation extends TranslationPipeline {
         this.cCdHits = stats.counter("cd-cache.hits");
         this.cCdMisses = stats.counter("cd-cache.misses");
         this.cWalks = stats.counter("walks");
+        this.cRouteHitS1 = stats.combined("translations", "ste-cache.hits", "cd-cache.hits", "iotlb.hits");
+        this.cRouteHitS2 = stats.combined("translations", "ste-cache.hits", "iotlb.hits");
     }
 
     void streamTable(StreamTable t) {
@@ -109,13 +138,36 @@ final class SmmuV3Translation extends TranslationPipeline {
 
     /** SMMU_CR0.SMMUEN = 1: the full procedure. */
     boolean translate(int sid, int pasid, long iova, boolean write, boolean tr, TranslationResult out) {
+        if (!tr) {
+            Route r = routes.get(sid, pasid);
+            if (r != null && r.steGeneration == steCache.generation() && r.cdGeneration == cdCache.generation()) {
+                // The STE (and CD) this route came from are still cached: the steps below would
+                // find them again, counted as hits, and end in the same TLB lookup.
+                if (iotlbTranslateUncounted(r.tag, iova, write, out)) {
+                    (r.cd != null ? cRouteHitS1 : cRouteHitS2).increment();
+                    return true;
+                }
+                cTranslations.increment();
+                cSteHits.increment();
+                if (r.cd != null) {
+                    cCdHits.increment();
+                }
+                iotlbMissed();
+                return walkMiss(sid, pasid, iova, write, false, r.cd, r.ste, r.tag, out);
+            }
+        }
         cTranslations.increment();
+        // Read before the lookups: a route remembers them (see RequesterMemo).
+        long steGeneration = steCache.generation();
+        long cdGeneration = cdCache.generation();
+        boolean memo = !tr; // cleared by a configuration-cache miss
         CachedSte cs = steCache.get(sid, 0);
         StreamTableEntry ste;
         if (cs != null) {
             cSteHits.increment();
             ste = cs.ste();
         } else {
+            memo = false;
             long epoch = steCache.epoch();
             ste = loadSte(sid, pasid, tr, out);
             if (ste == null) {
@@ -151,6 +203,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                 return event(out, SmmuEvent.config(SmmuEvent.C_BAD_SUBSTREAMID, sid, pasid,
                         "SubstreamID on a stream without stage 1"));
             }
+            remember(memo, sid, pasid, steGeneration, cdGeneration, ste, null);
             return walk(sid, pasid, iova, write, tr, null, ste, out);
         }
         // Which CD (5.2 STE.S1CDMax / S1DSS).
@@ -167,6 +220,7 @@ final class SmmuV3Translation extends TranslationPipeline {
                     return streamDisabled(sid, pasid, tr, "no SubstreamID with STE.S1DSS = terminate", out);
                 case StreamTableEntry.S1DSS_BYPASS:
                     if (ste.stage2()) {
+                        remember(memo, sid, pasid, steGeneration, cdGeneration, ste, null);
                         return walk(sid, pasid, iova, write, tr, null, ste, out);
                     }
                     return identity(iova, out);
@@ -189,6 +243,7 @@ final class SmmuV3Translation extends TranslationPipeline {
             cCdHits.increment();
             cd = cc.cd();
         } else {
+            memo = false;
             long epoch = cdCache.epoch();
             cd = loadCd(sid, pasid, iova, !write, index, ste, out);
             if (cd == null) {
@@ -197,19 +252,37 @@ final class SmmuV3Translation extends TranslationPipeline {
             cCdMisses.increment();
             cdCache.put(sid, index, new CachedCd(sid, index, cd), epoch);
         }
+        remember(memo, sid, pasid, steGeneration, cdGeneration, ste, cd);
         return walk(sid, pasid, iova, write, tr, cd, ste, out);
+    }
+
+    private void remember(boolean memo, int sid, int pasid, long steGeneration, long cdGeneration,
+                          StreamTableEntry ste, ContextDescriptor cd) {
+        if (memo) {
+            routes.put(new Route(sid, pasid, steGeneration, cdGeneration, ste, cd));
+        }
+    }
+
+    /** The TLB tag of a walk through {@code ste} and {@code cd} (null: stage 2 only). */
+    static long tlbTag(StreamTableEntry ste, ContextDescriptor cd) {
+        return cd == null ? tag(TAG_S2, ste.vmid, 0) : tag(ste.stage2() ? TAG_NESTED : TAG_S1, ste.vmid, cd.asid);
     }
 
     private boolean walk(int sid, int pasid, long iova, boolean write, boolean tr, ContextDescriptor cd,
                          StreamTableEntry ste, TranslationResult out) {
-        long tag = cd == null ? tag(TAG_S2, ste.vmid, 0)
-                : tag(ste.stage2() ? TAG_NESTED : TAG_S1, ste.vmid, cd.asid);
+        long tag = tlbTag(ste, cd);
         // An ATS Translation Request is answered from the TLB like any other access (the SMMU
         // caches what it returns to ATS, IHI 0070 3.9): which is why a driver must finish the TLB
         // invalidation before it invalidates the ATCs (race 9), or the ATC refills the stale entry.
         if (iotlbTranslate(tag, iova, write, out)) {
             return true;
         }
+        return walkMiss(sid, pasid, iova, write, tr, cd, ste, tag, out);
+    }
+
+    /** After a TLB miss: the walk of the stage(s) {@code ste} and {@code cd} select, then the fill or the event. */
+    private boolean walkMiss(int sid, int pasid, long iova, boolean write, boolean tr, ContextDescriptor cd,
+                             StreamTableEntry ste, long tag, TranslationResult out) {
         long epoch = iotlbEpoch();
         WalkResult w = walkResults.get();
         int access = tr ? 0 : write ? VmsaWalker.ACCESS_WRITE : VmsaWalker.ACCESS_READ;

@@ -21,6 +21,8 @@ final class ContextCache {
     /** Guards fills, invalidations and epoch updates. */
     private final Object lock = new Object();
     private volatile long epoch; // written under lock
+    /** Bumped under lock after an entry is removed or replaced (as {@link org.jiommu.hw.TaggedCache#generation()}). */
+    private volatile long generation;
     private int size; // guarded by lock
 
     /** The cached entry of {@code sid}, or null. */
@@ -31,6 +33,11 @@ final class ContextCache {
 
     long epoch() {
         return epoch;
+    }
+
+    /** If unchanged since before a {@link #get} that found an entry, that get's result still holds. */
+    long generation() {
+        return generation;
     }
 
     /** Caches the entry unless an invalidation ran since {@code epochSeen}. */
@@ -44,10 +51,14 @@ final class ContextCache {
                 bus = new Object[256];
                 BUS.setRelease(buses, sid >>> 8, bus);
             }
-            if (SLOT.getAcquire(bus, sid & 0xFF) == null) {
+            boolean replaced = SLOT.getAcquire(bus, sid & 0xFF) != null;
+            if (!replaced) {
                 size++;
             }
             SLOT.setRelease(bus, sid & 0xFF, entry);
+            if (replaced) {
+                generation++;
+            }
             return true;
         }
     }
@@ -71,6 +82,9 @@ final class ContextCache {
                 }
             }
             size -= n;
+            if (n != 0) {
+                generation++;
+            }
             return n;
         }
     }

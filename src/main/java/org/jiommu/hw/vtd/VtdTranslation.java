@@ -8,6 +8,7 @@ import java.util.function.Consumer;
 import org.jiommu.bus.dma.TranslationResult;
 import org.jiommu.hw.HwStats;
 import org.jiommu.hw.IotlbEntry;
+import org.jiommu.hw.RequesterMemo;
 import org.jiommu.hw.TaggedCache;
 import org.jiommu.hw.TranslationPipeline;
 import org.jiommu.mem.MemoryFault;
@@ -59,6 +60,42 @@ final class VtdTranslation extends TranslationPipeline {
     record CachedPasid(int sourceId, int pasid, PasidEntry entry, boolean fpd) {
     }
 
+    /**
+     * What the context (and PASID) step decided for a requester whose entries were both cache
+     * hits: the arguments of {@link #translatePaged}. Valid while {@link #state} is the same
+     * object and neither cache's generation moved (see {@link RequesterMemo}).
+     */
+    private static final class Route extends RequesterMemo.Entry {
+        final State state;
+        final long contextGeneration;
+        final long pasidGeneration;
+        final boolean scalable;
+        final boolean fpd;
+        /** Input address bits (MGAW check) for second-level tables; 64 = no check. */
+        final int bits;
+        final long tag;
+        final int pgtt;
+        final long table;
+        final int levels;
+        final PasidEntry nested;
+
+        Route(int sid, int pasid, State state, long contextGeneration, long pasidGeneration, boolean scalable,
+              boolean fpd, int bits, long tag, int pgtt, long table, int levels, PasidEntry nested) {
+            super(sid, pasid);
+            this.state = state;
+            this.contextGeneration = contextGeneration;
+            this.pasidGeneration = pasidGeneration;
+            this.scalable = scalable;
+            this.fpd = fpd;
+            this.bits = bits;
+            this.tag = tag;
+            this.pgtt = pgtt;
+            this.table = table;
+            this.levels = levels;
+            this.nested = nested;
+        }
+    }
+
     private final VtdConfig config;
     private final PhysicalMemory memory;
     private final HwStats stats;
@@ -73,10 +110,14 @@ final class VtdTranslation extends TranslationPipeline {
     private final HwStats.Counter cPasidMisses;
     private final HwStats.Counter cWordsRead;
     private final HwStats.Counter cFaults;
+    /** A request that a route and the IOTLB answer: counted once for all the counters it moves. */
+    private final HwStats.Counter cRouteHitLegacy;
+    private final HwStats.Counter cRouteHitScalable;
     private final AtomicReferenceArray<HwStats.Counter> faultReasonCounters = new AtomicReferenceArray<>(256);
 
     final ContextCache contextCache = new ContextCache();
     final TaggedCache<CachedPasid> pasidCache;
+    private final RequesterMemo<Route> routes = new RequesterMemo<>();
     private final FaultRecorder faults;
     private final SecondLevelWalker secondLevel;
     private final FirstLevelWalker firstLevel;
@@ -104,6 +145,9 @@ final class VtdTranslation extends TranslationPipeline {
         this.cPasidMisses = stats.counter("pasid-cache.misses");
         this.cWordsRead = stats.counter("memory.words-read");
         this.cFaults = stats.counter("faults");
+        this.cRouteHitLegacy = stats.combined("translations", "context-cache.hits", "iotlb.hits");
+        this.cRouteHitScalable = stats.combined("translations", "context-cache.hits", "pasid-cache.hits",
+                "iotlb.hits");
         HwStats.Counter walks = stats.counter("walks");
         this.pasidCache = new TaggedCache<>(config.scalableMode() ? config.pasidCacheEntries() : 0);
         this.secondLevel = new SecondLevelWalker(memory, config, walks, cWordsRead);
@@ -154,13 +198,36 @@ final class VtdTranslation extends TranslationPipeline {
             throw new IllegalArgumentException("PASID " + pasid + " is not a 20-bit value");
         }
         out.clear();
+        State st = state;
+        if (!probe && !tr) {
+            Route r = routes.get(sid, pasid);
+            if (r != null && r.state == st && r.contextGeneration == contextCache.generation()
+                    && r.pasidGeneration == pasidCache.generation()) {
+                // The context (and PASID) caches still hold the entries this route came from:
+                // the steps below would find them again, counted as hits, and decide the same.
+                if ((r.bits >= 64 || (iova >>> r.bits) == 0) && iotlbTranslateUncounted(r.tag, iova, write, out)) {
+                    (r.scalable ? cRouteHitScalable : cRouteHitLegacy).increment();
+                    return true;
+                }
+                cTranslations.increment();
+                cContextHits.increment();
+                if (r.scalable) {
+                    cPasidHits.increment();
+                }
+                if (r.bits < 64 && (iova >>> r.bits) != 0) {
+                    return fault(sid, pasid, iova, write, false, FaultReason.ADDRESS_BEYOND_MGAW, r.fpd, out, false);
+                }
+                iotlbMissed();
+                return walkAndFill(sid, pasid, iova, write, false, r.scalable, r.fpd, r.tag, r.pgtt, r.table,
+                        r.levels, r.nested, out, false);
+            }
+        }
         if (!probe) {
             cTranslations.increment();
             if (tr) {
                 cAtsRequests.increment();
             }
         }
-        State st = state;
         if (!st.enabled) {
             // GSTS.TES = 0: DMA is not remapped.
             return identity(iova, out, probe);
@@ -168,6 +235,10 @@ final class VtdTranslation extends TranslationPipeline {
         if (!st.ttmValid) {
             return fault(sid, pasid, iova, write, tr, FaultReason.ROOT_TABLE_ADDRESS_TTM, false, out, probe);
         }
+        // Read before the lookups: a route remembers them (see RequesterMemo).
+        long contextGeneration = contextCache.generation();
+        long pasidGeneration = pasidCache.generation();
+        boolean contextHit = false;
         Object ctx = probe ? null : contextCache.get(sid);
         if (ctx != null && (st.scalable ? !(ctx instanceof ScalableContextEntry) : !(ctx instanceof ContextEntry))) {
             ctx = null; // cached under the other translation-table mode: unusable
@@ -186,15 +257,34 @@ final class VtdTranslation extends TranslationPipeline {
             }
         } else {
             cContextHits.increment();
+            contextHit = true;
         }
+        // A request may leave a route when its context was a cache hit and it is not ATS; the
+        // state it would be made with (null: none) and the generations go down the slow path.
+        State memo = contextHit && !tr ? st : null;
         if (st.scalable) {
-            return translateScalable(sid, pasid, iova, write, tr, (ScalableContextEntry) ctx, out, probe);
+            return translateScalable(sid, pasid, iova, write, tr, (ScalableContextEntry) ctx, out, probe, memo,
+                    contextGeneration, pasidGeneration);
         }
-        return translateLegacy(sid, pasid, iova, write, tr, (ContextEntry) ctx, out, probe);
+        return translateLegacy(sid, pasid, iova, write, tr, (ContextEntry) ctx, out, probe, memo,
+                contextGeneration);
+    }
+
+    /**
+     * Remembers the decision taken for this requester (translatePaged's arguments) under
+     * {@code memo}, if not null, and the generations read before the cache lookups.
+     */
+    private void remember(State memo, long contextGeneration, long pasidGeneration, int sid, int pasid, boolean fpd,
+                          int bits, long tag, int pgtt, long table, int levels, PasidEntry nested) {
+        if (memo != null) {
+            routes.put(new Route(sid, pasid, memo, contextGeneration, pasidGeneration, memo.scalable, fpd, bits, tag,
+                    pgtt, table, levels, nested));
+        }
     }
 
     private boolean translateLegacy(int sid, int pasid, long iova, boolean write, boolean tr, ContextEntry ce,
-                                    TranslationResult out, boolean probe) {
+                                    TranslationResult out, boolean probe, State memo,
+                                    long contextGeneration) {
         boolean fpd = ce.fpd();
         if (pasid != NO_PASID) {
             // A legacy-mode context entry has no PASID-granular translation: requests with PASID are blocked.
@@ -213,12 +303,17 @@ final class VtdTranslation extends TranslationPipeline {
             return fault(sid, pasid, iova, write, tr, FaultReason.ADDRESS_BEYOND_MGAW, fpd, out, probe);
         }
         long tag = (long) ce.domainId() << 32 | NO_PASID_TAG;
+        // A legacy route does not depend on the PASID cache: its current generation only makes
+        // the route's check pass until that cache next changes (harmless: the route is redone).
+        remember(memo, contextGeneration, pasidCache.generation(), sid, pasid, fpd, bits, tag,
+                PasidEntry.PGTT_SECOND_LEVEL, ce.secondLevelPointer(), ce.levels(), null);
         return translatePaged(sid, pasid, iova, write, tr, false, fpd, tag, PasidEntry.PGTT_SECOND_LEVEL,
                 ce.secondLevelPointer(), ce.levels(), null, out, probe);
     }
 
     private boolean translateScalable(int sid, int pasid, long iova, boolean write, boolean tr,
-                                      ScalableContextEntry sce, TranslationResult out, boolean probe) {
+                                      ScalableContextEntry sce, TranslationResult out, boolean probe, State memo,
+                                      long contextGeneration, long pasidGeneration) {
         boolean fpd = sce.fpd();
         if (tr && !sce.deviceTlbEnable()) {
             return fault(sid, pasid, iova, write, tr, FaultReason.TRANSLATION_TYPE_BLOCKED, fpd, out, probe);
@@ -234,6 +329,7 @@ final class VtdTranslation extends TranslationPipeline {
                 return fault(sid, pasid, iova, write, tr, f.code, fpd || f.fpd, out, probe);
             }
             cp = (CachedPasid) loaded;
+            memo = null; // a PASID-cache miss: the next request is the one to remember
             if (!probe) {
                 cPasidMisses.increment();
                 pasidCache.put(sid, effective, cp, epoch);
@@ -249,6 +345,8 @@ final class VtdTranslation extends TranslationPipeline {
                 return passThrough(sid, pasid, iova, write, tr, true, fpd, out, probe);
             case PasidEntry.PGTT_SECOND_LEVEL: {
                 int bits = Math.min(VtdConfig.agawToWidth(pe.addressWidth()), config.addressWidth());
+                remember(memo, contextGeneration, pasidGeneration, sid, pasid, fpd, bits, tag, PasidEntry.PGTT_SECOND_LEVEL, pe.secondLevelPointer(),
+                        pe.secondLevelLevels(), null);
                 if (bits < 64 && (iova >>> bits) != 0) {
                     return fault(sid, pasid, iova, write, tr, FaultReason.ADDRESS_BEYOND_MGAW, fpd, out, probe);
                 }
@@ -256,9 +354,13 @@ final class VtdTranslation extends TranslationPipeline {
                         pe.secondLevelPointer(), pe.secondLevelLevels(), null, out, probe);
             }
             case PasidEntry.PGTT_FIRST_LEVEL:
+                remember(memo, contextGeneration, pasidGeneration, sid, pasid, fpd, 64, tag, PasidEntry.PGTT_FIRST_LEVEL, pe.firstLevelPointer(),
+                        pe.firstLevelLevels(), null);
                 return translatePaged(sid, pasid, iova, write, tr, true, fpd, tag, PasidEntry.PGTT_FIRST_LEVEL,
                         pe.firstLevelPointer(), pe.firstLevelLevels(), null, out, probe);
             default: // PGTT_NESTED; loadPasid refused every other value
+                remember(memo, contextGeneration, pasidGeneration, sid, pasid, fpd, 64, tag, PasidEntry.PGTT_NESTED, pe.firstLevelPointer(), pe.firstLevelLevels(),
+                        pe);
                 return translatePaged(sid, pasid, iova, write, tr, true, fpd, tag, PasidEntry.PGTT_NESTED,
                         pe.firstLevelPointer(), pe.firstLevelLevels(), pe, out, probe);
         }
@@ -273,6 +375,13 @@ final class VtdTranslation extends TranslationPipeline {
         if (!probe && iotlbTranslate(tag, iova, write, out)) {
             return true;
         }
+        return walkAndFill(sid, pasid, iova, write, tr, scalable, fpd, tag, pgtt, table, levels, nested, out, probe);
+    }
+
+    /** After an IOTLB miss (or for a probe): the walk, the interrupt-range check and the fill. */
+    private boolean walkAndFill(int sid, int pasid, long iova, boolean write, boolean tr, boolean scalable,
+                                boolean fpd, long tag, int pgtt, long table, int levels, PasidEntry nested,
+                                TranslationResult out, boolean probe) {
         long epoch = iotlbEpoch();
         int f;
         if (pgtt == PasidEntry.PGTT_SECOND_LEVEL) {

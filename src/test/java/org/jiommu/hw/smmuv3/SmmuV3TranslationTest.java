@@ -6,6 +6,7 @@ import static org.jiommu.hw.smmuv3.SmmuBed.*;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.dma.DmaTranslator;
 import org.jiommu.bus.dma.TranslationResult;
+import org.jiommu.hw.HwStats;
 import org.jiommu.pgtable.arm.ArmLpaePageTable;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -353,6 +354,43 @@ class SmmuV3TranslationTest {
         assertThat(bed.unit.translate(1, -1, 0x9000, false, true, out)).isTrue();
         assertThat(out.readable || out.writable).isFalse();
         assertThat(bed.events()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("with the per-requester route in use, a rewritten CD and then STE stay in use until their CFGI; "
+            + "STE/CD cache counters as on the full path")
+    void routeMemoKeepsCachesVisible() {
+        ArmLpaePageTable[] t = twoTablesOnSid1();
+        ArmLpaePageTable b = t[1];
+        int warm = 5;
+        for (int i = 0; i < warm; i++) {
+            assertThat(dma(1, -1, 0x1000, false)).isTrue();
+            assertThat(out.pa).isEqualTo(0xa000);
+        }
+        HwStats s = bed.unit.stats();
+        assertThat(s.get("ste-cache.misses")).isEqualTo(1);
+        assertThat(s.get("ste-cache.hits")).isEqualTo(warm - 1);
+        assertThat(s.get("cd-cache.misses")).isEqualTo(1);
+        assertThat(s.get("cd-cache.hits")).isEqualTo(warm - 1);
+        assertThat(s.get("iotlb.hits")).isEqualTo(warm - 1);
+        // CD switched to table b (ASID 2) without CFGI_CD; CFGI of other SIDs / SSIDs drop nothing of it.
+        bed.writeWords(CDTAB, cdWords(b, 2));
+        bed.submit(SmmuCommand.cfgiCd(2, 0, true), SmmuCommand.cfgiSte(7, true), SmmuCommand.tlbiNhAsid(0, 1));
+        assertThat(dma(1, -1, 0x1000, false)).isTrue();
+        assertThat(out.pa).as("stale CD, TLB emptied: walks table a").isEqualTo(0xa000);
+        bed.submit(SmmuCommand.cfgiCd(1, 0, true));
+        assertThat(dma(1, -1, 0x1000, false)).isTrue();
+        assertThat(out.pa).isEqualTo(0xb000);
+        // STE to abort without CFGI_STE: still translating; CFGI_STE: aborted.
+        bed.writeSte(1, steWords(StreamTableEntry.CFG_ABORT));
+        for (int i = 0; i < 3; i++) {
+            assertThat(dma(1, -1, 0x1000, false)).as("stale STE").isTrue();
+        }
+        bed.submit(SmmuCommand.cfgiSte(1, true));
+        assertThat(dma(1, -1, 0x1000, false)).isFalse();
+        long translations = s.get("translations");
+        assertThat(s.get("ste-cache.hits") + s.get("ste-cache.misses")).isEqualTo(translations);
+        assertThat(s.get("cd-cache.hits") + s.get("cd-cache.misses")).isEqualTo(translations - 1);
     }
 
     @Test
