@@ -250,7 +250,10 @@ final class DeviceEntryReader {
                             + " cannot stall its transactions; it uses PRI)");
                 } else if (in == null || rules != null && !rules.dmaCanStall().test(is.options())) {
                     values.problem(kl, label + ": dma-can-stall applies only to masters behind " + stallUnits()
-                            + (in == null ? " (the device has no iommu)" : " (" + iommu + " is " + is.kind() + ")"));
+                            + (in == null ? " (the device has no iommu)"
+                                    : rules.dmaCanStallWhere() == null ? " (" + iommu + " is " + is.kind() + ": "
+                                            + rules.title() + " has no stall model)"
+                                    : " (" + iommu + "'s options give it no stall model)"));
                 }
                 stall = true;
             }
