@@ -23,37 +23,50 @@ import java.util.function.Predicate;
  * @param contextSwitchWhere the units that have them, for messages ("an smmuv2"); null if none can
  * @param oneBus whether one unit serves devices of one bus type only (the mock's single
  *     device_group rule)
+ * @param dmaCanStall whether a unit with these options takes firmware's {@code dma-can-stall} for a
+ *     platform master (an SMMUv3 with the stall model): {@code dma-can-stall: true} is accepted only then
+ * @param dmaCanStallWhere the units that take it, for messages ("an smmuv3 with stall-model: true");
+ *     null if none can
  */
 public record DeviceRules(String title, boolean requesterIds, Set<String> firmwareRegions,
                           String firmwareRegionsWhat, Predicate<Map<String, Object>> contextSwitch,
-                          String contextSwitchWhere, boolean oneBus) {
+                          String contextSwitchWhere, boolean oneBus,
+                          Predicate<Map<String, Object>> dmaCanStall, String dmaCanStallWhere) {
     public DeviceRules {
         firmwareRegions = firmwareRegions == null ? null : Set.copyOf(firmwareRegions);
     }
 
     /** A kind whose units see PCI requester IDs only. */
     public static DeviceRules requesterIds(String title) {
-        return new DeviceRules(title, true, null, null, o -> false, null, false);
+        return new DeviceRules(title, true, null, null, o -> false, null, false, o -> false, null);
     }
 
     /** A kind whose masters firmware names by stream IDs (PCI functions: their requester ID by default). */
     public static DeviceRules streamIds(String title) {
-        return new DeviceRules(title, false, null, null, o -> false, null, false);
+        return new DeviceRules(title, false, null, null, o -> false, null, false, o -> false, null);
     }
 
     /** These rules, firmware reporting only the reserved-region kinds {@code kinds}. */
     public DeviceRules firmwareRegions(String what, String... kinds) {
-        return new DeviceRules(title, requesterIds, Set.of(kinds), what, contextSwitch, contextSwitchWhere, oneBus);
+        return new DeviceRules(title, requesterIds, Set.of(kinds), what, contextSwitch, contextSwitchWhere, oneBus,
+                dmaCanStall, dmaCanStallWhere);
     }
 
     /** These rules, with context-switching masters on units whose options meet {@code when}. */
     public DeviceRules contextSwitch(String where, Predicate<Map<String, Object>> when) {
-        return new DeviceRules(title, requesterIds, firmwareRegions, firmwareRegionsWhat, when, where, oneBus);
+        return new DeviceRules(title, requesterIds, firmwareRegions, firmwareRegionsWhat, when, where, oneBus, dmaCanStall,
+                dmaCanStallWhere);
     }
 
     /** These rules, one unit serving one bus type. */
     public DeviceRules oneBusPerUnit() {
         return new DeviceRules(title, requesterIds, firmwareRegions, firmwareRegionsWhat, contextSwitch,
-                contextSwitchWhere, true);
+                contextSwitchWhere, true, dmaCanStall, dmaCanStallWhere);
+    }
+
+    /** These rules, with stall-capable platform masters ({@code dma-can-stall}) on units whose options meet {@code when}. */
+    public DeviceRules dmaCanStall(String where, Predicate<Map<String, Object>> when) {
+        return new DeviceRules(title, requesterIds, firmwareRegions, firmwareRegionsWhat, contextSwitch,
+                contextSwitchWhere, oneBus, when, where);
     }
 }

@@ -40,9 +40,17 @@ public interface IommuUnits {
      * @param streamIds the stream ids firmware gives (empty: the kind's default, e.g. the requester id)
      * @param regions the reserved regions firmware reports for it
      * @param contextSwitch firmware says the master switches its own tables (an SMMUv2 GPU)
+     * @param dmaCanStall firmware's {@code dma-can-stall} (device tree) or IORT named-component
+     *     stall flag: the platform master's transactions may wait for software (SMMUv3 stall model);
+     *     a kind without a stall model ignores it, as the kernel's drivers do
      */
     record Firmware(Device dev, String iommu, List<Integer> streamIds, List<ResvRegion> regions,
-                    boolean contextSwitch) {
+                    boolean contextSwitch, boolean dmaCanStall) {
+        /** A master firmware does not mark stall-capable. */
+        public Firmware(Device dev, String iommu, List<Integer> streamIds, List<ResvRegion> regions,
+                        boolean contextSwitch) {
+            this(dev, iommu, streamIds, regions, contextSwitch, false);
+        }
     }
 
     /**

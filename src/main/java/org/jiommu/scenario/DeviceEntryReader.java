@@ -21,12 +21,12 @@ import org.jiommu.scenario.YNode.YMap;
  * {@code device_add} steps): bus, bdf, the IOMMU behind it, PCI capabilities, stream IDs,
  * reserved regions, and the rules its IOMMU's kind sets for a device behind it
  * ({@link DeviceRules}: requester IDs or stream IDs, the reserved regions firmware reports,
- * context-switching masters, one bus per unit). Owns the bdfs taken so far and the
+ * context-switching masters, stall-capable masters, one bus per unit). Owns the bdfs taken so far and the
  * context-switch masters {@code gpu_switch_ttbr0} may name.
  */
 final class DeviceEntryReader {
     private static final List<String> DEVICE_KEYS = List.of("name", "bus", "bdf", "iommu", "caps", "pasid-bits",
-            "acs", "alias-of", "stream-ids", "context-switch", "reserved", "driver", "untrusted");
+            "acs", "alias-of", "stream-ids", "context-switch", "dma-can-stall", "reserved", "driver", "untrusted");
     private static final List<String> CAPS = List.of("ats", "pasid", "pri");
 
     private final ScenarioValues values;
@@ -75,6 +75,19 @@ final class DeviceEntryReader {
             }
         }
         return where.isEmpty() ? "a kind that has them (none is registered)" : String.join(", or ", where);
+    }
+
+    /** The units that take dma-can-stall masters, as the registered kinds word them. */
+    static String stallUnits() {
+        List<String> where = new ArrayList<>();
+        for (String k : new java.util.TreeSet<>(IommuKinds.names())) {
+            IommuKind kind = IommuKinds.get(k);
+            String w = kind == null ? null : kind.deviceRules().dmaCanStallWhere();
+            if (w != null) {
+                where.add(w);
+            }
+        }
+        return where.isEmpty() ? "a kind with a stall model (none is registered)" : String.join(", or ", where);
     }
 
     DeviceSpec readDevice(YNode node, String what) {
@@ -225,6 +238,26 @@ final class DeviceEntryReader {
                 cs = b;
             }
         }
+        // dma-can-stall: the device tree property (IORT: a named component's stall flag) that a
+        // driver with a stall model reads at probe_device for a platform master (the kind's rules)
+        boolean stall = false;
+        if (m.get("dma-can-stall") != null) {
+            Boolean b = values.bool(m.get("dma-can-stall"), "dma-can-stall");
+            if (b != null && b) {
+                Loc kl = m.entry("dma-can-stall").keyLoc();
+                if (pci) {
+                    values.problem(kl, label + ": dma-can-stall applies to platform masters (a PCIe function"
+                            + " cannot stall its transactions; it uses PRI)");
+                } else if (in == null || rules != null && !rules.dmaCanStall().test(is.options())) {
+                    values.problem(kl, label + ": dma-can-stall applies only to masters behind " + stallUnits()
+                            + (in == null ? " (the device has no iommu)"
+                                    : rules.dmaCanStallWhere() == null ? " (" + iommu + " is " + is.kind() + ": "
+                                            + rules.title() + " has no stall model)"
+                                    : " (" + iommu + "'s options give it no stall model)"));
+                }
+                stall = true;
+            }
+        }
         List<DeviceSpec.Reserved> reserved = new ArrayList<>();
         YList rl = values.listOf(m.get("reserved"), "reserved");
         if (rl != null) {
@@ -276,7 +309,7 @@ final class DeviceEntryReader {
         if (values.problemCount() > before || name == null || bus == null) {
             return null;
         }
-        return new DeviceSpec(name, m.loc(), bus, bdf, iommu, java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(caps)), pasidBits, acs, alias, sids, cs,
+        return new DeviceSpec(name, m.loc(), bus, bdf, iommu, java.util.Collections.unmodifiableSet(new java.util.LinkedHashSet<>(caps)), pasidBits, acs, alias, sids, cs, stall,
                 List.copyOf(reserved), driver);
     }
 

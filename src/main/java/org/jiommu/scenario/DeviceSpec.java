@@ -17,6 +17,8 @@ public record DeviceSpec(
         Bdf aliasOf,
         List<Integer> streamIds,
         boolean contextSwitch,
+        /** Firmware's dma-can-stall: a platform master whose transactions may stall (DeviceRules.dmaCanStall). */
+        boolean dmaCanStall,
         List<Reserved> reserved,
         String driver) {
 

@@ -4,6 +4,7 @@ import static org.jiommu.scenario.ArgSpec.opt;
 import static org.jiommu.scenario.ArgSpec.req;
 import static org.jiommu.scenario.ArgType.DEVICE;
 import static org.jiommu.scenario.ArgType.DIR;
+import static org.jiommu.scenario.ArgType.DOMAIN;
 import static org.jiommu.scenario.ArgType.GROUP;
 import static org.jiommu.scenario.ArgType.NUMBER;
 import static org.jiommu.scenario.ArgType.TOKEN;
@@ -15,8 +16,10 @@ import java.util.WeakHashMap;
 import org.jiommu.base.Errno;
 import org.jiommu.bus.Device;
 import org.jiommu.dma.DmaDirection;
+import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.dma.DmaInvariants;
 import org.jiommu.dma.DmaIommu;
+import org.jiommu.dma.MsiCookie;
 import org.jiommu.dma.ScatterList;
 import org.jiommu.dma.SimClock;
 
@@ -77,6 +80,15 @@ final class DmaOps {
                 req("dev", DEVICE), req("iova", NUMBER), req("size", NUMBER), req("dir", DIR)));
         l.add(op("dma_fq_flush", s, ResultKind.NONE,
                 "DMA API: flush the device's DMA-FQ domain now and free the queued IOVAs", req("dev", DEVICE)));
+        l.add(op("dma_prepare_msi", s, ResultKind.NUMBER,
+                "MSI: the address dev writes its MSI to for the doorbell at physical addr (iommu_dma_prepare_msi:"
+                        + " the doorbell page mapped once in its DMA domain, or the MSI cookie's window; addr itself"
+                        + " when the domain translates nothing)",
+                req("dev", DEVICE), req("addr", NUMBER)));
+        l.add(op("iommu_get_msi_cookie", s, ResultKind.NONE,
+                "MSI: give an unmanaged domain MSI doorbell pages from IOVA base up (VFIO: the IOMMU's SW_MSI"
+                        + " window; -EINVAL for a domain that is not unmanaged, -ENODEV for a second cookie)",
+                req("domain", DOMAIN), req("base", NUMBER)));
         l.add(op("time_advance", s, ResultKind.NONE,
                 "move the simulated clock on (flush-queue 10 ms timeout, IOVA depot trim)", req("ms", NUMBER)));
     }
@@ -98,6 +110,8 @@ final class DmaOps {
         ops.get("dma_sync_single_for_cpu").run(DmaOps::syncForCpu);
         ops.get("dma_sync_single_for_device").run(DmaOps::syncForDevice);
         ops.get("dma_fq_flush").run(DmaOps::fqFlush);
+        ops.get("dma_prepare_msi").run(DmaOps::prepareMsi);
+        ops.get("iommu_get_msi_cookie").run(DmaOps::getMsiCookie);
         ops.get("time_advance").run(DmaOps::timeAdvance);
     }
 
@@ -243,6 +257,53 @@ final class DmaOps {
         }
         state(m).dma.clock().advance(ms);
         return new Outcome.Returned(null);
+    }
+
+    /**
+     * {@code iommu_dma_prepare_msi} then {@code iommu_dma_compose_msi_msg}: the MSI address the
+     * device is given for the doorbell at physical {@code addr}; -ENOMEM when no IOVA is left for
+     * the doorbell page (the irqchip then fails the MSI allocation).
+     */
+    static Outcome prepareMsi(Machine m, StepArgs a) {
+        State s = state(m);
+        long addr = a.number("addr");
+        if (addr < 0 || addr >= m.memory.size()) {
+            throw new StepError("dma_prepare_msi: doorbell " + Numbers.format(addr) + " is beyond memory ("
+                    + Numbers.formatSize(m.memory.size()) + ")");
+        }
+        return new Outcome.Returned(new Value.Num(s.dma.dmaPrepareMsi(m.device(a.word("dev")), addr)));
+    }
+
+    /** {@code iommu_get_msi_cookie} on an unmanaged domain (what VFIO does with the SW_MSI base). */
+    static Outcome getMsiCookie(Machine m, StepArgs a) {
+        state(m).dma.getMsiCookie(CoreOps.domain(a), a.number("base"));
+        return new Outcome.Returned(null);
+    }
+
+    /**
+     * The doorbell pages the DMA layer mapped in the domains of {@code devices} (hw_dump), one line
+     * each with what the domain's page table holds at that IOVA; empty when there are none.
+     */
+    static String msiPages(Machine m, List<Device> devices, java.util.function.Function<IommuDomain, String> label) {
+        DmaIommu dma = dmaOf(m);
+        if (dma == null) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        java.util.Set<IommuDomain> seen = new java.util.HashSet<>();
+        for (Device dev : devices) {
+            IommuDomain d = m.core.getDomainForDev(dev);
+            if (d == null || !seen.add(d)) {
+                continue;
+            }
+            for (MsiCookie.MsiPage p : dma.msiPages(d)) {
+                long pa = m.core.iovaToPhys(d, p.iova());
+                sb.append(String.format("  MSI doorbell page of %s: IOVA %s -> %s (page table: %s)%n", label.apply(d),
+                        Numbers.format(p.iova()), Numbers.format(p.phys()),
+                        pa == 0 ? "unmapped" : Numbers.format(pa)));
+            }
+        }
+        return sb.toString();
     }
 
     /** {@code iommu_group_store_type} with CAP_SYS_ADMIN. */

@@ -12,10 +12,20 @@ final class HwOps {
     private HwOps() {
     }
 
-    /** hw_dump: the IOMMU's tables as its hardware walks them, as its kind prints them. */
+    /**
+     * hw_dump: the IOMMU's tables as its hardware walks them, as its kind prints them; then the MSI
+     * doorbell pages the DMA layer mapped in its devices' domains, if any (they are mappings the
+     * tables hold but no dma_map made, so the reader can tell the doorbell IOVA from a buffer's).
+     */
     static Outcome hwDump(Machine m, StepArgs a) {
         String iommu = a.word("iommu");
-        return new Outcome.Report(m.units(iommu).dump(iommu, (dev, d) -> label(m, dev, d)));
+        String dump = m.units(iommu).dump(iommu, (dev, d) -> label(m, dev, d));
+        String msi = DmaOps.msiPages(m, m.platform.devicesOn(iommu), d -> label(m, null, d));
+        if (msi.isEmpty()) {
+            return new Outcome.Report(dump);
+        }
+        return new Outcome.Report(dump.endsWith("\n") || dump.isEmpty() ? dump + msi.stripTrailing()
+                : dump + "\n" + msi.stripTrailing());
     }
 
     /** stats: the hardware's translation and fault counters, and each device's DMA and ATC counters. */

@@ -165,7 +165,8 @@ final class Machine {
         for (DeviceSpec.Reserved r : d.reserved()) {
             regions.add(region(r));
         }
-        units.enumerate(new IommuUnits.Firmware(dev, d.iommu(), d.streamIds(), regions, d.contextSwitch()), hotplug);
+        units.enumerate(new IommuUnits.Firmware(dev, d.iommu(), d.streamIds(), regions, d.contextSwitch(),
+                d.dmaCanStall()), hotplug);
         return dev;
     }
 

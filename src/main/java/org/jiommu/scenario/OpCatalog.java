@@ -180,6 +180,12 @@ public final class OpCatalog {
         l.add(op("mm_map", s, ResultKind.NONE,
                 "map va to paddr in a process address space",
                 req("mm", MM), req("va", NUMBER), req("paddr", NUMBER), req("size", NUMBER), req("prot", PROT)));
+        l.add(op("mm_mmap", s, ResultKind.NONE,
+                "an anonymous VMA in a process address space, no page populated: the first access faults one in",
+                req("mm", MM), req("va", NUMBER), req("size", NUMBER), req("prot", PROT)));
+        l.add(op("mm_translate", s, ResultKind.NUMBER,
+                "the physical address the process page table maps va to (0: not populated)",
+                req("mm", MM), req("va", NUMBER)));
         l.add(op("hw_dump", s, ResultKind.REPORT,
                 "print the IOMMU's tables as its hardware walks them", req("iommu", IOMMU)));
         l.add(op("stats", s, ResultKind.REPORT,

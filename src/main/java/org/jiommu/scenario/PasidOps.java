@@ -165,6 +165,22 @@ final class PasidOps {
         return DONE;
     }
 
+    /**
+     * {@code mmap} of anonymous memory without MAP_POPULATE: a VMA and no page. A CPU or device
+     * access then goes through {@code handle_mm_fault} (for a device: an I/O page fault, when its
+     * IOMMU takes them). -EINVAL / -EEXIST as MmStruct.mmap says.
+     */
+    static Outcome mmMmap(Machine m, StepArgs a) {
+        int prot = a.prot("prot");
+        m.mm(a.word("mm")).mmap(a.number("va"), a.number("size"), prot & (Prot.READ | Prot.WRITE | Prot.NOEXEC));
+        return DONE;
+    }
+
+    /** What the process page table maps {@code va} to (0 when the page is not populated). */
+    static Outcome mmTranslate(Machine m, StepArgs a) {
+        return new Outcome.Returned(new Value.Num(m.mm(a.word("mm")).translate(a.number("va"))));
+    }
+
     // ---- SMMUv2 GPU
 
     /** The GPU writes its context bank's TTBR0 itself (S10); the IOMMU driver is not told. */

@@ -179,7 +179,7 @@ final class PciTreeReader {
         }
         bridges.put(name, spec);
         devices.add(new DeviceSpec(name, m.loc(), DeviceSpec.Bus.PCI, bdf, iommu, Set.of(), 0, acs, null, List.of(),
-                false, List.of(), "none"));
+                false, false, List.of(), "none"));
         YList l = r.listOf(m.get("below"), "below");
         if (l != null) {
             for (YNode item : l.items()) {

@@ -57,6 +57,8 @@ final class Wiring {
         ops.get("iommu_sva_unbind_device").run(PasidOps::svaUnbindDevice);
         ops.get("mm_create").run(PasidOps::mmCreate);
         ops.get("mm_map").run(PasidOps::mmMap);
+        ops.get("mm_mmap").run(PasidOps::mmMmap);
+        ops.get("mm_translate").run(PasidOps::mmTranslate);
         ops.get("gpu_switch_ttbr0").run(PasidOps::gpuSwitchTtbr0);
         ops.get(OpCatalog.CHECK_OP).run(CheckOps::invariants);
         DmaOps.wire(ops);

@@ -58,6 +58,9 @@ class OpCatalogTest {
         c("gpu_switch_ttbr0", "dev", "ttbr0");
         c("mm_create", "name");
         c("mm_map", "mm", "va", "paddr", "size", "prot");
+        // additions (issue 11, docs/scenarios.md): demand-paged VMAs for stalled SVA faults
+        c("mm_mmap", "mm", "va", "size", "prot");
+        c("mm_translate", "mm", "va");
         c("hw_dump", "iommu");
         c("stats", "iommu", "dev");
         // The DMA API (issue 15): dma_map_single / dma_unmap_single of SCENARIOS.md and the ops
@@ -73,6 +76,9 @@ class OpCatalogTest {
         c("dma_sync_single_for_cpu", "dev", "iova", "size", "dir");
         c("dma_sync_single_for_device", "dev", "iova", "size", "dir");
         c("dma_fq_flush", "dev");
+        // additions (issue 11, docs/scenarios.md): MSI doorbells
+        c("dma_prepare_msi", "dev", "addr");
+        c("iommu_get_msi_cookie", "domain", "base");
         c("time_advance", "ms");
         c("check", "what");
         // an addition to SCENARIOS.md (docs/scenarios.md): the first step of a stress run's reproducing scenario

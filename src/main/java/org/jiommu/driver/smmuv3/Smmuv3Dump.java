@@ -13,7 +13,7 @@ import org.jiommu.platform.IommuUnits;
 /**
  * {@code hw_dump} of one SMMUv3: CR0 and the stream table's format, then for each master each
  * stream id's STE read from memory and decoded by the hardware model (config, CD table, S1DSS,
- * EATS, VMID, stage-2 table), the CDs it reaches (ASID, TTB0, T0SZ / TG0 / IPS, EPD0), each with
+ * EATS, VMID, stage-2 table, S1STALLD), the CDs it reaches (ASID, TTB0, T0SZ / TG0 / IPS, EPD0, S), each with
  * the domain the driver put there.
  */
 final class Smmuv3Dump {
@@ -87,6 +87,10 @@ final class Smmuv3Dump {
                     default -> "terminate";
                 });
             }
+            if (s.s1Stalld) {
+                // arm_smmu_make_cdtable_ste: a master that may not stall, on an SMMU that can
+                sb.append(", S1STALLD");
+            }
         }
         if (s.stage2()) {
             sb.append(String.format(", VMID %d, S2TTB %#x", s.vmid, w[3] & StreamTableEntry.S2TTB_MASK));
@@ -103,8 +107,9 @@ final class Smmuv3Dump {
             return (w[0] & ContextDescriptor.V) == 0 ? "invalid" : "ILLEGAL (" + c.illegal + ")";
         }
         boolean epd0 = (w[0] & ContextDescriptor.EPD0) != 0;
-        return String.format("ASID %d, %s, T0SZ %d, TG0 %d, IPS %d", c.asid,
+        return String.format("ASID %d, %s, T0SZ %d, TG0 %d, IPS %d%s", c.asid,
                 epd0 ? "TTB0 disabled (EPD0)" : String.format("TTB0 %#x", w[1] & ContextDescriptor.TTB_MASK),
-                w[0] & 0x3f, w[0] >>> ContextDescriptor.TG0_SHIFT & 3, w[0] >>> ContextDescriptor.IPS_SHIFT & 7);
+                w[0] & 0x3f, w[0] >>> ContextDescriptor.TG0_SHIFT & 3, w[0] >>> ContextDescriptor.IPS_SHIFT & 7,
+                c.stall ? ", S (faults stall)" : "");
     }
 }

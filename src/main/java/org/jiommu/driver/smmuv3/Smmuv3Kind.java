@@ -32,7 +32,8 @@ import org.jiommu.platform.UnitSpec;
  * {@code ats} (IDR0.ATS and PRI, default true), {@code stages} ({@code [s1, s2]} by default),
  * {@code granule} ({@code 4k} or {@code 64k} added to 4K; 16K is not implemented by the hardware
  * model, so the option table does not offer it), {@code oas} (IDR5.OAS, default 48; {@code ias}
- * must equal it: the SMMU's IAS is its OAS for AArch64 tables), {@code iotlb-entries} (the TLB);
+ * must equal it: the SMMU's IAS is its OAS for AArch64 tables), {@code stall-model} (IDR0.STALL_MODEL
+ * 0b00, stalls supported, when true; default false: 0b01, no stalls), {@code iotlb-entries} (the TLB);
  * the reader checks them against {@link #options} and {@link #optionProblems}. Queues are at most 2^8 entries
  * (IDR1.CMDQS / EVTQS / PRIQS = 8) so a scenario's memory is not spent on them. Programmatic only:
  * {@code features} (a whole {@link SmmuFeatures}).
@@ -65,6 +66,8 @@ public final class Smmuv3Kind implements IommuKind {
         // IDR5.OAS encodings (6.3.6); IAS = OAS for an AArch64-only SMMU.
         m.put("ias", KindOption.numberOf(32, 36, 40, 42, 44, 48, 52));
         m.put("oas", KindOption.numberOf(32, 36, 40, 42, 44, 48, 52));
+        // IDR0.STALL_MODEL (6.3.1): true = 0b00, a master may stall (ARM_SMMU_FEAT_STALLS).
+        m.put("stall-model", KindOption.bool());
         return m;
     }
 
@@ -84,11 +87,16 @@ public final class Smmuv3Kind implements IommuKind {
         return out;
     }
 
-    /** Stream-ID masters; IORT reports RMRs (direct, direct-relaxable) per master. */
+    /**
+     * Stream-ID masters; IORT reports RMRs (direct, direct-relaxable) per master; a platform master
+     * may be {@code dma-can-stall} on a unit with {@code stall-model: true} (arm_smmu_probe_device
+     * reads the property only when the SMMU has ARM_SMMU_FEAT_STALLS).
+     */
     @Override
     public DeviceRules deviceRules() {
         return DeviceRules.streamIds("SMMUv3").firmwareRegions("IORT RMRs only (direct or direct-relaxable)",
-                "direct", "direct-relaxable");
+                "direct", "direct-relaxable").dmaCanStall("an smmuv3 with stall-model: true",
+                        o -> Boolean.TRUE.equals(o.get("stall-model")));
     }
 
     @Override
@@ -129,7 +137,8 @@ public final class Smmuv3Kind implements IommuKind {
         }
         boolean ats = spec.bool("ats", true);
         return new SmmuFeatures(s1, s2, ats, ats, true, spec.bool("two-level-stream-table", true), true, true, true,
-                (int) spec.number("sid-bits", 16), (int) spec.number("ssid-bits", 20), oas, granules, LOG2_QUEUE);
+                (int) spec.number("sid-bits", 16), (int) spec.number("ssid-bits", 20), oas, granules, LOG2_QUEUE,
+                spec.bool("stall-model", false));
     }
 
     /**

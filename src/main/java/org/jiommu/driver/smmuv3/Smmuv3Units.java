@@ -32,7 +32,8 @@ import org.jiommu.platform.StressPlant;
  * the core at boot ({@link #start}), as {@code arm_smmu_device_probe} ends in
  * {@code iommu_device_register}. A master's stream ids are its firmware's, or for a PCI function
  * its requester id (the IORT ID mapping taken as identity); firmware's direct regions are the
- * master's IORT RMRs; a PCI function's ATC and PRI interface are connected at its stream id.
+ * master's IORT RMRs, its {@code dma-can-stall} the driver's stall-capable masters; a PCI
+ * function's ATC and PRI interface are connected at its stream id.
  */
 public final class Smmuv3Units extends KindUnits<Smmuv3Driver> {
     private final Set<String> connected = new HashSet<>();
@@ -65,6 +66,13 @@ public final class Smmuv3Units extends KindUnits<Smmuv3Driver> {
                         + " behind an smmuv3 (IORT gives RMRs only: direct, direct-relaxable)");
             }
             drv.addRmr(dev, r.start(), r.length(), r.type() == ResvType.DIRECT_RELAXABLE);
+        }
+        if (fw.dmaCanStall()) {
+            // dma-can-stall is a platform master's property (a PCIe function cannot stall: it uses PRI)
+            if (dev instanceof PciDevice) {
+                throw new IllegalArgumentException(dev.name() + ": dma-can-stall applies to platform masters");
+            }
+            drv.setDmaCanStall(dev);
         }
         if (dev instanceof PciDevice p) {
             int sid = fw.streamIds().isEmpty() ? platform.topology().dmaRequesterId(p) : fw.streamIds().get(0);

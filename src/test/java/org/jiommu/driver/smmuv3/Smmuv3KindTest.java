@@ -34,6 +34,36 @@ class Smmuv3KindTest {
     }
 
     @Test
+    @DisplayName("stall-model: the option and its feature bit; firmware's dma-can-stall makes a platform master"
+            + " stalling on a unit with the stall model, is ignored without it (as arm_smmu_probe_device), and is"
+            + " refused for a PCI function; the rule takes it only where stall-model: true")
+    void dmaCanStallFromFirmware() {
+        Smmuv3Kind k = (Smmuv3Kind) IommuKinds.require("smmuv3");
+        assertThat(k.options()).containsKey("stall-model");
+        assertThat(k.deviceRules().dmaCanStall().test(Map.of("stall-model", true))).isTrue();
+        assertThat(k.deviceRules().dmaCanStall().test(Map.of())).isFalse();
+        assertThat(Smmuv3Kind.features(new org.jiommu.platform.UnitSpec("u", "smmuv3", Map.of("stall-model", true)))
+                .stall()).isTrue();
+        assertThat(Smmuv3Kind.features(new org.jiommu.platform.UnitSpec("u", "smmuv3", Map.of())).stall()).isFalse();
+
+        Smmuv3Bed stalls = new Smmuv3Bed(Smmuv3Bed.features().withStall(true));
+        PlatformDevice dsp = new PlatformDevice("dsp", List.of(0x400), 8);
+        stalls.p.describe(dsp, "smmu0");
+        stalls.units.enumerate(new IommuUnits.Firmware(dsp, "smmu0", dsp.streamIds(), List.of(), false, true), true);
+        assertThat(stalls.drv.stallEnabled(dsp)).isTrue();
+        PciDevice nic = stalls.endpoint("nic", false, 0, false);
+        stalls.p.describe(nic, "smmu0");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> stalls.units.enumerate(
+                new IommuUnits.Firmware(nic, "smmu0", List.of(), List.of(), false, true), true)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("platform masters");
+
+        PlatformDevice cam = new PlatformDevice("cam", List.of(0x500), 8);
+        b.p.describe(cam, "smmu0");
+        b.units.enumerate(new IommuUnits.Firmware(cam, "smmu0", cam.streamIds(), List.of(), false, true), true);
+        assertThat(b.drv.stallEnabled(cam)).isFalse();
+    }
+
+    @Test
     @DisplayName("I7 holds after boot, after an attach and with a PASID attached; a platform master's DMA goes"
             + " through its unit with its first stream id")
     void agreementHolds() {
