@@ -33,9 +33,9 @@ final class DeviceEntryReader {
     private final ScenarioNames names;
     /** The platform's IOMMUs by name, as the platform section declares them. */
     private final Map<String, IommuSpec> iommus;
-    /** The bus of the first device behind each IOMMU, and where it was declared. */
     /** Devices declared with context-switch: true (the only ones gpu_switch_ttbr0 may name). */
     private final Set<String> contextSwitchMasters = new java.util.HashSet<>();
+    /** The bus of the first device behind each IOMMU, and where it was declared. */
     private final Map<String, Map.Entry<DeviceSpec.Bus, Loc>> iommuBus = new LinkedHashMap<>();
     private final Map<Bdf, String> bdfs = new TreeMap<>((x, y) ->
             Long.compare(((long) x.segment() << 16) | x.bus() << 8 | x.devfn(),
