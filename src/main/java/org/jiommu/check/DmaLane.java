@@ -194,7 +194,7 @@ final class DmaLane {
      * answers Success, and the retried DMA must land at the page the mm now maps; outside any VMA,
      * or after the process exited, the answer is Invalid and the DMA must fault. Otherwise at one
      * of its PASID attachments of a paging domain, where nothing below its IOVA windows is mapped:
-     * the request reaches domain 0's IOPF handler (which answers, keeps or fails it) or no handler,
+     * the request reaches the IOPF domain's handler (which answers, keeps or fails it) or no handler,
      * and the DMA must fault whatever the answer.
      */
     static void pasidDma(StressWorld w, StressHarness.Holdings all, int tid, Random rnd, StressHarness.Run run) {

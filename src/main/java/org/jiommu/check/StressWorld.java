@@ -54,8 +54,18 @@ final class StressWorld {
     /** The PCI functions with PASIDs (p, q1, q2, n). */
     final List<PciDevice> pasidDevices = new ArrayList<>();
     final List<IommuGroup> groups = new ArrayList<>();
-    /** Shared paging domains; with part 2, domain 0 carries an IOPF handler. */
+    /** Shared paging domains; with part 2 on a bed without DMA page requests, domain 0 is {@link #iopfDomain}. */
     final List<IommuDomain> domains = new ArrayList<>();
+    /**
+     * With part 2, the paging domain carrying the IOPF handler (half the PASID work attaches it):
+     * domain 0 where page requests are reported by the workers (the mock); where they come from
+     * DMA (a real driver: VT-d, SMMUv3) a domain of its own, attached only at PASIDs, never at a
+     * RID or a lane. Such a driver takes an IOPF reference for every domain with a fault handler
+     * ({@code iopf_for_domain_set} tests {@code domain->iopf_handler}) and refuses it on a device
+     * without PRI (VT-d {@code intel_iommu_enable_iopf}: -ENODEV), as iommufd's user attaches a
+     * fault-capable HWPT only to devices that can fault. Null without part 2.
+     */
+    IommuDomain iopfDomain;
     /** Paging domains used only as aux domains (S04 keeps them off RIDs). */
     final List<IommuDomain> auxDomains = new ArrayList<>();
     /** The live process of each slot; an exiting one is replaced. */
@@ -166,7 +176,8 @@ final class StressWorld {
             // waiting for the teardown's call. A harness cycle (the kernel has no such gate), so
             // there the groups are kept for PAGE_RESPONSE steps, as iommufd's fault queue keeps them.
             boolean answerAtOnce = !bed.pageRequestsFromDma();
-            core.domainSetIopfHandler(domains.get(0), g -> {
+            iopfDomain = bed.pageRequestsFromDma() ? core.pagingDomainAlloc(a1) : domains.get(0);
+            core.domainSetIopfHandler(iopfDomain, g -> {
                 if (g.serial() % 5 == 0) {
                     return Errno.ENOMEM.neg();
                 }
