@@ -255,8 +255,17 @@ final class DmaLane {
                 return;
             }
             if (!r.ok()) {
-                run.unexpected.add(where + ": inside the VMA but the write faulted (after its page request): "
-                        + r.faultName());
+                // A page nobody had touched lands only through a page fault round trip, which needs
+                // the device on an IOPF queue (dev->iommu->fault_param). The bond holds that state
+                // steady: an SVA domain attached takes the IOPF reference where the driver takes
+                // faults for the device (VT-d: PRI), and none where it does not (SMMUv3: only
+                // stalling masters; a PCIe page request is arm_smmu_handle_ppr's, answered DENY).
+                if (!populated && !w.core.snapshot().iopf().containsKey(dev)) {
+                    run.ok("SVA_DMA_NO_IOPF");
+                    return;
+                }
+                run.unexpected.add(where + ": inside the VMA but the write faulted ("
+                        + (populated ? "the page was populated" : "after its page request") + "): " + r.faultName());
                 return;
             }
             long pa = proc.mm.translate(va);
