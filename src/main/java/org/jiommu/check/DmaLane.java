@@ -203,8 +203,11 @@ final class DmaLane {
         if (bond && !h.bonds.isEmpty()) {
             int i = rnd.nextInt(h.bonds.size());
             boolean outside = rnd.nextInt(5) == 0;
+            // each worker writes its own 16 bytes of the page: workers share the processes, and two
+            // writes to one address would leave either's data, failing the other's memory check
             long va = outside ? OUTSIDE_VMA
-                    : StressWorld.VMA_START + rnd.nextInt((int) StressWorld.VMA_PAGES) * 0x1000L + 0x40;
+                    : StressWorld.VMA_START + rnd.nextInt((int) StressWorld.VMA_PAGES) * 0x1000L + 0x40
+                    + (tid % 240) * (long) LEN;
             svaDma(w, h.bonds.get(i), h.bondProcs.get(i), va, tid, run);
         } else if (!bond && !h.pasids.isEmpty()) {
             PasidChurn.PasidAttachment a = h.pasids.get(rnd.nextInt(h.pasids.size()));
