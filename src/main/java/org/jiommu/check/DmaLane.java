@@ -191,7 +191,9 @@ final class DmaLane {
      * SVA bonds, under the process's life lock (no exit meanwhile): inside the VMA the first touch
      * of a page is a page request (ATS completion without permission, PCIe 10.4), the driver's PRQ
      * handler reports it, the core's SVA handler populates the mm ({@code handle_mm_fault}) and
-     * answers Success, and the retried DMA must land at the page the mm now maps; outside any VMA,
+     * answers Success, and the retried DMA must land at the page the mm now maps (where the device
+     * takes no page faults, not being on an IOPF queue, an untouched page faults instead: SMMUv3's
+     * non-stalling PCI functions); outside any VMA,
      * or after the process exited, the answer is Invalid and the DMA must fault. Otherwise at one
      * of its PASID attachments of a paging domain, where nothing below its IOVA windows is mapped:
      * the request reaches the IOPF domain's handler (which answers, keeps or fails it) or no handler,
