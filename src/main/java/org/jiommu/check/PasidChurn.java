@@ -107,8 +107,8 @@ final class PasidChurn {
         Device dev = rnd.nextInt(4) == 0 ? w.devices.get(rnd.nextInt(w.devices.size()))
                 : w.pasidDevices.get(rnd.nextInt(w.pasidDevices.size()));
         IommuGroup g = core.groupGet(dev);
-        // half the PASID work uses the IOPF-capable domain 0, so page requests find a handler
-        IommuDomain d = w.domains.get(rnd.nextBoolean() ? 0 : rnd.nextInt(w.domains.size()));
+        // half the PASID work uses the IOPF domain, so page requests find a handler
+        IommuDomain d = rnd.nextBoolean() ? w.iopfDomain : w.domains.get(rnd.nextInt(w.domains.size()));
         int pasid = 1 + rnd.nextInt(PASIDS);
         String what = op + " ";
         try {

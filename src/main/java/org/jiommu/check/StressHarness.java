@@ -832,6 +832,9 @@ public final class StressHarness {
             for (IommuDomain d : w.domains) {
                 core.domainFree(d);
             }
+            if (w.iopfDomain != null && !w.domains.contains(w.iopfDomain)) {
+                core.domainFree(w.iopfDomain);
+            }
             for (IommuDomain d : w.auxDomains) {
                 core.domainFree(d);
             }

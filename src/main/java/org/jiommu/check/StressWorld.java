@@ -15,9 +15,11 @@ import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.IopfGroup;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.mm.CpuFormat;
 import org.jiommu.mm.MmStruct;
 import org.jiommu.core.spi.PageResponse;
 import org.jiommu.mem.FrameAllocator;
+import org.jiommu.platform.IommuKind;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
@@ -41,6 +43,8 @@ final class StressWorld {
     final FrameAllocator frames;
     /** What the kind built for the run. */
     final StressBed bed;
+    /** The format of the processes' page tables ({@link #cpuFormat(Platform)}). */
+    final CpuFormat cpuFormat;
     final Platform platform;
     /** One DMA lane per worker, outside the shared groups (empty when the kind's DMA is not checked). */
     final List<DmaLane.Lane> lanes = new ArrayList<>();
@@ -54,8 +58,18 @@ final class StressWorld {
     /** The PCI functions with PASIDs (p, q1, q2, n). */
     final List<PciDevice> pasidDevices = new ArrayList<>();
     final List<IommuGroup> groups = new ArrayList<>();
-    /** Shared paging domains; with part 2, domain 0 carries an IOPF handler. */
+    /** Shared paging domains; with part 2 on a bed without DMA page requests, domain 0 is {@link #iopfDomain}. */
     final List<IommuDomain> domains = new ArrayList<>();
+    /**
+     * With part 2, the paging domain carrying the IOPF handler (half the PASID work attaches it):
+     * domain 0 where page requests are reported by the workers (the mock); where they come from
+     * DMA (a real driver: VT-d, SMMUv3) a domain of its own, attached only at PASIDs, never at a
+     * RID or a lane. Such a driver takes an IOPF reference for every domain with a fault handler
+     * ({@code iopf_for_domain_set} tests {@code domain->iopf_handler}) and refuses it on a device
+     * without PRI (VT-d {@code intel_iommu_enable_iopf}: -ENODEV), as iommufd's user attaches a
+     * fault-capable HWPT only to devices that can fault. Null without part 2.
+     */
+    IommuDomain iopfDomain;
     /** Paging domains used only as aux domains (S04 keeps them off RIDs). */
     final List<IommuDomain> auxDomains = new ArrayList<>();
     /** The live process of each slot; an exiting one is replaced. */
@@ -96,6 +110,7 @@ final class StressWorld {
         this.core = platform.core();
         this.frames = platform.frames();
         this.baseline = bed.baseline();
+        this.cpuFormat = cpuFormat(platform);
         this.kindPlant = kindPlant(platform, cfg.plant());
         String why = StressHarness.unplantable(cfg.plant(), bed);
         if (why != null) {
@@ -166,7 +181,8 @@ final class StressWorld {
             // waiting for the teardown's call. A harness cycle (the kernel has no such gate), so
             // there the groups are kept for PAGE_RESPONSE steps, as iommufd's fault queue keeps them.
             boolean answerAtOnce = !bed.pageRequestsFromDma();
-            core.domainSetIopfHandler(domains.get(0), g -> {
+            iopfDomain = bed.pageRequestsFromDma() ? core.pagingDomainAlloc(a1) : domains.get(0);
+            core.domainSetIopfHandler(iopfDomain, g -> {
                 if (g.serial() % 5 == 0) {
                     return Errno.ENOMEM.neg();
                 }
@@ -257,10 +273,34 @@ final class StressWorld {
         return plant.equals(StressHarness.Plant.ROGUE_PASID_FREE) && tid == 0;
     }
 
-    /** A new process with one read/write VMA. */
+    /**
+     * The CPU page-table format of the bed's processes: the platform's IOMMU kinds' ({@link
+     * IommuKind#cpuFormat()}, arm64 for an SMMUv3), x86-64 when they differ or there is none, as a
+     * scenario's {@code mm_create} decides it. An SVA domain shares its process's table, so an SMMUv3
+     * bed needs arm64 processes to bind at all ({@code arm_smmu_sva_supported} walks AArch64 tables).
+     */
+    static CpuFormat cpuFormat(Platform platform) {
+        if (platform.units().isEmpty()) {
+            return CpuFormat.X86_64;
+        }
+        CpuFormat f = platform.units().get(0).kind().cpuFormat();
+        for (IommuUnits u : platform.units()) {
+            if (u.kind().cpuFormat() != f) {
+                return CpuFormat.X86_64;
+            }
+        }
+        return f;
+    }
+
+    /** A new process with one read/write VMA, its table in the bed's {@link #cpuFormat}. */
     Proc newProc() {
-        MmStruct mm = new MmStruct("proc" + procSeq.incrementAndGet(), frames);
+        MmStruct mm = new MmStruct("proc" + procSeq.incrementAndGet(), frames, cpuFormat, cpuFormat.defaultLevels());
         mm.mmap(VMA_START, VMA_PAGES * 0x1000L, org.jiommu.base.Prot.RW);
+        // the process writes every other page of its buffer before a device sees it: an SVA DMA
+        // there lands without a page fault, also on a kind whose devices take none (SMMUv3 PCI)
+        for (long page = 0; page < VMA_PAGES; page += 2) {
+            mm.handleMmFault(VMA_START + page * 0x1000L, true, false);
+        }
         Proc p = new Proc(mm);
         allProcs.add(p);
         return p;

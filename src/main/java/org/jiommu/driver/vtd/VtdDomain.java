@@ -142,10 +142,15 @@ public final class VtdDomain extends IommuDomain {
 
     /**
      * Whether the domain has an I/O page-fault handler ({@code domain->iopf_handler}): attaching
-     * it takes an IOPF reference on the device (iopf_for_domain_set).
+     * it takes an IOPF reference on the device (iopf_for_domain_set tests only
+     * {@code domain->iopf_handler}). True for an SVA domain, for a domain the core gave a handler
+     * ({@code iommu_domain_set_iopf_handler}), and for one marked by {@link #setIopfCapable}.
+     * Without the second, a paging domain with a handler at a PASID held no reference: the
+     * device's last SVA bond going took it off its IOPF queue while the handle stayed, and a page
+     * request at that PASID hit {@code iommu_report_device_fault}'s WARN (issue 16).
      */
     public boolean iopfCapable() {
-        return iopfCapable;
+        return iopfCapable || hasIopfHandler();
     }
 
     /** Gives the domain an IOPF handler (or takes it away); set before attaching it anywhere. */

@@ -807,6 +807,9 @@ public final class VtdIommuDriver {
             } else {
                 entry = pagingPasidEntry(d, u, did);
             }
+            // iopf_for_domain_replace: the new domain's IOPF reference before the old one's goes,
+            // so a replace between two IOPF domains never takes the device off its IOPF queue
+            iopf.get(info, d);
             // intel_iommu_set_dev_pasid: domain_setup_* with old replaces the present entry without
             // a not-present window and flushes the old DID; then domain_remove_dev_pasid(old)
             if (cur != null) {
@@ -816,7 +819,6 @@ public final class VtdIommuDriver {
                 entries.setupPasidEntry(info, pasid, entry, did);
             }
             tags.assignTag(d, info, pasid);
-            iopf.get(info, d);
             info.pasids().put(pasid, d);
             return 0;
         }
