@@ -96,16 +96,7 @@ public final class PlatformState {
                 direct.put(d.dev(), List.copyOf(rs));
             }
         }
-        Set<IommuDomain> statics = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (IommuDevice i : s.iommus()) {
-            IommuOps ops = i.ops();
-            for (IommuDomain d : new IommuDomain[] {ops.identityDomain(), ops.blockedDomain(), ops.releaseDomain(),
-                    ops.defaultDomain()}) {
-                if (d != null) {
-                    statics.add(d);
-                }
-            }
-        }
+        Set<IommuDomain> statics = staticDomains(s);
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(groups), Collections.unmodifiableMap(dis), view,
                 Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
@@ -173,16 +164,7 @@ public final class PlatformState {
         // the global half (global PASIDs, mms, SVA and aux domains, page request groups, placeholders)
         // is left empty: no scoped call changes it, and the whole checks judge it
         CoreSnapshot s = new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms);
-        Set<IommuDomain> statics = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (IommuDevice i : s.iommus()) {
-            IommuOps ops = i.ops();
-            for (IommuDomain d : new IommuDomain[] {ops.identityDomain(), ops.blockedDomain(), ops.releaseDomain(),
-                    ops.defaultDomain()}) {
-                if (d != null) {
-                    statics.add(d);
-                }
-            }
-        }
+        Set<IommuDomain> statics = staticDomains(s);
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(objects), Collections.unmodifiableMap(dis), view,
                 Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
@@ -295,5 +277,20 @@ public final class PlatformState {
             }
         }
         return null;
+    }
+
+    /** The drivers' static domains (identity, blocked, release, default of each IOMMU): never freed. */
+    private static Set<IommuDomain> staticDomains(CoreSnapshot s) {
+        Set<IommuDomain> statics = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (IommuDevice i : s.iommus()) {
+            IommuOps ops = i.ops();
+            for (IommuDomain d : new IommuDomain[] {ops.identityDomain(), ops.blockedDomain(), ops.releaseDomain(),
+                    ops.defaultDomain()}) {
+                if (d != null) {
+                    statics.add(d);
+                }
+            }
+        }
+        return statics;
     }
 }

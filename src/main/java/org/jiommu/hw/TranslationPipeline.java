@@ -90,15 +90,7 @@ public abstract class TranslationPipeline {
      * address, the page size and the entry's permissions.
      */
     protected final boolean iotlbTranslate(long tag, long iova, boolean write, TranslationResult out) {
-        IotlbEntry e = iotlbHit(tag, iova, write);
-        if (e == null) {
-            return false;
-        }
-        out.pa = e.translate(iova);
-        out.pageSize = e.pageSize();
-        out.readable = e.readable();
-        out.writable = e.writable();
-        return true;
+        return answer(iotlbHit(tag, iova, write), iova, out);
     }
 
     /**
@@ -107,7 +99,11 @@ public abstract class TranslationPipeline {
      * {@link #iotlbMissed} on a miss, so the figures stay those of {@link #iotlbTranslate}.
      */
     protected final boolean iotlbTranslateUncounted(long tag, long iova, boolean write, TranslationResult out) {
-        IotlbEntry e = iotlbLookup(tag, iova, write);
+        return answer(iotlbLookup(tag, iova, write), iova, out);
+    }
+
+    /** A hit's output address, page size and permissions into {@code out}; false for no entry. */
+    private static boolean answer(IotlbEntry e, long iova, TranslationResult out) {
         if (e == null) {
             return false;
         }
