@@ -15,7 +15,7 @@ import org.jiommu.pgtable.IoPageTable;
 import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.HwWalk;
 import org.jiommu.platform.IommuKind;
-import org.jiommu.platform.IommuUnits;
+import org.jiommu.platform.KindUnits;
 import org.jiommu.platform.Platform;
 import org.jiommu.platform.StressBed;
 import org.jiommu.platform.StressPlant;
@@ -25,17 +25,13 @@ import org.jiommu.platform.StressPlant;
  * instance registered with the core at boot ({@link #start}), after the boot devices are on
  * their buses (so registration probes them, as {@code iommu_device_register} does).
  */
-public final class MockUnits implements IommuUnits {
-    private final IommuKind kind;
-    private final Platform platform;
-    private final Map<String, MockIommuDriver> drivers = new LinkedHashMap<>();
+public final class MockUnits extends KindUnits<MockIommuDriver> {
     /** Boot devices firmware says switch their own context (declared once their driver registered). */
     private final List<Device> contextSwitch = new ArrayList<>();
     private boolean started;
 
     MockUnits(IommuKind kind, Platform platform) {
-        this.kind = kind;
-        this.platform = platform;
+        super(kind, platform, "a mock IOMMU");
     }
 
     /** Drivers a test built itself, already registered with the core. */
@@ -52,33 +48,11 @@ public final class MockUnits implements IommuUnits {
         drivers.put(name, drv);
     }
 
-    @Override
-    public IommuKind kind() {
-        return kind;
-    }
-
-    @Override
-    public List<String> names() {
-        return List.copyOf(drivers.keySet());
-    }
-
-    /** The driver of unit {@code name}, or null. */
-    public MockIommuDriver driver(String name) {
-        return drivers.get(name);
-    }
-
     /** Every driver, in unit order. */
     public List<MockIommuDriver> drivers() {
         return List.copyOf(drivers.values());
     }
 
-    private MockIommuDriver driverOf(Device dev) {
-        MockIommuDriver d = drivers.get(platform.iommuOf(dev));
-        if (d == null) {
-            throw new IllegalArgumentException(dev.name() + " is not behind a mock IOMMU");
-        }
-        return d;
-    }
 
     @Override
     public void enumerate(Firmware fw, boolean hotplug) {
