@@ -19,10 +19,11 @@ import picocli.CommandLine.Parameters;
 @Command(name = "bench",
         mixinStandardHelpOptions = true,
         description = {
-            "Measure jiommu's page tables and DMA translation (one fresh JVM per case, warm-up, then",
-            "measured iterations; median and spread) and compare with the kernel's own code where a",
-            "same-sitting kernel figure exists. CASE is a case name or a prefix (vtd-sl, arm-lpae-s1/map);",
-            "none runs every case. 'jiommu bench scale' builds a server-sized platform instead.",
+            "Measure jiommu's page tables and DMA translation (one fresh JVM per case,",
+            "warm-up, then measured iterations; median and spread) and compare with the",
+            "kernel's own code where a same-sitting kernel figure exists. CASE is a case",
+            "name or a prefix (vtd-sl, arm-lpae-s1/map); none runs every case.",
+            "'jiommu bench scale' builds a server-sized platform instead.",
             "Exit codes: 0 ok, 2 bad usage."
         },
         subcommands = {ScaleCommand.class, DmaMapCommand.class})

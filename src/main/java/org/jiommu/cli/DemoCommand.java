@@ -20,11 +20,12 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "demo",
         mixinStandardHelpOptions = true,
         description = {
-            "Run the built-in demo: the IOMMU core's rules, step by step, on the mock IOMMU and VT-d.",
-            "A NIC on the DMA API, a VFIO-style claim and passthrough with DMA into guest memory,",
-            "a device with firmware direct mappings (RMR) that can never be blocked and is parked",
-            "on identity at removal, PASIDs for mediated devices (aux domains) and SVA, and a NIC",
-            "behind an Intel VT-d unit with its tables and counters.",
+            "Run the built-in demo: the IOMMU core's rules, step by step, on the mock",
+            "IOMMU and VT-d. A NIC on the DMA API, a VFIO-style claim and passthrough with",
+            "DMA into guest memory, a device with firmware direct mappings (RMR) that can",
+            "never be blocked and is parked on identity at removal, PASIDs for mediated",
+            "devices (aux domains) and SVA, and a NIC behind an Intel VT-d unit with its",
+            "tables and counters.",
             "Prints a narrative, each step and its result, and a summary.",
             "--print shows the scenario file itself (a starting point for your own).",
         })

@@ -16,10 +16,11 @@ import picocli.CommandLine.Option;
 @Command(name = "dma-map",
         mixinStandardHelpOptions = true,
         description = {
-            "The kernel's dma_map_benchmark on jiommu: THREADS threads each dma_map_single and",
-            "dma_unmap_single a GRANULE-page buffer of one VT-d endpoint's default domain in a loop;",
-            "prints the mean and standard deviation of map and unmap in ns (the kernel tool prints",
-            "100 ns units). Strict (iommu.strict=1) by default, --lazy for a DMA-FQ domain."
+            "The kernel's dma_map_benchmark on jiommu: THREADS threads each",
+            "dma_map_single and dma_unmap_single a GRANULE-page buffer of one VT-d",
+            "endpoint's default domain in a loop; prints the mean and standard deviation",
+            "of map and unmap in ns (the kernel tool prints 100 ns units).",
+            "Strict (iommu.strict=1) by default, --lazy for a DMA-FQ domain."
         })
 final class DmaMapCommand implements Callable<Integer> {
     @CommandLine.Spec

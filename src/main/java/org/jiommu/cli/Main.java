@@ -20,8 +20,7 @@ import picocli.CommandLine.Command;
         description = {
             "A Java model of the Linux IOMMU subsystem and the IOMMU hardware under it.",
             "Exit codes: 0 ok, 1 a check failed, 2 bad usage or input, 3 internal error.",
-            "--debug (anywhere on the command line) prints the stack trace of an internal",
-            "error.",
+            "--debug (anywhere on the command line) prints an internal error's stack trace.",
         },
         subcommands = {CommandLine.HelpCommand.class, RunCommand.class, OpsCommand.class, DemoCommand.class,
             PgtableCommand.class,

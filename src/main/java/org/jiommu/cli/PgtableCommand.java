@@ -29,10 +29,12 @@ public final class PgtableCommand implements Runnable {
     @Command(name = "replay",
             mixinStandardHelpOptions = true,
             description = {
-                "Run a .ops page-table program (see vectors/*/README.md) through jiommu's ARM LPAE format",
-                "(cfg s1|s2) or its VT-d second-stage / x86-64 formats as generic_pt (cfg vtdss|x86_64)",
-                "and print it in the .golden format (the first comment line names jiommu instead).",
-                "Exit codes: 0 ok, 2 unreadable file or bad .ops input (reported as file:line: message)."
+                "Run a .ops page-table program (see vectors/*/README.md) through jiommu's",
+                "ARM LPAE format (cfg s1|s2) or its VT-d second-stage / x86-64 formats as",
+                "generic_pt (cfg vtdss|x86_64) and print it in the .golden format (the first",
+                "comment line names jiommu instead).",
+                "Exit codes: 0 ok, 2 unreadable file or bad .ops input (reported as",
+                "file:line: message)."
             })
     static final class Replay implements Callable<Integer> {
         @CommandLine.Spec

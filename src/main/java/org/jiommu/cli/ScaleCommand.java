@@ -12,9 +12,10 @@ import picocli.CommandLine.Option;
 @Command(name = "scale",
         mixinStandardHelpOptions = true,
         description = {
-            "Build 64 K PCI functions on 256 buses behind 4 VT-d units, attach 1 M PASIDs, map 1 TiB with",
-            "2M pages and 64 GiB with 4K pages; print time and Java heap per phase, heap per function,",
-            "PASID and mapped page, and the DMA translate rate against a one-device platform.",
+            "Build 64 K PCI functions on 256 buses behind 4 VT-d units, attach 1 M",
+            "PASIDs, map 1 TiB with 2M pages and 64 GiB with 4K pages; print time and",
+            "Java heap per phase, heap per function, PASID and mapped page, and the DMA",
+            "translate rate against a one-device platform.",
             "Run it with a 2 GiB heap: JIOMMU_JAVA_OPTS=-Xmx2g ./jiommu bench scale"
         })
 final class ScaleCommand implements Callable<Integer> {
