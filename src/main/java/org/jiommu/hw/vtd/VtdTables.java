@@ -106,6 +106,14 @@ public final class VtdTables {
         return de.pasidTablePointer() + (long) PasidEntry.index(pasid) * PasidEntry.SIZE;
     }
 
+    /**
+     * True if the PASID-table entry at {@code a} has P set (bit 0 of its first word, VT-d spec
+     * 9.6): one word read, for a reader that skips not-present entries without decoding them.
+     */
+    public boolean pasidEntryPresentAt(long a) {
+        return (mem.readLong(a) & 1) != 0;
+    }
+
     /** The 64-byte PASID-table entry at {@code a}. */
     public PasidEntry pasidEntryAt(long a) {
         long[] w = new long[8];
