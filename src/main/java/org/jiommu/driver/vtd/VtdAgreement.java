@@ -220,11 +220,9 @@ final class VtdAgreement implements EntryView {
     /** Every present PASID entry reachable from the context's directory, by PASID. */
     private static Map<Integer, HwEntry> presentPasidEntries(VtdTables t, ScalableContextEntry ctx) {
         Map<Integer, HwEntry> out = new HashMap<>();
-        for (int di = 0; di < ctx.pasidDirectoryEntries(); di++) {
+        int dirs = ctx.pasidDirectoryEntries();
+        for (int di = t.nextPresentPasidDir(ctx, 0); di < dirs; di = t.nextPresentPasidDir(ctx, di + 1)) {
             PasidDirEntry de = t.pasidDirEntry(ctx, di);
-            if (!de.present()) {
-                continue;
-            }
             for (int i = 0; i < VtdTables.PASIDS_PER_TABLE; i++) {
                 long a = de.pasidTablePointer() + (long) PasidEntry.SIZE * i;
                 if (!t.pasidEntryPresentAt(a)) {
