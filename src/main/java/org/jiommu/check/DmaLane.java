@@ -127,9 +127,6 @@ final class DmaLane {
             data[i] = (byte) (stamp * 31 + tid * 7 + i);
         }
         run.dmaChecks.incrementAndGet();
-        String where = "DMA thread " + tid + " " + l.lane.dev() + " on "
-                + (l.domain < 0 ? "its default domain" : w.domains.get(l.domain).toString()) + " iova "
-                + Long.toHexString(iova);
         DmaResult r = l.lane.dma().write(DmaTranslator.NO_PASID, iova, data, 0, LEN, new DmaResult());
         // the replay expects what the worker's own mappings call for, not what happened, and says
         // why through the core: the domain the lane is on, and what that domain maps the IOVA to
@@ -143,24 +140,27 @@ final class DmaLane {
                 run.repro.addGuard("iommu_iova_to_phys", "{value: " + ReproLog.hex(expectMapped ? pa : 0) + "}",
                         "domain", dn, "iova", ReproLog.hex(iova));
             }
+            // only a recorded run keeps the step: its payload text is built for it alone
+            run.log("dma", expectMapped ? "{paddr: " + ReproLog.hex(pa) + "}" : "fault", "dev", lane,
+                    "iova", ReproLog.hex(iova), "write", Integer.toString(LEN), "data", hexData(data));
         }
-        run.log("dma", expectMapped ? "{paddr: " + ReproLog.hex(pa) + "}" : "fault", "dev", l.lane.dev().name(),
-                "iova", ReproLog.hex(iova), "write", Integer.toString(LEN), "data", hexData(data));
-        run.trace(tid, "LANE_DMA " + where.substring(where.indexOf(" on ") + 4) + " -> "
+        String on = (l.domain < 0 ? "its default domain" : w.domains.get(l.domain).toString()) + " iova "
+                + Long.toHexString(iova);
+        run.trace(tid, "LANE_DMA " + on + " -> "
                 + (r.ok() ? "pa " + Long.toHexString(r.firstPa()) : "fault " + r.faultName()));
         if (!expectMapped) {
             if (r.ok()) {
-                run.unexpected.add(where + ": not mapped by its owner (never, or unmapped) but the write landed at "
-                        + Long.toHexString(r.firstPa()));
+                run.unexpected.add(where(tid, l, on) + ": not mapped by its owner (never, or unmapped) but the write"
+                        + " landed at " + Long.toHexString(r.firstPa()));
             }
             return;
         }
         if (!r.ok()) {
-            run.unexpected.add(where + ": mapped by its owner but the write faulted: " + r.faultName());
+            run.unexpected.add(where(tid, l, on) + ": mapped by its owner but the write faulted: " + r.faultName());
             return;
         }
         if (r.firstPa() != pa) {
-            run.unexpected.add(where + ": landed at " + Long.toHexString(r.firstPa()) + ", mapped to "
+            run.unexpected.add(where(tid, l, on) + ": landed at " + Long.toHexString(r.firstPa()) + ", mapped to "
                     + Long.toHexString(pa));
             return;
         }
@@ -169,17 +169,28 @@ final class DmaLane {
         byte[] back = new byte[LEN];
         DmaResult rr = l.lane.dma().read(DmaTranslator.NO_PASID, iova, back, 0, LEN, new DmaResult());
         if (!Arrays.equals(mem, data) || !rr.ok() || !Arrays.equals(back, data)) {
-            run.unexpected.add(where + ": memory " + Arrays.toString(mem) + ", read back "
+            run.unexpected.add(where(tid, l, on) + ": memory " + Arrays.toString(mem) + ", read back "
                     + (rr.ok() ? Arrays.toString(back) : rr.faultName()) + ", written " + Arrays.toString(data));
         }
     }
 
-    private static String hexData(byte[] b) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (byte x : b) {
-            sb.append(String.format("%02x", x & 0xff));
+    /** How a violation names the lane DMA: thread, endpoint, then {@code on} (domain and IOVA). */
+    private static String where(int tid, Holdings l, String on) {
+        return "DMA thread " + tid + " " + l.lane.dev() + " on " + on;
+    }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    /** The payload as the repro log's quoted hex string, two lower-case digits a byte. */
+    static String hexData(byte[] b) {
+        char[] c = new char[b.length * 2 + 2];
+        c[0] = '"';
+        for (int i = 0; i < b.length; i++) {
+            c[1 + 2 * i] = HEX[(b[i] >> 4) & 0xF];
+            c[2 + 2 * i] = HEX[b[i] & 0xF];
         }
-        return sb.append('"').toString();
+        c[c.length - 1] = '"';
+        return new String(c);
     }
 
     /** Where a PASID DMA goes outside every VMA of the process (and far below every worker's IOVA window). */

@@ -2,11 +2,11 @@ package org.jiommu.check;
 
 import org.jiommu.platform.HardwareView;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
 import org.jiommu.bus.Device;
@@ -25,63 +25,62 @@ import org.jiommu.core.spi.IommuDomain;
  * arrives; an unresolvable name makes the entry unknown too.
  *
  * <p>Fed by one {@link CoreWatch}; {@link #copy()} gives an immutable view. Guarded by this.
+ *
+ * <p>Each device's state is one immutable {@link Dev} value, replaced on change: a copy (taken
+ * at every checked call, scoped, and every whole check) copies references, never a device's
+ * PASID table, and a driver event that is none of the four replayed ones is not parsed.
  */
 public final class TraceHardwareView implements HardwareView {
-    private final Map<String, IommuDomain> rid = new HashMap<>();
-    private final Map<String, TreeMap<Integer, IommuDomain>> pasids = new HashMap<>();
-    private final Set<String> unknown = new HashSet<>();
-    private final Map<String, Boolean> held = new HashMap<>();
-    /** Devices whose last RID write was the core's release-domain attach. */
-    private final Set<String> releaseAttached = new HashSet<>();
+    /**
+     * One device's replayed state.
+     *
+     * @param rid the domain of its last successful RID attach, null if none or unresolvable
+     * @param pasids its PASID entries (never modified once published), by PASID
+     * @param unknown its entry cannot be known from the trace
+     * @param held what probe_device/release_device last said (null: neither seen)
+     * @param releaseAttached its last RID write was the core's release-domain attach
+     */
+    private record Dev(IommuDomain rid, SortedMap<Integer, IommuDomain> pasids, boolean unknown, Boolean held,
+                       boolean releaseAttached) {
+        static final Dev NONE = new Dev(null, null, false, null, false);
+
+        Dev withUnknown(boolean u) {
+            return new Dev(rid, pasids, u, held, releaseAttached);
+        }
+    }
+
+    private final Map<String, Dev> devs;
     private final boolean frozen;
 
     public TraceHardwareView() {
         this.frozen = false;
+        this.devs = new HashMap<>();
     }
 
-    private TraceHardwareView(TraceHardwareView src) {
+    private TraceHardwareView(Map<String, Dev> devs) {
         this.frozen = true;
-        rid.putAll(src.rid);
-        src.pasids.forEach((k, v) -> pasids.put(k, new TreeMap<>(v)));
-        unknown.addAll(src.unknown);
-        held.putAll(src.held);
-        releaseAttached.addAll(src.releaseAttached);
+        this.devs = devs;
     }
 
     /** An immutable copy of the current state. */
     public synchronized TraceHardwareView copy() {
-        return new TraceHardwareView(this);
+        return new TraceHardwareView(new HashMap<>(devs));
     }
 
     /** An immutable copy of the devices {@code devs} only (a scoped check asks about no other). */
     public synchronized TraceHardwareView copy(Collection<Device> devs) {
-        TraceHardwareView v = new TraceHardwareView(true);
+        Map<String, Dev> m = new HashMap<>();
         for (Device d : devs) {
-            String n = d.name();
-            IommuDomain r = rid.get(n);
-            if (r != null) {
-                v.rid.put(n, r);
-            }
-            TreeMap<Integer, IommuDomain> p = pasids.get(n);
-            if (p != null) {
-                v.pasids.put(n, new TreeMap<>(p));
-            }
-            if (unknown.contains(n)) {
-                v.unknown.add(n);
-            }
-            Boolean h = held.get(n);
-            if (h != null) {
-                v.held.put(n, h);
-            }
-            if (releaseAttached.contains(n)) {
-                v.releaseAttached.add(n);
+            Dev v = this.devs.get(d.name());
+            if (v != null) {
+                m.put(d.name(), v);
             }
         }
-        return v;
+        return new TraceHardwareView(m);
     }
 
-    private TraceHardwareView(boolean frozen) {
-        this.frozen = frozen;
+    private Dev dev(String name) {
+        return devs.getOrDefault(name, Dev.NONE);
     }
 
     /**
@@ -95,58 +94,69 @@ public final class TraceHardwareView implements HardwareView {
         if (frozen) {
             throw new IllegalStateException("frozen view");
         }
-        List<String> a = TraceText.driverArgs(text);
-        String result = TraceText.driverResult(text);
         switch (function) {
             case "attach_dev": {
-                if (a.size() < 2 || !TraceText.ok(result)) {
+                List<String> a = TraceText.driverArgs(text);
+                if (a.size() < 2 || !TraceText.ok(TraceText.driverResult(text))) {
                     return;
                 }
                 String dev = a.get(1);
                 IommuDomain d = resolve.apply(a.get(0));
                 setRid(dev, d);
                 if (text.endsWith("[release]")) {
-                    releaseAttached.add(dev);
+                    Dev v = dev(dev);
+                    devs.put(dev, new Dev(v.rid(), v.pasids(), v.unknown(), v.held(), true));
                 }
                 break;
             }
             case "set_dev_pasid": {
-                if (a.size() < 3 || !TraceText.ok(result)) {
+                List<String> a = TraceText.driverArgs(text);
+                if (a.size() < 3 || !TraceText.ok(TraceText.driverResult(text))) {
                     return;
                 }
                 String dev = a.get(1);
+                Dev v = dev(dev);
                 int pasid;
                 try {
                     pasid = (int) TraceText.number(a.get(2));
                 } catch (NumberFormatException e) {
-                    unknown.add(dev);
+                    devs.put(dev, v.withUnknown(true));
                     return;
                 }
                 IommuDomain d = resolve.apply(a.get(0));
                 if (d == null) {
-                    unknown.add(dev);
-                } else if (d.isStatic() && d.type() == DomainType.BLOCKED) {
+                    devs.put(dev, v.withUnknown(true));
+                    return;
+                }
+                TreeMap<Integer, IommuDomain> p = v.pasids() == null ? new TreeMap<>() : new TreeMap<>(v.pasids());
+                if (d.isStatic() && d.type() == DomainType.BLOCKED) {
                     // iommu_remove_dev_pasid: the blocked domain's set_dev_pasid clears the entry
-                    pasids.computeIfAbsent(dev, k -> new TreeMap<>()).remove(pasid);
+                    p.remove(pasid);
                 } else {
-                    pasids.computeIfAbsent(dev, k -> new TreeMap<>()).put(pasid, d);
+                    p.put(pasid, d);
+                }
+                devs.put(dev, new Dev(v.rid(), Collections.unmodifiableSortedMap(p), v.unknown(), v.held(),
+                        v.releaseAttached()));
+                break;
+            }
+            case "probe_device": {
+                // an ERR_PTR ("-errno") or a NULL (a driver bug the core stops at) holds nothing
+                List<String> a = TraceText.driverArgs(text);
+                String result = TraceText.driverResult(text);
+                if (a.size() == 1 && !result.startsWith("-") && !result.equals("NULL")) {
+                    Dev v = dev(a.get(0));
+                    devs.put(a.get(0), new Dev(v.rid(), v.pasids(), v.unknown(), true, v.releaseAttached()));
                 }
                 break;
             }
-            case "probe_device":
-                // an ERR_PTR ("-errno") or a NULL (a driver bug the core stops at) holds nothing
-                if (a.size() == 1 && !result.startsWith("-") && !result.equals("NULL")) {
-                    held.put(a.get(0), true);
-                }
-                break;
             case "release_device":
                 // release_device has no result part: "(dev)"
                 if (text.startsWith("(") && text.endsWith(")")) {
                     String dev = text.substring(1, text.length() - 1);
-                    held.put(dev, false);
-                    if (!releaseAttached.contains(dev) && rid.containsKey(dev)) {
-                        unknown.add(dev); // no release domain: the driver parked it, untraced
-                    }
+                    Dev v = dev(dev);
+                    // no release domain: the driver parked it, untraced
+                    boolean unknown = v.unknown() || (!v.releaseAttached() && v.rid() != null);
+                    devs.put(dev, new Dev(v.rid(), v.pasids(), unknown, false, v.releaseAttached()));
                 }
                 break;
             default:
@@ -155,35 +165,33 @@ public final class TraceHardwareView implements HardwareView {
     }
 
     private void setRid(String dev, IommuDomain d) {
-        releaseAttached.remove(dev);
-        if (d == null) {
-            unknown.add(dev);
-            rid.remove(dev);
-        } else {
-            unknown.remove(dev);
-            rid.put(dev, d);
-        }
+        Dev v = dev(dev);
+        // an unresolvable domain: unknown, no RID domain; else known on d (releaseAttached cleared)
+        devs.put(dev, new Dev(d, v.pasids(), d == null, v.held(), false));
     }
 
     @Override
     public synchronized boolean knows(Device dev) {
-        return !unknown.contains(dev.name());
+        Dev v = devs.get(dev.name());
+        return v == null || !v.unknown();
     }
 
     @Override
     public synchronized IommuDomain rid(Device dev) {
-        return rid.get(dev.name());
+        Dev v = devs.get(dev.name());
+        return v == null ? null : v.rid();
     }
 
     @Override
     public synchronized Map<Integer, IommuDomain> pasids(Device dev) {
-        TreeMap<Integer, IommuDomain> m = pasids.get(dev.name());
-        return m == null ? Map.of() : Map.copyOf(m);
+        Dev v = devs.get(dev.name());
+        return v == null || v.pasids() == null ? Map.of() : v.pasids();
     }
 
     @Override
     public synchronized Boolean driverHolds(Device dev) {
-        return held.get(dev.name());
+        Dev v = devs.get(dev.name());
+        return v == null ? null : v.held();
     }
 
     @Override

@@ -10,7 +10,7 @@ import java.util.TreeSet;
  *
  * <p>A binary buddy allocator over a fixed pool of physical memory. It always hands out the
  * lowest free address, so table addresses, and therefore dumps and traces, are reproducible.
- * Blocks are zeroed (and backed) on allocation and dropped from memory on free (a stale pointer into a freed
+ * Blocks are zeroed on allocation (and backed, up to {@link #BACKED_MAX_ORDER}) and dropped from memory on free (a stale pointer into a freed
  * table then reads zeros, i.e. "not present", as after real reuse). Counters let tests prove
  * that nothing leaks (invariant I10).
  *
@@ -19,6 +19,11 @@ import java.util.TreeSet;
 public final class FrameAllocator {
     /** Largest block: 2^10 frames = 4 MiB (16 concatenated 64 KiB tables need 1 MiB). */
     public static final int MAX_ORDER = 10;
+    /**
+     * Largest order handed out backed (every frame present, zero): table pages up to a 16 KiB
+     * granule's, where descriptor writes are dense. Larger blocks are handed out zero but unbacked.
+     */
+    static final int BACKED_MAX_ORDER = 2;
 
     private final PhysicalMemory memory;
     private final long poolBase;
@@ -137,8 +142,16 @@ public final class FrameAllocator {
             peakBytes = Math.max(peakBytes, allocatedBytes);
             totalAllocations++;
         }
-        // A zeroed page, backed at once: descriptor writes into it then never create a frame.
-        memory.zeroBacked(pa, (long) PhysicalMemory.FRAME_SIZE << order);
+        long bytes = (long) PhysicalMemory.FRAME_SIZE << order;
+        if (order <= BACKED_MAX_ORDER) {
+            // A zeroed page, backed at once: descriptor writes into it then never create a frame.
+            memory.zeroBacked(pa, bytes);
+        } else {
+            // A large block (a VT-d PASID directory is 32 frames for 20-bit PASIDs, and holds a
+            // few entries): zeroed by dropping its frames, so it reads zero (__GFP_ZERO) without
+            // 32 fresh frames, and readers skip it a frame at a time until something is written.
+            memory.zero(pa, bytes);
+        }
         return pa;
     }
 

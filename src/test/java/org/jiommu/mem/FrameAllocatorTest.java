@@ -40,6 +40,37 @@ class FrameAllocatorTest {
     }
 
     @Test
+    @DisplayName("every order reads zero when handed out, even over stray writes into its free frames; large blocks stay unbacked")
+    void zeroedEveryOrder() {
+        PhysicalMemory m = new PhysicalMemory(64L << 20);
+        FrameAllocator a = new FrameAllocator(m, 16L << 20, 16L << 20);
+        for (int order = 0; order <= 6; order++) {
+            long bytes = 4096L << order;
+            long p = a.alloc(order);
+            for (long off = 0; off < bytes; off += 4096) {
+                m.writeLong(p + off + 8 * order, 0x5A5A + off); // what the previous owner left
+            }
+            a.free(p);
+            for (long off = 0; off < bytes; off += 4096) {
+                m.writeLong(p + off + 16, 0x77); // a stray write into the free block
+            }
+            long touched = m.framesTouched();
+            long q = a.alloc(order);
+            assertThat(q).isEqualTo(p);
+            assertThat(m.read(q, (int) bytes)).as("order %d", order).containsOnly(0);
+            long frames = bytes / 4096;
+            // the stray writes backed every frame: up to BACKED_MAX_ORDER each is replaced by a zero
+            // frame, beyond it every one is dropped
+            assertThat(m.framesTouched()).as("order %d", order)
+                    .isEqualTo(order <= FrameAllocator.BACKED_MAX_ORDER ? touched : touched - frames);
+            m.writeLongRelease(q + bytes - 8, 3); // a write into an unbacked frame creates it
+            assertThat(m.readLongAcquire(q + bytes - 8)).isEqualTo(3);
+            a.free(q);
+        }
+        assertThat(a.stats().liveBlocks()).isZero();
+    }
+
+    @Test
     @DisplayName("double free and free of a foreign address are model bugs")
     void badFree() {
         FrameAllocator a = new FrameAllocator(new PhysicalMemory());

@@ -73,7 +73,9 @@ final class Smmuv2Entries implements EntryView {
                 : ((PlatformDevice) dev).streamIds();
         List<Requester> qs = new ArrayList<>();
         for (int sid : sids) {
-            qs.add(new Requester(sid, String.format("stream %#x", sid), withAuxTables(drv, entry(drv.unit(), sid))));
+            // "stream %#x" without a Formatter: I7 runs at every quiescent point of a stress run
+            qs.add(new Requester(sid, "stream 0x" + Integer.toHexString(sid),
+                    withAuxTables(drv, entry(drv.unit(), sid))));
         }
         return new Decoded(drv.iommu().name(), qs, null);
     }

@@ -70,7 +70,7 @@ final class Smmuv3EntryView implements EntryView {
         Map<Integer, HwEntry> pasids = null;
         for (int sid : sids) {
             long[] w = drv.ste(sid);
-            qs.add(new Requester(sid, String.format("stream %#x", sid), rid(drv, sid, w)));
+            qs.add(new Requester(sid, "stream " + hex(sid), rid(drv, sid, w)));
             if (pasids == null && w != null) {
                 pasids = substreams(drv, sid, w);
             }
@@ -80,7 +80,7 @@ final class Smmuv3EntryView implements EntryView {
 
     /** What requests of {@code sid} without SubstreamID meet. */
     private static HwEntry rid(Smmuv3Driver drv, int sid, long[] w) {
-        String at = String.format("STE %#x", sid);
+        String at = "STE " + hex(sid);
         if (w == null) {
             return new HwEntry(HwEntry.Kind.NONE, 0, at + ": no level-2 stream table (C_BAD_STREAMID)", null);
         }
@@ -97,8 +97,8 @@ final class Smmuv3EntryView implements EntryView {
                 return new HwEntry(HwEntry.Kind.PASS_THROUGH, 0, at + " bypass", null);
             case S2_TRANSLATE: {
                 long ttb = w[3] & StreamTableEntry.S2TTB_MASK;
-                return new HwEntry(HwEntry.Kind.PAGING, ttb, String.format("%s stage 2 VMID %d S2TTB %#x", at,
-                        ste.vmid, ttb), new Tag(drv.iommu().name(), true, ste.vmid));
+                return new HwEntry(HwEntry.Kind.PAGING, ttb, at + " stage 2 VMID " + ste.vmid + " S2TTB " + hex(ttb),
+                        new Tag(drv.iommu().name(), true, ste.vmid));
             }
             case NESTED:
                 return new HwEntry(HwEntry.Kind.INVALID, 0, at + " nested (the driver builds none)", null);
@@ -124,7 +124,7 @@ final class Smmuv3EntryView implements EntryView {
         int n = 1 << ste.s1CdMax;
         if (ste.s1Fmt == StreamTableEntry.S1FMT_LINEAR) {
             for (int ssid = 1; ssid < n; ssid++) {
-                addCd(drv, sid, ssid, read(mem, ste.s1ContextPtr + 64L * ssid), out);
+                addCd(drv, sid, ssid, mem, ste.s1ContextPtr + 64L * ssid, out);
             }
             return out;
         }
@@ -138,17 +138,28 @@ final class Smmuv3EntryView implements EntryView {
             for (int i = 0; i < perLeaf; i++) {
                 int ssid = l1 * perLeaf + i;
                 if (ssid != 0 && ssid < n) {
-                    addCd(drv, sid, ssid, read(mem, leaf + 64L * i), out);
+                    addCd(drv, sid, ssid, mem, leaf + 64L * i, out);
                 }
             }
         }
         return out;
     }
 
-    private static void addCd(Smmuv3Driver drv, int sid, int ssid, long[] cd, Map<Integer, HwEntry> out) {
-        if ((cd[0] & ContextDescriptor.V) != 0) {
-            out.put(ssid, cdEntry(drv, String.format("STE %#x CD %d", sid, ssid), cd));
+    /** The CD at {@code at} if valid: its first word decides, the other words are read only then. */
+    private static void addCd(Smmuv3Driver drv, int sid, int ssid, PhysicalMemory mem, long at,
+                              Map<Integer, HwEntry> out) {
+        if ((mem.readLongAcquire(at) & ContextDescriptor.V) != 0) {
+            out.put(ssid, cdEntry(drv, "STE " + hex(sid) + " CD " + ssid, read(mem, at)));
         }
+    }
+
+    /** Java's {@code %#x}: "0x" and the unsigned hex digits (the check runs at every quiescent point: no Formatter). */
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
+    private static String hex(int v) {
+        return "0x" + Integer.toHexString(v);
     }
 
     private static long[] read(PhysicalMemory mem, long at) {
@@ -185,8 +196,8 @@ final class Smmuv3EntryView implements EntryView {
             Smmuv3Domain released = drv.sva().releasedDomainOfAsid(cd.asid);
             if (released != null) {
                 // arm_smmu_mm_release's quiet CD: the SVA domain is still attached, its mm gone.
-                return new HwEntry(HwEntry.Kind.FIRST_LEVEL, released.mm.pgd().root(), String.format(
-                        "%s ASID %d TTB0 disabled (quiet CD: %s exited)", at, cd.asid, released.mm),
+                return new HwEntry(HwEntry.Kind.FIRST_LEVEL, released.mm.pgd().root(),
+                        at + " ASID " + cd.asid + " TTB0 disabled (quiet CD: " + released.mm + " exited)",
                         new Tag(drv.iommu().name(), false, cd.asid));
             }
             return new HwEntry(HwEntry.Kind.NONE, 0, at + " TTB0 disabled (EPD0)", null);
@@ -194,10 +205,10 @@ final class Smmuv3EntryView implements EntryView {
         long ttb = w[1] & ContextDescriptor.TTB_MASK;
         if (drv.sva().domainOfRoot(ttb) != null) {
             // TTB0 is a process's pgd: an SVA CD (the CPU's tables, walked by the SMMU)
-            return new HwEntry(HwEntry.Kind.FIRST_LEVEL, ttb, String.format("%s ASID %d TTB0 %#x (process table)",
-                    at, cd.asid, ttb), new Tag(drv.iommu().name(), false, cd.asid));
+            return new HwEntry(HwEntry.Kind.FIRST_LEVEL, ttb, at + " ASID " + cd.asid + " TTB0 " + hex(ttb)
+                    + " (process table)", new Tag(drv.iommu().name(), false, cd.asid));
         }
-        return new HwEntry(HwEntry.Kind.PAGING, ttb, String.format("%s ASID %d TTB0 %#x", at, cd.asid, ttb),
+        return new HwEntry(HwEntry.Kind.PAGING, ttb, at + " ASID " + cd.asid + " TTB0 " + hex(ttb),
                 new Tag(drv.iommu().name(), false, cd.asid));
     }
 

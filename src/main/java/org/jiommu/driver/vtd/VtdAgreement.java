@@ -82,7 +82,7 @@ final class VtdAgreement implements EntryView {
         List<Requester> rs = new ArrayList<>();
         List<Integer> own = u.scalableMode() ? ownRequesterIds(dev) : null;
         for (int rid : requesterIds(dev)) {
-            String label = String.format("rid %02x:%02x.%d", rid >> 8, (rid >> 3) & 0x1F, rid & 7);
+            String label = ridLabel(rid);
             if (own != null && !own.contains(rid)) {
                 label += " (" + VtdHardwareAgreement.BRIDGE_ALIAS_FINDING + ")";
             }
@@ -151,12 +151,33 @@ final class VtdAgreement implements EntryView {
             case ContextEntry.TT_DEV_IOTLB:
                 boolean dt = ce.translationType() == ContextEntry.TT_DEV_IOTLB;
                 return new HwEntry(HwEntry.Kind.PAGING, ce.secondLevelPointer(),
-                        String.format("second-level table %#x AW %d DID %d", ce.secondLevelPointer(), aw, did),
-                        new Fields(did, aw, dt, 0, false));
+                        secondLevelText(ce.secondLevelPointer(), aw, did), new Fields(did, aw, dt, 0, false));
             default:
                 return new HwEntry(HwEntry.Kind.INVALID, 0, "invalid: TT " + ce.translationType(),
                         new Fields(did, aw, false, 0, false));
         }
+    }
+
+    /**
+     * "rid bb:dd.f", as {@code %02x:%02x.%d} gave it; the check runs at every quiescent point of
+     * a stress run, so no Formatter here (nor in the entry texts below).
+     */
+    static String ridLabel(int rid) {
+        int bus = (rid >> 8) & 0xFF;
+        int dev = (rid >> 3) & 0x1F;
+        return "rid " + HEX[bus >> 4] + HEX[bus & 0xF] + ":" + HEX[dev >> 4] + HEX[dev & 0xF] + "." + (rid & 7);
+    }
+
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    /** "second-level table %#x AW %d DID %d". */
+    private static String secondLevelText(long table, int aw, int did) {
+        return "second-level table " + hex(table) + " AW " + aw + " DID " + did;
+    }
+
+    /** Java's {@code %#x} of a long: "0x" and the unsigned hex digits (0 gives "0x0"). */
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
     }
 
     private static HwEntry passThrough(int did, int aw) {
@@ -175,21 +196,20 @@ final class VtdAgreement implements EntryView {
                 return passThrough(did, aw);
             case PasidEntry.PGTT_SECOND_LEVEL:
                 return new HwEntry(HwEntry.Kind.PAGING, pe.secondLevelPointer(),
-                        String.format("second-level table %#x AW %d DID %d", pe.secondLevelPointer(), aw, did),
-                        new Fields(did, aw, false, 0, false));
+                        secondLevelText(pe.secondLevelPointer(), aw, did), new Fields(did, aw, false, 0, false));
             case PasidEntry.PGTT_FIRST_LEVEL:
                 if (did != VtdIommu.FLPT_DEFAULT_DID) {
                     // a first-stage paging domain's entry (its own DID); SVA entries all carry
                     // FLPT_DEFAULT_DID (cache.c domain_get_id_for_dev)
                     return new HwEntry(HwEntry.Kind.PAGING, pe.firstLevelPointer(),
-                            String.format("first-level table %#x, %d levels, AW %d DID %d (not FLPT_DEFAULT_DID: "
-                                    + "a paging domain's)", pe.firstLevelPointer(),
-                                    pe.firstLevelLevels(), aw, did),
+                            "first-level table " + hex(pe.firstLevelPointer()) + ", "
+                                    + pe.firstLevelLevels() + " levels, AW " + aw + " DID " + did
+                                    + " (not FLPT_DEFAULT_DID: a paging domain's)",
                             new Fields(did, aw, false, pe.firstLevelLevels(), pe.supervisorRequestEnable()));
                 }
                 return new HwEntry(HwEntry.Kind.FIRST_LEVEL, pe.firstLevelPointer(),
-                        String.format("first-level table %#x, %d levels, DID %d", pe.firstLevelPointer(),
-                                pe.firstLevelLevels(), did),
+                        "first-level table " + hex(pe.firstLevelPointer()) + ", "
+                                + pe.firstLevelLevels() + " levels, DID " + did,
                         new Fields(did, aw, false, pe.firstLevelLevels(), pe.supervisorRequestEnable()));
             default:
                 return new HwEntry(HwEntry.Kind.INVALID, 0, "invalid: PGTT " + pe.pgtt(),
@@ -200,13 +220,15 @@ final class VtdAgreement implements EntryView {
     /** Every present PASID entry reachable from the context's directory, by PASID. */
     private static Map<Integer, HwEntry> presentPasidEntries(VtdTables t, ScalableContextEntry ctx) {
         Map<Integer, HwEntry> out = new HashMap<>();
-        for (int di = 0; di < ctx.pasidDirectoryEntries(); di++) {
+        int dirs = ctx.pasidDirectoryEntries();
+        for (int di = t.nextPresentPasidDir(ctx, 0); di < dirs; di = t.nextPresentPasidDir(ctx, di + 1)) {
             PasidDirEntry de = t.pasidDirEntry(ctx, di);
-            if (!de.present()) {
-                continue;
-            }
             for (int i = 0; i < VtdTables.PASIDS_PER_TABLE; i++) {
-                HwEntry e = entry(t.pasidEntryAt(de.pasidTablePointer() + (long) PasidEntry.SIZE * i));
+                long a = de.pasidTablePointer() + (long) PasidEntry.SIZE * i;
+                if (!t.pasidEntryPresentAt(a)) {
+                    continue; // P clear: entry() would give NONE; the other seven words are not read
+                }
+                HwEntry e = entry(t.pasidEntryAt(a));
                 if (e.kind() != HwEntry.Kind.NONE) {
                     out.put(di * VtdTables.PASIDS_PER_TABLE + i, e);
                 }

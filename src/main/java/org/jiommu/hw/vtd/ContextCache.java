@@ -89,6 +89,41 @@ final class ContextCache {
         }
     }
 
+    /**
+     * Drops the entries of the source ids equal to {@code sid} outside the bits of {@code ignore}
+     * (a device-selective invalidation: FM masks function bits 2:0, VT-d spec 6.5.2.1), visiting
+     * only those slots of sid's bus: the same as {@code invalidateIf((s, e) -> (s & ~ignore) ==
+     * (sid & ~ignore))}. @return how many
+     */
+    int invalidateSources(int sid, int ignore) {
+        if ((ignore & ~7) != 0) {
+            throw new IllegalArgumentException("function mask bits " + ignore + " outside bits 2:0");
+        }
+        synchronized (lock) {
+            epoch++;
+            int n = 0;
+            Object[] bus = buses[(sid >>> 8) & 0xFF];
+            if (bus != null) {
+                int base = sid & ~ignore & 0xFF;
+                // every x with x & ~ignore == 0: the subsets of ignore, ignore itself first, 0 last
+                for (int x = ignore; ; x = (x - 1) & ignore) {
+                    if (SLOT.getAcquire(bus, base | x) != null) {
+                        SLOT.setRelease(bus, base | x, null);
+                        n++;
+                    }
+                    if (x == 0) {
+                        break;
+                    }
+                }
+            }
+            size -= n;
+            if (n != 0) {
+                generation++;
+            }
+            return n;
+        }
+    }
+
     int invalidateAll() {
         return invalidateIf((sid, e) -> true);
     }

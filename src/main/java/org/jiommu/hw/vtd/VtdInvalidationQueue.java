@@ -354,8 +354,9 @@ final class VtdInvalidationQueue {
                 return g;
             default:
                 cInvContextCacheDevice.increment();
-                InvDescriptor.ContextCacheInv device = new InvDescriptor.ContextCacheInv(g, did, sid, fm);
-                translation.contextCache.invalidateIf((s, e) -> device.coversSource(s));
+                // the source ids InvDescriptor.ContextCacheInv.coversSource accepts, visited directly
+                translation.contextCache.invalidateSources(sid & 0xFFFF,
+                        InvDescriptor.ContextCacheInv.functionMaskBits(fm));
                 return g;
         }
     }

@@ -106,6 +106,30 @@ public final class VtdTables {
         return de.pasidTablePointer() + (long) PasidEntry.index(pasid) * PasidEntry.SIZE;
     }
 
+    /**
+     * The index of the first entry of the context's PASID directory at or after {@code from}
+     * with P set (bit 0, VT-d spec 9.5), or {@code pasidDirectoryEntries()} if there is none. A
+     * 20-bit PASID space has a 16384-entry directory, mostly not present: the run of clear P
+     * bits is counted a frame at a time ({@link PhysicalMemory#countMatchingLongs}) instead of
+     * decoding each entry.
+     */
+    public int nextPresentPasidDir(ScalableContextEntry ctx, int from) {
+        int n = ctx.pasidDirectoryEntries();
+        if (from >= n) {
+            return n;
+        }
+        return from + mem.countMatchingLongs(ctx.pasidDirectoryPointer() + (long) from * PasidDirEntry.SIZE,
+                n - from, 1, 0);
+    }
+
+    /**
+     * True if the PASID-table entry at {@code a} has P set (bit 0 of its first word, VT-d spec
+     * 9.6): one word read, for a reader that skips not-present entries without decoding them.
+     */
+    public boolean pasidEntryPresentAt(long a) {
+        return (mem.readLong(a) & 1) != 0;
+    }
+
     /** The 64-byte PASID-table entry at {@code a}. */
     public PasidEntry pasidEntryAt(long a) {
         long[] w = new long[8];

@@ -74,6 +74,37 @@ class VtdTablesTest {
     }
 
     @Test
+    @DisplayName("nextPresentPasidDir finds exactly the directory entries with P set, in order, as decoding each one does")
+    void nextPresentPasidDir() {
+        VtdFixture f = VtdFixture.secondStage(true, 48);
+        f.hotplug(f.nic);
+        IommuGroup g = f.core().groupGet(f.nic);
+        f.core().groupClaimDmaOwner(g, "vfio");
+        IommuDomain d = f.core().pagingDomainAlloc(f.nic);
+        int[] pasids = {70, 64 * 9 + 3, 64 * 700};
+        VtdTables t = VtdTables.of(f.unit().unit(), f.p.memory());
+        ScalableContextEntry ctx = t.scalableContext(f.nic.requesterId());
+        for (int p : pasids) {
+            if (p < ctx.pasidDirectoryEntries() * VtdTables.PASIDS_PER_TABLE) {
+                f.core().attachDevicePasid(d, f.nic, p);
+            }
+        }
+        java.util.List<Integer> decoded = new java.util.ArrayList<>();
+        for (int di = 0; di < ctx.pasidDirectoryEntries(); di++) {
+            if (t.pasidDirEntry(ctx, di).present()) {
+                decoded.add(di);
+            }
+        }
+        java.util.List<Integer> skipped = new java.util.ArrayList<>();
+        for (int di = t.nextPresentPasidDir(ctx, 0); di < ctx.pasidDirectoryEntries();
+                di = t.nextPresentPasidDir(ctx, di + 1)) {
+            skipped.add(di);
+        }
+        assertThat(skipped).isEqualTo(decoded).contains(1, 9); // PASIDs 70 and 579 (RID_PASID's table too)
+        assertThat(t.nextPresentPasidDir(ctx, ctx.pasidDirectoryEntries())).isEqualTo(ctx.pasidDirectoryEntries());
+    }
+
+    @Test
     @DisplayName("a bus no device was probed on has no root entry: no context entry address")
     void absentBus() {
         VtdFixture f = VtdFixture.secondStage(true, 48);
