@@ -93,9 +93,9 @@ public final class DmaIommu {
      * What the layer remembers of a live mapping for the checker (the kernel keeps nothing): the
      * fields of a {@link Mapping}, which is built only when someone asks ({@link #liveMappings}),
      * so a single-buffer map allocates no run list. {@code runs} is null for one run
-     * {iova, mapped, size}.
+     * {iova, mapped, size}. Keyed in the cookie's {@link LiveTable} by its IOVA.
      */
-    private static final class Live extends IovaKey {
+    private static final class Live extends LiveTable.Entry {
         final Device dev;
         final long size;
         final long mapped;
@@ -122,49 +122,20 @@ public final class DmaIommu {
         }
     }
 
-    /**
-     * A live-table key: equal by IOVA, whatever the subclass. A {@link Live} is its own key, and
-     * an unmap looks it up with its thread's reusable probe, so neither boxes the IOVA.
-     */
-    private static class IovaKey {
-        long iova;
-
-        IovaKey(long iova) {
-            this.iova = iova;
-        }
-
-        /**
-         * Fibonacci hashing of the whole address: the IOVAs two CPUs map at once are neighbours
-         * (pfn X and X - 1 from the top-down allocator), which the plain {@code Long.hashCode}
-         * would put in the same table slot, so the two threads would fight over one bin.
-         */
-        @Override
-        public final int hashCode() {
-            return (int) ((iova * 0x9E37_79B9_7F4A_7C15L) >>> 32);
-        }
-
-        @Override
-        public final boolean equals(Object o) {
-            return o instanceof IovaKey && ((IovaKey) o).iova == iova;
-        }
-    }
-
     /** {@code struct iommu_dma_cookie}. */
     static final class Cookie {
         final IommuDomain domain;
         final IovaDomain iovad;
         volatile FlushQueue fq;
-        /**
-         * Sized so that the few mappings live at once spread over many cache lines: a 16-slot
-         * table is one line, written by every thread's map and unmap.
-         */
-        final Map<IovaKey, Live> live = new ConcurrentHashMap<>(1024);
+        /** The live mappings, one table per CPU (LiveTable: no line every CPU writes). */
+        final LiveTable<Live> live;
         /** The doorbell pages mapped in this domain (MsiCookie). */
         final MsiCookie msi;
 
         Cookie(IommuDomain domain, IovaDomain iovad) {
             this.domain = domain;
             this.iovad = iovad;
+            this.live = new LiveTable<>(iovad.cpus());
             this.msi = MsiCookie.forDma(domain, iovad.granule());
         }
     }
@@ -187,8 +158,6 @@ public final class DmaIommu {
     private static final class PerThread {
         int cpu = -1;
         IotlbGather gather = new IotlbGather();
-        /** Looks up a live mapping by IOVA (never stored in the table). */
-        final IovaKey probe = new IovaKey(0);
     }
 
     private final ThreadLocal<PerThread> perThread = ThreadLocal.withInitial(PerThread::new);
@@ -370,7 +339,7 @@ public final class DmaIommu {
         });
         // Live for the domain's life (the invariants count its IOVA as in use): the device writes there.
         Live l = new Live(dev, p.iova(), iovaGranule(c), p.phys(), p.phys(), null, DmaDirection.FROM_DEVICE, false);
-        c.live.putIfAbsent(l, l);
+        c.live.putIfAbsent(cpu(), l);
         return c.msi.compose(p, msiAddr);
     }
 
@@ -458,7 +427,7 @@ public final class DmaIommu {
             return DMA_MAPPING_ERROR;
         }
         Live l = new Live(dev, iova, len, phys - iovaOff, orig, null, dir, orig != phys);
-        c.live.put(l, l);
+        c.live.put(cpu(), l);
         return iova + iovaOff;
     }
 
@@ -478,8 +447,7 @@ public final class DmaIommu {
         if (!gather.queued) {
             core.iotlbSync(c.domain, gather);
         }
-        t.probe.iova = dmaAddr;
-        c.live.remove(t.probe);
+        c.live.remove(cpu(t), dmaAddr);
         freeIova(c, dmaAddr, size, gather);
         if (gather.queued && !gather.freelist.isEmpty()) {
             t.gather = new IotlbGather(); // the flush queue holds this one until its flush frees the pages
@@ -667,7 +635,7 @@ public final class DmaIommu {
             return 0;
         }
         Live l = new Live(dev, iova, total, sg.paddr[0] - iovaOff[0], sg.paddr[0], runs, dir, false);
-        c.live.put(l, l);
+        c.live.put(cpu(), l);
         return finaliseSg(sg, iovaOff, iovaLen, iova);
     }
 
@@ -788,9 +756,7 @@ public final class DmaIommu {
     public List<Mapping> liveMappings() {
         List<Mapping> out = new ArrayList<>();
         for (Cookie c : cookies.values()) {
-            for (Live l : c.live.values()) {
-                out.add(l.mapping(c.domain));
-            }
+            c.live.forEach(l -> out.add(l.mapping(c.domain)));
         }
         return out;
     }

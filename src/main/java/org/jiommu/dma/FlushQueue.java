@@ -93,10 +93,16 @@ public final class FlushQueue {
         Ring fq = rings[single ? 0 : cpu];
         fq.lock.lock();
         try {
-            ringFreeLocked(fq, cpu);
+            ringFreeLocked(fq, cpu, flushFinishCnt.get());
             if (fq.full()) {
-                flushIotlb();
-                ringFreeLocked(fq, cpu);
+                // Our own flush covers every entry in the ring: each was stamped before it
+                // started. The kernel frees by fq_flush_finish_cnt alone, which lags while
+                // another CPU's flush is between its start and finish increments; the ring then
+                // stays full and fq_ring_add wraps tail onto head, losing all 255 entries (a
+                // 2-thread lazy run leaked thousands of IOVAs that way on a busy host, where a
+                // flushing thread can be descheduled mid-flush). So free up to our own start.
+                long started = flushIotlb();
+                ringFreeLocked(fq, cpu, Math.max(started, flushFinishCnt.get()));
             }
             Entry e = fq.entries[fq.tail];
             fq.tail = (fq.tail + 1) & fq.modMask;
@@ -112,19 +118,32 @@ public final class FlushQueue {
         }
     }
 
-    /** {@code fq_flush_iotlb}: one flush of the whole domain, counted before and after. */
-    private void flushIotlb() {
-        flushStartCnt.incrementAndGet();
+    /**
+     * {@code fq_flush_iotlb}: one flush of the whole domain, counted before and after. Returns
+     * the start count this flush took: every entry stamped below it was queued before the flush
+     * began, so it is covered once the call returns.
+     */
+    private long flushIotlb() {
+        long started = flushStartCnt.incrementAndGet();
         core.flushIotlbAll(domain);
         flushFinishCnt.incrementAndGet();
+        return started;
     }
 
     /**
-     * {@code fq_ring_free_locked}: from the head, every entry queued before the last finished
-     * flush started goes back to the IOVA allocator (and its page-table pages are freed).
+     * Tests: another CPU's flush has started and not finished ({@code fq_flush_start_cnt} moved,
+     * {@code fq_flush_finish_cnt} not yet), the window in which a full ring used to lose entries.
      */
-    private void ringFreeLocked(Ring fq, int cpu) {
-        long counter = flushFinishCnt.get();
+    void startFlushElsewhere() {
+        flushStartCnt.incrementAndGet();
+    }
+
+    /**
+     * {@code fq_ring_free_locked}: from the head, every entry stamped below {@code counter}
+     * ({@code fq_flush_finish_cnt}: queued before a flush that has finished started) goes back to
+     * the IOVA allocator (and its page-table pages are freed).
+     */
+    private void ringFreeLocked(Ring fq, int cpu, long counter) {
         while (fq.head != fq.tail) {
             Entry e = fq.entries[fq.head];
             if (e.counter >= counter) {
@@ -144,12 +163,12 @@ public final class FlushQueue {
     /** {@code fq_flush_timeout}: the timer fired: flush, then free every ring's covered entries. */
     private void flushTimeout() {
         timerOn.set(false);
-        flushIotlb();
+        long started = flushIotlb();
         for (int i = 0; i < rings.length; i++) {
             Ring fq = rings[i];
             fq.lock.lock();
             try {
-                ringFreeLocked(fq, i);
+                ringFreeLocked(fq, i, Math.max(started, flushFinishCnt.get()));
             } finally {
                 fq.lock.unlock();
             }

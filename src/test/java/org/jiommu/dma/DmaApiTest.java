@@ -106,6 +106,31 @@ class DmaApiTest {
     }
 
     @Test
+    @DisplayName("lazy: a full ring while another CPU's flush is between start and finish frees what its own flush covered, losing nothing")
+    void fullRingDuringForeignFlush() {
+        DmaFixture f = DmaFixture.lazy();
+        List<Long> iovas = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            iovas.add(f.dma.dmaMapSingle(f.disk, PA + i * 0x1000L, 0x1000, DmaDirection.TO_DEVICE));
+        }
+        FlushQueue fq = f.dma.flushQueue(f.disk);
+        fq.startFlushElsewhere(); // CPU 1 took fq_flush_start_cnt and is still flushing
+        for (int i = 0; i < 300; i++) {
+            f.dma.dmaUnmapSingle(f.disk, iovas.get(i), 0x1000, DmaDirection.TO_DEVICE);
+        }
+        // the 256th unmap found the ring full: its own flush freed the 255 entries (the kernel's
+        // finish count alone frees none of them, and the ring wrapped: 255 IOVAs lost)
+        assertThat(fq.flushes()).isEqualTo(1);
+        assertThat(fq.queued()).isEqualTo(300 - 255);
+        assertThat(f.dma.iovaDomain(f.disk).cachedRanges()).isEqualTo(255);
+        assertThat(DmaInvariants.check(f.p.core(), f.dma)).isEmpty();
+        f.dma.fqFlush(f.disk);
+        assertThat(fq.queued()).isZero();
+        assertThat(f.dma.iovaDomain(f.disk).cachedRanges()).isEqualTo(300);
+        assertThat(DmaInvariants.check(f.p.core(), f.dma)).isEmpty();
+    }
+
+    @Test
     @DisplayName("single flush queue: one 32768-entry ring shared by every CPU, flushed by a 1 s timer")
     void singleQueue() {
         DmaIommu.Config d = DmaIommu.Config.defaults(DmaFixture.MEM, 2);

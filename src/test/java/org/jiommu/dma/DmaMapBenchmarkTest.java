@@ -17,7 +17,39 @@ class DmaMapBenchmarkTest {
         assertThat(r.unmapMeanNs()).isPositive().isFinite();
         assertThat(r.mapStddevNs()).isNotNegative();
         assertThat(r.format()).contains("lazy (DMA-FQ)", "threads 2", "granule 2 page(s)", "600 loops",
-                "average map latency", "average unmap latency");
+                "average map latency", "average unmap latency", "thread CPU time per map+unmap pair");
+        assertThat(r.cpuNsPerPair()).isNotNegative().isFinite();
+    }
+
+    @Test
+    @DisplayName("strict, two CPUs: from an empty tree their first IOVAs share a PTE line; after the benchmark's warm-up each CPU's next IOVA is in its own 2 MiB region")
+    void warmUpSeparatesCpus() {
+        DmaMapBenchmark.Machine cold = DmaMapBenchmark.machine(true, 2);
+        long[] first = new long[2];
+        for (int cpu = 0; cpu < 2; cpu++) {
+            cold.dma().bindCpu(cpu);
+            first[cpu] = cold.dma().dmaMapSingle(cold.dev(), 0x1_0000_0000L, 0x1000, DmaDirection.BIDIRECTIONAL);
+        }
+        assertThat(first[0] >>> 6 + 9).isEqualTo(first[1] >>> 6 + 9); // 8 PTEs of 4K: one 64-byte line
+
+        DmaMapBenchmark.Machine m = DmaMapBenchmark.machine(true, 2);
+        long[][] held = new long[2][];
+        for (int cpu = 0; cpu < 2; cpu++) { // the benchmark's order: each CPU maps its block in turn ...
+            m.dma().bindCpu(cpu);
+            held[cpu] = DmaMapBenchmark.warmMap(m, 0x1_0000_0000L, 0x1000, DmaDirection.BIDIRECTIONAL,
+                    DmaMapBenchmark.WARMUP_BUFFERS);
+        }
+        for (int cpu = 0; cpu < 2; cpu++) { // ... then each unmaps its own
+            m.dma().bindCpu(cpu);
+            DmaMapBenchmark.warmUnmap(m, held[cpu], 0x1000, DmaDirection.BIDIRECTIONAL);
+        }
+        long[] next = new long[2];
+        for (int cpu = 0; cpu < 2; cpu++) {
+            m.dma().bindCpu(cpu);
+            next[cpu] = m.dma().dmaMapSingle(m.dev(), 0x1_0000_0000L, 0x1000, DmaDirection.BIDIRECTIONAL);
+        }
+        assertThat(next[0] >>> 21).isNotEqualTo(next[1] >>> 21);
+        assertThat(DmaInvariants.check(m.platform().core(), m.dma())).isEmpty();
     }
 
     @Test
