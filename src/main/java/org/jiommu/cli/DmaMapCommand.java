@@ -41,11 +41,16 @@ final class DmaMapCommand implements Callable<Integer> {
     @Option(names = "--lazy", description = "a DMA-FQ (lazy) default domain instead of strict")
     boolean lazy;
 
+    @Option(names = "--warmup", paramLabel = "N",
+            description = {"buffers each thread maps and holds in turn before the timed loop, so each",
+                "CPU starts with its own IOVAs (default " + DmaMapBenchmark.Options.DEFAULT_WARMUP + "; 0: cold, as the kernel tool)"})
+    int warmup = DmaMapBenchmark.Options.DEFAULT_WARMUP;
+
     @Override
     public Integer call() throws InterruptedException {
         DmaMapBenchmark.Options o;
         try {
-            o = new DmaMapBenchmark.Options(threads, granule, seconds, loops, !lazy, DmaDirection.BIDIRECTIONAL);
+            o = new DmaMapBenchmark.Options(threads, granule, seconds, loops, !lazy, DmaDirection.BIDIRECTIONAL, warmup);
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("jiommu: " + e.getMessage());
             spec.commandLine().getErr().flush();

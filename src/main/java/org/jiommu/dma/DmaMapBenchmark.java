@@ -72,9 +72,15 @@ public final class DmaMapBenchmark {
             return String.format("dma_map_benchmark: %s, threads %d, granule %d page(s), %d loops%n"
                             + "average map latency: %.1f ns, standard deviation %.1f%n"
                             + "average unmap latency: %.1f ns, standard deviation %.1f%n"
-                            + "thread CPU time per map+unmap pair: %.1f ns%n",
+                            + "thread CPU time per map+unmap pair: %.1f ns%n%s%s",
                     options.strict() ? "strict" : "lazy (DMA-FQ)", options.threads(), options.granulePages(), loops,
-                    mapMeanNs, mapStddevNs, unmapMeanNs, unmapStddevNs, cpuNsPerPair);
+                    mapMeanNs, mapStddevNs, unmapMeanNs, unmapStddevNs, cpuNsPerPair,
+                    options.warmup() > 0
+                            ? "note: each thread first mapped and held " + options.warmup()
+                                    + " buffers in turn (not in the kernel tool; --warmup 0 starts cold as it does)\n"
+                            : "",
+                    options.strict() ? "" : "note: a full flush-queue ring frees what its own flush covered;"
+                            + " the kernel frees by fq_flush_finish_cnt alone (docs/dma.md)\n");
         }
     }
 

@@ -131,6 +131,31 @@ class DmaApiTest {
     }
 
     @Test
+    @DisplayName("the kernel's own queue_iova in the same window: the full ring is wrapped and 256 IOVAs leak (D4 finds it)")
+    void kernelRingFreeLosesTheRingDuringForeignFlush() {
+        DmaFixture f = DmaFixture.lazy();
+        List<Long> iovas = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            iovas.add(f.dma.dmaMapSingle(f.disk, PA + i * 0x1000L, 0x1000, DmaDirection.TO_DEVICE));
+        }
+        FlushQueue fq = f.dma.flushQueue(f.disk);
+        fq.kernelRingFree(true);
+        fq.startFlushElsewhere(); // CPU 1 took fq_flush_start_cnt and never got to its finish increment
+        for (int i = 0; i < 300; i++) {
+            f.dma.dmaUnmapSingle(f.disk, iovas.get(i), 0x1000, DmaDirection.TO_DEVICE);
+        }
+        // fq_flush_finish_cnt (1) never passes the entries' stamp (1): the ring stays full after
+        // the 256th unmap's flush and fq_ring_add moves the tail onto the head: the ring reads
+        // empty, so the 255 queued entries and the 256th itself are gone; 44 remain
+        assertThat(fq.flushes()).isEqualTo(1);
+        assertThat(fq.queued()).isEqualTo(300 - 256);
+        f.dma.fqFlush(f.disk);
+        assertThat(fq.queued()).isZero();
+        assertThat(f.dma.iovaDomain(f.disk).cachedRanges()).isEqualTo(300 - 256);
+        assertThat(DmaInvariants.check(f.p.core(), f.dma)).isNotEmpty();
+    }
+
+    @Test
     @DisplayName("single flush queue: one 32768-entry ring shared by every CPU, flushed by a 1 s timer")
     void singleQueue() {
         DmaIommu.Config d = DmaIommu.Config.defaults(DmaFixture.MEM, 2);
