@@ -456,6 +456,8 @@ public final class StressCommand implements Callable<Integer> {
         private long runsDone;
         private long callsDone;
         private long dmasDone;
+        /** CPU time of the free runs' worker threads (their calls and the checks of them). */
+        private long workerCpuNanos;
         private long violations;
         private final List<String> failed = new ArrayList<>();
 
@@ -525,6 +527,7 @@ public final class StressCommand implements Callable<Integer> {
                 current = null;
                 runsDone++;
                 callsDone += r.calls();
+                workerCpuNanos += r.workerCpuNanos();
                 dmasDone += r.dmaChecks();
                 violations += problems.size();
                 if (progressLine && !problems.isEmpty()) {
@@ -620,7 +623,8 @@ public final class StressCommand implements Callable<Integer> {
         private void summary() {
             double t = elapsed();
             if (json) {
-                out.println(Json.summary(runsDone, failed.size(), callsDone, dmasDone, violations, t, cpuSeconds()));
+                out.println(Json.summary(runsDone, failed.size(), callsDone, dmasDone, violations, t, cpuSeconds(),
+                        workerCpuNanos / 1e9));
             } else {
                 double cpu = cpuSeconds();
                 // calls per CPU-second: the figure that survives a loaded machine (wall-clock calls/s
@@ -629,8 +633,10 @@ public final class StressCommand implements Callable<Integer> {
                                 + " %.1f s%s%n", runsDone, plan.openEnded() ? "seeds from " + plan.range().first()
                                 : "seeds " + plan.range(), String.join(",", plan.kinds()), plan.shardLabel(),
                         serial ? "serial" : "free", callsDone, callsDone / Math.max(t, 1e-3), dmasDone, violations, t,
-                        cpu < 0 ? "" : String.format(", %.1f CPU-s (%.0f calls per CPU-s)", cpu,
-                                callsDone / Math.max(cpu, 1e-3)));
+                        (cpu < 0 ? "" : String.format(", %.1f CPU-s (%.0f calls per CPU-s)", cpu,
+                                callsDone / Math.max(cpu, 1e-3)))
+                                + (workerCpuNanos <= 0 ? "" : String.format(", workers %.1f CPU-s (%.0f calls per"
+                                + " worker CPU-s)", workerCpuNanos / 1e9, callsDone / (workerCpuNanos / 1e9))));
                 out.println(failed.isEmpty() ? "PASSED" : "FAILED: " + String.join(", ", failed));
             }
             out.flush();
@@ -671,7 +677,7 @@ public final class StressCommand implements Callable<Integer> {
         }
 
         static String summary(long runs, long failed, long calls, long dmas, long violations, double seconds,
-                              double cpuSeconds) {
+                              double cpuSeconds, double workerCpuSeconds) {
             ObjectNode o = JSON.createObjectNode();
             o.put("summary", true);
             o.put("runs", runs);
@@ -682,6 +688,9 @@ public final class StressCommand implements Callable<Integer> {
             o.put("seconds", Math.round(seconds * 1000) / 1000.0);
             if (cpuSeconds >= 0) {
                 o.put("cpuSeconds", Math.round(cpuSeconds * 1000) / 1000.0);
+            }
+            if (workerCpuSeconds > 0) {
+                o.put("workerCpuSeconds", Math.round(workerCpuSeconds * 1000) / 1000.0);
             }
             return write(o);
         }
