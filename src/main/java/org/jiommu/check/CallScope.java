@@ -48,26 +48,6 @@ final class CallScope {
             "iommu_group_dma_owner_claimed", "iommu_get_group_resv_regions", "iommu_domain_get_attr",
             "iommu_attach_handle_get", "iommu_aux_get_pasid");
 
-    /**
-     * Calls whose effect is confined to the groups they name plus the core's global half (global
-     * PASIDs, mms, SVA and aux domains, page request groups): checked in scope with the global
-     * half read whole ({@code IommuCore.globalSnapshot()}, I-SVA-REF on its bond counts).
-     * {@code iommu_alloc_global_pasid} / {@code iommu_free_global_pasid} take only the allocator's
-     * IDA; {@code iommu_dev_enable_feature} / {@code iommu_dev_disable_feature} the device's
-     * driver and its IOPF queue; {@code iommu_aux_attach_device} / {@code iommu_aux_detach_device}
-     * and {@code iommu_sva_bind_device} / {@code iommu_sva_unbind_device} the device's group mutex
-     * (the PASID slot, {@code iommu_attach_device_pasid}) under the aux / SVA lock;
-     * {@code mm_pasid_drop} the mm's PASID; {@code iommu_report_device_fault} and
-     * {@code iopf_group_response} the device's IOPF parameter. The devices their driver callbacks
-     * program are named in those callbacks and widen the scope after the call, as for
-     * {@link #LOCAL} (a call that reaches beyond the devices its arguments name is checked in full).
-     */
-    static final Set<String> GLOBAL = Set.of(
-            "iommu_alloc_global_pasid", "iommu_free_global_pasid", "iommu_dev_enable_feature",
-            "iommu_dev_disable_feature", "iommu_aux_attach_device", "iommu_aux_detach_device",
-            "iommu_sva_bind_device", "iommu_sva_unbind_device", "mm_pasid_drop", "iommu_report_device_fault",
-            "iopf_group_response");
-
     private final Set<IommuGroup> groups = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Device> devices = Collections.newSetFromMap(new IdentityHashMap<>());
 

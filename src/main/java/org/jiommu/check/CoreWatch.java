@@ -20,7 +20,6 @@ import java.util.Map;
 import org.jiommu.base.Errno;
 import org.jiommu.bus.Device;
 import org.jiommu.core.CoreSnapshot;
-import org.jiommu.core.CoreSnapshotGlobal;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
 import org.jiommu.core.TraceEvent;
@@ -144,8 +143,6 @@ public final class CoreWatch implements TraceListener {
         boolean directMapFailed;
         /** A {@link CallScope#LOCAL} call under incremental checking; its scope from the arguments. */
         boolean local;
-        /** A {@link CallScope#GLOBAL} call: its scoped states carry the core's global half. */
-        boolean global;
         CallScope scope;
         /** Arguments of its driver callbacks (device names among them widen the scope). */
         final List<String> eventArgs = new ArrayList<>();
@@ -321,14 +318,12 @@ public final class CoreWatch implements TraceListener {
         }
     }
 
-    /** The scope's part of the platform; with {@code global}, the core's global half too ({@link CallScope#GLOBAL}). */
-    private PlatformState captureScoped(CallScope scope, boolean global) {
+    private PlatformState captureScoped(CallScope scope) {
         Platform p = platform;
-        CoreSnapshotGlobal g = global ? core.globalSnapshot() : null;
         if (p != null) {
-            return PlatformState.scoped(p, lastWhole, scope.groups(), scope.devices(), g);
+            return PlatformState.scoped(p, lastWhole, scope.groups(), scope.devices());
         }
-        return PlatformState.scoped(core, lastWhole, scope.groups(), scope.devices(), g,
+        return PlatformState.scoped(core, lastWhole, scope.groups(), scope.devices(),
                 s -> traceView.copy(scope.devices()), null, null);
     }
 
@@ -499,18 +494,14 @@ public final class CoreWatch implements TraceListener {
             f.overlapped = prev > 0;
         }
         Map<String, Device> names = lastNames;
-        if (period > 0 && lastWhole != null && names != null) {
-            boolean global = CallScope.GLOBAL.contains(f.function);
-            if (global || CallScope.LOCAL.contains(f.function)) {
-                f.scope = CallScope.of(core, names, f.args, List.of());
-                f.local = f.scope != null;
-                f.global = global;
-            }
+        if (period > 0 && lastWhole != null && names != null && CallScope.LOCAL.contains(f.function)) {
+            f.scope = CallScope.of(core, names, f.args, List.of());
+            f.local = f.scope != null;
         }
         if (!f.overlapped) {
             PlatformState last = lastAfter;
             if (f.local) {
-                f.before = captureScoped(f.scope, f.global);
+                f.before = captureScoped(f.scope);
             } else if (period > 0 && last != null && lastAfterStarted == f.started - 1) {
                 // incremental checking (a stress run, where only core calls change the platform,
                 // or {@link #invalidate} says otherwise): nothing started since that state was
@@ -637,7 +628,7 @@ public final class CoreWatch implements TraceListener {
             }
             PlatformState after;
             if (scope != null) {
-                after = captureScoped(scope, f.global);
+                after = captureScoped(scope);
                 scopedChecks.incrementAndGet();
             } else {
                 after = captureLocked();

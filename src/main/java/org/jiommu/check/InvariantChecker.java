@@ -81,10 +81,10 @@ public final class InvariantChecker {
         // the six PASID invariants (SEMANTICS 11.10, 11.12-11.15, 11.20), hardware half on what the view knows
         HardwareView view = s.hw();
         List<PasidInvariants.Violation> pasid = new ArrayList<>(PasidInvariants.check(s.core(),
-                d -> view.knows(d) ? view.pasids(d) : null, s.svaBonds()));
-        if (s.isScoped() && s.svaBonds() == null) {
-            // a scoped state without the global half: an SVA domain's users count the bonds of
-            // every group, only a whole state (or one with the global half's bond counts) can judge them
+                d -> view.knows(d) ? view.pasids(d) : null));
+        if (s.isScoped()) {
+            // a scoped state has no global half: an SVA domain's users count the bonds of every
+            // group, only a whole state can judge them
             pasid.removeIf(v -> v.invariant() == PasidInvariants.Invariant.SVA_REF);
         }
         translate(pasid, out);

@@ -11,7 +11,6 @@ import java.util.Set;
 import java.util.function.Function;
 import org.jiommu.bus.Device;
 import org.jiommu.core.CoreSnapshot;
-import org.jiommu.core.CoreSnapshotGlobal;
 import org.jiommu.core.DevIommu;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.IommuGroup;
@@ -47,19 +46,12 @@ public final class PlatformState {
     private final FrameAllocator.Stats framesBaseline;
     /** Null for a whole platform; for a scoped state ({@link #scoped}), every live group of the core. */
     private final List<IommuGroup> allGroups;
-    /**
-     * For a scoped state with the global half ({@link CoreSnapshotGlobal}), the SVA handles stored
-     * per SVA domain in every group; null otherwise.
-     */
-    private final Map<IommuDomain, Integer> svaBonds;
 
     private PlatformState(IommuCore coreRef, CoreSnapshot core, Map<Integer, IommuGroup> groupObjects,
                           Map<Device, DevIommu> devIommus, HardwareView hw, Set<IommuDomain> staticDomains,
                           Map<Device, List<ResvRegion>> directRegions, FrameAllocator.Stats frames,
-                          FrameAllocator.Stats framesBaseline, List<IommuGroup> allGroups,
-                          Map<IommuDomain, Integer> svaBonds) {
+                          FrameAllocator.Stats framesBaseline, List<IommuGroup> allGroups) {
         this.allGroups = allGroups;
-        this.svaBonds = svaBonds;
         this.coreRef = coreRef;
         this.core = core;
         this.groupObjects = groupObjects;
@@ -109,7 +101,7 @@ public final class PlatformState {
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(groups), Collections.unmodifiableMap(dis), view,
                 Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
-                frames == null ? null : frames.stats(), framesBaseline, null, null);
+                frames == null ? null : frames.stats(), framesBaseline, null);
     }
 
     /**
@@ -126,20 +118,6 @@ public final class PlatformState {
      */
     public static PlatformState scoped(IommuCore core, CoreSnapshot last, Collection<IommuGroup> groups,
                                        Collection<Device> devices, Function<CoreSnapshot, HardwareView> hw,
-                                       FrameAllocator frames, FrameAllocator.Stats framesBaseline) {
-        return scoped(core, last, groups, devices, null, hw, frames, framesBaseline);
-    }
-
-    /**
-     * {@link #scoped(IommuCore, CoreSnapshot, Collection, Collection, Function, FrameAllocator,
-     * FrameAllocator.Stats)} with the core's global half read now ({@code global}, from
-     * {@link IommuCore#globalSnapshot()}, or null for none): for a call that changes one device's
-     * group and the global state (docs/check.md 2), whose global invariants, I-SVA-REF included
-     * (on {@link CoreSnapshotGlobal#svaBonds()}), are then judged on this state too.
-     */
-    public static PlatformState scoped(IommuCore core, CoreSnapshot last, Collection<IommuGroup> groups,
-                                       Collection<Device> devices, CoreSnapshotGlobal global,
-                                       Function<CoreSnapshot, HardwareView> hw,
                                        FrameAllocator frames, FrameAllocator.Stats framesBaseline) {
         List<CoreSnapshot.GroupState> gs = new ArrayList<>();
         Map<Integer, IommuGroup> objects = new HashMap<>();
@@ -186,37 +164,18 @@ public final class PlatformState {
         }
         // the global half (global PASIDs, mms, SVA and aux domains, page request groups, placeholders)
         // is left empty: no scoped call changes it, and the whole checks judge it
-        CoreSnapshot s = global == null
-                ? new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms)
-                : new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms,
-                        global.globalPasids(), global.mms(), global.svaDomains(), global.auxDomains(), global.iopf(),
-                        global.reservedPasidSlots());
+        CoreSnapshot s = new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms);
         Set<IommuDomain> statics = staticDomains(s);
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(objects), Collections.unmodifiableMap(dis), view,
                 Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
-                frames == null ? null : frames.stats(), framesBaseline, core.groups(),
-                global == null ? null : global.svaBonds());
+                frames == null ? null : frames.stats(), framesBaseline, core.groups());
     }
 
     /** {@code p}, only the groups and devices named ({@link #scoped}). */
     public static PlatformState scoped(Platform p, CoreSnapshot last, Collection<IommuGroup> groups,
                                        Collection<Device> devices) {
-        return scoped(p.core(), last, groups, devices, null, p::view, p.frames(), p.baseline());
-    }
-
-    /** {@code p}, only the groups and devices named, with the core's global half ({@link #scoped}). */
-    public static PlatformState scoped(Platform p, CoreSnapshot last, Collection<IommuGroup> groups,
-                                       Collection<Device> devices, CoreSnapshotGlobal global) {
-        return scoped(p.core(), last, groups, devices, global, p::view, p.frames(), p.baseline());
-    }
-
-    /**
-     * For a scoped state with the core's global half, the SVA handles stored per SVA domain in
-     * every live group (I-SVA-REF); null for a whole state or one without the global half.
-     */
-    public Map<IommuDomain, Integer> svaBonds() {
-        return svaBonds;
+        return scoped(p.core(), last, groups, devices, p::view, p.frames(), p.baseline());
     }
 
     /** True if this is part of the platform ({@link #scoped}): the global half is from an earlier snapshot. */

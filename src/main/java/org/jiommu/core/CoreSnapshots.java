@@ -33,71 +33,6 @@ final class CoreSnapshots {
         this.iopf = iopf;
     }
 
-    /**
-     * The global half only ({@link CoreSnapshotGlobal}), under the same locks as {@link #take()}:
-     * the incremental watch's scoped checks of calls that change one device's group and the
-     * global state (global PASIDs, features, aux, SVA, page requests) read their groups and
-     * devices one by one and this, not every group, device and domain of the core.
-     */
-    CoreSnapshotGlobal takeGlobal() {
-        locks.probeLock.lock();
-        aux.lock.readLock().lock();
-        sva.lock.lock();
-        List<IommuGroup> locked = new ArrayList<>();
-        try {
-            for (IommuGroup g : registry.liveGroups()) {
-                g.mutex.lock();
-                locked.add(g);
-            }
-            Map<IommuDomain, Integer> bonds = new java.util.IdentityHashMap<>();
-            Map<Integer, List<Integer>> reserved = new TreeMap<>();
-            for (IommuGroup g : locked) {
-                List<Integer> r = new ArrayList<>();
-                g.pasidArray.forEach((p, e) -> {
-                    if (e == PasidEntry.Reserved.INSTANCE) {
-                        r.add(p);
-                    } else if (e instanceof PasidEntry.HandleEntry h && h.handle() instanceof SvaHandle sh) {
-                        bonds.merge(sh.domain(), 1, Integer::sum);
-                    }
-                });
-                if (!r.isEmpty()) {
-                    reserved.put(g.id(), List.copyOf(r));
-                }
-            }
-            return new CoreSnapshotGlobal(globalPasids.allocated(), mms(), svaDomains(), auxDomains(), iopf.snapshot(),
-                    Collections.unmodifiableMap(reserved), Collections.unmodifiableMap(bonds));
-        } finally {
-            for (int i = locked.size() - 1; i >= 0; i--) {
-                locked.get(i).mutex.unlock();
-            }
-            sva.lock.unlock();
-            aux.lock.readLock().unlock();
-            locks.probeLock.unlock();
-        }
-    }
-
-    /** {@code mm->iommu_mm} of every mm with one; SVA lock held. */
-    private Map<MmStruct, CoreSnapshot.MmState> mms() {
-        Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
-        sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
-        return Collections.unmodifiableMap(mms);
-    }
-
-    /** Live SVA domains; SVA lock held. */
-    private Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDomains() {
-        Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
-        sva.domains.forEach((d, sd) -> svaDoms.put(d, new CoreSnapshot.SvaDomainState(sd.mm, sd.users)));
-        return Collections.unmodifiableMap(svaDoms);
-    }
-
-    /** Aux domains; aux lock held. */
-    private Map<IommuDomain, CoreSnapshot.AuxDomainState> auxDomains() {
-        Map<IommuDomain, CoreSnapshot.AuxDomainState> auxDoms = new LinkedHashMap<>();
-        aux.domains.forEach((d, a) -> auxDoms.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
-                List.copyOf(a.devices.keySet()))));
-        return Collections.unmodifiableMap(auxDoms);
-    }
-
     CoreSnapshot take() {
         locks.probeLock.lock();
         aux.lock.readLock().lock();
@@ -126,6 +61,13 @@ final class CoreSnapshots {
             for (IommuDomain d : registry.liveDomains()) {
                 doms.add(new CoreSnapshot.DomainState(d, d.type(), d.owner(), d.cookieType(), d.pgsizeBitmap()));
             }
+            Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
+            sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
+            Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
+            sva.domains.forEach((d, sd) -> svaDoms.put(d, new CoreSnapshot.SvaDomainState(sd.mm, sd.users)));
+            Map<IommuDomain, CoreSnapshot.AuxDomainState> auxDoms = new LinkedHashMap<>();
+            aux.domains.forEach((d, a) -> auxDoms.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
+                    List.copyOf(a.devices.keySet()))));
             Map<Integer, List<Integer>> reserved = new TreeMap<>();
             for (IommuGroup g : locked) {
                 List<Integer> r = new ArrayList<>();
@@ -139,7 +81,8 @@ final class CoreSnapshots {
                 }
             }
             return new CoreSnapshot(defaults.defDomainType(), defaults.dmaStrict(), registry.iommus(), gs, ds, doms, globalPasids.allocated(),
-                    mms(), svaDomains(), auxDomains(), iopf.snapshot(),
+                    Collections.unmodifiableMap(mms), Collections.unmodifiableMap(svaDoms),
+                    Collections.unmodifiableMap(auxDoms), iopf.snapshot(),
                     Collections.unmodifiableMap(reserved));
         } finally {
             for (int i = locked.size() - 1; i >= 0; i--) {

@@ -694,11 +694,4 @@ public final class IommuCore {
      * failed call changed nothing in the core.
      */
     public CoreSnapshot snapshot() { return snapshots.take(); }
-
-    /**
-     * The core's global half only (global PASIDs, mms, SVA and aux domains, page request groups,
-     * reservation placeholders, and the SVA handles stored per SVA domain), under the same locks
-     * as {@link #snapshot()}: a tooling query for checks of part of the platform.
-     */
-    public CoreSnapshotGlobal globalSnapshot() { return snapshots.takeGlobal(); }
 }

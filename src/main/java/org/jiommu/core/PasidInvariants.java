@@ -54,20 +54,9 @@ public final class PasidInvariants {
      *     entries are unknown (its hardware half is skipped)
      */
     public static List<Violation> check(CoreSnapshot s, Function<Device, Map<Integer, IommuDomain>> hardwarePasids) {
-        return check(s, hardwarePasids, null);
-    }
-
-    /**
-     * {@link #check(CoreSnapshot, Function)} on a snapshot that holds only some groups but the
-     * whole global half: {@code svaBonds} counts the SVA handles stored in every live group
-     * ({@link CoreSnapshotGlobal#svaBonds()}), which I-SVA-REF compares with each SVA domain's
-     * {@code users} instead of counting the snapshot's own groups; null counts them.
-     */
-    public static List<Violation> check(CoreSnapshot s, Function<Device, Map<Integer, IommuDomain>> hardwarePasids,
-                                        Map<IommuDomain, Integer> svaBonds) {
         List<Violation> out = new ArrayList<>();
         pasidSlots(s, hardwarePasids, out);
-        out.addAll(checkCore(s, svaBonds));
+        out.addAll(checkCore(s));
         return out;
     }
 
@@ -77,10 +66,6 @@ public final class PasidInvariants {
      * core's own bookkeeping (global allocator, slots, mms, SVA and aux domains, page requests).
      */
     public static List<Violation> checkCore(CoreSnapshot s) {
-        return checkCore(s, null);
-    }
-
-    private static List<Violation> checkCore(CoreSnapshot s, Map<IommuDomain, Integer> svaBonds) {
         List<Violation> out = new ArrayList<>();
         s.reservedPasidSlots().forEach((gid, slots) -> out.add(new Violation(Invariant.PASID_SLOT, "group" + gid
                 + " has reservation placeholders at PASIDs " + slots + " outside any call")));
@@ -96,7 +81,7 @@ public final class PasidInvariants {
         noPasid0(s, out);
         pasidRange(s, out);
         mmPasid(s, out);
-        svaRef(s, svaBonds, out);
+        svaRef(s, out);
         iopfOnce(s, out);
         return out;
     }
@@ -273,8 +258,7 @@ public final class PasidInvariants {
         });
     }
 
-    /** @param given the SVA handles stored per domain in every group, or null to count {@code s}'s groups */
-    private static void svaRef(CoreSnapshot s, Map<IommuDomain, Integer> given, List<Violation> out) {
+    private static void svaRef(CoreSnapshot s, List<Violation> out) {
         Map<IommuDomain, Integer> bonds = new HashMap<>();
         for (CoreSnapshot.GroupState g : s.groups()) {
             for (PasidEntry e : g.pasids().values()) {
@@ -288,12 +272,8 @@ public final class PasidInvariants {
                 }
             }
         }
-        if (given != null) {
-            bonds = given; // the handles of this snapshot's groups are among them
-        }
-        Map<IommuDomain, Integer> counted = bonds;
         s.svaDomains().forEach((d, st) -> {
-            int n = counted.getOrDefault(d, 0);
+            int n = bonds.getOrDefault(d, 0);
             if (st.users() != n) {
                 out.add(new Violation(Invariant.SVA_REF, "SVA domain " + d + " has users " + st.users() + " but "
                         + n + " bonds"));
