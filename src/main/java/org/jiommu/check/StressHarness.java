@@ -567,9 +567,10 @@ public final class StressHarness {
         }
     }
 
-    /** Free-running threads: the interleaving is the JVM's and the machine's. */
+    /** Each free worker's CPU time (user + system) is read from here when it ends. */
     private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
 
+    /** Free-running threads: the interleaving is the JVM's and the machine's. */
     private static void runFree(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
         CountDownLatch start = new CountDownLatch(1);
         CyclicBarrier quiet = quiesce == null ? null : new CyclicBarrier(cfg.threads(), quiesce);

@@ -25,7 +25,7 @@ public final class MockHardwareView implements HardwareView {
     private final Map<Device, Entries> byDevice = new HashMap<>();
     private final int liveDomains;
 
-    /** One device's entries: RID (null: nothing or the reset state), PASIDs (never null), probed. */
+    /** One device's entries: RID as programmed (null: never), PASIDs (empty if none), probed by its driver. */
     private record Entries(IommuDomain rid, Map<Integer, IommuDomain> pasids, boolean probed) {
     }
 
