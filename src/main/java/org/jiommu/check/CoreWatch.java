@@ -408,7 +408,11 @@ public final class CoreWatch implements TraceListener {
                 onReturn(e);
                 break;
             case DRIVER:
-                traceView.onDriverEvent(e.function(), e.text(), this::resolveDomain);
+                if (platform == null) {
+                    // only the trace view's captures read it: with the platform's view it would be
+                    // replayed (a domain lookup by name per event) for nothing
+                    traceView.onDriverEvent(e.function(), e.text(), this::resolveDomain);
+                }
                 if (period > 0) {
                     Frame cur = frames.get();
                     if (cur != null && !cur.stack.isEmpty() && cur.local) {

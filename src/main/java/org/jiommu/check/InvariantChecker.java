@@ -679,17 +679,17 @@ public final class InvariantChecker {
                 l[1] = g.owner() == null ? 0 : g.ownerCnt();
                 continue;
             }
-            String gn = name(g);
+            // the group's name is built only for a violation (this runs for every group after every call)
             if (l[0] + l[1] != g.ownerCnt()) {
-                out.add(new Violation(Invariant.OWNERSHIP, gn + " has owner_cnt " + g.ownerCnt() + " but "
+                out.add(new Violation(Invariant.OWNERSHIP, name(g) + " has owner_cnt " + g.ownerCnt() + " but "
                         + l[0] + " DMA-API user(s) and " + l[1] + " owner claim(s) hold it"));
             }
             if (l[0] > 0 && g.owner() != null) {
-                out.add(new Violation(Invariant.OWNERSHIP, gn + " has " + l[0] + " DMA-API user(s) and owner "
+                out.add(new Violation(Invariant.OWNERSHIP, name(g) + " has " + l[0] + " DMA-API user(s) and owner "
                         + g.owner()));
             }
             if (l[1] > 0 && g.owner() == null) {
-                out.add(new Violation(Invariant.OWNERSHIP, gn + " has " + l[1] + " owner claim(s) but no owner"));
+                out.add(new Violation(Invariant.OWNERSHIP, name(g) + " has " + l[1] + " owner claim(s) but no owner"));
             }
         }
     }

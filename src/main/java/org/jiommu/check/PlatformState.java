@@ -96,7 +96,8 @@ public final class PlatformState {
                 direct.put(d.dev(), List.copyOf(rs));
             }
         }
-        Set<IommuDomain> statics = staticDomains(s);
+        Set<IommuDomain> statics = computeStaticDomains(s);
+        staticCache = new Object[] {s.iommus(), statics}; // for the scoped states taken from this snapshot
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(groups), Collections.unmodifiableMap(dis), view,
                 Collections.unmodifiableSet(statics), Collections.unmodifiableMap(direct),
@@ -279,8 +280,26 @@ public final class PlatformState {
         return null;
     }
 
+    /**
+     * The instance list of the last whole capture (a fresh copy each time) and its static domains:
+     * every scoped state of a watch takes its instances from that whole snapshot, the same list
+     * object, and no scoped call registers an instance, so they are the same set.
+     */
+    private static volatile Object[] staticCache = {null, null};
+
     /** The drivers' static domains (identity, blocked, release, default of each IOMMU): never freed. */
+    @SuppressWarnings("unchecked")
     private static Set<IommuDomain> staticDomains(CoreSnapshot s) {
+        Object[] c = staticCache;
+        if (c[0] == s.iommus()) {
+            return (Set<IommuDomain>) c[1];
+        }
+        Set<IommuDomain> statics = computeStaticDomains(s);
+        staticCache = new Object[] {s.iommus(), statics};
+        return statics;
+    }
+
+    private static Set<IommuDomain> computeStaticDomains(CoreSnapshot s) {
         Set<IommuDomain> statics = Collections.newSetFromMap(new IdentityHashMap<>());
         for (IommuDevice i : s.iommus()) {
             IommuOps ops = i.ops();

@@ -276,7 +276,7 @@ public final class StressHarness {
                          List<CoreWatch.Report> reports, List<Violation> finalViolations,
                          FrameAllocator.Stats baseline, FrameAllocator.Stats after, long checks, long transitionChecks,
                          Map<String, Long> successes, List<String> warnings, List<String> trace,
-                         long hardwareChecks, long dmaChecks, ReproLog repro) {
+                         long hardwareChecks, long dmaChecks, ReproLog repro, long workerCpuNanos) {
         /**
          * Everything that went wrong, one line each: unexpected outcomes, watch reports, WARNs,
          * violations after teardown, frames not back at the baseline (empty for a clean run).
@@ -340,6 +340,8 @@ public final class StressHarness {
         final Map<String, AtomicLong> successes = new ConcurrentHashMap<>();
         final AtomicLong calls;
         final AtomicLong hardwareChecks = new AtomicLong();
+        /** CPU time the free run's worker threads used (their calls and every check of them). */
+        final AtomicLong workerCpuNanos = new AtomicLong();
         final AtomicLong dmaChecks;
         /** A serial run's calls as scenario steps (null in a free run, whose order is the machine's). */
         final ReproLog repro;
@@ -487,7 +489,8 @@ public final class StressHarness {
         }
         return new Result(cfg.seed(), run.calls.get(), counts(run.errors), List.copyOf(run.unexpected), reports, fin,
                 baseline, w.frames.stats(), watch.checks(), watch.transitionChecks(), counts(run.successes),
-                warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get(), run.repro);
+                warnings, run.traceLines(), run.hardwareChecks.get(), run.dmaChecks.get(), run.repro,
+                run.workerCpuNanos.get());
     }
 
     /**
@@ -564,6 +567,9 @@ public final class StressHarness {
         }
     }
 
+    /** Each free worker's CPU time (user + system) is read from here when it ends. */
+    private static final java.lang.management.ThreadMXBean THREADS = java.lang.management.ManagementFactory.getThreadMXBean();
+
     /** Free-running threads: the interleaving is the JVM's and the machine's. */
     private static void runFree(Config cfg, List<Worker> workers, Runnable quiesce, Run run) {
         CountDownLatch start = new CountDownLatch(1);
@@ -583,6 +589,12 @@ public final class StressHarness {
                     Thread.currentThread().interrupt();
                 } catch (Throwable e) {
                     run.unexpected.add("thread " + wk.tid + ": " + e);
+                } finally {
+                    // the speed figure that a loaded machine does not blur (docs/PERFORMANCE.md)
+                    long cpu = THREADS.isCurrentThreadCpuTimeSupported() ? THREADS.getCurrentThreadCpuTime() : -1;
+                    if (cpu > 0) {
+                        run.workerCpuNanos.addAndGet(cpu);
+                    }
                 }
             }, "stress-" + cfg.seed() + "-" + wk.tid);
             threads.add(th);

@@ -437,17 +437,27 @@ public final class StressCommand implements Callable<Integer> {
         return new Plan(range, secs != null && seeds == null, List.copyOf(runOn), base, secs, label);
     }
 
+    /** The JVM's process CPU time in ns (all threads), or -1 where the platform MXBean does not give it. */
+    static long processCpuNanos() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        return os instanceof com.sun.management.OperatingSystemMXBean x ? x.getProcessCpuTime() : -1;
+    }
+
     /** One invocation's runs, its progress line and its output. */
     private final class Campaign {
         private final Plan plan;
         private final PrintWriter out;
         private final PrintWriter err;
         private final long start = System.nanoTime();
+        /** The JVM's CPU time at the start (every thread: workers, JIT, GC), or -1 if it cannot tell. */
+        private final long cpuStart = processCpuNanos();
         private final boolean progressLine = System.console() != null && !"dumb".equals(System.getenv("TERM"));
         private volatile StressHarness.Progress current;
         private long runsDone;
         private long callsDone;
         private long dmasDone;
+        /** CPU time of the free runs' worker threads (their calls and the checks of them). */
+        private long workerCpuNanos;
         private long violations;
         private final List<String> failed = new ArrayList<>();
 
@@ -517,6 +527,7 @@ public final class StressCommand implements Callable<Integer> {
                 current = null;
                 runsDone++;
                 callsDone += r.calls();
+                workerCpuNanos += r.workerCpuNanos();
                 dmasDone += r.dmaChecks();
                 violations += problems.size();
                 if (progressLine && !problems.isEmpty()) {
@@ -583,6 +594,12 @@ public final class StressCommand implements Callable<Integer> {
             return (System.nanoTime() - start) / 1e9;
         }
 
+        /** CPU seconds the JVM spent since the campaign started, or -1 if it cannot tell. */
+        private double cpuSeconds() {
+            long now = processCpuNanos();
+            return now < 0 || cpuStart < 0 ? -1 : (now - cpuStart) / 1e9;
+        }
+
         private synchronized void showProgress() {
             StressHarness.Progress p = current;
             long calls = callsDone + (p == null ? 0 : p.calls());
@@ -606,12 +623,20 @@ public final class StressCommand implements Callable<Integer> {
         private void summary() {
             double t = elapsed();
             if (json) {
-                out.println(Json.summary(runsDone, failed.size(), callsDone, dmasDone, violations, t));
+                out.println(Json.summary(runsDone, failed.size(), callsDone, dmasDone, violations, t, cpuSeconds(),
+                        workerCpuNanos / 1e9));
             } else {
+                double cpu = cpuSeconds();
+                // calls per CPU-second: the figure that survives a loaded machine (wall-clock calls/s
+                // drop with every other process; the CPU the run needed per call does not, much)
                 out.printf("stress: %d runs (%s x %s, shard %s, %s), %d calls, %.0f calls/s, %d DMAs checked, %d violations,"
-                                + " %.1f s%n", runsDone, plan.openEnded() ? "seeds from " + plan.range().first()
+                                + " %.1f s%s%n", runsDone, plan.openEnded() ? "seeds from " + plan.range().first()
                                 : "seeds " + plan.range(), String.join(",", plan.kinds()), plan.shardLabel(),
-                        serial ? "serial" : "free", callsDone, callsDone / Math.max(t, 1e-3), dmasDone, violations, t);
+                        serial ? "serial" : "free", callsDone, callsDone / Math.max(t, 1e-3), dmasDone, violations, t,
+                        (cpu < 0 ? "" : String.format(", %.1f CPU-s (%.0f calls per CPU-s)", cpu,
+                                callsDone / Math.max(cpu, 1e-3)))
+                                + (workerCpuNanos <= 0 ? "" : String.format(", workers %.1f CPU-s (%.0f calls per"
+                                + " worker CPU-s)", workerCpuNanos / 1e9, callsDone / (workerCpuNanos / 1e9))));
                 out.println(failed.isEmpty() ? "PASSED" : "FAILED: " + String.join(", ", failed));
             }
             out.flush();
@@ -651,7 +676,8 @@ public final class StressCommand implements Callable<Integer> {
             return write(o);
         }
 
-        static String summary(long runs, long failed, long calls, long dmas, long violations, double seconds) {
+        static String summary(long runs, long failed, long calls, long dmas, long violations, double seconds,
+                              double cpuSeconds, double workerCpuSeconds) {
             ObjectNode o = JSON.createObjectNode();
             o.put("summary", true);
             o.put("runs", runs);
@@ -660,6 +686,12 @@ public final class StressCommand implements Callable<Integer> {
             o.put("dmas", dmas);
             o.put("violations", violations);
             o.put("seconds", Math.round(seconds * 1000) / 1000.0);
+            if (cpuSeconds >= 0) {
+                o.put("cpuSeconds", Math.round(cpuSeconds * 1000) / 1000.0);
+            }
+            if (workerCpuSeconds > 0) {
+                o.put("workerCpuSeconds", Math.round(workerCpuSeconds * 1000) / 1000.0);
+            }
             return write(o);
         }
 

@@ -151,7 +151,12 @@ final class Tracer {
                 sb.append(", ");
             }
             Object a = args[i];
-            sb.append(a instanceof Long ? String.format("%#x", (Long) a) : String.valueOf(a));
+            if (a instanceof Long) {
+                // what String.format("%#x") gives, without parsing a format string on every call
+                sb.append("0x").append(Long.toHexString((Long) a));
+            } else {
+                sb.append(a);
+            }
         }
         return sb.append(')').toString();
     }

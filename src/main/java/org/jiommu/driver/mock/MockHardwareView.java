@@ -1,5 +1,6 @@
 package org.jiommu.driver.mock;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -9,75 +10,72 @@ import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.platform.HardwareView;
 
 /**
- * The exact hardware state of one or more mock drivers ({@link MockIommuDriver#snapshot()}, each
- * taken under the driver's own lock). A device is known when firmware names one of these drivers'
- * instances for it.
+ * The exact hardware state of one or more mock drivers, for the devices firmware names one of
+ * their instances for: each device's RID entry, PASID entries and whether its driver holds it as
+ * probed, read under that driver's own lock, plus how many domains each driver has live. A device
+ * is known when firmware names one of these drivers' instances for it.
+ *
+ * <p>Only the devices asked for are read (the scoped state of the incremental watch names one or
+ * two groups' devices, not the platform's): before, every view copied each driver's whole
+ * {@link MockIommuDriver#snapshot(boolean)} (every device's entries, the probe list, the live
+ * domain list) to answer questions about a few devices.
  */
 public final class MockHardwareView implements HardwareView {
-    private final Map<IommuDevice, MockSnapshot> byInstance = new HashMap<>();
-    private final Map<Device, IommuDevice> fwspec;
-    /** The RID entries, read one by one: the snapshot leaves out entries parked on a static BLOCKED domain. */
-    private final Map<Device, IommuDomain> rid = new HashMap<>();
+    /** The devices this view knows (firmware names one of its drivers' instances for them). */
+    private final Map<Device, Entries> byDevice = new HashMap<>();
+    private final int liveDomains;
+
+    /** One device's entries: RID as programmed (null: never), PASIDs (empty if none), probed by its driver. */
+    private record Entries(IommuDomain rid, Map<Integer, IommuDomain> pasids, boolean probed) {
+    }
 
     /**
      * @param drivers the mock drivers of the platform
-     * @param fwspec for each device the core knows, the instance firmware names for it (or absent)
+     * @param fwspec for each device the core knows (or the part of the platform being captured),
+     *     the instance firmware names for it (or absent)
      */
     public MockHardwareView(List<MockIommuDriver> drivers, Map<Device, IommuDevice> fwspec) {
-        Map<IommuDevice, MockIommuDriver> drv = new HashMap<>();
+        Map<IommuDevice, List<Device>> devs = new HashMap<>();
+        fwspec.forEach((dev, inst) -> devs.computeIfAbsent(inst, k -> new ArrayList<>()).add(dev));
+        int live = 0;
         for (MockIommuDriver m : drivers) {
-            byInstance.put(m.iommu(), m.snapshot(false)); // entries only: no view query reads the tables
-            drv.put(m.iommu(), m);
-        }
-        this.fwspec = Map.copyOf(fwspec);
-        fwspec.forEach((dev, inst) -> {
-            MockIommuDriver m = drv.get(inst);
-            IommuDomain d = m == null ? null : m.programmed(dev);
-            if (d != null) {
-                rid.put(dev, d);
+            List<Device> mine = devs.getOrDefault(m.iommu(), List.of());
+            synchronized (m) { // the driver's monitor: one consistent reading per driver
+                for (Device dev : mine) {
+                    byDevice.put(dev, new Entries(m.programmed.get(dev), m.pasidEntriesLocked(dev),
+                            m.probed.contains(dev)));
+                }
+                live += m.live.size();
             }
-        });
-    }
-
-    private MockSnapshot of(Device dev) {
-        IommuDevice i = fwspec.get(dev);
-        return i == null ? null : byInstance.get(i);
-    }
-
-    /** The snapshots, by instance, without their page-table leaves ({@link MockIommuDriver#snapshot(boolean)}). */
-    public Map<IommuDevice, MockSnapshot> snapshots() {
-        return Map.copyOf(byInstance);
+        }
+        this.liveDomains = live;
     }
 
     @Override
     public boolean knows(Device dev) {
-        return of(dev) != null;
+        return byDevice.containsKey(dev);
     }
 
     @Override
     public IommuDomain rid(Device dev) {
-        return rid.get(dev);
+        Entries e = byDevice.get(dev);
+        return e == null ? null : e.rid();
     }
 
     @Override
     public Map<Integer, IommuDomain> pasids(Device dev) {
-        MockSnapshot s = of(dev);
-        Map<Integer, IommuDomain> m = s == null ? null : s.pasids().get(dev);
-        return m == null ? Map.of() : m;
+        Entries e = byDevice.get(dev);
+        return e == null ? Map.of() : e.pasids();
     }
 
     @Override
     public Boolean driverHolds(Device dev) {
-        MockSnapshot s = of(dev);
-        return s == null ? null : s.probed().contains(dev);
+        Entries e = byDevice.get(dev);
+        return e == null ? null : e.probed();
     }
 
     @Override
     public int liveDriverDomains() {
-        int n = 0;
-        for (MockSnapshot s : byInstance.values()) {
-            n += s.liveDomains().size();
-        }
-        return n;
+        return liveDomains;
     }
 }

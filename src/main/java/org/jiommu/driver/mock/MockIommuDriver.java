@@ -494,6 +494,12 @@ public final class MockIommuDriver {
         return m == null ? null : m.get(pasid);
     }
 
+    /** A copy of the device's PASID entries (empty if none); the caller holds this driver's monitor. */
+    Map<Integer, IommuDomain> pasidEntriesLocked(Device dev) {
+        TreeMap<Integer, IommuDomain> m = pasids.get(dev);
+        return m == null || m.isEmpty() ? Map.of() : Map.copyOf(m);
+    }
+
     /** Page responses the core sent through this driver, oldest first. */
     public synchronized List<PageResponse> pageResponses() {
         return List.copyOf(responses);
