@@ -105,22 +105,31 @@ class DmaApiTest {
         assertThat(fq.timerPending()).isTrue();
     }
 
-    @Test
-    @DisplayName("lazy: a full ring while another CPU's flush is between start and finish frees what its own flush covered, losing nothing")
-    void fullRingDuringForeignFlush() {
-        DmaFixture f = DmaFixture.lazy();
+    /**
+     * 300 mappings unmapped on CPU 0 while CPU 1's flush has taken fq_flush_start_cnt and not yet
+     * its finish increment: the 256th unmap finds the ring full and flushes.
+     */
+    private static FlushQueue unmap300DuringForeignFlush(DmaFixture f, boolean kernelRingFree) {
         List<Long> iovas = new ArrayList<>();
         for (int i = 0; i < 300; i++) {
             iovas.add(f.dma.dmaMapSingle(f.disk, PA + i * 0x1000L, 0x1000, DmaDirection.TO_DEVICE));
         }
         FlushQueue fq = f.dma.flushQueue(f.disk);
-        fq.startFlushElsewhere(); // CPU 1 took fq_flush_start_cnt and is still flushing
-        for (int i = 0; i < 300; i++) {
-            f.dma.dmaUnmapSingle(f.disk, iovas.get(i), 0x1000, DmaDirection.TO_DEVICE);
+        fq.kernelRingFree(kernelRingFree);
+        fq.startFlushElsewhere();
+        for (long iova : iovas) {
+            f.dma.dmaUnmapSingle(f.disk, iova, 0x1000, DmaDirection.TO_DEVICE);
         }
-        // the 256th unmap found the ring full: its own flush freed the 255 entries (the kernel's
-        // finish count alone frees none of them, and the ring wrapped: 255 IOVAs lost)
         assertThat(fq.flushes()).isEqualTo(1);
+        return fq;
+    }
+
+    @Test
+    @DisplayName("lazy: a full ring while another CPU's flush is between start and finish frees what its own flush covered, losing nothing")
+    void fullRingDuringForeignFlush() {
+        DmaFixture f = DmaFixture.lazy();
+        FlushQueue fq = unmap300DuringForeignFlush(f, false);
+        // the ring's own flush covers the 255 entries stamped before it started
         assertThat(fq.queued()).isEqualTo(300 - 255);
         assertThat(f.dma.iovaDomain(f.disk).cachedRanges()).isEqualTo(255);
         assertThat(DmaInvariants.check(f.p.core(), f.dma)).isEmpty();
@@ -134,25 +143,15 @@ class DmaApiTest {
     @DisplayName("the kernel's own queue_iova in the same window: the full ring is wrapped and 256 IOVAs leak (D4 finds it)")
     void kernelRingFreeLosesTheRingDuringForeignFlush() {
         DmaFixture f = DmaFixture.lazy();
-        List<Long> iovas = new ArrayList<>();
-        for (int i = 0; i < 300; i++) {
-            iovas.add(f.dma.dmaMapSingle(f.disk, PA + i * 0x1000L, 0x1000, DmaDirection.TO_DEVICE));
-        }
-        FlushQueue fq = f.dma.flushQueue(f.disk);
-        fq.kernelRingFree(true);
-        fq.startFlushElsewhere(); // CPU 1 took fq_flush_start_cnt and never got to its finish increment
-        for (int i = 0; i < 300; i++) {
-            f.dma.dmaUnmapSingle(f.disk, iovas.get(i), 0x1000, DmaDirection.TO_DEVICE);
-        }
+        FlushQueue fq = unmap300DuringForeignFlush(f, true);
         // fq_flush_finish_cnt (1) never passes the entries' stamp (1): the ring stays full after
         // the 256th unmap's flush and fq_ring_add moves the tail onto the head: the ring reads
         // empty, so the 255 queued entries and the 256th itself are gone; 44 remain
-        assertThat(fq.flushes()).isEqualTo(1);
         assertThat(fq.queued()).isEqualTo(300 - 256);
         f.dma.fqFlush(f.disk);
         assertThat(fq.queued()).isZero();
         assertThat(f.dma.iovaDomain(f.disk).cachedRanges()).isEqualTo(300 - 256);
-        assertThat(DmaInvariants.check(f.p.core(), f.dma)).isNotEmpty();
+        assertThat(DmaInvariants.check(f.p.core(), f.dma)).anyMatch(v -> v.startsWith("D4"));
     }
 
     @Test
