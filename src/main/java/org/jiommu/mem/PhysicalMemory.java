@@ -46,6 +46,9 @@ public final class PhysicalMemory {
     public static final int DIRECT_MAP_MAX_FRAMES = 1 << 19;
 
     private static final int FRAME_WORDS = FRAME_SIZE >>> 3;
+    /** Bits of a word's index in its frame (9), and their mask. */
+    private static final int WORD_INDEX_BITS = FRAME_SHIFT - 3;
+    private static final int WORD_INDEX_MASK = FRAME_WORDS - 1;
     private static final int OFFSET_MASK = FRAME_SIZE - 1;
     private static final int CHUNK_SHIFT = 18; // frames per chunk: 2^18 (1 GiB)
     private static final int CHUNK_MASK = (1 << CHUNK_SHIFT) - 1;
@@ -71,6 +74,12 @@ public final class PhysicalMemory {
     private final long directBase;
     /** Bytes in the direct-mapped region; {@code pa - directBase} is inside iff unsigned below this. */
     private final long directLimit;
+    /**
+     * Words in the direct-mapped region: {@code rotateRight(pa - directBase, 3)} is unsigned
+     * below this iff {@code pa} is an aligned word of the region (an unaligned offset rotates
+     * its low bits to the top), so the hot accessors test range and alignment with one compare.
+     */
+    private final long directWords;
     /** direct[(pa - directBase) >> 12] = frame words, or null (all zero). */
     private final long[][] direct;
     /**
@@ -105,6 +114,7 @@ public final class PhysicalMemory {
         this.directBase = defaultPoolBase(size);
         long directFrames = Math.min(DIRECT_MAP_MAX_FRAMES, (size - directBase) >>> FRAME_SHIFT);
         this.directLimit = directFrames << FRAME_SHIFT;
+        this.directWords = directLimit >>> 3;
         this.direct = new long[(int) directFrames][];
     }
 
@@ -255,12 +265,21 @@ public final class PhysicalMemory {
     // Each hot word access first tries the direct map (aligned, inside the region); everything
     // else goes to an out-of-line method with the full checks, so walkers inline a short path.
 
+    /**
+     * The word number of {@code pa} in the direct-mapped region, or a value unsigned at or above
+     * {@link #directWords} when {@code pa} is outside it or not aligned (see there). Its bits
+     * above 9 are the frame's index in {@link #direct}, its low 9 bits the word's in the frame.
+     */
+    private long directWord(long pa) {
+        return Long.rotateRight(pa - directBase, 3);
+    }
+
     /** Atomic (volatile) read of the aligned 64-bit little-endian word at {@code pa}. */
     public long readLong(long pa) {
-        long off = pa - directBase;
-        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
-            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
-            return f == null ? 0L : (long) WORD.getVolatile(f, wordIndex(off));
+        long w = directWord(pa);
+        if (Long.compareUnsigned(w, directWords) < 0) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (w >>> WORD_INDEX_BITS));
+            return f == null ? 0L : (long) WORD.getVolatile(f, (int) w & WORD_INDEX_MASK);
         }
         return readLongIndirect(pa);
     }
@@ -288,10 +307,10 @@ public final class PhysicalMemory {
      * Cheaper than {@link #readLong} where a full volatile read is not needed.
      */
     public long readLongAcquire(long pa) {
-        long off = pa - directBase;
-        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
-            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
-            return f == null ? 0L : (long) WORD.getAcquire(f, wordIndex(off));
+        long w = directWord(pa);
+        if (Long.compareUnsigned(w, directWords) < 0) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (w >>> WORD_INDEX_BITS));
+            return f == null ? 0L : (long) WORD.getAcquire(f, (int) w & WORD_INDEX_MASK);
         }
         return readLongAcquireIndirect(pa);
     }
@@ -309,11 +328,11 @@ public final class PhysicalMemory {
      * of {@link #writeLong}.
      */
     public void writeLongRelease(long pa, long value) {
-        long off = pa - directBase;
-        if (Long.compareUnsigned(off, directLimit) < 0 && (off & 7) == 0) {
-            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (off >>> FRAME_SHIFT));
+        long w = directWord(pa);
+        if (Long.compareUnsigned(w, directWords) < 0) {
+            long[] f = (long[]) FRAME_SLOT.getAcquire(direct, (int) (w >>> WORD_INDEX_BITS));
             if (f != null) {
-                WORD.setRelease(f, wordIndex(off), value);
+                WORD.setRelease(f, (int) w & WORD_INDEX_MASK, value);
                 return;
             }
         }

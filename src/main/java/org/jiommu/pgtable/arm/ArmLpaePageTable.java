@@ -100,6 +100,10 @@ public final class ArmLpaePageTable implements IoPageTable {
     private final long tableDescAttrs;
     /** Per level: the IOVA shift and index mask of its tables. */
     private final int[] levelShift = new int[MAX_LEVELS];
+    /** The granule-sized leaf walks' geometry: shift and index mask of the top table, bits per level. */
+    private final int topShift;
+    private final long topIndexMask;
+    private final int bitsPerLevel;
     private final long[] indexMask = new long[MAX_LEVELS];
     /** {@code arm_lpae_prot_to_pte} for every combination of the six IOMMU_* flags. */
     private final long[] protToPte = new long[Prot.ALL + 1];
@@ -132,6 +136,9 @@ public final class ArmLpaePageTable implements IoPageTable {
             levelShift[lvl] = g.levelShift(lvl);
             indexMask[lvl] = (1L << g.indexBits(lvl)) - 1;
         }
+        this.topShift = levelShift[startLevel];
+        this.topIndexMask = indexMask[startLevel];
+        this.bitsPerLevel = g.bitsPerLevel();
         for (int prot = 0; prot <= Prot.ALL; prot++) {
             protToPte[prot] = computeProtToPte(prot);
         }
@@ -441,6 +448,9 @@ public final class ArmLpaePageTable implements IoPageTable {
             return Errno.EINVAL.neg();
         }
         long pteProt = protToPte[prot & Prot.ALL];
+        if (pgsize == granule && pgcount == 1 && mapGranulePage(iova, paddr, pteProt | TYPE_PAGE, mapped)) {
+            return 0;
+        }
 
         // __arm_lpae_map, as a loop: descend until pgsize is this level's block size.
         int lvl = startLevel;
@@ -472,6 +482,39 @@ public final class ArmLpaePageTable implements IoPageTable {
             table = ioptePaddr(pte);
             lvl++;
         }
+    }
+
+    /**
+     * The one page of the granule into an empty level-3 slot under tables that exist (the
+     * common case): what {@code __arm_lpae_map}'s descent and {@code arm_lpae_init_pte} do for
+     * it, without the per-level block-size test (a granule page is a leaf at level 3 only) and
+     * with the level geometry in locals, so the walk is one read per level. Returns false,
+     * having changed nothing, when a slot on the way is not a table (a hole to fill, a block in
+     * the way) or the leaf slot is not empty; the general walk then decides.
+     */
+    private boolean mapGranulePage(long iova, long paddr, long attrs, Mapped mapped) {
+        final PhysicalMemory mem = memory;
+        final int bpl = bitsPerLevel;
+        final boolean wide = granule64k;
+        long table = pgd;
+        int shift = topShift;
+        long mask = topIndexMask;
+        for (int lvl = startLevel; lvl < MAX_LEVELS - 1; lvl++) {
+            long pte = mem.readLong(table + (((iova >>> shift) & mask) << 3));
+            if ((pte & TYPE_MASK) != TYPE_TABLE) {
+                return false;
+            }
+            table = wide ? ioptePaddr(pte) : pte & ADDR_MASK;
+            shift -= bpl;
+            mask = (1L << bpl) - 1;
+        }
+        long ptep = table + (((iova >>> shift) & mask) << 3);
+        if (mem.readLong(ptep) != 0) {
+            return false;
+        }
+        mem.writeLongRelease(ptep, attrs | paddrToIopte(paddr));
+        mapped.bytes += 1L << shift;
+        return true;
     }
 
     /**
@@ -591,6 +634,13 @@ public final class ArmLpaePageTable implements IoPageTable {
             return 0;
         }
 
+        if (pgsize == granule && pgcount == 1 && unmapGranulePage(iova)) {
+            if (gather != null && !gather.queued) {
+                tlb.tlbAddPage(gather, iova, pgsize);
+            }
+            return pgsize;
+        }
+
         int lvl = startLevel;
         long table = pgd;
         for (;;) {
@@ -626,6 +676,37 @@ public final class ArmLpaePageTable implements IoPageTable {
             table = ioptePaddr(pte);
             lvl++;
         }
+    }
+
+    /**
+     * {@code __arm_lpae_unmap} for one page of the granule that is mapped under tables (the
+     * common case): the descent reads one slot per level, and the granule size matches level 3
+     * only, so no per-level size test; the page is cleared ({@code __arm_lpae_clear_pte}).
+     * Returns false, having changed nothing, for anything else (a hole, a block on the way);
+     * the general walk then WARNs or refuses exactly as before.
+     */
+    private boolean unmapGranulePage(long iova) {
+        final PhysicalMemory mem = memory;
+        final int bpl = bitsPerLevel;
+        final boolean wide = granule64k;
+        long table = pgd;
+        int shift = topShift;
+        long mask = topIndexMask;
+        for (int lvl = startLevel; lvl < MAX_LEVELS - 1; lvl++) {
+            long pte = mem.readLong(table + (((iova >>> shift) & mask) << 3));
+            if ((pte & TYPE_MASK) != TYPE_TABLE) {
+                return false;
+            }
+            table = wide ? ioptePaddr(pte) : pte & ADDR_MASK;
+            shift -= bpl;
+            mask = (1L << bpl) - 1;
+        }
+        long ptep = table + (((iova >>> shift) & mask) << 3);
+        if ((mem.readLong(ptep) & TYPE_MASK) != TYPE_PAGE) {
+            return false;
+        }
+        mem.writeLongRelease(ptep, 0);
+        return true;
     }
 
     /** The size-matches-level half of {@code __arm_lpae_unmap}; the slot at {@code ptep} is non-zero. */

@@ -803,20 +803,29 @@ public abstract sealed class X86RadixPageTable implements IoPageTable
         if (!rangeOk(iova, iova)) {
             return Errno.ERANGE.neg(); // make_range's errno, cast to phys_addr_t as the kernel returns it
         }
+        // The descent through tables is the counted loop of unmapPage (one read per level, the
+        // exit test one branch); the 4K leaf is read after it. The kernel's walk is
+        // PT_MAKE_LEVELS' per-level functions, __iova_to_phys stopping at the first leaf.
         final PhysicalMemory mem = memory;
         long table = root;
-        for (int level = levels; ; level--) {
-            int s = shift(level);
+        for (int level = levels; level > 1; level--) {
             long e = mem.readLongAcquire(table + ((long) index(iova, level) << 3));
-            if ((e & presentMask) == 0) {
-                return 0;
-            }
-            if (level == 1 || (level <= MAX_LEAF_LEVEL && (e & PS) != 0)) {
-                long low = (1L << s) - 1;
-                return (e & OA_MASK & ~low) | (iova & low);
+            if (!isTable(e, level)) {
+                return largeLeafToPhys(e, level, iova);
             }
             table = e & OA_MASK;
         }
+        long e = mem.readLongAcquire(table + ((long) index(iova, 1) << 3));
+        return (e & presentMask) == 0 ? 0 : (e & OA_MASK) | (iova & (SZ_4K - 1));
+    }
+
+    /** iova_to_phys at a level-2..5 entry that is not a table: a 2M/1G leaf, or a hole (0). */
+    private long largeLeafToPhys(long e, int level, long iova) {
+        if (!isLeaf(e, level)) {
+            return 0;
+        }
+        long low = (1L << shift(level)) - 1;
+        return (e & OA_MASK & ~low) | (iova & low);
     }
 
     /**
