@@ -91,43 +91,13 @@ public final class Smmuv2Units extends KindUnits<Smmuv2Driver> {
         return new DmaEngine(dev, platform.sourceId(dev), driverOf(dev).unit(), platform.memory());
     }
 
-    /** What each driver programmed: a master's S2CRs point at one domain; SMMUv2 has no PASIDs. */
+    /**
+     * What each driver programmed, for the devices of {@code s} (the incremental watch's scoped
+     * state names one or two groups' devices, a whole state all of them): see {@link Smmuv2View}.
+     */
     @Override
     public HardwareView view(CoreSnapshot s) {
-        Map<Device, IommuDomain> rid = new LinkedHashMap<>();
-        Map<Device, Boolean> held = new LinkedHashMap<>();
-        for (Smmuv2Driver d : drivers.values()) {
-            rid.putAll(d.attachedDomains());
-            for (Device dev : platform.devicesOn(d.iommu().name())) {
-                held.put(dev, d.streamMapEntries(dev).length > 0);
-            }
-        }
-        return new HardwareView() {
-            @Override
-            public boolean knows(Device dev) {
-                return held.containsKey(dev);
-            }
-
-            @Override
-            public IommuDomain rid(Device dev) {
-                return rid.get(dev);
-            }
-
-            @Override
-            public Map<Integer, IommuDomain> pasids(Device dev) {
-                return Map.of();
-            }
-
-            @Override
-            public Boolean driverHolds(Device dev) {
-                return held.get(dev);
-            }
-
-            @Override
-            public int liveDriverDomains() {
-                return -1; // the driver keeps no list of its domains (arm-smmu.c has none)
-            }
-        };
+        return Smmuv2View.of(platform, drivers, s);
     }
 
     /** I7: each master's entries decoded from the unit's stream-match and bank registers. */

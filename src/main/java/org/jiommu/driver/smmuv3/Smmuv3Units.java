@@ -103,48 +103,14 @@ public final class Smmuv3Units extends KindUnits<Smmuv3Driver> {
         return new DmaEngine(dev, platform.sourceId(dev), driverOf(dev).unit(), platform.memory());
     }
 
-    /** What each driver programmed: the RID's domain and the PASIDs' domains of each master. */
+    /**
+     * What each driver programmed, for the devices of {@code s} (the incremental watch's scoped
+     * state names one or two groups' devices, a whole state all of them): see
+     * {@link Smmuv3View}.
+     */
     @Override
     public HardwareView view(CoreSnapshot s) {
-        Map<Device, IommuDomain> rid = new LinkedHashMap<>();
-        Map<Device, Map<Integer, IommuDomain>> pasids = new LinkedHashMap<>();
-        Map<Device, Boolean> held = new LinkedHashMap<>();
-        for (Smmuv3Driver d : drivers.values()) {
-            for (Device dev : platform.devicesOn(d.iommu().name())) {
-                boolean probed = d.streamIds(dev).length > 0;
-                held.put(dev, probed);
-                if (probed) {
-                    rid.put(dev, d.ridDomain(dev));
-                    pasids.put(dev, d.pasidDomains(dev));
-                }
-            }
-        }
-        return new HardwareView() {
-            @Override
-            public boolean knows(Device dev) {
-                return held.containsKey(dev);
-            }
-
-            @Override
-            public IommuDomain rid(Device dev) {
-                return rid.get(dev);
-            }
-
-            @Override
-            public Map<Integer, IommuDomain> pasids(Device dev) {
-                return pasids.getOrDefault(dev, Map.of());
-            }
-
-            @Override
-            public Boolean driverHolds(Device dev) {
-                return held.get(dev);
-            }
-
-            @Override
-            public int liveDriverDomains() {
-                return -1; // arm-smmu-v3.c keeps no list of its domains
-            }
-        };
+        return Smmuv3View.of(platform, drivers, s);
     }
 
     /**

@@ -8,10 +8,13 @@ import java.util.Map;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.PlatformDevice;
 import org.jiommu.bus.dma.DmaEngine;
+import org.jiommu.check.PlatformState;
 import org.jiommu.core.CoreConfig;
+import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.hw.smmuv2.Smmuv2Unit;
+import org.jiommu.platform.HardwareView;
 import org.jiommu.platform.IommuKinds;
 import org.jiommu.platform.IommuUnits;
 import org.jiommu.platform.Platform;
@@ -43,6 +46,32 @@ class Smmuv2KindTest {
         assertThat(IommuKinds.require("smmuv2")).isInstanceOf(Smmuv2Kind.class);
         assertThat(unit.readl(IDR1) & IDR1_NUMCB_MASK).isEqualTo(4);
         assertThat(units.driver("smmu0").streamMapEntries(dsp)).hasSize(2);
+    }
+
+    @Test
+    @DisplayName("hardware view: a whole snapshot's masters with the domain their S2CRs point at; a scoped one"
+            + " knows only its group's master, with the same answers")
+    void viewReadsTheSnapshotsDevices() {
+        core.groupClaimDmaOwner(core.groupGet(cam), "vfio");
+        IommuDomain d = core.pagingDomainAlloc(cam);
+        core.attachGroup(d, core.groupGet(cam));
+        CoreSnapshot whole = core.snapshot();
+        HardwareView all = units.view(whole);
+        Smmuv2Driver drv = units.driver("smmu0");
+        for (PlatformDevice dev : List.of(cam, dsp)) {
+            assertThat(all.knows(dev)).isTrue();
+            assertThat(all.driverHolds(dev)).isTrue();
+            assertThat(all.rid(dev)).isSameAs(drv.attachedDomains().get(dev)).isNotNull();
+            assertThat(all.pasids(dev)).isEmpty();
+        }
+        assertThat(all.rid(cam)).isSameAs(d);
+        assertThat(all.liveDriverDomains()).isEqualTo(-1);
+        HardwareView v = PlatformState.scoped(p, whole, List.of(core.groupGet(cam)), List.of(cam)).hw();
+        assertThat(v.knows(cam)).isTrue();
+        assertThat(v.rid(cam)).isSameAs(d);
+        assertThat(v.driverHolds(cam)).isTrue();
+        assertThat(v.knows(dsp)).isFalse();
+        assertThat(v.driverHolds(dsp)).isNull();
     }
 
     @Test
