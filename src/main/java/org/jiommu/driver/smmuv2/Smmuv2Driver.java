@@ -814,6 +814,17 @@ public final class Smmuv2Driver {
         return new LinkedHashMap<>(attached);
     }
 
+    /** The domain {@code dev}'s S2CRs point at (null: not attached), without copying the others. */
+    public synchronized IommuDomain attachedDomain(Device dev) {
+        return attached.get(dev);
+    }
+
+    /** Whether {@code dev} is a probed master holding stream-map entries. */
+    public synchronized boolean hasStreamMapEntries(Device dev) {
+        int[] s = masterSmes.get(dev);
+        return s != null && s.length > 0;
+    }
+
     /** The context bank of a paging domain, -1 before its first attach. */
     public synchronized int contextBank(IommuDomain domain) {
         return domain instanceof Smmuv2Domain d ? d.cbndx : -1;

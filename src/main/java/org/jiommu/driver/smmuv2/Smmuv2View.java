@@ -53,10 +53,8 @@ final class Smmuv2View implements HardwareView {
         }
         perDriver.forEach((drv, devs) -> {
             synchronized (drv) { // one consistent reading per driver
-                // the driver offers its attachments only as a whole copy (a few masters per SMMU)
-                Map<Device, IommuDomain> attached = drv.attachedDomains();
                 for (Device dev : devs) {
-                    byDevice.put(dev, new Entries(attached.get(dev), drv.streamMapEntries(dev).length > 0));
+                    byDevice.put(dev, new Entries(drv.attachedDomain(dev), drv.hasStreamMapEntries(dev)));
                 }
             }
         });
