@@ -46,11 +46,17 @@ final class DmaMapCommand implements Callable<Integer> {
                 "CPU starts with its own IOVAs (default " + DmaMapBenchmark.Options.DEFAULT_WARMUP + "; 0: cold, as the kernel tool)"})
     int warmup = DmaMapBenchmark.Options.DEFAULT_WARMUP;
 
+    @Option(names = "--jit-warmup", paramLabel = "S",
+            description = {"seconds all threads run the loop untimed first, so the JIT has",
+                "compiled it (default " + DmaMapBenchmark.Options.DEFAULT_JIT_SECONDS + "; 0: none)"})
+    double jitWarmup = DmaMapBenchmark.Options.DEFAULT_JIT_SECONDS;
+
     @Override
     public Integer call() throws InterruptedException {
         DmaMapBenchmark.Options o;
         try {
-            o = new DmaMapBenchmark.Options(threads, granule, seconds, loops, !lazy, DmaDirection.BIDIRECTIONAL, warmup);
+            o = new DmaMapBenchmark.Options(threads, granule, seconds, loops, !lazy, DmaDirection.BIDIRECTIONAL, warmup,
+                    jitWarmup);
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("jiommu: " + e.getMessage());
             spec.commandLine().getErr().flush();

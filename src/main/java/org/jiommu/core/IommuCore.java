@@ -118,7 +118,21 @@ public final class IommuCore {
 
     /** Every public call runs through here (CoreWatch counts these frames for the nesting depth). */
     /** Public calls in progress on this thread; 0 outside the core. */
-    private final ThreadLocal<int[]> callDepth = ThreadLocal.withInitial(() -> new int[1]);
+    private final ThreadLocal<CallDepth> callDepth = ThreadLocal.withInitial(CallDepth::new);
+
+    private abstract static class CallDepthField {
+        int n;
+    }
+
+    /**
+     * A thread's call depth, written twice by every call: 128 bytes of padding after it (a
+     * subclass's fields come after its superclass's) keep other threads' data off its lines
+     * wherever the collector moves it; a bare {@code int[1]} per thread could land beside
+     * another thread's and make every map and unmap of two threads write one line.
+     */
+    private static final class CallDepth extends CallDepthField {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
+    }
 
     /**
      * Every public call: traced; when the outermost call on the thread has returned (no core lock
@@ -126,12 +140,12 @@ public final class IommuCore {
      * workers and waited for (IopfEngine: the model's release points).
      */
     private <T> T call(String fn, Supplier<T> body, Object... args) {
-        int[] depth = callDepth.get();
-        depth[0]++;
+        CallDepth depth = callDepth.get();
+        depth.n++;
         try {
             return tracer.call(fn, body, args);
         } finally {
-            if (--depth[0] == 0) {
+            if (--depth.n == 0) {
                 iopf.runPending();
             }
         }
@@ -147,17 +161,17 @@ public final class IommuCore {
      * Returns the depth cell to hand to {@link #exitFast}, or null when someone listens (the
      * caller then goes through {@code call}, traced).
      */
-    private int[] enterFast() {
+    private CallDepth enterFast() {
         if (tracer.tracing()) {
             return null;
         }
-        int[] depth = callDepth.get();
-        depth[0]++;
+        CallDepth depth = callDepth.get();
+        depth.n++;
         return depth;
     }
 
-    private void exitFast(int[] depth) {
-        if (--depth[0] == 0) {
+    private void exitFast(CallDepth depth) {
+        if (--depth.n == 0) {
             iopf.runPending();
         }
     }
@@ -607,7 +621,7 @@ public final class IommuCore {
 
     /** {@code iommu_map}: map, sync; any failure unmaps what was mapped (I-MAP). */
     public void map(IommuDomain d, long iova, long paddr, long size, int prot) {
-        int[] depth = enterFast();
+        CallDepth depth = enterFast();
         if (depth != null) {
             try {
                 mapEngine.map(d, iova, paddr, size, prot);
@@ -637,7 +651,7 @@ public final class IommuCore {
 
     /** {@code iommu_unmap_fast}: as unmap, collecting into the caller's gather, no sync. */
     public long unmapFast(IommuDomain d, long iova, long size, IotlbGather gather) {
-        int[] depth = enterFast();
+        CallDepth depth = enterFast();
         if (depth != null) {
             try {
                 return mapEngine.unmapFast(d, iova, size, gather);
@@ -657,7 +671,7 @@ public final class IommuCore {
     public long iovaToPhys(IommuDomain d, long iova) { return mapEngine.iovaToPhys(Args.domain(d, "iommu_iova_to_phys"), iova); }
 
     public void flushIotlbAll(IommuDomain d) {
-        int[] depth = enterFast();
+        CallDepth depth = enterFast();
         if (depth != null) {
             try {
                 mapEngine.flushIotlbAll(Args.domain(d, "iommu_flush_iotlb_all"));
@@ -671,7 +685,7 @@ public final class IommuCore {
 
     /** {@code iommu_iotlb_sync}: the driver's {@code iotlb_sync} on the gather, then re-init it. */
     public void iotlbSync(IommuDomain d, IotlbGather gather) {
-        int[] depth = enterFast();
+        CallDepth depth = enterFast();
         if (depth != null) {
             try {
                 mapEngine.iotlbSync(Args.domain(d, "iommu_iotlb_sync"), gather);

@@ -155,9 +155,23 @@ public final class DmaIommu {
      * {@code struct iommu_iotlb_gather}, reused by the thread's next unmap unless a flush queue
      * kept it for its freelist.
      */
-    private static final class PerThread {
+    private abstract static class PerThreadFields {
         int cpu = -1;
-        IotlbGather gather = new IotlbGather();
+        IotlbGather gather = new CpuGather();
+    }
+
+    /**
+     * A thread's CPU and its reusable gather, written on every unmap: padded (here and in
+     * {@link CpuGather}) so that no other thread's data shares their cache lines wherever the
+     * collector moves them (a subclass's fields are laid out after its superclass's).
+     */
+    private static final class PerThread extends PerThreadFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
+    }
+
+    /** A gather with 128 bytes of padding after its fields (see {@link PerThread}). */
+    private static final class CpuGather extends IotlbGather {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
     }
 
     private final ThreadLocal<PerThread> perThread = ThreadLocal.withInitial(PerThread::new);
@@ -450,7 +464,7 @@ public final class DmaIommu {
         c.live.remove(cpu(t), dmaAddr);
         freeIova(c, dmaAddr, size, gather);
         if (gather.queued && !gather.freelist.isEmpty()) {
-            t.gather = new IotlbGather(); // the flush queue holds this one until its flush frees the pages
+            t.gather = new CpuGather(); // the flush queue holds this one until its flush frees the pages
         }
     }
 

@@ -33,22 +33,31 @@ public final class DmaMapBenchmark {
      * @param dir the mapping direction
      * @param warmup pairs each thread runs before the timed loop, one thread after another
      *     ({@link #warmMap}), divided by the granule pages; 0 for none, as the kernel tool
+     * @param jitSeconds how long every thread runs the loop untimed, all at once, after that
+     *     warm-up: the JIT compiles the path meanwhile (a JVM's warm-up, as JMH's warm-up
+     *     iterations; the kernel tool runs compiled C and needs none); 0 for none
      */
     public record Options(int threads, int granulePages, double seconds, long maxLoops, boolean strict,
-                          DmaDirection dir, int warmup) {
+                          DmaDirection dir, int warmup, double jitSeconds) {
         /** The default warm-up: {@link #WARMUP_BUFFERS} buffers per thread. */
         public static final int DEFAULT_WARMUP = WARMUP_BUFFERS;
+        /**
+         * The command's default JIT warm-up: on this kind of machine the compiled path reaches its
+         * steady rate 3 to 4 s after the start (the first second runs at about a third of it).
+         */
+        public static final double DEFAULT_JIT_SECONDS = 4;
 
         public Options {
             if (threads < 1 || threads > 64 || granulePages < 1 || granulePages > 1024 || seconds < 0 || maxLoops < 0
-                    || warmup < 0 || warmup > 1 << 16) {
-                throw new IllegalArgumentException("threads 1..64, granule 1..1024 pages, seconds >= 0, warm-up 0..65536");
+                    || warmup < 0 || warmup > 1 << 16 || !(jitSeconds >= 0 && jitSeconds <= 600)) {
+                throw new IllegalArgumentException("threads 1..64, granule 1..1024 pages, seconds >= 0, warm-up 0..65536,"
+                        + " JIT warm-up 0..600 s");
             }
         }
 
-        /** With the default warm-up. */
+        /** With the default buffer warm-up and no JIT warm-up (short runs: tests). */
         public Options(int threads, int granulePages, double seconds, long maxLoops, boolean strict, DmaDirection dir) {
-            this(threads, granulePages, seconds, maxLoops, strict, dir, DEFAULT_WARMUP);
+            this(threads, granulePages, seconds, maxLoops, strict, dir, DEFAULT_WARMUP, 0);
         }
     }
 
@@ -75,10 +84,14 @@ public final class DmaMapBenchmark {
                             + "thread CPU time per map+unmap pair: %.1f ns%n%s%s",
                     options.strict() ? "strict" : "lazy (DMA-FQ)", options.threads(), options.granulePages(), loops,
                     mapMeanNs, mapStddevNs, unmapMeanNs, unmapStddevNs, cpuNsPerPair,
-                    options.warmup() > 0
+                    (options.warmup() > 0
                             ? "note: each thread first mapped and held " + options.warmup()
                                     + " buffers in turn (not in the kernel tool; --warmup 0 starts cold as it does)\n"
-                            : "",
+                            : "")
+                    + (options.jitSeconds() > 0
+                            ? String.format("note: the threads first ran the loop untimed for %.1f s (JIT warm-up;"
+                                    + " --jit-warmup 0 for none)%n", options.jitSeconds())
+                            : ""),
                     options.strict() ? "" : "note: a full flush-queue ring frees what its own flush covered;"
                             + " the kernel frees by fq_flush_finish_cnt alone (docs/dma.md)\n");
         }
@@ -122,7 +135,9 @@ public final class DmaMapBenchmark {
     public static Result run(Options o) throws InterruptedException {
         Machine m = machine(o.strict(), o.threads());
         long size = o.granulePages() * 4096L;
-        List<Sums> sums = new ArrayList<>();
+        // each thread allocates its own sums (in its own allocation buffer): made here one after
+        // another they shared a cache line, written by both threads on every loop
+        Sums[] sums = new Sums[o.threads()];
         AtomicReference<Throwable> failure = new AtomicReference<>();
         CyclicBarrier start = new CyclicBarrier(o.threads());
         java.util.concurrent.Semaphore[] turn = new java.util.concurrent.Semaphore[o.threads() + 1];
@@ -134,11 +149,11 @@ public final class DmaMapBenchmark {
         List<Thread> threads = new ArrayList<>();
         for (int t = 0; t < o.threads(); t++) {
             int cpu = t;
-            Sums s = new Sums();
-            sums.add(s);
             // each thread's own buffer, as the kernel tool allocates one per thread
             long buf = 0x1_0000_0000L + (long) t * (size + (1L << 20));
             Thread th = new Thread(() -> {
+                Sums s = new Sums();
+                sums[cpu] = s; // read by the main thread after join
                 try {
                     m.dma().bindCpu(cpu);
                     long[] held;
@@ -150,6 +165,8 @@ public final class DmaMapBenchmark {
                     }
                     start.await();
                     warmUnmap(m, held, size, o.dir());
+                    start.await();
+                    jitWarmUp(m, buf, size, o);
                     start.await();
                     long cpu0 = cpuClock ? mx.getCurrentThreadCpuTime() : 0;
                     long deadline = System.nanoTime() + (long) (o.seconds() * 1e9);
@@ -199,6 +216,23 @@ public final class DmaMapBenchmark {
         double unmapMean = all.unmap / all.n;
         return new Result(o, all.n, mapMean, Math.sqrt(Math.max(0, all.mapSq / all.n - mapMean * mapMean)), unmapMean,
                 Math.sqrt(Math.max(0, all.unmapSq / all.n - unmapMean * unmapMean)), (double) all.cpuNs / all.n);
+    }
+
+    /** The untimed loop of {@link Options#jitSeconds}: the same calls as the timed one. */
+    private static void jitWarmUp(Machine m, long buf, long size, Options o) {
+        if (o.jitSeconds() <= 0) {
+            return;
+        }
+        long deadline = System.nanoTime() + (long) (o.jitSeconds() * 1e9);
+        do {
+            for (int i = 0; i < 64; i++) {
+                long iova = m.dma().dmaMapSingle(m.dev(), buf, size, o.dir());
+                if (iova == DmaIommu.DMA_MAPPING_ERROR) {
+                    throw new IllegalStateException("dma_map_single failed in the JIT warm-up");
+                }
+                m.dma().dmaUnmapSingle(m.dev(), iova, size, o.dir());
+            }
+        } while (System.nanoTime() < deadline);
     }
 
     /**

@@ -1,8 +1,7 @@
 package org.jiommu.dma;
 
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.pgtable.IotlbGather;
@@ -33,13 +32,20 @@ public final class FlushQueue {
         IotlbGather freelist;
     }
 
-    /** {@code struct iova_fq}: a ring under its lock. */
-    private static final class Ring {
-        final ReentrantLock lock = new ReentrantLock();
-        final Entry[] entries;
-        final int modMask;
+    /** The fields of a ring, laid out before {@link Ring}'s padding. */
+    private abstract static class RingFields {
+        Entry[] entries;
+        int modMask;
         int head;
         int tail;
+    }
+
+    /**
+     * {@code struct iova_fq}: a ring under its lock (the ring's monitor, {@code fq->lock}).
+     * Padded ({@link CpuPad}): its CPU takes the lock and moves the tail on every unmap.
+     */
+    private static final class Ring extends RingFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
 
         Ring(int size) {
             entries = new Entry[size];
@@ -63,10 +69,15 @@ public final class FlushQueue {
     private final IovaDomain iovad;
     private final boolean single;
     private final long timeoutMs;
+    /** One ring per CPU (or the single one), then {@link CpuPad#REFS} unused slots: every CPU reads it. */
     private final Ring[] rings;
-    private final AtomicLong flushStartCnt = new AtomicLong();
-    private final AtomicLong flushFinishCnt = new AtomicLong();
-    private final AtomicBoolean timerOn = new AtomicBoolean();
+    private final int ringCount;
+    /**
+     * {@code fq_flush_start_cnt}, {@code fq_flush_finish_cnt}, {@code fq_timer_on}: every unmap
+     * reads them, only flushes write them; padded ({@link CpuPad}) apart from the rings, whose
+     * lines their CPUs write on every unmap (as separate atomics they sat next to ring 0).
+     */
+    private final Counts counts = new Counts();
     /**
      * The kernel's exact {@code queue_iova}: after its own flush a full ring frees by
      * {@code fq_flush_finish_cnt} alone, so while another CPU is mid-flush it can stay full and
@@ -78,6 +89,31 @@ public final class FlushQueue {
     private volatile boolean kernelRingFree;
     private final SimClock.Timer timer;
 
+    private abstract static class CountFields {
+        volatile long flushStartCnt;
+        volatile long flushFinishCnt;
+        volatile int timerOn;
+    }
+
+    private static final class Counts extends CountFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
+    }
+
+    private static final VarHandle START;
+    private static final VarHandle FINISH;
+    private static final VarHandle TIMER_ON;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            START = l.findVarHandle(CountFields.class, "flushStartCnt", long.class);
+            FINISH = l.findVarHandle(CountFields.class, "flushFinishCnt", long.class);
+            TIMER_ON = l.findVarHandle(CountFields.class, "timerOn", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** {@code iommu_dma_init_fq}. */
     FlushQueue(IommuCore core, IommuDomain domain, IovaDomain iovad, SimClock clock, boolean single) {
         this.core = core;
@@ -86,7 +122,8 @@ public final class FlushQueue {
         this.single = single;
         this.timeoutMs = single ? IOVA_SINGLE_FQ_TIMEOUT_MS : IOVA_DEFAULT_FQ_TIMEOUT_MS;
         int n = single ? 1 : iovad.cpus();
-        rings = new Ring[n];
+        ringCount = n;
+        rings = new Ring[n + CpuPad.REFS];
         for (int i = 0; i < n; i++) {
             rings[i] = new Ring(single ? IOVA_SINGLE_FQ_SIZE : IOVA_DEFAULT_FQ_SIZE);
         }
@@ -100,9 +137,8 @@ public final class FlushQueue {
      */
     void queue(int cpu, long pfn, long pages, IotlbGather gather) {
         Ring fq = rings[single ? 0 : cpu];
-        fq.lock.lock();
-        try {
-            ringFreeLocked(fq, cpu, flushFinishCnt.get());
+        synchronized (fq) {
+            ringFreeLocked(fq, cpu, counts.flushFinishCnt);
             if (fq.full()) {
                 // Our own flush covers every entry in the ring: each was stamped before it
                 // started. The kernel frees by fq_flush_finish_cnt alone, which lags while
@@ -111,18 +147,16 @@ public final class FlushQueue {
                 // 2-thread lazy run leaked thousands of IOVAs that way on a busy host, where a
                 // flushing thread can be descheduled mid-flush). So free up to our own start.
                 long started = flushIotlb();
-                ringFreeLocked(fq, cpu, kernelRingFree ? flushFinishCnt.get() : Math.max(started, flushFinishCnt.get()));
+                ringFreeLocked(fq, cpu, kernelRingFree ? counts.flushFinishCnt : Math.max(started, counts.flushFinishCnt));
             }
             Entry e = fq.entries[fq.tail];
             fq.tail = (fq.tail + 1) & fq.modMask;
             e.pfn = pfn;
             e.pages = pages;
-            e.counter = flushStartCnt.get();
+            e.counter = counts.flushStartCnt;
             e.freelist = gather.freelist.isEmpty() ? null : gather;
-        } finally {
-            fq.lock.unlock();
         }
-        if (!timerOn.get() && !timerOn.getAndSet(true)) {
+        if (counts.timerOn == 0 && (int) TIMER_ON.getAndSet(counts, 1) == 0) {
             timer.modIn(timeoutMs);
         }
     }
@@ -133,9 +167,9 @@ public final class FlushQueue {
      * began, so it is covered once the call returns.
      */
     private long flushIotlb() {
-        long started = flushStartCnt.incrementAndGet();
+        long started = (long) START.getAndAdd(counts, 1L) + 1;
         core.flushIotlbAll(domain);
-        flushFinishCnt.incrementAndGet();
+        FINISH.getAndAdd(counts, 1L);
         return started;
     }
 
@@ -149,7 +183,7 @@ public final class FlushQueue {
      * {@code fq_flush_finish_cnt} not yet), the window in which a full ring used to lose entries.
      */
     void startFlushElsewhere() {
-        flushStartCnt.incrementAndGet();
+        START.getAndAdd(counts, 1L);
     }
 
     /**
@@ -176,15 +210,12 @@ public final class FlushQueue {
 
     /** {@code fq_flush_timeout}: the timer fired: flush, then free every ring's covered entries. */
     private void flushTimeout() {
-        timerOn.set(false);
+        counts.timerOn = 0;
         long started = flushIotlb();
-        for (int i = 0; i < rings.length; i++) {
+        for (int i = 0; i < ringCount; i++) {
             Ring fq = rings[i];
-            fq.lock.lock();
-            try {
-                ringFreeLocked(fq, i, Math.max(started, flushFinishCnt.get()));
-            } finally {
-                fq.lock.unlock();
+            synchronized (fq) {
+                ringFreeLocked(fq, i, Math.max(started, counts.flushFinishCnt));
             }
         }
     }
@@ -198,12 +229,10 @@ public final class FlushQueue {
     /** Entries waiting for a flush, all rings. */
     public int queued() {
         int n = 0;
-        for (Ring r : rings) {
-            r.lock.lock();
-            try {
+        for (int k = 0; k < ringCount; k++) {
+            Ring r = rings[k];
+            synchronized (r) {
                 n += r.size();
-            } finally {
-                r.lock.unlock();
             }
         }
         return n;
@@ -212,14 +241,12 @@ public final class FlushQueue {
     /** The first pfn of every range waiting in a ring, each ring from its head. */
     public java.util.List<Long> queuedPfns() {
         java.util.List<Long> out = new java.util.ArrayList<>();
-        for (Ring r : rings) {
-            r.lock.lock();
-            try {
+        for (int k = 0; k < ringCount; k++) {
+            Ring r = rings[k];
+            synchronized (r) {
                 for (int i = r.head; i != r.tail; i = (i + 1) & r.modMask) {
                     out.add(r.entries[i].pfn);
                 }
-            } finally {
-                r.lock.unlock();
             }
         }
         return out;
@@ -227,16 +254,14 @@ public final class FlushQueue {
 
     /** Whether the IOVA range starting at {@code pfn} is waiting in a ring. */
     public boolean isQueued(long pfn) {
-        for (Ring r : rings) {
-            r.lock.lock();
-            try {
+        for (int k = 0; k < ringCount; k++) {
+            Ring r = rings[k];
+            synchronized (r) {
                 for (int i = r.head; i != r.tail; i = (i + 1) & r.modMask) {
                     if (r.entries[i].pfn == pfn) {
                         return true;
                     }
                 }
-            } finally {
-                r.lock.unlock();
             }
         }
         return false;
@@ -252,6 +277,6 @@ public final class FlushQueue {
 
     /** Flushes finished so far ({@code fq_flush_finish_cnt}). */
     public long flushes() {
-        return flushFinishCnt.get();
+        return counts.flushFinishCnt;
     }
 }

@@ -16,17 +16,29 @@ public final class IovaRcache {
     /** {@code IOVA_DEPOT_DELAY}: the trim work runs 100 ms after it is scheduled. */
     public static final long IOVA_DEPOT_DELAY_MS = 100;
 
-    /** {@code struct iova_magazine}. */
-    static final class Magazine {
+    /** The fields of a magazine, laid out before {@link Magazine}'s padding. */
+    abstract static class MagazineFields {
+        /** {@code capacity} pfns, then {@link CpuPad#LONGS} unused words. */
         final long[] pfns;
+        final int capacity;
         int size;
 
+        MagazineFields(int capacity) {
+            this.capacity = capacity;
+            pfns = new long[capacity + CpuPad.LONGS];
+        }
+    }
+
+    /** {@code struct iova_magazine}, padded ({@link CpuPad}): its CPU writes it on every alloc and free. */
+    static final class Magazine extends MagazineFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
+
         Magazine(int capacity) {
-            pfns = new long[capacity];
+            super(capacity);
         }
 
         boolean full() {
-            return size == pfns.length;
+            return size == capacity;
         }
 
         boolean empty() {
@@ -55,11 +67,18 @@ public final class IovaRcache {
         }
     }
 
-    /** {@code struct iova_cpu_rcache}. */
-    static final class CpuRcache {
-        final ReentrantLock lock = new ReentrantLock();
+    /** The fields of a CPU's cache, laid out before {@link CpuRcache}'s padding. */
+    abstract static class CpuRcacheFields {
         Magazine loaded;
         Magazine prev;
+    }
+
+    /**
+     * {@code struct iova_cpu_rcache}; its monitor is {@code cpu_rcache->lock}. Padded
+     * ({@link CpuPad}): its CPU writes its lock word (the object header) on every alloc and free.
+     */
+    static final class CpuRcache extends CpuRcacheFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
 
         CpuRcache(int magSize) {
             loaded = new Magazine(magSize);
@@ -77,7 +96,9 @@ public final class IovaRcache {
     private final boolean cpuLocked;
     private final ReentrantLock lock = new ReentrantLock();
     private final ArrayDeque<Magazine> depot = new ArrayDeque<>();
+    /** One per CPU, then {@link CpuPad#REFS} unused slots: every CPU reads this array, CPU 0's cache may follow it. */
     private final CpuRcache[] cpuRcaches;
+    private final int cpus;
     private final SimClock.Timer depotWork;
 
     IovaRcache(IovaDomain iovad, int cpus, SimClock clock) {
@@ -92,7 +113,8 @@ public final class IovaRcache {
         this.iovad = iovad;
         this.magSize = magSize;
         this.cpuLocked = cpuLocked;
-        cpuRcaches = new CpuRcache[cpus];
+        this.cpus = cpus;
+        cpuRcaches = new CpuRcache[cpus + CpuPad.REFS];
         for (int i = 0; i < cpus; i++) {
             cpuRcaches[i] = new CpuRcache(magSize);
         }
@@ -107,8 +129,7 @@ public final class IovaRcache {
      */
     boolean insert(int cpu, long pfn) {
         CpuRcache c = cpuRcaches[cpu];
-        lockCpu(c);
-        try {
+        synchronized (guard(c)) {
             if (c.loaded.full()) {
                 if (!c.prev.full()) {
                     swap(c);
@@ -127,21 +148,12 @@ public final class IovaRcache {
             }
             c.loaded.push(pfn);
             return true;
-        } finally {
-            unlockCpu(c);
         }
     }
 
-    private void lockCpu(CpuRcache c) {
-        if (cpuLocked) {
-            c.lock.lock();
-        }
-    }
-
-    private void unlockCpu(CpuRcache c) {
-        if (cpuLocked) {
-            c.lock.unlock();
-        }
+    /** The CPU's lock: its cache's monitor, or (the planted bug) a fresh object that excludes no one. */
+    private Object guard(CpuRcache c) {
+        return cpuLocked ? c : new Object();
     }
 
     /**
@@ -151,8 +163,7 @@ public final class IovaRcache {
      */
     long get(int cpu, long limitPfn) {
         CpuRcache c = cpuRcaches[cpu];
-        lockCpu(c);
-        try {
+        synchronized (guard(c)) {
             boolean has = false;
             if (!c.loaded.empty()) {
                 has = true;
@@ -171,8 +182,6 @@ public final class IovaRcache {
                 }
             }
             return has ? c.loaded.pop(limitPfn) : 0;
-        } finally {
-            unlockCpu(c);
         }
     }
 
@@ -187,7 +196,7 @@ public final class IovaRcache {
         Magazine m = null;
         lock.lock();
         try {
-            if (depot.size() > cpuRcaches.length) {
+            if (depot.size() > cpus) {
                 m = depot.pop();
             }
         } finally {
@@ -202,14 +211,11 @@ public final class IovaRcache {
     /** Part of {@code free_cpu_cached_iovas}. */
     void freeCpu(int cpu) {
         CpuRcache c = cpuRcaches[cpu];
-        c.lock.lock();
-        try {
+        synchronized (c) {
             iovad.freePfns(c.loaded.pfns, c.loaded.size);
             c.loaded.size = 0;
             iovad.freePfns(c.prev.pfns, c.prev.size);
             c.prev.size = 0;
-        } finally {
-            c.lock.unlock();
         }
     }
 
@@ -239,11 +245,8 @@ public final class IovaRcache {
     /** Pfns in CPU {@code cpu}'s loaded and prev magazines. */
     public int cpuCached(int cpu) {
         CpuRcache c = cpuRcaches[cpu];
-        c.lock.lock();
-        try {
+        synchronized (c) {
             return c.loaded.size + c.prev.size;
-        } finally {
-            c.lock.unlock();
         }
     }
 
@@ -255,17 +258,15 @@ public final class IovaRcache {
 
     /** Every cached pfn: each CPU's magazines (each under its lock), then the depot. */
     void collect(List<Long> out) {
-        for (CpuRcache c : cpuRcaches) {
-            c.lock.lock();
-            try {
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            CpuRcache c = cpuRcaches[cpu];
+            synchronized (c) {
                 for (int i = 0; i < c.loaded.size; i++) {
                     out.add(c.loaded.pfns[i]);
                 }
                 for (int i = 0; i < c.prev.size; i++) {
                     out.add(c.prev.pfns[i]);
                 }
-            } finally {
-                c.lock.unlock();
             }
         }
         lock.lock();

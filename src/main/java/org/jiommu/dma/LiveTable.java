@@ -43,8 +43,15 @@ final class LiveTable<E extends LiveTable.Entry> {
 
     /** One CPU's table: its entries and their count, guarded by the slot's monitor. */
     abstract static class Fields extends PadBefore {
-        Entry[] table = new Entry[INITIAL];
+        /** {@code mask + 1} buckets, then unused ones ({@link #newTable}). */
+        Entry[] table = newTable(INITIAL);
+        int mask = INITIAL - 1;
         int size;
+    }
+
+    /** A table of {@code buckets} buckets and {@link CpuPad#REFS} unused ones after them. */
+    static Entry[] newTable(int buckets) {
+        return new Entry[buckets + CpuPad.REFS];
     }
 
     /** A slot: fields between two pads, so neighbouring slots never share a line. */
@@ -62,10 +69,13 @@ final class LiveTable<E extends LiveTable.Entry> {
     /** Entries per table to start with (power of two); a table doubles at half full. */
     static final int INITIAL = 64;
 
+    /** One per CPU, then {@link CpuPad#REFS} unused slots: every CPU reads this array, slot 0 may follow it. */
     private final Slot[] slots;
+    private final int cpus;
 
     LiveTable(int cpus) {
-        slots = new Slot[cpus];
+        this.cpus = cpus;
+        slots = new Slot[cpus + CpuPad.REFS];
         for (int i = 0; i < cpus; i++) {
             slots[i] = new Slot();
         }
@@ -93,7 +103,7 @@ final class LiveTable<E extends LiveTable.Entry> {
     }
 
     private boolean putIfAbsentFrom(int i, int cpu, E e) {
-        if (i == slots.length) {
+        if (i == cpus) {
             insertLocked(slots[cpu], e);
             return true;
         }
@@ -105,7 +115,7 @@ final class LiveTable<E extends LiveTable.Entry> {
 
     /** Removes and returns the entry of {@code iova}, looking in CPU {@code cpu}'s table first; null if none. */
     E remove(int cpu, long iova) {
-        int n = slots.length;
+        int n = cpus;
         for (int k = 0; k < n; k++) {
             Slot s = slots[(cpu + k) % n];
             synchronized (s) {
@@ -121,7 +131,8 @@ final class LiveTable<E extends LiveTable.Entry> {
     /** Every entry, each table under its lock (the checker: call it when no map or unmap is running). */
     @SuppressWarnings("unchecked")
     void forEach(Consumer<? super E> action) {
-        for (Slot s : slots) {
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            Slot s = slots[cpu];
             Entry[] copy;
             synchronized (s) {
                 copy = s.table.clone();
@@ -137,7 +148,8 @@ final class LiveTable<E extends LiveTable.Entry> {
     /** Entries in every table. */
     int size() {
         int n = 0;
-        for (Slot s : slots) {
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            Slot s = slots[cpu];
             synchronized (s) {
                 n += s.size;
             }
@@ -147,7 +159,7 @@ final class LiveTable<E extends LiveTable.Entry> {
 
     private static int findLocked(Slot s, long iova) {
         Entry[] t = s.table;
-        int mask = t.length - 1;
+        int mask = s.mask;
         for (int i = index(iova, mask);; i = (i + 1) & mask) {
             Entry x = t[i];
             if (x == null) {
@@ -160,21 +172,21 @@ final class LiveTable<E extends LiveTable.Entry> {
     }
 
     private static void insertLocked(Slot s, Entry e) {
-        if ((s.size + 1) * 2 > s.table.length) {
+        if ((s.size + 1) * 2 > s.mask + 1) {
             Entry[] old = s.table;
-            s.table = new Entry[old.length * 2];
+            s.mask = s.mask * 2 + 1;
+            s.table = newTable(s.mask + 1);
             for (Entry x : old) {
                 if (x != null) {
-                    place(s.table, x);
+                    place(s.table, s.mask, x);
                 }
             }
         }
-        place(s.table, e);
+        place(s.table, s.mask, e);
         s.size++;
     }
 
-    private static void place(Entry[] t, Entry e) {
-        int mask = t.length - 1;
+    private static void place(Entry[] t, int mask, Entry e) {
         int i = index(e.iova, mask);
         while (t[i] != null) {
             i = (i + 1) & mask;
@@ -190,7 +202,7 @@ final class LiveTable<E extends LiveTable.Entry> {
             return null;
         }
         Entry[] t = s.table;
-        int mask = t.length - 1;
+        int mask = s.mask;
         Entry found = t[i];
         int gap = i;
         for (int j = (i + 1) & mask; t[j] != null; j = (j + 1) & mask) {

@@ -7,8 +7,9 @@ import java.util.List;
  * {@code struct iommu_iotlb_gather}: the range and page size an unmap must invalidate, and the
  * table pages that may only be freed after that invalidation (the freelist).
  * SEMANTICS.md 9.5: init = {start = ULONG_MAX, end = 0, pgsize = 0}; end is inclusive.
+ * Not final only so that a per-CPU user can pad it apart from other CPUs' data (the DMA layer).
  */
-public final class IotlbGather {
+public class IotlbGather {
     public long start = -1L; // ULONG_MAX, compared unsigned
     public long end;
     public long pgsize;
@@ -22,7 +23,9 @@ public final class IotlbGather {
         end = 0;
         pgsize = 0;
         queued = false;
-        freelist.clear();
+        if (!freelist.isEmpty()) {
+            freelist.clear(); // clear() writes the list even when empty: not on every unmap
+        }
         return this;
     }
 
