@@ -281,7 +281,7 @@ public final class DmaIommu {
         if (c.fq == null && d.type().bits == org.jiommu.core.spi.DomainType.DMA_FQ.bits) {
             synchronized (c) {
                 if (c.fq == null) {
-                    c.fq = new FlushQueue(core, d, c.iovad, clock, config.singleQueue());
+                    c.fq = new FlushQueue(core, d, c.iovad, clock, config.singleQueue(), this::cpu);
                 }
             }
         }

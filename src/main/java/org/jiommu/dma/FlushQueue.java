@@ -2,6 +2,7 @@ package org.jiommu.dma;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.function.IntSupplier;
 import org.jiommu.core.IommuCore;
 import org.jiommu.core.spi.IommuDomain;
 import org.jiommu.pgtable.IotlbGather;
@@ -114,8 +115,13 @@ public final class FlushQueue {
         }
     }
 
+    /** The CPU the calling thread runs as: where {@code free_iova_fast} puts what a flush frees. */
+    private final IntSupplier currentCpu;
+
     /** {@code iommu_dma_init_fq}. */
-    FlushQueue(IommuCore core, IommuDomain domain, IovaDomain iovad, SimClock clock, boolean single) {
+    FlushQueue(IommuCore core, IommuDomain domain, IovaDomain iovad, SimClock clock, boolean single,
+               IntSupplier currentCpu) {
+        this.currentCpu = currentCpu;
         this.core = core;
         this.domain = domain;
         this.iovad = iovad;
@@ -208,14 +214,19 @@ public final class FlushQueue {
         }
     }
 
-    /** {@code fq_flush_timeout}: the timer fired: flush, then free every ring's covered entries. */
+    /**
+     * {@code fq_flush_timeout}: the timer fired: flush, then free every ring's covered entries,
+     * all into the caches of the CPU the timer runs on ({@code free_iova_fast} takes
+     * {@code raw_cpu_ptr}; here the thread that moved the clock or ran the flush).
+     */
     private void flushTimeout() {
         counts.timerOn = 0;
         long started = flushIotlb();
+        int cpu = currentCpu.getAsInt();
         for (int i = 0; i < ringCount; i++) {
             Ring fq = rings[i];
             synchronized (fq) {
-                ringFreeLocked(fq, i, Math.max(started, counts.flushFinishCnt));
+                ringFreeLocked(fq, cpu, Math.max(started, counts.flushFinishCnt));
             }
         }
     }

@@ -155,6 +155,26 @@ class DmaApiTest {
     }
 
     @Test
+    @DisplayName("lazy: the flush timer frees every CPU's ring into the caches of the CPU it runs on (fq_flush_timeout -> free_iova_fast)")
+    void timerFreesIntoItsOwnCpu() {
+        DmaFixture f = DmaFixture.lazy();
+        for (int cpu = 0; cpu < 2; cpu++) { // one unmapped 4K IOVA waiting in each CPU's ring
+            f.dma.bindCpu(cpu);
+            long iova = f.dma.dmaMapSingle(f.disk, 0x10_0000L + cpu * 0x1000L, 0x1000, DmaDirection.TO_DEVICE);
+            f.dma.dmaUnmapSingle(f.disk, iova, 0x1000, DmaDirection.TO_DEVICE);
+        }
+        IovaRcache fourK = f.dma.iovaDomain(f.disk).rcache(0);
+        int before0 = fourK.cpuCached(0);
+        int before1 = fourK.cpuCached(1);
+        assertThat(f.dma.flushQueue(f.disk).queued()).isEqualTo(2);
+        f.dma.bindCpu(1);
+        f.dma.fqFlush(f.disk); // the timer's work, run on CPU 1
+        assertThat(fourK.cpuCached(1)).isEqualTo(before1 + 2);
+        assertThat(fourK.cpuCached(0)).isEqualTo(before0);
+        assertThat(DmaInvariants.check(f.p.core(), f.dma)).isEmpty();
+    }
+
+    @Test
     @DisplayName("single flush queue: one 32768-entry ring shared by every CPU, flushed by a 1 s timer")
     void singleQueue() {
         DmaIommu.Config d = DmaIommu.Config.defaults(DmaFixture.MEM, 2);
