@@ -451,8 +451,15 @@ public final class ArmLpaePageTable implements IoPageTable {
         if (pgsize == granule && pgcount == 1 && mapGranulePage(iova, paddr, pteProt | TYPE_PAGE, mapped)) {
             return 0;
         }
+        return mapWalk(iova, paddr, pgsize, pgcount, pteProt, mapped);
+    }
 
-        // __arm_lpae_map, as a loop: descend until pgsize is this level's block size.
+    /**
+     * {@code __arm_lpae_map}, as a loop: descend until pgsize is this level's block size. Out of
+     * line from {@link #mapPages}, which then stays under the JIT's size limit for inlining a hot
+     * call (325 bytes of bytecode): with the loop it was 352 and never inlined.
+     */
+    private int mapWalk(long iova, long paddr, long pgsize, long pgcount, long pteProt, Mapped mapped) {
         int lvl = startLevel;
         long table = pgd;
         for (;;) {
@@ -640,7 +647,11 @@ public final class ArmLpaePageTable implements IoPageTable {
             }
             return pgsize;
         }
+        return unmapWalk(iova, pgsize, pgcount, gather);
+    }
 
+    /** {@code __arm_lpae_unmap}, as a loop; out of line from {@link #unmapPages} as {@link #mapWalk} is. */
+    private long unmapWalk(long iova, long pgsize, long pgcount, IotlbGather gather) {
         int lvl = startLevel;
         long table = pgd;
         for (;;) {
