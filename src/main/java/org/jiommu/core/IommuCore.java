@@ -116,7 +116,6 @@ public final class IommuCore {
     /** Undoes {@link #addCreationHook}. */
     public static void removeCreationHook(Consumer<IommuCore> hook) { CREATION_HOOKS.remove(hook); }
 
-    /** Every public call runs through here (CoreWatch counts these frames for the nesting depth). */
     /** Public calls in progress on this thread; 0 outside the core. */
     private final ThreadLocal<CallDepth> callDepth = ThreadLocal.withInitial(CallDepth::new);
 
@@ -135,7 +134,8 @@ public final class IommuCore {
     }
 
     /**
-     * Every public call: traced; when the outermost call on the thread has returned (no core lock
+     * Every public call runs through here (CoreWatch counts these frames for the nesting depth):
+     * traced; when the outermost call on the thread has returned (no core lock
      * held any more, its RETURN traced), the IOPF work queued meanwhile is released to the queues'
      * workers and waited for (IopfEngine: the model's release points).
      */

@@ -98,13 +98,18 @@ public final class DmaMapBenchmark {
     }
 
     /** Sums of one thread's samples (Welford would be overkill: the sums fit in doubles). */
-    private static final class Sums {
+    private abstract static class SumsFields {
         long n;
         double map;
         double mapSq;
         double unmap;
         double unmapSq;
         long cpuNs;
+    }
+
+    /** One thread's sums, written on every loop: padded ({@link CpuPad}) as the layer's per-CPU data is. */
+    private static final class Sums extends SumsFields {
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
     }
 
     private DmaMapBenchmark() {
@@ -135,8 +140,6 @@ public final class DmaMapBenchmark {
     public static Result run(Options o) throws InterruptedException {
         Machine m = machine(o.strict(), o.threads());
         long size = o.granulePages() * 4096L;
-        // each thread allocates its own sums (in its own allocation buffer): made here one after
-        // another they shared a cache line, written by both threads on every loop
         Sums[] sums = new Sums[o.threads()];
         AtomicReference<Throwable> failure = new AtomicReference<>();
         CyclicBarrier start = new CyclicBarrier(o.threads());

@@ -89,6 +89,8 @@ public final class FlushQueue {
      */
     private volatile boolean kernelRingFree;
     private final SimClock.Timer timer;
+    /** The CPU the calling thread runs as: where {@code free_iova_fast} puts what a flush frees. */
+    private final IntSupplier currentCpu;
 
     private abstract static class CountFields {
         volatile long flushStartCnt;
@@ -114,9 +116,6 @@ public final class FlushQueue {
             throw new ExceptionInInitializerError(e);
         }
     }
-
-    /** The CPU the calling thread runs as: where {@code free_iova_fast} puts what a flush frees. */
-    private final IntSupplier currentCpu;
 
     /** {@code iommu_dma_init_fq}. */
     FlushQueue(IommuCore core, IommuDomain domain, IovaDomain iovad, SimClock clock, boolean single,

@@ -29,20 +29,8 @@ final class LiveTable<E extends LiveTable.Entry> {
         }
     }
 
-    /** Cache-line padding before a slot's fields (the superclass's fields are laid out first). */
-    abstract static class PadBefore {
-        long p01;
-        long p02;
-        long p03;
-        long p04;
-        long p05;
-        long p06;
-        long p07;
-        long p08;
-    }
-
     /** One CPU's table: its entries and their count, guarded by the slot's monitor. */
-    abstract static class Fields extends PadBefore {
+    abstract static class Fields {
         /** {@code mask + 1} buckets, then unused ones ({@link #newTable}). */
         Entry[] table = newTable(INITIAL);
         int mask = INITIAL - 1;
@@ -54,16 +42,9 @@ final class LiveTable<E extends LiveTable.Entry> {
         return new Entry[buckets + CpuPad.REFS];
     }
 
-    /** A slot: fields between two pads, so neighbouring slots never share a line. */
+    /** A slot, padded ({@link CpuPad}): its CPU takes its monitor and writes its fields on every map and unmap. */
     static final class Slot extends Fields {
-        long q01;
-        long q02;
-        long q03;
-        long q04;
-        long q05;
-        long q06;
-        long q07;
-        long q08;
+        long q00, q01, q02, q03, q04, q05, q06, q07, q08, q09, q10, q11, q12, q13, q14, q15;
     }
 
     /** Entries per table to start with (power of two); a table doubles at half full. */
