@@ -1,6 +1,7 @@
 package org.jiommu.dma;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -18,7 +19,21 @@ class DmaMapBenchmarkTest {
         assertThat(r.mapStddevNs()).isNotNegative();
         assertThat(r.format()).contains("lazy (DMA-FQ)", "threads 2", "granule 2 page(s)", "600 loops",
                 "average map latency", "average unmap latency", "thread CPU time per map+unmap pair");
+        assertThat(r.format()).doesNotContain("JIT warm-up"); // none unless asked
         assertThat(r.cpuNsPerPair()).isNotNegative().isFinite();
+    }
+
+    @Test
+    @DisplayName("a JIT warm-up runs the loop untimed first and says so; a negative or NaN one is refused")
+    void jitWarmUp() throws Exception {
+        DmaMapBenchmark.Result r = DmaMapBenchmark.run(new DmaMapBenchmark.Options(1, 1, 600, 200, true,
+                DmaDirection.BIDIRECTIONAL, 0, 0.05));
+        assertThat(r.loops()).isEqualTo(200); // the untimed pairs are not counted
+        assertThat(r.format()).contains("ran the loop untimed for 0.1 s (JIT warm-up");
+        assertThatThrownBy(() -> new DmaMapBenchmark.Options(1, 1, 1, 0, true, DmaDirection.BIDIRECTIONAL, 0, -1))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new DmaMapBenchmark.Options(1, 1, 1, 0, true, DmaDirection.BIDIRECTIONAL, 0, Double.NaN))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
