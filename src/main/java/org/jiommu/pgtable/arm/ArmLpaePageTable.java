@@ -267,7 +267,9 @@ public final class ArmLpaePageTable implements IoPageTable {
             return Errno.EINVAL.neg();
         }
         long pteProt = protToPte[prot & Prot.ALL];
-        if (pgsize == granule && pgcount == 1 && mapGranulePage(iova, paddr, pteProt | TYPE_PAGE, mapped)) {
+        int leafShift = Long.numberOfTrailingZeros(pgsize);
+        if (pgcount == 1 && pgsize == 1L << leafShift
+                && mapOneLeaf(iova, paddr, leafShift, pteProt | (pgsize == granule ? TYPE_PAGE : TYPE_BLOCK), mapped)) {
             return 0;
         }
         return mapWalk(iova, paddr, pgsize, pgcount, pteProt, mapped);
@@ -311,21 +313,23 @@ public final class ArmLpaePageTable implements IoPageTable {
     }
 
     /**
-     * The one page of the granule into an empty level-3 slot under tables that exist (the
-     * common case): what {@code __arm_lpae_map}'s descent and {@code arm_lpae_init_pte} do for
-     * it, without the per-level block-size test (a granule page is a leaf at level 3 only) and
-     * with the level geometry in locals, so the walk is one read per level. Returns false,
-     * having changed nothing, when a slot on the way is not a table (a hole to fill, a block in
-     * the way) or the leaf slot is not empty; the general walk then decides.
+     * One leaf of {@code 1 << leafShift} bytes (a page of the granule, or a block) into an empty
+     * slot under tables that exist (the common case): what {@code __arm_lpae_map}'s descent and
+     * {@code arm_lpae_init_pte} do for it, without the per-level block-size test (the level is
+     * the one whose shift is {@code leafShift}) and with the level geometry in locals, so the walk
+     * is one read per level. Returns false, having changed nothing, when a slot on the way is not
+     * a table (a hole to fill, a block in the way), no level has that shift, or the leaf slot is
+     * not empty; the general walk then decides.
      */
-    private boolean mapGranulePage(long iova, long paddr, long attrs, Mapped mapped) {
+    private boolean mapOneLeaf(long iova, long paddr, int leafShift, long attrs, Mapped mapped) {
         final PhysicalMemory mem = memory;
         final int bpl = bitsPerLevel;
         final boolean wide = granule64k;
         long table = pgd;
         int shift = topShift;
         long mask = topIndexMask;
-        for (int lvl = startLevel; lvl < MAX_LEVELS - 1; lvl++) {
+        // leafShift is at least the granule's (pgsize passed the bitmap), so this stops by level 3
+        while (shift > leafShift) {
             long pte = mem.readLong(table + (((iova >>> shift) & mask) << 3));
             if ((pte & TYPE_MASK) != TYPE_TABLE) {
                 return false;
@@ -333,6 +337,9 @@ public final class ArmLpaePageTable implements IoPageTable {
             table = wide ? ioptePaddr(pte) : pte & ADDR_MASK;
             shift -= bpl;
             mask = (1L << bpl) - 1;
+        }
+        if (shift != leafShift) {
+            return false;
         }
         long ptep = table + (((iova >>> shift) & mask) << 3);
         if (mem.readLong(ptep) != 0) {

@@ -3,6 +3,7 @@ package org.jiommu.pgtable.arm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.jiommu.pgtable.arm.LpaeTestSupport.BITMAP_4K;
 import static org.jiommu.pgtable.arm.LpaeTestSupport.BITMAP_64K;
+import static org.jiommu.pgtable.arm.LpaeTestSupport.SZ_1G;
 import static org.jiommu.pgtable.arm.LpaeTestSupport.SZ_2M;
 import static org.jiommu.pgtable.arm.LpaeTestSupport.SZ_4K;
 import static org.jiommu.pgtable.arm.LpaeTestSupport.SZ_64K;
@@ -18,10 +19,11 @@ import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /**
- * The single page of the granule, map and unmap: the short walks (one read per level through
- * tables) must hand every other case to the general {@code __arm_lpae_map} /
- * {@code __arm_lpae_unmap} walk unchanged: a missing table, a block on the way, an occupied or
- * empty leaf slot, a descriptor of an invalid type on the way, a 52-bit output address.
+ * One leaf per call (a page of the granule, map and unmap; a block, map): the short walks (one
+ * read per level through tables) must hand every other case to the general
+ * {@code __arm_lpae_map} / {@code __arm_lpae_unmap} walk unchanged: a missing table, a block on
+ * the way, an occupied or empty leaf slot, a table where a block goes, a descriptor of an
+ * invalid type on the way, a 52-bit output address, a pgsize of several sizes.
  */
 class ArmLpaeGranulePageTest {
     private final FrameAllocator frames = LpaeTestSupport.frames();
@@ -141,5 +143,63 @@ class ArmLpaeGranulePageTest {
         assertThat(t.unmapPages(0x20_0000L, SZ_64K, 1, null)).isEqualTo(SZ_64K);
         assertThat(t.iovaToPhys(0x20_0000L)).isZero();
         assertThat(warnings.seen).isEmpty();
+    }
+
+    /** The leaf descriptor the table holds for {@code iova} (0 if none). */
+    private static long leafAt(ArmLpaePageTable t, long iova) {
+        long[] leaf = new long[1];
+        t.walk((lvl, at, size, pte, isLeaf) -> {
+            if (isLeaf && at == iova) {
+                leaf[0] = pte;
+            }
+        });
+        return leaf[0];
+    }
+
+    @Test
+    @DisplayName("2M and 1G blocks under existing tables: block descriptors (type 01), as the general walk writes them")
+    void blocksUnderTables() {
+        ArmLpaePageTable t = table(BITMAP_4K, 48, 48);
+        // the first block of each size builds its tables through the general walk, the second
+        // finds them and takes the short one: both descriptors must be the kernel's
+        assertThat(map(t, 0x4000_0000L, 0x8000_0000L, SZ_2M)).isZero();
+        assertThat(map(t, 0x4020_0000L, 0x8020_0000L, SZ_2M)).isZero();
+        assertThat(mapped.bytes).isEqualTo(SZ_2M);
+        assertThat(leafAt(t, 0x4000_0000L)).isEqualTo(0x8000_0000L | 0xE41L);
+        assertThat(leafAt(t, 0x4020_0000L)).isEqualTo(0x8020_0000L | 0xE41L);
+        assertThat(map(t, 0x80_0000_0000L, 0x1_0000_0000L, SZ_1G)).isZero();
+        assertThat(map(t, 0x80_4000_0000L, 0x1_4000_0000L, SZ_1G)).isZero();
+        assertThat(mapped.bytes).isEqualTo(SZ_1G);
+        assertThat(leafAt(t, 0x80_4000_0000L)).isEqualTo(0x1_4000_0000L | 0xE41L);
+        assertThat(t.iovaToPhys(0x4021_2345L)).isEqualTo(0x8021_2345L);
+        assertThat(t.iovaToPhys(0x80_4123_4567L)).isEqualTo(0x1_4123_4567L);
+        // an occupied block slot: -EEXIST, the block stays
+        assertThat(map(t, 0x4020_0000L, 0x9000_0000L, SZ_2M)).isEqualTo(Errno.EEXIST.neg());
+        assertThat(t.iovaToPhys(0x4020_0000L)).isEqualTo(0x8020_0000L);
+        assertThat(t.unmapPages(0x4020_0000L, SZ_2M, 1, new IotlbGather())).isEqualTo(SZ_2M);
+        assertThat(warnings.seen).hasSize(1);
+        assertThat(tlb.violations).isEmpty();
+    }
+
+    @Test
+    @DisplayName("a 2M block where a table of 4K pages is: the general walk replaces the table, as io-pgtable-arm does")
+    void blockOverTable() {
+        ArmLpaePageTable t = table(BITMAP_4K, 48, 48);
+        assertThat(map(t, 0x4000_0000L, 0x8000_0000L, SZ_2M)).isZero(); // builds L1 and L2
+        assertThat(map(t, 0x4020_3000L, 0x9000_3000L, SZ_4K)).isZero(); // an L3 table under the next 2M
+        assertThat(map(t, 0x4020_0000L, 0xA000_0000L, SZ_2M)).isZero();
+        assertThat(leafAt(t, 0x4020_0000L)).isEqualTo(0xA000_0000L | 0xE41L);
+        assertThat(t.iovaToPhys(0x4020_3000L)).isEqualTo(0xA000_3000L);
+    }
+
+    @Test
+    @DisplayName("a pgsize of two sizes (4K|2M, both in the bitmap): -EINVAL with the WARN, nothing mapped")
+    void twoSizesAtOnce() {
+        ArmLpaePageTable t = table(BITMAP_4K, 48, 48);
+        assertThat(map(t, 0x4000_0000L, 0x8000_0000L, SZ_2M)).isZero();
+        assertThat(map(t, 0x4020_0000L, 0x8020_0000L, SZ_2M | SZ_4K)).isEqualTo(Errno.EINVAL.neg());
+        assertThat(mapped.bytes).isZero();
+        assertThat(t.iovaToPhys(0x4020_0000L)).isZero();
+        assertThat(warnings.seen).hasSize(1);
     }
 }
