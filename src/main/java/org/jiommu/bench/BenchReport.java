@@ -13,13 +13,15 @@ import java.util.stream.Collectors;
 public final class BenchReport {
     /** Said under every table and in the JSON: what the reference columns are worth. */
     public static final String REFERENCE_NOTE = "Kernel columns: the kernel's own page-table code (io-pgtable-arm.c, "
-            + "generic_pt vtdss) compiled unmodified in user space, measured on " + KernelReference.SITTING
-            + " on this machine kind, with jiommu's JMH score of that same sitting. The ratio divides today's "
-            + "jiommu figure by that kernel figure: on another machine or another day it is only indicative "
-            + "(compare today's figure with the JMH column to see how far this host differs from that sitting). "
-            + "The dma-api row's kernel figure is a published dma_map_benchmark result of another machine and "
-            + "IOMMU (Arm Morello + SMMUv3, " + KernelReference.PUBLISHED_2025 + ", its date in brackets), with no "
-            + "JMH score of its sitting: only indicative of the order of magnitude.";
+            + "generic_pt vtdss) compiled unmodified in user space (tools/kernel-bench), measured on "
+            + KernelReference.SITTING + " on this machine kind, alternating with jiommu processes: each side's "
+            + "median of per-process medians (fastest-slowest process in brackets), and jiommu's own figure of that "
+            + "sitting. The ratio divides today's jiommu figure by that kernel median: on another machine or another "
+            + "day it is only indicative (compare today's figure with jiommu's of that sitting to see how far this "
+            + "host differs; on a shared VM a process can run up to 2x slower than the next, the kernel's C as "
+            + "much as the JVM). The dma-api row's kernel figure is a published dma_map_benchmark result of another "
+            + "machine and IOMMU (Arm Morello + SMMUv3, " + KernelReference.PUBLISHED_2025 + ", its date in "
+            + "brackets), with no jiommu figure of its sitting: only indicative of the order of magnitude.";
 
     private BenchReport() {
     }
@@ -28,27 +30,27 @@ public final class BenchReport {
     public static String table(List<BenchCase> cases, List<Result> results, String header) {
         Map<String, BenchCase> byName = cases.stream().collect(Collectors.toMap(BenchCase::name, Function.identity()));
         String kernelHead = "kernel " + KernelReference.SITTING;
-        String jmhHead = "JMH " + KernelReference.SITTING;
+        String sittingHead = "jiommu " + KernelReference.SITTING;
         StringBuilder sb = new StringBuilder(header).append('\n');
-        String fmt = "%-34s %20s  %17s  %14s  %11s%n";
-        sb.append(String.format(fmt, "case", "jiommu (median ± %)", kernelHead, jmhHead, "ratio"));
+        String fmt = "%-34s %20s  %22s  %22s  %6s%n";
+        sb.append(String.format(fmt, "case", "jiommu (median ± %)", kernelHead, sittingHead, "ratio"));
         for (Result r : results) {
             KernelReference k = byName.get(r.name()).reference();
             String figure = String.format("%s %s ± %.0f%%", number(r.median()), r.unit().label(), r.spreadPercent());
-            String kernel = k == null ? "-" : KernelReference.range(k.low(), k.high()) + " ns"
+            String kernel = k == null ? "-" : KernelReference.cell(k.median(), k.low(), k.high()) + " ns"
                     + (k.date().equals(KernelReference.SITTING) ? "" : " (" + k.date() + ")");
-            String jmh = k == null || !k.hasJmh() ? "-" : KernelReference.range(k.jmhLow(), k.jmhHigh()) + " ns";
-            String ratio = k == null ? "-" : ratio(r, k);
-            sb.append(String.format(fmt, r.name(), figure, kernel, jmh, ratio));
+            String sitting = k == null || !k.hasJiommu() ? "-"
+                    : KernelReference.cell(k.jiommuMedian(), k.jiommuLow(), k.jiommuHigh()) + " ns";
+            String ratio = k == null ? "-" : String.format("%.2f", ratio(r, k));
+            sb.append(String.format(fmt, r.name(), figure, kernel, sitting, ratio));
         }
         sb.append('\n').append(wrap(REFERENCE_NOTE, 100));
         return sb.toString();
     }
 
-    /** Today's ns per call over the kernel's range, e.g. "0.96-1.05" (below 1: faster than the kernel was). */
-    static String ratio(Result r, KernelReference k) {
-        double ns = r.nanosPerOp();
-        return String.format("%.2f-%.2f", ns / k.high(), ns / k.low());
+    /** Today's ns per call over the kernel's median (below 1: faster than the kernel was then). */
+    static double ratio(Result r, KernelReference k) {
+        return r.nanosPerOp() / k.median();
     }
 
     /** The whole run as one JSON document. */
@@ -91,15 +93,19 @@ public final class BenchReport {
                 ObjectNode kn = o.putObject("kernel");
                 kn.put("date", k.date());
                 kn.put("source", k.source());
+                kn.put("median", k.median());
                 kn.put("low", k.low());
                 kn.put("high", k.high());
-                if (k.hasJmh()) {
-                    kn.put("jiommuJmhLow", k.jmhLow());
-                    kn.put("jiommuJmhHigh", k.jmhHigh());
-                } else { // a published figure: no jiommu score of its sitting
-                    kn.putNull("jiommuJmhLow");
-                    kn.putNull("jiommuJmhHigh");
+                if (k.hasJiommu()) {
+                    kn.put("jiommuMedian", k.jiommuMedian());
+                    kn.put("jiommuLow", k.jiommuLow());
+                    kn.put("jiommuHigh", k.jiommuHigh());
+                } else { // a published figure: no jiommu figure of its sitting
+                    kn.putNull("jiommuMedian");
+                    kn.putNull("jiommuLow");
+                    kn.putNull("jiommuHigh");
                 }
+                o.put("ratio", ratio(r, k));
                 o.put("ratioLow", r.nanosPerOp() / k.high());
                 o.put("ratioHigh", r.nanosPerOp() / k.low());
             }

@@ -1,5 +1,7 @@
 package org.jiommu.bench;
 
+import static org.jiommu.bench.KernelReference.ns;
+
 import static org.jiommu.bench.PageTableFixtures.Format.ARM_LPAE_S1;
 import static org.jiommu.bench.PageTableFixtures.Format.VTD_SL;
 import static org.jiommu.bench.PageTableFixtures.Format.X86_FL;
@@ -34,20 +36,21 @@ public final class Cases {
     }
 
     private static void registerAll() {
-        // Page tables: kernel figures of the 2026-12-06 sitting (issue 17), ns per call:
-        // kernel median range, then jiommu's JMH score of the same sitting.
-        pgtable(ARM_LPAE_S1, MAP_4K, KernelReference.ioPgtableArm(23, 25, 26, 37));
-        pgtable(ARM_LPAE_S1, UNMAP_4K, KernelReference.ioPgtableArm(22, 28, 24, 27));
-        pgtable(ARM_LPAE_S1, MAP_256X4K, KernelReference.ioPgtableArm(668, 692, 220, 223));
-        pgtable(ARM_LPAE_S1, UNMAP_256X4K, KernelReference.ioPgtableArm(339, 355, 291, 312));
-        pgtable(ARM_LPAE_S1, MAP_2M, KernelReference.ioPgtableArm(23, 26, 26, 27));
-        pgtable(ARM_LPAE_S1, IOVA_TO_PHYS, KernelReference.ioPgtableArm(36, 45, 22, 27));
-        pgtable(VTD_SL, MAP_4K, KernelReference.genericPtVtdss(30, 35, 30, 34));
-        pgtable(VTD_SL, UNMAP_4K, KernelReference.genericPtVtdss(42, 63, 28, 31));
-        pgtable(VTD_SL, MAP_256X4K, KernelReference.genericPtVtdss(715, 816, 257, 302));
-        pgtable(VTD_SL, UNMAP_256X4K, KernelReference.genericPtVtdss(540, 822, 229, 291));
-        pgtable(VTD_SL, MAP_2M, KernelReference.genericPtVtdss(51, 65, 32, 36));
-        pgtable(VTD_SL, IOVA_TO_PHYS, KernelReference.genericPtVtdss(24, 25, 24, 30));
+        // Page tables: the 2026-12-07 sitting (docs/PERFORMANCE.md; tools/kernel-bench/paired.py,
+        // 8 kernel processes alternating with 8 jiommu JVMs per case): ns per call, the kernel's
+        // median, fastest and slowest process, then jiommu's of the same sitting.
+        pgtable(ARM_LPAE_S1, MAP_4K, KernelReference.ioPgtableArm(ns(13.4, 13.4, 13.7), ns(15.9, 13.6, 17.3)));
+        pgtable(ARM_LPAE_S1, UNMAP_4K, KernelReference.ioPgtableArm(ns(20.4, 10.8, 20.8), ns(16.2, 14.5, 22.6)));
+        pgtable(ARM_LPAE_S1, MAP_256X4K, KernelReference.ioPgtableArm(ns(311.1, 289.3, 439.2), ns(127.4, 121.5, 132.5)));
+        pgtable(ARM_LPAE_S1, UNMAP_256X4K, KernelReference.ioPgtableArm(ns(219.8, 212.3, 337.6), ns(149.2, 140.0, 175.5)));
+        pgtable(ARM_LPAE_S1, MAP_2M, KernelReference.ioPgtableArm(ns(11.4, 11.2, 12.5), ns(11.7, 9.9, 18.3))); // after mapOneLeaf
+        pgtable(ARM_LPAE_S1, IOVA_TO_PHYS, KernelReference.ioPgtableArm(ns(20.3, 20.0, 20.6), ns(12.6, 12.5, 13.1)));
+        pgtable(VTD_SL, MAP_4K, KernelReference.genericPtVtdss(ns(29.4, 28.9, 29.7), ns(15.5, 14.6, 30.0)));
+        pgtable(VTD_SL, UNMAP_4K, KernelReference.genericPtVtdss(ns(35.2, 34.5, 35.8), ns(17.0, 15.8, 17.7)));
+        pgtable(VTD_SL, MAP_256X4K, KernelReference.genericPtVtdss(ns(316.3, 301.9, 351.1), ns(142.6, 134.7, 228.4)));
+        pgtable(VTD_SL, UNMAP_256X4K, KernelReference.genericPtVtdss(ns(302.9, 294.4, 532.4), ns(149.3, 140.9, 200.0)));
+        pgtable(VTD_SL, MAP_2M, KernelReference.genericPtVtdss(ns(43.6, 37.7, 50.7), ns(13.0, 12.6, 21.1)));
+        pgtable(VTD_SL, IOVA_TO_PHYS, KernelReference.genericPtVtdss(ns(28.5, 25.0, 28.9), ns(16.0, 12.6, 21.1)));
         for (Op op : Op.values()) {
             pgtable(X86_FL, op, null); // no kernel figure for the x86 first-level format
         }
