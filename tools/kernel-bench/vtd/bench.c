@@ -32,37 +32,14 @@ extern unsigned long kshim_warn_count;
 extern unsigned long kshim_pr_err_count;
 extern unsigned long kshim_pages_live;
 
-/* ---- the fixture constants, as PageTableFixtures ---- */
-#define PAGES 100000
-#define CHUNK 256
-#define CHUNKS (PAGES / CHUNK)
-#define BLOCKS (4 * 512)
+#include "../cases.h"
+
 #define SZ_4K (1UL << 12)
 #define SZ_2M (1UL << 21)
 #define SZ_1G (1UL << 30)
-#define PAGE_BASE 0x4000000000UL  /* 256 GiB */
-#define BLOCK_BASE 0x8000000000UL /* 512 GiB */
-#define PA_BASE 0x100001000UL     /* 4K- but not 2M-aligned: never a 2M leaf */
-#define BLOCK_PA 0x100000000UL
 #define PROT_RW (IOMMU_READ | IOMMU_WRITE)
 /* top + one L2 per 512 GiB region (2) + L1: 1 for the pages, 4 for the blocks + 196 L0 */
 #define EXPECTED_TABLE_PAGES (1 + 2 + 1 + 4 + (PAGES + 511) / 512)
-
-enum op { MAP_4K, UNMAP_4K, MAP_256X4K, UNMAP_256X4K, MAP_2M, IOVA_TO_PHYS, NR_OPS };
-
-static const struct {
-	const char *id;
-	const char *what;
-	int ops;
-	bool needs_pages; /* the batch needs every 4K page mapped */
-} OPS[NR_OPS] = {
-	[MAP_4K] = { "map-4k", "one 4K page per map call, tables present", PAGES, false },
-	[UNMAP_4K] = { "unmap-4k", "one 4K page per unmap call", PAGES, true },
-	[MAP_256X4K] = { "map-256x4k", "256 x 4K pages per map call", CHUNKS, false },
-	[UNMAP_256X4K] = { "unmap-256x4k", "256 x 4K pages per unmap call", CHUNKS, true },
-	[MAP_2M] = { "map-2m", "one 2M leaf per map call", BLOCKS, false },
-	[IOVA_TO_PHYS] = { "iova-to-phys", "iova_to_phys of a mapped 4K page", PAGES, true },
-};
 
 static volatile u64 sink;
 
@@ -272,7 +249,7 @@ static u64 batch(struct table *t)
 		break;
 	case IOVA_TO_PHYS:
 		for (int i = 0; i < PAGES; i++)
-			sum += core_iova_to_phys(t, PAGE_BASE + i * SZ_4K + 0x123);
+			sum += core_iova_to_phys(t, PAGE_BASE + i * SZ_4K + IOVA_OFFSET);
 		break;
 	default:
 		die("bad op %d", t->op);
@@ -293,7 +270,7 @@ static void check_batch(struct table *t, u64 sum, size_t mapped_before)
 	case MAP_2M: want_mapped = (u64)BLOCKS * SZ_2M; break;
 	case IOVA_TO_PHYS:
 		for (u64 i = 0; i < PAGES; i++)
-			want += PA_BASE + i * SZ_4K + 0x123;
+			want += PA_BASE + i * SZ_4K + IOVA_OFFSET;
 		break;
 	default: break;
 	}
@@ -340,7 +317,7 @@ static void check_correctness(void)
 
 	map_pages_setup(t);
 	for (u64 i = 0; i < PAGES; i++) {
-		u64 iova = PAGE_BASE + i * SZ_4K + 0x123, want = PA_BASE + i * SZ_4K + 0x123;
+		u64 iova = PAGE_BASE + i * SZ_4K + IOVA_OFFSET, want = PA_BASE + i * SZ_4K + IOVA_OFFSET;
 		phys_addr_t got = core_iova_to_phys(t, iova);
 
 		if (got != want)
@@ -363,7 +340,7 @@ static void check_correctness(void)
 	/* the single-page path of map-4k */
 	t->mapped = 0;
 	if (core_map(t, PAGE_BASE, PA_BASE, SZ_4K, 1) || t->mapped != SZ_4K ||
-	    core_iova_to_phys(t, PAGE_BASE + 0x123) != PA_BASE + 0x123)
+	    core_iova_to_phys(t, PAGE_BASE + IOVA_OFFSET) != PA_BASE + IOVA_OFFSET)
 		die("single 4K map");
 	if (core_unmap(t, PAGE_BASE, SZ_4K, 1) != SZ_4K)
 		die("single 4K unmap");
