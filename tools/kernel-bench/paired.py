@@ -20,7 +20,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 CASES = ["map-4k", "unmap-4k", "map-256x4k", "unmap-256x4k", "map-2m", "iova-to-phys"]
-GROUP = {"arm": "arm-lpae-s1", "vtd": "vtd-sl"}
+GROUP = {"arm": "arm-lpae-s1", "vtd": "vtd-sl", "x86": "x86-fl"}
 
 
 def kernel_figure(args, fmt, case):
@@ -28,10 +28,10 @@ def kernel_figure(args, fmt, case):
         cmd = [args.arm_bench, "--case", case, "--warmup", str(args.w), "--iterations", str(args.m),
                "--iter-ms", str(args.ms), "--no-check"]
         pattern = r"^" + re.escape(case) + r"\s+([\d.]+)"
-    else:
-        cmd = [args.vtd_bench, "--cases", case, "--warmup", str(args.w), "--measured", str(args.m),
-               "--iter-ms", str(args.ms), "--no-fork"]
-        pattern = r"^vtd-sl/" + re.escape(case) + r"\s+\d+\s+([\d.]+)"
+    else:  # generic_pt: vtdss, or x86_64 built by vtd/run.sh --format x86_64
+        cmd = [args.vtd_bench if fmt == "vtd" else args.x86_bench, "--cases", case, "--warmup", str(args.w),
+               "--measured", str(args.m), "--iter-ms", str(args.ms), "--no-fork"]
+        pattern = r"^" + GROUP[fmt] + "/" + re.escape(case) + r"\s+\d+\s+([\d.]+)"
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     m = re.search(pattern, out, re.M)
     if not m:
@@ -53,7 +53,7 @@ def jiommu_figure(args, fmt, case):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("cases", nargs="+", metavar="FORMAT:CASE",
-                   help="arm or vtd, then one of " + ", ".join(CASES) + "; FORMAT:all for the six")
+                   help="arm, vtd or x86, then one of " + ", ".join(CASES) + "; FORMAT:all for the six")
     p.add_argument("-n", type=int, default=int(os.environ.get("N", "8")), help="processes per side (default 8)")
     p.add_argument("-w", type=int, default=3, help="warm-up iterations per process (default 3)")
     p.add_argument("-m", type=int, default=5, help="measured iterations per process (default 5)")
@@ -61,13 +61,15 @@ def main():
     p.add_argument("--jar", default=os.path.join(REPO, "target", "jiommu.jar"))
     p.add_argument("--arm-bench", default="/tmp/kbench-arm-build/bench", help="built by arm/run.sh --build-only")
     p.add_argument("--vtd-bench", default="/tmp/kbench-vtd-build/bench", help="built by vtd/run.sh --build-only")
+    p.add_argument("--x86-bench", default="/tmp/kbench-vtd-build/bench-x86_64",
+                   help="built by vtd/run.sh --format x86_64 --build-only")
     p.add_argument("--json", action="store_true", help="one JSON object per case instead of text")
     args = p.parse_args()
     specs = []
     for spec in args.cases:
         fmt, _, case = spec.partition(":")
         if fmt not in GROUP or (case not in CASES and case != "all"):
-            p.error("bad case %r (want arm|vtd:%s|all)" % (spec, "|".join(CASES)))
+            p.error("bad case %r (want arm|vtd|x86:%s|all)" % (spec, "|".join(CASES)))
         specs += [(fmt, c) for c in (CASES if case == "all" else [case])]
     for fmt, case in specs:
         ks, js = [], []

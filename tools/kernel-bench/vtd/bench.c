@@ -15,6 +15,10 @@
  * &mapped), ops->unmap_pages(iova, pgsize, pgcount, &gather),
  * ops->iova_to_phys(iova).  No core loop, no iotlb_sync between calls: the
  * gather is reset between batches, as jiommu does.
+ *
+ * The format is chosen at compile time: by default vtdss (cases vtd-sl/...);
+ * with -DKBENCH_FMT_X86_64 the x86-64 first-level format (generic_pt x86_64,
+ * the VT-d driver's first-stage domain; cases x86-fl/..., jiommu's group name).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -34,11 +38,23 @@ extern unsigned long kshim_pages_live;
 
 #include "../cases.h"
 
+#ifdef KBENCH_FMT_X86_64
+#define GROUP "x86-fl/"
+#define FMT_DESC "x86_64 (VT-d first stage: hw_max_vasz_lg2=48, top_level=3, hw_max_oasz_lg2=52, " \
+	"SIGN_EXTEND|FLUSH_RANGE, coherent)"
+#else
+#define GROUP "vtd-sl/"
+#define FMT_DESC "vtdss (hw_max_vasz_lg2=48, top_level=3, hw_max_oasz_lg2=52, FLUSH_RANGE, coherent)"
+#endif
+
 #define SZ_4K (1UL << 12)
 #define SZ_2M (1UL << 21)
 #define SZ_1G (1UL << 30)
 #define PROT_RW (IOMMU_READ | IOMMU_WRITE)
-/* top + one L2 per 512 GiB region (2) + L1: 1 for the pages, 4 for the blocks + 196 L0 */
+/*
+ * top + one L2 per 512 GiB region (2) + L1: 1 for the pages, 4 for the blocks + 196 L0;
+ * the same for x86_64 (4 levels of 512 entries; both ranges lie in the lower half).
+ */
 #define EXPECTED_TABLE_PAGES (1 + 2 + 1 + 4 + (PAGES + 511) / 512)
 
 static volatile u64 sink;
@@ -65,13 +81,24 @@ static void bench_iotlb_sync(struct iommu_domain *domain, struct iommu_iotlb_gat
 	iommu_put_pages_list(&gather->freelist);
 }
 
+#ifdef KBENCH_FMT_X86_64
+static const struct iommu_domain_ops x86_64_domain_ops = {
+	IOMMU_PT_DOMAIN_OPS(x86_64),
+	.iotlb_sync = bench_iotlb_sync,
+};
+#else
 static const struct iommu_domain_ops vtdss_domain_ops = {
 	IOMMU_PT_DOMAIN_OPS(vtdss),
 	.iotlb_sync = bench_iotlb_sync,
 };
+#endif
 
 struct table {
+#ifdef KBENCH_FMT_X86_64
+	struct pt_iommu_x86_64 pt; /* pt.iommu.domain is the iommu_domain */
+#else
 	struct pt_iommu_vtdss pt; /* pt.iommu.domain is the iommu_domain */
+#endif
 	struct iommu_domain *domain;
 	struct iommu_iotlb_gather gather;
 	size_t mapped;
@@ -151,6 +178,46 @@ static void unmap_blocks(struct table *t)
 	t->blocks_mapped = false;
 }
 
+#ifdef KBENCH_FMT_X86_64
+/* As intel_iommu_domain_alloc_first_stage() on a coherent IOMMU with 4-level first-stage paging. */
+static struct table *table_new(enum op op)
+{
+	struct pt_iommu_x86_64_cfg cfg = {
+		.common.hw_max_vasz_lg2 = 48,
+		.common.hw_max_oasz_lg2 = 52,
+		.common.features = BIT(PT_FEAT_SIGN_EXTEND) | BIT(PT_FEAT_FLUSH_RANGE),
+		.top_level = 3, /* 4 levels */
+	};
+	struct pt_iommu_x86_64_hw_info info;
+	struct table *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		die("out of memory");
+	t->op = op;
+	t->pt.iommu.nid = NUMA_NO_NODE;
+	ret = pt_iommu_x86_64_init(&t->pt, &cfg, GFP_KERNEL);
+	if (ret)
+		die("pt_iommu_x86_64_init() = %d", ret);
+	t->domain = &t->pt.iommu.domain;
+	t->domain->ops = &x86_64_domain_ops;
+	pt_iommu_x86_64_hw_info(&t->pt, &info);
+	if (info.levels != 4)
+		die("expected a 4-level table, got %u levels", info.levels);
+	if ((t->domain->pgsize_bitmap & (SZ_4K | SZ_2M | SZ_1G)) != (SZ_4K | SZ_2M | SZ_1G))
+		die("pgsize_bitmap %#lx lacks 4K/2M/1G", t->domain->pgsize_bitmap);
+	iommu_iotlb_gather_init(&t->gather);
+	/*
+	 * Build every intermediate table once, leaving the leaves empty
+	 * (unmapping page by page frees no table).
+	 */
+	map_pages_setup(t);
+	unmap_pages_one_by_one(t);
+	map_blocks(t);
+	unmap_blocks(t);
+	return t;
+}
+#else
 static struct table *table_new(enum op op)
 {
 	struct pt_iommu_vtdss_cfg cfg = {
@@ -188,6 +255,7 @@ static struct table *table_new(enum op op)
 	unmap_blocks(t);
 	return t;
 }
+#endif
 
 static void table_free(struct table *t)
 {
@@ -285,6 +353,38 @@ static void check_batch(struct table *t, u64 sum, size_t mapped_before)
 
 /* ---- correctness, once before any timing ---- */
 
+#ifdef KBENCH_FMT_X86_64
+/*
+ * Walk the x86-64 4-level table by hand (SDM layout: P bit 0, PS bit 7 in PDPTE/PDE,
+ * address bits 51:12): level of the leaf for iova, or -1.
+ */
+static int leaf_level(struct table *t, u64 iova, u64 *entry_out)
+{
+	struct pt_iommu_x86_64_hw_info info;
+	const u64 *table;
+
+	pt_iommu_x86_64_hw_info(&t->pt, &info);
+	table = (const u64 *)(uintptr_t)info.gcr3_pt;
+	for (int level = info.levels - 1; level >= 0; level--) {
+		u64 e = table[(iova >> (12 + 9 * level)) & 511];
+
+		if (!(e & 1)) /* not present */
+			return -1;
+		if (level == 0 || (e & 0x80)) {
+			*entry_out = e;
+			return level;
+		}
+		table = (const u64 *)(uintptr_t)(e & 0x000ffffffffff000ULL);
+	}
+	return -1;
+}
+/* A writeable leaf: P|RW|U|A|D (x86_64's IOMMU_READ|IOMMU_WRITE), PS above level 0, no XD. */
+#define LEAF_MASK 0x80000000000000e7ULL
+#define LEAF_4K_RW 0x67ULL
+#define LEAF_2M_RW 0xe7ULL
+#define LEAF_4K_DESC "4K P|RW|U|A|D"
+#define LEAF_2M_DESC "2M P|RW|U|A|D|PS"
+#else
 /* Walk the VT-d second-stage table by hand (spec layout): level of the leaf for iova, or -1. */
 static int leaf_level(struct table *t, u64 iova, u64 *entry_out)
 {
@@ -306,6 +406,12 @@ static int leaf_level(struct table *t, u64 iova, u64 *entry_out)
 	}
 	return -1;
 }
+#define LEAF_MASK 0x83ULL
+#define LEAF_4K_RW 0x3ULL
+#define LEAF_2M_RW 0x83ULL
+#define LEAF_4K_DESC "4K R|W"
+#define LEAF_2M_DESC "2M R|W|PS"
+#endif
 
 static void check_correctness(void)
 {
@@ -323,8 +429,8 @@ static void check_correctness(void)
 		if (got != want)
 			die("iova_to_phys(%#llx) = %#llx, want %#llx", (unsigned long long)iova,
 			    (unsigned long long)got, (unsigned long long)want);
-		if (leaf_level(t, iova, &e) != 0 || (e & 0x83) != 0x3)
-			die("page %llu is not a 4K R|W leaf (entry %#llx)", (unsigned long long)i,
+		if (leaf_level(t, iova, &e) != 0 || (e & LEAF_MASK) != LEAF_4K_RW)
+			die("page %llu is not a " LEAF_4K_DESC " leaf (entry %#llx)", (unsigned long long)i,
 			    (unsigned long long)e);
 	}
 	if (core_iova_to_phys(t, PAGE_BASE + PAGES * SZ_4K))
@@ -360,8 +466,8 @@ static void check_correctness(void)
 
 		if (core_iova_to_phys(t, iova) != want)
 			die("iova_to_phys of 2M block %llu", (unsigned long long)b);
-		if (leaf_level(t, iova, &e) != 1 || (e & 0x83) != 0x83)
-			die("block %llu is not a 2M R|W|PS leaf (entry %#llx)", (unsigned long long)b,
+		if (leaf_level(t, iova, &e) != 1 || (e & LEAF_MASK) != LEAF_2M_RW)
+			die("block %llu is not a " LEAF_2M_DESC " leaf (entry %#llx)", (unsigned long long)b,
 			    (unsigned long long)e);
 	}
 	for (u64 b = 0; b < BLOCKS; b++)
@@ -471,7 +577,7 @@ static void run_case(enum op op, const struct budget *b)
 	{
 		double wm = median(wall, b->measured), cm = median(cpu, b->measured);
 
-		printf("vtd-sl/%-13s %7d %9.1f [%7.1f .. %7.1f] %9.1f [%7.1f .. %7.1f] %6d\n", OPS[op].id,
+		printf(GROUP "%-13s %7d %9.1f [%7.1f .. %7.1f] %9.1f [%7.1f .. %7.1f] %6d\n", OPS[op].id,
 		       OPS[op].ops, wm, wall[0], wall[b->measured - 1], cm, cpu[0],
 		       cpu[b->measured - 1], total);
 	}
@@ -487,7 +593,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: bench [--cases LIST] [--warmup N] [--measured N] [--iter-ms MS]\n"
 		"             [--quick] [--cpu-clock] [--no-fork] [--list]\n"
-		"  --cases LIST  comma-separated, e.g. map-4k,vtd-sl/unmap-4k (default: all six; also --case)\n"
+		"  --cases LIST  comma-separated, e.g. map-4k," GROUP "unmap-4k (default: all six; also --case)\n"
 		"  --warmup N    warm-up iterations, not recorded (default 5, as jiommu bench)\n"
 		"  --measured N  measured iterations (default 10; also --iterations)\n"
 		"  --iter-ms MS  timed work per iteration, >= 1 batch; 0 = one batch (default 500)\n"
@@ -509,8 +615,8 @@ static int parse_int(const char *s, const char *opt, int min_value)
 
 static int op_by_name(const char *name)
 {
-	if (!strncmp(name, "vtd-sl/", 7))
-		name += 7;
+	if (!strncmp(name, GROUP, strlen(GROUP)))
+		name += strlen(GROUP);
 	for (int i = 0; i < NR_OPS; i++)
 		if (!strcmp(name, OPS[i].id))
 			return i;
@@ -560,7 +666,7 @@ int main(int argc, char **argv)
 			fork_cases = false;
 		} else if (!strcmp(a, "--list")) {
 			for (int k = 0; k < NR_OPS; k++)
-				printf("vtd-sl/%-13s %s\n", OPS[k].id, OPS[k].what);
+				printf(GROUP "%-13s %s\n", OPS[k].id, OPS[k].what);
 			return 0;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
@@ -574,8 +680,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < NR_OPS; k++)
 			selected[k] = true;
 
-	printf("generic_pt vtdss (hw_max_vasz_lg2=48, top_level=3, hw_max_oasz_lg2=52, FLUSH_RANGE, coherent)"
-	       "%s\n", IS_ENABLED(CONFIG_DEBUG_GENERIC_PT) ? " [CONFIG_DEBUG_GENERIC_PT: not for timing]" : "");
+	printf("generic_pt " FMT_DESC "%s\n", IS_ENABLED(CONFIG_DEBUG_GENERIC_PT) ? " [CONFIG_DEBUG_GENERIC_PT: not for timing]" : "");
 	if (b.iter_ms)
 		printf("budget: %d warm-up + %d measured iterations of >= %d ms timed work",
 		       b.warmup, b.measured, b.iter_ms);
