@@ -13,7 +13,7 @@ import java.util.stream.Collectors;
 public final class BenchReport {
     /** Said under every table and in the JSON: what the reference columns are worth. */
     public static final String REFERENCE_NOTE = "Kernel columns: the kernel's own page-table code (io-pgtable-arm.c, "
-            + "generic_pt vtdss) compiled unmodified in user space (tools/kernel-bench), measured on "
+            + "generic_pt vtdss and x86_64) compiled unmodified in user space (tools/kernel-bench), measured on "
             + KernelReference.SITTING + " on this machine kind, alternating with jiommu processes: each side's "
             + "median of per-process medians (fastest-slowest process in brackets), and jiommu's own figure of that "
             + "sitting. The ratio divides today's jiommu figure by that kernel median: on another machine or another "

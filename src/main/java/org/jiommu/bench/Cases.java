@@ -51,9 +51,12 @@ public final class Cases {
         pgtable(VTD_SL, UNMAP_256X4K, KernelReference.genericPtVtdss(ns(302.9, 294.4, 532.4), ns(149.3, 140.9, 200.0)));
         pgtable(VTD_SL, MAP_2M, KernelReference.genericPtVtdss(ns(43.6, 37.7, 50.7), ns(13.0, 12.6, 21.1)));
         pgtable(VTD_SL, IOVA_TO_PHYS, KernelReference.genericPtVtdss(ns(28.5, 25.0, 28.9), ns(16.0, 12.6, 21.1)));
-        for (Op op : Op.values()) {
-            pgtable(X86_FL, op, null); // no kernel figure for the x86 first-level format
-        }
+        pgtable(X86_FL, MAP_4K, KernelReference.genericPtX86_64(ns(30.1, 28.6, 34.7), ns(14.7, 14.1, 25.8)));
+        pgtable(X86_FL, UNMAP_4K, KernelReference.genericPtX86_64(ns(39.7, 39.0, 61.2), ns(17.4, 16.3, 26.2)));
+        pgtable(X86_FL, MAP_256X4K, KernelReference.genericPtX86_64(ns(419.6, 373.9, 591.6), ns(148.4, 124.6, 224.5)));
+        pgtable(X86_FL, UNMAP_256X4K, KernelReference.genericPtX86_64(ns(519.1, 302.8, 550.2), ns(198.8, 142.5, 212.6)));
+        pgtable(X86_FL, MAP_2M, KernelReference.genericPtX86_64(ns(47.4, 35.4, 53.2), ns(13.1, 11.4, 20.8)));
+        pgtable(X86_FL, IOVA_TO_PHYS, KernelReference.genericPtX86_64(ns(27.9, 27.4, 28.9), ns(17.2, 12.5, 18.4)));
         // DMA translation through a driver-programmed unit (targets: hit >= 50 M/s, walk >= 15 M/s).
         add("vtd-dma/translate-hit", "VT-d scalable mode: DMA translate, IOTLB hit", Unit.MOPS_PER_S, null,
                 () -> TranslateFixture.vtd(true, true));

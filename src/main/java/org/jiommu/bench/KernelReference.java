@@ -32,6 +32,10 @@ public record KernelReference(String date, double median, double low, double hig
         return new KernelReference(SITTING, k[0], k[1], k[2], j[0], j[1], j[2], "generic_pt vtdss");
     }
 
+    static KernelReference genericPtX86_64(double[] k, double[] j) {
+        return new KernelReference(SITTING, k[0], k[1], k[2], j[0], j[1], j[2], "generic_pt x86_64");
+    }
+
     /** Median, fastest, slowest. */
     static double[] ns(double median, double low, double high) {
         return new double[] {median, low, high};
