@@ -36,6 +36,7 @@ sfence) WMB_DEF=-DKBENCH_WMB_SFENCE ;;
 *) echo "run.sh: --wmb compiler|sfence" >&2; exit 2 ;;
 esac
 
+[ -d "$SRC" ] || { echo "run.sh: no kernel source dir $SRC (give --src DIR: a tree with the files README.md lists)" >&2; exit 2; }
 SRC=$(cd "$SRC" && pwd)
 REPO_TOP=$(cd "$HERE/../../.." && pwd)
 case "$BUILD/" in
@@ -47,7 +48,7 @@ for f in drivers/iommu/io-pgtable-arm.c drivers/iommu/io-pgtable-arm.h drivers/i
 	[ -f "$SRC/$f" ] || { echo "run.sh: missing $SRC/$f" >&2; exit 2; }
 done
 
-# Kernel flags as the brief gives them (no -D__KERNEL__: nothing needs it).
+# Kernel-like flags (no -D__KERNEL__: nothing needs it).
 KCFLAGS="-O2 -fno-strict-aliasing -fno-common -fwrapv -std=gnu11 ${KCFLAGS_EXTRA:-}"
 
 # Only the files used are copied, so that the quoted "iommu-pages.h" of io-pgtable-arm.c
