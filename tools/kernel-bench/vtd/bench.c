@@ -178,9 +178,13 @@ static void unmap_blocks(struct table *t)
 	t->blocks_mapped = false;
 }
 
+/*
+ * The format's part of allocating the domain: pt_iommu_<fmt>_init() with the driver's
+ * configuration, the domain ops, and a check that the table has 4 levels.
+ */
 #ifdef KBENCH_FMT_X86_64
 /* As intel_iommu_domain_alloc_first_stage() on a coherent IOMMU with 4-level first-stage paging. */
-static struct table *table_new(enum op op)
+static void pt_init(struct table *t)
 {
 	struct pt_iommu_x86_64_cfg cfg = {
 		.common.hw_max_vasz_lg2 = 48,
@@ -189,36 +193,17 @@ static struct table *table_new(enum op op)
 		.top_level = 3, /* 4 levels */
 	};
 	struct pt_iommu_x86_64_hw_info info;
-	struct table *t = calloc(1, sizeof(*t));
-	int ret;
+	int ret = pt_iommu_x86_64_init(&t->pt, &cfg, GFP_KERNEL);
 
-	if (!t)
-		die("out of memory");
-	t->op = op;
-	t->pt.iommu.nid = NUMA_NO_NODE;
-	ret = pt_iommu_x86_64_init(&t->pt, &cfg, GFP_KERNEL);
 	if (ret)
 		die("pt_iommu_x86_64_init() = %d", ret);
-	t->domain = &t->pt.iommu.domain;
-	t->domain->ops = &x86_64_domain_ops;
+	t->pt.iommu.domain.ops = &x86_64_domain_ops;
 	pt_iommu_x86_64_hw_info(&t->pt, &info);
 	if (info.levels != 4)
 		die("expected a 4-level table, got %u levels", info.levels);
-	if ((t->domain->pgsize_bitmap & (SZ_4K | SZ_2M | SZ_1G)) != (SZ_4K | SZ_2M | SZ_1G))
-		die("pgsize_bitmap %#lx lacks 4K/2M/1G", t->domain->pgsize_bitmap);
-	iommu_iotlb_gather_init(&t->gather);
-	/*
-	 * Build every intermediate table once, leaving the leaves empty
-	 * (unmapping page by page frees no table).
-	 */
-	map_pages_setup(t);
-	unmap_pages_one_by_one(t);
-	map_blocks(t);
-	unmap_blocks(t);
-	return t;
 }
 #else
-static struct table *table_new(enum op op)
+static void pt_init(struct table *t)
 {
 	struct pt_iommu_vtdss_cfg cfg = {
 		.common.hw_max_vasz_lg2 = 48,
@@ -227,21 +212,27 @@ static struct table *table_new(enum op op)
 		.top_level = 3, /* 4 levels */
 	};
 	struct pt_iommu_vtdss_hw_info info;
+	int ret = pt_iommu_vtdss_init(&t->pt, &cfg, GFP_KERNEL);
+
+	if (ret)
+		die("pt_iommu_vtdss_init() = %d", ret);
+	t->pt.iommu.domain.ops = &vtdss_domain_ops;
+	pt_iommu_vtdss_hw_info(&t->pt, &info);
+	if (info.aw != 2)
+		die("expected a 4-level table (aw 2), got aw %u", info.aw);
+}
+#endif
+
+static struct table *table_new(enum op op)
+{
 	struct table *t = calloc(1, sizeof(*t));
-	int ret;
 
 	if (!t)
 		die("out of memory");
 	t->op = op;
 	t->pt.iommu.nid = NUMA_NO_NODE;
-	ret = pt_iommu_vtdss_init(&t->pt, &cfg, GFP_KERNEL);
-	if (ret)
-		die("pt_iommu_vtdss_init() = %d", ret);
+	pt_init(t);
 	t->domain = &t->pt.iommu.domain;
-	t->domain->ops = &vtdss_domain_ops;
-	pt_iommu_vtdss_hw_info(&t->pt, &info);
-	if (info.aw != 2)
-		die("expected a 4-level table (aw 2), got aw %u", info.aw);
 	if ((t->domain->pgsize_bitmap & (SZ_4K | SZ_2M | SZ_1G)) != (SZ_4K | SZ_2M | SZ_1G))
 		die("pgsize_bitmap %#lx lacks 4K/2M/1G", t->domain->pgsize_bitmap);
 	iommu_iotlb_gather_init(&t->gather);
@@ -255,7 +246,6 @@ static struct table *table_new(enum op op)
 	unmap_blocks(t);
 	return t;
 }
-#endif
 
 static void table_free(struct table *t)
 {
