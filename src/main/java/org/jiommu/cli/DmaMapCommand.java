@@ -51,12 +51,16 @@ final class DmaMapCommand implements Callable<Integer> {
                 "compiled it (default " + DmaMapBenchmark.Options.DEFAULT_JIT_SECONDS + "; 0: none)"})
     double jitWarmup = DmaMapBenchmark.Options.DEFAULT_JIT_SECONDS;
 
+    @Option(names = "--devices", paramLabel = "N", description = {"endpoints, each its own group and DMA domain;"
+            + " thread t maps for endpoint t mod N (default 1, as the kernel tool: every thread on one device)"})
+    int devices = 1;
+
     @Override
     public Integer call() throws InterruptedException {
         DmaMapBenchmark.Options o;
         try {
             o = new DmaMapBenchmark.Options(threads, granule, seconds, loops, !lazy, DmaDirection.BIDIRECTIONAL, warmup,
-                    jitWarmup);
+                    jitWarmup, devices);
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("jiommu: " + e.getMessage());
             spec.commandLine().getErr().flush();

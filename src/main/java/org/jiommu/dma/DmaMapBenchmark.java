@@ -16,7 +16,10 @@ import org.jiommu.platform.UnitSpec;
  * The kernel's {@code dma_map_benchmark} (kernel/dma/map_benchmark.c) on the model: threads
  * map and unmap a buffer of {@code granule} pages in a loop for a number of seconds against one
  * VT-d PCI device, each thread on its own CPU (so its own IOVA caches and flush-queue ring);
- * the result is the mean and standard deviation of the map and of the unmap latency.
+ * the result is the mean and standard deviation of the map and of the unmap latency. With
+ * {@code devices} > 1 the machine has that many endpoints, each behind its own root port (its own
+ * group and DMA domain), and thread {@code t} maps for endpoint {@code t mod devices}: the kernel
+ * tool run on several devices at once.
  *
  * <p>Figures are wall-clock and depend on the machine and its load: this class reports, it
  * never asserts speed.
@@ -36,9 +39,11 @@ public final class DmaMapBenchmark {
      * @param jitSeconds how long every thread runs the loop untimed, all at once, after that
      *     warm-up: the JIT compiles the path meanwhile (a JVM's warm-up, as JMH's warm-up
      *     iterations; the kernel tool runs compiled C and needs none); 0 for none
+     * @param devices endpoints (1..{@value #MAX_DEVICES}), each with its own default domain;
+     *     thread {@code t} uses endpoint {@code t mod devices}
      */
     public record Options(int threads, int granulePages, double seconds, long maxLoops, boolean strict,
-                          DmaDirection dir, int warmup, double jitSeconds) {
+                          DmaDirection dir, int warmup, double jitSeconds, int devices) {
         /** The default warm-up: {@link #WARMUP_BUFFERS} buffers per thread. */
         public static final int DEFAULT_WARMUP = WARMUP_BUFFERS;
         /**
@@ -46,13 +51,22 @@ public final class DmaMapBenchmark {
          * steady rate 3 to 4 s after the start (the first second runs at about a third of it).
          */
         public static final double DEFAULT_JIT_SECONDS = 4;
+        /** Endpoints at most (one root port each, device numbers 0x10..0x1f of the root bus). */
+        public static final int MAX_DEVICES = 16;
 
         public Options {
             if (threads < 1 || threads > 64 || granulePages < 1 || granulePages > 1024 || seconds < 0 || maxLoops < 0
-                    || warmup < 0 || warmup > 1 << 16 || !(jitSeconds >= 0 && jitSeconds <= 600)) {
+                    || warmup < 0 || warmup > 1 << 16 || !(jitSeconds >= 0 && jitSeconds <= 600) || devices < 1
+                    || devices > MAX_DEVICES) {
                 throw new IllegalArgumentException("threads 1..64, granule 1..1024 pages, seconds >= 0, warm-up 0..65536,"
-                        + " JIT warm-up 0..600 s");
+                        + " JIT warm-up 0..600 s, devices 1.." + MAX_DEVICES);
             }
+        }
+
+        /** One device, as the kernel tool. */
+        public Options(int threads, int granulePages, double seconds, long maxLoops, boolean strict, DmaDirection dir,
+                       int warmup, double jitSeconds) {
+            this(threads, granulePages, seconds, maxLoops, strict, dir, warmup, jitSeconds, 1);
         }
 
         /** With the default buffer warm-up and no JIT warm-up (short runs: tests). */
@@ -78,11 +92,14 @@ public final class DmaMapBenchmark {
                          double unmapStddevNs, double cpuNsPerPair) {
         /** The kernel tool's two lines, in ns instead of its 100 ns units, and the CPU time per pair. */
         public String format() {
-            return String.format("dma_map_benchmark: %s, threads %d, granule %d page(s), %d loops%n"
+            return String.format("dma_map_benchmark: %s, threads %d,%s granule %d page(s), %d loops%n"
                             + "average map latency: %.1f ns, standard deviation %.1f%n"
                             + "average unmap latency: %.1f ns, standard deviation %.1f%n"
                             + "thread CPU time per map+unmap pair: %.1f ns%n%s%s",
-                    options.strict() ? "strict" : "lazy (DMA-FQ)", options.threads(), options.granulePages(), loops,
+                    options.strict() ? "strict" : "lazy (DMA-FQ)", options.threads(),
+                    options.devices() == 1 ? "" : " devices " + options.devices() + " (thread t on device t mod "
+                            + options.devices() + ", each its own domain),",
+                    options.granulePages(), loops,
                     mapMeanNs, mapStddevNs, unmapMeanNs, unmapStddevNs, cpuNsPerPair,
                     (options.warmup() > 0
                             ? "note: each thread first mapped and held " + options.warmup()
@@ -115,30 +132,57 @@ public final class DmaMapBenchmark {
     private DmaMapBenchmark() {
     }
 
-    /** A booted machine with the device and the DMA layer on it. */
-    public record Machine(Platform platform, PciDevice dev, DmaIommu dma) {
+    /**
+     * A booted machine with its endpoints and the DMA layer on it.
+     *
+     * @param devs the endpoints, each behind its own root port (so its own group and default domain)
+     */
+    public record Machine(Platform platform, List<PciDevice> devs, DmaIommu dma) {
+        /** The first endpoint (the only one of a one-device machine). */
+        public PciDevice dev() {
+            return devs.get(0);
+        }
+
+        /** The endpoint the thread of CPU {@code cpu} maps for. */
+        public PciDevice devOf(int cpu) {
+            return devs.get(cpu % devs.size());
+        }
     }
 
     /** One scalable-mode 48-bit VT-d unit, one PCIe endpoint using the DMA API, {@code cpus} CPUs. */
     public static Machine machine(boolean strict, int cpus) {
+        return machine(strict, cpus, 1);
+    }
+
+    /** As {@link #machine(boolean, int)} with {@code devices} endpoints, each behind its own root port. */
+    public static Machine machine(boolean strict, int cpus, int devices) {
         long mem = 16L << 30;
         // the registered vtd kind, from the options a scenario file would give
         Platform p = Platform.build(mem, CoreConfig.builder().strict(strict).build(), List.of(new UnitSpec("dmar0",
                 "vtd", Map.of("scalable", true, "address-width", 48L))));
         IommuUnits vtd = p.unitsNamed("dmar0");
-        PciDevice dev = vtd.topology().rootBus(0, 0).rootPort("rp0", 0x1c, 0, 1, Acs.ISOLATED)
-                .endpoint("bench", 0, 0, false, 0, false, Acs.NONE);
-        p.describe(dev, "dmar0");
-        vtd.enumerate(new IommuUnits.Firmware(dev, "dmar0", List.of(), List.of(), false), false);
+        List<PciDevice> devs = new ArrayList<>();
+        for (int i = 0; i < devices; i++) {
+            // the first as it always was (rp0 at 00:1c.0); more at 00:10.0, 00:11.0, ... on buses 2, 3, ...
+            PciDevice dev = vtd.topology().rootBus(0, 0).rootPort("rp" + i, i == 0 ? 0x1c : 0x10 + i - 1, 0, 1 + i,
+                    Acs.ISOLATED).endpoint(i == 0 ? "bench" : "bench" + i, 0, 0, false, 0, false, Acs.NONE);
+            p.describe(dev, "dmar0");
+            vtd.enumerate(new IommuUnits.Firmware(dev, "dmar0", List.of(), List.of(), false), false);
+            devs.add(dev);
+        }
         p.start();
-        p.core().deviceUseDefaultDomain(dev);
+        for (PciDevice dev : devs) {
+            p.core().deviceUseDefaultDomain(dev);
+        }
         DmaIommu dma = new DmaIommu(p.core(), p.memory(), new SimClock(), DmaIommu.Config.defaults(mem, cpus));
-        dma.dmaSetMask(dev, -1L);
-        return new Machine(p, dev, dma);
+        for (PciDevice dev : devs) {
+            dma.dmaSetMask(dev, -1L);
+        }
+        return new Machine(p, List.copyOf(devs), dma);
     }
 
     public static Result run(Options o) throws InterruptedException {
-        Machine m = machine(o.strict(), o.threads());
+        Machine m = machine(o.strict(), o.threads(), o.devices());
         long size = o.granulePages() * 4096L;
         Sums[] sums = new Sums[o.threads()];
         AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -157,30 +201,32 @@ public final class DmaMapBenchmark {
             Thread th = new Thread(() -> {
                 Sums s = new Sums();
                 sums[cpu] = s; // read by the main thread after join
+                PciDevice dev = m.devOf(cpu);
                 try {
                     m.dma().bindCpu(cpu);
                     long[] held;
                     turn[cpu].acquire(); // each thread takes its warm-up IOVAs in turn, CPU 0 first
                     try {
-                        held = warmMap(m, buf, size, o.dir(), o.warmup() == 0 ? 0 : Math.max(1, o.warmup() / o.granulePages()));
+                        held = warmMap(m, dev, buf, size, o.dir(),
+                                o.warmup() == 0 ? 0 : Math.max(1, o.warmup() / o.granulePages()));
                     } finally {
                         turn[cpu + 1].release();
                     }
                     start.await();
-                    warmUnmap(m, held, size, o.dir());
+                    warmUnmap(m, dev, held, size, o.dir());
                     start.await();
-                    jitWarmUp(m, buf, size, o);
+                    jitWarmUp(m, dev, buf, size, o);
                     start.await();
                     long cpu0 = cpuClock ? mx.getCurrentThreadCpuTime() : 0;
                     long deadline = System.nanoTime() + (long) (o.seconds() * 1e9);
                     do {
                         long t0 = System.nanoTime();
-                        long iova = m.dma().dmaMapSingle(m.dev(), buf, size, o.dir());
+                        long iova = m.dma().dmaMapSingle(dev, buf, size, o.dir());
                         long t1 = System.nanoTime();
                         if (iova == DmaIommu.DMA_MAPPING_ERROR) {
                             throw new IllegalStateException("dma_map_single failed");
                         }
-                        m.dma().dmaUnmapSingle(m.dev(), iova, size, o.dir());
+                        m.dma().dmaUnmapSingle(dev, iova, size, o.dir());
                         long t2 = System.nanoTime();
                         double map = t1 - t0;
                         double unmap = t2 - t1;
@@ -222,18 +268,18 @@ public final class DmaMapBenchmark {
     }
 
     /** The untimed loop of {@link Options#jitSeconds}: the same calls as the timed one. */
-    private static void jitWarmUp(Machine m, long buf, long size, Options o) {
+    private static void jitWarmUp(Machine m, PciDevice dev, long buf, long size, Options o) {
         if (o.jitSeconds() <= 0) {
             return;
         }
         long deadline = System.nanoTime() + (long) (o.jitSeconds() * 1e9);
         do {
             for (int i = 0; i < 64; i++) {
-                long iova = m.dma().dmaMapSingle(m.dev(), buf, size, o.dir());
+                long iova = m.dma().dmaMapSingle(dev, buf, size, o.dir());
                 if (iova == DmaIommu.DMA_MAPPING_ERROR) {
                     throw new IllegalStateException("dma_map_single failed in the JIT warm-up");
                 }
-                m.dma().dmaUnmapSingle(m.dev(), iova, size, o.dir());
+                m.dma().dmaUnmapSingle(dev, iova, size, o.dir());
             }
         } while (System.nanoTime() < deadline);
     }
@@ -252,9 +298,14 @@ public final class DmaMapBenchmark {
      * block), as in the kernel. The pairs are not counted.
      */
     static long[] warmMap(Machine m, long buf, long size, DmaDirection dir, int n) {
+        return warmMap(m, m.dev(), buf, size, dir, n);
+    }
+
+    /** {@link #warmMap(Machine, long, long, DmaDirection, int)} for endpoint {@code dev}. */
+    static long[] warmMap(Machine m, PciDevice dev, long buf, long size, DmaDirection dir, int n) {
         long[] held = new long[n];
         for (int i = 0; i < n; i++) {
-            held[i] = m.dma().dmaMapSingle(m.dev(), buf, size, dir);
+            held[i] = m.dma().dmaMapSingle(dev, buf, size, dir);
             if (held[i] == DmaIommu.DMA_MAPPING_ERROR) {
                 throw new IllegalStateException("dma_map_single failed in the warm-up");
             }
@@ -269,8 +320,13 @@ public final class DmaMapBenchmark {
      * every CPU's ring into the caches of the CPU it runs on.
      */
     static void warmUnmap(Machine m, long[] held, long size, DmaDirection dir) {
+        warmUnmap(m, m.dev(), held, size, dir);
+    }
+
+    /** {@link #warmUnmap(Machine, long[], long, DmaDirection)} for endpoint {@code dev}. */
+    static void warmUnmap(Machine m, PciDevice dev, long[] held, long size, DmaDirection dir) {
         for (int i = held.length - 1; i >= 0; i--) {
-            m.dma().dmaUnmapSingle(m.dev(), held[i], size, dir);
+            m.dma().dmaUnmapSingle(dev, held[i], size, dir);
         }
     }
 

@@ -33,5 +33,16 @@ class DmaMapCommandTest {
     void badOptions() {
         assertThat(Cli.run("bench", "dma-map", "--granule", "0").exit).isEqualTo(2);
         assertThat(Cli.run("bench", "dma-map", "--threads", "65").exit).isEqualTo(2);
+        assertThat(Cli.run("bench", "dma-map", "--devices", "0").exit).isEqualTo(2);
+        assertThat(Cli.run("bench", "dma-map", "--devices", "17").exit).isEqualTo(2);
+    }
+
+    @Test
+    @DisplayName("bench dma-map --devices 2 -t 2: each thread on its own endpoint's domain, said in the first line")
+    void twoDevices() {
+        Cli r = Cli.run("bench", "dma-map", "--lazy", "-t", "2", "--devices", "2", "--seconds", "5", "--loops", "100",
+                "--jit-warmup", "0");
+        assertThat(r.exit).as(r.err).isEqualTo(0);
+        assertThat(r.out).contains("threads 2, devices 2 (thread t on device t mod 2, each its own domain)", "200 loops");
     }
 }

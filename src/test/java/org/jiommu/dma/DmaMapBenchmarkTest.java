@@ -68,6 +68,34 @@ class DmaMapBenchmarkTest {
     }
 
     @Test
+    @DisplayName("devices 2: each endpoint has its own group and DMA domain, a thread maps only in its own endpoint's")
+    void devicesHaveTheirOwnDomains() throws Exception {
+        DmaMapBenchmark.Machine m = DmaMapBenchmark.machine(false, 2, 2);
+        var core = m.platform().core();
+        assertThat(m.devs()).hasSize(2);
+        assertThat(m.devOf(0)).isSameAs(m.dev());
+        assertThat(m.devOf(3)).isSameAs(m.devs().get(1));
+        assertThat(core.groupGet(m.devs().get(0))).isNotNull().isNotSameAs(core.groupGet(m.devs().get(1)));
+        var d0 = core.getDmaDomain(m.devs().get(0));
+        var d1 = core.getDmaDomain(m.devs().get(1));
+        assertThat(d0).isNotSameAs(d1);
+        m.dma().bindCpu(1);
+        long iova = m.dma().dmaMapSingle(m.devOf(1), 0x1_0000_0000L, 0x1000, DmaDirection.BIDIRECTIONAL);
+        assertThat(core.iovaToPhys(d1, iova)).isEqualTo(0x1_0000_0000L);
+        assertThat(core.iovaToPhys(d0, iova)).isZero();
+        m.dma().dmaUnmapSingle(m.devOf(1), iova, 0x1000, DmaDirection.BIDIRECTIONAL);
+
+        DmaMapBenchmark.Result r = DmaMapBenchmark.run(new DmaMapBenchmark.Options(2, 1, 600, 150, false,
+                DmaDirection.BIDIRECTIONAL, 64, 0, 2));
+        assertThat(r.loops()).isEqualTo(300);
+        assertThat(r.format()).contains("devices 2");
+        assertThatThrownBy(() -> new DmaMapBenchmark.Options(1, 1, 1, 0, true, DmaDirection.BIDIRECTIONAL, 0, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new DmaMapBenchmark.Options(1, 1, 1, 0, true, DmaDirection.BIDIRECTIONAL, 0, 0,
+                DmaMapBenchmark.Options.MAX_DEVICES + 1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     @DisplayName("the benchmark's machine maps for real: after a strict map/unmap pair nothing is left mapped")
     void machineMapsForReal() {
         DmaMapBenchmark.Machine m = DmaMapBenchmark.machine(true, 1);
