@@ -29,8 +29,17 @@ public record IopfFault(boolean pasidValid, int pasid, int grpid, boolean last, 
 
     @Override
     public String toString() {
-        return String.format("prq(%sgrp=%d%s, %s%s%s, %#x)", pasidValid ? "pasid=" + pasid + ", " : "", grpid,
-                last ? ", last" : "", (perm & PERM_READ) != 0 ? "r" : "-", (perm & PERM_WRITE) != 0 ? "w" : "-",
-                (perm & PERM_EXEC) != 0 ? "x" : "-", addr);
+        // every traced iommu_report_device_fault formats its fault: no format string to parse
+        StringBuilder sb = new StringBuilder(48).append("prq(");
+        if (pasidValid) {
+            sb.append("pasid=").append(pasid).append(", ");
+        }
+        sb.append("grp=").append(grpid);
+        if (last) {
+            sb.append(", last");
+        }
+        sb.append(", ").append((perm & PERM_READ) != 0 ? 'r' : '-').append((perm & PERM_WRITE) != 0 ? 'w' : '-')
+                .append((perm & PERM_EXEC) != 0 ? 'x' : '-');
+        return sb.append(", 0x").append(Long.toHexString(addr)).append(')').toString();
     }
 }
