@@ -47,6 +47,7 @@ public final class SimClock {
                     return;
                 }
                 armed.remove(due);
+                due.pending = false; // cleared before the callback runs, as PENDING before the work function
                 nowMs = Math.max(nowMs, due.expires);
             }
             due.callback.run();
@@ -57,6 +58,12 @@ public final class SimClock {
     public final class Timer {
         private final Runnable callback;
         private long expires;
+        /**
+         * Armed (in {@code armed}): written under the clock's lock, read without it by
+         * {@link #scheduleIn}, as {@code queue_delayed_work} tests the work's PENDING bit before
+         * anything else, so a pending timer costs its callers no shared lock.
+         */
+        private volatile boolean pending;
 
         private Timer(Runnable callback) {
             this.callback = callback;
@@ -66,32 +73,38 @@ public final class SimClock {
         public void modIn(long delayMs) {
             synchronized (SimClock.this) {
                 expires = nowMs + delayMs;
-                if (!armed.contains(this)) {
+                if (!pending) {
                     armed.add(this);
+                    pending = true;
                 }
             }
         }
 
         /** {@code schedule_delayed_work}: arms only if not already pending. */
         public void scheduleIn(long delayMs) {
+            if (pending) {
+                return;
+            }
             synchronized (SimClock.this) {
-                if (!armed.contains(this)) {
+                if (!pending) {
                     expires = nowMs + delayMs;
                     armed.add(this);
+                    pending = true;
                 }
             }
         }
 
         public boolean pending() {
-            synchronized (SimClock.this) {
-                return armed.contains(this);
-            }
+            return pending;
         }
 
         /** {@code del_timer}. */
         public void cancel() {
             synchronized (SimClock.this) {
-                armed.remove(this);
+                if (pending) {
+                    armed.remove(this);
+                    pending = false;
+                }
             }
         }
     }
