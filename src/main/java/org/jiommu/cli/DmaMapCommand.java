@@ -1,6 +1,11 @@
 package org.jiommu.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.jiommu.dma.DmaDirection;
 import org.jiommu.dma.DmaMapBenchmark;
@@ -55,6 +60,10 @@ final class DmaMapCommand implements Callable<Integer> {
             + " thread t maps for endpoint t mod N (default 1, as the kernel tool: every thread on one device)"})
     int devices = 1;
 
+    @Option(names = "--in-process", description = {"run in this JVM (the JVM's default 8-byte object alignment) instead of a",
+        "fresh JVM whose objects are aligned to " + DmaMapBenchmark.FORK_OBJECT_ALIGNMENT + " bytes"})
+    boolean inProcess;
+
     @Override
     public Integer call() throws InterruptedException {
         DmaMapBenchmark.Options o;
@@ -67,8 +76,41 @@ final class DmaMapCommand implements Callable<Integer> {
             return Main.EXIT_USAGE;
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.print(DmaMapBenchmark.run(o).format());
-        out.flush();
-        return Main.EXIT_OK;
+        if (inProcess) {
+            out.print(DmaMapBenchmark.run(o).format());
+            out.flush();
+            return Main.EXIT_OK;
+        }
+        return fork(o, out);
+    }
+
+    /**
+     * Runs the benchmark in a fresh JVM with {@link DmaMapBenchmark#FORK_OBJECT_ALIGNMENT}-byte
+     * object alignment and prints what it prints: no object of one CPU then shares a cache line
+     * with another CPU's, whatever the collector does (docs/dma.md, "Benchmarks").
+     */
+    private int fork(DmaMapBenchmark.Options o, PrintWriter out) throws InterruptedException {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(javaBin,
+                "-XX:ObjectAlignmentInBytes=" + DmaMapBenchmark.FORK_OBJECT_ALIGNMENT,
+                "-cp", System.getProperty("java.class.path"), DmaMapBenchmark.class.getName()));
+        cmd.addAll(DmaMapBenchmark.forkArgs(o));
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            int exit = p.waitFor();
+            out.print(text);
+            out.flush();
+            if (exit != 0) {
+                spec.commandLine().getErr().println("jiommu: the benchmark's JVM exited with " + exit);
+                spec.commandLine().getErr().flush();
+                return Main.EXIT_INTERNAL;
+            }
+            return Main.EXIT_OK;
+        } catch (IOException e) {
+            spec.commandLine().getErr().println("jiommu: cannot start a JVM for the benchmark: " + e.getMessage());
+            spec.commandLine().getErr().flush();
+            return Main.EXIT_INTERNAL;
+        }
     }
 }

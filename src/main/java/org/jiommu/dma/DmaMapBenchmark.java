@@ -109,8 +109,19 @@ public final class DmaMapBenchmark {
                             ? String.format("note: the threads first ran the loop untimed for %.1f s (JIT warm-up;"
                                     + " --jit-warmup 0 for none)%n", options.jitSeconds())
                             : ""),
-                    options.strict() ? "" : "note: a full flush-queue ring frees what its own flush covered;"
-                            + " the kernel frees by fq_flush_finish_cnt alone (docs/dma.md)\n");
+                    (options.strict() ? "" : "note: a full flush-queue ring frees what its own flush covered;"
+                            + " the kernel frees by fq_flush_finish_cnt alone (docs/dma.md)\n")
+                            + alignmentNote(objectAlignment()));
+        }
+
+        /** What the JVM's object alignment means for the figures (two CPUs' objects on one line or not). */
+        static String alignmentNote(int alignment) {
+            return alignment >= 64
+                    ? "note: objects aligned to " + alignment + " bytes in this JVM (-XX:ObjectAlignmentInBytes),"
+                            + " so no two share a cache line (the kernel's hot per-CPU and slab objects are cache-line aligned)\n"
+                    : "note: objects " + alignment + "-byte aligned in this JVM (--in-process): two CPUs' small"
+                            + " objects can share a cache line, which halved two threads' speed in about half of the"
+                            + " JVMs measured (docs/PERFORMANCE.md)\n";
         }
     }
 
@@ -330,8 +341,47 @@ public final class DmaMapBenchmark {
         }
     }
 
-    /** {@code java ... DmaMapBenchmark [threads] [granule pages] [seconds] [strict|lazy]}. */
+    /**
+     * The object alignment of the JVM {@code jiommu bench dma-map} runs the benchmark in: two
+     * cache lines, so that no two objects share a line (or an adjacent-line prefetch pair). With
+     * the default 8 bytes, small objects two CPUs write (or one writes and the other reads) end
+     * up side by side wherever the allocator and the collector put them, and in about half of
+     * the JVMs two threads ran at half speed each (docs/PERFORMANCE.md, "Two lazy threads"); the
+     * kernel's hot per-CPU and slab objects are cache-line aligned.
+     */
+    public static final int FORK_OBJECT_ALIGNMENT = 128;
+
+    /** The arguments of {@link #main} that run {@code o} (after {@code --options}). */
+    public static List<String> forkArgs(Options o) {
+        return List.of("--options", Integer.toString(o.threads()), Integer.toString(o.granulePages()),
+                Double.toString(o.seconds()), Long.toString(o.maxLoops()), o.strict() ? "strict" : "lazy",
+                Integer.toString(o.warmup()), Double.toString(o.jitSeconds()), Integer.toString(o.devices()));
+    }
+
+    /** This JVM's object alignment in bytes ({@code -XX:ObjectAlignmentInBytes}); 8 if it cannot say. */
+    static int objectAlignment() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(
+                    com.sun.management.HotSpotDiagnosticMXBean.class);
+            return Integer.parseInt(bean.getVMOption("ObjectAlignmentInBytes").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return 8;
+        }
+    }
+
+    /**
+     * {@code java ... DmaMapBenchmark [threads] [granule pages] [seconds] [strict|lazy]}, or
+     * {@code --options threads granule seconds loops strict|lazy warmup jitSeconds devices} (the
+     * command's fork, {@link #forkArgs}).
+     */
     public static void main(String[] args) throws InterruptedException {
+        if (args.length == 9 && args[0].equals("--options")) {
+            System.out.print(run(new Options(Integer.parseInt(args[1]), Integer.parseInt(args[2]),
+                    Double.parseDouble(args[3]), Long.parseLong(args[4]), args[5].equals("strict"),
+                    DmaDirection.BIDIRECTIONAL, Integer.parseInt(args[6]), Double.parseDouble(args[7]),
+                    Integer.parseInt(args[8]))).format());
+            return;
+        }
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
         int granule = args.length > 1 ? Integer.parseInt(args[1]) : 1;
         double seconds = args.length > 2 ? Double.parseDouble(args[2]) : 5;

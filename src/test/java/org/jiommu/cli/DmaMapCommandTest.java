@@ -25,7 +25,18 @@ class DmaMapCommandTest {
                 assertThat(Double.parseDouble(m.group(2))).isPositive();
             }
             assertThat(lines).as(r.out).isEqualTo(2);
+            // the command's own JVM ran a fresh one with cache-line-exclusive objects
+            assertThat(r.out).contains("note: objects aligned to 128 bytes in this JVM");
         }
+    }
+
+    @Test
+    @DisplayName("bench dma-map --in-process runs in the command's JVM and says what its object alignment risks")
+    void inProcess() {
+        Cli r = Cli.run("bench", "dma-map", "--lazy", "--in-process", "--seconds", "5", "--loops", "100",
+                "--jit-warmup", "0");
+        assertThat(r.exit).as(r.err).isEqualTo(0);
+        assertThat(r.out).contains("100 loops", "-byte aligned in this JVM (--in-process)");
     }
 
     @Test

@@ -96,6 +96,27 @@ class DmaMapBenchmarkTest {
     }
 
     @Test
+    @DisplayName("the fork's arguments carry every option: main runs them and prints the same kind of result")
+    void forkArgsRoundTrip() throws Exception {
+        DmaMapBenchmark.Options o = new DmaMapBenchmark.Options(2, 1, 600, 40, false, DmaDirection.BIDIRECTIONAL, 16,
+                0, 2);
+        java.util.List<String> args = DmaMapBenchmark.forkArgs(o);
+        assertThat(args).hasSize(9).startsWith("--options");
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(buf, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            DmaMapBenchmark.main(args.toArray(String[]::new));
+        } finally {
+            System.setOut(old);
+        }
+        assertThat(buf.toString(java.nio.charset.StandardCharsets.UTF_8)).contains("lazy (DMA-FQ), threads 2, devices 2",
+                "80 loops", "first mapped and held 16 buffers");
+        assertThat(DmaMapBenchmark.Result.alignmentNote(128)).contains("aligned to 128 bytes");
+        assertThat(DmaMapBenchmark.Result.alignmentNote(8)).contains("8-byte aligned", "share a cache line");
+    }
+
+    @Test
     @DisplayName("the benchmark's machine maps for real: after a strict map/unmap pair nothing is left mapped")
     void machineMapsForReal() {
         DmaMapBenchmark.Machine m = DmaMapBenchmark.machine(true, 1);
