@@ -2,11 +2,7 @@ package org.jiommu.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -66,33 +62,23 @@ public final class BenchRunner {
     }
 
     private static Result fork(BenchCase c, Budget b) {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = List.of(java, "-cp", System.getProperty("java.class.path"), BenchFork.class.getName(),
-                c.name(), Integer.toString(b.warmupIterations()), Integer.toString(b.measuredIterations()),
-                Integer.toString(b.iterationMillis()), Integer.toString(b.threads()), Boolean.toString(b.cpuClock()));
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String output = readAll(p.getInputStream());
-            int exit = p.waitFor();
-            for (String line : output.split("\n")) {
-                if (exit == 0 && line.startsWith(RESULT_MARK)) {
+            JvmFork.Output out = JvmFork.run(List.of(), BenchFork.class.getName(), List.of(c.name(),
+                    Integer.toString(b.warmupIterations()), Integer.toString(b.measuredIterations()),
+                    Integer.toString(b.iterationMillis()), Integer.toString(b.threads()), Boolean.toString(b.cpuClock())));
+            for (String line : out.text().split("\n")) {
+                if (out.exit() == 0 && line.startsWith(RESULT_MARK)) {
                     return fromJson(JSON.readTree(line.substring(RESULT_MARK.length())));
                 }
             }
-            throw new IllegalStateException("bench fork for " + c.name() + " failed (exit " + exit + "): "
-                    + output.strip());
+            throw new IllegalStateException("bench fork for " + c.name() + " failed (exit " + out.exit() + "): "
+                    + out.text().strip());
         } catch (IOException e) {
             throw new IllegalStateException("cannot fork a JVM for " + c.name() + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
         }
-    }
-
-    private static String readAll(InputStream in) throws IOException {
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        in.transferTo(buf);
-        return buf.toString(StandardCharsets.UTF_8);
     }
 
     /** One result as the fork prints it. */

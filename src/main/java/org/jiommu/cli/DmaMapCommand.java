@@ -2,11 +2,9 @@ package org.jiommu.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.jiommu.bench.JvmFork;
 import org.jiommu.dma.DmaDirection;
 import org.jiommu.dma.DmaMapBenchmark;
 import picocli.CommandLine;
@@ -90,19 +88,13 @@ final class DmaMapCommand implements Callable<Integer> {
      * with another CPU's, whatever the collector does (docs/dma.md, "Benchmarks").
      */
     private int fork(DmaMapBenchmark.Options o, PrintWriter out) throws InterruptedException {
-        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(javaBin,
-                "-XX:ObjectAlignmentInBytes=" + DmaMapBenchmark.FORK_OBJECT_ALIGNMENT,
-                "-cp", System.getProperty("java.class.path"), DmaMapBenchmark.class.getName()));
-        cmd.addAll(DmaMapBenchmark.forkArgs(o));
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            int exit = p.waitFor();
-            out.print(text);
+            JvmFork.Output run = JvmFork.run(List.of("-XX:ObjectAlignmentInBytes=" + DmaMapBenchmark.FORK_OBJECT_ALIGNMENT),
+                    DmaMapBenchmark.class.getName(), DmaMapBenchmark.forkArgs(o));
+            out.print(run.text());
             out.flush();
-            if (exit != 0) {
-                spec.commandLine().getErr().println("jiommu: the benchmark's JVM exited with " + exit);
+            if (run.exit() != 0) {
+                spec.commandLine().getErr().println("jiommu: the benchmark's JVM exited with " + run.exit());
                 spec.commandLine().getErr().flush();
                 return Main.EXIT_INTERNAL;
             }
