@@ -2,6 +2,7 @@ package org.jiommu.core;
 
 import java.util.List;
 import org.jiommu.base.Errno;
+import org.jiommu.base.Hex;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.core.spi.DomainOps;
@@ -78,8 +79,8 @@ final class MapEngine {
             public void mapPages(long i, long p, long pgsize, long count, int ret, long bytes) {
                 failedAt[0] = i;
                 if (tracer.tracing()) {
-                    tracer.trace(TraceEvent.Kind.DRIVER, "map_pages", String.format("(%s, %#x, %#x, %#x x %d) = %s"
-                            + " mapped %#x", d, i, p, pgsize, count, Errno.describe(ret), bytes));
+                    tracer.trace(TraceEvent.Kind.DRIVER, "map_pages", "(" + d + ", " + Hex.of(i) + ", " + Hex.of(p) + ", " + Hex.of(pgsize) + " x " + count
+                            + ") = " + Errno.describe(ret) + " mapped " + Hex.of(bytes));
                 }
             }
 
@@ -114,8 +115,8 @@ final class MapEngine {
         Mapped mapped = new Mapped();
         int ret = d.ops().mapRange().mapRange(d, iova, paddr, size, prot, mapped);
         if (tracer.tracing()) {
-            tracer.trace(TraceEvent.Kind.DRIVER, "map_range", String.format("(%s, %#x, %#x, %#x) = %s mapped %#x",
-                    d, iova, paddr, size, Errno.describe(ret), mapped.bytes));
+            tracer.trace(TraceEvent.Kind.DRIVER, "map_range", "(" + d + ", " + Hex.of(iova) + ", " + Hex.of(paddr) + ", "
+                    + Hex.of(size) + ") = " + Errno.describe(ret) + " mapped " + Hex.of(mapped.bytes));
         }
         if (ret != 0) {
             unmapInternal(d, iova, mapped.bytes, true);
@@ -153,8 +154,8 @@ final class MapEngine {
         }
         int ret = op.iotlbSyncMap(d, iova, size);
         if (tracer.tracing()) { // format only for a listener: iommu_dma_map's hot path
-            tracer.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", String.format("(%s, %#x, %#x) = %s", d, iova,
-                    size, Errno.describe(ret)));
+            tracer.trace(TraceEvent.Kind.DRIVER, "iotlb_sync_map", "(" + d + ", " + Hex.of(iova) + ", "
+                    + Hex.of(size) + ") = " + Errno.describe(ret));
         }
         if (ret != 0) {
             throw Args.driverErr(ret, String.format("iotlb_sync_map(%s, %#x, %#x)", d, iova, size));
@@ -193,8 +194,8 @@ final class MapEngine {
             // __iommu_unmap for a generic_pt domain: unmap_range once; it stops at the first hole
             long unmapped = d.ops().unmapRange().unmapRange(d, iova, size, gather);
             if (tracer.tracing()) {
-                tracer.trace(TraceEvent.Kind.DRIVER, "unmap_range", String.format("(%s, %#x, %#x) = %#x", d, iova,
-                        size, unmapped));
+                tracer.trace(TraceEvent.Kind.DRIVER, "unmap_range", "(" + d + ", " + Hex.of(iova) + ", "
+                        + Hex.of(size) + ") = " + Hex.of(unmapped));
             }
             return unmapped;
         }
@@ -214,8 +215,8 @@ final class MapEngine {
             @Override
             public void unmapPages(long i, long pgsize, long count, long unmapped, boolean unroll) {
                 if (tracer.tracing()) {
-                    tracer.trace(TraceEvent.Kind.DRIVER, "unmap_pages", String.format("(%s, %#x, %#x x %d) = %#x",
-                            d, i, pgsize, count, unmapped));
+                    tracer.trace(TraceEvent.Kind.DRIVER, "unmap_pages", "(" + d + ", " + Hex.of(i) + ", "
+                            + Hex.of(pgsize) + " x " + count + ") = " + Hex.of(unmapped));
                 }
             }
         };

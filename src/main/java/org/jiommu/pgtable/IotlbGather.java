@@ -2,6 +2,7 @@ package org.jiommu.pgtable;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.jiommu.base.Hex;
 
 /**
  * {@code struct iommu_iotlb_gather}: the range and page size an unmap must invalidate, and the
@@ -53,6 +54,6 @@ public class IotlbGather {
     @Override
     public String toString() {
         return isEmpty() ? "gather{}"
-                : String.format("gather{%#x..%#x pgsize=%#x freelist=%d}", start, end, pgsize, freelist.size());
+                : "gather{" + Hex.of(start) + ".." + Hex.of(end) + " pgsize=" + Hex.of(pgsize) + " freelist=" + freelist.size() + "}";
     }
 }

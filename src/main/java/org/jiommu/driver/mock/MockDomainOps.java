@@ -5,6 +5,7 @@ import static org.jiommu.driver.mock.MockIommuDriver.ret;
 import java.util.List;
 import java.util.TreeMap;
 import org.jiommu.base.Errno;
+import org.jiommu.base.Hex;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.Device;
 import org.jiommu.core.spi.AllocFlags;
@@ -223,16 +224,16 @@ final class MockDomainOps {
         if (r == 0 && fail && done == allowed * pgsize) {
             r = Errno.ENOMEM.neg();
         }
-        drv.record("map_pages", d, null, null, String.format("map_pages(%s, %#x, %#x, %#x x %d) = %s mapped %#x", d, iova,
-                paddr, pgsize, pgcount, ret(r), done), r);
+        drv.record("map_pages", d, null, null, "map_pages(" + d + ", " + Hex.of(iova) + ", " + Hex.of(paddr)
+                + ", " + Hex.of(pgsize) + " x " + pgcount + ") = " + ret(r) + " mapped " + Hex.of(done), r);
         return r;
     }
 
     long unmapPages(IommuDomain dom, long iova, long pgsize, long pgcount, IotlbGather gather) {
         MockDomain d = (MockDomain) dom;
         long u = d.pgtable.unmapPages(iova, pgsize, pgcount, gather);
-        drv.record("unmap_pages", d, null, null, String.format("unmap_pages(%s, %#x, %#x x %d) = %#x", d, iova, pgsize,
-                pgcount, u), u);
+        drv.record("unmap_pages", d, null, null, "unmap_pages(" + d + ", " + Hex.of(iova) + ", " + Hex.of(pgsize)
+                + " x " + pgcount + ") = " + Hex.of(u), u);
         return u;
     }
 
@@ -242,13 +243,13 @@ final class MockDomainOps {
             f = drv.failSyncMap;
         }
         int r = f == null ? 0 : f.neg();
-        drv.record("iotlb_sync_map", d, null, null, String.format("iotlb_sync_map(%s, %#x, %#x) = %s", d, iova, size,
-                ret(r)), r);
+        drv.record("iotlb_sync_map", d, null, null, "iotlb_sync_map(" + d + ", " + Hex.of(iova) + ", " + Hex.of(size)
+                + ") = " + ret(r), r);
         return r;
     }
 
     void iotlbSync(IommuDomain d, IotlbGather gather) {
-        String range = gather.isEmpty() ? "empty" : String.format("%#x..%#x", gather.start, gather.end);
+        String range = gather.isEmpty() ? "empty" : Hex.of(gather.start) + ".." + Hex.of(gather.end);
         drv.record("iotlb_sync", d, null, null, "iotlb_sync(" + d + ", " + range + ")", 0);
     }
 
