@@ -17,9 +17,9 @@ import org.jiommu.core.spi.IommuDomain;
 /**
  * What one call of the incremental watch ({@link CoreWatch#checkIncrementally}) can have changed:
  * the groups and devices it names, directly or through a domain, and the devices its driver
- * callbacks name. Only {@link #LOCAL} calls have a scope; every other call changes state that
- * is not any one group's (domains, probed devices, global PASIDs, mms, SVA bonds, aux domains,
- * page request groups) and is checked against the whole platform.
+ * callbacks name. Only {@link #LOCAL} calls and the {@link #GLOBAL} ones (whose scope adds the
+ * global half) have a scope; every other call changes state that is not any one group's
+ * (allocated domains, probed devices) and is checked against the whole platform.
  *
  * <p>Why a local call cannot change anything outside its scope: each of these kernel functions
  * takes only the mutex of the group it names or of its device's group
@@ -48,6 +48,29 @@ final class CallScope {
             "iommu_group_dma_owner_claimed", "iommu_get_group_resv_regions", "iommu_domain_get_attr",
             "iommu_attach_handle_get", "iommu_aux_get_pasid");
 
+    /**
+     * Calls whose effect is confined to the groups they name plus the core's global half (the
+     * global PASID allocator, mms, SVA and aux domains, page request groups): checked in scope
+     * like the {@link #LOCAL} ones, with the global half read anew in both captures
+     * ({@link PlatformState#scoped}), so the PASID invariants on global state (I-NO-PASID-0,
+     * I-PASID-RANGE, I-MM-PASID, I-IOPF-ONCE, and the I-MM-PASID and I-IOPF-ONCE transition
+     * rules) judge the call itself. I-SVA-REF, which counts an SVA domain's bonds over every
+     * group, and the placeholders of I-PASID-SLOT wait for the whole checks. Why each stays in
+     * scope: the PASID allocator calls ({@code iommu_alloc_global_pasid},
+     * {@code iommu_free_global_pasid}) and {@code mm_pasid_drop} touch no group;
+     * {@code iommu_dev_enable/disable_feature}, {@code iommu_report_device_fault} and
+     * {@code iopf_group_response} change a device's IOPF parameter and what its driver is told
+     * (their callbacks name the device); the aux calls and {@code iommu_sva_bind_device} /
+     * {@code iommu_sva_unbind_device} program PASIDs of the devices they name or their
+     * callbacks name (a callback outside the scope taken at the call makes it a whole check, as
+     * for the local calls); {@code iommu_domain_set_iopf_handler} sets a domain's field.
+     */
+    static final Set<String> GLOBAL = Set.of(
+            "iommu_alloc_global_pasid", "iommu_free_global_pasid", "mm_pasid_drop", "iommu_dev_enable_feature",
+            "iommu_dev_disable_feature", "iommu_report_device_fault", "iopf_group_response", "iommu_aux_attach_device",
+            "iommu_aux_detach_device", "iommu_sva_bind_device", "iommu_sva_unbind_device",
+            "iommu_domain_set_iopf_handler");
+
     private final Set<IommuGroup> groups = Collections.newSetFromMap(new IdentityHashMap<>());
     private final Set<Device> devices = Collections.newSetFromMap(new IdentityHashMap<>());
 
@@ -67,6 +90,19 @@ final class CallScope {
     /** True if everything in {@code o} is in this scope too. */
     boolean covers(CallScope o) {
         return groups.containsAll(o.groups) && devices.containsAll(o.devices);
+    }
+
+    /** True if every name in {@code eventArgs} that names a device names one already in this scope. */
+    boolean namesAll(Map<String, Device> names, Collection<String> eventArgs) {
+        for (String a : eventArgs) {
+            if (names.containsKey(a)) {
+                Device d = names.get(a);
+                if (d == null || !devices.contains(d)) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /** Device names of a full snapshot; a name two devices share maps to null (no scope can use it). */

@@ -141,9 +141,13 @@ public final class CoreWatch implements TraceListener {
         final List<CallRecord.AttachCall> attaches = new ArrayList<>();
         boolean warned;
         boolean directMapFailed;
-        /** A {@link CallScope#LOCAL} call under incremental checking; its scope from the arguments. */
+        /** A {@link CallScope#LOCAL} or {@link CallScope#GLOBAL} call under incremental checking; its scope from the arguments. */
         boolean local;
+        /** A {@link CallScope#GLOBAL} call: its scoped captures read the global half too. */
+        boolean global;
         CallScope scope;
+        /** The device names {@link #scope} was resolved with. */
+        Map<String, Device> scopeNames;
         /** Arguments of its driver callbacks (device names among them widen the scope). */
         final List<String> eventArgs = new ArrayList<>();
         IommuDomain mapDomain;
@@ -318,13 +322,14 @@ public final class CoreWatch implements TraceListener {
         }
     }
 
-    private PlatformState captureScoped(CallScope scope) {
+    /** The call's scope now; with the global half read too when {@code global} ({@link CallScope#GLOBAL}). */
+    private PlatformState captureScoped(CallScope scope, boolean global) {
         Platform p = platform;
         if (p != null) {
-            return PlatformState.scoped(p, lastWhole, scope.groups(), scope.devices());
+            return PlatformState.scoped(p, lastWhole, scope.groups(), scope.devices(), global);
         }
         return PlatformState.scoped(core, lastWhole, scope.groups(), scope.devices(),
-                s -> traceView.copy(scope.devices()), null, null);
+                s -> traceView.copy(scope.devices()), null, null, global);
     }
 
     /** Outermost public calls seen. */
@@ -494,14 +499,17 @@ public final class CoreWatch implements TraceListener {
             f.overlapped = prev > 0;
         }
         Map<String, Device> names = lastNames;
-        if (period > 0 && lastWhole != null && names != null && CallScope.LOCAL.contains(f.function)) {
+        if (period > 0 && lastWhole != null && names != null
+                && (CallScope.LOCAL.contains(f.function) || CallScope.GLOBAL.contains(f.function))) {
             f.scope = CallScope.of(core, names, f.args, List.of());
+            f.scopeNames = names;
             f.local = f.scope != null;
+            f.global = CallScope.GLOBAL.contains(f.function);
         }
         if (!f.overlapped) {
             PlatformState last = lastAfter;
             if (f.local) {
-                f.before = captureScoped(f.scope);
+                f.before = captureScoped(f.scope, f.global);
             } else if (period > 0 && last != null && lastAfterStarted == f.started - 1) {
                 // incremental checking (a stress run, where only core calls change the platform,
                 // or {@link #invalidate} says otherwise): nothing started since that state was
@@ -621,14 +629,18 @@ public final class CoreWatch implements TraceListener {
             overlapped = endCall(f);
             CallScope scope = null;
             if (f.local && !call.warned() && !f.directMapFailed && lastWhole != null && ++sinceWhole < period) {
-                scope = CallScope.of(core, lastNames, f.args, f.eventArgs);
+                // a local call changes no group's membership nor default domain, so the scope its
+                // arguments gave at the CALL still stands unless a callback named another device
+                // (and no whole check since has renamed anything)
+                scope = f.scopeNames == lastNames && f.scope.namesAll(lastNames, f.eventArgs) ? f.scope
+                        : CallScope.of(core, lastNames, f.args, f.eventArgs);
                 if (scope != null && f.before != null && !f.scope.covers(scope)) {
                     scope = null; // its callbacks reached beyond what its arguments name: check it all
                 }
             }
             PlatformState after;
             if (scope != null) {
-                after = captureScoped(scope);
+                after = captureScoped(scope, f.global);
                 scopedChecks.incrementAndGet();
             } else {
                 after = captureLocked();

@@ -119,6 +119,18 @@ public final class PlatformState {
     public static PlatformState scoped(IommuCore core, CoreSnapshot last, Collection<IommuGroup> groups,
                                        Collection<Device> devices, Function<CoreSnapshot, HardwareView> hw,
                                        FrameAllocator frames, FrameAllocator.Stats framesBaseline) {
+        return scoped(core, last, groups, devices, hw, frames, framesBaseline, false);
+    }
+
+    /**
+     * {@link #scoped} with, if {@code global}, the global half read now
+     * ({@link IommuCore#snapshotGlobal()}: global PASIDs, mms, SVA and aux domains, page request
+     * groups) instead of an empty one: for the calls of {@link CallScope#GLOBAL}. Placeholders
+     * stay for the whole checks.
+     */
+    public static PlatformState scoped(IommuCore core, CoreSnapshot last, Collection<IommuGroup> groups,
+                                       Collection<Device> devices, Function<CoreSnapshot, HardwareView> hw,
+                                       FrameAllocator frames, FrameAllocator.Stats framesBaseline, boolean global) {
         List<CoreSnapshot.GroupState> gs = new ArrayList<>();
         Map<Integer, IommuGroup> objects = new HashMap<>();
         List<IommuGroup> sorted = new ArrayList<>(groups);
@@ -163,8 +175,15 @@ public final class PlatformState {
             doms.add(new CoreSnapshot.DomainState(d, d.type(), d.owner(), d.cookieType(), d.pgsizeBitmap()));
         }
         // the global half (global PASIDs, mms, SVA and aux domains, page request groups, placeholders)
-        // is left empty: no scoped call changes it, and the whole checks judge it
-        CoreSnapshot s = new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms);
+        // is left empty unless asked for: no other scoped call changes it, and the whole checks judge it
+        CoreSnapshot s;
+        if (global) {
+            CoreSnapshot g = core.snapshotGlobal();
+            s = new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms, g.globalPasids(),
+                    g.mms(), g.svaDomains(), g.auxDomains(), g.iopf(), Map.of());
+        } else {
+            s = new CoreSnapshot(last.defDomainType(), last.dmaStrict(), last.iommus(), gs, ds, doms);
+        }
         Set<IommuDomain> statics = staticDomains(s);
         HardwareView view = hw == null ? HardwareView.NONE : hw.apply(s);
         return new PlatformState(core, s, Collections.unmodifiableMap(objects), Collections.unmodifiableMap(dis), view,
@@ -175,7 +194,13 @@ public final class PlatformState {
     /** {@code p}, only the groups and devices named ({@link #scoped}). */
     public static PlatformState scoped(Platform p, CoreSnapshot last, Collection<IommuGroup> groups,
                                        Collection<Device> devices) {
-        return scoped(p.core(), last, groups, devices, p::view, p.frames(), p.baseline());
+        return scoped(p, last, groups, devices, false);
+    }
+
+    /** {@code p}, only the groups and devices named, and the global half if {@code global} ({@link #scoped}). */
+    public static PlatformState scoped(Platform p, CoreSnapshot last, Collection<IommuGroup> groups,
+                                       Collection<Device> devices, boolean global) {
+        return scoped(p.core(), last, groups, devices, p::view, p.frames(), p.baseline(), global);
     }
 
     /** True if this is part of the platform ({@link #scoped}): the global half is from an earlier snapshot. */

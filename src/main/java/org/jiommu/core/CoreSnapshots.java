@@ -61,13 +61,6 @@ final class CoreSnapshots {
             for (IommuDomain d : registry.liveDomains()) {
                 doms.add(new CoreSnapshot.DomainState(d, d.type(), d.owner(), d.cookieType(), d.pgsizeBitmap()));
             }
-            Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
-            sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
-            Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
-            sva.domains.forEach((d, sd) -> svaDoms.put(d, new CoreSnapshot.SvaDomainState(sd.mm, sd.users)));
-            Map<IommuDomain, CoreSnapshot.AuxDomainState> auxDoms = new LinkedHashMap<>();
-            aux.domains.forEach((d, a) -> auxDoms.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
-                    List.copyOf(a.devices.keySet()))));
             Map<Integer, List<Integer>> reserved = new TreeMap<>();
             for (IommuGroup g : locked) {
                 List<Integer> r = new ArrayList<>();
@@ -80,10 +73,7 @@ final class CoreSnapshots {
                     reserved.put(g.id(), List.copyOf(r));
                 }
             }
-            return new CoreSnapshot(defaults.defDomainType(), defaults.dmaStrict(), registry.iommus(), gs, ds, doms, globalPasids.allocated(),
-                    Collections.unmodifiableMap(mms), Collections.unmodifiableMap(svaDoms),
-                    Collections.unmodifiableMap(auxDoms), iopf.snapshot(),
-                    Collections.unmodifiableMap(reserved));
+            return global(gs, ds, doms, Collections.unmodifiableMap(reserved));
         } finally {
             for (int i = locked.size() - 1; i >= 0; i--) {
                 locked.get(i).mutex.unlock();
@@ -92,6 +82,36 @@ final class CoreSnapshots {
             aux.lock.readLock().unlock();
             locks.probeLock.unlock();
         }
+    }
+
+    /**
+     * The global half alone (the global PASID allocator, mms, SVA and aux domains, page request
+     * groups), under the aux and SVA locks; no group, device or domain, no placeholder.
+     */
+    CoreSnapshot takeGlobal() {
+        aux.lock.readLock().lock();
+        sva.lock.lock();
+        try {
+            return global(List.of(), List.of(), List.of(), Map.of());
+        } finally {
+            sva.lock.unlock();
+            aux.lock.readLock().unlock();
+        }
+    }
+
+    /** A snapshot of these groups, devices and domains with the global half read now. Aux and SVA locks held. */
+    private CoreSnapshot global(List<CoreSnapshot.GroupState> gs, List<CoreSnapshot.DeviceState> ds,
+                                List<CoreSnapshot.DomainState> doms, Map<Integer, List<Integer>> reserved) {
+        Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
+        sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
+        Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
+        sva.domains.forEach((d, sd) -> svaDoms.put(d, new CoreSnapshot.SvaDomainState(sd.mm, sd.users)));
+        Map<IommuDomain, CoreSnapshot.AuxDomainState> auxDoms = new LinkedHashMap<>();
+        aux.domains.forEach((d, a) -> auxDoms.put(d, new CoreSnapshot.AuxDomainState(a.pasid,
+                List.copyOf(a.devices.keySet()))));
+        return new CoreSnapshot(defaults.defDomainType(), defaults.dmaStrict(), registry.iommus(), gs, ds, doms,
+                globalPasids.allocated(), Collections.unmodifiableMap(mms), Collections.unmodifiableMap(svaDoms),
+                Collections.unmodifiableMap(auxDoms), iopf.snapshot(), reserved);
     }
 
 

@@ -708,4 +708,11 @@ public final class IommuCore {
      * failed call changed nothing in the core.
      */
     public CoreSnapshot snapshot() { return snapshots.take(); }
+
+    /**
+     * The global half of {@link #snapshot()} alone (global PASIDs, mms, SVA and aux domains, page
+     * request groups; no group, device, domain or placeholder), under the aux and SVA locks: for
+     * a checker that reads the groups a call touched by themselves.
+     */
+    public CoreSnapshot snapshotGlobal() { return snapshots.takeGlobal(); }
 }

@@ -17,6 +17,7 @@ import org.jiommu.core.IommuGroup;
 import org.jiommu.core.TraceEvent;
 import org.jiommu.core.TraceListener;
 import org.jiommu.core.spi.IommuDomain;
+import org.jiommu.mm.MmStruct;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -108,6 +109,32 @@ class IncrementalWatchTest {
             assertThat(r.call()).startsWith("iommu_attach_group(");
             assertThat(r.violations()).anyMatch(v -> v.invariant() == Invariant.UNIFORM
                     && v.message().contains("a is programmed for " + id));
+        });
+        assertThat(w.scopedChecks() - scopedBefore).as("checked in scope").isEqualTo(period == 0 ? 0 : 1);
+    }
+
+    @ParameterizedTest(name = "check period {0}")
+    @ValueSource(ints = {0, 64})
+    @DisplayName("a call on the core's global half (iommu_free_global_pasid of a bound process's PASID) is checked in scope with the global half read anew: I-MM-PASID is reported after that call")
+    void globalHalfCallInScope(int period) {
+        TestPlatform p = new TestPlatform();
+        PciDevice a = p.pci("a");
+        p.plat("other");
+        CoreWatch w = p.watch();
+        w.checkIncrementally(period);
+        MmStruct mm = new MmStruct("proc", p.frames);
+        p.core.svaBindDevice(a, mm);
+        int pasid = p.core.mmPasid(mm);
+        assertThat(InvariantWatch.drain()).isEmpty();
+        long scopedBefore = w.scopedChecks();
+
+        p.core.freeGlobalPasid(pasid); // what the rogue-pasid-free plant's caller does
+
+        List<CoreWatch.Report> reports = InvariantWatch.drain();
+        assertThat(reports).as(reports.toString()).anySatisfy(r -> {
+            assertThat(r.call()).startsWith("iommu_free_global_pasid(");
+            assertThat(r.violations()).anyMatch(v -> v.invariant() == Invariant.MM_PASID
+                    && v.message().equals(mm + " has PASID " + pasid + ", which is not allocated"));
         });
         assertThat(w.scopedChecks() - scopedBefore).as("checked in scope").isEqualTo(period == 0 ? 0 : 1);
     }
