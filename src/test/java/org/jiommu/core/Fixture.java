@@ -23,8 +23,8 @@ import org.jiommu.mem.PhysicalMemory;
  * plus helpers to make and probe devices and to assert errnos.
  */
 final class Fixture {
-    final PhysicalMemory mem = new PhysicalMemory(1L << 32);
-    final FrameAllocator frames = new FrameAllocator(mem);
+    final PhysicalMemory mem;
+    final FrameAllocator frames;
     final IommuCore core;
     final MockIommuDriver m;
     private int nextDevfn = 8;
@@ -42,6 +42,17 @@ final class Fixture {
     }
 
     Fixture(CoreConfig cfg, MockConfig mcfg) {
+        this(cfg, mcfg, 1L << 32);
+    }
+
+    /**
+     * The fixture with {@code memBytes} of physical memory instead of 4 GiB: a small memory keeps
+     * the fixture's object graph small (its direct map holds a slot per frame of the frame pool),
+     * for tools that walk the whole graph of every instance (Lincheck, GroupOpsLincheckTest).
+     */
+    Fixture(CoreConfig cfg, MockConfig mcfg, long memBytes) {
+        mem = new PhysicalMemory(memBytes);
+        frames = new FrameAllocator(mem);
         core = new IommuCore(cfg);
         m = newDriver(mcfg);
         core.iommuDeviceRegister(m.iommu());
