@@ -127,7 +127,7 @@ final class CallScope {
         CallScope s = new CallScope();
         List<String> rest = new ArrayList<>();
         for (String a : args) {
-            if (!s.addDevice(core, names, a)) {
+            if (!s.addDevice(core, names, a) && !s.addDevice(core, names, handleDevice(a))) {
                 rest.add(a);
             }
         }
@@ -159,11 +159,27 @@ final class CallScope {
         return s;
     }
 
+    /**
+     * The device an SVA handle ({@code sva(dev, domain)}) or a page request group
+     * ({@code iopf_group#7(dev, 2 faults, grp 3)}) argument names, as {@code SvaHandle} and
+     * {@code IopfGroup} print themselves; null for any other argument. {@code iommu_sva_unbind_device}
+     * and {@code iopf_group_response} take only the handle or the group, whose device is then in
+     * the scope from the call on, not only once its callbacks name it.
+     */
+    static String handleDevice(String arg) {
+        int open = arg.indexOf('(');
+        if (open < 0 || !arg.endsWith(")") || !(arg.startsWith("sva(") || arg.startsWith("iopf_group#"))) {
+            return null;
+        }
+        int comma = arg.indexOf(", ", open);
+        return comma < 0 ? null : arg.substring(open + 1, comma);
+    }
+
     private boolean ambiguous;
 
     /** Adds the device named {@code a} and its group; false if {@code a} names no device. */
     private boolean addDevice(IommuCore core, Map<String, Device> names, String a) {
-        if (!names.containsKey(a)) {
+        if (a == null || !names.containsKey(a)) {
             return false;
         }
         Device d = names.get(a);
