@@ -629,9 +629,9 @@ public final class CoreWatch implements TraceListener {
             overlapped = endCall(f);
             CallScope scope = null;
             if (f.local && !call.warned() && !f.directMapFailed && lastWhole != null && ++sinceWhole < period) {
-                // a local call changes no group's membership nor default domain, so the scope its
-                // arguments gave at the CALL still stands unless a callback named another device
-                // (and no whole check since has renamed anything)
+                // a scoped call (LOCAL or GLOBAL) changes no group's membership nor default domain,
+                // so the scope its arguments gave at the CALL still stands unless a callback named
+                // another device (and no whole check since has renamed anything)
                 scope = f.scopeNames == lastNames && f.scope.namesAll(lastNames, f.eventArgs) ? f.scope
                         : CallScope.of(core, lastNames, f.args, f.eventArgs);
                 if (scope != null && f.before != null && !f.scope.covers(scope)) {

@@ -203,7 +203,10 @@ public final class PlatformState {
         return scoped(p.core(), last, groups, devices, p::view, p.frames(), p.baseline(), global);
     }
 
-    /** True if this is part of the platform ({@link #scoped}): the global half is from an earlier snapshot. */
+    /**
+     * True if this is part of the platform ({@link #scoped}): some groups and devices, and a
+     * global half that is empty unless it was captured with them.
+     */
     public boolean isScoped() {
         return allGroups != null;
     }
