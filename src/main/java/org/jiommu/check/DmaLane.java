@@ -2,6 +2,7 @@ package org.jiommu.check;
 
 import java.util.Arrays;
 import java.util.Random;
+import org.jiommu.base.Hex;
 import org.jiommu.base.IommuException;
 import org.jiommu.bus.dma.DmaEngine;
 import org.jiommu.bus.dma.DmaResult;
@@ -137,12 +138,12 @@ final class DmaLane {
             } else {
                 String dn = StressHarness.domainName(l.domain);
                 run.repro.addGuard("iommu_get_domain_for_dev", "{value: " + dn + "}", "dev", lane);
-                run.repro.addGuard("iommu_iova_to_phys", "{value: " + ReproLog.hex(expectMapped ? pa : 0) + "}",
-                        "domain", dn, "iova", ReproLog.hex(iova));
+                run.repro.addGuard("iommu_iova_to_phys", "{value: " + Hex.of(expectMapped ? pa : 0) + "}",
+                        "domain", dn, "iova", Hex.of(iova));
             }
             // only a recorded run keeps the step: its payload text is built for it alone
-            run.log("dma", expectMapped ? "{paddr: " + ReproLog.hex(pa) + "}" : "fault", "dev", lane,
-                    "iova", ReproLog.hex(iova), "write", Integer.toString(LEN), "data", hexData(data));
+            run.log("dma", expectMapped ? "{paddr: " + Hex.of(pa) + "}" : "fault", "dev", lane,
+                    "iova", Hex.of(iova), "write", Integer.toString(LEN), "data", hexData(data));
         }
         String on = (l.domain < 0 ? "its default domain" : w.domains.get(l.domain).toString()) + " iova "
                 + Long.toHexString(iova);

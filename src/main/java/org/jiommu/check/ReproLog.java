@@ -85,7 +85,4 @@ public final class ReproLog {
     }
 
     /** A number as the scenario files write it. */
-    static String hex(long v) {
-        return "0x" + Long.toHexString(v);
-    }
 }

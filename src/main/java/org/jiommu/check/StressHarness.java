@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.jiommu.base.Errno;
+import org.jiommu.base.Hex;
 import org.jiommu.base.IommuException;
 import org.jiommu.base.Prot;
 import org.jiommu.bus.Device;
@@ -755,8 +756,8 @@ public final class StressHarness {
                     what += d + " " + Long.toHexString(iova(tid, slot)) + "+" + Long.toHexString(size);
                     run.call();
                     core.map(d, iova(tid, slot), w.pa(tid, slot), size, Prot.RW);
-                    run.log("iommu_map", null, "domain", domainName(di), "iova", ReproLog.hex(iova(tid, slot)),
-                            "paddr", ReproLog.hex(w.pa(tid, slot)), "size", ReproLog.hex(size), "prot", "[read, write]");
+                    run.log("iommu_map", null, "domain", domainName(di), "iova", Hex.of(iova(tid, slot)),
+                            "paddr", Hex.of(w.pa(tid, slot)), "size", Hex.of(size), "prot", "[read, write]");
                     h.mapped.put(key, size);
                     break;
                 }
@@ -770,8 +771,8 @@ public final class StressHarness {
                     DmaLane.beforeUnmap(w, h, tid, di, slot, run);
                     run.call();
                     long u = core.unmap(d, iova(tid, slot), size);
-                    run.log("iommu_unmap", "{value: " + ReproLog.hex(u) + "}", "domain", domainName(di), "iova",
-                            ReproLog.hex(iova(tid, slot)), "size", ReproLog.hex(size));
+                    run.log("iommu_unmap", "{value: " + Hex.of(u) + "}", "domain", domainName(di), "iova",
+                            Hex.of(iova(tid, slot)), "size", Hex.of(size));
                     h.mapped.remove(key);
                     DmaLane.afterUnmap(w, h, tid, di, slot, run);
                     if (u != size) {

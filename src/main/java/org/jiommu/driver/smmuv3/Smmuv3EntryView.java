@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jiommu.base.Hex;
 import org.jiommu.bus.Device;
 import org.jiommu.core.CoreSnapshot;
 import org.jiommu.core.spi.IommuDomain;
@@ -97,7 +98,7 @@ final class Smmuv3EntryView implements EntryView {
                 return new HwEntry(HwEntry.Kind.PASS_THROUGH, 0, at + " bypass", null);
             case S2_TRANSLATE: {
                 long ttb = w[3] & StreamTableEntry.S2TTB_MASK;
-                return new HwEntry(HwEntry.Kind.PAGING, ttb, at + " stage 2 VMID " + ste.vmid + " S2TTB " + hex(ttb),
+                return new HwEntry(HwEntry.Kind.PAGING, ttb, at + " stage 2 VMID " + ste.vmid + " S2TTB " + Hex.of(ttb),
                         new Tag(drv.iommu().name(), true, ste.vmid));
             }
             case NESTED:
@@ -154,10 +155,6 @@ final class Smmuv3EntryView implements EntryView {
     }
 
     /** Java's {@code %#x}: "0x" and the unsigned hex digits (the check runs at every quiescent point: no Formatter). */
-    private static String hex(long v) {
-        return "0x" + Long.toHexString(v);
-    }
-
     private static String hex(int v) {
         return "0x" + Integer.toHexString(v);
     }
@@ -205,10 +202,10 @@ final class Smmuv3EntryView implements EntryView {
         long ttb = w[1] & ContextDescriptor.TTB_MASK;
         if (drv.sva().domainOfRoot(ttb) != null) {
             // TTB0 is a process's pgd: an SVA CD (the CPU's tables, walked by the SMMU)
-            return new HwEntry(HwEntry.Kind.FIRST_LEVEL, ttb, at + " ASID " + cd.asid + " TTB0 " + hex(ttb)
+            return new HwEntry(HwEntry.Kind.FIRST_LEVEL, ttb, at + " ASID " + cd.asid + " TTB0 " + Hex.of(ttb)
                     + " (process table)", new Tag(drv.iommu().name(), false, cd.asid));
         }
-        return new HwEntry(HwEntry.Kind.PAGING, ttb, at + " ASID " + cd.asid + " TTB0 " + hex(ttb),
+        return new HwEntry(HwEntry.Kind.PAGING, ttb, at + " ASID " + cd.asid + " TTB0 " + Hex.of(ttb),
                 new Tag(drv.iommu().name(), false, cd.asid));
     }
 

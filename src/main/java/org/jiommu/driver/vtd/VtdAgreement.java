@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jiommu.base.Hex;
 import org.jiommu.bus.pci.DmaAlias;
 import org.jiommu.bus.pci.PciDevice;
 import org.jiommu.core.CoreSnapshot;
@@ -172,13 +173,10 @@ final class VtdAgreement implements EntryView {
 
     /** "second-level table %#x AW %d DID %d". */
     private static String secondLevelText(long table, int aw, int did) {
-        return "second-level table " + hex(table) + " AW " + aw + " DID " + did;
+        return "second-level table " + Hex.of(table) + " AW " + aw + " DID " + did;
     }
 
     /** Java's {@code %#x} of a long: "0x" and the unsigned hex digits (0 gives "0x0"). */
-    private static String hex(long v) {
-        return "0x" + Long.toHexString(v);
-    }
 
     private static HwEntry passThrough(int did, int aw) {
         return new HwEntry(HwEntry.Kind.PASS_THROUGH, 0, "pass-through (DID " + did + ")",
@@ -202,13 +200,13 @@ final class VtdAgreement implements EntryView {
                     // a first-stage paging domain's entry (its own DID); SVA entries all carry
                     // FLPT_DEFAULT_DID (cache.c domain_get_id_for_dev)
                     return new HwEntry(HwEntry.Kind.PAGING, pe.firstLevelPointer(),
-                            "first-level table " + hex(pe.firstLevelPointer()) + ", "
+                            "first-level table " + Hex.of(pe.firstLevelPointer()) + ", "
                                     + pe.firstLevelLevels() + " levels, AW " + aw + " DID " + did
                                     + " (not FLPT_DEFAULT_DID: a paging domain's)",
                             new Fields(did, aw, false, pe.firstLevelLevels(), pe.supervisorRequestEnable()));
                 }
                 return new HwEntry(HwEntry.Kind.FIRST_LEVEL, pe.firstLevelPointer(),
-                        "first-level table " + hex(pe.firstLevelPointer()) + ", "
+                        "first-level table " + Hex.of(pe.firstLevelPointer()) + ", "
                                 + pe.firstLevelLevels() + " levels, DID " + did,
                         new Fields(did, aw, false, pe.firstLevelLevels(), pe.supervisorRequestEnable()));
             default:

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 import org.jiommu.base.Errno;
+import org.jiommu.base.Hex;
 import org.jiommu.bus.pci.Acs;
 import org.jiommu.bus.pci.PciBus;
 import org.jiommu.bus.pci.PciDevice;
@@ -186,7 +187,7 @@ public final class VtdKind implements IommuKind {
                 + "      below:\n"
                 + "        - {name: b1, bus: pci, bdf: \"1e:00.0\", iommu: dmar0}\n"
                 + "        - {name: b2, bus: pci, bdf: \"1e:02.0\", iommu: dmar0}\n");
-        scenarioPort(y, "r", 0x04, "[]", 0, ", reserved: [{kind: direct, base: " + hex(StressBed.DIRECT)
+        scenarioPort(y, "r", 0x04, "[]", 0, ", reserved: [{kind: direct, base: " + Hex.of(StressBed.DIRECT)
                 + ", size: 0x2000}]");
         scenarioPort(y, "p", 0x05, "[ats, pasid, pri]", 20, "");
         y.append("    - root-port: rp-q\n      bdf: \"00:06.0\"\n      secondary-bus: 0x06\n      acs: true\n"
@@ -214,9 +215,6 @@ public final class VtdKind implements IommuKind {
                 .append(pasidBits > 0 ? ", pasid-bits: " + pasidBits : "").append(more).append("}\n");
     }
 
-    private static String hex(long v) {
-        return "0x" + Long.toHexString(v);
-    }
 
     private static PciDevice endpoint(PciBus root, String name, int slot, boolean ats, int pasidBits, boolean pri) {
         return root.rootPort("rp-" + name, slot, 0, slot, Acs.ISOLATED).endpoint(name, 0, 0, ats, pasidBits, pri,
