@@ -499,12 +499,12 @@ public final class CoreWatch implements TraceListener {
             f.overlapped = prev > 0;
         }
         Map<String, Device> names = lastNames;
-        if (period > 0 && lastWhole != null && names != null
-                && (CallScope.LOCAL.contains(f.function) || CallScope.GLOBAL.contains(f.function))) {
+        boolean global = CallScope.GLOBAL.contains(f.function);
+        if (period > 0 && lastWhole != null && names != null && (global || CallScope.LOCAL.contains(f.function))) {
             f.scope = CallScope.of(core, names, f.args, List.of());
             f.scopeNames = names;
             f.local = f.scope != null;
-            f.global = CallScope.GLOBAL.contains(f.function);
+            f.global = global;
         }
         if (!f.overlapped) {
             PlatformState last = lastAfter;

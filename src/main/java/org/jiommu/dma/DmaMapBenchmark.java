@@ -308,11 +308,6 @@ public final class DmaMapBenchmark {
      * Later exchanges through the shared depot move whole magazines (127 neighbouring pfns of one
      * block), as in the kernel. The pairs are not counted.
      */
-    static long[] warmMap(Machine m, long buf, long size, DmaDirection dir, int n) {
-        return warmMap(m, m.dev(), buf, size, dir, n);
-    }
-
-    /** {@link #warmMap(Machine, long, long, DmaDirection, int)} for endpoint {@code dev}. */
     static long[] warmMap(Machine m, PciDevice dev, long buf, long size, DmaDirection dir, int n) {
         long[] held = new long[n];
         for (int i = 0; i < n; i++) {
@@ -330,11 +325,6 @@ public final class DmaMapBenchmark {
      * its next queue_iova), into its own caches; no timer flush here, since fq_flush_timeout frees
      * every CPU's ring into the caches of the CPU it runs on.
      */
-    static void warmUnmap(Machine m, long[] held, long size, DmaDirection dir) {
-        warmUnmap(m, m.dev(), held, size, dir);
-    }
-
-    /** {@link #warmUnmap(Machine, long[], long, DmaDirection)} for endpoint {@code dev}. */
     static void warmUnmap(Machine m, PciDevice dev, long[] held, long size, DmaDirection dir) {
         for (int i = held.length - 1; i >= 0; i--) {
             m.dma().dmaUnmapSingle(dev, held[i], size, dir);

@@ -51,12 +51,12 @@ class DmaMapBenchmarkTest {
         long[][] held = new long[2][];
         for (int cpu = 0; cpu < 2; cpu++) { // the benchmark's order: each CPU maps its block in turn ...
             m.dma().bindCpu(cpu);
-            held[cpu] = DmaMapBenchmark.warmMap(m, 0x1_0000_0000L, 0x1000, DmaDirection.BIDIRECTIONAL,
+            held[cpu] = DmaMapBenchmark.warmMap(m, m.dev(), 0x1_0000_0000L, 0x1000, DmaDirection.BIDIRECTIONAL,
                     DmaMapBenchmark.WARMUP_BUFFERS);
         }
         for (int cpu = 0; cpu < 2; cpu++) { // ... then each unmaps its own
             m.dma().bindCpu(cpu);
-            DmaMapBenchmark.warmUnmap(m, held[cpu], 0x1000, DmaDirection.BIDIRECTIONAL);
+            DmaMapBenchmark.warmUnmap(m, m.dev(), held[cpu], 0x1000, DmaDirection.BIDIRECTIONAL);
         }
         long[] next = new long[2];
         for (int cpu = 0; cpu < 2; cpu++) {
