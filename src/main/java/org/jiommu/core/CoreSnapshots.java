@@ -73,7 +73,7 @@ final class CoreSnapshots {
                     reserved.put(g.id(), List.copyOf(r));
                 }
             }
-            return global(gs, ds, doms, Collections.unmodifiableMap(reserved));
+            return withGlobalHalf(gs, ds, doms, Collections.unmodifiableMap(reserved));
         } finally {
             for (int i = locked.size() - 1; i >= 0; i--) {
                 locked.get(i).mutex.unlock();
@@ -92,7 +92,7 @@ final class CoreSnapshots {
         aux.lock.readLock().lock();
         sva.lock.lock();
         try {
-            return global(List.of(), List.of(), List.of(), Map.of());
+            return withGlobalHalf(List.of(), List.of(), List.of(), Map.of());
         } finally {
             sva.lock.unlock();
             aux.lock.readLock().unlock();
@@ -100,8 +100,8 @@ final class CoreSnapshots {
     }
 
     /** A snapshot of these groups, devices and domains with the global half read now. Aux and SVA locks held. */
-    private CoreSnapshot global(List<CoreSnapshot.GroupState> gs, List<CoreSnapshot.DeviceState> ds,
-                                List<CoreSnapshot.DomainState> doms, Map<Integer, List<Integer>> reserved) {
+    private CoreSnapshot withGlobalHalf(List<CoreSnapshot.GroupState> gs, List<CoreSnapshot.DeviceState> ds,
+                                        List<CoreSnapshot.DomainState> doms, Map<Integer, List<Integer>> reserved) {
         Map<MmStruct, CoreSnapshot.MmState> mms = new LinkedHashMap<>();
         sva.mms.forEach((mm, im) -> mms.put(mm, new CoreSnapshot.MmState(im.pasid, List.copyOf(im.svaDomains))));
         Map<IommuDomain, CoreSnapshot.SvaDomainState> svaDoms = new LinkedHashMap<>();
